@@ -1,0 +1,72 @@
+// The one table of every resource kind meshd reads: group, versions, plural, short names.
+// CRDs, the Kubernetes informers, RBAC rules and error messages all derive from it.
+
+export interface KindInfo {
+  readonly kind: string;
+  readonly group: string; // '' for the core API group
+  /** served versions, preferred (storage) first */
+  readonly versions: readonly string[];
+  readonly plural: string;
+  readonly shortNames: readonly string[];
+  readonly clusterScoped: boolean;
+  readonly istio: boolean;
+}
+
+export const KINDS = {
+  VirtualService: {
+    kind: 'VirtualService', group: 'networking.istio.io', versions: ['v1', 'v1beta1', 'v1alpha3'],
+    plural: 'virtualservices', shortNames: ['vs'], clusterScoped: false, istio: true,
+  },
+  DestinationRule: {
+    kind: 'DestinationRule', group: 'networking.istio.io', versions: ['v1', 'v1beta1', 'v1alpha3'],
+    plural: 'destinationrules', shortNames: ['dr'], clusterScoped: false, istio: true,
+  },
+  PeerAuthentication: {
+    kind: 'PeerAuthentication', group: 'security.istio.io', versions: ['v1', 'v1beta1'],
+    plural: 'peerauthentications', shortNames: ['pa'], clusterScoped: false, istio: true,
+  },
+  AuthorizationPolicy: {
+    kind: 'AuthorizationPolicy', group: 'security.istio.io', versions: ['v1', 'v1beta1'],
+    plural: 'authorizationpolicies', shortNames: ['ap'], clusterScoped: false, istio: true,
+  },
+  Service: {
+    kind: 'Service', group: '', versions: ['v1'], plural: 'services', shortNames: ['svc'],
+    clusterScoped: false, istio: false,
+  },
+  EndpointSlice: {
+    kind: 'EndpointSlice', group: 'discovery.k8s.io', versions: ['v1'], plural: 'endpointslices',
+    shortNames: [], clusterScoped: false, istio: false,
+  },
+  Pod: {
+    kind: 'Pod', group: '', versions: ['v1'], plural: 'pods', shortNames: ['po'], clusterScoped: false,
+    istio: false,
+  },
+  Namespace: {
+    kind: 'Namespace', group: '', versions: ['v1'], plural: 'namespaces', shortNames: ['ns'],
+    clusterScoped: true, istio: false,
+  },
+} as const satisfies Record<string, KindInfo>;
+
+export type Kind = keyof typeof KINDS;
+export const ALL_KINDS = Object.keys(KINDS) as Kind[];
+export const ISTIO_KINDS = ALL_KINDS.filter((k) => KINDS[k].istio);
+
+export function apiVersionsOf(kind: Kind): string[] {
+  const info: KindInfo = KINDS[kind];
+  return info.versions.map((v) => (info.group ? `${info.group}/${v}` : v));
+}
+
+/** Resolves `apiVersion` + `kind` of an incoming document to a known kind, or explains why not. */
+export function resolveKind(apiVersion: unknown, kind: unknown): { kind: Kind } | { error: string } {
+  if (typeof kind !== 'string' || kind === '') return { error: 'kind: required' };
+  if (typeof apiVersion !== 'string' || apiVersion === '') return { error: 'apiVersion: required' };
+  if (!(kind in KINDS)) {
+    return { error: `kind: unsupported kind ${JSON.stringify(kind)} (meshd reads ${ALL_KINDS.join(', ')})` };
+  }
+  const k = kind as Kind;
+  const served = apiVersionsOf(k);
+  if (!served.includes(apiVersion)) {
+    return { error: `apiVersion: ${kind} is not served as ${JSON.stringify(apiVersion)} (served: ${served.join(', ')})` };
+  }
+  return { kind: k };
+}

@@ -1,0 +1,28 @@
+import type { z } from 'zod';
+import type { Kind } from '../kinds.js';
+import { virtualService } from './virtual-service.js';
+import { destinationRule } from './destination-rule.js';
+import { peerAuthentication } from './peer-authentication.js';
+import { authorizationPolicy } from './authorization-policy.js';
+import { service, endpointSlice, pod, namespace } from './kubernetes.js';
+
+export const SCHEMAS = {
+  VirtualService: virtualService,
+  DestinationRule: destinationRule,
+  PeerAuthentication: peerAuthentication,
+  AuthorizationPolicy: authorizationPolicy,
+  Service: service,
+  EndpointSlice: endpointSlice,
+  Pod: pod,
+  Namespace: namespace,
+} as const satisfies Record<Kind, z.ZodType>;
+
+/** The validated shape of each kind: Kubernetes' own envelope (apiVersion, kind, metadata, spec…). */
+export type KindMap = { [K in Kind]: z.infer<(typeof SCHEMAS)[K]> };
+export type MeshObject = KindMap[Kind];
+
+export type { VirtualService } from './virtual-service.js';
+export type { DestinationRule } from './destination-rule.js';
+export type { PeerAuthentication } from './peer-authentication.js';
+export type { AuthorizationPolicy } from './authorization-policy.js';
+export type { Service, EndpointSlice, Pod, Namespace } from './kubernetes.js';
