@@ -70,3 +70,15 @@ export function resolveKind(apiVersion: unknown, kind: unknown): { kind: Kind } 
   }
   return { kind: k };
 }
+
+/**
+ * Documents meshd does not read: Kubernetes kinds that are not part of the mesh model (Deployments,
+ * ServiceAccounts… that sit beside mesh config in the same files). Istio kinds meshd does not serve are
+ * NOT ignorable: a user must learn that their Gateway or ServiceEntry has no effect.
+ */
+export function isIgnorableKind(apiVersion: unknown, kind: unknown): boolean {
+  if (typeof kind !== 'string' || typeof apiVersion !== 'string') return false;
+  if (kind in KINDS) return false;
+  const group = apiVersion.includes('/') ? apiVersion.slice(0, apiVersion.lastIndexOf('/')) : '';
+  return !group.endsWith('istio.io');
+}

@@ -44,6 +44,8 @@ export function zodProblems(error: z.ZodError): Problem[] {
       for (const sub of best) {
         problems.push({ path: formatPath([...issue.path, ...sub.path]), reason: sub.message });
       }
+    } else if (issue.code === 'invalid_type' && /received undefined$/.test(issue.message)) {
+      problems.push({ path: formatPath(issue.path), reason: `required field is missing (${issue.expected})` });
     } else {
       problems.push({ path: formatPath(issue.path), reason: issue.message });
     }

@@ -1,0 +1,40 @@
+#!/usr/bin/env node
+import { Command, Option } from 'commander';
+import { runServe, type ServeFlags } from './serve.js';
+import { runValidate } from './validate.js';
+
+const program = new Command();
+program
+  .name('meshd')
+  .description('An istiod-compatible service-mesh control plane: Istio config in, xDS out.')
+  .showHelpAfterError();
+
+program
+  .command('serve')
+  .description('run the control plane: watch config, serve xDS to proxies')
+  .option('--config-dir <dir>', 'load mesh config (Istio and Kubernetes YAML/JSON) from this directory, watched')
+  .option('--grpc-addr <addr>', 'plaintext xDS (ADS) address', ':15010')
+  .option('--monitoring-addr <addr>', 'metrics and debug address (/metrics, /debug/*)', ':15014')
+  .option('--http-addr <addr>', 'readiness and debug address (/ready, /debug/*)', ':8080')
+  .addOption(new Option('--log-level <level>', 'log level').choices(['trace', 'debug', 'info', 'warn', 'error', 'silent']).default('info'))
+  .option('--debounce-after <duration>', 'push after this long without config events', '100ms')
+  .option('--debounce-max <duration>', 'push at most this long after the first event of a burst', '10s')
+  .option('--domain <suffix>', 'cluster DNS domain suffix', 'cluster.local')
+  .option('--trust-domain <domain>', 'SPIFFE trust domain', 'cluster.local')
+  .option('--root-namespace <ns>', 'mesh root namespace (mesh-wide config)', 'istio-system')
+  .action(async (flags: ServeFlags) => {
+    await runServe(flags);
+  });
+
+program
+  .command('validate')
+  .description('validate Istio and Kubernetes config files; exit 1 if any document is invalid')
+  .requiredOption('-f, --filename <paths...>', 'files or directories to validate (recursive); - reads stdin')
+  .action(async (opts: { filename: string[] }) => {
+    process.exitCode = await runValidate(opts.filename, { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin });
+  });
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  process.stderr.write(`meshd: ${(err as Error).message}\n`);
+  process.exit(2);
+});

@@ -1,0 +1,162 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import * as grpc from '@grpc/grpc-js';
+import { ConfigStore, type StoreEvent } from './config/store.js';
+import { PushContext, DEFAULT_MESH_CONFIG, type MeshConfig } from './model/push-context.js';
+import { DirectorySource } from './sources/dir/directory-source.js';
+import { debugHandler } from './telemetry/debug.js';
+import type { Logger } from './telemetry/log.js';
+import { Metrics } from './telemetry/metrics.js';
+import { Debouncer, type DebounceOptions } from './xds/debounce.js';
+import { DiscoveryServer } from './xds/server.js';
+import { grpcGenerator } from './xds/generators/grpc/index.js';
+
+export interface DaemonOptions {
+  readonly configDir?: string;
+  readonly grpcAddr: string;
+  readonly monitoringAddr: string;
+  readonly httpAddr: string;
+  readonly debounce: DebounceOptions;
+  readonly mesh?: MeshConfig;
+  readonly log: Logger;
+}
+
+export interface ListeningAddresses {
+  readonly grpcAddr: string;
+  readonly monitoringAddr: string;
+  readonly httpAddr: string;
+}
+
+/** `:15010` → all interfaces; `127.0.0.1:0` → an OS-chosen port. */
+export function parseAddress(addr: string): { host: string; port: number } {
+  const i = addr.lastIndexOf(':');
+  if (i < 0) throw new Error(`address ${JSON.stringify(addr)}: want HOST:PORT or :PORT`);
+  const host = addr.slice(0, i).replace(/^\[|\]$/g, '') || '0.0.0.0';
+  const port = Number(addr.slice(i + 1));
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`address ${JSON.stringify(addr)}: bad port`);
+  return { host, port };
+}
+
+function eventType(e: StoreEvent): string {
+  switch (e.kind) {
+    case 'EndpointSlice':
+    case 'Pod':
+      return 'eds';
+    case 'Service':
+      return 'svc';
+    default:
+      return 'config';
+  }
+}
+
+/**
+ * Wires the one-way flow: sources → store → debouncer → PushContext → DiscoveryServer → proxies.
+ */
+export class Daemon {
+  readonly store = new ConfigStore();
+  readonly metrics = new Metrics();
+  readonly discovery: DiscoveryServer;
+  private readonly grpcServer = new grpc.Server({
+    'grpc.max_receive_message_length': 16 * 1024 * 1024,
+    'grpc.keepalive_time_ms': 30_000,
+  });
+  private readonly httpServers: http.Server[] = [];
+  private readonly sources: DirectorySource[] = [];
+  private readonly debouncer: Debouncer<StoreEvent>;
+  private snapshotSeq = 0;
+  private ready = false;
+  private readonly log: Logger;
+  addresses: ListeningAddresses | undefined;
+
+  constructor(private readonly options: DaemonOptions) {
+    this.log = options.log;
+    this.discovery = new DiscoveryServer({ log: this.log, metrics: this.metrics, generators: { grpc: grpcGenerator } });
+    this.discovery.register(this.grpcServer);
+    this.debouncer = new Debouncer(options.debounce, (events, firstAt) => this.rebuild(events.length, firstAt));
+    this.store.on('change', (e) => {
+      this.metrics.inboundUpdates.inc({ type: eventType(e) });
+      this.debouncer.add(e);
+    });
+  }
+
+  get isReady(): boolean {
+    return this.ready;
+  }
+
+  async start(): Promise<ListeningAddresses> {
+    const handler = debugHandler({ store: this.store, discovery: this.discovery, metrics: this.metrics, isReady: () => this.ready });
+    const grpcAddr = await this.bindGrpc(this.options.grpcAddr);
+    const monitoringAddr = await this.listenHttp(this.options.monitoringAddr, handler);
+    const httpAddr = await this.listenHttp(this.options.httpAddr, handler);
+    this.addresses = { grpcAddr, monitoringAddr, httpAddr };
+    if (this.options.configDir) {
+      const dir = new DirectorySource({ dir: this.options.configDir, store: this.store, log: this.log, metrics: this.metrics });
+      this.sources.push(dir);
+      await dir.start();
+    }
+    // The first snapshot goes out at once: there is nothing to coalesce with at start-up.
+    this.debouncer.flush();
+    if (!this.ready) this.rebuild(0, Date.now());
+    return this.addresses;
+  }
+
+  /** Builds a new immutable snapshot from the store and hands it to the xDS server. */
+  rebuild(events: number, firstEventAt: number): PushContext {
+    const t0 = performance.now();
+    const ctx = new PushContext(this.store, `${new Date().toISOString()}/${++this.snapshotSeq}`, this.options.mesh ?? DEFAULT_MESH_CONFIG);
+    this.metrics.pushContextBuild.observe((performance.now() - t0) / 1000);
+    this.metrics.services.set(ctx.registry.services.length);
+    this.metrics.virtualServices.set(ctx.virtualServices.length);
+    this.metrics.pushTriggers.inc({ type: this.ready ? 'config' : 'startup' });
+    this.discovery.push(ctx, firstEventAt);
+    this.ready = true;
+    this.log.info(
+      { version: ctx.version, events, services: ctx.registry.services.length, virtualServices: ctx.virtualServices.length,
+        destinationRules: ctx.destinationRules.length, proxies: this.discovery.connections.length, buildMs: +(performance.now() - t0).toFixed(1) },
+      'push',
+    );
+    return ctx;
+  }
+
+  async stop(graceMs = 5000): Promise<void> {
+    this.debouncer.stop();
+    await Promise.all(this.sources.map((s) => s.stop()));
+    this.discovery.closeAll();
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        this.grpcServer.forceShutdown();
+        resolve();
+      }, graceMs);
+      this.grpcServer.tryShutdown(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+    await Promise.all(
+      this.httpServers.map((s) => new Promise<void>((resolve) => {
+        s.close(() => resolve());
+        s.closeAllConnections();
+      })),
+    );
+  }
+
+  private bindGrpc(addr: string): Promise<string> {
+    const { host, port } = parseAddress(addr);
+    const target = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+    return new Promise((resolve, reject) =>
+      this.grpcServer.bindAsync(target, grpc.ServerCredentials.createInsecure(), (err, bound) =>
+        err ? reject(new Error(`--grpc-addr ${addr}: ${err.message}`)) : resolve(`${host}:${bound}`),
+      ),
+    );
+  }
+
+  private listenHttp(addr: string, handler: http.RequestListener): Promise<string> {
+    const { host, port } = parseAddress(addr);
+    const server = http.createServer(handler);
+    this.httpServers.push(server);
+    return new Promise((resolve, reject) => {
+      server.once('error', (err) => reject(new Error(`listen ${addr}: ${err.message}`)));
+      server.listen(port, host, () => resolve(`${host}:${(server.address() as AddressInfo).port}`));
+    });
+  }
+}

@@ -1,0 +1,181 @@
+import type { ConfigStore, StoredObject } from '../config/store.js';
+import type { AuthorizationPolicy, DestinationRule, PeerAuthentication, VirtualService } from '../config/schemas/index.js';
+import { buildRegistry, endpointKey, type Registry } from './registry.js';
+import type { MeshService, ServiceEndpoint, Workload } from './types.js';
+import type { Proxy } from './proxy.js';
+
+export interface MeshConfig {
+  /** `cluster.local`: services are `name.ns.svc.<domainSuffix>` */
+  readonly domainSuffix: string;
+  readonly trustDomain: string;
+  /** mesh-wide config (DestinationRules, PeerAuthentication, AuthorizationPolicy) lives here */
+  readonly rootNamespace: string;
+}
+
+export const DEFAULT_MESH_CONFIG: MeshConfig = Object.freeze({
+  domainSuffix: 'cluster.local',
+  trustDomain: 'cluster.local',
+  rootNamespace: 'istio-system',
+});
+
+export interface IndexedVirtualService {
+  readonly config: VirtualService;
+  readonly namespace: string;
+  /** spec.hosts resolved to FQDNs relative to the VirtualService's namespace */
+  readonly hosts: readonly string[];
+  readonly gateways: readonly string[];
+  readonly revision: number;
+}
+
+export interface IndexedDestinationRule {
+  readonly config: DestinationRule;
+  readonly namespace: string;
+  readonly host: string;
+  readonly revision: number;
+}
+
+const MESH_GATEWAY = 'mesh';
+
+/** Istio: a name without dots is short for `name.<namespace>.svc.<domain>`; wildcards and FQDNs stay. */
+export function resolveHostname(host: string, namespace: string, domainSuffix: string): string {
+  if (host === '*' || host.startsWith('*') || host.includes('.')) return host;
+  return `${host}.${namespace}.svc.${domainSuffix}`;
+}
+
+/** `*.example.com` matches `a.example.com` and `a.b.example.com`; `*` matches everything. */
+export function hostMatches(pattern: string, hostname: string): boolean {
+  if (pattern === hostname || pattern === '*') return true;
+  if (pattern.startsWith('*.')) return hostname.endsWith(pattern.slice(1));
+  if (pattern.startsWith('*')) return hostname.endsWith(pattern.slice(1));
+  return false;
+}
+
+function visibleFrom(exportTo: readonly string[] | undefined, ownNamespace: string, proxyNamespace: string): boolean {
+  if (!exportTo || exportTo.length === 0) return true;
+  return exportTo.some((e) => e === '*' || (e === '.' && ownNamespace === proxyNamespace) || e === proxyNamespace);
+}
+
+function byCreation<T extends { revision: number; namespace: string; config: { metadata: { name: string } } }>(a: T, b: T): number {
+  return a.revision - b.revision || a.namespace.localeCompare(b.namespace) || a.config.metadata.name.localeCompare(b.config.metadata.name);
+}
+
+/**
+ * One immutable view of the whole mesh, built once per push. Generators are pure functions of
+ * (PushContext, Proxy, resource name) and never look anywhere else.
+ */
+export class PushContext {
+  readonly version: string;
+  readonly storeRevision: number;
+  readonly mesh: MeshConfig;
+  readonly registry: Registry;
+  readonly virtualServices: readonly IndexedVirtualService[];
+  readonly destinationRules: readonly IndexedDestinationRule[];
+  readonly peerAuthentications: readonly StoredObject<'PeerAuthentication'>[];
+  readonly authorizationPolicies: readonly StoredObject<'AuthorizationPolicy'>[];
+  readonly namespaceLabels: ReadonlyMap<string, Readonly<Record<string, string>>>;
+  readonly builtAt: Date;
+
+  constructor(store: ConfigStore, version: string, mesh: MeshConfig = DEFAULT_MESH_CONFIG) {
+    this.version = version;
+    this.storeRevision = store.revision;
+    this.mesh = mesh;
+    this.builtAt = new Date();
+    this.registry = buildRegistry({
+      services: store.list('Service'),
+      endpointSlices: store.list('EndpointSlice'),
+      pods: store.list('Pod'),
+      domainSuffix: mesh.domainSuffix,
+    });
+    this.virtualServices = store
+      .list('VirtualService')
+      .map((s) => {
+        const ns = s.object.metadata.namespace ?? 'default';
+        const spec = s.object.spec;
+        return {
+          config: s.object,
+          namespace: ns,
+          hosts: (spec.hosts ?? []).map((h) => resolveHostname(h, ns, mesh.domainSuffix)),
+          gateways: spec.gateways && spec.gateways.length > 0 ? spec.gateways : [MESH_GATEWAY],
+          revision: s.revision,
+        };
+      })
+      .sort(byCreation);
+    this.destinationRules = store
+      .list('DestinationRule')
+      .map((s) => {
+        const ns = s.object.metadata.namespace ?? 'default';
+        return { config: s.object, namespace: ns, host: resolveHostname(s.object.spec.host, ns, mesh.domainSuffix), revision: s.revision };
+      })
+      .sort(byCreation);
+    this.peerAuthentications = store.list('PeerAuthentication');
+    this.authorizationPolicies = store.list('AuthorizationPolicy');
+    this.namespaceLabels = new Map(store.list('Namespace').map((n) => [n.object.metadata.name, n.object.metadata.labels ?? {}]));
+  }
+
+  service(hostname: string): MeshService | undefined {
+    return this.registry.servicesByHost.get(hostname);
+  }
+
+  endpoints(hostname: string, servicePort: number): readonly ServiceEndpoint[] {
+    return this.registry.endpoints.get(endpointKey(hostname, servicePort)) ?? [];
+  }
+
+  /** The pod behind a proxy: by pod name first, then by any of its IPs. */
+  workloadOf(proxy: Proxy): Workload | undefined {
+    return this.registry.workloadsByName.get(`${proxy.namespace}/${proxy.podName}`)
+      ?? proxy.ips.map((ip) => this.registry.workloadsByIp.get(ip)).find((w) => w !== undefined);
+  }
+
+  /** Labels used for `sourceLabels` matches and workload selectors: node metadata, else the pod's. */
+  proxyLabels(proxy: Proxy): Readonly<Record<string, string>> {
+    return Object.keys(proxy.labels).length > 0 ? proxy.labels : (this.workloadOf(proxy)?.labels ?? {});
+  }
+
+  /**
+   * The VirtualService that routes `hostname` for sidecars/proxyless clients in `proxyNamespace`
+   * (gateway `mesh`, visible by exportTo). An exact host beats a wildcard; then the oldest wins, as in Istio.
+   */
+  virtualServiceFor(proxyNamespace: string, hostname: string): IndexedVirtualService | undefined {
+    let best: IndexedVirtualService | undefined;
+    let bestExact = false;
+    for (const vs of this.virtualServices) {
+      if (!vs.gateways.includes(MESH_GATEWAY)) continue;
+      if (!visibleFrom(vs.config.spec.exportTo, vs.namespace, proxyNamespace)) continue;
+      const exact = vs.hosts.includes(hostname);
+      if (!exact && !vs.hosts.some((h) => hostMatches(h, hostname))) continue;
+      if (!best || (exact && !bestExact)) {
+        best = vs;
+        bestExact = exact;
+      }
+    }
+    return best;
+  }
+
+  /**
+   * Istio's DestinationRule lookup: the proxy's own namespace, then the service's namespace, then the
+   * root namespace; within each an exact host beats a wildcard, and the oldest wins.
+   */
+  destinationRuleFor(proxyNamespace: string, hostname: string): IndexedDestinationRule | undefined {
+    const svcNamespace = this.service(hostname)?.namespace;
+    const order = [proxyNamespace, svcNamespace, this.mesh.rootNamespace].filter((n): n is string => !!n);
+    for (const ns of [...new Set(order)]) {
+      let wildcard: IndexedDestinationRule | undefined;
+      for (const dr of this.destinationRules) {
+        if (dr.namespace !== ns) continue;
+        if (!visibleFrom(dr.config.spec.exportTo, dr.namespace, proxyNamespace)) continue;
+        if (dr.host === hostname) return dr;
+        if (!wildcard && hostMatches(dr.host, hostname)) wildcard = dr;
+      }
+      if (wildcard) return wildcard;
+    }
+    return undefined;
+  }
+
+  peerAuthenticationsIn(namespace: string): readonly PeerAuthentication[] {
+    return this.peerAuthentications.filter((p) => p.object.metadata.namespace === namespace).map((p) => p.object);
+  }
+
+  authorizationPoliciesIn(namespace: string): readonly AuthorizationPolicy[] {
+    return this.authorizationPolicies.filter((p) => p.object.metadata.namespace === namespace).map((p) => p.object);
+  }
+}

@@ -1,0 +1,58 @@
+// The service registry's vocabulary: what the model derives from Services, EndpointSlices and Pods.
+
+export type Protocol =
+  | 'HTTP' | 'HTTP2' | 'HTTPS' | 'GRPC' | 'GRPC-Web' | 'TCP' | 'TLS' | 'UDP'
+  | 'Mongo' | 'Redis' | 'MySQL' | 'UNSUPPORTED';
+
+export interface ServicePort {
+  readonly name: string;
+  readonly port: number;
+  /** number, or the name of a container port; undefined means the same as `port` */
+  readonly targetPort: number | string | undefined;
+  readonly protocol: Protocol;
+}
+
+export interface Locality {
+  readonly region: string;
+  readonly zone: string;
+  readonly subzone: string;
+}
+
+export interface Workload {
+  readonly name: string;
+  readonly namespace: string;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly serviceAccount: string;
+  readonly ips: readonly string[];
+  readonly locality: Locality;
+  /** `istio` when the pod carries a sidecar/agent (label security.istio.io/tlsMode), else `disabled` */
+  readonly tlsMode: 'istio' | 'disabled';
+}
+
+export interface ServiceEndpoint {
+  readonly address: string;
+  /** the port the endpoint listens on (target port) */
+  readonly port: number;
+  /** which service port this endpoint serves */
+  readonly servicePort: number;
+  readonly ready: boolean;
+  readonly serving: boolean;
+  readonly terminating: boolean;
+  readonly locality: Locality;
+  /** the pod behind the address, when known (labels select DestinationRule subsets) */
+  readonly workload?: Workload;
+}
+
+export interface MeshService {
+  /** `name.namespace.svc.<domain>` */
+  readonly hostname: string;
+  readonly name: string;
+  readonly namespace: string;
+  readonly clusterIP?: string;
+  readonly ports: readonly ServicePort[];
+  readonly labels: Readonly<Record<string, string>>;
+  readonly selector?: Readonly<Record<string, string>>;
+  readonly creationRevision: number;
+}
+
+export const NO_LOCALITY: Locality = Object.freeze({ region: '', zone: '', subzone: '' });

@@ -1,0 +1,132 @@
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import fs from 'node:fs';
+import protobuf from 'protobufjs';
+
+// Envoy's API protos come from @grpc/grpc-js-xds, which vendors envoy-api, xds (cncf/udpa),
+// googleapis and protoc-gen-validate and keeps them current (see protos/README.md).
+const require = createRequire(import.meta.url);
+const XDS_PACKAGE_DIR = path.dirname(require.resolve('@grpc/grpc-js-xds/package.json'));
+// protobufjs itself ships google/protobuf/descriptor.proto, which the validate/udpa annotations import.
+const PROTOBUFJS_DIR = path.dirname(require.resolve('protobufjs/package.json'));
+export const PROTO_INCLUDE_DIRS: readonly string[] = [
+  ...['envoy-api', 'xds', 'googleapis', 'protoc-gen-validate'].map((d) => path.join(XDS_PACKAGE_DIR, 'deps', d)),
+  PROTOBUFJS_DIR,
+];
+
+/** Every message that may travel inside an `Any` must be in this root, or it cannot be encoded. */
+export const PROTO_FILES: readonly string[] = [
+  'envoy/service/discovery/v3/ads.proto',
+  'envoy/service/discovery/v3/discovery.proto',
+  'envoy/config/listener/v3/listener.proto',
+  'envoy/config/route/v3/route.proto',
+  'envoy/config/cluster/v3/cluster.proto',
+  'envoy/config/endpoint/v3/endpoint.proto',
+  'envoy/config/core/v3/base.proto',
+  'envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.proto',
+  'envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.proto',
+  'envoy/extensions/filters/network/rbac/v3/rbac.proto',
+  'envoy/extensions/filters/http/router/v3/router.proto',
+  'envoy/extensions/filters/http/fault/v3/fault.proto',
+  'envoy/extensions/filters/http/rbac/v3/rbac.proto',
+  'envoy/extensions/filters/http/cors/v3/cors.proto',
+  'envoy/extensions/transport_sockets/tls/v3/tls.proto',
+  'envoy/extensions/clusters/aggregate/v3/cluster.proto',
+  'envoy/extensions/load_balancing_policies/round_robin/v3/round_robin.proto',
+  'envoy/extensions/load_balancing_policies/ring_hash/v3/ring_hash.proto',
+  'envoy/extensions/load_balancing_policies/wrr_locality/v3/wrr_locality.proto',
+  'envoy/extensions/load_balancing_policies/pick_first/v3/pick_first.proto',
+  'envoy/extensions/load_balancing_policies/least_request/v3/least_request.proto',
+  'envoy/extensions/upstreams/http/v3/http_protocol_options.proto',
+  'google/protobuf/struct.proto',
+  'google/protobuf/duration.proto',
+  'google/protobuf/wrappers.proto',
+  'google/protobuf/any.proto',
+];
+
+function loadRoot(files: readonly string[]): protobuf.Root {
+  const root = new protobuf.Root();
+  root.resolvePath = (_origin: string, target: string) => {
+    if (path.isAbsolute(target) && fs.existsSync(target)) return target;
+    for (const dir of PROTO_INCLUDE_DIRS) {
+      const candidate = path.join(dir, target);
+      if (fs.existsSync(candidate)) return candidate;
+    }
+    return target;
+  };
+  root.loadSync(files as string[], { keepCase: true });
+  root.resolveAll();
+  return root;
+}
+
+let cachedRoot: protobuf.Root | undefined;
+
+/** The protobuf root with every Envoy type meshd emits (snake_case field names, as in Envoy's docs). */
+export function envoyRoot(): protobuf.Root {
+  return (cachedRoot ??= loadRoot(PROTO_FILES));
+}
+
+export function lookupType(fullName: string): protobuf.Type {
+  return envoyRoot().lookupType(fullName);
+}
+
+/** Encodes a resource given as proto-JSON-ish object (snake_case, nested `{'@type': …}` Anys). */
+export function encodeMessage(fullName: string, value: object): Uint8Array {
+  const type = lookupType(fullName);
+  return type.encode(type.fromObject(value)).finish();
+}
+
+export const TO_OBJECT_OPTIONS: protobuf.IConversionOptions = {
+  longs: String,
+  enums: String,
+  bytes: String,
+  defaults: false,
+  arrays: false,
+  oneofs: false,
+  json: true,
+};
+
+export function decodeMessage(fullName: string, bytes: Uint8Array): Record<string, unknown> {
+  const type = lookupType(fullName);
+  return type.toObject(type.decode(bytes), TO_OBJECT_OPTIONS);
+}
+
+// protobufjs defines the well-known types from its built-in camelCase descriptors even with keepCase,
+// so Struct values are `stringValue`, not `string_value` (a snake_case key is silently dropped).
+
+/** google.protobuf.Struct (as protobufjs decodes it) → plain JSON. */
+export function structToJson(struct: unknown): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  const fields = (struct as { fields?: Record<string, unknown> } | undefined)?.fields ?? {};
+  for (const [k, v] of Object.entries(fields)) out[k] = valueToJson(v);
+  return out;
+}
+
+function valueToJson(v: unknown): unknown {
+  const val = v as Record<string, unknown> | undefined;
+  if (!val) return null;
+  if ('stringValue' in val && val.stringValue !== undefined) return val.stringValue;
+  if ('numberValue' in val && val.numberValue !== undefined) return val.numberValue;
+  if ('boolValue' in val && val.boolValue !== undefined) return val.boolValue;
+  if ('structValue' in val && val.structValue !== undefined) return structToJson(val.structValue);
+  if ('listValue' in val && val.listValue !== undefined) {
+    return ((val.listValue as { values?: unknown[] }).values ?? []).map(valueToJson);
+  }
+  return null;
+}
+
+/** Plain JSON → google.protobuf.Struct in protobufjs' keepCase object form. */
+export function jsonToStruct(obj: Record<string, unknown>): { fields: Record<string, unknown> } {
+  const fields: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(obj)) fields[k] = jsonToValue(v);
+  return { fields };
+}
+
+function jsonToValue(v: unknown): unknown {
+  if (v === null || v === undefined) return { nullValue: 'NULL_VALUE' };
+  if (typeof v === 'string') return { stringValue: v };
+  if (typeof v === 'number') return { numberValue: v };
+  if (typeof v === 'boolean') return { boolValue: v };
+  if (Array.isArray(v)) return { listValue: { values: v.map(jsonToValue) } };
+  return { structValue: jsonToStruct(v as Record<string, unknown>) };
+}

@@ -1,0 +1,279 @@
+import { once } from 'node:events';
+import * as grpc from '@grpc/grpc-js';
+import type { Logger } from '../telemetry/log.js';
+import type { Metrics, XdsShortType } from '../telemetry/metrics.js';
+import type { PushContext } from '../model/push-context.js';
+import { nodeSchema, parseProxy, type GeneratorName } from '../model/proxy.js';
+import { SnapshotCache, encodeResource, type EncodedResource } from './cache.js';
+import { Connection, type AdsCall, type Watch } from './connection.js';
+import type { Generator } from './generators/generator.js';
+import { PushQueue } from './push-queue.js';
+import { PUSH_ORDER, SHORT_TYPE, STATE_OF_THE_WORLD_FULL, isKnownType, type TypeUrl } from './resource-types.js';
+import { decodeDiscoveryRequest, encodeDiscoveryResponse, type DiscoveryRequest } from './wire.js';
+
+const ADS_SERVICE = 'envoy.service.discovery.v3.AggregatedDiscoveryService';
+
+/** The ADS service with hand-rolled (de)serializers: responses arrive here already encoded. */
+export const ADS_SERVICE_DEFINITION: grpc.ServiceDefinition = {
+  StreamAggregatedResources: {
+    path: `/${ADS_SERVICE}/StreamAggregatedResources`,
+    requestStream: true,
+    responseStream: true,
+    requestSerialize: () => {
+      throw new Error('meshd does not send DiscoveryRequests');
+    },
+    requestDeserialize: (bytes: Buffer) => decodeDiscoveryRequest(bytes),
+    responseSerialize: (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength),
+    responseDeserialize: (bytes: Buffer) => bytes,
+  },
+};
+
+export interface DiscoveryServerOptions {
+  readonly log: Logger;
+  readonly metrics: Metrics;
+  readonly generators: Partial<Record<GeneratorName, Generator>>;
+  /** concurrent pushes (istiod's PILOT_PUSH_THROTTLE) */
+  readonly pushConcurrency?: number;
+  readonly controlPlaneId?: string;
+}
+
+type RequestKind = 'initial' | 'ack' | 'nack' | 'stale';
+
+/**
+ * State-of-the-world ADS. Holds the current snapshot and its encode cache, one Connection per stream,
+ * and a push queue. Generators are called through the cache only.
+ */
+export class DiscoveryServer {
+  private ctx: PushContext | undefined;
+  private cache: SnapshotCache | undefined;
+  private pushStartedAt = 0;
+  private readonly conns = new Map<string, Connection>();
+  private readonly queue: PushQueue<Connection>;
+  private connSeq = 0;
+  private readonly log: Logger;
+  private readonly metrics: Metrics;
+  private readonly controlPlaneId: string;
+
+  constructor(private readonly options: DiscoveryServerOptions) {
+    this.log = options.log.child({ scope: 'ads' });
+    this.metrics = options.metrics;
+    this.controlPlaneId = options.controlPlaneId ?? 'meshd';
+    this.queue = new PushQueue(options.pushConcurrency ?? 100, (c) => this.pushConnection(c), (c, err) =>
+      this.log.error({ err, proxy: c.proxy.id }, 'push failed'),
+    );
+  }
+
+  get snapshot(): PushContext | undefined {
+    return this.ctx;
+  }
+
+  get connections(): readonly Connection[] {
+    return [...this.conns.values()];
+  }
+
+  get cacheStats(): { hits: number; misses: number; size: number } {
+    return { ...(this.cache?.stats ?? { hits: 0, misses: 0 }), size: this.cache?.size ?? 0 };
+  }
+
+  register(server: grpc.Server): void {
+    server.addService(ADS_SERVICE_DEFINITION, {
+      StreamAggregatedResources: (call: AdsCall) => this.onStream(call),
+    });
+  }
+
+  /** Installs a new snapshot and queues a push to every connected proxy. */
+  push(ctx: PushContext, triggeredAt: number = Date.now()): void {
+    this.ctx = ctx;
+    this.cache = new SnapshotCache(ctx.version);
+    this.pushStartedAt = triggeredAt;
+    for (const c of this.conns.values()) this.queue.enqueue(c);
+  }
+
+  /** Resolves once every queued push has been written. */
+  settled(): Promise<void> {
+    return this.queue.idle();
+  }
+
+  closeAll(): void {
+    for (const c of this.conns.values()) c.call.end();
+  }
+
+  private onStream(call: AdsCall): void {
+    let conn: Connection | undefined;
+    const peer = call.getPeer();
+    const close = () => {
+      if (!conn || conn.closed) return;
+      conn.closed = true;
+      this.conns.delete(conn.id);
+      this.queue.remove(conn);
+      this.metrics.xdsClients.dec({ version: conn.proxy.istioVersion || 'unknown' });
+      this.log.info({ proxy: conn.proxy.id, conn: conn.id }, 'proxy disconnected');
+    };
+    call.on('data', (req: DiscoveryRequest) => {
+      try {
+        if (!conn) {
+          conn = this.connect(call, req, peer);
+          if (!conn) return;
+        }
+        this.onRequest(conn, req);
+      } catch (err) {
+        this.log.error({ err, peer }, 'failed to handle discovery request');
+        call.emit('error', { code: grpc.status.INTERNAL, details: (err as Error).message });
+      }
+    });
+    call.on('end', () => {
+      close();
+      call.end();
+    });
+    call.on('error', (err) => {
+      this.log.debug({ err: err.message, peer }, 'stream error');
+      close();
+    });
+    call.on('cancelled', close);
+  }
+
+  private connect(call: AdsCall, req: DiscoveryRequest, peer: string): Connection | undefined {
+    const node = nodeSchema.safeParse(req.node ?? {});
+    const fail = (details: string) => {
+      this.log.warn({ peer, details }, 'refusing xDS stream');
+      call.emit('error', { code: grpc.status.INVALID_ARGUMENT, details });
+      return undefined;
+    };
+    if (!node.success) return fail('first DiscoveryRequest on a stream must carry node.id');
+    let proxy;
+    try {
+      proxy = parseProxy(node.data);
+    } catch (err) {
+      return fail((err as Error).message);
+    }
+    if (!this.options.generators[proxy.generator]) {
+      return fail(
+        `node ${proxy.id}: no ${proxy.generator} generator in this meshd; proxyless gRPC clients must set node metadata GENERATOR=grpc`,
+      );
+    }
+    const conn = new Connection(`${proxy.podName || 'proxy'}-${++this.connSeq}`, proxy, peer, call);
+    this.conns.set(conn.id, conn);
+    this.metrics.xdsClients.inc({ version: proxy.istioVersion || 'unknown' });
+    this.log.info({ proxy: proxy.id, conn: conn.id, peer, generator: proxy.generator }, 'proxy connected');
+    return conn;
+  }
+
+  private classify(watch: Watch | undefined, req: DiscoveryRequest): RequestKind {
+    if (!req.response_nonce || !watch) return 'initial';
+    if (req.response_nonce !== watch.sentNonce) return 'stale';
+    return req.error_detail && req.error_detail.message !== '' ? 'nack' : req.error_detail?.code ? 'nack' : 'ack';
+  }
+
+  private onRequest(conn: Connection, req: DiscoveryRequest): void {
+    const type = req.type_url;
+    if (!isKnownType(type)) {
+      this.log.warn({ proxy: conn.proxy.id, type }, 'unsupported type_url requested; ignoring');
+      return;
+    }
+    const existing = conn.watches.get(type);
+    const kind = this.classify(existing, req);
+    const watch = conn.watch(type);
+    const short = SHORT_TYPE[type]!.toLowerCase() as XdsShortType;
+    if (kind === 'stale') {
+      this.log.debug({ proxy: conn.proxy.id, type: short, nonce: req.response_nonce }, 'stale nonce; ignoring');
+      return;
+    }
+    if (kind === 'nack') {
+      const message = req.error_detail?.message ?? '';
+      watch.lastNack = { nonce: req.response_nonce, version: req.version_info, message, at: new Date() };
+      this.metrics.totalRejects.inc({ type: short });
+      this.metrics.rejects[short].set({ node: conn.proxy.id, err: message.slice(0, 200) }, 1);
+      this.log.warn({ proxy: conn.proxy.id, type: short, nonce: req.response_nonce, error: message }, 'proxy rejected config (NACK)');
+    } else if (kind === 'ack') {
+      watch.ackedNonce = req.response_nonce;
+      watch.ackedVersion = req.version_info;
+      watch.ackedAt = new Date();
+    }
+    const wildcardable = STATE_OF_THE_WORLD_FULL.has(type);
+    const names = req.resource_names.length === 0 && wildcardable ? null : new Set(req.resource_names);
+    const changed = kind === 'initial' || !sameNames(watch.names, names);
+    watch.names = names;
+    // Always answer the first request of a stream, even when the client claims a version: after a
+    // control-plane restart clients come back with their old version_info and an empty nonce.
+    if (changed && this.ctx) this.respond(conn, type, watch, kind === 'initial' ? 'full' : 'names');
+  }
+
+  /** Pushes the current snapshot to one connection, type by type, honouring write back-pressure. */
+  private async pushConnection(conn: Connection): Promise<void> {
+    if (!this.ctx || conn.closed) return;
+    const startedAt = this.pushStartedAt;
+    let wroteAny = false;
+    for (const type of PUSH_ORDER) {
+      const watch = conn.watches.get(type);
+      if (!watch || conn.closed) continue;
+      const wrote = this.respond(conn, type, watch, 'push');
+      wroteAny ||= wrote;
+      if (wrote && conn.call.writableNeedDrain) await waitDrain(conn.call);
+    }
+    if (wroteAny) this.metrics.convergence.observe((Date.now() - startedAt) / 1000);
+  }
+
+  /**
+   * Builds and writes one response. `full`: every requested resource. `names`: the subscription changed.
+   * `push`: a new snapshot; LDS/CDS go out whole if anything in them changed, RDS/EDS carry only the
+   * resources whose content changed. Returns whether anything was written.
+   */
+  private respond(conn: Connection, type: TypeUrl, watch: Watch, mode: 'full' | 'names' | 'push'): boolean {
+    const ctx = this.ctx!;
+    const generator = this.options.generators[conn.proxy.generator]!;
+    const classKey = generator.classKey(ctx, conn.proxy);
+    const names = watch.names === null ? generator.wildcardNames(type, ctx, conn.proxy) : [...watch.names];
+    const resources: EncodedResource[] = [];
+    for (const name of names) {
+      const key = SnapshotCache.key(generator.name, classKey, type, name);
+      const r = this.cache!.getOrBuild(key, () => {
+        const body = generator.generate(type, ctx, conn.proxy, name);
+        return body ? encodeResource(type, name, body) : null;
+      });
+      if (r) resources.push(r);
+    }
+    const full = STATE_OF_THE_WORLD_FULL.has(type);
+    let toSend = resources;
+    if (mode === 'push') {
+      const current = new Map(resources.map((r) => [r.name, r.hash]));
+      if (full) {
+        if (sameHashes(watch.sent, current)) return false;
+      } else {
+        toSend = resources.filter((r) => watch.sent.get(r.name) !== r.hash);
+        if (toSend.length === 0) return false;
+      }
+    }
+    const nonce = conn.nextNonce();
+    const bytes = encodeDiscoveryResponse({
+      versionInfo: ctx.version, typeUrl: type, nonce, resources: toSend, controlPlane: this.controlPlaneId,
+    });
+    if (full || mode !== 'push') watch.sent = new Map();
+    for (const r of toSend) watch.sent.set(r.name, r.hash);
+    watch.sentNonce = nonce;
+    watch.sentVersion = ctx.version;
+    watch.sentAt = new Date();
+    const t0 = performance.now();
+    conn.call.write(bytes);
+    this.metrics.xdsSendTime.observe((performance.now() - t0) / 1000);
+    this.metrics.pushes.inc({ type: SHORT_TYPE[type]!.toLowerCase() });
+    this.log.debug({ proxy: conn.proxy.id, type: SHORT_TYPE[type], version: ctx.version, nonce, resources: toSend.length, mode }, 'sent');
+    return true;
+  }
+}
+
+function sameNames(a: ReadonlySet<string> | null, b: ReadonlySet<string> | null): boolean {
+  if (a === null || b === null) return a === b;
+  if (a.size !== b.size) return false;
+  for (const n of a) if (!b.has(n)) return false;
+  return true;
+}
+
+function sameHashes(a: ReadonlyMap<string, string>, b: ReadonlyMap<string, string>): boolean {
+  if (a.size !== b.size) return false;
+  for (const [k, v] of a) if (b.get(k) !== v) return false;
+  return true;
+}
+
+async function waitDrain(call: AdsCall): Promise<void> {
+  await Promise.race([once(call, 'drain'), once(call, 'close'), once(call, 'error').catch(() => undefined)]);
+}
