@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { envelope } from './meta.js';
-import { policyTargetReference, status, stringList, workloadSelector } from './common.js';
+import { policyTargetReference, status, stringList, workloadSelector, istioEnum } from './common.js';
 
 // security.istio.io AuthorizationPolicy (v1 and v1beta1 share this schema), with the CRD's CEL rules.
 // Field semantics: proto/security/v1beta1/authorization_policy.proto.
@@ -73,7 +73,7 @@ export const rule = z.strictObject({
 });
 export type Rule = z.infer<typeof rule>;
 
-export const authorizationAction = z.enum(['ALLOW', 'DENY', 'AUDIT', 'CUSTOM']);
+export const authorizationAction = istioEnum(['ALLOW', 'DENY', 'AUDIT', 'CUSTOM']);
 export type AuthorizationAction = z.infer<typeof authorizationAction>;
 
 export const extensionProvider = z.strictObject({ name: z.string().optional() });

@@ -179,3 +179,15 @@ export const status = z.looseObject({}).optional();
 export function removedField(replacement: string) {
   return z.never({ error: `field was removed from Istio's API: ${replacement}` }).optional();
 }
+
+/**
+ * An Istio enum (protobuf enum names, as the CRD lists them). Rejections read like the API server's:
+ * `Unsupported value: "BLAH": supported values: "UNSET", "DISABLE", …`.
+ */
+export function istioEnum<const T extends readonly [string, ...string[]]>(values: T) {
+  const supported = values.map((v) => JSON.stringify(v)).join(', ');
+  return z.enum(values, {
+    error: (issue) =>
+      issue.input === undefined ? undefined : `Unsupported value: ${JSON.stringify(issue.input)}: supported values: ${supported}`,
+  });
+}

@@ -12,6 +12,7 @@ import {
   uint32,
   uint64,
   workloadSelector,
+  istioEnum,
 } from './common.js';
 
 // networking.istio.io DestinationRule (v1, v1beta1 and v1alpha3 share this schema). Every field of
@@ -86,7 +87,7 @@ export const backendUtilizationLoadBalancing = z.strictObject({
 });
 export type BackendUtilizationLoadBalancing = z.infer<typeof backendUtilizationLoadBalancing>;
 
-export const simpleLB = z.enum(['UNSPECIFIED', 'LEAST_CONN', 'RANDOM', 'PASSTHROUGH', 'ROUND_ROBIN', 'LEAST_REQUEST']);
+export const simpleLB = istioEnum(['UNSPECIFIED', 'LEAST_CONN', 'RANDOM', 'PASSTHROUGH', 'ROUND_ROBIN', 'LEAST_REQUEST']);
 export type SimpleLB = z.infer<typeof simpleLB>;
 
 export const loadBalancerSettings = z
@@ -135,7 +136,7 @@ export const http2KeepAlive = z.strictObject({
 });
 export type HTTP2KeepAlive = z.infer<typeof http2KeepAlive>;
 
-export const h2UpgradePolicy = z.enum(['DEFAULT', 'DO_NOT_UPGRADE', 'UPGRADE']);
+export const h2UpgradePolicy = istioEnum(['DEFAULT', 'DO_NOT_UPGRADE', 'UPGRADE']);
 
 export const httpSettings = z.strictObject({
   http1MaxPendingRequests: int32.optional(),
@@ -177,7 +178,7 @@ export type OutlierDetection = z.infer<typeof outlierDetection>;
 
 // --- TLS, proxy protocol, tunnel, retry budget ---------------------------------------------------------------
 
-export const tlsMode = z.enum(['DISABLE', 'SIMPLE', 'MUTUAL', 'ISTIO_MUTUAL']);
+export const tlsMode = istioEnum(['DISABLE', 'SIMPLE', 'MUTUAL', 'ISTIO_MUTUAL']);
 export type TLSMode = z.infer<typeof tlsMode>;
 
 export const clientTLSSettings = z.strictObject({
@@ -194,7 +195,7 @@ export const clientTLSSettings = z.strictObject({
 export type ClientTLSSettings = z.infer<typeof clientTLSSettings>;
 
 export const proxyProtocol = z.strictObject({
-  version: z.enum(['V1', 'V2']).optional(),
+  version: istioEnum(['V1', 'V2']).optional(),
 });
 export type ProxyProtocol = z.infer<typeof proxyProtocol>;
 

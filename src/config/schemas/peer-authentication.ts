@@ -1,11 +1,11 @@
 import { z } from 'zod';
 import { envelope } from './meta.js';
-import { status, workloadSelector } from './common.js';
+import { status, workloadSelector, istioEnum } from './common.js';
 
 // security.istio.io PeerAuthentication (v1 and v1beta1 share this schema), with the CRD's CEL rules.
 // Field semantics: proto/security/v1beta1/peer_authentication.proto.
 
-export const mtlsMode = z.enum(['UNSET', 'DISABLE', 'PERMISSIVE', 'STRICT']);
+export const mtlsMode = istioEnum(['UNSET', 'DISABLE', 'PERMISSIVE', 'STRICT']);
 export type MTLSMode = z.infer<typeof mtlsMode>;
 
 export const mutualTLS = z.strictObject({ mode: mtlsMode.optional() });

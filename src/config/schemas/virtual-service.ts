@@ -11,6 +11,7 @@ import {
   stringMap,
   stringMatch,
   uint32,
+  istioEnum,
 } from './common.js';
 
 // networking.istio.io VirtualService (v1, v1beta1 and v1alpha3 share this schema). Every field of
@@ -91,7 +92,7 @@ export const httpRedirect = z
     uri: z.string().optional(),
     authority: z.string().optional(),
     port: uint32.optional(),
-    derivePort: z.enum(['FROM_PROTOCOL_DEFAULT', 'FROM_REQUEST_PORT']).optional(),
+    derivePort: istioEnum(['FROM_PROTOCOL_DEFAULT', 'FROM_REQUEST_PORT']).optional(),
     scheme: z.string().optional(),
     redirectCode: uint32.optional(),
     prefixRewrite: z.string().optional(),
@@ -150,7 +151,7 @@ export const corsPolicy = z.strictObject({
   exposeHeaders: stringList.optional(),
   maxAge: durationMin1ms.optional(),
   allowCredentials: z.boolean().nullish(),
-  unmatchedPreflights: z.enum(['UNSPECIFIED', 'FORWARD', 'IGNORE']).optional(),
+  unmatchedPreflights: istioEnum(['UNSPECIFIED', 'FORWARD', 'IGNORE']).optional(),
 });
 export type CorsPolicy = z.infer<typeof corsPolicy>;
 

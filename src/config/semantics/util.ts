@@ -39,16 +39,20 @@ function dnsPreconditions(name: string): string | undefined {
   return undefined;
 }
 
-function dns1123Labels(domain: string): string | undefined {
+function dns1123Labels(domain: string, full = domain): string | undefined {
   const parts = domain.split('.');
   const tld = parts[parts.length - 1] ?? '';
   if (/^[-+]?\d+$/.test(tld)) {
-    return `domain name "${domain}" invalid (top level domain "${tld}" cannot be all-numeric)`;
+    return `domain name "${full}" invalid (top level domain "${tld}" cannot be all-numeric)`;
   }
   for (let i = 0; i < parts.length; i++) {
     const label = parts[i] ?? '';
     if (i === parts.length - 1 && label === '') return undefined; // `istio.io.`
-    if (!isDNS1123Label(label)) return `domain name "${domain}" invalid (label "${label}" invalid)`;
+    if (!isDNS1123Label(label)) {
+      return label.includes('*')
+        ? `domain name "${full}" invalid (a wildcard is only allowed as the whole first label, e.g. "*.example.com")`
+        : `domain name "${full}" invalid (label "${label}" invalid)`;
+    }
   }
   return undefined;
 }
@@ -66,10 +70,10 @@ export function wildcardDomainError(domain: string): string | undefined {
   const first = dot < 0 ? domain : domain.slice(0, dot);
   if (!(first.length <= 63 && WILDCARD_LABEL.test(first))) {
     return first.includes('*')
-      ? `domain name "${domain}" invalid (a wildcard is only allowed as the first label, e.g. "*.example.com")`
+      ? `domain name "${domain}" invalid (a wildcard is only allowed as the whole first label, e.g. "*.example.com")`
       : `domain name "${domain}" invalid (label "${first}" invalid)`;
   }
-  return dot < 0 ? undefined : dns1123Labels(domain.slice(dot + 1));
+  return dot < 0 ? undefined : dns1123Labels(domain.slice(dot + 1), domain);
 }
 
 // --- host name matching (istio pkg/config/host) -----------------------------------------------------------
