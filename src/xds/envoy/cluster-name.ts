@@ -1,0 +1,31 @@
+// Istio's cluster naming: `DIRECTION|PORT|SUBSET|HOSTNAME` (model.BuildSubsetKey / ParseSubsetKey).
+
+export type TrafficDirection = 'outbound' | 'inbound';
+
+export interface SubsetKey {
+  readonly direction: TrafficDirection;
+  readonly port: number;
+  readonly subset: string;
+  readonly hostname: string;
+}
+
+export function buildSubsetKey(direction: TrafficDirection, subset: string, hostname: string, port: number): string {
+  return `${direction}|${port}|${subset}|${hostname}`;
+}
+
+export function outboundClusterName(hostname: string, port: number, subset = ''): string {
+  return buildSubsetKey('outbound', subset, hostname, port);
+}
+
+/** Parses `outbound|5000|v1|helloworld.default.svc.cluster.local`; undefined when it is not one. */
+export function parseSubsetKey(name: string): SubsetKey | undefined {
+  const parts = name.split('|');
+  if (parts.length !== 4) return undefined;
+  const [direction, portText, subset, hostname] = parts as [string, string, string, string];
+  if (direction !== 'outbound' && direction !== 'inbound') return undefined;
+  if (!/^\d{1,5}$/.test(portText)) return undefined;
+  const port = Number(portText);
+  if (port < 1 || port > 65535) return undefined;
+  if (direction === 'outbound' && hostname === '') return undefined;
+  return { direction, port, subset, hostname };
+}

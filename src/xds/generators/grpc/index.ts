@@ -1,0 +1,74 @@
+import type { PushContext } from '../../../model/push-context.js';
+import type { Proxy } from '../../../model/proxy.js';
+import { TYPE, type TypeUrl } from '../../resource-types.js';
+import type { Generator } from '../generator.js';
+import { buildCluster } from './cds.js';
+import { buildClusterLoadAssignment } from './eds.js';
+import { allClientListenerNames, buildListener } from './lds.js';
+import { buildRouteConfiguration } from './rds.js';
+
+// The proxyless gRPC generator (node metadata GENERATOR=grpc): istiod's `grpc` generator contract.
+// gRPC clients name every LDS/CDS resource they want; see lds.ts, rds.ts, cds.ts, eds.ts for each type
+// and docs/proxyless-grpc.md for the VirtualService/DestinationRule support table.
+
+const labelKeysCache = new WeakMap<PushContext, readonly string[]>();
+
+/**
+ * Proxy label keys any output can depend on: the keys VirtualService matches select sources by
+ * (`sourceLabels`). Workload selectors of security policies join this when mTLS/RBAC land.
+ */
+export function referencedLabelKeys(ctx: PushContext): readonly string[] {
+  let keys = labelKeysCache.get(ctx);
+  if (!keys) {
+    const set = new Set<string>();
+    for (const vs of ctx.virtualServices) {
+      for (const http of vs.config.spec.http ?? []) {
+        for (const m of http.match ?? []) for (const k of Object.keys(m.sourceLabels ?? {})) set.add(k);
+      }
+    }
+    keys = [...set].sort();
+    labelKeysCache.set(ctx, keys);
+  }
+  return keys;
+}
+
+/**
+ * Everything beyond the resource name the output depends on:
+ * - namespace: VirtualService/DestinationRule visibility (exportTo) and precedence, `sourceNamespace`,
+ *   short-name listener resolution and virtual-host domains;
+ * - DNS domain: short-name resolution and domains;
+ * - the proxy's values for the label keys VirtualServices select sources by (`sourceLabels`) — only
+ *   those, so replicas that differ in unrelated labels (pod-template-hash, pod-name) share resources.
+ * Server listener names carry the IP themselves.
+ */
+export function grpcClassKey(ctx: PushContext, proxy: Proxy): string {
+  const labels = ctx.proxyLabels(proxy);
+  const projected = referencedLabelKeys(ctx)
+    .filter((k) => k in labels)
+    .map((k) => [k, labels[k]]);
+  return JSON.stringify({ ns: proxy.namespace, dns: proxy.dnsDomain || ctx.mesh.domainSuffix, labels: projected });
+}
+
+export const grpcGenerator: Generator = {
+  name: 'grpc',
+  classKey: grpcClassKey,
+  wildcardNames(type: TypeUrl, ctx: PushContext): string[] {
+    // gRPC never subscribes by wildcard; istiod answers a wildcard LDS with every service listener and a
+    // wildcard CDS with nothing.
+    return type === TYPE.LDS ? allClientListenerNames(ctx) : [];
+  },
+  generate(type: TypeUrl, ctx: PushContext, proxy: Proxy, name: string): object | undefined {
+    switch (type) {
+      case TYPE.LDS:
+        return buildListener(ctx, proxy, name);
+      case TYPE.RDS:
+        return buildRouteConfiguration(ctx, proxy, name);
+      case TYPE.CDS:
+        return buildCluster(ctx, proxy, name);
+      case TYPE.EDS:
+        return buildClusterLoadAssignment(ctx, proxy, name);
+      default:
+        return undefined;
+    }
+  },
+};
