@@ -1,0 +1,198 @@
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { renameSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import readline from 'node:readline';
+import { REPO_ROOT, trackChild, waitExit, waitUntil } from './util.js';
+
+// Runs the real meshd CLI (`node --import tsx src/cli/main.ts serve …`) as a child process, exactly as
+// a user would, and talks to it only through its ports, its config directory and its logs.
+
+export interface LogLine {
+  readonly level?: number;
+  readonly msg?: string;
+  readonly [field: string]: unknown;
+}
+
+/** One proxy in /debug/syncz. */
+export interface SynczEntry {
+  readonly proxy: string;
+  readonly connection: string;
+  readonly generator: string;
+  readonly types: Record<string, SynczType>;
+}
+export interface SynczType {
+  readonly sent: { version: string; nonce: string; at?: string; resources: number };
+  readonly acked: { version: string; nonce: string; at?: string };
+  readonly synced: boolean;
+  readonly lastNack?: { nonce: string; version: string; message: string; at: string };
+}
+
+export interface StartMeshdOptions {
+  readonly configDir: string;
+  readonly extraArgs?: readonly string[];
+  readonly logLevel?: string;
+  readonly startTimeoutMs?: number;
+}
+
+export interface Meshd {
+  readonly configDir: string;
+  readonly grpcAddr: string;
+  readonly monitoringAddr: string;
+  readonly httpAddr: string;
+  /** every stderr line, parsed when it is JSON */
+  readonly logs: LogLine[];
+  readonly stderrText: () => string;
+  readonly stdout: string[];
+  readonly pid: number;
+  /** GET on the monitoring port; JSON-decoded */
+  getJson<T = unknown>(urlPath: string): Promise<T>;
+  getText(urlPath: string, which?: 'monitoring' | 'http'): Promise<{ status: number; body: string }>;
+  syncz(): Promise<SynczEntry[]>;
+  metrics(): Promise<string>;
+  /**
+   * Writes FILE (relative to the config dir). Default `atomic`: the way most editors and tools save
+   * (write a temp file, rename it over the old one); `in-place`: truncate and write the same inode.
+   */
+  editFile(rel: string, content: string, mode?: 'atomic' | 'in-place'): void;
+  removeFile(rel: string): void;
+  /** Polls /debug/syncz until `predicate` holds. */
+  waitForAck(predicate: (s: SynczEntry[]) => boolean, what?: string, timeoutMs?: number): Promise<SynczEntry[]>;
+  /** Waits until the given proxy has ACKed a response of `type` sent after `since` (ms epoch). */
+  waitForProxyAck(proxy: string, type: string, since: number, timeoutMs?: number): Promise<SynczEntry[]>;
+  waitForLog(predicate: (l: LogLine) => boolean, what?: string, timeoutMs?: number): Promise<LogLine>;
+  /** SIGTERM; resolves with the exit code (SIGKILL and an error after `timeoutMs`). */
+  stop(timeoutMs?: number): Promise<number | null>;
+}
+
+export async function startMeshd({ configDir, extraArgs = [], logLevel = 'info', startTimeoutMs = 30_000 }: StartMeshdOptions): Promise<Meshd> {
+  const args = [
+    '--import', 'tsx', path.join(REPO_ROOT, 'src/cli/main.ts'), 'serve',
+    '--config-dir', configDir,
+    '--grpc-addr', '127.0.0.1:0',
+    '--monitoring-addr', '127.0.0.1:0',
+    '--http-addr', '127.0.0.1:0',
+    '--log-level', logLevel,
+    '--debounce-after', '100ms',
+    '--debounce-max', '10s',
+    ...extraArgs,
+  ];
+  const child: ChildProcessWithoutNullStreams = spawn(process.execPath, args, { cwd: REPO_ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
+  trackChild(child);
+  const logs: LogLine[] = [];
+  const rawStderr: string[] = [];
+  const stdout: string[] = [];
+  readline.createInterface({ input: child.stderr }).on('line', (line) => {
+    rawStderr.push(line);
+    try {
+      const parsed = JSON.parse(line) as unknown;
+      logs.push(parsed && typeof parsed === 'object' ? (parsed as LogLine) : { msg: line });
+    } catch {
+      logs.push({ msg: line });
+    }
+  });
+  readline.createInterface({ input: child.stdout }).on('line', (line) => stdout.push(line));
+  const stderrText = () => rawStderr.join('\n');
+  const exited = () => child.exitCode !== null || child.signalCode !== null;
+
+  const serving = await waitUntil(
+    'meshd to log "meshd is serving"',
+    () => {
+      const l = logs.find((x) => x.msg === 'meshd is serving');
+      if (l) return l;
+      if (exited()) throw new Error(`meshd exited with ${child.exitCode ?? child.signalCode} before serving:\n${stderrText().slice(-4000)}`);
+      return undefined;
+    },
+    { timeoutMs: startTimeoutMs, detail: () => stderrText().slice(-4000) },
+  ).catch((err: Error) => {
+    child.kill('SIGKILL');
+    throw err;
+  });
+  const grpcAddr = String(serving.grpcAddr);
+  const monitoringAddr = String(serving.monitoringAddr);
+  const httpAddr = String(serving.httpAddr);
+
+  const getText = async (urlPath: string, which: 'monitoring' | 'http' = 'monitoring') => {
+    const res = await fetch(`http://${which === 'http' ? httpAddr : monitoringAddr}${urlPath}`, { signal: AbortSignal.timeout(5000) });
+    return { status: res.status, body: await res.text() };
+  };
+  const getJson = async <T>(urlPath: string): Promise<T> => {
+    const r = await getText(urlPath);
+    if (r.status !== 200) throw new Error(`GET ${urlPath}: HTTP ${r.status}: ${r.body}`);
+    return JSON.parse(r.body) as T;
+  };
+  const syncz = () => getJson<SynczEntry[]>('/debug/syncz');
+
+  await waitUntil('meshd /ready to answer 200', async () => ((await getText('/ready', 'http')).status === 200 ? true : undefined), {
+    timeoutMs: 10_000,
+    intervalMs: 100,
+  }).catch((err: Error) => {
+    child.kill('SIGKILL');
+    throw err;
+  });
+
+  const waitForAck = (predicate: (s: SynczEntry[]) => boolean, what = 'a /debug/syncz condition', timeoutMs = 10_000) => {
+    let last: SynczEntry[] = [];
+    return waitUntil(
+      what,
+      async () => {
+        last = await syncz();
+        return predicate(last) ? last : undefined;
+      },
+      { timeoutMs, detail: () => `last /debug/syncz: ${JSON.stringify(last, null, 1).slice(0, 6000)}` },
+    );
+  };
+
+  return {
+    configDir,
+    grpcAddr,
+    monitoringAddr,
+    httpAddr,
+    logs,
+    stderrText,
+    stdout,
+    pid: child.pid ?? -1,
+    getJson,
+    getText,
+    syncz,
+    metrics: async () => (await getText('/metrics')).body,
+    editFile(rel, content, mode = 'atomic') {
+      const file = path.join(configDir, rel);
+      if (mode === 'in-place') {
+        writeFileSync(file, content);
+        return;
+      }
+      const tmp = path.join(path.dirname(file), `.${path.basename(file)}.tmp-${process.pid}`);
+      writeFileSync(tmp, content);
+      renameSync(tmp, file);
+    },
+    removeFile(rel) {
+      rmSync(path.join(configDir, rel));
+    },
+    waitForAck,
+    waitForProxyAck(proxy, type, since, timeoutMs = 10_000) {
+      return waitForAck(
+        (s) =>
+          s.some((e) => {
+            if (e.proxy !== proxy) return false;
+            const t = e.types[type];
+            return !!t && !!t.sent.at && Date.parse(t.sent.at) >= since && t.acked.nonce === t.sent.nonce;
+          }),
+        `${proxy} to ACK a ${type} response sent after ${new Date(since).toISOString()}`,
+        timeoutMs,
+      );
+    },
+    waitForLog(predicate, what = 'a log line', timeoutMs = 10_000) {
+      return waitUntil(what, () => logs.find(predicate), { timeoutMs, detail: () => stderrText().slice(-4000) });
+    },
+    async stop(timeoutMs = 10_000) {
+      if (exited()) return child.exitCode;
+      child.kill('SIGTERM');
+      const r = await waitExit(child, timeoutMs);
+      if (!r) {
+        child.kill('SIGKILL');
+        throw new Error(`meshd did not exit within ${timeoutMs} ms of SIGTERM:\n${stderrText().slice(-3000)}`);
+      }
+      return r.code;
+    },
+  };
+}
