@@ -1,0 +1,160 @@
+// A small DER (ASN.1 Distinguished Encoding Rules) writer and reader: just what X.509 certificates and
+// PKCS#10 requests need. The signing itself is Node's native crypto (OpenSSL); see authority.ts for why
+// meshd builds certificates by hand instead of using node-forge or @peculiar/x509.
+
+export type Der = Buffer;
+
+export const TAG = {
+  BOOLEAN: 0x01,
+  INTEGER: 0x02,
+  BIT_STRING: 0x03,
+  OCTET_STRING: 0x04,
+  NULL: 0x05,
+  OID: 0x06,
+  UTF8_STRING: 0x0c,
+  PRINTABLE_STRING: 0x13,
+  IA5_STRING: 0x16,
+  UTC_TIME: 0x17,
+  GENERALIZED_TIME: 0x18,
+  SEQUENCE: 0x30,
+  SET: 0x31,
+} as const;
+
+function lengthBytes(n: number): Buffer {
+  if (n < 0x80) return Buffer.from([n]);
+  const bytes: number[] = [];
+  for (let v = n; v > 0; v = Math.floor(v / 256)) bytes.unshift(v & 0xff);
+  return Buffer.from([0x80 | bytes.length, ...bytes]);
+}
+
+/** One TLV. */
+export function tlv(tag: number, content: Buffer): Der {
+  return Buffer.concat([Buffer.from([tag]), lengthBytes(content.length), content]);
+}
+
+export const seq = (...items: Der[]): Der => tlv(TAG.SEQUENCE, Buffer.concat(items));
+export const set = (...items: Der[]): Der => tlv(TAG.SET, Buffer.concat(items));
+export const nul = (): Der => tlv(TAG.NULL, Buffer.alloc(0));
+export const bool = (v: boolean): Der => tlv(TAG.BOOLEAN, Buffer.from([v ? 0xff : 0x00]));
+export const octets = (b: Buffer): Der => tlv(TAG.OCTET_STRING, b);
+export const utf8 = (s: string): Der => tlv(TAG.UTF8_STRING, Buffer.from(s, 'utf8'));
+export const ia5 = (s: string): Der => tlv(TAG.IA5_STRING, Buffer.from(s, 'ascii'));
+/** BIT STRING with no unused bits. */
+export const bits = (b: Buffer): Der => tlv(TAG.BIT_STRING, Buffer.concat([Buffer.from([0]), b]));
+/** [n] EXPLICIT (constructed context tag). */
+export const explicit = (n: number, inner: Der): Der => tlv(0xa0 | n, inner);
+/** [n] IMPLICIT primitive (e.g. GeneralName dNSName [2], uniformResourceIdentifier [6]). */
+export const implicitPrimitive = (n: number, content: Buffer): Der => tlv(0x80 | n, content);
+
+/** A non-negative INTEGER from big-endian magnitude bytes (a leading 0 added when the top bit is set). */
+export function uint(magnitude: Buffer): Der {
+  let i = 0;
+  while (i < magnitude.length - 1 && magnitude[i] === 0) i++;
+  let b = magnitude.subarray(i);
+  if (b.length === 0) b = Buffer.from([0]);
+  if (b[0]! & 0x80) b = Buffer.concat([Buffer.from([0]), b]);
+  return tlv(TAG.INTEGER, b);
+}
+
+export function smallInt(n: number): Der {
+  const hex = n.toString(16);
+  return uint(Buffer.from(hex.length % 2 ? `0${hex}` : hex, 'hex'));
+}
+
+export function oid(dotted: string): Der {
+  const parts = dotted.split('.').map(Number);
+  if (parts.length < 2 || parts.some((p) => !Number.isInteger(p) || p < 0)) throw new Error(`bad OID ${dotted}`);
+  const out: number[] = [parts[0]! * 40 + parts[1]!];
+  for (const p of parts.slice(2)) {
+    const chunk: number[] = [p & 0x7f];
+    for (let v = Math.floor(p / 128); v > 0; v = Math.floor(v / 128)) chunk.unshift((v & 0x7f) | 0x80);
+    out.push(...chunk);
+  }
+  return tlv(TAG.OID, Buffer.from(out));
+}
+
+/** RFC 5280: UTCTime through 2049, GeneralizedTime from 2050. */
+export function time(d: Date): Der {
+  const iso = d.toISOString().replace(/\.\d{3}Z$/, 'Z').replace(/[-:T]/g, '');
+  const year = d.getUTCFullYear();
+  return year < 2050 && year >= 1950 ? tlv(TAG.UTC_TIME, Buffer.from(iso.slice(2), 'ascii')) : tlv(TAG.GENERALIZED_TIME, Buffer.from(iso, 'ascii'));
+}
+
+// ── reading ──
+
+export interface Node {
+  readonly tag: number;
+  /** the whole TLV */
+  readonly raw: Buffer;
+  readonly content: Buffer;
+}
+
+export class DerError extends Error {}
+
+/** Reads one TLV at `offset`; returns it and the offset after it. */
+export function readNode(buf: Buffer, offset = 0): { node: Node; next: number } {
+  if (offset + 2 > buf.length) throw new DerError('truncated DER');
+  const tag = buf[offset]!;
+  if ((tag & 0x1f) === 0x1f) throw new DerError('multi-byte tags are not supported');
+  let len = buf[offset + 1]!;
+  let p = offset + 2;
+  if (len & 0x80) {
+    const n = len & 0x7f;
+    if (n === 0 || n > 4) throw new DerError('unsupported DER length');
+    if (p + n > buf.length) throw new DerError('truncated DER length');
+    len = 0;
+    for (let i = 0; i < n; i++) len = len * 256 + buf[p + i]!;
+    p += n;
+  }
+  if (p + len > buf.length) throw new DerError('truncated DER content');
+  return { node: { tag, raw: buf.subarray(offset, p + len), content: buf.subarray(p, p + len) }, next: p + len };
+}
+
+/** Parses exactly one TLV filling `buf`. */
+export function parse(buf: Buffer): Node {
+  const { node, next } = readNode(buf, 0);
+  if (next !== buf.length) throw new DerError('trailing bytes after DER value');
+  return node;
+}
+
+/** The children of a constructed node. */
+export function children(node: Node): Node[] {
+  const out: Node[] = [];
+  for (let p = 0; p < node.content.length; ) {
+    const { node: child, next } = readNode(node.content, p);
+    out.push(child);
+    p = next;
+  }
+  return out;
+}
+
+export function expectTag(node: Node | undefined, tag: number, what: string): Node {
+  if (!node || node.tag !== tag) throw new DerError(`${what}: expected tag 0x${tag.toString(16)}, got ${node ? `0x${node.tag.toString(16)}` : 'nothing'}`);
+  return node;
+}
+
+export function readOid(node: Node): string {
+  expectTag(node, TAG.OID, 'OID');
+  const b = node.content;
+  if (b.length === 0) throw new DerError('empty OID');
+  const parts = [Math.floor(b[0]! / 40), b[0]! % 40];
+  let v = 0;
+  for (let i = 1; i < b.length; i++) {
+    v = v * 128 + (b[i]! & 0x7f);
+    if (!(b[i]! & 0x80)) {
+      parts.push(v);
+      v = 0;
+    }
+  }
+  return parts.join('.');
+}
+
+/** BIT STRING content without the unused-bits byte. */
+export function readBits(node: Node): Buffer {
+  expectTag(node, TAG.BIT_STRING, 'BIT STRING');
+  return node.content.subarray(1);
+}
+
+export function readString(node: Node): string {
+  return node.content.toString(node.tag === TAG.UTF8_STRING ? 'utf8' : 'latin1');
+}
