@@ -8,7 +8,7 @@ import { dest, fqdn, versionedService, virtualServiceDoc, writeMesh, xdsTarget }
 import { PyXdsClient } from './harness/py-client.js';
 import { withinBinomial } from './harness/stats.js';
 import { failures, format, total } from './harness/traffic.js';
-import { requirePythonGrpc, tempDir } from './harness/util.js';
+import { exitWhenIdle, requirePythonGrpc, tempDir } from './harness/util.js';
 import { XdsClient } from './harness/xds-client.js';
 
 const SVC = 'helloworld';
@@ -50,6 +50,7 @@ describe('gRPC C-core (python3-grpcio) through meshd', { timeout: 120_000 }, () 
     const code = await meshd?.stop();
     await Promise.all([v1?.stop(), v2?.stop()]);
     tmp.remove();
+    exitWhenIdle();
     assert.equal(code, 0, 'meshd exits 0 on SIGTERM');
   });
 

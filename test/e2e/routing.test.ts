@@ -10,7 +10,7 @@ import { startMeshd, type Meshd } from './harness/meshd.js';
 import { dest, fqdn, versionedService, virtualServiceDoc, writeMesh, xdsTarget, type Doc } from './harness/mesh.js';
 import { withinBinomial } from './harness/stats.js';
 import { failures, format, total } from './harness/traffic.js';
-import { tempDir } from './harness/util.js';
+import { exitWhenIdle, tempDir } from './harness/util.js';
 import { XdsClient } from './harness/xds-client.js';
 
 const SVC = 'helloworld';
@@ -72,6 +72,7 @@ describe('grpc-js-xds through meshd: routing, faults, retries, timeouts', { time
     const code = await meshd?.stop();
     await Promise.all([v1?.stop(), v2?.stop()]);
     tmp.remove();
+    exitWhenIdle();
     assert.equal(code, 0, 'meshd exits 0 on SIGTERM');
   });
 

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { startMeshd, type Meshd } from './harness/meshd.js';
 import { namespaceDoc, podDoc, serviceDoc, writeMesh, xdsTarget } from './harness/mesh.js';
-import { freePort, tempDir } from './harness/util.js';
+import { exitWhenIdle, freePort, tempDir } from './harness/util.js';
 import { XdsClient } from './harness/xds-client.js';
 import { startXdsServer, type XdsServerProcess } from './harness/xds-server.js';
 
@@ -38,6 +38,7 @@ describe('grpc-js-xds XdsServer served by meshd', { timeout: 90_000 }, () => {
     await server?.stop();
     const code = await meshd?.stop();
     tmp.remove();
+    exitWhenIdle();
     assert.equal(code, 0, 'meshd exits 0 on SIGTERM');
   });
 

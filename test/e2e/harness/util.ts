@@ -105,3 +105,14 @@ export function requirePythonGrpc(): void {
     throw new Error(`${PY_GRPC_HINT}\n${r.error?.message ?? r.stderr}`);
   }
 }
+
+/**
+ * Call at the end of a test file's last `after` hook, once every process and channel it started is
+ * closed. grpc-js-xds leaves referenced timers behind closed channels (the priority balancer's 10 s
+ * failover timer, the xDS client's 15 s resource timers), which would keep the test process alive for
+ * up to 15 s doing nothing. The timer below is unref'd: it only fires when something else still holds
+ * the event loop open, and then exits with the exit code the test runner has set.
+ */
+export function exitWhenIdle(graceMs = 1000): void {
+  setTimeout(() => process.exit(), graceMs).unref();
+}
