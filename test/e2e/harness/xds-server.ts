@@ -52,7 +52,7 @@ export function startXdsServer(name: string, ip: string, port: number, xdsAddr: 
     nodeId: (bootstrap.node as { id: string }).id,
     events,
     stderr,
-    async waitServing(timeoutMs = 20_000) {
+    async waitServing(timeoutMs = 30_000) {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
         const s = serving();
