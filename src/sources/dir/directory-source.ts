@@ -1,12 +1,12 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { isDeepStrictEqual } from 'node:util';
 import { watch, type FSWatcher } from 'node:fs';
 import { parseDocuments } from '../../config/documents.js';
 import { isIgnorableKind, type Kind } from '../../config/kinds.js';
 import { formatProblem, type Origin } from '../../config/origin.js';
-import { keyOf, objectKey, type ConfigStore } from '../../config/store.js';
-import { validateDocument, type Validated } from '../../config/validate.js';
+import { keyOf, type ConfigStore } from '../../config/store.js';
+import type { Validated } from '../../config/validate.js';
+import { accept, admit, refuse, type SourceSink } from '../apply.js';
 import type { Logger } from '../../telemetry/log.js';
 import type { Metrics } from '../../telemetry/metrics.js';
 
@@ -45,11 +45,13 @@ export class DirectorySource {
   private rescanTimer: NodeJS.Timeout | undefined;
   private stopped = false;
   private readonly log: Logger;
+  private readonly sink: SourceSink;
 
   constructor(private readonly options: DirectorySourceOptions) {
     this.dir = path.resolve(options.dir);
     this.sourceId = `dir:${this.dir}`;
     this.log = options.log.child({ source: 'config-dir', dir: this.dir });
+    this.sink = { store: options.store, sourceId: this.sourceId, log: this.log, metrics: options.metrics, metricSource: 'file' };
   }
 
   /** Reads everything once, then watches. Resolves after the initial load is in the store. */
@@ -150,7 +152,6 @@ export class DirectorySource {
   }
 
   private applyText(file: string, text: string): void {
-    const store = this.options.store;
     const accepted: { value: Validated; origin: Origin }[] = [];
     const keep = new Set<string>(); // keys whose last good version stays although this read failed
     let unreadable = false;
@@ -158,7 +159,7 @@ export class DirectorySource {
       const origin: Origin = { source: 'file', file: this.rel(file), doc: doc.index };
       if (doc.error !== undefined) {
         unreadable = true;
-        this.refuse(origin, {}, [`${formatProblem(origin, {}, { path: '', reason: `YAML: ${doc.error}` })}`]);
+        refuse(this.sink, origin, { ref: {}, messages: [formatProblem(origin, {}, { path: '', reason: `YAML: ${doc.error}` })] });
         continue;
       }
       const raw = doc.value as { apiVersion?: unknown; kind?: unknown };
@@ -166,28 +167,15 @@ export class DirectorySource {
         this.log.debug({ file: origin.file, doc: doc.index, kind: raw.kind }, 'not a mesh kind; ignored');
         continue;
       }
-      const result = validateDocument(doc.value);
+      const result = admit(doc.value, origin);
       if (result.ok) {
-        accepted.push({ value: result.value, origin });
+        accepted.push({ value: { kind: result.kind, object: result.object } as Validated, origin });
         continue;
       }
-      // Namespaced objects without a namespace land in `default`: say so in the message too.
-      const ref = result.ref.kind !== 'Namespace' && !result.ref.namespace ? { ...result.ref, namespace: 'default' } : result.ref;
-      const lines = result.problems.map((p) => formatProblem(origin, ref, p));
-      this.refuse(origin, ref, lines);
-      if (ref.kind && ref.name) {
-        const kind = ref.kind as Kind;
-        const key = objectKey(kind, kind === 'Namespace' ? undefined : (ref.namespace ?? 'default'), ref.name);
-        keep.add(key);
-        store.reject(key, { ...ref, origin, messages: lines, at: new Date() });
-      }
+      refuse(this.sink, origin, result);
+      if (result.key) keep.add(result.key);
     }
     this.reconcile(file, accepted, keep, unreadable);
-  }
-
-  private refuse(origin: Origin, ref: { kind?: string }, lines: string[]): void {
-    for (const line of lines) this.log.warn({ rejected: line }, line);
-    this.options.metrics?.configRejections.inc({ kind: ref.kind ?? 'unknown', source: 'file' });
   }
 
   private reconcile(file: string, accepted: { value: Validated; origin: Origin }[], keep: ReadonlySet<string>, keepAll: boolean): void {
@@ -195,20 +183,14 @@ export class DirectorySource {
     const before = this.fileObjects.get(file) ?? [];
     const now: Owned[] = [];
     for (const { value: { kind, object }, origin } of accepted) {
-      const namespaced = kind === 'Namespace' ? object : { ...object, metadata: { ...object.metadata, namespace: object.metadata.namespace ?? 'default' } };
-      const key = keyOf(namespaced, kind);
+      const key = keyOf(object, kind);
       now.push({ kind, key });
       const owner = this.owners.get(key);
       if (owner && owner !== file) {
         this.log.warn({ key, file: this.rel(file), previous: this.rel(owner) }, 'object defined in two files; the newest read wins');
       }
       this.owners.set(key, file);
-      const current = store.get(kind, key);
-      if (current && isDeepStrictEqual(current.object, namespaced)) {
-        store.clearRejection(key);
-        continue;
-      }
-      store.upsert(kind, namespaced, origin, this.sourceId);
+      accept(this.sink, kind, key, object, origin);
     }
     const nowKeys = new Set(now.map((o) => o.key));
     for (const old of before) {
