@@ -1,0 +1,924 @@
+// xDS load benchmark: meshd serving S services to P simulated proxyless-gRPC proxies (SotW ADS).
+//
+//   npx tsx bench/xds-load.ts --services 1000 --proxies 500 [--watch all|N] [--workers 2]
+//                             [--out FILE | --no-save] [--timeout-s 600] [--cpu-prof] [--profile-workers] [--meshd-node-args STR]
+//
+// What it measures (bench/README.md explains each figure):
+//   1. cold start: spawn `meshd serve` on a generated config dir → /ready = 200; RSS then
+//   2. initial sync: P proxies (in worker processes, never in meshd's) connect → every proxy ACKed LDS,
+//      RDS, CDS and EDS for everything it watches; bytes received
+//   3. changes, each timed from the file write until every proxy that watches the affected resource
+//      has ACKed the new content: a VirtualService weight edit (RDS), a new endpoint Pod for the host
+//      every proxy watches (EDS), a DestinationRule edit for that host (CDS)
+//   4. meshd RSS (VmRSS, VmHWM) and CPU time (utime+stime) per phase
+//   5. write-time baseline: a bare grpc-js server writing the same message sizes to P streams
+// Prints the command line, machine facts, a table, and one JSON line (last line of stdout); saves the
+// JSON under bench/results/ unless --no-save.
+
+import { fork, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import type { ProxySpec, ProxyStats, TrackSpec, WorkerCommand, WorkerEvent } from './sim-proxies.js';
+import type { BaselineCommand, BaselineEvent } from './write-baseline.js';
+
+const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const PORT = 5000;
+const now = (): number => performance.timeOrigin + performance.now();
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+// ------------------------------------------------------------------------------------------ options
+
+interface Options {
+  services: number;
+  proxies: number;
+  workers: number;
+  watch: 'all' | number;
+  out: string | undefined;
+  save: boolean;
+  timeoutMs: number;
+  cpuProf: boolean;
+  profileWorkers: boolean;
+  meshdNodeOptions: string;
+  connectSpreadMs: number;
+  keep: boolean;
+}
+
+function parseOptions(argv: string[]): Options {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      services: { type: 'string', default: '1000' },
+      proxies: { type: 'string', default: '500' },
+      workers: { type: 'string', default: '2' },
+      watch: { type: 'string', default: 'all' },
+      out: { type: 'string' },
+      'no-save': { type: 'boolean', default: false },
+      'timeout-s': { type: 'string', default: '600' },
+      'cpu-prof': { type: 'boolean', default: false },
+      'profile-workers': { type: 'boolean', default: false },
+      'meshd-node-args': { type: 'string', default: '' },
+      'connect-spread-ms': { type: 'string', default: '0' },
+      keep: { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    process.stdout.write(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').filter((l) => l.startsWith('//')).slice(0, 4).join('\n') + '\n');
+    process.exit(0);
+  }
+  const int = (name: string, v: string, min: number): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min) throw new Error(`--${name} ${v}: want an integer ≥ ${min}`);
+    return n;
+  };
+  const services = int('services', values.services, 1);
+  const watch = values.watch === 'all' ? 'all' : int('watch', values.watch, 1);
+  return {
+    services,
+    proxies: int('proxies', values.proxies, 1),
+    workers: int('workers', values.workers, 1),
+    watch: watch !== 'all' && watch >= services ? 'all' : watch,
+    out: values.out,
+    save: !values['no-save'],
+    timeoutMs: int('timeout-s', values['timeout-s'], 1) * 1000,
+    cpuProf: values['cpu-prof'],
+    profileWorkers: values['profile-workers'],
+    meshdNodeOptions: values['meshd-node-args'],
+    connectSpreadMs: int('connect-spread-ms', values['connect-spread-ms'], 0),
+    keep: values.keep,
+  };
+}
+
+// ------------------------------------------------------------------------------ generated config
+
+const pad = (i: number) => String(i).padStart(4, '0');
+const namespaceCount = (s: number) => Math.min(10, s);
+
+class Mesh {
+  constructor(readonly services: number) {}
+  name(i: number): string {
+    return `svc-${pad(i)}`;
+  }
+  ns(i: number): string {
+    return `bench-${i % namespaceCount(this.services)}`;
+  }
+  fqdn(i: number): string {
+    return `${this.name(i)}.${this.ns(i)}.svc.cluster.local`;
+  }
+  listener(i: number): string {
+    return `${this.fqdn(i)}:${PORT}`;
+  }
+  cluster(i: number, subset: string): string {
+    return `outbound|${PORT}|${subset}|${this.fqdn(i)}`;
+  }
+  podIp(i: number, k: number): string {
+    return `10.${(i >> 8) & 255}.${i & 255}.${k}`;
+  }
+
+  pod(i: number, version: string, k: number, suffix = ''): string {
+    return [
+      'apiVersion: v1',
+      'kind: Pod',
+      'metadata:',
+      `  name: ${this.name(i)}-${version}${suffix}`,
+      `  namespace: ${this.ns(i)}`,
+      `  labels: {app: ${this.name(i)}, version: ${version}}`,
+      'spec:',
+      `  serviceAccountName: ${this.name(i)}`,
+      `  containers: [{name: app, image: bench/app:1, ports: [{containerPort: ${PORT}}]}]`,
+      'status:',
+      '  phase: Running',
+      `  podIP: ${this.podIp(i, k)}`,
+    ].join('\n');
+  }
+
+  destinationRule(i: number, extraPolicy = ''): string {
+    return [
+      'apiVersion: networking.istio.io/v1',
+      'kind: DestinationRule',
+      'metadata:',
+      `  name: ${this.name(i)}`,
+      `  namespace: ${this.ns(i)}`,
+      'spec:',
+      `  host: ${this.fqdn(i)}`,
+      ...(extraPolicy ? [extraPolicy] : []),
+      '  subsets:',
+      '    - {name: v1, labels: {version: v1}}',
+      '    - {name: v2, labels: {version: v2}}',
+    ].join('\n');
+  }
+
+  /** Service + Pods v1/v2 + DestinationRule: one file per service, as `kubectl apply -f dir/` would see them. */
+  serviceFile(i: number, drPolicy = ''): string {
+    const svc = [
+      'apiVersion: v1',
+      'kind: Service',
+      'metadata:',
+      `  name: ${this.name(i)}`,
+      `  namespace: ${this.ns(i)}`,
+      `  labels: {app: ${this.name(i)}}`,
+      'spec:',
+      `  selector: {app: ${this.name(i)}}`,
+      `  ports: [{name: grpc, port: ${PORT}, targetPort: ${PORT}}]`,
+    ].join('\n');
+    return [svc, this.pod(i, 'v1', 1), this.pod(i, 'v2', 2), this.destinationRule(i, drPolicy)].join('\n---\n') + '\n';
+  }
+
+  virtualService(i: number, w1: number, w2: number): string {
+    return [
+      'apiVersion: networking.istio.io/v1',
+      'kind: VirtualService',
+      'metadata:',
+      `  name: ${this.name(i)}`,
+      `  namespace: ${this.ns(i)}`,
+      'spec:',
+      `  hosts: [${this.fqdn(i)}]`,
+      '  http:',
+      '    - route:',
+      `        - {destination: {host: ${this.fqdn(i)}, subset: v1}, weight: ${w1}}`,
+      `        - {destination: {host: ${this.fqdn(i)}, subset: v2}, weight: ${w2}}`,
+    ].join('\n') + '\n';
+  }
+
+  write(dir: string): void {
+    const nsDocs = Array.from({ length: namespaceCount(this.services) }, (_, k) => `apiVersion: v1\nkind: Namespace\nmetadata:\n  name: bench-${k}\n`);
+    writeFileSync(path.join(dir, 'namespaces.yaml'), nsDocs.join('---\n'));
+    for (let i = 0; i < this.services; i++) {
+      writeFileSync(path.join(dir, `${this.name(i)}.yaml`), this.serviceFile(i));
+      writeFileSync(path.join(dir, `vs-${this.name(i)}.yaml`), this.virtualService(i, 90, 10));
+    }
+  }
+}
+
+/**
+ * Which services proxy p watches: all, or N of them — always service 0 (a host every proxy calls, like a
+ * shared auth or config service) plus N-1 others, spread evenly over the rest.
+ */
+function watchSet(p: number, services: number, watch: 'all' | number): number[] {
+  if (watch === 'all') return Array.from({ length: services }, (_, i) => i);
+  const out = [0];
+  for (let k = 0; k < watch - 1; k++) out.push(1 + ((p * (watch - 1) + k) % (services - 1)));
+  return [...new Set(out)];
+}
+
+// ------------------------------------------------------------------------------ processes & probes
+
+const children = new Set<ChildProcess>();
+let tempDirToRemove: string | undefined;
+
+function trackChild<T extends ChildProcess>(c: T): T {
+  children.add(c);
+  c.once('exit', () => children.delete(c));
+  return c;
+}
+
+function killChildren(): void {
+  for (const c of children) {
+    try {
+      c.kill('SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+}
+
+function cleanupAndExit(code: number): never {
+  killChildren();
+  if (tempDirToRemove) rmSync(tempDirToRemove, { recursive: true, force: true });
+  process.exit(code);
+}
+
+process.once('exit', () => killChildren());
+process.once('SIGINT', () => {
+  process.stderr.write('\ninterrupted: stopping meshd and the simulated proxies\n');
+  cleanupAndExit(130);
+});
+process.once('SIGTERM', () => cleanupAndExit(143));
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as net.AddressInfo).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+function httpGet(url: string, timeoutMs = 5000): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.get(url, { timeout: timeoutMs }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error(`GET ${url}: timed out after ${timeoutMs} ms`)));
+    req.on('error', reject);
+  });
+}
+
+async function waitFor<T>(what: string, timeoutMs: number, probe: () => T | undefined | Promise<T | undefined>, intervalMs = 10): Promise<T> {
+  const deadline = now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined) return v;
+    if (now() > deadline) throw new Error(`timed out after ${Math.round(timeoutMs / 1000)} s waiting for ${what}`);
+    await sleep(intervalMs);
+  }
+}
+
+const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+
+interface ProcSample {
+  rssBytes: number;
+  hwmBytes: number;
+  cpuMs: number;
+}
+
+function sampleProc(pid: number): ProcSample {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) * 1024;
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(rest[11]) + Number(rest[12]); // utime (field 14) + stime (field 15)
+  return { rssBytes: kb('VmRSS'), hwmBytes: kb('VmHWM'), cpuMs: (ticks * 1000) / CLK_TCK };
+}
+
+/** Selected prom-client/istiod metrics from meshd's /metrics. */
+function parseMetrics(text: string): Record<string, number> {
+  const want = [
+    'nodejs_heap_size_used_bytes',
+    'nodejs_heap_size_total_bytes',
+    'nodejs_external_memory_bytes',
+    'pilot_xds',
+    'pilot_proxy_convergence_time_sum',
+    'pilot_proxy_convergence_time_count',
+    'pilot_total_xds_rejects',
+    'nodejs_eventloop_lag_max_seconds',
+  ];
+  const out: Record<string, number> = {};
+  for (const line of text.split('\n')) {
+    if (line.startsWith('#') || line === '') continue;
+    const m = /^([a-zA-Z_:][\w:]*)(\{[^}]*\})?\s+(\S+)/.exec(line);
+    if (!m) continue;
+    const [, name, labels, value] = m as unknown as [string, string, string | undefined, string];
+    if (name === 'pilot_xds_pushes') {
+      const type = /type="(\w+)"/.exec(labels ?? '')?.[1] ?? '';
+      out[`pilot_xds_pushes_${type}`] = Number(value);
+    } else if (want.includes(name)) out[name] = (out[name] ?? 0) + Number(value);
+  }
+  return out;
+}
+
+class Meshd {
+  readonly child: ChildProcess;
+  readonly stderrTail: string[] = [];
+  errorLines = 0;
+  warnLines = 0;
+  exited: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+
+  constructor(
+    readonly configDir: string,
+    readonly ports: { grpc: number; monitoring: number; http: number },
+    nodeArgs: readonly string[],
+  ) {
+    const args = [
+      ...nodeArgs,
+      '--import', 'tsx', path.join(REPO, 'src/cli/main.ts'), 'serve',
+      '--config-dir', configDir,
+      '--grpc-addr', `127.0.0.1:${ports.grpc}`,
+      '--monitoring-addr', `127.0.0.1:${ports.monitoring}`,
+      '--http-addr', `127.0.0.1:${ports.http}`,
+      '--log-level', 'warn',
+    ];
+    this.child = trackChild(spawn(process.execPath, args, { cwd: REPO, stdio: ['ignore', 'ignore', 'pipe'] }));
+    let partial = '';
+    this.child.stderr!.on('data', (b: Buffer) => {
+      const lines = (partial + b.toString('utf8')).split('\n');
+      partial = lines.pop() ?? '';
+      for (const line of lines) {
+        const level = /"level":(\d+)/.exec(line)?.[1];
+        if (level && Number(level) >= 50) this.errorLines++;
+        else if (level && Number(level) >= 40) this.warnLines++;
+        this.stderrTail.push(line.length > 600 ? `${line.slice(0, 600)}…` : line);
+        if (this.stderrTail.length > 40) this.stderrTail.shift();
+      }
+    });
+    this.child.once('exit', (code, signal) => (this.exited = { code, signal }));
+  }
+
+  get pid(): number {
+    return this.child.pid!;
+  }
+
+  url(p: string, port = this.ports.monitoring): string {
+    return `http://127.0.0.1:${port}${p}`;
+  }
+
+  sample(): ProcSample {
+    if (this.exited) throw new Error(`meshd exited (${JSON.stringify(this.exited)}):\n${this.stderrTail.join('\n')}`);
+    return sampleProc(this.pid);
+  }
+
+  async metrics(): Promise<Record<string, number>> {
+    return parseMetrics((await httpGet(this.url('/metrics'), 30_000)).body);
+  }
+
+  async stop(timeoutMs = 15_000): Promise<void> {
+    if (this.exited) return;
+    const exited = new Promise<void>((r) => this.child.once('exit', () => r()));
+    this.child.kill('SIGTERM');
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), timeoutMs);
+    await exited;
+    clearTimeout(timer);
+  }
+}
+
+class Worker {
+  readonly child: ChildProcess;
+  private readonly listeners = new Set<(e: WorkerEvent) => void>();
+
+  constructor(readonly n: number, profileDir?: string) {
+    const execArgv = ['--import', 'tsx', ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [])];
+    this.child = trackChild(fork(path.join(REPO, 'bench/sim-proxies.ts'), [], { cwd: REPO, execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
+    this.child.on('message', (m: WorkerEvent) => {
+      for (const l of [...this.listeners]) l(m);
+    });
+  }
+
+  on(l: (e: WorkerEvent) => void): () => void {
+    this.listeners.add(l);
+    return () => this.listeners.delete(l);
+  }
+
+  send(c: WorkerCommand): void {
+    this.child.send(c);
+  }
+
+  next<K extends WorkerEvent['ev']>(ev: K, timeoutMs = 30_000): Promise<Extract<WorkerEvent, { ev: K }>> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        off();
+        reject(new Error(`simulated-proxy worker ${this.n}: no '${ev}' within ${timeoutMs} ms`));
+      }, timeoutMs);
+      const off = this.on((e) => {
+        if (e.ev === ev) {
+          clearTimeout(timer);
+          off();
+          resolve(e as Extract<WorkerEvent, { ev: K }>);
+        }
+      });
+    });
+  }
+
+  async request<K extends WorkerEvent['ev']>(c: WorkerCommand, ev: K, timeoutMs = 30_000): Promise<Extract<WorkerEvent, { ev: K }>> {
+    const p = this.next(ev, timeoutMs);
+    this.send(c);
+    return p;
+  }
+}
+
+// ---------------------------------------------------------------------------------------- figures
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+}
+
+const round = (n: number, d = 1) => Math.round(n * 10 ** d) / 10 ** d;
+const MiB = (b: number) => round(b / 1048576, 1);
+
+function machineFacts(): Record<string, unknown> {
+  const git = (args: string[]) => spawnSync('git', args, { cwd: REPO, encoding: 'utf8' }).stdout.trim();
+  return {
+    nproc: Number(spawnSync('nproc', { encoding: 'utf8' }).stdout.trim()) || os.cpus().length,
+    cpuModel: os.cpus()[0]?.model ?? 'unknown',
+    memTotalMiB: Math.round(os.totalmem() / 1048576),
+    kernel: `${os.type()} ${os.release()}`,
+    node: process.version,
+    grpcJs: JSON.parse(readFileSync(path.join(REPO, 'node_modules/@grpc/grpc-js/package.json'), 'utf8')).version as string,
+    commit: git(['rev-parse', '--short', 'HEAD']),
+    worktreeDirty: git(['status', '--porcelain', '--untracked-files=no', 'src']) !== '',
+  };
+}
+
+interface ChangeResult {
+  name: string;
+  what: string;
+  xdsType: string;
+  watchers: number;
+  converged: number;
+  ms: number;
+  p50Ms: number;
+  p99Ms: number;
+  before: Record<string, number>;
+  after: Record<string, number>;
+  bytes: number;
+  messages: number;
+  meshdCpuMs: number;
+}
+
+// -------------------------------------------------------------------------------------------- run
+
+async function run(opts: Options, result: Record<string, unknown>): Promise<Record<string, unknown>> {
+  const mesh = new Mesh(opts.services);
+  const P = opts.proxies;
+  const watchOf = Array.from({ length: P }, (_, p) => watchSet(p, opts.services, opts.watch));
+  const configDir = mkdtempSync(path.join(os.tmpdir(), 'meshd-bench-'));
+  if (!opts.keep) tempDirToRemove = configDir;
+  mesh.write(configDir);
+  result.params = {
+    services: opts.services,
+    namespaces: namespaceCount(opts.services),
+    pods: opts.services * 2,
+    destinationRules: opts.services,
+    virtualServices: opts.services,
+    proxies: P,
+    workers: opts.workers,
+    watch: opts.watch,
+    listenersPerProxy: watchOf[0]!.length,
+    connectSpreadMs: opts.connectSpreadMs,
+    meshdDebounce: '100ms quiet / 10s max (defaults)',
+    meshdRunsFrom: 'TypeScript sources via `node --import tsx` (as npm start)',
+  };
+
+  // Workers first (protobuf roots loaded), so their start-up is not in any timing.
+  const workerProfDir = opts.profileWorkers ? path.join(REPO, 'bench/results/prof/workers') : undefined;
+  if (workerProfDir) mkdirSync(workerProfDir, { recursive: true });
+  const workers = Array.from({ length: opts.workers }, (_, n) => new Worker(n, workerProfDir));
+  await Promise.all(workers.map((w) => w.next('ready', 60_000)));
+
+  // ---------------------------------------------------------------- 1. cold start
+  const ports = { grpc: await freePort(), monitoring: await freePort(), http: await freePort() };
+  // node flags go on meshd's command line (Node 20 refuses --cpu-prof in NODE_OPTIONS)
+  const nodeArgs = opts.meshdNodeOptions.split(/\s+/).filter(Boolean);
+  let profDir: string | undefined;
+  if (opts.cpuProf) {
+    profDir = path.join(REPO, 'bench/results/prof');
+    mkdirSync(profDir, { recursive: true });
+    nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${profDir}`);
+  }
+  const tSpawn = now();
+  const meshd = new Meshd(configDir, ports, nodeArgs);
+  const readyMs = await waitFor('meshd /ready = 200', opts.timeoutMs, async () => {
+    if (meshd.exited) throw new Error(`meshd exited before ready (${JSON.stringify(meshd.exited)}):\n${meshd.stderrTail.join('\n')}`);
+    const r = await httpGet(meshd.url('/ready', ports.http), 2000).catch(() => undefined);
+    return r?.status === 200 ? now() - tSpawn : undefined;
+  });
+  const atReady = meshd.sample();
+  result.coldStart = { readyMs: round(readyMs), rssBytes: atReady.rssBytes, hwmBytes: atReady.hwmBytes, cpuMs: atReady.cpuMs };
+  process.stderr.write(`cold start: ready after ${round(readyMs)} ms, RSS ${MiB(atReady.rssBytes)} MiB\n`);
+
+  // ---------------------------------------------------------------- 2. initial sync
+  const tracks: TrackSpec[] = [];
+  // the VirtualService change targets the most-watched service after service 0 (all of them with --watch all)
+  const watchCount = new Map<number, number>();
+  for (const w of watchOf) for (const i of w) watchCount.set(i, (watchCount.get(i) ?? 0) + 1);
+  let vsTarget = opts.services > 1 ? 1 : 0;
+  for (const [i, c] of watchCount) if (i !== 0 && c > (watchCount.get(vsTarget) ?? 0)) vsTarget = i;
+  tracks.push({ id: 'vs', kind: 'route-weights', listener: mesh.listener(vsTarget) });
+  tracks.push({ id: 'ep', kind: 'eds-endpoints', cluster: mesh.cluster(0, 'v2') });
+  tracks.push({ id: 'dr', kind: 'cluster-digest', cluster: mesh.cluster(0, 'v1') });
+
+  const syncedAt = new Map<number, number>();
+  const streamErrors = new Map<number, string>();
+  const tracked = new Map<string, Map<number, { summary: string; t: number }>>(tracks.map((t) => [t.id, new Map()]));
+  for (const w of workers) {
+    w.on((e) => {
+      if (e.ev === 'synced') syncedAt.set(e.index, e.t);
+      else if (e.ev === 'tracked') tracked.get(e.track)?.set(e.index, { summary: e.summary, t: e.t });
+      else if (e.ev === 'stream-error') streamErrors.set(e.index, e.message);
+    });
+  }
+  const listeners = Array.from({ length: opts.services }, (_, i) => mesh.listener(i));
+  const specs: ProxySpec[] = Array.from({ length: P }, (_, p) => {
+    const ns = `bench-${p % namespaceCount(opts.services)}`;
+    return { index: p, id: `sidecar~172.16.${(p >> 8) & 255}.${p & 255}~client-${p}.${ns}~${ns}.svc.cluster.local`, namespace: ns, watch: watchOf[p]! };
+  });
+  const workersCpuBefore = (await collectStats(workers)).cpuMs;
+  const cpuBeforeSync = meshd.sample().cpuMs;
+  const tSync = now();
+  workers.forEach((w, n) =>
+    w.send({ cmd: 'start', addr: `127.0.0.1:${ports.grpc}`, listeners, proxies: specs.filter((s) => s.index % opts.workers === n), tracks, connectSpreadMs: opts.connectSpreadMs }),
+  );
+  let lastLog = now();
+  try {
+    await waitFor('every simulated proxy to sync', opts.timeoutMs, () => {
+      if (meshd.exited) throw new Error(`meshd exited during the initial sync (${JSON.stringify(meshd.exited)}):\n${meshd.stderrTail.join('\n')}`);
+      if (now() - lastLog > 5000) {
+        lastLog = now();
+        const s = meshd.sample();
+        process.stderr.write(`  … ${syncedAt.size}/${P} synced after ${Math.round((now() - tSync) / 1000)} s; meshd RSS ${MiB(s.rssBytes)} MiB, CPU ${Math.round(s.cpuMs)} ms\n`);
+      }
+      return syncedAt.size + streamErrors.size >= P ? true : undefined;
+    }, 20);
+  } catch (err) {
+    result.stuck = await diagnose(workers, meshd);
+    throw err;
+  }
+  if (streamErrors.size > 0) {
+    result.stuck = await diagnose(workers, meshd);
+    throw new Error(`${streamErrors.size} proxy stream(s) failed, e.g. ${[...streamErrors.values()].slice(0, 3).join('; ')}`);
+  }
+  const syncTimes = [...syncedAt.values()].map((t) => t - tSync).sort((a, b) => a - b);
+  const afterSyncSample = meshd.sample();
+  await sleep(500); // let stray responses land before counting bytes
+  const syncStats = await collectStats(workers);
+  const syncz = await syncSummary(meshd);
+  const metricsAfterSync = await meshd.metrics();
+  const sizesByProxy: number[][] = Array.from({ length: P }, () => []);
+  for (const s of syncStats.proxies) sizesByProxy[s.index] = s.sizes;
+  const syncBytes = syncStats.proxies.reduce((a, s) => a + s.bytes, 0);
+  const syncMsgs = syncStats.proxies.reduce((a, s) => a + s.msgs, 0);
+  let adsz: unknown;
+  if (P * watchOf[0]!.length <= 50_000) {
+    adsz = (JSON.parse((await httpGet(meshd.url('/debug/adsz'), 30_000)).body) as { cache?: unknown }).cache;
+  }
+  result.initialSync = {
+    ms: round(syncTimes[syncTimes.length - 1]!),
+    p50Ms: round(percentile(syncTimes, 50)),
+    p90Ms: round(percentile(syncTimes, 90)),
+    firstMs: round(syncTimes[0]!),
+    bytes: syncBytes,
+    messages: syncMsgs,
+    bytesPerProxy: Math.round(syncBytes / P),
+    largestMessage: Math.max(...syncStats.proxies.flatMap((s) => s.sizes)),
+    requests: syncStats.proxies.reduce((a, s) => a + s.requests, 0),
+    requestBytes: syncStats.proxies.reduce((a, s) => a + s.requestBytes, 0),
+    meshdCpuMs: afterSyncSample.cpuMs - cpuBeforeSync,
+    workersCpuMs: round(syncStats.cpuMs - workersCpuBefore),
+    workerDecodes: syncStats.decodes,
+    workerDecodeMemoHits: syncStats.memoHits,
+    syncz,
+    encodeCache: adsz ?? 'not fetched (adsz too large at this scale)',
+  };
+  process.stderr.write(`initial sync: ${P} proxies in ${round(syncTimes[syncTimes.length - 1]!)} ms, ${MiB(syncBytes)} MiB\n`);
+  const memory: Record<string, unknown> = {
+    atReady: { rssBytes: atReady.rssBytes, hwmBytes: atReady.hwmBytes },
+    afterSync: { rssBytes: afterSyncSample.rssBytes, hwmBytes: afterSyncSample.hwmBytes, heapUsedBytes: metricsAfterSync.nodejs_heap_size_used_bytes, heapTotalBytes: metricsAfterSync.nodejs_heap_size_total_bytes, externalBytes: metricsAfterSync.nodejs_external_memory_bytes },
+  };
+  result.memory = memory;
+
+  // ---------------------------------------------------------------- 3. changes
+  const changes: ChangeResult[] = [];
+  result.changes = changes;
+  const everyone = specs.map((s) => s.index);
+  const vsWatchers = specs.filter((s) => s.watch.includes(vsTarget)).map((s) => s.index);
+  changes.push(
+    await timeChange(meshd, workers, tracked, {
+      name: 'virtualservice-weights',
+      what: `VirtualService ${mesh.name(vsTarget)}: weights v1/v2 90/10 → 50/50 (one file rewritten)`,
+      xdsType: 'RDS',
+      track: 'vs',
+      watchers: vsWatchers,
+      timeoutMs: opts.timeoutMs,
+      apply: () => writeFileSync(path.join(configDir, `vs-${mesh.name(vsTarget)}.yaml`), mesh.virtualService(vsTarget, 50, 50)),
+    }),
+  );
+  changes.push(
+    await timeChange(meshd, workers, tracked, {
+      name: 'new-endpoint',
+      what: `new Pod ${mesh.name(0)}-v2b (version v2) for ${mesh.name(0)}, the host every proxy watches (new file)`,
+      xdsType: 'EDS',
+      track: 'ep',
+      watchers: everyone,
+      timeoutMs: opts.timeoutMs,
+      apply: () => writeFileSync(path.join(configDir, `${mesh.name(0)}-v2b.yaml`), mesh.pod(0, 'v2', 3, 'b') + '\n'),
+    }),
+  );
+  changes.push(
+    await timeChange(meshd, workers, tracked, {
+      name: 'destinationrule-policy',
+      what: `DestinationRule ${mesh.name(0)}: add trafficPolicy.connectionPool.http.http2MaxRequests 1000 (CDS for every proxy)`,
+      xdsType: 'CDS',
+      track: 'dr',
+      watchers: everyone,
+      timeoutMs: opts.timeoutMs,
+      apply: () =>
+        writeFileSync(
+          path.join(configDir, `${mesh.name(0)}.yaml`),
+          mesh.serviceFile(0, '  trafficPolicy: {connectionPool: {http: {http2MaxRequests: 1000}}}'),
+        ),
+    }),
+  );
+  const afterChanges = meshd.sample();
+  const metricsEnd = await meshd.metrics();
+  memory.afterChanges = { rssBytes: afterChanges.rssBytes, hwmBytes: afterChanges.hwmBytes, heapUsedBytes: metricsEnd.nodejs_heap_size_used_bytes, heapTotalBytes: metricsEnd.nodejs_heap_size_total_bytes, externalBytes: metricsEnd.nodejs_external_memory_bytes };
+  result.meshdMetrics = metricsEnd;
+
+  // ---------------------------------------------------------------- stop proxies and meshd
+  await Promise.all(workers.map((w) => w.request({ cmd: 'close' }, 'closed')));
+  await sleep(200);
+  const final = meshd.sample();
+  result.cpu = { meshdTotalMs: final.cpuMs, clkTck: CLK_TCK };
+  result.meshd = { errorLogLines: meshd.errorLines, warnLogLines: meshd.warnLines, cpuProfileDir: profDir ? path.relative(REPO, profDir) : undefined };
+  await meshd.stop();
+
+  // ---------------------------------------------------------------- 5. write-time baseline
+  result.baseline = await writeBaseline(workers, sizesByProxy, opts.timeoutMs);
+  const b = result.baseline as { ms: number; serverCpuMs: number };
+  const s = result.initialSync as { ms: number; meshdCpuMs: number };
+  result.ratio = { syncOverBaselineWallClock: round(s.ms / b.ms, 2), meshdCpuOverBaselineServerCpu: round(s.meshdCpuMs / b.serverCpuMs, 2) };
+
+  // let the workers exit on their own (a --profile-workers profile is written at exit)
+  await Promise.all(
+    workers.map((w) => {
+      const gone = new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, 10_000);
+        w.child.once('exit', () => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+      w.send({ cmd: 'exit' });
+      return gone;
+    }),
+  );
+  return result;
+}
+
+async function collectStats(workers: Worker[]): Promise<{ proxies: ProxyStats[]; cpuMs: number; decodes: number; memoHits: number }> {
+  const all = await Promise.all(workers.map((w) => w.request({ cmd: 'stats' }, 'stats', 60_000)));
+  return {
+    proxies: all.flatMap((s) => s.proxies),
+    cpuMs: all.reduce((a, s) => a + s.cpuMs, 0),
+    decodes: all.reduce((a, s) => a + s.decodes, 0),
+    memoHits: all.reduce((a, s) => a + s.memoHits, 0),
+  };
+}
+
+async function diagnose(workers: Worker[], meshd: Meshd): Promise<unknown> {
+  const status = await Promise.all(workers.map((w) => w.request({ cmd: 'status' }, 'status', 10_000).catch((e: Error) => e.message)));
+  const syncz = await syncSummary(meshd).catch((e: Error) => e.message);
+  const sample = (() => {
+    try {
+      return meshd.sample();
+    } catch (e) {
+      return (e as Error).message;
+    }
+  })();
+  return { workers: status, syncz, meshd: sample, meshdStderrTail: meshd.stderrTail.slice(-10) };
+}
+
+interface SyncEntry {
+  types: Record<string, { synced: boolean; lastNack?: { message: string } }>;
+}
+
+/** /debug/syncz condensed: connections, how many are synced on every type, NACKs. */
+async function syncSummary(meshd: Meshd): Promise<Record<string, unknown>> {
+  const entries = JSON.parse((await httpGet(meshd.url('/debug/syncz'), 60_000)).body) as SyncEntry[];
+  let allSynced = 0;
+  let nacks = 0;
+  const nackSamples = new Set<string>();
+  for (const e of entries) {
+    const types = Object.values(e.types);
+    if (types.length === 4 && types.every((t) => t.synced)) allSynced++;
+    for (const t of types) {
+      if (t.lastNack) {
+        nacks++;
+        nackSamples.add(t.lastNack.message.slice(0, 200));
+      }
+    }
+  }
+  return { connections: entries.length, syncedAllTypes: allSynced, nacks, nackSamples: [...nackSamples].slice(0, 3) };
+}
+
+interface ChangeSpec {
+  name: string;
+  what: string;
+  xdsType: string;
+  track: string;
+  watchers: number[];
+  timeoutMs: number;
+  apply: () => void;
+}
+
+function tally(values: Iterable<string>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const v of values) out[v] = (out[v] ?? 0) + 1;
+  return out;
+}
+
+/** Applies a change and waits until every watcher has ACKed different content for the tracked resource. */
+async function timeChange(
+  meshd: Meshd,
+  workers: Worker[],
+  tracked: Map<string, Map<number, { summary: string; t: number }>>,
+  c: ChangeSpec,
+): Promise<ChangeResult> {
+  const latest = tracked.get(c.track)!;
+  const missing = c.watchers.filter((p) => !latest.has(p));
+  if (missing.length > 0) throw new Error(`${c.name}: ${missing.length} watcher(s) never received the tracked resource (e.g. proxy ${missing[0]})`);
+  const before = new Map(c.watchers.map((p) => [p, latest.get(p)!.summary]));
+  await collectStats(workers); // reset byte counters
+  const cpu0 = meshd.sample().cpuMs;
+  const tWrite = now();
+  c.apply();
+  const done = () => c.watchers.filter((p) => latest.get(p)!.summary !== before.get(p));
+  try {
+    await waitFor(`${c.name} to reach every watcher`, c.timeoutMs, () => {
+      if (meshd.exited) throw new Error(`meshd exited (${JSON.stringify(meshd.exited)})`);
+      return done().length === c.watchers.length ? true : undefined;
+    }, 5);
+  } catch (err) {
+    throw new Error(`${(err as Error).message}: ${done().length}/${c.watchers.length} converged; meshd stderr:\n${meshd.stderrTail.slice(-10).join('\n')}`);
+  }
+  const times = c.watchers.map((p) => latest.get(p)!.t - tWrite).sort((a, b) => a - b);
+  const cpu1 = meshd.sample().cpuMs;
+  await sleep(300);
+  const stats = await collectStats(workers);
+  const r: ChangeResult = {
+    name: c.name,
+    what: c.what,
+    xdsType: c.xdsType,
+    watchers: c.watchers.length,
+    converged: done().length,
+    ms: round(times[times.length - 1]!),
+    p50Ms: round(percentile(times, 50)),
+    p99Ms: round(percentile(times, 99)),
+    before: tally(before.values()),
+    after: tally(c.watchers.map((p) => latest.get(p)!.summary)),
+    bytes: stats.proxies.reduce((a, s) => a + s.bytes, 0),
+    messages: stats.proxies.reduce((a, s) => a + s.msgs, 0),
+    meshdCpuMs: cpu1 - cpu0,
+  };
+  process.stderr.write(`change ${c.name}: ${c.watchers.length} watchers ACKed within ${r.ms} ms\n`);
+  return r;
+}
+
+async function writeBaseline(workers: Worker[], sizesByProxy: number[][], timeoutMs: number): Promise<Record<string, unknown>> {
+  const server = trackChild(fork(path.join(REPO, 'bench/write-baseline.ts'), [], { cwd: REPO, execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
+  const next = <K extends BaselineEvent['ev']>(ev: K) =>
+    new Promise<Extract<BaselineEvent, { ev: K }>>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`baseline server: no '${ev}' within 60 s`)), 60_000);
+      const on = (m: BaselineEvent) => {
+        if (m.ev !== ev) return;
+        clearTimeout(timer);
+        server.off('message', on);
+        resolve(m as Extract<BaselineEvent, { ev: K }>);
+      };
+      server.on('message', on);
+    });
+  const cmd = (c: BaselineCommand) => server.send(c);
+  const listening = next('listening');
+  cmd({ cmd: 'plan', sizes: sizesByProxy });
+  const { port } = await listening;
+  await sleep(200);
+  const doneAt = new Map<number, number>();
+  const errors: string[] = [];
+  const offs = workers.map((w) =>
+    w.on((e) => {
+      if (e.ev === 'baseline-done') doneAt.set(e.index, e.t);
+      else if (e.ev === 'baseline-error') errors.push(e.message);
+    }),
+  );
+  const cpu0 = sampleProc(server.pid!).cpuMs;
+  const t0 = now();
+  workers.forEach((w, n) =>
+    w.send({
+      cmd: 'baseline',
+      addr: `127.0.0.1:${port}`,
+      proxies: sizesByProxy
+        .map((sizes, index) => ({ index, expectBytes: sizes.reduce((a, b) => a + b, 0), expectMsgs: sizes.length }))
+        .filter((p) => p.index % workers.length === n),
+    }),
+  );
+  await waitFor('the write-time baseline to complete', timeoutMs, () => {
+    if (errors.length > 0) throw new Error(`baseline stream failed: ${errors[0]}`);
+    return doneAt.size === sizesByProxy.length ? true : undefined;
+  }, 5);
+  const ms = Math.max(...doneAt.values()) - t0;
+  const proc = sampleProc(server.pid!);
+  const report = next('report');
+  cmd({ cmd: 'report' });
+  const rep = await report;
+  for (const off of offs) off();
+  await Promise.all(workers.map((w) => w.request({ cmd: 'close' }, 'closed')));
+  cmd({ cmd: 'exit' });
+  const times = [...doneAt.values()].map((t) => t - t0).sort((a, b) => a - b);
+  return {
+    ms: round(ms),
+    p50Ms: round(percentile(times, 50)),
+    bytes: rep.bytes,
+    messages: sizesByProxy.reduce((a, s) => a + s.length, 0),
+    streams: rep.streams,
+    serverWriteSpanMs: round(rep.lastWriteAt - rep.firstWriteAt),
+    serverCpuMs: proc.cpuMs - cpu0,
+    serverRssBytes: proc.rssBytes,
+  };
+}
+
+// ------------------------------------------------------------------------------------------ output
+
+function table(r: Record<string, any>): string {
+  const m = r.machine;
+  const p = r.params;
+  const cs = r.coldStart;
+  const is = r.initialSync;
+  const mem = r.memory;
+  const b = r.baseline;
+  const rows: [string, string][] = [
+    ['cold start → /ready = 200', `${cs.readyMs} ms; RSS ${MiB(cs.rssBytes)} MiB, CPU ${Math.round(cs.cpuMs)} ms`],
+    ['initial sync, slowest proxy (all 4 types ACKed)', `${is.ms} ms (p50 ${is.p50Ms}, p90 ${is.p90Ms}, first ${is.firstMs})`],
+    ['  bytes received (gRPC payload)', `${MiB(is.bytes)} MiB in ${is.messages} responses (${round(is.bytesPerProxy / 1024, 1)} KiB/proxy, largest ${round(is.largestMessage / 1024, 1)} KiB)`],
+    ['  requests sent by the proxies', `${is.requests} (${MiB(is.requestBytes)} MiB incl. ACKs)`],
+    ['  meshd CPU during sync', `${Math.round(is.meshdCpuMs)} ms (workers ${Math.round(is.workersCpuMs)} ms)`],
+    ['  /debug/syncz', `${is.syncz.syncedAllTypes}/${is.syncz.connections} synced on all types, ${is.syncz.nacks} NACKs`],
+  ];
+  for (const c of r.changes as ChangeResult[]) {
+    rows.push([`change ${c.name} (${c.xdsType}) → ${c.watchers} watchers ACKed`, `${c.ms} ms (p50 ${c.p50Ms}, p99 ${c.p99Ms}); ${MiB(c.bytes)} MiB in ${c.messages} responses; meshd CPU ${Math.round(c.meshdCpuMs)} ms`]);
+  }
+  rows.push(
+    ['meshd RSS / HWM after sync', `${MiB(mem.afterSync.rssBytes)} / ${MiB(mem.afterSync.hwmBytes)} MiB (heap used ${MiB(mem.afterSync.heapUsedBytes)} MiB)`],
+    ['meshd RSS / HWM after changes', `${MiB(mem.afterChanges.rssBytes)} / ${MiB(mem.afterChanges.hwmBytes)} MiB (heap used ${MiB(mem.afterChanges.heapUsedBytes)} MiB)`],
+    ['meshd CPU total (utime+stime)', `${Math.round(r.cpu.meshdTotalMs)} ms`],
+    ['write-time baseline (bare grpc-js, same sizes)', `${b.ms} ms for ${MiB(b.bytes)} MiB in ${b.messages} msgs to ${b.streams} streams; server CPU ${Math.round(b.serverCpuMs)} ms`],
+    ['ratio initial sync / baseline', `${r.ratio.syncOverBaselineWallClock}× wall clock, ${r.ratio.meshdCpuOverBaselineServerCpu}× server CPU`],
+  );
+  const w = Math.max(...rows.map(([k]) => k.length));
+  return [
+    `command: ${r.command}`,
+    `machine: nproc ${m.nproc} (${m.cpuModel}), ${m.memTotalMiB} MiB RAM, ${m.kernel}, node ${m.node}, grpc-js ${m.grpcJs}, meshd ${m.commit}${m.worktreeDirty ? '+dirty' : ''}`,
+    `mesh: ${p.services} services in ${p.namespaces} namespaces, ${p.pods} pods, ${p.destinationRules} DestinationRules (v1/v2), ${p.virtualServices} VirtualServices (90/10); ` +
+      `${p.proxies} proxies in ${p.workers} worker processes, each watching ${p.listenersPerProxy} listener(s)`,
+    '',
+    ...rows.map(([k, v]) => `${k.padEnd(w)}  ${v}`),
+  ].join('\n');
+}
+
+async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  const opts = parseOptions(argv);
+  const command = `npx tsx bench/xds-load.ts ${argv.join(' ')}`.trim();
+  process.stderr.write(`${command}\n`);
+  const result: Record<string, unknown> = { bench: 'xds-load', schema: 1, at: new Date().toISOString(), command, machine: machineFacts() };
+  try {
+    await run(opts, result);
+  } catch (err) {
+    // Whatever was measured before the failure is evidence too: print it.
+    result.error = (err as Error).message;
+    process.stderr.write(`\nbenchmark failed: ${(err as Error).stack ?? err}\n`);
+    process.stdout.write(`${JSON.stringify(result)}\n`);
+    if (opts.out) writeFileSync(opts.out, JSON.stringify(result, null, 2) + '\n');
+    cleanupAndExit(1);
+  }
+  process.stdout.write(`${table(result)}\n`);
+  if (opts.save || opts.out) {
+    const out = opts.out ?? path.join(REPO, 'bench/results', `xds-load-s${opts.services}-p${opts.proxies}-watch-${opts.watch}.json`);
+    mkdirSync(path.dirname(out), { recursive: true });
+    writeFileSync(out, JSON.stringify(result, null, 2) + '\n');
+    process.stderr.write(`saved ${path.relative(process.cwd(), out)}\n`);
+  }
+  process.stdout.write(`${JSON.stringify(result)}\n`);
+  cleanupAndExit(0);
+}
+
+await main();

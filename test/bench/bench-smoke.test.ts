@@ -1,0 +1,68 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+// Smoke test of the xDS load benchmark at toy scale: it runs to completion and reports every figure.
+// No timing is asserted (the benchmark is not part of correctness; see bench/README.md).
+
+const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+function runBench(args: string[], timeoutMs: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO, 'bench/xds-load.ts'), ...args], {
+      cwd: REPO,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
+    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+    const timer = setTimeout(() => {
+      child.kill('SIGINT'); // the bench kills meshd and its workers on SIGINT
+      reject(new Error(`bench did not finish within ${timeoutMs} ms\n${stderr}`));
+    }, timeoutMs);
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+const isNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+
+test('bench/xds-load.ts at 5 services × 3 proxies completes and reports every figure', { timeout: 60_000 }, async () => {
+  const { code, stdout, stderr } = await runBench(['--services', '5', '--proxies', '3', '--no-save', '--timeout-s', '30'], 50_000);
+  assert.equal(code, 0, `bench exited ${code}\n${stderr}`);
+  const lines = stdout.trim().split('\n');
+  const r = JSON.parse(lines[lines.length - 1]!) as Record<string, any>;
+  assert.match(stdout, /^command: npx tsx bench\/xds-load\.ts --services 5 --proxies 3/m);
+  assert.match(stdout, /machine: nproc \d+/);
+
+  assert.ok(isNumber(r.machine.nproc) && typeof r.machine.node === 'string');
+  for (const k of ['readyMs', 'rssBytes', 'hwmBytes', 'cpuMs']) assert.ok(isNumber(r.coldStart[k]), `coldStart.${k}`);
+  for (const k of ['ms', 'p50Ms', 'bytes', 'messages', 'meshdCpuMs']) assert.ok(isNumber(r.initialSync[k]), `initialSync.${k}`);
+  assert.ok(r.initialSync.bytes > 0);
+  assert.deepEqual(r.initialSync.syncz, { connections: 3, syncedAllTypes: 3, nacks: 0, nackSamples: [] });
+
+  assert.deepEqual(r.changes.map((c: any) => c.xdsType), ['RDS', 'EDS', 'CDS']);
+  for (const c of r.changes) {
+    assert.ok(isNumber(c.ms) && c.ms > 0, `${c.name}.ms`);
+    assert.equal(c.converged, c.watchers, `${c.name}: every watcher converged`);
+    assert.ok(c.watchers > 0 && isNumber(c.meshdCpuMs) && isNumber(c.bytes));
+  }
+  assert.deepEqual(r.changes[0].after, { 'v1=50,v2=50': r.changes[0].watchers });
+  assert.deepEqual(r.changes[1].before, { '1': 3 });
+  assert.deepEqual(r.changes[1].after, { '2': 3 });
+
+  for (const phase of ['afterSync', 'afterChanges']) {
+    for (const k of ['rssBytes', 'hwmBytes', 'heapUsedBytes']) assert.ok(isNumber(r.memory[phase][k]), `memory.${phase}.${k}`);
+  }
+  assert.ok(isNumber(r.cpu.meshdTotalMs));
+  for (const k of ['ms', 'bytes', 'messages', 'serverCpuMs']) assert.ok(isNumber(r.baseline[k]), `baseline.${k}`);
+  assert.equal(r.baseline.bytes, r.initialSync.bytes, 'the baseline writes exactly the bytes of the initial sync');
+  assert.ok(isNumber(r.ratio.syncOverBaselineWallClock));
+  assert.equal(r.meshd.errorLogLines, 0, 'meshd logged no errors');
+});
