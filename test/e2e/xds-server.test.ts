@@ -34,9 +34,11 @@ describe('grpc-js-xds XdsServer served by meshd', { timeout: 90_000 }, () => {
   });
 
   after(async () => {
+    // meshd first, while both peers are connected: SIGTERM ends their streams and exits at once. (Stopped
+    // after them, its graceful shutdown waits its full 5 s grace for a connection grpc-js-xds leaves open.)
+    const code = await meshd?.stop();
     client?.close();
     await server?.stop();
-    const code = await meshd?.stop();
     tmp.remove();
     exitWhenIdle();
     assert.equal(code, 0, 'meshd exits 0 on SIGTERM');
