@@ -252,18 +252,36 @@ describe('grpc generator: VirtualService matches', () => {
       }],
       route: to('v1'),
     }]))));
-    assert.deepEqual(routes[0].match.headers, [
+    const common = [
       { name: 'x-a-exact', exact_match: 'v' },
       { name: 'x-b-prefix', prefix_match: 'ab' },
       { name: 'x-c-regex', safe_regex_match: { google_re2: {}, regex: 'a+b' } },
       { name: 'x-d-present', present_match: true },
       { name: 'x-e-star', present_match: true },
-      { name: 'x-f-not', exact_match: 'no', invert_match: true, treat_missing_header_as_empty: true },
-      { name: 'x-g-absent', present_match: true, invert_match: true },
       { name: ':method', exact_match: 'POST' },
       { name: ':authority', prefix_match: 'helloworld' },
+    ];
+    // withoutHeaders: a value condition becomes "absent" | "present and different" (two routes)
+    assert.deepEqual(routes.map((r) => r.match.headers), [
+      [...common, { name: 'x-f-not', present_match: true, invert_match: true }, { name: 'x-g-absent', present_match: true, invert_match: true }],
+      [...common, { name: 'x-f-not', present_match: true }, { name: 'x-f-not', exact_match: 'no', invert_match: true }, { name: 'x-g-absent', present_match: true, invert_match: true }],
     ]);
     assert.ok(!keysDeep(routes).has('string_match'), 'string_match must never be written for gRPC');
+  });
+
+  it('expands withoutHeaders value conditions (C-core 1.51 never matches an inverted matcher on an absent header)', () => {
+    const two = routesOf(mesh(vs([{ match: [{ withoutHeaders: { a: { exact: '1' }, b: { prefix: 'x' } } }], route: [{ destination: { host: 'helloworld' } }] }])));
+    assert.deepEqual(two.map((r) => r.match.headers.map((h: Obj) => `${h.name}:${h.invert_match ? '!' : ''}${'present_match' in h ? 'present' : 'value'}`)), [
+      ['a:!present', 'b:!present'],
+      ['a:!present', 'b:present', 'b:!value'],
+      ['a:present', 'a:!value', 'b:!present'],
+      ['a:present', 'a:!value', 'b:present', 'b:!value'],
+    ]);
+    assert.deepEqual(two.map((r) => r.route.cluster), [C(), C(), C(), C()]);
+    // more than three value conditions: one route with Envoy's semantics (invert + treat missing as empty)
+    const many = routesOf(mesh(vs([{ match: [{ withoutHeaders: { a: { exact: '1' }, b: { exact: '1' }, c: { exact: '1' }, d: { exact: '1' } } }], route: [{ destination: { host: 'helloworld' } }] }])));
+    assert.equal(many.length, 1);
+    assert.deepEqual(many[0].match.headers[0], { name: 'a', exact_match: '1', invert_match: true, treat_missing_header_as_empty: true });
   });
 
   it('drops matches gRPC cannot evaluate: query parameters and JWT claims', () => {

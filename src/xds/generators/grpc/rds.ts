@@ -15,6 +15,7 @@ import {
   translateFault,
   translateRouteMatch,
 } from '../../envoy/route.js';
+import { headerMatcher, isPresenceMatch } from '../../envoy/matchers.js';
 import { labelsMatch } from '../../envoy/traffic-policy.js';
 import { FILTER_NAME } from '../../envoy/type-urls.js';
 import { parseRouteName, proxyDnsDomain } from './names.js';
@@ -31,7 +32,9 @@ import { parseRouteName, proxyDnsDomain } from './names.js';
 //   match.ignoreUriCase               → case_sensitive: false
 //   match.headers / withoutHeaders    → HeaderMatcher in the deprecated exact_match / prefix_match /
 //                                       safe_regex_match / present_match form (C-core 1.51 NACKs
-//                                       string_match); withoutHeaders adds invert_match
+//                                       string_match); withoutHeaders inverts, and a value condition
+//                                       becomes two routes, "absent" and "present but different"
+//                                       (see grpcRouteMatches)
 //   match.method / authority / scheme → `:method` / `:authority` / `:scheme` header matchers
 //   match.port                        → the match applies only to that service port
 //   match.sourceLabels / sourceNamespace / gateways → the match applies only to proxies they select
@@ -138,7 +141,7 @@ function virtualServiceRoutes(ctx: PushContext, proxy: Proxy, vs: IndexedVirtual
       const r = translateRoute(ctx, proxy, vs, http, undefined, port);
       if (r) {
         applied = true;
-        if (r.route) routes.push(r.route);
+        routes.push(...(r.routes ?? []));
       }
       catchAll = true;
     } else {
@@ -146,7 +149,7 @@ function virtualServiceRoutes(ctx: PushContext, proxy: Proxy, vs: IndexedVirtual
         const r = translateRoute(ctx, proxy, vs, http, match, port);
         if (!r) continue;
         applied = true;
-        if (r.route) routes.push(r.route);
+        routes.push(...(r.routes ?? []));
         if (r.catchAll) {
           catchAll = true;
           break;
@@ -159,8 +162,8 @@ function virtualServiceRoutes(ctx: PushContext, proxy: Proxy, vs: IndexedVirtual
 }
 
 interface TranslatedRoute {
-  /** undefined when the route applies but gRPC cannot express it (it is dropped) */
-  readonly route?: object;
+  /** empty when the route applies but gRPC cannot express it (it is dropped) */
+  readonly routes?: object[];
   readonly catchAll: boolean;
 }
 
@@ -176,11 +179,11 @@ function translateRoute(
     if (match.port !== undefined && match.port !== 0 && match.port !== port) return undefined;
     if (!sourceMatches(match, ctx, proxy)) return undefined;
   }
-  const routeMatch = translateRouteMatch(match, { headerStyle: 'legacy' });
+  const routeMatches = grpcRouteMatches(match);
   const hasQuery = Object.keys(match?.queryParams ?? {}).length > 0;
   const hasJwt = [...Object.keys(match?.headers ?? {}), ...Object.keys(match?.withoutHeaders ?? {})].some(isJwtClaimHeader);
   // istiod's route would carry query_parameters / dynamic_metadata matchers: not a catch-all
-  const catchAll = isCatchAllMatch(routeMatch) && !hasQuery && !hasJwt;
+  const catchAll = routeMatches.length === 1 && isCatchAllMatch(routeMatches[0]!) && !hasQuery && !hasJwt;
   const dropped = { catchAll };
 
   if (hasQuery || hasJwt) return dropped;
@@ -201,14 +204,48 @@ function translateRoute(
     .filter((h): h is Record<string, unknown> => h !== undefined);
   if (hashes.length > 0) action.hash_policy = hashes;
 
-  const route: Record<string, unknown> = {};
   const name = (http.name ?? '') + (match?.name ? `.${match.name}` : '');
-  if (name) route.name = name;
-  route.match = routeMatch;
-  route.route = action;
   const fault = translateFault(http.fault);
-  if (fault) route.typed_per_filter_config = { [FILTER_NAME.FAULT]: fault };
-  return { route, catchAll };
+  const routes = routeMatches.map((routeMatch) => {
+    const route: Record<string, unknown> = {};
+    if (name) route.name = name;
+    route.match = routeMatch;
+    route.route = action;
+    if (fault) route.typed_per_filter_config = { [FILTER_NAME.FAULT]: fault };
+    return route;
+  });
+  return { routes, catchAll };
+}
+
+/** Beyond this many `withoutHeaders` value conditions the absent/present expansion is not done. */
+const MAX_WITHOUT_HEADER_EXPANSION = 3;
+
+/**
+ * The RouteMatch(es) for one HTTPMatchRequest. `withoutHeaders: {h: <value match>}` means "h is absent or
+ * does not match". Envoy expresses that with invert_match + treat_missing_header_as_empty; gRPC has no
+ * treat_missing_header_as_empty, and C-core 1.51 never matches an inverted value matcher on an absent
+ * header (grpc-js does), so for gRPC each such condition becomes two alternative routes:
+ * `h` absent (present_match inverted), or `h` present and not matching (present_match + inverted value
+ * matcher) — the same on every client. Presence conditions (`h: {}`) need no expansion.
+ */
+function grpcRouteMatches(match: HTTPMatchRequest | undefined): Record<string, unknown>[] {
+  const without = Object.entries(match?.withoutHeaders ?? {}).filter(([name]) => !isJwtClaimHeader(name));
+  const valueConditions = without.filter(([, sm]) => !isPresenceMatch(sm)).length;
+  if (!match || without.length === 0 || valueConditions > MAX_WITHOUT_HEADER_EXPANSION) {
+    return [translateRouteMatch(match, { headerStyle: 'legacy' })];
+  }
+  const base = translateRouteMatch({ ...match, withoutHeaders: undefined }, { headerStyle: 'legacy' });
+  let variants: Record<string, unknown>[][] = [[]];
+  for (const [name, sm] of without) {
+    const absent = { name, present_match: true, invert_match: true };
+    if (isPresenceMatch(sm)) {
+      variants = variants.map((v) => [...v, absent]);
+      continue;
+    }
+    const differs = { ...headerMatcher(name, sm, { style: 'legacy' }), invert_match: true };
+    variants = variants.flatMap((v) => [[...v, absent], [...v, { name, present_match: true }, differs]]);
+  }
+  return variants.map((v) => ({ ...base, headers: [...((base.headers as Record<string, unknown>[] | undefined) ?? []), ...v] }));
 }
 
 function destinationHost(ctx: PushContext, vs: IndexedVirtualService, d: HTTPRouteDestination): string {
