@@ -63,6 +63,57 @@ export class Metrics {
     name: 'pilot_xds_cache_reads', help: 'Total number of xds cache xdsCacheReads.',
     labelNames: ['type'] as const, registers: [this.registry],
   });
+  // Kubernetes source (src/sources/kube)
+  readonly kubeInformerSynced = new client.Gauge({
+    name: 'meshd_kube_informer_synced',
+    help: '1 while the informer for a kind is consistent with the API server (listed and watching), 0 otherwise.',
+    labelNames: ['kind'] as const, registers: [this.registry],
+  });
+  readonly kubeInformerRestarts = new client.Counter({
+    name: 'meshd_kube_informer_restarts_total',
+    help: 'Informer restarts after a list/watch error (each waits a jittered backoff).',
+    labelNames: ['kind'] as const, registers: [this.registry],
+  });
+  readonly kubeLeader = new client.Gauge({
+    name: 'meshd_kube_leader', help: '1 while this replica holds the leader Lease.',
+    labelNames: ['lease'] as const, registers: [this.registry],
+  });
+  readonly kubeStatusWrites = new client.Counter({
+    name: 'meshd_kube_status_writes_total', help: 'Status subresource writes for refused Istio objects, by result (ok, stale, error).',
+    labelNames: ['result'] as const, registers: [this.registry],
+  });
+
+  // Citadel (security/pkg/server/ca/monitoring.go): the CSR service on 15012.
+  readonly csrCount = new client.Counter({
+    name: 'citadel_server_csr_count', help: 'The number of CSRs received by Citadel server.', registers: [this.registry],
+  });
+  readonly authnFailures = new client.Counter({
+    name: 'citadel_server_authentication_failure_count', help: 'The number of authentication failures.', registers: [this.registry],
+  });
+  readonly csrSignErrors = new client.Counter({
+    name: 'citadel_server_csr_sign_err_count', help: 'The number of errors occurred when signing the CSR.',
+    labelNames: ['error'] as const, registers: [this.registry],
+  });
+  readonly certIssuances = new client.Counter({
+    name: 'citadel_server_success_cert_issuance_count', help: 'The number of certificates issuances that have succeeded.',
+    registers: [this.registry],
+  });
+  /** set by the CA when it loads or rotates its root */
+  rootCertNotAfter: Date | undefined;
+  readonly rootCertExpirySeconds = new client.Gauge({
+    name: 'citadel_server_root_cert_expiry_seconds', help: 'The time remaining, in seconds, before the root cert will expire',
+    registers: [this.registry],
+    collect: () => {
+      if (this.rootCertNotAfter) this.rootCertExpirySeconds.set((this.rootCertNotAfter.getTime() - Date.now()) / 1000);
+    },
+  });
+  readonly rootCertExpiryTimestamp = new client.Gauge({
+    name: 'citadel_server_root_cert_expiry_timestamp', help: 'The unix timestamp, in seconds, when Citadel root cert will expire.',
+    registers: [this.registry],
+    collect: () => {
+      if (this.rootCertNotAfter) this.rootCertExpiryTimestamp.set(this.rootCertNotAfter.getTime() / 1000);
+    },
+  });
 
   constructor() {
     client.collectDefaultMetrics({ register: this.registry });

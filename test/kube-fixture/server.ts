@@ -770,8 +770,7 @@ export class FakeApiServer {
       this.watchers.delete(w);
       for (const t of timers) clearTimeout(t);
     };
-    res.on('close', done);
-    req.on('close', done);
+    res.on('close', done); // (not req 'close': that fires once the request body is read)
   }
 
   private tokenReview(res: http.ServerResponse, body: string): void {

@@ -1,0 +1,193 @@
+// The Kubernetes source: one resilient informer per mesh kind, feeding the same store through the same
+// validate/accept/refuse path as the config-dir source (../apply.ts). Namespace scoping follows mesh
+// config `discoverySelectors`: objects in namespaces no selector matches are not in the store, and a
+// namespace whose labels start or stop matching brings its objects in or takes them out.
+
+import type { KubeConfig } from '@kubernetes/client-node';
+import { ALL_KINDS, ISTIO_KINDS, type Kind } from '../../config/kinds.js';
+import type { Origin } from '../../config/origin.js';
+import { objectKey, type ConfigStore } from '../../config/store.js';
+import type { Logger } from '../../telemetry/log.js';
+import type { Metrics } from '../../telemetry/metrics.js';
+import { accept, admit, refuse, withdraw, type Admission, type SourceSink } from '../apply.js';
+import { KubeHttp } from './client.js';
+import { ResilientInformer, type BackoffOptions, type InformerState } from './informer.js';
+import { LeaderElector, type LeaderElectionOptions } from './leader.js';
+import { storeForm, type KubeObject } from './normalize.js';
+import { resourceOf } from './resources.js';
+import { namespaceSelected, type LabelSelector } from './selectors.js';
+import { StatusWriter } from './status.js';
+
+export interface KubeSourceOptions {
+  readonly kc: KubeConfig;
+  readonly store: ConfigStore;
+  readonly log: Logger;
+  readonly metrics?: Metrics | undefined;
+  /** istiod's CLUSTER_ID; names the source (`kube:<cluster>`) and rejection messages (`kube(<cluster>)`) */
+  readonly cluster?: string;
+  /** mesh config discoverySelectors: namespaces any of them matches are in the mesh (none: all) */
+  readonly discoverySelectors?: readonly LabelSelector[];
+  readonly kinds?: readonly Kind[];
+  readonly watchTimeoutMs?: number;
+  readonly backoff?: BackoffOptions;
+  readonly notServedRetryMs?: number;
+  /** write Istio status for rejected objects, by the replica holding the Lease; off when undefined */
+  readonly status?: Omit<LeaderElectionOptions, 'http' | 'log' | 'metrics'>;
+}
+
+export class KubeSource {
+  readonly sourceId: string;
+  readonly cluster: string;
+  readonly http: KubeHttp;
+  private readonly informers = new Map<Kind, ResilientInformer>();
+  private readonly sink: SourceSink;
+  private readonly origin: Origin;
+  private readonly selectors: readonly LabelSelector[];
+  /** namespace → selected, as last applied */
+  private readonly selected = new Map<string, boolean>();
+  /** store key → fingerprint of the last object processed (skips status-only and no-op updates) */
+  private readonly seen = new Map<string, string>();
+  private readonly log: Logger;
+  readonly leader: LeaderElector | undefined;
+  readonly status: StatusWriter | undefined;
+
+  constructor(private readonly opts: KubeSourceOptions) {
+    this.cluster = opts.cluster ?? 'Kubernetes';
+    this.sourceId = `kube:${this.cluster}`;
+    this.origin = { source: 'kube', cluster: this.cluster };
+    this.log = opts.log.child({ source: 'kube', cluster: this.cluster });
+    this.http = new KubeHttp(opts.kc);
+    this.sink = { store: opts.store, sourceId: this.sourceId, log: this.log, metrics: opts.metrics, metricSource: 'kube' };
+    this.selectors = opts.discoverySelectors ?? [];
+    if (opts.status) {
+      this.leader = new LeaderElector({ ...opts.status, http: this.http, log: this.log, metrics: opts.metrics });
+      this.status = new StatusWriter({ http: this.http, log: this.log, metrics: opts.metrics, isLeader: () => this.leader!.isLeader });
+      this.leader.on('leader', (isLeader) => {
+        if (isLeader) this.status!.resync();
+      });
+    }
+    for (const kind of opts.kinds ?? ALL_KINDS) {
+      const inf = new ResilientInformer({
+        kc: opts.kc, http: this.http, resource: resourceOf(kind), log: this.log,
+        ...(opts.watchTimeoutMs ? { watchTimeoutMs: opts.watchTimeoutMs } : {}),
+        ...(opts.backoff ? { backoff: opts.backoff } : {}),
+        ...(opts.notServedRetryMs ? { notServedRetryMs: opts.notServedRetryMs } : {}),
+      });
+      inf.on('add', (o) => this.onObject(kind, o));
+      inf.on('update', (o) => this.onObject(kind, o));
+      inf.on('delete', (o) => this.onDelete(kind, o));
+      inf.on('state', (s) => this.onState(kind, s));
+      this.informers.set(kind, inf);
+      opts.metrics?.kubeInformerSynced.set({ kind }, 0);
+    }
+  }
+
+  /** Starts every informer (returns at once; see waitSynced). */
+  start(): void {
+    this.log.info({ server: this.http.server, kinds: [...this.informers.keys()], discoverySelectors: this.selectors.length }, 'starting Kubernetes informers');
+    for (const inf of this.informers.values()) inf.start();
+    this.leader?.start();
+  }
+
+  /** Resolves when every informer has delivered its initial list. */
+  async waitSynced(): Promise<void> {
+    await Promise.all([...this.informers.values()].map((i) => i.waitSynced()));
+  }
+
+  /** Every informer has delivered its initial list (istiod's HasSynced). */
+  get hasSynced(): boolean {
+    return [...this.informers.values()].every((i) => i.state.hasSynced);
+  }
+
+  /** Every informer is consistent with the API server right now. */
+  get synced(): boolean {
+    return [...this.informers.values()].every((i) => i.state.synced);
+  }
+
+  states(): InformerState[] {
+    return [...this.informers.values()].map((i) => i.state);
+  }
+
+  informer(kind: Kind): ResilientInformer | undefined {
+    return this.informers.get(kind);
+  }
+
+  async stop(): Promise<void> {
+    await this.leader?.stop();
+    this.status?.stop();
+    await Promise.all([...this.informers.values()].map((i) => i.stop()));
+  }
+
+  private readonly restarts = new Map<Kind, number>();
+
+  private onState(kind: Kind, s: InformerState): void {
+    this.opts.metrics?.kubeInformerSynced.set({ kind }, s.synced ? 1 : 0);
+    const more = s.restarts - (this.restarts.get(kind) ?? 0);
+    if (more > 0) this.opts.metrics?.kubeInformerRestarts.inc({ kind }, more);
+    this.restarts.set(kind, s.restarts);
+    this.log.debug({ ...s }, 'informer state');
+  }
+
+  private visible(namespace: string | undefined): boolean {
+    if (this.selectors.length === 0) return true;
+    if (!namespace) return true;
+    return this.selected.get(namespace) ?? false;
+  }
+
+  private keyOf(kind: Kind, o: KubeObject): string {
+    return objectKey(kind, kind === 'Namespace' ? undefined : (o.metadata.namespace ?? 'default'), o.metadata.name);
+  }
+
+  private onObject(kind: Kind, o: KubeObject): void {
+    if (kind === 'Namespace') this.onNamespace(o);
+    const ns = kind === 'Namespace' ? o.metadata.name : o.metadata.namespace;
+    if (!this.visible(ns)) {
+      this.drop(kind, o);
+      return;
+    }
+    const isIstio = ISTIO_KINDS.includes(kind);
+    const doc = storeForm(o, isIstio);
+    const key = this.keyOf(kind, o);
+    const fingerprint = JSON.stringify(doc);
+    let admission: Admission | undefined;
+    if (this.seen.get(key) !== fingerprint) {
+      this.seen.set(key, fingerprint);
+      admission = admit(doc, this.origin);
+      if (admission.ok) accept(this.sink, admission.kind, admission.key, admission.object, this.origin);
+      else refuse(this.sink, this.origin, admission);
+    }
+    if (isIstio && this.status) this.status.observe(kind, key, o, admission);
+  }
+
+  private onDelete(kind: Kind, o: KubeObject): void {
+    if (kind === 'Namespace') this.onNamespace(o, true);
+    this.drop(kind, o);
+  }
+
+  private drop(kind: Kind, o: KubeObject): void {
+    const key = this.keyOf(kind, o);
+    this.seen.delete(key);
+    withdraw(this.sink, kind, key);
+    this.status?.forget(key);
+  }
+
+  /** Tracks namespace selection; a namespace that starts or stops being selected re-syncs its objects. */
+  private onNamespace(ns: KubeObject, deleted = false): void {
+    if (this.selectors.length === 0) return;
+    const name = ns.metadata.name;
+    const now = !deleted && namespaceSelected(this.selectors, ns.metadata.labels);
+    const before = this.selected.get(name) ?? false;
+    if (deleted) this.selected.delete(name);
+    else this.selected.set(name, now);
+    if (now === before) return;
+    this.log.info({ namespace: name, selected: now }, now ? 'namespace selected by discoverySelectors' : 'namespace no longer selected by discoverySelectors');
+    for (const [kind, inf] of this.informers) {
+      if (kind === 'Namespace') continue;
+      for (const o of inf.list()) {
+        if (o.metadata.namespace !== name) continue;
+        if (now) this.onObject(kind, o);
+        else this.drop(kind, o);
+      }
+    }
+  }
+}
