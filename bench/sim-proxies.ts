@@ -61,7 +61,7 @@ export interface ProxyStats {
 
 export type WorkerEvent =
   | { ev: 'ready'; pid: number }
-  | { ev: 'synced'; index: number; t: number }
+  | { ev: 'synced'; index: number; t: number; firstResponseAt: Record<string, number> }
   | { ev: 'tracked'; track: string; index: number; summary: string; t: number }
   | { ev: 'stream-error'; index: number; message: string; t: number }
   | { ev: 'stats'; proxies: ProxyStats[]; cpuMs: number; rssBytes: number; decodes: number; memoHits: number }
@@ -314,6 +314,8 @@ class SimProxy {
   private node: Uint8Array | undefined;
   synced = false;
   failed = false;
+  /** when the first response of each type arrived (LDS, RDS, CDS, EDS): where the chain spends its time */
+  private readonly firstResponseAt: Record<string, number> = {};
   bytes = 0;
   msgs = 0;
   sizes: number[] = [];
@@ -387,6 +389,7 @@ class SimProxy {
     const env = readEnvelope(buf);
     const sub = this.subs.get(env.typeUrl);
     if (!sub) return;
+    this.firstResponseAt[SHORT[env.typeUrl]!] ??= now();
     const tracked: [TrackSpec, Uint8Array][] = [];
     switch (env.typeUrl) {
       case TYPE.LDS: {
@@ -428,7 +431,7 @@ class SimProxy {
     }
     if (!this.synced && this.isSynced()) {
       this.synced = true;
-      send({ ev: 'synced', index: this.spec.index, t });
+      send({ ev: 'synced', index: this.spec.index, t, firstResponseAt: this.firstResponseAt });
     }
   }
 

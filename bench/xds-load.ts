@@ -292,6 +292,44 @@ function sampleProc(pid: number): ProcSample {
   return { rssBytes: kb('VmRSS'), hwmBytes: kb('VmHWM'), cpuMs: (ticks * 1000) / CLK_TCK };
 }
 
+function machineBusyMs(): number {
+  // /proc/stat "cpu" line: user nice system idle iowait irq softirq steal …
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const busy = f[0]! + f[1]! + f[2]! + f[5]! + f[6]! + f[7]!;
+  return (busy * 1000) / CLK_TCK;
+}
+
+function ownCpuMs(pids: readonly number[]): number {
+  let ms = 0;
+  for (const pid of pids) {
+    try {
+      ms += sampleProc(pid).cpuMs;
+    } catch {
+      // exited
+    }
+  }
+  const u = process.cpuUsage();
+  return ms + (u.user + u.system) / 1000;
+}
+
+/**
+ * CPU time the machine spent on anything but this benchmark (meshd, the workers, this process) during a
+ * phase. The machine may be shared (other test runs): a large figure means the phase's timings are
+ * inflated by contention for the cores.
+ */
+class ForeignLoad {
+  private readonly busy0 = machineBusyMs();
+  private readonly own0: number;
+
+  constructor(private readonly pids: readonly number[]) {
+    this.own0 = ownCpuMs(pids);
+  }
+
+  delta(): number {
+    return Math.max(0, Math.round(machineBusyMs() - this.busy0 - (ownCpuMs(this.pids) - this.own0)));
+  }
+}
+
 /** Selected prom-client/istiod metrics from meshd's /metrics. */
 function parseMetrics(text: string): Record<string, number> {
   const want = [
@@ -445,6 +483,7 @@ function machineFacts(): Record<string, unknown> {
     kernel: `${os.type()} ${os.release()}`,
     node: process.version,
     grpcJs: JSON.parse(readFileSync(path.join(REPO, 'node_modules/@grpc/grpc-js/package.json'), 'utf8')).version as string,
+    loadAvgAtStart: os.loadavg().map((l) => round(l, 2)),
     commit: git(['rev-parse', '--short', 'HEAD']),
     worktreeDirty: git(['status', '--porcelain', '--untracked-files=no', 'src']) !== '',
   };
@@ -464,6 +503,7 @@ interface ChangeResult {
   bytes: number;
   messages: number;
   meshdCpuMs: number;
+  foreignCpuMs: number;
 }
 
 // -------------------------------------------------------------------------------------------- run
@@ -529,11 +569,15 @@ async function run(opts: Options, result: Record<string, unknown>): Promise<Reco
   tracks.push({ id: 'dr', kind: 'cluster-digest', cluster: mesh.cluster(0, 'v1') });
 
   const syncedAt = new Map<number, number>();
+  const firstResponseAt = new Map<number, Record<string, number>>();
   const streamErrors = new Map<number, string>();
   const tracked = new Map<string, Map<number, { summary: string; t: number }>>(tracks.map((t) => [t.id, new Map()]));
   for (const w of workers) {
     w.on((e) => {
-      if (e.ev === 'synced') syncedAt.set(e.index, e.t);
+      if (e.ev === 'synced') {
+        syncedAt.set(e.index, e.t);
+        firstResponseAt.set(e.index, e.firstResponseAt);
+      }
       else if (e.ev === 'tracked') tracked.get(e.track)?.set(e.index, { summary: e.summary, t: e.t });
       else if (e.ev === 'stream-error') streamErrors.set(e.index, e.message);
     });
@@ -545,6 +589,7 @@ async function run(opts: Options, result: Record<string, unknown>): Promise<Reco
   });
   const workersCpuBefore = (await collectStats(workers)).cpuMs;
   const cpuBeforeSync = meshd.sample().cpuMs;
+  const foreign = new ForeignLoad([meshd.pid, ...workers.map((w) => w.child.pid!)]);
   const tSync = now();
   workers.forEach((w, n) =>
     w.send({ cmd: 'start', addr: `127.0.0.1:${ports.grpc}`, listeners, proxies: specs.filter((s) => s.index % opts.workers === n), tracks, connectSpreadMs: opts.connectSpreadMs }),
@@ -569,6 +614,13 @@ async function run(opts: Options, result: Record<string, unknown>): Promise<Reco
     throw new Error(`${streamErrors.size} proxy stream(s) failed, e.g. ${[...streamErrors.values()].slice(0, 3).join('; ')}`);
   }
   const syncTimes = [...syncedAt.values()].map((t) => t - tSync).sort((a, b) => a - b);
+  const foreignSync = foreign.delta();
+  // how far into the sync each stage of the chain got its first response (p50 / slowest proxy)
+  const stages: Record<string, { p50Ms: number; maxMs: number }> = {};
+  for (const type of ['LDS', 'RDS', 'CDS', 'EDS']) {
+    const ts = [...firstResponseAt.values()].map((f) => (f[type] ?? NaN) - tSync).sort((a, b) => a - b);
+    stages[type] = { p50Ms: round(percentile(ts, 50)), maxMs: round(ts[ts.length - 1]!) };
+  }
   const afterSyncSample = meshd.sample();
   await sleep(500); // let stray responses land before counting bytes
   const syncStats = await collectStats(workers);
@@ -597,6 +649,8 @@ async function run(opts: Options, result: Record<string, unknown>): Promise<Reco
     workersCpuMs: round(syncStats.cpuMs - workersCpuBefore),
     workerDecodes: syncStats.decodes,
     workerDecodeMemoHits: syncStats.memoHits,
+    firstResponseOfType: stages,
+    foreignCpuMs: foreignSync,
     syncz,
     encodeCache: adsz ?? 'not fetched (adsz too large at this scale)',
   };
@@ -760,6 +814,7 @@ async function timeChange(
   const before = new Map(c.watchers.map((p) => [p, latest.get(p)!.summary]));
   await collectStats(workers); // reset byte counters
   const cpu0 = meshd.sample().cpuMs;
+  const foreign = new ForeignLoad([meshd.pid, ...workers.map((w) => w.child.pid!)]);
   const tWrite = now();
   c.apply();
   const done = () => c.watchers.filter((p) => latest.get(p)!.summary !== before.get(p));
@@ -773,6 +828,7 @@ async function timeChange(
   }
   const times = c.watchers.map((p) => latest.get(p)!.t - tWrite).sort((a, b) => a - b);
   const cpu1 = meshd.sample().cpuMs;
+  const foreignCpuMs = foreign.delta();
   await sleep(300);
   const stats = await collectStats(workers);
   const r: ChangeResult = {
@@ -789,6 +845,7 @@ async function timeChange(
     bytes: stats.proxies.reduce((a, s) => a + s.bytes, 0),
     messages: stats.proxies.reduce((a, s) => a + s.msgs, 0),
     meshdCpuMs: cpu1 - cpu0,
+    foreignCpuMs,
   };
   process.stderr.write(`change ${c.name}: ${c.watchers.length} watchers ACKed within ${r.ms} ms\n`);
   return r;
@@ -821,6 +878,7 @@ async function writeBaseline(workers: Worker[], sizesByProxy: number[][], timeou
     }),
   );
   const cpu0 = sampleProc(server.pid!).cpuMs;
+  const foreign = new ForeignLoad([server.pid!, ...workers.map((w) => w.child.pid!)]);
   const t0 = now();
   workers.forEach((w, n) =>
     w.send({
@@ -836,6 +894,7 @@ async function writeBaseline(workers: Worker[], sizesByProxy: number[][], timeou
     return doneAt.size === sizesByProxy.length ? true : undefined;
   }, 5);
   const ms = Math.max(...doneAt.values()) - t0;
+  const foreignCpuMs = foreign.delta();
   const proc = sampleProc(server.pid!);
   const report = next('report');
   cmd({ cmd: 'report' });
@@ -853,6 +912,7 @@ async function writeBaseline(workers: Worker[], sizesByProxy: number[][], timeou
     serverWriteSpanMs: round(rep.lastWriteAt - rep.firstWriteAt),
     serverCpuMs: proc.cpuMs - cpu0,
     serverRssBytes: proc.rssBytes,
+    foreignCpuMs,
   };
 }
 
@@ -871,22 +931,24 @@ function table(r: Record<string, any>): string {
     ['  bytes received (gRPC payload)', `${MiB(is.bytes)} MiB in ${is.messages} responses (${round(is.bytesPerProxy / 1024, 1)} KiB/proxy, largest ${round(is.largestMessage / 1024, 1)} KiB)`],
     ['  requests sent by the proxies', `${is.requests} (${MiB(is.requestBytes)} MiB incl. ACKs)`],
     ['  meshd CPU during sync', `${Math.round(is.meshdCpuMs)} ms (workers ${Math.round(is.workersCpuMs)} ms)`],
+    ['  first response per type (p50 / slowest)', ['LDS', 'RDS', 'CDS', 'EDS'].map((t) => `${t} ${Math.round(is.firstResponseOfType[t].p50Ms)}/${Math.round(is.firstResponseOfType[t].maxMs)}`).join(', ') + ' ms'],
+    ['  other processes on the machine (CPU)', `${Math.round(is.foreignCpuMs)} ms during the sync`],
     ['  /debug/syncz', `${is.syncz.syncedAllTypes}/${is.syncz.connections} synced on all types, ${is.syncz.nacks} NACKs`],
   ];
   for (const c of r.changes as ChangeResult[]) {
-    rows.push([`change ${c.name} (${c.xdsType}) → ${c.watchers} watchers ACKed`, `${c.ms} ms (p50 ${c.p50Ms}, p99 ${c.p99Ms}); ${MiB(c.bytes)} MiB in ${c.messages} responses; meshd CPU ${Math.round(c.meshdCpuMs)} ms`]);
+    rows.push([`change ${c.name} (${c.xdsType}) → ${c.watchers} watchers ACKed`, `${c.ms} ms (p50 ${c.p50Ms}, p99 ${c.p99Ms}); ${MiB(c.bytes)} MiB in ${c.messages} responses; meshd CPU ${Math.round(c.meshdCpuMs)} ms; others ${Math.round(c.foreignCpuMs)} ms`]);
   }
   rows.push(
     ['meshd RSS / HWM after sync', `${MiB(mem.afterSync.rssBytes)} / ${MiB(mem.afterSync.hwmBytes)} MiB (heap used ${MiB(mem.afterSync.heapUsedBytes)} MiB)`],
     ['meshd RSS / HWM after changes', `${MiB(mem.afterChanges.rssBytes)} / ${MiB(mem.afterChanges.hwmBytes)} MiB (heap used ${MiB(mem.afterChanges.heapUsedBytes)} MiB)`],
     ['meshd CPU total (utime+stime)', `${Math.round(r.cpu.meshdTotalMs)} ms`],
-    ['write-time baseline (bare grpc-js, same sizes)', `${b.ms} ms for ${MiB(b.bytes)} MiB in ${b.messages} msgs to ${b.streams} streams; server CPU ${Math.round(b.serverCpuMs)} ms`],
+    ['write-time baseline (bare grpc-js, same sizes)', `${b.ms} ms for ${MiB(b.bytes)} MiB in ${b.messages} msgs to ${b.streams} streams; server CPU ${Math.round(b.serverCpuMs)} ms; others ${Math.round(b.foreignCpuMs)} ms`],
     ['ratio initial sync / baseline', `${r.ratio.syncOverBaselineWallClock}× wall clock, ${r.ratio.meshdCpuOverBaselineServerCpu}× server CPU`],
   );
   const w = Math.max(...rows.map(([k]) => k.length));
   return [
     `command: ${r.command}`,
-    `machine: nproc ${m.nproc} (${m.cpuModel}), ${m.memTotalMiB} MiB RAM, ${m.kernel}, node ${m.node}, grpc-js ${m.grpcJs}, meshd ${m.commit}${m.worktreeDirty ? '+dirty' : ''}`,
+    `machine: nproc ${m.nproc} (${m.cpuModel}), ${m.memTotalMiB} MiB RAM, ${m.kernel}, node ${m.node}, grpc-js ${m.grpcJs}, meshd ${m.commit}${m.worktreeDirty ? '+dirty' : ''}, load average at start ${m.loadAvgAtStart.join(' ')}`,
     `mesh: ${p.services} services in ${p.namespaces} namespaces, ${p.pods} pods, ${p.destinationRules} DestinationRules (v1/v2), ${p.virtualServices} VirtualServices (90/10); ` +
       `${p.proxies} proxies in ${p.workers} worker processes, each watching ${p.listenersPerProxy} listener(s)`,
     '',
