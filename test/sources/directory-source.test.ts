@@ -120,6 +120,33 @@ describe('config-dir source', () => {
     assert.ok(store.get('Service', objectKey('Service', 'demo', 'hello')), 'service kept');
   });
 
+  it('follows a file saved by rename (as editors and sed -i do), again and again, then deleted', async () => {
+    const target = path.join(dir, 'vs.yaml');
+    const atomicSave = (text: string) => {
+      const tmp = path.join(dir, `.vs.yaml.${Math.random().toString(36).slice(2)}`);
+      fs.writeFileSync(tmp, text);
+      fs.renameSync(tmp, target);
+    };
+    for (const w of [80, 70, 60]) {
+      atomicSave(VS(w));
+      await until(() => weightOf(store) === w, `atomic save ${w}`);
+    }
+    fs.writeFileSync(target, VS(55));
+    await until(() => weightOf(store) === 55, 'in-place write after atomic saves');
+    fs.rmSync(target);
+    await until(() => !store.get('VirtualService', vsKey()), 'deletion after atomic saves');
+  });
+
+  it('picks up a directory created after start and files inside it', async () => {
+    fs.mkdirSync(path.join(dir, 'late', 'deeper'), { recursive: true });
+    fs.writeFileSync(path.join(dir, 'late', 'deeper', 'x.yaml'), VS(20, 'late'));
+    await until(() => weightOf(store, 'late') === 20, 'file in new directory');
+    fs.writeFileSync(path.join(dir, 'late', 'deeper', 'x.yaml'), VS(25, 'late'));
+    await until(() => weightOf(store, 'late') === 25, 'edit in new directory');
+    fs.rmSync(path.join(dir, 'late'), { recursive: true });
+    await until(() => !store.get('VirtualService', vsKey('late')), 'directory removal');
+  });
+
   it('does not delete an object that another file now defines', async () => {
     fs.writeFileSync(path.join(dir, 'copy.yaml'), VS(30));
     await until(() => weightOf(store) === 30, 'copy wins');

@@ -39,7 +39,7 @@ export class DirectorySource {
   private readonly fileObjects = new Map<string, Owned[]>(); // file → objects it defines
   private readonly timers = new Map<string, NodeJS.Timeout>();
   private readonly inFlight = new Map<string, Promise<void>>();
-  private watcher: FSWatcher | undefined;
+  private readonly watchers = new Map<string, FSWatcher>(); // directory → its watcher
   /** file → `inode:size:mtime` when last read */
   private readonly stats = new Map<string, string>();
   private rescanTimer: NodeJS.Timeout | undefined;
@@ -58,13 +58,9 @@ export class DirectorySource {
   async start(): Promise<void> {
     const stat = await fs.stat(this.dir).catch(() => undefined);
     if (!stat?.isDirectory()) throw new Error(`--config-dir ${this.options.dir}: not a directory`);
-    // inotify via fs.watch: every event is delivered (chokidar 4 drops a second change to the same file
-    // within its throttle window, which would silently lose an edit).
-    this.watcher = watch(this.dir, { recursive: true, persistent: true }, (_event, name) => {
-      if (name && CONFIG_FILE.test(name)) this.schedule(path.join(this.dir, name));
-      this.scheduleRescan();
-    });
-    this.watcher.on('error', (err) => this.log.error({ err }, 'file watcher error'));
+    // One non-recursive fs.watch (inotify) per directory. Node 20's recursive mode watches each file on
+    // Linux, and loses a file for good once an editor saves it by rename (new inode); chokidar 4 drops a
+    // second change to a file inside its throttle window. A directory watch sees every entry change.
     await this.rescan();
     this.log.info({ files: this.stats.size, objects: this.owners.size }, 'config directory loaded');
   }
@@ -73,25 +69,56 @@ export class DirectorySource {
     this.stopped = true;
     for (const t of this.timers.values()) clearTimeout(t);
     this.timers.clear();
-    this.watcher?.close();
+    for (const w of this.watchers.values()) w.close();
+    this.watchers.clear();
     await Promise.all(this.inFlight.values());
   }
 
   /** Reads files that appeared, changed (by inode, size or mtime) or vanished since the last look. */
   private async rescan(): Promise<void> {
-    const files = await listConfigFiles(this.dir).catch((err: Error) => {
+    const listing = await listConfigTree(this.dir).catch((err: Error) => {
       this.log.error({ err }, 'cannot list config directory; keeping current config');
       return undefined;
     });
-    if (!files) return;
+    if (!listing || this.stopped) return;
+    this.syncWatchers(listing.dirs);
     const seen = new Set<string>();
-    for (const file of files) {
+    for (const file of listing.files) {
       seen.add(file);
       const st = await fs.stat(file).catch(() => undefined);
       const sig = st ? `${st.ino}:${st.size}:${st.mtimeMs}` : '';
       if (this.stats.get(file) !== sig) await this.enqueueLoad(file);
     }
     for (const file of [...this.stats.keys()]) if (!seen.has(file)) await this.enqueueLoad(file);
+  }
+
+  /** Watches every directory of the tree: new subdirectories get a watcher, vanished ones lose it. */
+  private syncWatchers(dirs: readonly string[]): void {
+    const wanted = new Set(dirs);
+    for (const [dir, w] of this.watchers) {
+      if (!wanted.has(dir)) {
+        w.close();
+        this.watchers.delete(dir);
+      }
+    }
+    for (const dir of dirs) {
+      if (this.watchers.has(dir)) continue;
+      try {
+        const w = watch(dir, { persistent: true }, (_event, name) => {
+          if (name && CONFIG_FILE.test(name)) this.schedule(path.join(dir, name));
+          this.scheduleRescan();
+        });
+        w.on('error', (err) => {
+          this.log.warn({ err, dir }, 'directory watcher failed; rescanning');
+          w.close();
+          this.watchers.delete(dir);
+          this.scheduleRescan();
+        });
+        this.watchers.set(dir, w);
+      } catch (err) {
+        this.log.warn({ err, dir }, 'cannot watch directory');
+      }
+    }
   }
 
   private scheduleRescan(): void {
@@ -208,14 +235,18 @@ export class DirectorySource {
   }
 }
 
-async function listConfigFiles(dir: string): Promise<string[]> {
-  const out: string[] = [];
+async function listConfigTree(dir: string): Promise<{ files: string[]; dirs: string[] }> {
+  const files: string[] = [];
+  const dirs: string[] = [dir];
   const entries = await fs.readdir(dir, { withFileTypes: true });
   for (const e of entries.sort((a, b) => a.name.localeCompare(b.name))) {
     if (e.name.startsWith('.')) continue;
     const full = path.join(dir, e.name);
-    if (e.isDirectory()) out.push(...(await listConfigFiles(full)));
-    else if (e.isFile() && CONFIG_FILE.test(e.name)) out.push(full);
+    if (e.isDirectory()) {
+      const sub = await listConfigTree(full).catch(() => ({ files: [], dirs: [] }));
+      files.push(...sub.files);
+      dirs.push(...sub.dirs);
+    } else if (e.isFile() && CONFIG_FILE.test(e.name)) files.push(full);
   }
-  return out;
+  return { files, dirs };
 }
