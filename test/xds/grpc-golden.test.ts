@@ -81,10 +81,7 @@ function loadMesh(): { ctx: PushContext; source: string } {
     const d = doc as { apiVersion?: unknown; kind?: unknown };
     if (isIgnorableKind(d.apiVersion, d.kind)) continue;
     const r = validateDocument(doc);
-    if (!r.ok) {
-      if (useExample && r.problems.some((p) => /kind/i.test(p.reason) && p.path === 'kind')) continue;
-      throw new Error(`${where}: ${JSON.stringify(r.problems)}`);
-    }
+    if (!r.ok) throw new Error(`${where}: ${JSON.stringify(r.problems)}`);
     store.upsert(r.value.kind, r.value.object, { source: 'memory', label: where }, 'golden');
   }
   return { ctx: new PushContext(store, 'golden'), source: useExample ? 'examples/helloworld' : 'built-in mesh' };
