@@ -10,6 +10,8 @@ import { Metrics } from './telemetry/metrics.js';
 import { Debouncer, type DebounceOptions } from './xds/debounce.js';
 import { DiscoveryServer } from './xds/server.js';
 import { grpcGenerator } from './xds/generators/grpc/index.js';
+import { buildSecureServer, type SecurityOptions } from './ca/setup.js';
+import type { SecureServer } from './ca/secure-server.js';
 
 export interface DaemonOptions {
   readonly configDir?: string;
@@ -19,12 +21,15 @@ export interface DaemonOptions {
   readonly debounce: DebounceOptions;
   readonly mesh?: MeshConfig;
   readonly log: Logger;
+  /** the CA and the TLS port (CSR service + xDS over TLS); off when undefined */
+  readonly security?: SecurityOptions;
 }
 
 export interface ListeningAddresses {
   readonly grpcAddr: string;
   readonly monitoringAddr: string;
   readonly httpAddr: string;
+  readonly secureGrpcAddr?: string;
 }
 
 /** `:15010` → all interfaces; `127.0.0.1:0` → an OS-chosen port. */
@@ -88,7 +93,8 @@ export class Daemon {
     const grpcAddr = await this.bindGrpc(this.options.grpcAddr);
     const monitoringAddr = await this.listenHttp(this.options.monitoringAddr, handler);
     const httpAddr = await this.listenHttp(this.options.httpAddr, handler);
-    this.addresses = { grpcAddr, monitoringAddr, httpAddr };
+    const secureGrpcAddr = this.options.security ? await this.startSecure(this.options.security) : undefined;
+    this.addresses = { grpcAddr, monitoringAddr, httpAddr, ...(secureGrpcAddr ? { secureGrpcAddr } : {}) };
     if (this.options.configDir) {
       const dir = new DirectorySource({ dir: this.options.configDir, store: this.store, log: this.log, metrics: this.metrics });
       this.sources.push(dir);
@@ -122,6 +128,7 @@ export class Daemon {
     this.debouncer.stop();
     await Promise.all(this.sources.map((s) => s.stop()));
     this.discovery.closeAll();
+    await this.secure?.stop(graceMs);
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
         this.grpcServer.forceShutdown();
@@ -138,6 +145,17 @@ export class Daemon {
         s.closeAllConnections();
       })),
     );
+  }
+
+  private secure: SecureServer | undefined;
+
+  private startSecure(security: SecurityOptions): Promise<string> {
+    const mesh = this.options.mesh ?? DEFAULT_MESH_CONFIG;
+    this.secure = buildSecureServer(security, { trustDomain: mesh.trustDomain, metrics: this.metrics, log: this.log, discovery: this.discovery });
+    const { host, port } = parseAddress(security.addr);
+    return this.secure.start(host, port).catch((err: Error) => {
+      throw new Error(`--secure-grpc-addr ${security.addr}: ${err.message}`);
+    });
   }
 
   private bindGrpc(addr: string): Promise<string> {

@@ -3,7 +3,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { Logger } from '../telemetry/log.js';
 import type { Metrics, XdsShortType } from '../telemetry/metrics.js';
 import type { PushContext } from '../model/push-context.js';
-import { nodeSchema, parseProxy, type GeneratorName } from '../model/proxy.js';
+import { nodeSchema, parseProxy, type GeneratorName, type Proxy } from '../model/proxy.js';
 import { SnapshotCache, encodeResource, type EncodedResource } from './cache.js';
 import { Connection, type AdsCall, type Watch } from './connection.js';
 import type { Generator } from './generators/generator.js';
@@ -38,6 +38,11 @@ export interface DiscoveryServerOptions {
 }
 
 type RequestKind = 'initial' | 'ack' | 'nack' | 'stale';
+
+/** A reason to refuse the proxy a stream announces, or undefined to accept it. */
+export type ProxyCheck = (proxy: Proxy) => string | undefined;
+/** Authenticates a stream (rejects with an Error carrying a gRPC `code` to refuse it) and returns its proxy check. */
+export type StreamGuard = (call: AdsCall) => Promise<ProxyCheck>;
 
 /**
  * State-of-the-world ADS. Holds the current snapshot and its encode cache, one Connection per stream,
@@ -75,10 +80,24 @@ export class DiscoveryServer {
     return { ...(this.cache?.stats ?? { hits: 0, misses: 0 }), size: this.cache?.size ?? 0 };
   }
 
-  register(server: grpc.Server): void {
+  /**
+   * Adds ADS to `server`. With a `guard` (the TLS port, 15012) every stream is authenticated before its
+   * first request is read, and each proxy it announces must pass the check the guard returns.
+   */
+  register(server: grpc.Server, guard?: StreamGuard): void {
     server.addService(ADS_SERVICE_DEFINITION, {
-      StreamAggregatedResources: (call: AdsCall) => this.onStream(call),
+      StreamAggregatedResources: (call: AdsCall) => (guard ? this.onGuardedStream(call, guard) : this.onStream(call)),
     });
+  }
+
+  private onGuardedStream(call: AdsCall, guard: StreamGuard): void {
+    guard(call).then(
+      (check) => this.onStream(call, check),
+      (err: Error & { code?: grpc.status }) => {
+        this.log.warn({ peer: call.getPeer(), details: err.message }, 'refusing unauthenticated xDS stream');
+        call.emit('error', { code: err.code ?? grpc.status.UNAUTHENTICATED, details: err.message });
+      },
+    );
   }
 
   /** Installs a new snapshot and queues a push to every connected proxy. */
@@ -98,7 +117,7 @@ export class DiscoveryServer {
     for (const c of this.conns.values()) c.call.end();
   }
 
-  private onStream(call: AdsCall): void {
+  private onStream(call: AdsCall, check?: ProxyCheck): void {
     let conn: Connection | undefined;
     const peer = call.getPeer();
     const close = () => {
@@ -112,7 +131,7 @@ export class DiscoveryServer {
     call.on('data', (req: DiscoveryRequest) => {
       try {
         if (!conn) {
-          conn = this.connect(call, req, peer);
+          conn = this.connect(call, req, peer, check);
           if (!conn) return;
         }
         this.onRequest(conn, req);
@@ -132,7 +151,7 @@ export class DiscoveryServer {
     call.on('cancelled', close);
   }
 
-  private connect(call: AdsCall, req: DiscoveryRequest, peer: string): Connection | undefined {
+  private connect(call: AdsCall, req: DiscoveryRequest, peer: string, check?: ProxyCheck): Connection | undefined {
     const node = nodeSchema.safeParse(req.node ?? {});
     const fail = (details: string) => {
       this.log.warn({ peer, details }, 'refusing xDS stream');
@@ -145,6 +164,12 @@ export class DiscoveryServer {
       proxy = parseProxy(node.data);
     } catch (err) {
       return fail((err as Error).message);
+    }
+    const denied = check?.(proxy);
+    if (denied) {
+      this.log.warn({ peer, proxy: proxy.id, details: denied }, 'refusing xDS stream');
+      call.emit('error', { code: grpc.status.PERMISSION_DENIED, details: denied });
+      return undefined;
     }
     if (!this.options.generators[proxy.generator]) {
       return fail(

@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 
@@ -25,4 +25,20 @@ export function opensslVerify(chain: readonly string[], dir: string, purpose = '
     args.push('-untrusted', mid);
   }
   return openssl([...args, leaf]);
+}
+
+/** Like `openssl` but without blocking the event loop (for servers in the same process, e.g. s_client). */
+export function opensslAsync(args: readonly string[], input = '', timeoutMs = 10_000): Promise<{ status: number; out: string }> {
+  return new Promise((resolve) => {
+    const child = spawn('openssl', args as string[], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ status: code ?? -1, out });
+    });
+    child.stdin.end(input);
+  });
 }

@@ -1,0 +1,58 @@
+import type * as grpc from '@grpc/grpc-js';
+import type { Logger } from '../telemetry/log.js';
+import type { Metrics } from '../telemetry/metrics.js';
+import type { DiscoveryServer } from '../xds/server.js';
+import { CertificateAuthority, DEFAULT_CERT_TTL_MS, MAX_CERT_TTL_MS } from './authority.js';
+import { ClientCertificateAuthenticator, TokenReviewAuthenticator, TrustedKeyJwtAuthenticator, type Authenticator } from './authn.js';
+import { DEFAULT_SERVING_DNS_NAMES, SecureServer } from './secure-server.js';
+import type { KeyType } from './x509.js';
+
+// What `meshd serve` needs to run the CA and the TLS port, in one options object (DaemonOptions.security).
+
+export interface SecurityOptions {
+  /** HOST:PORT of the TLS port (istiod's 15012) */
+  readonly addr: string;
+  /** the CA's key material (Istio cacerts layout); a self-signed root is created here when empty */
+  readonly caDir: string;
+  readonly caKeyType?: KeyType;
+  /** DNS names of the serving certificate beyond istiod.istio-system.svc */
+  readonly extraDnsNames?: readonly string[];
+  /** Kubernetes API server for TokenReview */
+  readonly tokenReview?: { readonly url: string; readonly tokenFile?: string; readonly caFile?: string };
+  /** trusted service-account token public keys (PEM or JWKS), config-dir mode */
+  readonly jwtPublicKeysFile?: string;
+  readonly jwtIssuer?: string;
+  readonly defaultCertTtlMs?: number;
+  readonly maxCertTtlMs?: number;
+}
+
+export function buildSecureServer(
+  opts: SecurityOptions,
+  deps: { trustDomain: string; metrics: Metrics; log: Logger; discovery: DiscoveryServer },
+): SecureServer {
+  const ca = CertificateAuthority.open({ dir: opts.caDir, trustDomain: deps.trustDomain, keyType: opts.caKeyType, log: deps.log });
+  const authenticators: Authenticator[] = [];
+  if (opts.tokenReview) {
+    authenticators.push(new TokenReviewAuthenticator({ url: opts.tokenReview.url, trustDomain: deps.trustDomain, bearerTokenFile: opts.tokenReview.tokenFile, caFile: opts.tokenReview.caFile }));
+  }
+  if (opts.jwtPublicKeysFile) {
+    authenticators.push(new TrustedKeyJwtAuthenticator({ keyFile: opts.jwtPublicKeysFile, trustDomain: deps.trustDomain, issuer: opts.jwtIssuer }));
+  }
+  authenticators.push(new ClientCertificateAuthenticator(deps.trustDomain));
+  if (!opts.tokenReview && !opts.jwtPublicKeysFile) {
+    deps.log.warn('CA: no token authenticator (--token-review-url or --jwt-public-keys): only certificate renewals can be served');
+  }
+  const maxTtl = opts.maxCertTtlMs ?? MAX_CERT_TTL_MS;
+  const defaultTtl = opts.defaultCertTtlMs ?? DEFAULT_CERT_TTL_MS;
+  if (defaultTtl > maxTtl) throw new Error(`--workload-cert-ttl ${defaultTtl / 1000}s is above --max-workload-cert-ttl ${maxTtl / 1000}s`);
+  return new SecureServer({
+    ca,
+    authenticators,
+    dnsNames: [...new Set([...DEFAULT_SERVING_DNS_NAMES, ...(opts.extraDnsNames ?? [])])],
+    metrics: deps.metrics,
+    log: deps.log,
+    defaultTtlMs: defaultTtl,
+    maxTtlMs: maxTtl,
+    registerXds: (server: grpc.Server, guard) => deps.discovery.register(server, guard),
+  });
+}
