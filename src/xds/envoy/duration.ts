@@ -24,7 +24,3 @@ export function toDuration(text: string | undefined): Duration | undefined {
   const ns = parseDuration(text);
   return ns === undefined ? undefined : durationFromNanos(ns);
 }
-
-export function durationToMillis(d: Duration): number {
-  return d.seconds * 1000 + d.nanos / 1e6;
-}
