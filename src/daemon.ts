@@ -4,6 +4,7 @@ import * as grpc from '@grpc/grpc-js';
 import { ConfigStore, type StoreEvent } from './config/store.js';
 import { PushContext, DEFAULT_MESH_CONFIG, type MeshConfig } from './model/push-context.js';
 import { DirectorySource } from './sources/dir/directory-source.js';
+import { KubeSource, type KubeSourceOptions } from './sources/kube/kube-source.js';
 import { debugHandler } from './telemetry/debug.js';
 import type { Logger } from './telemetry/log.js';
 import { Metrics } from './telemetry/metrics.js';
@@ -21,6 +22,8 @@ export interface DaemonOptions {
   readonly debounce: DebounceOptions;
   readonly mesh?: MeshConfig;
   readonly log: Logger;
+  /** the Kubernetes source (informers on the cluster's API server); off when undefined */
+  readonly kube?: Omit<KubeSourceOptions, 'store' | 'log' | 'metrics'>;
   /** the CA and the TLS port (CSR service + xDS over TLS); off when undefined */
   readonly security?: SecurityOptions;
 }
@@ -66,7 +69,9 @@ export class Daemon {
     'grpc.keepalive_time_ms': 30_000,
   });
   private readonly httpServers: http.Server[] = [];
-  private readonly sources: DirectorySource[] = [];
+  private readonly sources: { stop(): Promise<void> }[] = [];
+  /** the Kubernetes source, when configured */
+  kube: KubeSource | undefined;
   private readonly debouncer: Debouncer<StoreEvent>;
   private snapshotSeq = 0;
   private ready = false;
@@ -100,10 +105,33 @@ export class Daemon {
       this.sources.push(dir);
       await dir.start();
     }
+    if (this.options.kube) await this.startKube(this.options.kube);
     // The first snapshot goes out at once: there is nothing to coalesce with at start-up.
     this.debouncer.flush();
     if (!this.ready) this.rebuild(0, Date.now());
     return this.addresses;
+  }
+
+  /**
+   * Starts the informers and waits until every one has delivered its initial list: the first snapshot
+   * (and so /ready) must never be a half-listed cluster, or connected proxies would lose config.
+   */
+  private async startKube(kube: NonNullable<DaemonOptions['kube']>): Promise<void> {
+    const src = new KubeSource({ ...kube, store: this.store, log: this.log, metrics: this.metrics });
+    this.kube = src;
+    this.sources.push(src);
+    src.start();
+    const progress = setInterval(() => {
+      const waiting = src.states().filter((s) => !s.hasSynced).map((s) => `${s.kind}${s.lastError ? ` (${s.lastError})` : ''}`);
+      this.log.info({ waiting }, 'waiting for Kubernetes informers to sync');
+    }, 5000);
+    progress.unref();
+    try {
+      await src.waitSynced();
+    } finally {
+      clearInterval(progress);
+    }
+    this.log.info({ objects: this.store.revision }, 'Kubernetes informers synced');
   }
 
   /** Builds a new immutable snapshot from the store and hands it to the xDS server. */

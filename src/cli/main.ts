@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command, Option } from 'commander';
 import { runServe, type ServeFlags } from './serve.js';
+import { addSecurityFlags } from './security-flags.js';
 import { runValidate } from './validate.js';
 
 const program = new Command();
@@ -9,8 +10,7 @@ program
   .description('An istiod-compatible service-mesh control plane: Istio config in, xDS out.')
   .showHelpAfterError();
 
-program
-  .command('serve')
+addSecurityFlags(program.command('serve'))
   .description('run the control plane: watch config, serve xDS to proxies')
   .option('--config-dir <dir>', 'load mesh config (Istio and Kubernetes YAML/JSON) from this directory, watched')
   .option('--grpc-addr <addr>', 'plaintext xDS (ADS) address', ':15010')
@@ -22,6 +22,9 @@ program
   .option('--domain <suffix>', 'cluster DNS domain suffix', 'cluster.local')
   .option('--trust-domain <domain>', 'SPIFFE trust domain', 'cluster.local')
   .option('--root-namespace <ns>', 'mesh root namespace (mesh-wide config)', 'istio-system')
+  .option('--kubeconfig <file>', 'watch this Kubernetes cluster (default: in-cluster service account; without --config-dir also $KUBECONFIG or ~/.kube/config)')
+  .option('--cluster-id <name>', 'cluster name in source ids and messages (istiod CLUSTER_ID)', process.env.CLUSTER_ID || 'Kubernetes')
+  .option('--mesh-config <file>', 'mesh config YAML (istiod --meshConfig); meshd reads discoverySelectors from it')
   .action(async (flags: ServeFlags) => {
     await runServe(flags);
   });

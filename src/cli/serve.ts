@@ -1,8 +1,13 @@
-import { Daemon } from '../daemon.js';
-import { createLogger } from '../telemetry/log.js';
+import { readFileSync } from 'node:fs';
+import YAML from 'yaml';
+import { Daemon, type DaemonOptions } from '../daemon.js';
+import { resolveKubeConnection } from '../sources/kube/client.js';
+import { parseDiscoverySelectors, type LabelSelector } from '../sources/kube/selectors.js';
+import { createLogger, type Logger } from '../telemetry/log.js';
 import { parseDurationMs } from './duration.js';
+import { securityOptions, type SecurityFlags } from './security-flags.js';
 
-export interface ServeFlags {
+export interface ServeFlags extends Partial<SecurityFlags> {
   configDir?: string;
   grpcAddr: string;
   monitoringAddr: string;
@@ -13,23 +18,51 @@ export interface ServeFlags {
   domain: string;
   trustDomain: string;
   rootNamespace: string;
+  /** Kubernetes source: kubeconfig file (else in-cluster, else $KUBECONFIG/~/.kube/config without --config-dir) */
+  kubeconfig?: string;
+  /** istiod's CLUSTER_ID */
+  clusterId?: string;
+  /** mesh config YAML (istiod's --meshConfig): discoverySelectors scope the Kubernetes source */
+  meshConfig?: string;
+}
+
+/** The Kubernetes source's options, or undefined when there is no cluster to watch. */
+function kubeOptions(flags: ServeFlags, useDefaultFiles: boolean, log: Logger): DaemonOptions['kube'] {
+  const conn = resolveKubeConnection({ kubeconfig: flags.kubeconfig, useDefaultFiles });
+  if (!conn) return undefined;
+  let discoverySelectors: LabelSelector[] = [];
+  if (flags.meshConfig) {
+    const mesh = YAML.parse(readFileSync(flags.meshConfig, 'utf8')) as Record<string, unknown> | null;
+    discoverySelectors = parseDiscoverySelectors(mesh?.discoverySelectors, `${flags.meshConfig}: discoverySelectors`);
+  }
+  const namespace = process.env.POD_NAMESPACE || flags.rootNamespace;
+  log.info({ from: conn.from, server: conn.server, discoverySelectors: discoverySelectors.length }, 'Kubernetes source configured');
+  return {
+    kc: conn.kc,
+    cluster: flags.clusterId || process.env.CLUSTER_ID || 'Kubernetes',
+    discoverySelectors,
+    status: { namespace, name: 'istio-status-leader' },
+  };
 }
 
 export async function runServe(flags: ServeFlags, out: NodeJS.WritableStream = process.stdout): Promise<void> {
   const log = createLogger(flags.logLevel);
   const quietMs = parseDurationMs(flags.debounceAfter, '--debounce-after');
   const maxMs = parseDurationMs(flags.debounceMax, '--debounce-max');
-  if (!flags.configDir) {
-    throw new Error('no configuration source: pass --config-dir DIR (the Kubernetes source is not available in this version)');
+  const kube = kubeOptions(flags, !flags.configDir, log);
+  if (!flags.configDir && !kube) {
+    throw new Error('no configuration source: pass --config-dir DIR, or --kubeconfig FILE (or set KUBECONFIG, or run in a cluster) for the Kubernetes source');
   }
   const daemon = new Daemon({
-    configDir: flags.configDir,
+    ...(kube ? { kube } : {}),
+    ...(flags.configDir ? { configDir: flags.configDir } : {}),
     grpcAddr: flags.grpcAddr,
     monitoringAddr: flags.monitoringAddr,
     httpAddr: flags.httpAddr,
     debounce: { quietMs, maxMs },
     mesh: { domainSuffix: flags.domain, trustDomain: flags.trustDomain, rootNamespace: flags.rootNamespace },
     log,
+    ...(flags.secureGrpcAddr ? { security: securityOptions(flags as SecurityFlags) } : {}),
   });
 
   let stopping = false;
@@ -58,14 +91,15 @@ export async function runServe(flags: ServeFlags, out: NodeJS.WritableStream = p
   const hosts = snap.registry.services.flatMap((s) => s.ports.map((p) => `${s.hostname}:${p.port}`));
   out.write(
     [
-      `meshd is serving the mesh in ${flags.configDir}`,
+      `meshd is serving the mesh in ${[flags.configDir, kube ? `Kubernetes cluster ${kube.cluster} (${kube.kc.getCurrentCluster()?.server})` : undefined].filter(Boolean).join(' and ')}`,
       `  xDS (ADS, plaintext)  ${addrs.grpcAddr}`,
+      addrs.secureGrpcAddr ? `  CA + xDS over TLS     ${addrs.secureGrpcAddr}  (root: ${flags.caDir}/root-cert.pem)` : '',
       `  metrics and debug     http://${addrs.monitoringAddr}/metrics  /debug/syncz  /debug/configz  /debug/adsz`,
       `  readiness             http://${addrs.httpAddr}/ready`,
       `  ${snap.registry.services.length} services, ${snap.virtualServices.length} VirtualServices, ${snap.destinationRules.length} DestinationRules`,
       ...hosts.slice(0, 10).map((h) => `  proxyless gRPC target xds:///${h}`),
       hosts.length > 10 ? `  … and ${hosts.length - 10} more` : '',
-      'Edit the files in the config directory and connected clients follow. Ctrl-C stops.',
+      flags.configDir ? 'Edit the files in the config directory and connected clients follow. Ctrl-C stops.' : 'kubectl apply/delete your Istio config and connected clients follow. Ctrl-C stops.',
       '',
     ].filter((l) => l !== '').join('\n') + '\n',
   );
