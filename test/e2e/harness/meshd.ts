@@ -1,5 +1,6 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 import { REPO_ROOT, trackChild, waitExit, waitUntil } from './util.js';
@@ -32,6 +33,8 @@ export interface StartMeshdOptions {
   readonly extraArgs?: readonly string[];
   readonly logLevel?: string;
   readonly startTimeoutMs?: number;
+  /** the CA directory (--ca-dir); default a fresh temp dir removed on stop */
+  readonly caDir?: string;
 }
 
 export interface Meshd {
@@ -39,6 +42,9 @@ export interface Meshd {
   readonly grpcAddr: string;
   readonly monitoringAddr: string;
   readonly httpAddr: string;
+  /** the TLS port: CA + xDS over TLS */
+  readonly secureGrpcAddr: string;
+  readonly caDir: string;
   /** every stderr line, parsed when it is JSON */
   readonly logs: LogLine[];
   readonly stderrText: () => string;
@@ -64,13 +70,16 @@ export interface Meshd {
   stop(timeoutMs?: number): Promise<number | null>;
 }
 
-export async function startMeshd({ configDir, extraArgs = [], logLevel = 'info', startTimeoutMs = 30_000 }: StartMeshdOptions): Promise<Meshd> {
+export async function startMeshd({ configDir, extraArgs = [], logLevel = 'info', startTimeoutMs = 30_000, caDir: givenCaDir }: StartMeshdOptions): Promise<Meshd> {
+  const caDir = givenCaDir ?? mkdtempSync(path.join(os.tmpdir(), 'meshd-e2e-ca-'));
   const args = [
     '--import', 'tsx', path.join(REPO_ROOT, 'src/cli/main.ts'), 'serve',
     '--config-dir', configDir,
     '--grpc-addr', '127.0.0.1:0',
     '--monitoring-addr', '127.0.0.1:0',
     '--http-addr', '127.0.0.1:0',
+    '--secure-grpc-addr', '127.0.0.1:0',
+    '--ca-dir', caDir,
     '--log-level', logLevel,
     '--debounce-after', '100ms',
     '--debounce-max', '10s',
@@ -110,6 +119,7 @@ export async function startMeshd({ configDir, extraArgs = [], logLevel = 'info',
   const grpcAddr = String(serving.grpcAddr);
   const monitoringAddr = String(serving.monitoringAddr);
   const httpAddr = String(serving.httpAddr);
+  const secureGrpcAddr = String(serving.secureGrpcAddr ?? '');
 
   const getText = async (urlPath: string, which: 'monitoring' | 'http' = 'monitoring') => {
     const res = await fetch(`http://${which === 'http' ? httpAddr : monitoringAddr}${urlPath}`, { signal: AbortSignal.timeout(5000) });
@@ -147,6 +157,8 @@ export async function startMeshd({ configDir, extraArgs = [], logLevel = 'info',
     grpcAddr,
     monitoringAddr,
     httpAddr,
+    secureGrpcAddr,
+    caDir,
     logs,
     stderrText,
     stdout,
@@ -185,13 +197,20 @@ export async function startMeshd({ configDir, extraArgs = [], logLevel = 'info',
       return waitUntil(what, () => logs.find(predicate), { timeoutMs, detail: () => stderrText().slice(-4000) });
     },
     async stop(timeoutMs = 10_000) {
-      if (exited()) return child.exitCode;
+      const removeCa = () => {
+        if (!givenCaDir) rmSync(caDir, { recursive: true, force: true });
+      };
+      if (exited()) {
+        removeCa();
+        return child.exitCode;
+      }
       child.kill('SIGTERM');
       const r = await waitExit(child, timeoutMs);
       if (!r) {
         child.kill('SIGKILL');
         throw new Error(`meshd did not exit within ${timeoutMs} ms of SIGTERM:\n${stderrText().slice(-3000)}`);
       }
+      removeCa();
       return r.code;
     },
   };

@@ -1,0 +1,52 @@
+import os from 'node:os';
+import path from 'node:path';
+import { Option, type Command } from 'commander';
+import type { SecurityOptions } from '../ca/setup.js';
+import { parseDurationMs } from './duration.js';
+
+// `meshd serve` flags for the CA and the TLS port (istiod's 15012).
+
+export interface SecurityFlags {
+  secureGrpcAddr: string;
+  caDir: string;
+  caKeyType: 'rsa' | 'ec';
+  caDnsNames: string;
+  tokenReviewUrl?: string;
+  tokenReviewTokenFile?: string;
+  tokenReviewCaFile?: string;
+  jwtPublicKeys?: string;
+  jwtIssuer?: string;
+  workloadCertTtl: string;
+  maxWorkloadCertTtl: string;
+}
+
+export const DEFAULT_CA_DIR = path.join(os.homedir(), '.meshd', 'ca');
+
+export function addSecurityFlags(cmd: Command): Command {
+  return cmd
+    .option('--secure-grpc-addr <addr>', 'TLS port: certificate service (IstioCertificateService) and xDS over TLS; "off" disables', ':15012')
+    .option('--ca-dir <dir>', 'CA key material in Istio cacerts layout (ca-cert.pem, ca-key.pem, cert-chain.pem, root-cert.pem); a self-signed root is created here when empty; plugged files are reloaded on change', DEFAULT_CA_DIR)
+    .addOption(new Option('--ca-key-type <type>', 'key type of a newly created self-signed root').choices(['rsa', 'ec']).default('rsa'))
+    .option('--ca-dns-names <names>', 'extra DNS names (comma-separated) for the TLS serving certificate, beside istiod.istio-system.svc', '')
+    .option('--token-review-url <url>', 'Kubernetes API server that checks workload tokens (TokenReview, audience istio-ca)')
+    .option('--token-review-token-file <file>', "meshd's bearer token for TokenReview")
+    .option('--token-review-ca-file <file>', 'CA bundle of the API server for TokenReview')
+    .option('--jwt-public-keys <file>', 'config-dir mode: trust service-account JWTs signed by these keys (PEM keys/certificates or JWKS)')
+    .option('--jwt-issuer <iss>', 'with --jwt-public-keys: the only accepted token issuer (iss)')
+    .option('--workload-cert-ttl <duration>', 'certificate lifetime when a CSR asks for none', '24h')
+    .option('--max-workload-cert-ttl <duration>', 'longest certificate lifetime a CSR may ask for', '2160h');
+}
+
+export function securityOptions(flags: SecurityFlags): SecurityOptions | undefined {
+  if (!flags.secureGrpcAddr || flags.secureGrpcAddr === 'off') return undefined;
+  return {
+    addr: flags.secureGrpcAddr,
+    caDir: flags.caDir,
+    caKeyType: flags.caKeyType,
+    extraDnsNames: flags.caDnsNames.split(',').map((s) => s.trim()).filter(Boolean),
+    ...(flags.tokenReviewUrl ? { tokenReview: { url: flags.tokenReviewUrl, tokenFile: flags.tokenReviewTokenFile, caFile: flags.tokenReviewCaFile } } : {}),
+    ...(flags.jwtPublicKeys ? { jwtPublicKeysFile: flags.jwtPublicKeys, jwtIssuer: flags.jwtIssuer } : {}),
+    defaultCertTtlMs: parseDurationMs(flags.workloadCertTtl, '--workload-cert-ttl'),
+    maxCertTtlMs: parseDurationMs(flags.maxWorkloadCertTtl, '--max-workload-cert-ttl'),
+  };
+}
