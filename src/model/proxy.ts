@@ -21,6 +21,8 @@ export interface Proxy {
   readonly clusterId: string;
   readonly interceptionMode: string;
   readonly locality: Locality;
+  /** e.g. `grpc-node-js` / `1.14.1`, `gRPC Python` / `1.51.1`: lets generators work around a client's bugs */
+  readonly userAgent: { readonly name: string; readonly version: string };
   readonly metadata: Readonly<Record<string, unknown>>;
 }
 
@@ -30,6 +32,8 @@ export const nodeSchema = z.looseObject({
   cluster: z.string().optional(),
   metadata: z.record(z.string(), z.unknown()).optional(),
   locality: z.looseObject({ region: z.string().optional(), zone: z.string().optional(), sub_zone: z.string().optional() }).nullish(),
+  user_agent_name: z.string().optional(),
+  user_agent_version: z.string().optional(),
 });
 export type XdsNode = z.infer<typeof nodeSchema>;
 
@@ -80,6 +84,7 @@ export function parseProxy(node: XdsNode): Proxy {
       zone: node.locality?.zone ?? '',
       subzone: node.locality?.sub_zone ?? '',
     },
+    userAgent: { name: node.user_agent_name ?? '', version: node.user_agent_version ?? '' },
     metadata: md,
   });
 }

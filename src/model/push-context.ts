@@ -55,6 +55,10 @@ function visibleFrom(exportTo: readonly string[] | undefined, ownNamespace: stri
   return exportTo.some((e) => e === '*' || (e === '.' && ownNamespace === proxyNamespace) || e === proxyNamespace);
 }
 
+function labelsMatch(selector: Readonly<Record<string, string>>, labels: Readonly<Record<string, string>>): boolean {
+  return Object.entries(selector).every(([k, v]) => labels[k] === v);
+}
+
 function byCreation<T extends { revision: number; namespace: string; config: { metadata: { name: string } } }>(a: T, b: T): number {
   return a.revision - b.revision || a.namespace.localeCompare(b.namespace) || a.config.metadata.name.localeCompare(b.config.metadata.name);
 }
@@ -153,20 +157,33 @@ export class PushContext {
 
   /**
    * Istio's DestinationRule lookup: the proxy's own namespace, then the service's namespace, then the
-   * root namespace; within each an exact host beats a wildcard, and the oldest wins.
+   * root namespace; within each an exact host beats a wildcard, and the oldest wins. A rule with a
+   * `workloadSelector` applies only to matching workloads in its own namespace, and there it beats a
+   * rule without one.
    */
-  destinationRuleFor(proxyNamespace: string, hostname: string): IndexedDestinationRule | undefined {
+  destinationRuleFor(
+    proxyNamespace: string,
+    hostname: string,
+    proxyLabels: Readonly<Record<string, string>> = {},
+  ): IndexedDestinationRule | undefined {
     const svcNamespace = this.service(hostname)?.namespace;
     const order = [proxyNamespace, svcNamespace, this.mesh.rootNamespace].filter((n): n is string => !!n);
-    for (const ns of [...new Set(order)]) {
+    const pick = (ns: string, selected: boolean): IndexedDestinationRule | undefined => {
       let wildcard: IndexedDestinationRule | undefined;
       for (const dr of this.destinationRules) {
         if (dr.namespace !== ns) continue;
+        const selector = dr.config.spec.workloadSelector?.matchLabels;
+        if (selected !== (selector !== undefined)) continue;
+        if (selector && (ns !== proxyNamespace || !labelsMatch(selector, proxyLabels))) continue;
         if (!visibleFrom(dr.config.spec.exportTo, dr.namespace, proxyNamespace)) continue;
         if (dr.host === hostname) return dr;
         if (!wildcard && hostMatches(dr.host, hostname)) wildcard = dr;
       }
-      if (wildcard) return wildcard;
+      return wildcard;
+    };
+    for (const ns of [...new Set(order)]) {
+      const found = (ns === proxyNamespace ? pick(ns, true) : undefined) ?? pick(ns, false);
+      if (found) return found;
     }
     return undefined;
   }

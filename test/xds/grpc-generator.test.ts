@@ -636,6 +636,24 @@ describe('grpc generator: class key', () => {
     assert.equal(grpcGenerator.classKey(plain, proxy({ labels: { track: 'canary' } })), grpcGenerator.classKey(plain, proxy({ labels: { track: 'stable' } })));
   });
 
+  it('applies a DestinationRule with a workloadSelector only to matching workloads of its namespace, and keys on it', () => {
+    const selected = dr({
+      workloadSelector: { matchLabels: { track: 'canary' } },
+      trafficPolicy: { loadBalancer: { consistentHash: { httpHeaderName: 'x-user' } } },
+    }, 'for-canary');
+    const ctx = mesh(dr({ subsets: SUBSETS }), selected);
+    const canary = proxy({ labels: { app: 'client', track: 'canary' } });
+    const stable = proxy({ labels: { app: 'client', track: 'stable' } });
+    const elsewhere = proxy({ ns: 'other', labels: { app: 'client', track: 'canary' } });
+    assert.equal(ctx.destinationRuleFor('default', 'helloworld.default.svc.cluster.local', canary.labels)?.config.metadata.name, 'for-canary');
+    assert.notEqual(ctx.destinationRuleFor('default', 'helloworld.default.svc.cluster.local', stable.labels)?.config.metadata.name, 'for-canary');
+    assert.notEqual(ctx.destinationRuleFor('other', 'helloworld.default.svc.cluster.local', elsewhere.labels)?.config.metadata.name, 'for-canary');
+    assert.notEqual(grpcGenerator.classKey(ctx, canary), grpcGenerator.classKey(ctx, stable));
+    const lb = (p: Proxy) => must(TYPE.CDS, ctx, p, C()).lb_policy;
+    assert.equal(lb(canary), 'RING_HASH');
+    assert.equal(lb(stable), 'ROUND_ROBIN');
+  });
+
   it('uses the pod labels when the node metadata has none', () => {
     const ctx = mesh(
       pod('client-2', 'default', '10.1.0.21', { app: 'client', track: 'canary' }),

@@ -48,7 +48,7 @@ export function buildCluster(ctx: PushContext, proxy: Proxy, name: string): obje
   if (!key || key.direction !== 'outbound') return undefined;
   const service = ctx.service(key.hostname);
   const servesPort = !!service?.ports.some((p) => p.port === key.port);
-  const dr = servesPort ? ctx.destinationRuleFor(proxy.namespace, key.hostname)?.config : undefined;
+  const dr = servesPort ? ctx.destinationRuleFor(proxy.namespace, key.hostname, ctx.proxyLabels(proxy))?.config : undefined;
   if (key.subset && !findSubset(dr, key.subset)) return undefined;
 
   const cluster: Record<string, unknown> = {

@@ -20,7 +20,7 @@ export function buildClusterLoadAssignment(ctx: PushContext, proxy: Proxy, name:
   if (!key || key.direction !== 'outbound') return undefined;
   let endpoints: readonly ServiceEndpoint[] = ctx.endpoints(key.hostname, key.port);
   if (key.subset) {
-    const dr = ctx.destinationRuleFor(proxy.namespace, key.hostname)?.config;
+    const dr = ctx.destinationRuleFor(proxy.namespace, key.hostname, ctx.proxyLabels(proxy))?.config;
     const subset = findSubset(dr, key.subset);
     endpoints = subset ? endpoints.filter((ep) => labelsMatch(subset.labels, ep.workload?.labels ?? {})) : [];
   }

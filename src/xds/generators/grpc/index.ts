@@ -15,7 +15,8 @@ const labelKeysCache = new WeakMap<PushContext, readonly string[]>();
 
 /**
  * Proxy label keys any output can depend on: the keys VirtualService matches select sources by
- * (`sourceLabels`). Workload selectors of security policies join this when mTLS/RBAC land.
+ * (`sourceLabels`) and the keys DestinationRule workload selectors match on. Workload selectors of
+ * security policies join this when mTLS/RBAC land.
  */
 export function referencedLabelKeys(ctx: PushContext): readonly string[] {
   let keys = labelKeysCache.get(ctx);
@@ -25,6 +26,9 @@ export function referencedLabelKeys(ctx: PushContext): readonly string[] {
       for (const http of vs.config.spec.http ?? []) {
         for (const m of http.match ?? []) for (const k of Object.keys(m.sourceLabels ?? {})) set.add(k);
       }
+    }
+    for (const dr of ctx.destinationRules) {
+      for (const k of Object.keys(dr.config.spec.workloadSelector?.matchLabels ?? {})) set.add(k);
     }
     keys = [...set].sort();
     labelKeysCache.set(ctx, keys);

@@ -273,7 +273,7 @@ function destinationConsistentHash(
   vs: IndexedVirtualService,
   d: HTTPRouteDestination,
 ): ConsistentHashLB | undefined {
-  const dr = ctx.destinationRuleFor(proxy.namespace, destinationHost(ctx, vs, d))?.config;
+  const dr = ctx.destinationRuleFor(proxy.namespace, destinationHost(ctx, vs, d), ctx.proxyLabels(proxy))?.config;
   if (!dr) return undefined;
   const tp = dr.spec.trafficPolicy;
   const dstPort = d.destination.port?.number;
@@ -290,7 +290,7 @@ function destinationConsistentHash(
 
 /** istiod hashForService (routes without a VirtualService): top level, overridden by the port's settings. */
 function serviceConsistentHash(ctx: PushContext, proxy: Proxy, hostname: string, port: number): ConsistentHashLB | undefined {
-  const tp = ctx.destinationRuleFor(proxy.namespace, hostname)?.config.spec.trafficPolicy;
+  const tp = ctx.destinationRuleFor(proxy.namespace, hostname, ctx.proxyLabels(proxy))?.config.spec.trafficPolicy;
   const pls = tp?.portLevelSettings?.find((p) => p.port?.number === port);
   return pls?.loadBalancer?.consistentHash ?? tp?.loadBalancer?.consistentHash;
 }
