@@ -42,6 +42,8 @@ export class DirectorySource {
   private readonly watchers = new Map<string, FSWatcher>(); // directory → its watcher
   /** file → `inode:size:mtime` when last read */
   private readonly stats = new Map<string, string>();
+  /** file → keys of the documents in it that were refused at its last read */
+  private readonly rejectedByFile = new Map<string, Set<string>>();
   private rescanTimer: NodeJS.Timeout | undefined;
   private stopped = false;
   private readonly log: Logger;
@@ -207,6 +209,12 @@ export class DirectorySource {
 
   private reconcile(file: string, accepted: { value: Validated; origin: Origin }[], keep: ReadonlySet<string>, keepAll: boolean): void {
     const store = this.options.store;
+    if (!keepAll) {
+      // a refusal ends when the refused document is fixed, removed, or its file is gone
+      for (const k of this.rejectedByFile.get(file) ?? []) if (!keep.has(k)) store.clearRejection(k);
+      if (keep.size > 0) this.rejectedByFile.set(file, new Set(keep));
+      else this.rejectedByFile.delete(file);
+    }
     const before = this.fileObjects.get(file) ?? [];
     const now: Owned[] = [];
     for (const { value: { kind, object }, origin } of accepted) {
