@@ -2,6 +2,7 @@
 import { Command, Option } from 'commander';
 import { runServe, type ServeFlags } from './serve.js';
 import { addSecurityFlags } from './security-flags.js';
+import { addAgentCommand } from './agent.js';
 import { runValidate } from './validate.js';
 
 const program = new Command();
@@ -36,6 +37,8 @@ program
   .action(async (opts: { filename: string[] }) => {
     process.exitCode = await runValidate(opts.filename, { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin });
   });
+
+addAgentCommand(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`meshd: ${(err as Error).message}\n`);
