@@ -2,6 +2,7 @@
 //
 //   npx tsx bench/xds-load.ts --services 1000 --proxies 500 [--watch all|N] [--workers 2]
 //                             [--out FILE | --no-save] [--timeout-s 600] [--cpu-prof] [--profile-workers] [--meshd-node-args STR]
+//                             [--meshd-ref GIT_REF]   (run meshd from that commit, not the working tree)
 //
 // What it measures (bench/README.md explains each figure):
 //   1. cold start: spawn `meshd serve` on a generated config dir → /ready = 200; RSS then
@@ -16,7 +17,7 @@
 // JSON under bench/results/ unless --no-save.
 
 import { fork, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
@@ -46,6 +47,7 @@ interface Options {
   meshdNodeOptions: string;
   connectSpreadMs: number;
   keep: boolean;
+  meshdRef: string | undefined;
 }
 
 function parseOptions(argv: string[]): Options {
@@ -64,6 +66,7 @@ function parseOptions(argv: string[]): Options {
       'meshd-node-args': { type: 'string', default: '' },
       'connect-spread-ms': { type: 'string', default: '0' },
       keep: { type: 'boolean', default: false },
+      'meshd-ref': { type: 'string' },
       help: { type: 'boolean', default: false },
     },
     strict: true,
@@ -92,6 +95,7 @@ function parseOptions(argv: string[]): Options {
     meshdNodeOptions: values['meshd-node-args'],
     connectSpreadMs: int('connect-spread-ms', values['connect-spread-ms'], 0),
     keep: values.keep,
+    meshdRef: values['meshd-ref'],
   };
 }
 
@@ -210,7 +214,7 @@ function watchSet(p: number, services: number, watch: 'all' | number): number[] 
 // ------------------------------------------------------------------------------ processes & probes
 
 const children = new Set<ChildProcess>();
-let tempDirToRemove: string | undefined;
+const tempDirsToRemove: string[] = [];
 
 function trackChild<T extends ChildProcess>(c: T): T {
   children.add(c);
@@ -230,7 +234,7 @@ function killChildren(): void {
 
 function cleanupAndExit(code: number): never {
   killChildren();
-  if (tempDirToRemove) rmSync(tempDirToRemove, { recursive: true, force: true });
+  for (const d of tempDirsToRemove) rmSync(d, { recursive: true, force: true });
   process.exit(code);
 }
 
@@ -356,6 +360,46 @@ function parseMetrics(text: string): Record<string, number> {
   return out;
 }
 
+interface MeshdSource {
+  /** a directory holding meshd's src/ (the working tree, or an export of --meshd-ref) */
+  readonly dir: string;
+  readonly description: string;
+  readonly commit: string;
+  readonly dirty: boolean;
+  /** serve flags this meshd version has that the benchmark sets (ports off the defaults) */
+  readonly extraServeFlags: string[];
+}
+
+function git(args: string[]): string {
+  const r = spawnSync('git', args, { cwd: REPO, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`git ${args.join(' ')}: ${r.stderr.trim()}`);
+  return r.stdout.trim();
+}
+
+/** The working tree, or `git archive REF` unpacked in a temp dir (node_modules linked from the repo). */
+function prepareMeshdSource(ref: string | undefined): MeshdSource {
+  let dir = REPO;
+  let commit: string;
+  let dirty = false;
+  if (ref) {
+    commit = git(['rev-parse', '--short', `${ref}^{commit}`]);
+    dir = mkdtempSync(path.join(os.tmpdir(), 'meshd-bench-src-'));
+    tempDirsToRemove.push(dir);
+    const r = spawnSync('sh', ['-c', `git archive ${commit} | tar -x -C "${dir}"`], { cwd: REPO, encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`exporting meshd ${ref}: ${r.stderr}`);
+    symlinkSync(path.join(REPO, 'node_modules'), path.join(dir, 'node_modules'));
+  } else {
+    commit = git(['rev-parse', '--short', 'HEAD']);
+    dirty = git(['status', '--porcelain', '--untracked-files=no', 'src']) !== '';
+  }
+  // Ask this meshd which flags it has: newer versions also open a TLS/CA port (default :15012), which
+  // the benchmark turns off so runs never collide and no CA key is generated during the cold start.
+  const help = spawnSync(process.execPath, ['--import', 'tsx', path.join(dir, 'src/cli/main.ts'), 'serve', '--help'], { cwd: dir, encoding: 'utf8', timeout: 60_000 });
+  if (help.status !== 0) throw new Error(`meshd serve --help failed (${help.status}):\n${help.stderr}`);
+  const extraServeFlags = help.stdout.includes('--secure-grpc-addr') ? ['--secure-grpc-addr', 'off'] : [];
+  return { dir, description: ref ? `git archive of ${ref} (${commit})` : `working tree at ${commit}${dirty ? ' with uncommitted src/ changes' : ''}`, commit, dirty, extraServeFlags };
+}
+
 class Meshd {
   readonly child: ChildProcess;
   readonly stderrTail: string[] = [];
@@ -364,20 +408,22 @@ class Meshd {
   exited: { code: number | null; signal: NodeJS.Signals | null } | undefined;
 
   constructor(
+    readonly source: MeshdSource,
     readonly configDir: string,
     readonly ports: { grpc: number; monitoring: number; http: number },
     nodeArgs: readonly string[],
   ) {
     const args = [
       ...nodeArgs,
-      '--import', 'tsx', path.join(REPO, 'src/cli/main.ts'), 'serve',
+      '--import', 'tsx', path.join(source.dir, 'src/cli/main.ts'), 'serve',
       '--config-dir', configDir,
       '--grpc-addr', `127.0.0.1:${ports.grpc}`,
       '--monitoring-addr', `127.0.0.1:${ports.monitoring}`,
       '--http-addr', `127.0.0.1:${ports.http}`,
       '--log-level', 'warn',
+      ...source.extraServeFlags,
     ];
-    this.child = trackChild(spawn(process.execPath, args, { cwd: REPO, stdio: ['ignore', 'ignore', 'pipe'] }));
+    this.child = trackChild(spawn(process.execPath, args, { cwd: source.dir, stdio: ['ignore', 'ignore', 'pipe'] }));
     let partial = '';
     this.child.stderr!.on('data', (b: Buffer) => {
       const lines = (partial + b.toString('utf8')).split('\n');
@@ -475,7 +521,6 @@ const round = (n: number, d = 1) => Math.round(n * 10 ** d) / 10 ** d;
 const MiB = (b: number) => round(b / 1048576, 1);
 
 function machineFacts(): Record<string, unknown> {
-  const git = (args: string[]) => spawnSync('git', args, { cwd: REPO, encoding: 'utf8' }).stdout.trim();
   return {
     nproc: Number(spawnSync('nproc', { encoding: 'utf8' }).stdout.trim()) || os.cpus().length,
     cpuModel: os.cpus()[0]?.model ?? 'unknown',
@@ -484,8 +529,6 @@ function machineFacts(): Record<string, unknown> {
     node: process.version,
     grpcJs: JSON.parse(readFileSync(path.join(REPO, 'node_modules/@grpc/grpc-js/package.json'), 'utf8')).version as string,
     loadAvgAtStart: os.loadavg().map((l) => round(l, 2)),
-    commit: git(['rev-parse', '--short', 'HEAD']),
-    worktreeDirty: git(['status', '--porcelain', '--untracked-files=no', 'src']) !== '',
   };
 }
 
@@ -513,7 +556,7 @@ async function run(opts: Options, result: Record<string, unknown>): Promise<Reco
   const P = opts.proxies;
   const watchOf = Array.from({ length: P }, (_, p) => watchSet(p, opts.services, opts.watch));
   const configDir = mkdtempSync(path.join(os.tmpdir(), 'meshd-bench-'));
-  if (!opts.keep) tempDirToRemove = configDir;
+  if (!opts.keep) tempDirsToRemove.push(configDir);
   mesh.write(configDir);
   result.params = {
     services: opts.services,
@@ -529,6 +572,13 @@ async function run(opts: Options, result: Record<string, unknown>): Promise<Reco
     meshdDebounce: '100ms quiet / 10s max (defaults)',
     meshdRunsFrom: 'TypeScript sources via `node --import tsx` (as npm start)',
   };
+
+  const source = prepareMeshdSource(opts.meshdRef);
+  const machine = result.machine as Record<string, unknown>;
+  machine.commit = source.commit;
+  machine.worktreeDirty = source.dirty;
+  (result.params as Record<string, unknown>).meshdSource = source.description;
+  (result.params as Record<string, unknown>).meshdExtraFlags = source.extraServeFlags.join(' ');
 
   // Workers first (protobuf roots loaded), so their start-up is not in any timing.
   const workerProfDir = opts.profileWorkers ? path.join(REPO, 'bench/results/prof/workers') : undefined;
@@ -547,7 +597,7 @@ async function run(opts: Options, result: Record<string, unknown>): Promise<Reco
     nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${profDir}`);
   }
   const tSpawn = now();
-  const meshd = new Meshd(configDir, ports, nodeArgs);
+  const meshd = new Meshd(source, configDir, ports, nodeArgs);
   const readyMs = await waitFor('meshd /ready = 200', opts.timeoutMs, async () => {
     if (meshd.exited) throw new Error(`meshd exited before ready (${JSON.stringify(meshd.exited)}):\n${meshd.stderrTail.join('\n')}`);
     const r = await httpGet(meshd.url('/ready', ports.http), 2000).catch(() => undefined);
@@ -949,6 +999,7 @@ function table(r: Record<string, any>): string {
   return [
     `command: ${r.command}`,
     `machine: nproc ${m.nproc} (${m.cpuModel}), ${m.memTotalMiB} MiB RAM, ${m.kernel}, node ${m.node}, grpc-js ${m.grpcJs}, meshd ${m.commit}${m.worktreeDirty ? '+dirty' : ''}, load average at start ${m.loadAvgAtStart.join(' ')}`,
+    `meshd: ${p.meshdSource}${p.meshdExtraFlags ? `, serve ${p.meshdExtraFlags}` : ''}`,
     `mesh: ${p.services} services in ${p.namespaces} namespaces, ${p.pods} pods, ${p.destinationRules} DestinationRules (v1/v2), ${p.virtualServices} VirtualServices (90/10); ` +
       `${p.proxies} proxies in ${p.workers} worker processes, each watching ${p.listenersPerProxy} listener(s)`,
     '',
