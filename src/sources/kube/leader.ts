@@ -123,7 +123,7 @@ export class LeaderElector extends EventEmitter<{ leader: [boolean] }> {
           leaseDurationSeconds: Math.ceil(this.leaseMs / 1000),
           acquireTime: same && prev?.acquireTime ? prev.acquireTime : microTime(),
           renewTime: microTime(),
-          leaseTransitions: same ? (prev?.leaseTransitions ?? 0) : (prev?.leaseTransitions ?? 0) + (prev?.holderIdentity ? 1 : 0),
+          leaseTransitions: same ? (prev?.leaseTransitions ?? 0) : prev ? (prev.leaseTransitions ?? 0) + 1 : 0,
         };
       };
       if (!lease) {
