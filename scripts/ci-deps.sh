@@ -15,3 +15,17 @@ else
   $SUDO apt-get install -y python3-grpcio python3-protobuf
   /usr/bin/python3 -c 'import grpc; print("ci-deps: python3-grpcio", grpc.__version__)'
 fi
+
+#   - kubectl (test/kube-fixture, test/e2e/kubernetes.test.ts drive the API-server fixture with it). The
+#     machine image carries kubectl 1.32 at /usr/bin/kubectl; only when it is missing, install Debian's
+#     package (kubectl 1.20: test/kube-fixture/kubectl.ts then adds --validate=false to apply/create).
+if [ -x /usr/bin/kubectl ]; then
+  echo "ci-deps: kubectl present ($(/usr/bin/kubectl version --client -o yaml 2>/dev/null | sed -n 's/^ *gitVersion: //p' | head -1))"
+else
+  echo "ci-deps: installing kubectl (Debian)"
+  SUDO=""
+  if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update
+  $SUDO apt-get install -y kubectl
+fi

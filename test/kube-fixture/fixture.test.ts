@@ -10,7 +10,7 @@ import path from 'node:path';
 import YAML from 'yaml';
 import { FakeApiServer } from './server.js';
 import { kubectlFor, type Kubectl } from './kubectl.js';
-import { mergePatch, strategicMergePatch } from './patch.js';
+import { mergePatch, strategicMergePatch, type Json } from './patch.js';
 
 const VS = (subset: string) => `apiVersion: networking.istio.io/v1
 kind: VirtualService
@@ -193,7 +193,7 @@ describe('patch approximations', () => {
   });
   it('strategic merge merges lists by the key $setElementOrder reveals, honours $patch: delete', () => {
     const cur = { ports: [{ port: 80, name: 'http' }, { port: 443, name: 'https' }] };
-    const patch = { '$setElementOrder/ports': [{ port: 443 }, { port: 8080 }], ports: [{ port: 8080, name: 'alt' }, { port: 80, $patch: 'delete' }] };
+    const patch = { '$setElementOrder/ports': [{ port: 443 }, { port: 8080 }], ports: [{ port: 8080, name: 'alt' }, { port: 80, $patch: 'delete' }] } as unknown as Json;
     assert.deepEqual(strategicMergePatch(cur, patch), { ports: [{ port: 443, name: 'https' }, { port: 8080, name: 'alt' }] });
   });
 });

@@ -53,16 +53,32 @@ export function kubectlAvailable(): boolean {
   return r.status === 0;
 }
 
+/** Minor version of the kubectl client (Debian's package is 1.20; the machine image carries 1.32). */
+let minor: number | undefined;
+export function kubectlMinor(): number {
+  if (minor === undefined) {
+    const r = spawnSync(KUBECTL, ['version', '--client', '-o', 'json'], { encoding: 'utf8', timeout: 20_000 });
+    try {
+      minor = Number.parseInt((JSON.parse(r.stdout) as { clientVersion: { minor: string } }).clientVersion.minor, 10);
+    } catch {
+      minor = 0;
+    }
+  }
+  return minor;
+}
+
 export function kubectlFor(options: KubeconfigOptions): Kubectl {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'meshd-kubectl-'));
   const kubeconfig = path.join(dir, 'kubeconfig');
   writeFileSync(kubeconfig, kubeconfigYaml(options));
   const cacheDir = path.join(dir, 'cache');
+  // kubectl < 1.27 wants OpenAPI v2 for client-side validation, which the fixture does not serve
+  const extra = (args: readonly string[]) => (kubectlMinor() < 27 && (args[0] === 'apply' || args[0] === 'create') ? ['--validate=false'] : []);
   const tryRun = (args: readonly string[], input?: string) =>
     new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
       const child = execFile(
         KUBECTL,
-        ['--kubeconfig', kubeconfig, '--cache-dir', cacheDir, '--request-timeout', '20s', ...args],
+        ['--kubeconfig', kubeconfig, '--cache-dir', cacheDir, '--request-timeout', '20s', ...args, ...extra(args)],
         { encoding: 'utf8', timeout: 60_000, env: { ...process.env, KUBECONFIG: kubeconfig, HOME: dir } },
         (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }),
       );
