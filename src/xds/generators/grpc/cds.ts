@@ -9,6 +9,7 @@ import {
   translateOutlierDetection,
 } from '../../envoy/traffic-policy.js';
 import { adsConfigSource } from '../../envoy/type-urls.js';
+import { grpcUpstreamTransportSocket } from '../../../security/grpc.js';
 
 // CDS for proxyless gRPC (Istio grpcgen cds.go). Clusters are named `outbound|PORT|SUBSET|FQDN`, always
 // type EDS with endpoints over ADS (service_name = the cluster name). The DestinationRule the proxy sees
@@ -81,15 +82,16 @@ export function grpcLoadBalancer(lb: LoadBalancerSettings | undefined): Record<s
 }
 
 /**
- * The cluster's transport socket for DestinationRule `tls` (and auto-mTLS). Plaintext for now: the
- * certificate-provider based UpstreamTlsContext (what gRPC accepts) is added with the CA work.
+ * The cluster's transport socket for DestinationRule `tls` (ISTIO_MUTUAL) and auto-mTLS: an
+ * UpstreamTlsContext with certificate provider instances and the destination's SPIFFE SANs
+ * (src/security/grpc.ts).
  */
 export function upstreamTransportSocket(
-  _ctx: PushContext,
-  _proxy: Proxy,
-  _tls: ClientTLSSettings | undefined,
-  _hostname: string,
-  _port: number,
+  ctx: PushContext,
+  proxy: Proxy,
+  tls: ClientTLSSettings | undefined,
+  hostname: string,
+  port: number,
 ): Record<string, unknown> | undefined {
-  return undefined;
+  return grpcUpstreamTransportSocket(ctx, proxy, tls, hostname, port);
 }

@@ -6,6 +6,7 @@ import { buildCluster } from './cds.js';
 import { buildClusterLoadAssignment } from './eds.js';
 import { allClientListenerNames, buildListener } from './lds.js';
 import { buildRouteConfiguration } from './rds.js';
+import { securityLabelKeys, workloadTlsModeKey } from '../../../security/grpc.js';
 
 // The proxyless gRPC generator (node metadata GENERATOR=grpc): istiod's `grpc` generator contract.
 // gRPC clients name every LDS/CDS resource they want; see lds.ts, rds.ts, cds.ts, eds.ts for each type
@@ -15,8 +16,8 @@ const labelKeysCache = new WeakMap<PushContext, readonly string[]>();
 
 /**
  * Proxy label keys any output can depend on: the keys VirtualService matches select sources by
- * (`sourceLabels`) and the keys DestinationRule workload selectors match on. Workload selectors of
- * security policies join this when mTLS/RBAC land.
+ * (`sourceLabels`), the keys DestinationRule workload selectors match on, and the keys PeerAuthentication
+ * and AuthorizationPolicy selectors match on (plus security.istio.io/tlsMode).
  */
 export function referencedLabelKeys(ctx: PushContext): readonly string[] {
   let keys = labelKeysCache.get(ctx);
@@ -30,6 +31,7 @@ export function referencedLabelKeys(ctx: PushContext): readonly string[] {
     for (const dr of ctx.destinationRules) {
       for (const k of Object.keys(dr.config.spec.workloadSelector?.matchLabels ?? {})) set.add(k);
     }
+    for (const k of securityLabelKeys(ctx)) set.add(k);
     keys = [...set].sort();
     labelKeysCache.set(ctx, keys);
   }
@@ -50,7 +52,8 @@ export function grpcClassKey(ctx: PushContext, proxy: Proxy): string {
   const projected = referencedLabelKeys(ctx)
     .filter((k) => k in labels)
     .map((k) => [k, labels[k]]);
-  return JSON.stringify({ ns: proxy.namespace, dns: proxy.dnsDomain || ctx.mesh.domainSuffix, labels: projected });
+  // tls: the workload's tlsMode from its pod (server listeners turn PERMISSIVE into mTLS for tlsMode=istio)
+  return JSON.stringify({ ns: proxy.namespace, dns: proxy.dnsDomain || ctx.mesh.domainSuffix, labels: projected, tls: workloadTlsModeKey(ctx, proxy) });
 }
 
 export const grpcGenerator: Generator = {

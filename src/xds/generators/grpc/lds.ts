@@ -3,6 +3,7 @@ import type { Proxy } from '../../../model/proxy.js';
 import { outboundClusterName } from '../../envoy/cluster-name.js';
 import { adsConfigSource, ANY_TYPE, anyOf, faultFilter, routerFilter } from '../../envoy/type-urls.js';
 import { parseServerListenerName, resolveClientName, type HostPort } from './names.js';
+import { grpcInboundSecurity } from '../../../security/grpc.js';
 
 // LDS for proxyless gRPC (Istio grpcgen lds.go).
 //
@@ -55,13 +56,14 @@ export interface InboundSecurity {
 }
 
 /**
- * The security of a server port. Plaintext with no authorization for now; PeerAuthentication
- * (STRICT → mtls chain, PERMISSIVE → plaintext since gRPC cannot sniff TLS) and AuthorizationPolicy
- * (→ `envoy.filters.http.rbac` filters) plug in here. Depends on the proxy's namespace and labels, which
- * the generator's class key carries.
+ * The security of a server port: PeerAuthentication (STRICT, or PERMISSIVE on a tlsMode=istio workload →
+ * mtls chain; otherwise plaintext since gRPC cannot sniff TLS) and AuthorizationPolicy (→
+ * `envoy.filters.http.rbac` filters). Depends on the proxy's namespace, labels and workload tlsMode,
+ * which the generator's class key carries.
  */
-export function inboundSecurity(_ctx: PushContext, _proxy: Proxy, _port: number): InboundSecurity {
-  return { mode: 'plaintext', httpFilters: [] };
+export function inboundSecurity(ctx: PushContext, proxy: Proxy, port: number): InboundSecurity {
+  // PeerAuthentication → DownstreamTlsContext, AuthorizationPolicy → RBAC: src/security/grpc.ts
+  return grpcInboundSecurity(ctx, proxy, port);
 }
 
 function buildServerListener(ctx: PushContext, proxy: Proxy, name: string, at: HostPort): object {
