@@ -33,6 +33,7 @@ function label(n: Node): string {
   let file = f.url.replace(/^file:\/\//, '');
   if (file.includes('/node_modules/')) file = file.replace(/.*\/node_modules\//, 'node_modules/');
   else if (file.startsWith(REPO + '/')) file = file.slice(REPO.length + 1);
+  else file = file.replace(/^.*?\/((?:src|bench|test)\/.*)$/, '$1'); // a --meshd-ref export in a temp dir
   return `${f.functionName || '(anonymous)'} ${file}`.trim();
 }
 

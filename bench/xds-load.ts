@@ -345,6 +345,10 @@ function parseMetrics(text: string): Record<string, number> {
     'pilot_proxy_convergence_time_count',
     'pilot_total_xds_rejects',
     'nodejs_eventloop_lag_max_seconds',
+    'pilot_pushcontext_init_seconds_sum',
+    'pilot_pushcontext_init_seconds_count',
+    'pilot_xds_send_time_sum',
+    'pilot_xds_send_time_count',
   ];
   const out: Record<string, number> = {};
   for (const line of text.split('\n')) {
@@ -992,6 +996,8 @@ function table(r: Record<string, any>): string {
     ['meshd RSS / HWM after sync', `${MiB(mem.afterSync.rssBytes)} / ${MiB(mem.afterSync.hwmBytes)} MiB (heap used ${MiB(mem.afterSync.heapUsedBytes)} MiB)`],
     ['meshd RSS / HWM after changes', `${MiB(mem.afterChanges.rssBytes)} / ${MiB(mem.afterChanges.hwmBytes)} MiB (heap used ${MiB(mem.afterChanges.heapUsedBytes)} MiB)`],
     ['meshd CPU total (utime+stime)', `${Math.round(r.cpu.meshdTotalMs)} ms`],
+    ['meshd event-loop lag, max (prom-client)', `${round(r.meshdMetrics.nodejs_eventloop_lag_max_seconds * 1000, 0)} ms`],
+    ['meshd PushContext builds', `${r.meshdMetrics.pilot_pushcontext_init_seconds_count}, mean ${round((1000 * r.meshdMetrics.pilot_pushcontext_init_seconds_sum) / r.meshdMetrics.pilot_pushcontext_init_seconds_count, 0)} ms`],
     ['write-time baseline (bare grpc-js, same sizes)', `${b.ms} ms for ${MiB(b.bytes)} MiB in ${b.messages} msgs to ${b.streams} streams; server CPU ${Math.round(b.serverCpuMs)} ms; others ${Math.round(b.foreignCpuMs)} ms`],
     ['ratio initial sync / baseline', `${r.ratio.syncOverBaselineWallClock}× wall clock, ${r.ratio.meshdCpuOverBaselineServerCpu}× server CPU`],
   );
