@@ -591,7 +591,6 @@ async function run(opts: Options, result: Record<string, unknown>): Promise<Reco
   await Promise.all(workers.map((w) => w.next('ready', 60_000)));
 
   // ---------------------------------------------------------------- 1. cold start
-  const ports = { grpc: await freePort(), monitoring: await freePort(), http: await freePort() };
   // node flags go on meshd's command line (Node 20 refuses --cpu-prof in NODE_OPTIONS)
   const nodeArgs = opts.meshdNodeOptions.split(/\s+/).filter(Boolean);
   let profDir: string | undefined;
@@ -600,16 +599,22 @@ async function run(opts: Options, result: Record<string, unknown>): Promise<Reco
     mkdirSync(profDir, { recursive: true });
     nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${profDir}`);
   }
-  const tSpawn = now();
-  const meshd = new Meshd(source, configDir, ports, nodeArgs);
-  const readyMs = await waitFor('meshd /ready = 200', opts.timeoutMs, async () => {
-    if (meshd.exited) throw new Error(`meshd exited before ready (${JSON.stringify(meshd.exited)}):\n${meshd.stderrTail.join('\n')}`);
-    const r = await httpGet(meshd.url('/ready', ports.http), 2000).catch(() => undefined);
-    return r?.status === 200 ? now() - tSpawn : undefined;
-  });
+  // The fixed cost first: the same meshd on an empty config dir (Node + tsx + imports + listeners).
+  const emptyDir = mkdtempSync(path.join(os.tmpdir(), 'meshd-bench-empty-'));
+  tempDirsToRemove.push(emptyDir);
+  const empty = await startMeshd(source, emptyDir, [], opts.timeoutMs);
+  await empty.meshd.stop();
+  const { meshd, readyMs, ports } = await startMeshd(source, configDir, nodeArgs, opts.timeoutMs);
   const atReady = meshd.sample();
-  result.coldStart = { readyMs: round(readyMs), rssBytes: atReady.rssBytes, hwmBytes: atReady.hwmBytes, cpuMs: atReady.cpuMs };
-  process.stderr.write(`cold start: ready after ${round(readyMs)} ms, RSS ${MiB(atReady.rssBytes)} MiB\n`);
+  result.coldStart = {
+    readyMs: round(readyMs),
+    rssBytes: atReady.rssBytes,
+    hwmBytes: atReady.hwmBytes,
+    cpuMs: atReady.cpuMs,
+    emptyConfigReadyMs: round(empty.readyMs),
+    emptyConfigRssBytes: empty.rssBytes,
+  };
+  process.stderr.write(`cold start: ready after ${round(readyMs)} ms (empty config: ${round(empty.readyMs)} ms), RSS ${MiB(atReady.rssBytes)} MiB\n`);
 
   // ---------------------------------------------------------------- 2. initial sync
   const tracks: TrackSpec[] = [];
@@ -791,6 +796,24 @@ async function run(opts: Options, result: Record<string, unknown>): Promise<Reco
     }),
   );
   return result;
+}
+
+/** Spawns meshd on `configDir` and waits for /ready = 200. */
+async function startMeshd(
+  source: MeshdSource,
+  configDir: string,
+  nodeArgs: readonly string[],
+  timeoutMs: number,
+): Promise<{ meshd: Meshd; readyMs: number; rssBytes: number; ports: { grpc: number; monitoring: number; http: number } }> {
+  const ports = { grpc: await freePort(), monitoring: await freePort(), http: await freePort() };
+  const tSpawn = now();
+  const meshd = new Meshd(source, configDir, ports, nodeArgs);
+  const readyMs = await waitFor('meshd /ready = 200', timeoutMs, async () => {
+    if (meshd.exited) throw new Error(`meshd exited before ready (${JSON.stringify(meshd.exited)}):\n${meshd.stderrTail.join('\n')}`);
+    const r = await httpGet(meshd.url('/ready', ports.http), 2000).catch(() => undefined);
+    return r?.status === 200 ? now() - tSpawn : undefined;
+  });
+  return { meshd, readyMs, rssBytes: meshd.sample().rssBytes, ports };
 }
 
 async function collectStats(workers: Worker[]): Promise<{ proxies: ProxyStats[]; cpuMs: number; decodes: number; memoHits: number }> {
@@ -981,6 +1004,7 @@ function table(r: Record<string, any>): string {
   const b = r.baseline;
   const rows: [string, string][] = [
     ['cold start → /ready = 200', `${cs.readyMs} ms; RSS ${MiB(cs.rssBytes)} MiB, CPU ${Math.round(cs.cpuMs)} ms`],
+    ['  same meshd, empty config dir', `${cs.emptyConfigReadyMs} ms; RSS ${MiB(cs.emptyConfigRssBytes)} MiB`],
     ['initial sync, slowest proxy (all 4 types ACKed)', `${is.ms} ms (p50 ${is.p50Ms}, p90 ${is.p90Ms}, first ${is.firstMs})`],
     ['  bytes received (gRPC payload)', `${MiB(is.bytes)} MiB in ${is.messages} responses (${round(is.bytesPerProxy / 1024, 1)} KiB/proxy, largest ${round(is.largestMessage / 1024, 1)} KiB)`],
     ['  requests sent by the proxies', `${is.requests} (${MiB(is.requestBytes)} MiB incl. ACKs)`],
