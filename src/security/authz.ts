@@ -86,6 +86,8 @@ export interface BuildOptions {
 
 export interface BuildResult {
   readonly filters: J[];
+  /** the action of each filter: CUSTOM, AUDIT, DENY or ALLOW */
+  readonly actions: string[];
   /** rules left out and why (logged by the caller; never silently) */
   readonly warnings: string[];
 }
@@ -172,22 +174,32 @@ function tcpFilter(b: Built): J {
 export function buildHttpFilters(sel: SelectedPolicies, opts: BuildOptions = {}): BuildResult {
   const warnings: string[] = [];
   const filters: J[] = [];
-  const add = (b: Built | undefined, custom = false) => b && filters.push(httpFilter(b, custom));
-  add(build(sel.custom, 'DENY', false, opts, warnings, true), true);
-  add(build(sel.audit, 'LOG', false, opts, warnings));
-  add(build(sel.deny, 'DENY', false, opts, warnings));
-  add(build(sel.allow, 'ALLOW', false, opts, warnings));
-  return { filters, warnings };
+  const actions: string[] = [];
+  const add = (action: string, b: Built | undefined, custom = false) => {
+    if (!b) return;
+    filters.push(httpFilter(b, custom));
+    actions.push(action);
+  };
+  add('CUSTOM', build(sel.custom, 'DENY', false, opts, warnings, true), true);
+  add('AUDIT', build(sel.audit, 'LOG', false, opts, warnings));
+  add('DENY', build(sel.deny, 'DENY', false, opts, warnings));
+  add('ALLOW', build(sel.allow, 'ALLOW', false, opts, warnings));
+  return { filters, actions, warnings };
 }
 
 /** Network RBAC filters for TCP ports (HTTP-only conditions: ALLOW rules dropped, DENY conditions widened). */
 export function buildTcpFilters(sel: SelectedPolicies, opts: BuildOptions = {}): BuildResult {
   const warnings: string[] = [];
   const filters: J[] = [];
-  const add = (b: Built | undefined) => b && filters.push(tcpFilter(b));
-  add(build(sel.custom, 'DENY', true, opts, warnings, true));
-  add(build(sel.audit, 'LOG', true, opts, warnings));
-  add(build(sel.deny, 'DENY', true, opts, warnings));
-  add(build(sel.allow, 'ALLOW', true, opts, warnings));
-  return { filters, warnings };
+  const actions: string[] = [];
+  const add = (action: string, b: Built | undefined) => {
+    if (!b) return;
+    filters.push(tcpFilter(b));
+    actions.push(action);
+  };
+  add('CUSTOM', build(sel.custom, 'DENY', true, opts, warnings, true));
+  add('AUDIT', build(sel.audit, 'LOG', true, opts, warnings));
+  add('DENY', build(sel.deny, 'DENY', true, opts, warnings));
+  add('ALLOW', build(sel.allow, 'ALLOW', true, opts, warnings));
+  return { filters, actions, warnings };
 }

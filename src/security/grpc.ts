@@ -114,7 +114,8 @@ export function grpcInboundSecurity(ctx: PushContext, proxy: Proxy, port: number
   return {
     mode: mtls ? 'mtls' : 'plaintext',
     ...(mtls ? { transportSocket: downstreamTlsContext() } : {}),
-    httpFilters: built.filters.map((f) => legacyHeaderMatchers(f) as J),
+    // gRPC NACKs an HCM whose HTTP filters share a name (Envoy does not care): one name per RBAC filter
+    httpFilters: built.filters.map((f, i) => ({ ...(legacyHeaderMatchers(f) as J), name: `envoy.filters.http.rbac.${built.actions[i]!.toLowerCase()}` })),
     notes: [`mTLS ${pa.mode} from ${pa.from}`, ...built.warnings, ...(sel.audit.length > 0 ? ['AUDIT policies are not applied to proxyless gRPC servers'] : [])],
   };
 }

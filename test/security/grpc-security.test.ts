@@ -103,7 +103,8 @@ describe('proxyless gRPC server listener security', () => {
       ap('elsewhere', 'default', { selector: { matchLabels: { app: 'other' } }, rules: [{}] }),
     );
     const l = gen(TYPE.LDS, ctx, proxy('greeter-1', '10.1.0.11', { app: 'greeter' }), SERVER);
-    assert.deepEqual(hcmFilters(l), ['envoy.filters.http.rbac', 'envoy.filters.http.rbac', 'envoy.filters.http.router']);
+    // distinct names: gRPC NACKs duplicate HTTP filter names
+    assert.deepEqual(hcmFilters(l), ['envoy.filters.http.rbac.deny', 'envoy.filters.http.rbac.allow', 'envoy.filters.http.router']);
     const [deny, allow] = chainOf(l).filters[0].typed_config.http_filters;
     assert.equal(deny.typed_config.rules.action, 'DENY');
     assert.equal(allow.typed_config.rules.action, undefined);
@@ -122,7 +123,7 @@ describe('proxyless gRPC server listener security', () => {
 
   it('mesh-wide (root namespace) policies apply to every workload', () => {
     const l = gen(TYPE.LDS, mesh(ap('global-deny', 'istio-system', { action: 'DENY', rules: [{ from: [{ source: { namespaces: ['untrusted'] } }] }] })), proxy('greeter-1', '10.1.0.11'), SERVER);
-    assert.deepEqual(hcmFilters(l), ['envoy.filters.http.rbac', 'envoy.filters.http.router']);
+    assert.deepEqual(hcmFilters(l), ['envoy.filters.http.rbac.deny', 'envoy.filters.http.router']);
   });
 });
 
