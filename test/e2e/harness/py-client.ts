@@ -1,5 +1,5 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
 import { grpcBootstrap, type CallOptions, type Counts, type NodeIdentity, type SplitOptions } from './xds-client.js';
@@ -27,15 +27,20 @@ export class PyXdsClient {
     readonly nodeId: string,
   ) {}
 
-  /** Spawns the C-core client. `dir` receives its bootstrap file. Throws if python3-grpcio is missing. */
-  static async start(xdsAddr: string, target: string, node: NodeIdentity, dir: string): Promise<PyXdsClient> {
+  /**
+   * Spawns the C-core client. `dir` receives its bootstrap file. Throws if python3-grpcio is missing.
+   * With `opts.bootstrapFile` (e.g. one `meshd agent` wrote) that bootstrap is used as is; `opts.xdsCreds`
+   * makes the channel take its security (mTLS) from xDS.
+   */
+  static async start(xdsAddr: string, target: string, node: NodeIdentity, dir: string, opts: { bootstrapFile?: string; xdsCreds?: boolean } = {}): Promise<PyXdsClient> {
     requirePythonGrpc();
-    const bootstrap = grpcBootstrap(xdsAddr, node);
-    const file = path.join(dir, `bootstrap-${node.pod}.json`);
-    writeFileSync(file, JSON.stringify(bootstrap, null, 2));
+    const bootstrap = opts.bootstrapFile ? (JSON.parse(readFileSync(opts.bootstrapFile, 'utf8')) as Record<string, unknown>) : grpcBootstrap(xdsAddr, node);
+    const file = opts.bootstrapFile ?? path.join(dir, `bootstrap-${node.pod}.json`);
+    if (!opts.bootstrapFile) writeFileSync(file, JSON.stringify(bootstrap, null, 2));
     const child = spawn(PYTHON, [path.join(HARNESS_DIR, 'py_client.py')], {
       env: {
         ...process.env,
+        ...(opts.xdsCreds ? { XDS_CREDS: '1' } : {}),
         GRPC_XDS_BOOTSTRAP: file,
         TARGET: target,
         // Without this an idle C-core channel sees xDS pushes 5–10 s late (testing notes).

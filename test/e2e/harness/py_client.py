@@ -16,6 +16,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import grpc
+import grpc.experimental  # insecure_channel_credentials (fallback for xds_channel_credentials)
 
 
 def _varint(n):
@@ -59,7 +60,11 @@ def decode_reply(buf):  # hello.HelloReply{message = 1, backend = 2}
 
 
 target = os.environ["TARGET"]
-channel = grpc.insecure_channel(target)
+if os.environ.get("XDS_CREDS") == "1":
+    # security from xDS: cluster transport_socket + bootstrap certificate_providers (mTLS), else plaintext
+    channel = grpc.secure_channel(target, grpc.xds_channel_credentials(grpc.experimental.insecure_channel_credentials()))
+else:
+    channel = grpc.insecure_channel(target)
 methods = {
     m: channel.unary_unary("/hello.Greeter/" + m, request_serializer=encode_request, response_deserializer=decode_reply)
     for m in ("SayHello", "SayGoodbye")
