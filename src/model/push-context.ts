@@ -55,6 +55,12 @@ function visibleFrom(exportTo: readonly string[] | undefined, ownNamespace: stri
   return exportTo.some((e) => e === '*' || (e === '.' && ownNamespace === proxyNamespace) || e === proxyNamespace);
 }
 
+function pushTo<K, V>(map: Map<K, V[]>, key: K, value: V): void {
+  const list = map.get(key);
+  if (list) list.push(value);
+  else map.set(key, [value]);
+}
+
 function labelsMatch(selector: Readonly<Record<string, string>>, labels: Readonly<Record<string, string>>): boolean {
   return Object.entries(selector).every(([k, v]) => labels[k] === v);
 }
@@ -78,6 +84,11 @@ export class PushContext {
   readonly authorizationPolicies: readonly StoredObject<'AuthorizationPolicy'>[];
   readonly namespaceLabels: ReadonlyMap<string, Readonly<Record<string, string>>>;
   readonly builtAt: Date;
+  /** mesh-gateway VirtualServices by exact host, and those with wildcard hosts; each in creation order */
+  private readonly vsByHost = new Map<string, IndexedVirtualService[]>();
+  private readonly wildcardVs: IndexedVirtualService[] = [];
+  /** DestinationRules by namespace, then by exact host or wildcard; each in creation order */
+  private readonly drIndex = new Map<string, { byHost: Map<string, IndexedDestinationRule[]>; wildcard: IndexedDestinationRule[] }>();
 
   constructor(store: ConfigStore, version: string, mesh: MeshConfig = DEFAULT_MESH_CONFIG) {
     this.version = version;
@@ -114,6 +125,22 @@ export class PushContext {
     this.peerAuthentications = store.list('PeerAuthentication');
     this.authorizationPolicies = store.list('AuthorizationPolicy');
     this.namespaceLabels = new Map(store.list('Namespace').map((n) => [n.object.metadata.name, n.object.metadata.labels ?? {}]));
+    // Lookups run once per generated resource: index them so a push stays linear in the mesh size.
+    for (const vs of this.virtualServices) {
+      if (!vs.gateways.includes(MESH_GATEWAY)) continue;
+      let wildcard = false;
+      for (const h of new Set(vs.hosts)) {
+        if (h.includes('*')) wildcard = true;
+        else pushTo(this.vsByHost, h, vs);
+      }
+      if (wildcard) this.wildcardVs.push(vs);
+    }
+    for (const dr of this.destinationRules) {
+      let idx = this.drIndex.get(dr.namespace);
+      if (!idx) this.drIndex.set(dr.namespace, (idx = { byHost: new Map(), wildcard: [] }));
+      if (dr.host.includes('*')) idx.wildcard.push(dr);
+      else pushTo(idx.byHost, dr.host, dr);
+    }
   }
 
   service(hostname: string): MeshService | undefined {
@@ -140,19 +167,9 @@ export class PushContext {
    * (gateway `mesh`, visible by exportTo). An exact host beats a wildcard; then the oldest wins, as in Istio.
    */
   virtualServiceFor(proxyNamespace: string, hostname: string): IndexedVirtualService | undefined {
-    let best: IndexedVirtualService | undefined;
-    let bestExact = false;
-    for (const vs of this.virtualServices) {
-      if (!vs.gateways.includes(MESH_GATEWAY)) continue;
-      if (!visibleFrom(vs.config.spec.exportTo, vs.namespace, proxyNamespace)) continue;
-      const exact = vs.hosts.includes(hostname);
-      if (!exact && !vs.hosts.some((h) => hostMatches(h, hostname))) continue;
-      if (!best || (exact && !bestExact)) {
-        best = vs;
-        bestExact = exact;
-      }
-    }
-    return best;
+    const visible = (vs: IndexedVirtualService) => visibleFrom(vs.config.spec.exportTo, vs.namespace, proxyNamespace);
+    return this.vsByHost.get(hostname)?.find(visible)
+      ?? this.wildcardVs.find((vs) => visible(vs) && vs.hosts.some((h) => hostMatches(h, hostname)));
   }
 
   /**
@@ -169,17 +186,15 @@ export class PushContext {
     const svcNamespace = this.service(hostname)?.namespace;
     const order = [proxyNamespace, svcNamespace, this.mesh.rootNamespace].filter((n): n is string => !!n);
     const pick = (ns: string, selected: boolean): IndexedDestinationRule | undefined => {
-      let wildcard: IndexedDestinationRule | undefined;
-      for (const dr of this.destinationRules) {
-        if (dr.namespace !== ns) continue;
+      const idx = this.drIndex.get(ns);
+      if (!idx) return undefined;
+      const applies = (dr: IndexedDestinationRule) => {
         const selector = dr.config.spec.workloadSelector?.matchLabels;
-        if (selected !== (selector !== undefined)) continue;
-        if (selector && (ns !== proxyNamespace || !labelsMatch(selector, proxyLabels))) continue;
-        if (!visibleFrom(dr.config.spec.exportTo, dr.namespace, proxyNamespace)) continue;
-        if (dr.host === hostname) return dr;
-        if (!wildcard && hostMatches(dr.host, hostname)) wildcard = dr;
-      }
-      return wildcard;
+        if (selected !== (selector !== undefined)) return false;
+        if (selector && (ns !== proxyNamespace || !labelsMatch(selector, proxyLabels))) return false;
+        return visibleFrom(dr.config.spec.exportTo, dr.namespace, proxyNamespace);
+      };
+      return idx.byHost.get(hostname)?.find(applies) ?? idx.wildcard.find((dr) => applies(dr) && hostMatches(dr.host, hostname));
     };
     for (const ns of [...new Set(order)]) {
       const found = (ns === proxyNamespace ? pick(ns, true) : undefined) ?? pick(ns, false);
