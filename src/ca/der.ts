@@ -20,20 +20,33 @@ export const TAG = {
   SET: 0x31,
 } as const;
 
-function lengthBytes(n: number): Buffer {
-  if (n < 0x80) return Buffer.from([n]);
-  const bytes: number[] = [];
-  for (let v = n; v > 0; v = Math.floor(v / 256)) bytes.unshift(v & 0xff);
-  return Buffer.from([0x80 | bytes.length, ...bytes]);
-}
-
-/** One TLV. */
+/** One TLV (one allocation). */
 export function tlv(tag: number, content: Buffer): Der {
-  return Buffer.concat([Buffer.from([tag]), lengthBytes(content.length), content]);
+  return constructed(tag, [content]);
 }
 
-export const seq = (...items: Der[]): Der => tlv(TAG.SEQUENCE, Buffer.concat(items));
-export const set = (...items: Der[]): Der => tlv(TAG.SET, Buffer.concat(items));
+/** A TLV whose content is `items` back to back, written into one buffer. */
+function constructed(tag: number, items: readonly Buffer[]): Der {
+  let len = 0;
+  for (const it of items) len += it.length;
+  const header = len < 0x80 ? 2 : len < 0x100 ? 3 : len < 0x10000 ? 4 : len < 0x1000000 ? 5 : 6;
+  const out = Buffer.allocUnsafe(header + len);
+  out[0] = tag;
+  if (header === 2) out[1] = len;
+  else {
+    out[1] = 0x80 | (header - 2);
+    for (let i = header - 1, v = len; i >= 2; i--, v = Math.floor(v / 256)) out[i] = v & 0xff;
+  }
+  let p = header;
+  for (const it of items) {
+    it.copy(out, p);
+    p += it.length;
+  }
+  return out;
+}
+
+export const seq = (...items: Der[]): Der => constructed(TAG.SEQUENCE, items);
+export const set = (...items: Der[]): Der => constructed(TAG.SET, items);
 export const nul = (): Der => tlv(TAG.NULL, Buffer.alloc(0));
 export const bool = (v: boolean): Der => tlv(TAG.BOOLEAN, Buffer.from([v ? 0xff : 0x00]));
 export const octets = (b: Buffer): Der => tlv(TAG.OCTET_STRING, b);
@@ -61,7 +74,19 @@ export function smallInt(n: number): Der {
   return uint(Buffer.from(hex.length % 2 ? `0${hex}` : hex, 'hex'));
 }
 
+const oidCache = new Map<string, Der>();
+
+/** OBJECT IDENTIFIER (memoised: a CA encodes the same few OIDs for every certificate). */
 export function oid(dotted: string): Der {
+  let cached = oidCache.get(dotted);
+  if (!cached) {
+    cached = encodeOid(dotted);
+    if (oidCache.size < 256) oidCache.set(dotted, cached);
+  }
+  return cached;
+}
+
+function encodeOid(dotted: string): Der {
   const parts = dotted.split('.').map(Number);
   if (parts.length < 2 || parts.some((p) => !Number.isInteger(p) || p < 0)) throw new Error(`bad OID ${dotted}`);
   const out: number[] = [parts[0]! * 40 + parts[1]!];
