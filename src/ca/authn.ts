@@ -84,6 +84,8 @@ export class TokenReviewAuthenticator implements Authenticator {
       readonly caFile?: string;
       readonly audience?: string;
       readonly timeoutMs?: number;
+      /** adds meshd's own API-server credentials to the request (e.g. client-node KubeConfig.applyToHTTPSOptions) */
+      readonly applyAuth?: (opts: https.RequestOptions) => Promise<void>;
     },
   ) {}
 
@@ -102,15 +104,17 @@ export class TokenReviewAuthenticator implements Authenticator {
     return { ...sa, identity: spiffeId(this.opts.trustDomain, sa.namespace, sa.serviceAccount), method: 'tokenreview' };
   }
 
-  private review(token: string, audience: string): Promise<Record<string, unknown>> {
+  private async review(token: string, audience: string): Promise<Record<string, unknown>> {
     const body = JSON.stringify({ apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token, audiences: [audience] } });
-    const url = new URL('/apis/authentication.k8s.io/v1/tokenreviews', this.opts.url);
+    const url = new URL(`${this.opts.url.replace(/\/$/, '')}/apis/authentication.k8s.io/v1/tokenreviews`);
     const headers: Record<string, string> = { 'content-type': 'application/json', accept: 'application/json', 'content-length': String(Buffer.byteLength(body)) };
     if (this.opts.bearerTokenFile) headers.authorization = `Bearer ${fs.readFileSync(this.opts.bearerTokenFile, 'utf8').trim()}`;
     const mod = url.protocol === 'https:' ? https : http;
     const ca = this.opts.caFile ? fs.readFileSync(this.opts.caFile) : undefined;
+    const options: https.RequestOptions = { method: 'POST', headers, ...(ca ? { ca } : {}), timeout: this.opts.timeoutMs ?? 5000 };
+    await this.opts.applyAuth?.(options);
     return new Promise((resolve, reject) => {
-      const req = mod.request(url, { method: 'POST', headers, ...(ca ? { ca } : {}), timeout: this.opts.timeoutMs ?? 5000 }, (res) => {
+      const req = mod.request(url, options, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () => {

@@ -18,7 +18,13 @@ export interface SecurityOptions {
   /** DNS names of the serving certificate beyond istiod.istio-system.svc */
   readonly extraDnsNames?: readonly string[];
   /** Kubernetes API server for TokenReview */
-  readonly tokenReview?: { readonly url: string; readonly tokenFile?: string; readonly caFile?: string };
+  readonly tokenReview?: {
+    readonly url: string;
+    readonly tokenFile?: string;
+    readonly caFile?: string;
+    /** meshd's own API-server credentials (Kubernetes mode: the source's KubeConfig) */
+    readonly applyAuth?: (opts: import('node:https').RequestOptions) => Promise<void>;
+  };
   /** trusted service-account token public keys (PEM or JWKS), config-dir mode */
   readonly jwtPublicKeysFile?: string;
   readonly jwtIssuer?: string;
@@ -33,7 +39,10 @@ export function buildSecureServer(
   const ca = CertificateAuthority.open({ dir: opts.caDir, trustDomain: deps.trustDomain, keyType: opts.caKeyType, log: deps.log });
   const authenticators: Authenticator[] = [];
   if (opts.tokenReview) {
-    authenticators.push(new TokenReviewAuthenticator({ url: opts.tokenReview.url, trustDomain: deps.trustDomain, bearerTokenFile: opts.tokenReview.tokenFile, caFile: opts.tokenReview.caFile }));
+    authenticators.push(new TokenReviewAuthenticator({
+      url: opts.tokenReview.url, trustDomain: deps.trustDomain, bearerTokenFile: opts.tokenReview.tokenFile, caFile: opts.tokenReview.caFile,
+      applyAuth: opts.tokenReview.applyAuth,
+    }));
   }
   if (opts.jwtPublicKeysFile) {
     authenticators.push(new TrustedKeyJwtAuthenticator({ keyFile: opts.jwtPublicKeysFile, trustDomain: deps.trustDomain, issuer: opts.jwtIssuer }));

@@ -1,3 +1,4 @@
+import type https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
 import { Option, type Command } from 'commander';
@@ -28,7 +29,7 @@ export function addSecurityFlags(cmd: Command): Command {
     .option('--ca-dir <dir>', 'CA key material in Istio cacerts layout (ca-cert.pem, ca-key.pem, cert-chain.pem, root-cert.pem); a self-signed root is created here when empty; plugged files are reloaded on change', DEFAULT_CA_DIR)
     .addOption(new Option('--ca-key-type <type>', 'key type of a newly created self-signed root').choices(['rsa', 'ec']).default('rsa'))
     .option('--ca-dns-names <names>', 'extra DNS names (comma-separated) for the TLS serving certificate, beside istiod.istio-system.svc', '')
-    .option('--token-review-url <url>', 'Kubernetes API server that checks workload tokens (TokenReview, audience istio-ca)')
+    .option('--token-review-url <url>', 'Kubernetes API server that checks workload tokens (TokenReview, audience istio-ca); default: the cluster the Kubernetes source watches')
     .option('--token-review-token-file <file>', "meshd's bearer token for TokenReview")
     .option('--token-review-ca-file <file>', 'CA bundle of the API server for TokenReview')
     .option('--jwt-public-keys <file>', 'config-dir mode: trust service-account JWTs signed by these keys (PEM keys/certificates or JWKS)')
@@ -37,16 +38,33 @@ export function addSecurityFlags(cmd: Command): Command {
     .option('--max-workload-cert-ttl <duration>', 'longest certificate lifetime a CSR may ask for', '2160h');
 }
 
-export function securityOptions(flags: SecurityFlags): SecurityOptions | undefined {
+/** The API server meshd already watches (Kubernetes source): TokenReview goes there unless --token-review-url says otherwise. */
+export interface KubeApi {
+  readonly server: string;
+  readonly applyAuth: (opts: https.RequestOptions) => Promise<void>;
+}
+
+export function securityOptions(flags: SecurityFlags, kubeApi?: KubeApi): SecurityOptions | undefined {
   if (!flags.secureGrpcAddr || flags.secureGrpcAddr === 'off') return undefined;
+  const tokenReview = flags.tokenReviewUrl
+    ? { tokenReview: { url: flags.tokenReviewUrl, tokenFile: flags.tokenReviewTokenFile, caFile: flags.tokenReviewCaFile } }
+    : kubeApi
+      ? { tokenReview: { url: kubeApi.server, applyAuth: kubeApi.applyAuth } }
+      : {};
   return {
     addr: flags.secureGrpcAddr,
     caDir: flags.caDir,
     caKeyType: flags.caKeyType,
     extraDnsNames: flags.caDnsNames.split(',').map((s) => s.trim()).filter(Boolean),
-    ...(flags.tokenReviewUrl ? { tokenReview: { url: flags.tokenReviewUrl, tokenFile: flags.tokenReviewTokenFile, caFile: flags.tokenReviewCaFile } } : {}),
+    ...tokenReview,
     ...(flags.jwtPublicKeys ? { jwtPublicKeysFile: flags.jwtPublicKeys, jwtIssuer: flags.jwtIssuer } : {}),
     defaultCertTtlMs: parseDurationMs(flags.workloadCertTtl, '--workload-cert-ttl'),
     maxCertTtlMs: parseDurationMs(flags.maxWorkloadCertTtl, '--max-workload-cert-ttl'),
   };
+}
+
+/** TokenReview target from the Kubernetes source's KubeConfig (server URL + meshd's credentials). */
+export function kubeApiOf(kc: { getCurrentCluster(): { server: string } | null; applyToHTTPSOptions(opts: https.RequestOptions): Promise<void> }): KubeApi | undefined {
+  const server = kc.getCurrentCluster()?.server;
+  return server ? { server, applyAuth: (opts) => kc.applyToHTTPSOptions(opts) } : undefined;
 }

@@ -5,7 +5,7 @@ import { resolveKubeConnection } from '../sources/kube/client.js';
 import { parseDiscoverySelectors, type LabelSelector } from '../sources/kube/selectors.js';
 import { createLogger, type Logger } from '../telemetry/log.js';
 import { parseDurationMs } from './duration.js';
-import { securityOptions, type SecurityFlags } from './security-flags.js';
+import { kubeApiOf, securityOptions, type SecurityFlags } from './security-flags.js';
 
 export interface ServeFlags extends Partial<SecurityFlags> {
   configDir?: string;
@@ -62,7 +62,7 @@ export async function runServe(flags: ServeFlags, out: NodeJS.WritableStream = p
     debounce: { quietMs, maxMs },
     mesh: { domainSuffix: flags.domain, trustDomain: flags.trustDomain, rootNamespace: flags.rootNamespace },
     log,
-    ...(flags.secureGrpcAddr ? { security: securityOptions(flags as SecurityFlags) } : {}),
+    ...(flags.secureGrpcAddr ? { security: securityOptions(flags as SecurityFlags, kube && kubeApiOf(kube.kc)) } : {}),
   });
 
   let stopping = false;
