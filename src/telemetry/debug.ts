@@ -25,7 +25,7 @@ export function syncz(discovery: DiscoveryServer): object[] {
       [...c.watches].map(([type, w]) => [
         SHORT_TYPE[type] ?? type,
         {
-          sent: { version: w.sentVersion, nonce: w.sentNonce, at: w.sentAt?.toISOString(), resources: w.sent.size },
+          sent: { version: w.sentVersion, nonce: w.sentNonce, at: w.sentAt?.toISOString(), resources: w.syncedTo?.resources.length ?? 0 },
           acked: { version: w.ackedVersion, nonce: w.ackedNonce, at: w.ackedAt?.toISOString() },
           synced: !w.awaitingAck && w.lastNack?.nonce !== w.sentNonce,
           lastNack: w.lastNack && { ...w.lastNack, at: w.lastNack.at.toISOString() },
@@ -49,7 +49,7 @@ export function adsz(discovery: DiscoveryServer): object {
       labels: c.proxy.labels,
       ips: c.proxy.ips,
       subscriptions: Object.fromEntries(
-        [...c.watches].map(([type, w]) => [SHORT_TYPE[type] ?? type, w.names === null ? '*' : [...w.names].sort()]),
+        [...c.watches].map(([type, w]) => [SHORT_TYPE[type] ?? type, w.names === null ? '*' : [...w.names]]),
       ),
     })),
   };

@@ -1,4 +1,6 @@
+import { createHash } from 'node:crypto';
 import type * as grpc from '@grpc/grpc-js';
+import type { ResourceSet } from './cache.js';
 import type { Proxy } from '../model/proxy.js';
 import type { TypeUrl } from './resource-types.js';
 import type { DiscoveryRequest } from './wire.js';
@@ -12,8 +14,9 @@ export interface Nack {
 
 /** One type's subscription on one stream: what the client asked for, what it was sent, what it said. */
 export class Watch {
-  /** null = wildcard (LDS/CDS with no names) */
-  names: ReadonlySet<string> | null = null;
+  private watched: readonly string[] | null = null;
+  /** identifies the name set, so proxies watching the same names share one resolved ResourceSet */
+  signature = '*';
   sentNonce = '';
   sentVersion = '';
   sentAt: Date | undefined;
@@ -21,8 +24,25 @@ export class Watch {
   ackedVersion = '';
   ackedAt: Date | undefined;
   lastNack: Nack | undefined;
-  /** resource name → content hash of what this client was last sent */
-  sent = new Map<string, string>();
+  /** what this client was last brought up to date with (shared with other proxies of its class) */
+  syncedTo: ResourceSet | undefined;
+
+  /** null = wildcard (LDS/CDS with no names); otherwise the names, sorted */
+  get names(): readonly string[] | null {
+    return this.watched;
+  }
+
+  set names(names: Iterable<string> | null) {
+    if (names === null) {
+      this.watched = null;
+      this.signature = '*';
+      return;
+    }
+    const sorted = [...new Set(names)].sort();
+    this.watched = sorted;
+    this.signature = createHash('sha1').update(sorted.join('\n')).digest('base64url');
+  }
+
   /** a response the client has not answered yet (ACK or NACK) */
   get awaitingAck(): boolean {
     return this.sentNonce !== '' && this.sentNonce !== this.ackedNonce && this.sentNonce !== this.lastNack?.nonce;

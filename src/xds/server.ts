@@ -1,10 +1,11 @@
 import { once } from 'node:events';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from '../telemetry/log.js';
 import type { Metrics, XdsShortType } from '../telemetry/metrics.js';
 import type { PushContext } from '../model/push-context.js';
 import { nodeSchema, parseProxy, type GeneratorName, type Proxy } from '../model/proxy.js';
-import { SnapshotCache, encodeResource, type EncodedResource } from './cache.js';
+import { SnapshotCache, encodeResource, resourceSetOf, type EncodedResource, type ResourceSet } from './cache.js';
 import { Connection, type AdsCall, type Watch } from './connection.js';
 import type { Generator } from './generators/generator.js';
 import { PushQueue } from './push-queue.js';
@@ -217,7 +218,7 @@ export class DiscoveryServer {
     const wildcardable = STATE_OF_THE_WORLD_FULL.has(type);
     const names = req.resource_names.length === 0 && wildcardable ? null : new Set(req.resource_names);
     const changed = kind === 'initial' || !sameNames(watch.names, names);
-    watch.names = names;
+    if (changed) watch.names = names;
     // Always answer the first request of a stream, even when the client claims a version: after a
     // control-plane restart clients come back with their old version_info and an empty nonce.
     if (changed && this.ctx) this.respond(conn, type, watch, kind === 'initial' ? 'full' : 'names');
@@ -231,6 +232,10 @@ export class DiscoveryServer {
     for (const type of PUSH_ORDER) {
       const watch = conn.watches.get(type);
       if (!watch || conn.closed) continue;
+      // Give the event loop a turn between responses: ACKs, new streams and /metrics keep flowing
+      // while a large push is under way.
+      await nextTurn();
+      if (conn.closed || !this.ctx) return;
       const wrote = this.respond(conn, type, watch, 'push');
       wroteAny ||= wrote;
       if (wrote && conn.call.writableNeedDrain) await waitDrain(conn.call);
@@ -245,35 +250,25 @@ export class DiscoveryServer {
    */
   private respond(conn: Connection, type: TypeUrl, watch: Watch, mode: 'full' | 'names' | 'push'): boolean {
     const ctx = this.ctx!;
-    const generator = this.options.generators[conn.proxy.generator]!;
-    const classKey = generator.classKey(ctx, conn.proxy);
-    const names = watch.names === null ? generator.wildcardNames(type, ctx, conn.proxy) : [...watch.names];
-    const resources: EncodedResource[] = [];
-    for (const name of names) {
-      const key = SnapshotCache.key(generator.name, classKey, type, name);
-      const r = this.cache!.getOrBuild(key, () => {
-        const body = generator.generate(type, ctx, conn.proxy, name);
-        return body ? encodeResource(type, name, body) : null;
-      });
-      if (r) resources.push(r);
-    }
+    const set = this.resolve(conn, type, watch);
     const full = STATE_OF_THE_WORLD_FULL.has(type);
-    let toSend = resources;
-    if (mode === 'push') {
-      const current = new Map(resources.map((r) => [r.name, r.hash]));
-      if (full) {
-        if (sameHashes(watch.sent, current)) return false;
-      } else {
-        toSend = resources.filter((r) => watch.sent.get(r.name) !== r.hash);
-        if (toSend.length === 0) return false;
+    let toSend = set.resources;
+    const prev = watch.syncedTo;
+    if (mode === 'push' && prev) {
+      if (prev.digest === set.digest) return false;
+      if (!full) {
+        toSend = set.resources.filter((r) => prev.byName.get(r.name) !== r.hash);
+        if (toSend.length === 0) {
+          watch.syncedTo = set;
+          return false;
+        }
       }
     }
     const nonce = conn.nextNonce();
     const bytes = encodeDiscoveryResponse({
       versionInfo: ctx.version, typeUrl: type, nonce, resources: toSend, controlPlane: this.controlPlaneId,
     });
-    if (full || mode !== 'push') watch.sent = new Map();
-    for (const r of toSend) watch.sent.set(r.name, r.hash);
+    watch.syncedTo = set;
     watch.sentNonce = nonce;
     watch.sentVersion = ctx.version;
     watch.sentAt = new Date();
@@ -284,19 +279,36 @@ export class DiscoveryServer {
     this.log.debug({ proxy: conn.proxy.id, type: SHORT_TYPE[type], version: ctx.version, nonce, resources: toSend.length, mode }, 'sent');
     return true;
   }
+
+  /**
+   * What a subscription resolves to in the current snapshot: built once per (proxy class, type, name
+   * set) and shared by every proxy of that class watching the same names; each resource encoded once
+   * per class. The generator contract makes this safe: output depends only on snapshot, class key and name.
+   */
+  private resolve(conn: Connection, type: TypeUrl, watch: Watch): ResourceSet {
+    const ctx = this.ctx!;
+    const cache = this.cache!;
+    const generator = this.options.generators[conn.proxy.generator]!;
+    const classId = `${generator.name}\u0000${generator.classKey(ctx, conn.proxy)}`;
+    return cache.resourceSet(classId, type, watch.signature, () => {
+      const names = watch.names ?? [...generator.wildcardNames(type, ctx, conn.proxy)].sort();
+      const resources: EncodedResource[] = [];
+      for (const name of names) {
+        const r = cache.resource(classId, type, name, () => {
+          const body = generator.generate(type, ctx, conn.proxy, name);
+          return body ? encodeResource(type, name, body) : null;
+        });
+        if (r) resources.push(r);
+      }
+      return resourceSetOf(resources);
+    });
+  }
 }
 
-function sameNames(a: ReadonlySet<string> | null, b: ReadonlySet<string> | null): boolean {
-  if (a === null || b === null) return a === b;
-  if (a.size !== b.size) return false;
-  for (const n of a) if (!b.has(n)) return false;
-  return true;
-}
-
-function sameHashes(a: ReadonlyMap<string, string>, b: ReadonlyMap<string, string>): boolean {
-  if (a.size !== b.size) return false;
-  for (const [k, v] of a) if (b.get(k) !== v) return false;
-  return true;
+function sameNames(a: readonly string[] | null, b: ReadonlySet<string> | null): boolean {
+  if (a === null || b === null) return a === null && b === null;
+  if (a.length !== b.size) return false;
+  return a.every((n) => b.has(n));
 }
 
 async function waitDrain(call: AdsCall): Promise<void> {
