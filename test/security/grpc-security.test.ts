@@ -115,6 +115,18 @@ describe('proxyless gRPC server listener security', () => {
     assert.equal(Object.keys(allow.typed_config.rules.policies).length, 1);
   });
 
+  it('keys the cache on the labels policy selectors look at (a wrong key would leak one workload’s RBAC to another)', () => {
+    const ctx = mesh(ap('only-a', 'default', { selector: { matchLabels: { tier: 'a' } }, rules: [{}] }));
+    const a = proxy('greeter-1', '10.1.0.11', { app: 'greeter', tier: 'a' });
+    const b = proxy('greeter-1', '10.1.0.11', { app: 'greeter', tier: 'b' });
+    assert.notEqual(grpcGenerator.classKey(ctx, a), grpcGenerator.classKey(ctx, b));
+    assert.equal(hcmFilters(gen(TYPE.LDS, ctx, a, SERVER)).length, 2);
+    assert.equal(hcmFilters(gen(TYPE.LDS, ctx, b, SERVER)).length, 1);
+    // labels no selector looks at do not split the cache
+    const c = proxy('greeter-1', '10.1.0.11', { app: 'greeter', tier: 'a', 'pod-template-hash': 'x' });
+    assert.equal(grpcGenerator.classKey(ctx, a), grpcGenerator.classKey(ctx, c));
+  });
+
   it('spec: {} denies all (an ALLOW that never matches)', () => {
     const l = gen(TYPE.LDS, mesh(ap('deny-all', 'default', {})), proxy('greeter-1', '10.1.0.11'), SERVER);
     const [allow] = chainOf(l).filters[0].typed_config.http_filters;
