@@ -100,9 +100,11 @@ function encodeOid(dotted: string): Der {
 
 /** RFC 5280: UTCTime through 2049, GeneralizedTime from 2050. */
 export function time(d: Date): Der {
-  const iso = d.toISOString().replace(/\.\d{3}Z$/, 'Z').replace(/[-:T]/g, '');
   const year = d.getUTCFullYear();
-  return year < 2050 && year >= 1950 ? tlv(TAG.UTC_TIME, Buffer.from(iso.slice(2), 'ascii')) : tlv(TAG.GENERALIZED_TIME, Buffer.from(iso, 'ascii'));
+  const utc = year < 2050 && year >= 1950;
+  const two = (n: number) => (n < 10 ? `0${n}` : `${n}`);
+  const text = `${utc ? two(year % 100) : String(year).padStart(4, '0')}${two(d.getUTCMonth() + 1)}${two(d.getUTCDate())}${two(d.getUTCHours())}${two(d.getUTCMinutes())}${two(d.getUTCSeconds())}Z`;
+  return tlv(utc ? TAG.UTC_TIME : TAG.GENERALIZED_TIME, Buffer.from(text, 'latin1'));
 }
 
 // ── reading ──

@@ -118,9 +118,19 @@ export interface CertificateTemplate {
   readonly authorityKeyId?: Buffer;
 }
 
+// Serials come from a pool of CSPRNG bytes refilled 4 KiB at a time (one OpenSSL call per 256 serials).
+const serialPool = Buffer.alloc(4096);
+let serialOffset = serialPool.length;
+
+/** 16 random bytes, positive and never shortened (RFC 5280: ≤ 20 octets, unpredictable). */
 export function randomSerial(): Buffer {
-  const b = crypto.randomBytes(16);
-  b[0] = (b[0]! & 0x7f) | 0x01; // positive, and never shortened below 16 bytes
+  if (serialOffset + 16 > serialPool.length) {
+    crypto.randomFillSync(serialPool);
+    serialOffset = 0;
+  }
+  const b = Buffer.from(serialPool.subarray(serialOffset, serialOffset + 16));
+  serialOffset += 16;
+  b[0] = (b[0]! & 0x7f) | 0x01;
   return b;
 }
 
