@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+import type { Kind } from '../config/kinds.js';
 import type { ConfigStore, StoredObject } from '../config/store.js';
 import type { AuthorizationPolicy, DestinationRule, PeerAuthentication, VirtualService } from '../config/schemas/index.js';
 import { buildRegistry, endpointKey, type Registry } from './registry.js';
@@ -69,6 +71,30 @@ function byCreation<T extends { revision: number; namespace: string; config: { m
   return a.revision - b.revision || a.namespace.localeCompare(b.namespace) || a.config.metadata.name.localeCompare(b.config.metadata.name);
 }
 
+// Dependency tracking. While a generator runs under trackDependencies(), every lookup it makes through
+// a PushContext records a key naming what it read; fingerprint(key) says what that read returns in a
+// given snapshot. The encode cache keeps a resource across snapshots while every fingerprint it was
+// built with is unchanged. Reads of whole collections record a coarse key covering the collection.
+
+let recorder: Set<string> | undefined;
+
+export function trackDependencies<T>(fn: () => T): { value: T; deps: string[] } {
+  const previous = recorder;
+  const deps = new Set<string>();
+  recorder = deps;
+  try {
+    return { value: fn(), deps: [...deps] };
+  } finally {
+    recorder = previous;
+  }
+}
+
+function dep(key: string): void {
+  recorder?.add(key);
+}
+
+const SEP = '\u0000';
+
 /**
  * One immutable view of the whole mesh, built once per push. Generators are pure functions of
  * (PushContext, Proxy, resource name) and never look anywhere else.
@@ -77,12 +103,15 @@ export class PushContext {
   readonly version: string;
   readonly storeRevision: number;
   readonly mesh: MeshConfig;
-  readonly registry: Registry;
-  readonly virtualServices: readonly IndexedVirtualService[];
-  readonly destinationRules: readonly IndexedDestinationRule[];
-  readonly peerAuthentications: readonly StoredObject<'PeerAuthentication'>[];
-  readonly authorizationPolicies: readonly StoredObject<'AuthorizationPolicy'>[];
-  readonly namespaceLabels: ReadonlyMap<string, Readonly<Record<string, string>>>;
+  private readonly reg: Registry;
+  private readonly vsList: readonly IndexedVirtualService[];
+  private readonly drList: readonly IndexedDestinationRule[];
+  private readonly paList: readonly StoredObject<'PeerAuthentication'>[];
+  private readonly apList: readonly StoredObject<'AuthorizationPolicy'>[];
+  private readonly nsLabels: ReadonlyMap<string, Readonly<Record<string, string>>>;
+  /** per kind: digest over every object's key and revision, the fingerprint of whole-collection reads */
+  private readonly kindDigests = new Map<Kind, string>();
+  private readonly fingerprints = new Map<string, string>();
   readonly builtAt: Date;
   /** mesh-gateway VirtualServices by exact host, and those with wildcard hosts; each in creation order */
   private readonly vsByHost = new Map<string, IndexedVirtualService[]>();
@@ -95,13 +124,18 @@ export class PushContext {
     this.storeRevision = store.revision;
     this.mesh = mesh;
     this.builtAt = new Date();
-    this.registry = buildRegistry({
+    for (const kind of ['Service', 'EndpointSlice', 'Pod', 'Namespace', 'VirtualService', 'DestinationRule', 'PeerAuthentication', 'AuthorizationPolicy'] as const) {
+      const h = createHash('sha1');
+      for (const o of store.list(kind)) h.update(`${o.object.metadata.namespace ?? ''}/${o.object.metadata.name}@${o.revision};`);
+      this.kindDigests.set(kind, h.digest('base64url'));
+    }
+    this.reg = buildRegistry({
       services: store.list('Service'),
       endpointSlices: store.list('EndpointSlice'),
       pods: store.list('Pod'),
       domainSuffix: mesh.domainSuffix,
     });
-    this.virtualServices = store
+    this.vsList = store
       .list('VirtualService')
       .map((s) => {
         const ns = s.object.metadata.namespace ?? 'default';
@@ -115,18 +149,18 @@ export class PushContext {
         };
       })
       .sort(byCreation);
-    this.destinationRules = store
+    this.drList = store
       .list('DestinationRule')
       .map((s) => {
         const ns = s.object.metadata.namespace ?? 'default';
         return { config: s.object, namespace: ns, host: resolveHostname(s.object.spec.host, ns, mesh.domainSuffix), revision: s.revision };
       })
       .sort(byCreation);
-    this.peerAuthentications = store.list('PeerAuthentication');
-    this.authorizationPolicies = store.list('AuthorizationPolicy');
-    this.namespaceLabels = new Map(store.list('Namespace').map((n) => [n.object.metadata.name, n.object.metadata.labels ?? {}]));
+    this.paList = store.list('PeerAuthentication');
+    this.apList = store.list('AuthorizationPolicy');
+    this.nsLabels = new Map(store.list('Namespace').map((n) => [n.object.metadata.name, n.object.metadata.labels ?? {}]));
     // Lookups run once per generated resource: index them so a push stays linear in the mesh size.
-    for (const vs of this.virtualServices) {
+    for (const vs of this.vsList) {
       if (!vs.gateways.includes(MESH_GATEWAY)) continue;
       let wildcard = false;
       for (const h of new Set(vs.hosts)) {
@@ -135,7 +169,7 @@ export class PushContext {
       }
       if (wildcard) this.wildcardVs.push(vs);
     }
-    for (const dr of this.destinationRules) {
+    for (const dr of this.drList) {
       let idx = this.drIndex.get(dr.namespace);
       if (!idx) this.drIndex.set(dr.namespace, (idx = { byHost: new Map(), wildcard: [] }));
       if (dr.host.includes('*')) idx.wildcard.push(dr);
@@ -143,18 +177,93 @@ export class PushContext {
     }
   }
 
+  // Whole-collection reads: tracked coarsely (any change to the kind invalidates what read them).
+  get registry(): Registry {
+    dep(`all${SEP}registry`);
+    return this.reg;
+  }
+  get virtualServices(): readonly IndexedVirtualService[] {
+    dep(`all${SEP}VirtualService`);
+    return this.vsList;
+  }
+  get destinationRules(): readonly IndexedDestinationRule[] {
+    dep(`all${SEP}DestinationRule`);
+    return this.drList;
+  }
+  get peerAuthentications(): readonly StoredObject<'PeerAuthentication'>[] {
+    dep(`all${SEP}PeerAuthentication`);
+    return this.paList;
+  }
+  get authorizationPolicies(): readonly StoredObject<'AuthorizationPolicy'>[] {
+    dep(`all${SEP}AuthorizationPolicy`);
+    return this.apList;
+  }
+  get namespaceLabels(): ReadonlyMap<string, Readonly<Record<string, string>>> {
+    dep(`all${SEP}Namespace`);
+    return this.nsLabels;
+  }
+
   service(hostname: string): MeshService | undefined {
-    return this.registry.servicesByHost.get(hostname);
+    dep(`svc${SEP}${hostname}`);
+    return this.reg.servicesByHost.get(hostname);
   }
 
   endpoints(hostname: string, servicePort: number): readonly ServiceEndpoint[] {
-    return this.registry.endpoints.get(endpointKey(hostname, servicePort)) ?? [];
+    dep(`eps${SEP}${hostname}${SEP}${servicePort}`);
+    return this.reg.endpoints.get(endpointKey(hostname, servicePort)) ?? [];
   }
 
   /** The pod behind a proxy: by pod name first, then by any of its IPs. */
   workloadOf(proxy: Proxy): Workload | undefined {
-    return this.registry.workloadsByName.get(`${proxy.namespace}/${proxy.podName}`)
-      ?? proxy.ips.map((ip) => this.registry.workloadsByIp.get(ip)).find((w) => w !== undefined);
+    dep(`wl${SEP}${proxy.namespace}/${proxy.podName}${SEP}${proxy.ips.join(',')}`);
+    return this.findWorkload(`${proxy.namespace}/${proxy.podName}`, proxy.ips);
+  }
+
+  private findWorkload(name: string, ips: readonly string[]): Workload | undefined {
+    return this.reg.workloadsByName.get(name)
+      ?? ips.map((ip) => this.reg.workloadsByIp.get(ip)).find((w) => w !== undefined);
+  }
+
+  /**
+   * What a dependency key reads in this snapshot, as a short string: equal fingerprints in two
+   * snapshots mean every lookup behind the key returns the same thing. Memoised per snapshot.
+   */
+  fingerprint(key: string): string {
+    let fp = this.fingerprints.get(key);
+    if (fp === undefined) this.fingerprints.set(key, (fp = this.computeFingerprint(key)));
+    return fp;
+  }
+
+  private computeFingerprint(key: string): string {
+    const [kind = '', a = '', b = ''] = key.split(SEP);
+    const id = (o: { namespace: string; config: { metadata: { name: string } }; revision: number }) =>
+      `${o.namespace}/${o.config.metadata.name}@${o.revision}`;
+    switch (kind) {
+      case 'svc':
+        return String(this.reg.servicesByHost.get(a)?.revision ?? '-');
+      case 'eps':
+        return (this.reg.endpoints.get(endpointKey(a, Number(b))) ?? [])
+          .map((e) => `${e.address}:${e.port}:${+e.ready}${+e.serving}${+e.terminating}:${e.locality.region}/${e.locality.zone}/${e.locality.subzone}:${e.workload?.revision ?? ''}`)
+          .join(',');
+      case 'wl':
+        return String(this.findWorkload(a, b ? b.split(',') : [])?.revision ?? '-');
+      case 'vs':
+        return [...(this.vsByHost.get(a) ?? []), ...this.wildcardVs.filter((v) => v.hosts.some((h) => hostMatches(h, a)))].map(id).join(',');
+      case 'dr': {
+        const out: string[] = [];
+        for (const idx of this.drIndex.values()) {
+          for (const d of idx.byHost.get(a) ?? []) out.push(id(d));
+          for (const d of idx.wildcard) if (hostMatches(d.host, a)) out.push(id(d));
+        }
+        return out.join(',');
+      }
+      case 'all':
+        return a === 'registry'
+          ? `${this.kindDigests.get('Service')}${this.kindDigests.get('Pod')}${this.kindDigests.get('EndpointSlice')}`
+          : (this.kindDigests.get(a as Kind) ?? '-');
+      default:
+        throw new Error(`unknown dependency key ${JSON.stringify(key)}`);
+    }
   }
 
   /** Labels used for `sourceLabels` matches and workload selectors: node metadata, else the pod's. */
@@ -167,6 +276,7 @@ export class PushContext {
    * (gateway `mesh`, visible by exportTo). An exact host beats a wildcard; then the oldest wins, as in Istio.
    */
   virtualServiceFor(proxyNamespace: string, hostname: string): IndexedVirtualService | undefined {
+    dep(`vs${SEP}${hostname}`);
     const visible = (vs: IndexedVirtualService) => visibleFrom(vs.config.spec.exportTo, vs.namespace, proxyNamespace);
     return this.vsByHost.get(hostname)?.find(visible)
       ?? this.wildcardVs.find((vs) => visible(vs) && vs.hosts.some((h) => hostMatches(h, hostname)));
@@ -183,6 +293,7 @@ export class PushContext {
     hostname: string,
     proxyLabels: Readonly<Record<string, string>> = {},
   ): IndexedDestinationRule | undefined {
+    dep(`dr${SEP}${hostname}`);
     const svcNamespace = this.service(hostname)?.namespace;
     const order = [proxyNamespace, svcNamespace, this.mesh.rootNamespace].filter((n): n is string => !!n);
     const pick = (ns: string, selected: boolean): IndexedDestinationRule | undefined => {

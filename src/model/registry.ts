@@ -46,7 +46,7 @@ function podLocality(labels: Record<string, string>, sliceZone: string | undefin
   return region || zone || subzone ? { region, zone, subzone } : NO_LOCALITY;
 }
 
-function toWorkload(pod: Pod): Workload {
+function toWorkload(pod: Pod, revision: number): Workload {
   const labels = pod.metadata.labels ?? {};
   const ips = new Set<string>();
   if (pod.status?.podIP) ips.add(pod.status.podIP);
@@ -59,6 +59,7 @@ function toWorkload(pod: Pod): Workload {
     ips: [...ips],
     locality: podLocality(labels, undefined),
     tlsMode: labels[TLS_MODE_LABEL] === 'istio' ? 'istio' : 'disabled',
+    revision,
   });
 }
 
@@ -81,7 +82,7 @@ function toService(stored: StoredObject<'Service'>, domainSuffix: string): MeshS
     ports,
     labels: svc.metadata.labels ?? {},
     selector: svc.spec.selector,
-    creationRevision: stored.revision,
+    revision: stored.revision,
   });
 }
 
@@ -111,8 +112,8 @@ export function buildRegistry(input: RegistryInput): Registry {
   const workloadsByIp = new Map<string, Workload>();
   const workloadsByName = new Map<string, Workload>();
   const podsByName = new Map<string, Pod>();
-  for (const { object: pod } of input.pods) {
-    const w = toWorkload(pod);
+  for (const { object: pod, revision } of input.pods) {
+    const w = toWorkload(pod, revision);
     workloadsByName.set(`${w.namespace}/${w.name}`, w);
     podsByName.set(`${w.namespace}/${w.name}`, pod);
     for (const ip of w.ips) workloadsByIp.set(ip, w);

@@ -27,6 +27,8 @@ export interface Workload {
   readonly locality: Locality;
   /** `istio` when the pod carries a sidecar/agent (label security.istio.io/tlsMode), else `disabled` */
   readonly tlsMode: 'istio' | 'disabled';
+  /** store revision of the Pod version this was built from */
+  readonly revision: number;
 }
 
 export interface ServiceEndpoint {
@@ -52,7 +54,8 @@ export interface MeshService {
   readonly ports: readonly ServicePort[];
   readonly labels: Readonly<Record<string, string>>;
   readonly selector?: Readonly<Record<string, string>>;
-  readonly creationRevision: number;
+  /** store revision of the Service version this was built from: changes whenever the Service does */
+  readonly revision: number;
 }
 
 export const NO_LOCALITY: Locality = Object.freeze({ region: '', zone: '', subzone: '' });

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import protobuf from 'protobufjs';
+import { trackDependencies, type PushContext } from '../model/push-context.js';
 import { encodeMessage } from './protos.js';
 import { typeName, type TypeUrl } from './resource-types.js';
 
@@ -42,39 +43,83 @@ export function resourceSetOf(resources: readonly EncodedResource[]): ResourceSe
 }
 
 export interface CacheStats {
+  /** served from this snapshot's entries */
   hits: number;
-  misses: number;
+  /** carried over from the previous snapshot because nothing the resource read had changed */
+  reused: number;
+  /** generated and encoded */
+  built: number;
+}
+
+interface Entry {
+  readonly resource: EncodedResource | null;
+  readonly deps: readonly string[];
+  readonly fingerprints: readonly string[];
+}
+
+type ClassMap = Map<string, Map<string, Map<string, Entry>>>; // class → type → name → entry
+
+function lookup(map: ClassMap, classId: string, typeUrl: string, name: string): Entry | undefined {
+  return map.get(classId)?.get(typeUrl)?.get(name);
+}
+
+function store(map: ClassMap, classId: string, typeUrl: string, name: string, entry: Entry): void {
+  let byType = map.get(classId);
+  if (!byType) map.set(classId, (byType = new Map()));
+  let byName = byType.get(typeUrl);
+  if (!byName) byType.set(typeUrl, (byName = new Map()));
+  byName.set(name, entry);
 }
 
 /**
- * Encoded resources of one snapshot. Entries are keyed by every generator input besides the snapshot
- * itself — the proxy class (generator + class key), the type and the name — in nested maps, so a
- * lookup hashes only the resource name. A new snapshot gets a new cache: nothing stale survives.
+ * Encoded resources, kept across snapshots. An entry is keyed by every generator input besides the
+ * snapshot — proxy class (generator + class key), type and name — and remembers what it read from the
+ * snapshot (dependency keys and their fingerprints). In a new snapshot an entry is reused only if every
+ * fingerprint is unchanged, so a change costs work in proportion to what it touches. Entries no proxy
+ * asked for during a whole snapshot are dropped at the next one (two generations).
  */
-export class SnapshotCache {
-  private readonly classes = new Map<string, Map<string, Map<string, EncodedResource | null>>>();
-  private readonly sets = new Map<string, ResourceSet>();
-  readonly stats: CacheStats = { hits: 0, misses: 0 };
+export class ResourceCache {
+  private current: ClassMap = new Map();
+  private previous: ClassMap = new Map();
+  private sets = new Map<string, ResourceSet>();
+  private ctx: PushContext | undefined;
   private entries = 0;
+  readonly stats: CacheStats = { hits: 0, reused: 0, built: 0 };
 
-  constructor(readonly version: string) {}
+  beginSnapshot(ctx: PushContext): void {
+    this.ctx = ctx;
+    this.previous = this.current;
+    this.current = new Map();
+    this.sets = new Map();
+    this.entries = 0;
+  }
 
-  /** `null` caches "this resource does not exist" so repeated misses cost nothing either. */
-  resource(classId: string, typeUrl: TypeUrl, name: string, build: () => EncodedResource | null): EncodedResource | null {
-    let byType = this.classes.get(classId);
-    if (!byType) this.classes.set(classId, (byType = new Map()));
-    let byName = byType.get(typeUrl);
-    if (!byName) byType.set(typeUrl, (byName = new Map()));
-    const hit = byName.get(name);
-    if (hit !== undefined) {
+  /** The encoded resource, or null if the generator says it does not exist (also cached). */
+  resource(classId: string, typeUrl: TypeUrl, name: string, generate: () => object | undefined): EncodedResource | null {
+    const ctx = this.ctx;
+    if (!ctx) throw new Error('ResourceCache used before beginSnapshot');
+    const hit = lookup(this.current, classId, typeUrl, name);
+    if (hit) {
       this.stats.hits++;
-      return hit;
+      return hit.resource;
     }
-    this.stats.misses++;
-    const built = build();
-    byName.set(name, built);
+    const old = lookup(this.previous, classId, typeUrl, name);
+    if (old && old.deps.every((d, i) => ctx.fingerprint(d) === old.fingerprints[i])) {
+      this.stats.reused++;
+      store(this.current, classId, typeUrl, name, old);
+      this.entries++;
+      return old.resource;
+    }
+    this.stats.built++;
+    const { value, deps } = trackDependencies(generate);
+    const entry: Entry = {
+      resource: value ? encodeResource(typeUrl, name, value) : null,
+      deps,
+      fingerprints: deps.map((d) => ctx.fingerprint(d)),
+    };
+    store(this.current, classId, typeUrl, name, entry);
     this.entries++;
-    return built;
+    return entry.resource;
   }
 
   /** The resolved subscription for a class, type and name-set signature, built once per snapshot. */
@@ -85,6 +130,7 @@ export class SnapshotCache {
     return set;
   }
 
+  /** entries validated or built for the current snapshot */
   get size(): number {
     return this.entries;
   }

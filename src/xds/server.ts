@@ -5,7 +5,7 @@ import type { Logger } from '../telemetry/log.js';
 import type { Metrics, XdsShortType } from '../telemetry/metrics.js';
 import type { PushContext } from '../model/push-context.js';
 import { nodeSchema, parseProxy, type GeneratorName, type Proxy } from '../model/proxy.js';
-import { SnapshotCache, encodeResource, resourceSetOf, type EncodedResource, type ResourceSet } from './cache.js';
+import { ResourceCache, resourceSetOf, type EncodedResource, type ResourceSet } from './cache.js';
 import { Connection, type AdsCall, type Watch } from './connection.js';
 import type { Generator } from './generators/generator.js';
 import { PushQueue } from './push-queue.js';
@@ -51,7 +51,7 @@ export type StreamGuard = (call: AdsCall) => Promise<ProxyCheck>;
  */
 export class DiscoveryServer {
   private ctx: PushContext | undefined;
-  private cache: SnapshotCache | undefined;
+  private readonly cache = new ResourceCache();
   private pushStartedAt = 0;
   private readonly conns = new Map<string, Connection>();
   private readonly queue: PushQueue<Connection>;
@@ -77,8 +77,8 @@ export class DiscoveryServer {
     return [...this.conns.values()];
   }
 
-  get cacheStats(): { hits: number; misses: number; size: number } {
-    return { ...(this.cache?.stats ?? { hits: 0, misses: 0 }), size: this.cache?.size ?? 0 };
+  get cacheStats(): { hits: number; reused: number; built: number; size: number } {
+    return { ...this.cache.stats, size: this.cache.size };
   }
 
   /**
@@ -104,9 +104,21 @@ export class DiscoveryServer {
   /** Installs a new snapshot and queues a push to every connected proxy. */
   push(ctx: PushContext, triggeredAt: number = Date.now()): void {
     this.ctx = ctx;
-    this.cache = new SnapshotCache(ctx.version);
+    this.recordCacheReads();
+    this.cache.beginSnapshot(ctx);
     this.pushStartedAt = triggeredAt;
     for (const c of this.conns.values()) this.queue.enqueue(c);
+  }
+
+  private readonly cacheReadsSeen = { hit: 0, miss: 0 };
+
+  /** istiod's pilot_xds_cache_reads{type=hit|miss}: a reuse across snapshots counts as a hit. */
+  private recordCacheReads(): void {
+    const { hits, reused, built } = this.cache.stats;
+    this.metrics.cacheReads.inc({ type: 'hit' }, hits + reused - this.cacheReadsSeen.hit);
+    this.metrics.cacheReads.inc({ type: 'miss' }, built - this.cacheReadsSeen.miss);
+    this.cacheReadsSeen.hit = hits + reused;
+    this.cacheReadsSeen.miss = built;
   }
 
   /** Resolves once every queued push has been written. */
@@ -287,17 +299,14 @@ export class DiscoveryServer {
    */
   private resolve(conn: Connection, type: TypeUrl, watch: Watch): ResourceSet {
     const ctx = this.ctx!;
-    const cache = this.cache!;
+    const cache = this.cache;
     const generator = this.options.generators[conn.proxy.generator]!;
     const classId = `${generator.name}\u0000${generator.classKey(ctx, conn.proxy)}`;
     return cache.resourceSet(classId, type, watch.signature, () => {
       const names = watch.names ?? [...generator.wildcardNames(type, ctx, conn.proxy)].sort();
       const resources: EncodedResource[] = [];
       for (const name of names) {
-        const r = cache.resource(classId, type, name, () => {
-          const body = generator.generate(type, ctx, conn.proxy, name);
-          return body ? encodeResource(type, name, body) : null;
-        });
+        const r = cache.resource(classId, type, name, () => generator.generate(type, ctx, conn.proxy, name));
         if (r) resources.push(r);
       }
       return resourceSetOf(resources);
