@@ -11,7 +11,8 @@ import { Metrics } from './telemetry/metrics.js';
 import { Debouncer, type DebounceOptions } from './xds/debounce.js';
 import { DiscoveryServer } from './xds/server.js';
 import { grpcGenerator } from './xds/generators/grpc/index.js';
-import { buildSecureServer, type SecurityOptions } from './ca/setup.js';
+import { buildSecureServer, startRootPublisher, type SecurityOptions } from './ca/setup.js';
+import type { RootCertPublisher } from './ca/root-publisher.js';
 import type { SecureServer } from './ca/secure-server.js';
 
 export interface DaemonOptions {
@@ -106,6 +107,7 @@ export class Daemon {
       await dir.start();
     }
     if (this.options.kube) await this.startKube(this.options.kube);
+    if (this.kube && this.secure) this.rootPublisher = startRootPublisher({ kube: this.kube, ca: this.secure.ca, store: this.store, log: this.log });
     // The first snapshot goes out at once: there is nothing to coalesce with at start-up.
     this.debouncer.flush();
     if (!this.ready) this.rebuild(0, Date.now());
@@ -154,6 +156,7 @@ export class Daemon {
 
   async stop(graceMs = 5000): Promise<void> {
     this.debouncer.stop();
+    this.rootPublisher?.stop();
     await Promise.all(this.sources.map((s) => s.stop()));
     this.discovery.closeAll();
     await this.secure?.stop(graceMs);
@@ -176,6 +179,7 @@ export class Daemon {
   }
 
   private secure: SecureServer | undefined;
+  private rootPublisher: RootCertPublisher | undefined;
 
   private startSecure(security: SecurityOptions): Promise<string> {
     const mesh = this.options.mesh ?? DEFAULT_MESH_CONFIG;

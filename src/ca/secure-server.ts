@@ -141,6 +141,10 @@ export class SecureServer {
     opts.ca.on('rotated', () => (opts.metrics.rootCertNotAfter = opts.ca.rootNotAfter));
   }
 
+  get ca(): CertificateAuthority {
+    return this.opts.ca;
+  }
+
   /** Binds `host:port` (port 0 = OS-chosen); resolves with the bound address. */
   async start(host: string, port: number): Promise<string> {
     const creds = await this.serving.start();

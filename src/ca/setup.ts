@@ -5,6 +5,8 @@ import type { DiscoveryServer } from '../xds/server.js';
 import { CertificateAuthority, DEFAULT_CERT_TTL_MS, MAX_CERT_TTL_MS } from './authority.js';
 import { ClientCertificateAuthenticator, TokenReviewAuthenticator, TrustedKeyJwtAuthenticator, type Authenticator } from './authn.js';
 import { DEFAULT_SERVING_DNS_NAMES, SecureServer } from './secure-server.js';
+import { RootCertPublisher, type KubeRequester } from './root-publisher.js';
+import type { ConfigStore } from '../config/store.js';
 import type { KeyType } from './x509.js';
 
 // What `meshd serve` needs to run the CA and the TLS port, in one options object (DaemonOptions.security).
@@ -64,4 +66,32 @@ export function buildSecureServer(
     maxTtlMs: maxTtl,
     registerXds: (server: grpc.Server, guard) => deps.discovery.register(server, guard),
   });
+}
+
+/**
+ * Kubernetes mode: publish the root as ConfigMap istio-ca-root-cert in every namespace the source sees,
+ * following namespace changes, CA rotations and leadership.
+ */
+export function startRootPublisher(deps: {
+  kube: { http: KubeRequester; leader?: { isLeader: boolean; on(ev: 'leader', fn: (isLeader: boolean) => void): unknown } | undefined };
+  ca: CertificateAuthority;
+  store: ConfigStore;
+  log: Logger;
+}): RootCertPublisher {
+  const pub = new RootCertPublisher({
+    http: deps.kube.http,
+    isLeader: () => deps.kube.leader?.isLeader ?? true,
+    namespaces: () => deps.store.list('Namespace').map((n) => n.object.metadata.name),
+    rootPem: () => deps.ca.rootPem,
+    log: deps.log,
+  });
+  deps.kube.leader?.on('leader', (isLeader) => {
+    if (isLeader) pub.trigger(true);
+  });
+  deps.ca.on('rotated', () => pub.trigger());
+  deps.store.on('change', (e: { kind: string }) => {
+    if (e.kind === 'Namespace') pub.trigger();
+  });
+  pub.start();
+  return pub;
 }
