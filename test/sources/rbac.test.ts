@@ -1,11 +1,16 @@
-// The ClusterRole lists exactly what the Kubernetes source uses: the rules derived from the kinds table
-// match the manifest, and match the (group, resource, verb) of every request the source made against the
-// API-server fixture in a run that exercises every path (informers, status writes, leader election).
+// The ClusterRole lists exactly what meshd uses: the rules derived from the kinds table match the
+// manifest, and match the (group, resource, verb) of every request made against the API-server fixture
+// in a run that exercises every path (informers, status writes, leader election, and the CA's
+// TokenReview and istio-ca-root-cert ConfigMap writes).
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import YAML from 'yaml';
+import * as grpc from '@grpc/grpc-js';
+import { TokenReviewAuthenticator } from '../../src/ca/authn.js';
+import { RootCertPublisher } from '../../src/ca/root-publisher.js';
 import { ConfigStore } from '../../src/config/store.js';
+import { KubeHttp } from '../../src/sources/kube/client.js';
 import { KubeSource } from '../../src/sources/kube/kube-source.js';
 import { clusterRoleRules, permissionTriples } from '../../src/sources/kube/rbac.js';
 import { silentLogger } from '../../src/telemetry/log.js';
@@ -14,10 +19,13 @@ import { kubeConfigFor, until } from '../support/kube.js';
 import { INVALID_ISTIO_OBJECTS } from '../support/kube-objects.js';
 
 describe('RBAC: manifests/rbac/clusterrole.yaml', () => {
-  const api = new FakeApiServer();
+  const api = new FakeApiServer({
+    tokenReviews: { 'pod-token': { username: 'system:serviceaccount:default:app', audiences: ['istio-ca'] } },
+  });
   let src: KubeSource;
+  let url = '';
   before(async () => {
-    const url = await api.start();
+    url = await api.start();
     for (const o of INVALID_ISTIO_OBJECTS) api.create(o);
     src = new KubeSource({
       kc: kubeConfigFor(url), store: new ConfigStore(), log: silentLogger,
@@ -31,6 +39,20 @@ describe('RBAC: manifests/rbac/clusterrole.yaml', () => {
         return (cur?.status as { validationMessages?: unknown[] } | undefined)?.validationMessages?.length;
       }));
     await until('a lease renewal', () => api.requests.some((r) => r.resource === 'leases' && r.verb === 'update'));
+    // the CA: a TokenReview, then the root ConfigMap created and later updated
+    const md = new grpc.Metadata();
+    md.set('authorization', 'Bearer pod-token');
+    await new TokenReviewAuthenticator({ url, trustDomain: 'cluster.local' }).authenticate({ metadata: md });
+    let root = 'ROOT-1';
+    const publisher = new RootCertPublisher({
+      http: new KubeHttp(kubeConfigFor(url)), isLeader: () => true, namespaces: () => ['default'], rootPem: () => root,
+      log: silentLogger, resyncMs: 3_600_000,
+    });
+    await publisher.sync();
+    root = 'ROOT-2';
+    publisher.trigger(true);
+    await publisher.sync();
+    publisher.stop();
   });
   after(async () => {
     await src.stop();
@@ -49,6 +71,6 @@ describe('RBAC: manifests/rbac/clusterrole.yaml', () => {
     );
     const granted = permissionTriples();
     assert.deepEqual([...used].filter((t) => !granted.has(t)).sort(), [], 'requests the ClusterRole does not allow');
-    assert.deepEqual([...granted].filter((t) => !used.has(t)).sort(), [], 'permissions the source never uses');
+    assert.deepEqual([...granted].filter((t) => !used.has(t)).sort(), [], 'permissions meshd never uses');
   });
 });

@@ -1,7 +1,9 @@
-// The Kubernetes permissions meshd's config source uses, derived from the kinds table (like the watches
-// themselves): list+watch on every mesh kind, patch on the status subresource of the Istio kinds (status
-// for refused objects) and get/create/update on Leases (leader election). manifests/rbac/clusterrole.yaml
-// is this, written out; test/sources/rbac.test.ts checks both against the requests the source really makes.
+// The Kubernetes permissions meshd uses, derived from the kinds table (like the watches themselves):
+// list+watch on every mesh kind, patch on the status subresource of the Istio kinds (status for refused
+// objects), get/create/update on Leases (leader election), and for the CA: create TokenReviews
+// (authenticating workload tokens) and get/create/update ConfigMaps (istio-ca-root-cert in every
+// namespace). manifests/rbac/clusterrole.yaml is this, written out; test/sources/rbac.test.ts checks both
+// against the requests the Kubernetes source and the CA really make.
 
 import { ALL_KINDS, ISTIO_KINDS, KINDS } from '../../config/kinds.js';
 import { LEASE_RESOURCE } from './resources.js';
@@ -15,6 +17,11 @@ export interface PolicyRule {
 export const INFORMER_VERBS = ['list', 'watch'] as const;
 export const STATUS_VERBS = ['patch'] as const;
 export const LEASE_VERBS = ['create', 'get', 'update'] as const;
+/** The CA's calls: TokenReview for workload tokens, the root-certificate ConfigMap in every namespace. */
+export const CA_PERMISSIONS: readonly { group: string; resource: string; verbs: readonly string[] }[] = [
+  { group: 'authentication.k8s.io', resource: 'tokenreviews', verbs: ['create'] },
+  { group: '', resource: 'configmaps', verbs: ['create', 'get', 'update'] },
+];
 
 /** (group, resource, verb) triples, `resource/subresource` for subresources. */
 export function permissionTriples(): Set<string> {
@@ -22,6 +29,7 @@ export function permissionTriples(): Set<string> {
   for (const k of ALL_KINDS) for (const v of INFORMER_VERBS) out.add(`${KINDS[k].group}|${KINDS[k].plural}|${v}`);
   for (const k of ISTIO_KINDS) for (const v of STATUS_VERBS) out.add(`${KINDS[k].group}|${KINDS[k].plural}/status|${v}`);
   for (const v of LEASE_VERBS) out.add(`${LEASE_RESOURCE.group}|${LEASE_RESOURCE.plural}|${v}`);
+  for (const p of CA_PERMISSIONS) for (const v of p.verbs) out.add(`${p.group}|${p.resource}|${v}`);
   return out;
 }
 
@@ -50,8 +58,9 @@ export function clusterRoleRules(): PolicyRule[] {
 export function clusterRoleYaml(name = 'meshd'): string {
   const lines = [
     '# Generated from src/config/kinds.ts by src/sources/kube/rbac.ts (checked by test/sources/rbac.test.ts).',
-    '# Exactly what the Kubernetes source uses: list/watch of every mesh kind, patch of Istio status',
-    '# (refused objects), get/create/update of the leader-election Lease.',
+    '# Exactly what meshd uses: list/watch of every mesh kind, patch of Istio status (refused objects),',
+    '# get/create/update of the leader-election Lease; for the CA, create TokenReviews and',
+    '# get/create/update the istio-ca-root-cert ConfigMaps.',
     'apiVersion: rbac.authorization.k8s.io/v1',
     'kind: ClusterRole',
     'metadata:',
