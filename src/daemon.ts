@@ -9,6 +9,7 @@ import { debugHandler } from './telemetry/debug.js';
 import type { Logger } from './telemetry/log.js';
 import { Metrics } from './telemetry/metrics.js';
 import { Debouncer, type DebounceOptions } from './xds/debounce.js';
+import { bindGrpcServer, shutdownGrpcServer } from './net/grpc-server.js';
 import { DiscoveryServer } from './xds/server.js';
 import { grpcGenerator } from './xds/generators/grpc/index.js';
 import { buildSecureServer, startRootPublisher, type SecurityOptions } from './ca/setup.js';
@@ -160,16 +161,7 @@ export class Daemon {
     await Promise.all(this.sources.map((s) => s.stop()));
     this.discovery.closeAll();
     await this.secure?.stop(graceMs);
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(() => {
-        this.grpcServer.forceShutdown();
-        resolve();
-      }, graceMs);
-      this.grpcServer.tryShutdown(() => {
-        clearTimeout(timer);
-        resolve();
-      });
-    });
+    await shutdownGrpcServer(this.grpcServer, graceMs);
     await Promise.all(
       this.httpServers.map((s) => new Promise<void>((resolve) => {
         s.close(() => resolve());
@@ -192,11 +184,11 @@ export class Daemon {
 
   private bindGrpc(addr: string): Promise<string> {
     const { host, port } = parseAddress(addr);
-    const target = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
-    return new Promise((resolve, reject) =>
-      this.grpcServer.bindAsync(target, grpc.ServerCredentials.createInsecure(), (err, bound) =>
-        err ? reject(new Error(`--grpc-addr ${addr}: ${err.message}`)) : resolve(`${host}:${bound}`),
-      ),
+    return bindGrpcServer(this.grpcServer, host, port, grpc.ServerCredentials.createInsecure()).then(
+      (bound) => `${host}:${bound}`,
+      (err: Error) => {
+        throw new Error(`--grpc-addr ${addr}: ${err.message}`);
+      },
     );
   }
 

@@ -6,6 +6,7 @@ import type { CertificateAuthority } from './authority.js';
 import { CertificateService } from './csr-service.js';
 import { authenticate, peerCertificateOf, type Authenticator } from './authn.js';
 import type { Proxy } from '../model/proxy.js';
+import { bindGrpcServer, shutdownGrpcServer } from '../net/grpc-server.js';
 
 // The TLS port (istiod's 15012): the CSR service and xDS, behind a serving certificate the mesh CA
 // issues for `istiod.istio-system.svc` (+ --ca-dns-names). Client certificates are requested, not
@@ -148,25 +149,13 @@ export class SecureServer {
   /** Binds `host:port` (port 0 = OS-chosen); resolves with the bound address. */
   async start(host: string, port: number): Promise<string> {
     const creds = await this.serving.start();
-    const target = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
-    const bound = await new Promise<number>((resolve, reject) =>
-      this.server.bindAsync(target, creds, (err, p) => (err ? reject(err) : resolve(p))),
-    );
+    const bound = await bindGrpcServer(this.server, host, port, creds);
     return `${host}:${bound}`;
   }
 
   async stop(graceMs = 5000): Promise<void> {
     this.serving.stop();
     this.opts.ca.close();
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(() => {
-        this.server.forceShutdown();
-        resolve();
-      }, graceMs);
-      this.server.tryShutdown(() => {
-        clearTimeout(timer);
-        resolve();
-      });
-    });
+    await shutdownGrpcServer(this.server, graceMs);
   }
 }
