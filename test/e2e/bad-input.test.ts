@@ -4,11 +4,12 @@
 // /debug/syncz and /metrics while the client keeps its last good config.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { startBackend, type Backend } from './harness/backend.js';
+import type { Backend } from './harness/backend.js';
 import { startMeshd, type Meshd } from './harness/meshd.js';
 import { dest, fqdn, toYaml, versionedService, virtualServiceDoc, writeMesh, xdsTarget, type Doc } from './harness/mesh.js';
 import { exitWhenIdle, tempDir } from './harness/util.js';
 import { XdsClient } from './harness/xds-client.js';
+import { startHelloworldVersions } from './harness/helloworld.js';
 
 const SVC = 'helloworld';
 const HOST = fqdn(SVC);
@@ -24,13 +25,10 @@ describe('bad input: refused config and NACKed config', { timeout: 90_000 }, () 
   let client: XdsClient;
 
   before(async () => {
-    v1 = await startBackend('helloworld-v1', '127.0.3.11');
-    v2 = await startBackend('helloworld-v2', '127.0.3.12');
+    const hello = await startHelloworldVersions('127.0.3');
+    ({ v1, v2 } = hello);
     writeMesh(tmp.dir, {
-      ...versionedService(SVC, PORT, [
-        { pod: 'helloworld-v1', version: 'v1', ip: v1.ip, port: v1.port },
-        { pod: 'helloworld-v2', version: 'v2', ip: v2.ip, port: v2.port },
-      ]),
+      ...versionedService(SVC, PORT, hello.versions),
       'virtual-service.yaml': [vsDoc([dest(HOST, 'v1')])],
     });
     meshd = await startMeshd({ configDir: tmp.dir });

@@ -2,7 +2,7 @@
 // meshd as a grpc-js-xds client. Fails (does not skip) when python3-grpcio is missing.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { startBackend, type Backend } from './harness/backend.js';
+import type { Backend } from './harness/backend.js';
 import { startMeshd, type Meshd } from './harness/meshd.js';
 import { dest, fqdn, versionedService, virtualServiceDoc, writeMesh, xdsTarget } from './harness/mesh.js';
 import { PyXdsClient } from './harness/py-client.js';
@@ -10,6 +10,7 @@ import { withinBinomial } from './harness/stats.js';
 import { failures, format, total } from './harness/traffic.js';
 import { exitWhenIdle, requirePythonGrpc, tempDir } from './harness/util.js';
 import { XdsClient } from './harness/xds-client.js';
+import { startHelloworldVersions } from './harness/helloworld.js';
 
 const SVC = 'helloworld';
 const HOST = fqdn(SVC);
@@ -25,13 +26,10 @@ describe('gRPC C-core (python3-grpcio) through meshd', { timeout: 120_000 }, () 
 
   before(async () => {
     requirePythonGrpc();
-    v1 = await startBackend('helloworld-v1', '127.0.5.11');
-    v2 = await startBackend('helloworld-v2', '127.0.5.12');
+    const hello = await startHelloworldVersions('127.0.5');
+    ({ v1, v2 } = hello);
     writeMesh(tmp.dir, {
-      ...versionedService(SVC, PORT, [
-        { pod: 'helloworld-v1', version: 'v1', ip: v1.ip, port: v1.port },
-        { pod: 'helloworld-v2', version: 'v2', ip: v2.ip, port: v2.port },
-      ]),
+      ...versionedService(SVC, PORT, hello.versions),
       'virtual-service.yaml': [
         virtualServiceDoc(SVC, [HOST], [
           { name: 'canary-header', match: [{ headers: { 'x-canary': { exact: 'always' } } }], route: [dest(HOST, 'v2')] },

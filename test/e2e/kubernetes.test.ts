@@ -19,6 +19,7 @@ import { withinBinomial } from './harness/stats.js';
 import { failures, format, total, untilTraffic } from './harness/traffic.js';
 import { REPO_ROOT, tempDir, trackChild, waitUntil } from './harness/util.js';
 import { XdsClient } from './harness/xds-client.js';
+import { startHelloworldVersions } from './harness/helloworld.js';
 
 const SVC = 'helloworld';
 const HOST = fqdn(SVC);
@@ -42,13 +43,9 @@ describe('Kubernetes source end to end: kubectl → API server → meshd → grp
   before(async () => {
     const url = await api.start();
     kubectl = kubectlFor({ server: url });
-    const v1 = await startBackend('helloworld-v1', '127.0.4.11');
-    const v2 = await startBackend('helloworld-v2', '127.0.4.12');
-    backends.push(v1, v2);
-    versions = [
-      { pod: 'helloworld-v1', version: 'v1', ip: v1.ip, port: v1.port },
-      { pod: 'helloworld-v2', version: 'v2', ip: v2.ip, port: v2.port },
-    ];
+    const hello = await startHelloworldVersions('127.0.4');
+    backends.push(hello.v1, hello.v2);
+    versions = hello.versions;
     // the cluster: Service, Pods, EndpointSlices, DestinationRule — applied with kubectl like a user would
     const mesh = versionedService(SVC, PORT, versions);
     await kubectl.run(['apply', '-f', file('mesh.yaml', Object.values(mesh).flat())]);

@@ -19,6 +19,7 @@ import { withinBinomial } from './harness/stats.js';
 import { failures, format, total, untilTraffic } from './harness/traffic.js';
 import { exitWhenIdle, tempDir } from './harness/util.js';
 import { XdsClient } from './harness/xds-client.js';
+import { startHelloworldVersions } from './harness/helloworld.js';
 
 const SVC = 'helloworld';
 const HOST = fqdn(SVC);
@@ -37,13 +38,9 @@ describe('live changes reach a connected grpc-js-xds client', { timeout: 120_000
   const connection = async () => (await meshd!.syncz()).find((e) => e.proxy === client.nodeId)?.connection;
 
   before(async () => {
-    const v1 = await startBackend('helloworld-v1', '127.0.2.11');
-    const v2 = await startBackend('helloworld-v2', '127.0.2.12');
-    backends.push(v1, v2);
-    versions = [
-      { pod: 'helloworld-v1', version: 'v1', ip: v1.ip, port: v1.port },
-      { pod: 'helloworld-v2', version: 'v2', ip: v2.ip, port: v2.port },
-    ];
+    const hello = await startHelloworldVersions('127.0.2');
+    backends.push(hello.v1, hello.v2);
+    versions = hello.versions;
     writeMesh(tmp.dir, { ...versionedService(SVC, PORT, versions), 'virtual-service.yaml': [vsDoc(90, 10)] });
     meshd = await startMeshd({ configDir: tmp.dir });
     client = new XdsClient(meshd.grpcAddr, xdsTarget(SVC, PORT), { pod: 'live-client', ip: '127.0.2.1' });

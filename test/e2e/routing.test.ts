@@ -5,13 +5,14 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
-import { startBackend, type Backend } from './harness/backend.js';
+import type { Backend } from './harness/backend.js';
 import { startMeshd, type Meshd } from './harness/meshd.js';
 import { dest, fqdn, versionedService, virtualServiceDoc, writeMesh, xdsTarget, type Doc } from './harness/mesh.js';
 import { withinBinomial } from './harness/stats.js';
 import { failures, format, total } from './harness/traffic.js';
 import { exitWhenIdle, tempDir } from './harness/util.js';
 import { XdsClient } from './harness/xds-client.js';
+import { startHelloworldVersions } from './harness/helloworld.js';
 
 const SVC = 'helloworld';
 const HOST = fqdn(SVC);
@@ -53,13 +54,10 @@ describe('grpc-js-xds through meshd: routing, faults, retries, timeouts', { time
   let client: XdsClient;
 
   before(async () => {
-    v1 = await startBackend('helloworld-v1', '127.0.1.11');
-    v2 = await startBackend('helloworld-v2', '127.0.1.12');
+    const hello = await startHelloworldVersions('127.0.1');
+    ({ v1, v2 } = hello);
     writeMesh(tmp.dir, {
-      ...versionedService(SVC, PORT, [
-        { pod: 'helloworld-v1', version: 'v1', ip: v1.ip, port: v1.port },
-        { pod: 'helloworld-v2', version: 'v2', ip: v2.ip, port: v2.port },
-      ]),
+      ...versionedService(SVC, PORT, hello.versions),
       'virtual-service.yaml': [virtualServiceDoc(SVC, [HOST], routes())],
     });
     meshd = await startMeshd({ configDir: tmp.dir });
