@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { CA_FILES } from '../../src/ca/authority.js';
 import { startMeshd, type Meshd } from './harness/meshd.js';
-import { endpointSliceDoc, namespaceDoc, podDoc, serviceDoc, writeMesh, xdsTarget } from './harness/mesh.js';
+import { greeterDocs, ONLY_CLIENT_POLICY_DOC, strictPeerAuthenticationDoc, writeMesh, xdsTarget } from './harness/mesh.js';
 import { PyXdsClient } from './harness/py-client.js';
 import { startAgent, startSecureXdsServer, TokenIssuer, type AgentProcess, type SecureServerProcess } from './harness/secure.js';
 import { exitWhenIdle, freePort, requirePythonGrpc, tempDir } from './harness/util.js';
@@ -27,13 +27,9 @@ describe('C-core clients: STRICT mTLS and ALLOW/deny', { timeout: 100_000 }, () 
     const configDir = path.join(tmp.dir, 'config');
     writeMesh(configDir, {
       'mesh.yaml': [
-        namespaceDoc('default'),
-        serviceDoc({ name: 'greeter', port: 5000, targetPort: port, selector: { app: 'greeter' } }),
-        podDoc({ name: 'greeter-1', ip: '127.0.0.1', labels: { app: 'greeter' }, serviceAccount: 'greeter' }),
-        endpointSliceDoc({ name: 'greeter-1', service: 'greeter', port, endpoints: [{ ip: '127.0.0.1', pod: 'greeter-1' }] }),
-        { apiVersion: 'security.istio.io/v1', kind: 'PeerAuthentication', metadata: { name: 'default', namespace: 'istio-system' }, spec: { mtls: { mode: 'STRICT' } } },
-        { apiVersion: 'security.istio.io/v1', kind: 'AuthorizationPolicy', metadata: { name: 'only-client', namespace: 'default' },
-          spec: { selector: { matchLabels: { app: 'greeter' } }, rules: [{ from: [{ source: { principals: ['cluster.local/ns/default/sa/client'] } }] }] } },
+        ...greeterDocs(5000, port),
+        strictPeerAuthenticationDoc('istio-system'),
+        ONLY_CLIENT_POLICY_DOC,
       ],
     });
     meshd = await startMeshd({ configDir, caDir, extraArgs: ['--jwt-public-keys', issuer.publicKeyFile] });

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { CA_FILES } from '../../src/ca/authority.js';
 import { opensslAsync } from '../support/openssl.js';
 import { startMeshd, type Meshd } from './harness/meshd.js';
-import { endpointSliceDoc, fqdn, namespaceDoc, podDoc, serviceDoc, toYaml, writeMesh, xdsTarget, type Doc } from './harness/mesh.js';
+import { fqdn, greeterDocs, strictPeerAuthenticationDoc, toYaml, writeMesh, xdsTarget, type Doc } from './harness/mesh.js';
 import { SecureClient, startAgent, startSecureXdsServer, TokenIssuer, type AgentProcess, type SecureServerProcess } from './harness/secure.js';
 import { exitWhenIdle, freePort, tempDir } from './harness/util.js';
 
@@ -45,12 +45,9 @@ describe('proxyless gRPC mTLS and authorization with meshd certificates', { time
     port = await freePort('127.0.0.1');
     writeMesh(configDir, {
       'mesh.yaml': [
-        namespaceDoc('default'),
-        serviceDoc({ name: 'greeter', port: SERVICE_PORT, targetPort: port, selector: { app: 'greeter' } }),
-        podDoc({ name: 'greeter-1', ip: '127.0.0.1', labels: { app: 'greeter' }, serviceAccount: 'greeter' }),
-        endpointSliceDoc({ name: 'greeter-1', service: 'greeter', port, endpoints: [{ ip: '127.0.0.1', pod: 'greeter-1' }] }),
+        ...greeterDocs(SERVICE_PORT, port),
       ],
-      'peer-authentication.yaml': [{ apiVersion: 'security.istio.io/v1', kind: 'PeerAuthentication', metadata: { name: 'default', namespace: 'default' }, spec: { mtls: { mode: 'STRICT' } } }],
+      'peer-authentication.yaml': [strictPeerAuthenticationDoc('default')],
     });
     meshd = await startMeshd({ configDir, caDir, extraArgs: ['--jwt-public-keys', issuer.publicKeyFile] });
     const common = { caAddr: meshd.secureGrpcAddr, caRoot: path.join(caDir, CA_FILES.root), xdsAddr: meshd.grpcAddr, dir: tmp.dir };

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { CA_FILES } from '../../src/ca/authority.js';
 import { startMeshd, type Meshd } from './harness/meshd.js';
-import { endpointSliceDoc, namespaceDoc, podDoc, serviceDoc, writeMesh, xdsTarget } from './harness/mesh.js';
+import { greeterDocs, ONLY_CLIENT_POLICY_DOC, strictPeerAuthenticationDoc, writeMesh, xdsTarget } from './harness/mesh.js';
 import { SecureClient, startAgent, startSecureXdsServer, TokenIssuer, type AgentProcess, type SecureServerProcess } from './harness/secure.js';
 import { exitWhenIdle, freePort, sleep, tempDir } from './harness/util.js';
 
@@ -30,13 +30,9 @@ describe('mTLS across certificate renewals (60 s TTL)', { timeout: 115_000 }, ()
     const configDir = path.join(tmp.dir, 'config');
     writeMesh(configDir, {
       'mesh.yaml': [
-        namespaceDoc('default'),
-        serviceDoc({ name: 'greeter', port: 5000, targetPort: port, selector: { app: 'greeter' } }),
-        podDoc({ name: 'greeter-1', ip: '127.0.0.1', labels: { app: 'greeter' }, serviceAccount: 'greeter' }),
-        endpointSliceDoc({ name: 'greeter-1', service: 'greeter', port, endpoints: [{ ip: '127.0.0.1', pod: 'greeter-1' }] }),
-        { apiVersion: 'security.istio.io/v1', kind: 'PeerAuthentication', metadata: { name: 'default', namespace: 'default' }, spec: { mtls: { mode: 'STRICT' } } },
-        { apiVersion: 'security.istio.io/v1', kind: 'AuthorizationPolicy', metadata: { name: 'only-client', namespace: 'default' },
-          spec: { selector: { matchLabels: { app: 'greeter' } }, rules: [{ from: [{ source: { principals: ['cluster.local/ns/default/sa/client'] } }] }] } },
+        ...greeterDocs(5000, port),
+        strictPeerAuthenticationDoc('default'),
+        ONLY_CLIENT_POLICY_DOC,
       ],
     });
     meshd = await startMeshd({ configDir, caDir, extraArgs: ['--jwt-public-keys', issuer.publicKeyFile] });

@@ -141,3 +141,27 @@ export function versionedService(name: string, servicePort: number, versions: re
     'destination-rule.yaml': [destinationRuleDoc(name, host, Object.fromEntries(versions.map((v) => [v.version, { version: v.version }])))],
   };
 }
+
+/**
+ * The security tests' workload: Service `greeter` (port `servicePort`) backed by one pod, greeter-1 with
+ * service account `greeter`, serving on 127.0.0.1:`targetPort`.
+ */
+export function greeterDocs(servicePort: number, targetPort: number): Doc[] {
+  return [
+    namespaceDoc('default'),
+    serviceDoc({ name: 'greeter', port: servicePort, targetPort, selector: { app: 'greeter' } }),
+    podDoc({ name: 'greeter-1', ip: '127.0.0.1', labels: { app: 'greeter' }, serviceAccount: 'greeter' }),
+    endpointSliceDoc({ name: 'greeter-1', service: 'greeter', port: targetPort, endpoints: [{ ip: '127.0.0.1', pod: 'greeter-1' }] }),
+  ];
+}
+
+/** PeerAuthentication `default` in `namespace` (the root namespace makes it mesh-wide) with mode STRICT. */
+export function strictPeerAuthenticationDoc(namespace: string): Doc {
+  return { apiVersion: 'security.istio.io/v1', kind: 'PeerAuthentication', metadata: { name: 'default', namespace }, spec: { mtls: { mode: 'STRICT' } } };
+}
+
+/** ALLOW policy on the greeter pods that admits only service account default/client. */
+export const ONLY_CLIENT_POLICY_DOC: Doc = {
+  apiVersion: 'security.istio.io/v1', kind: 'AuthorizationPolicy', metadata: { name: 'only-client', namespace: 'default' },
+  spec: { selector: { matchLabels: { app: 'greeter' } }, rules: [{ from: [{ source: { principals: ['cluster.local/ns/default/sa/client'] } }] }] },
+};
