@@ -159,7 +159,8 @@ test('meshd serve without --config-dir uses the cluster from $KUBECONFIG', { tim
   try {
     const line = await waitUntil('serving banner', () => out.find((l) => l.startsWith('meshd is serving')), { timeoutMs: 20_000 });
     assert.match(line, new RegExp(`Kubernetes cluster Kubernetes \\(${url.replace(/[.]/g, '\\.')}\\)`));
-    assert.ok(api.requests.some((r) => r.verb === 'watch' && r.resource === 'virtualservices'), 'meshd watches the cluster');
+    // the banner follows the initial LIST; the WATCH that follows it may reach the API a moment later
+    await waitUntil('meshd watches the cluster', () => api.requests.some((r) => r.verb === 'watch' && r.resource === 'virtualservices') || undefined, { timeoutMs: 10_000 });
   } finally {
     child.kill('SIGTERM');
     await new Promise((r) => child.once('exit', r));
