@@ -12,6 +12,7 @@ import { Debouncer, type DebounceOptions } from './xds/debounce.js';
 import { bindGrpcServer, shutdownGrpcServer } from './net/grpc-server.js';
 import { DiscoveryServer } from './xds/server.js';
 import { grpcGenerator } from './xds/generators/grpc/index.js';
+import { sidecarGenerator } from './xds/generators/sidecar/index.js';
 import { buildSecureServer, startRootPublisher, type SecurityOptions } from './ca/setup.js';
 import type { RootCertPublisher } from './ca/root-publisher.js';
 import type { SecureServer } from './ca/secure-server.js';
@@ -82,7 +83,7 @@ export class Daemon {
 
   constructor(private readonly options: DaemonOptions) {
     this.log = options.log;
-    this.discovery = new DiscoveryServer({ log: this.log, metrics: this.metrics, generators: { grpc: grpcGenerator } });
+    this.discovery = new DiscoveryServer({ log: this.log, metrics: this.metrics, generators: { grpc: grpcGenerator, sidecar: sidecarGenerator } });
     this.discovery.register(this.grpcServer);
     this.debouncer = new Debouncer(options.debounce, (events, firstAt) => this.rebuild(events.length, firstAt));
     this.store.on('change', (e) => {
