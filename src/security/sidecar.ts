@@ -1,12 +1,46 @@
 import type { PushContext } from '../model/push-context.js';
 import type { Proxy } from '../model/proxy.js';
-import type { MtlsMode } from './authn.js';
+import { ANY_TYPE, anyOf, TLS_TRANSPORT_SOCKET_NAME } from '../xds/envoy/type-urls.js';
+import { meshCommonTlsContext } from '../xds/envoy/sds.js';
+import { effectiveMtls, type MtlsMode } from './authn.js';
+import { buildHttpFilters, buildTcpFilters, policiesForWorkload } from './authz.js';
 
-// SCAFFOLD (owned by the sidecar-security work, issue 5): what PeerAuthentication and
-// AuthorizationPolicy put on an Envoy sidecar's inbound port. The listener generator (lds.ts) lays out
-// virtualInbound's filter chains from this; it never reads PeerAuthentication/AuthorizationPolicy itself.
+// What PeerAuthentication and AuthorizationPolicy put on an Envoy sidecar's inbound port (istiod
+// authn policy_applier InboundMTLSConfiguration / BuildInboundTLS, and the authz builder). The listener
+// generator (xds/generators/sidecar/lds.ts) lays virtualInbound's filter chains out from this; it never
+// reads PeerAuthentication/AuthorizationPolicy itself.
+//
+//   STRICT      one mTLS chain per protocol: transport_protocol "tls", any ALPN
+//   PERMISSIVE  an mTLS chain matching Istio's mTLS ALPNs (`applicationProtocols`; what sidecar clients
+//               offer, so mesh mTLS is told apart from an application's own TLS) plus plaintext chains
+//   DISABLE     plaintext chains only
+//
+// The DownstreamTlsContext takes the workload certificate over SDS (`default`, `ROOTCA` on the
+// bootstrap's `sds-grpc` cluster), requires a client certificate and uses istiod's TLS parameters. Its
+// alpn_protocols are `h2`,`http/1.1` on HTTP and TCP chains alike: istiod advertises
+// `istio-peer-exchange` on TCP chains only because it also installs istio-proxy's metadata-exchange network
+// filter there; meshd does not, and a server that selected that ALPN would make the client's filter prefix
+// the stream with exchange bytes nothing strips (istiod's own PILOT_DISABLE_MX_ALPN behaviour).
+//
+// RBAC: the policies of the root namespace and of the workload's namespace selecting it, in Istio's order
+// (CUSTOM as fail-closed DENY, AUDIT, DENY, ALLOW; `spec: {}` denies all), HTTP filters for HTTP chains and
+// network filters for TCP chains.
 
 type J = Record<string, unknown>;
+
+/** filter_chain_match.application_protocols of the PERMISSIVE mTLS chains (istiod allIstioMtlsALPNs). */
+export const ISTIO_MTLS_ALPNS: readonly string[] = Object.freeze(['istio', 'istio-peer-exchange', 'istio-http/1.0', 'istio-http/1.1', 'istio-h2']);
+/** DownstreamTlsContext alpn_protocols (istiod ALPNHttp / ALPNDownstream). */
+export const INBOUND_TLS_ALPNS: readonly string[] = Object.freeze(['h2', 'http/1.1']);
+/** istiod SupportedCiphers: the strong suites sidecars accept below TLS 1.3. */
+export const ISTIO_CIPHER_SUITES: readonly string[] = Object.freeze([
+  'ECDHE-ECDSA-AES256-GCM-SHA384',
+  'ECDHE-RSA-AES256-GCM-SHA384',
+  'ECDHE-ECDSA-AES128-GCM-SHA256',
+  'ECDHE-RSA-AES128-GCM-SHA256',
+  'AES256-GCM-SHA384',
+  'AES128-GCM-SHA256',
+]);
 
 export interface SidecarInboundSecurity {
   /** effective PeerAuthentication mode for the port (mesh → namespace → workload → portLevelMtls) */
@@ -16,12 +50,55 @@ export interface SidecarInboundSecurity {
    * Istio's ALPN) for the mTLS filter chains; undefined when the port takes no mTLS (DISABLE)
    */
   readonly transportSocket?: J;
+  /**
+   * filter_chain_match.application_protocols of the mTLS chains (with transport_protocol "tls"):
+   * Istio's mTLS ALPNs in PERMISSIVE, where other TLS must fall through to a plain-TLS/TCP chain;
+   * undefined in STRICT (every TLS connection is mTLS) and DISABLE
+   */
+  readonly applicationProtocols?: readonly string[];
   /** RBAC HTTP filters, in order, to insert before the router on HTTP chains */
   readonly httpFilters: readonly J[];
   /** RBAC network filters, in order, to insert before tcp_proxy on TCP chains */
   readonly networkFilters: readonly J[];
+  /** which PeerAuthentication decided, and authorization rules left out and why (for the caller's log) */
+  readonly notes: readonly string[];
 }
 
-export function sidecarInboundSecurity(_ctx: PushContext, _proxy: Proxy, _port: number): SidecarInboundSecurity {
-  return { mode: 'PERMISSIVE', httpFilters: [], networkFilters: [] };
+/** DownstreamTlsContext of a sidecar's inbound mTLS chains (istiod BuildInboundTLS). */
+export function sidecarDownstreamTlsSocket(): J {
+  return {
+    name: TLS_TRANSPORT_SOCKET_NAME,
+    typed_config: anyOf(ANY_TYPE.DOWNSTREAM_TLS_CONTEXT, {
+      common_tls_context: meshCommonTlsContext({
+        alpnProtocols: INBOUND_TLS_ALPNS,
+        tlsParams: {
+          tls_minimum_protocol_version: 'TLSv1_2',
+          tls_maximum_protocol_version: 'TLSv1_3',
+          cipher_suites: [...ISTIO_CIPHER_SUITES],
+        },
+      }),
+      require_client_certificate: { value: true },
+    }),
+  };
+}
+
+/**
+ * What PeerAuthentication/AuthorizationPolicy put on `port` of the proxy's workload: `port` is the
+ * workload's own port (the container port the inbound chain matches), as portLevelMtls keys are.
+ */
+export function sidecarInboundSecurity(ctx: PushContext, proxy: Proxy, port: number): SidecarInboundSecurity {
+  const labels = ctx.proxyLabels(proxy);
+  const pa = effectiveMtls(ctx, proxy.namespace, labels, port);
+  const selected = policiesForWorkload(ctx, proxy.namespace, labels);
+  const opts = { trustDomainBundle: { trustDomains: [ctx.mesh.trustDomain] } };
+  const http = buildHttpFilters(selected, opts);
+  const tcp = buildTcpFilters(selected, opts);
+  return {
+    mode: pa.mode,
+    ...(pa.mode !== 'DISABLE' ? { transportSocket: sidecarDownstreamTlsSocket() } : {}),
+    ...(pa.mode === 'PERMISSIVE' ? { applicationProtocols: ISTIO_MTLS_ALPNS } : {}),
+    httpFilters: http.filters,
+    networkFilters: tcp.filters,
+    notes: [`mTLS ${pa.mode} from ${pa.from}`, ...new Set([...http.warnings, ...tcp.warnings])],
+  };
 }

@@ -1,0 +1,154 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { ConfigStore } from '../../src/config/store.js';
+import { validateDocument } from '../../src/config/validate.js';
+import { PushContext } from '../../src/model/push-context.js';
+import { parseProxy, type Proxy } from '../../src/model/proxy.js';
+import { ISTIO_MTLS_ALPNS, sidecarInboundSecurity, type SidecarInboundSecurity } from '../../src/security/sidecar.js';
+import { roundTripLosses } from '../../src/xds/envoy/proto-check.js';
+
+// The Envoy-sidecar half of PeerAuthentication and AuthorizationPolicy: which mTLS mode an inbound port
+// gets (and the DownstreamTlsContext Envoy needs for it: SDS default/ROOTCA on sds-grpc, client
+// certificates required, Istio's TLS parameters and ALPN), and the RBAC filters for HTTP and TCP chains.
+
+type Doc = Record<string, unknown>;
+type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+const pa = (name: string, ns: string, spec: Obj): Doc => ({ apiVersion: 'security.istio.io/v1', kind: 'PeerAuthentication', metadata: { name, namespace: ns }, spec });
+const ap = (name: string, ns: string, spec: Obj): Doc => ({ apiVersion: 'security.istio.io/v1', kind: 'AuthorizationPolicy', metadata: { name, namespace: ns }, spec });
+const BASE: Doc[] = [
+  { apiVersion: 'v1', kind: 'Service', metadata: { name: 'reviews', namespace: 'shop' }, spec: { selector: { app: 'reviews' }, ports: [{ name: 'http', port: 9080 }, { name: 'tcp-db', port: 5432 }] } },
+  { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'reviews-1', namespace: 'shop', labels: { app: 'reviews', version: 'v1' } }, spec: { serviceAccountName: 'reviews' }, status: { podIP: '10.2.0.5', phase: 'Running' } },
+];
+
+function mesh(...extra: Doc[]): PushContext {
+  const store = new ConfigStore();
+  for (const d of [...BASE, ...extra]) {
+    const r = validateDocument(d);
+    if (!r.ok) throw new Error(`invalid fixture: ${JSON.stringify(r.problems)}`);
+    store.upsert(r.value.kind, r.value.object, { source: 'memory', label: 'sidecar-security.test' }, 'test');
+  }
+  return new PushContext(store, 'v1');
+}
+
+const proxy: Proxy = parseProxy({ id: 'sidecar~10.2.0.5~reviews-1.shop~shop.svc.cluster.local', metadata: { NAMESPACE: 'shop', LABELS: { app: 'reviews', version: 'v1' } } });
+
+/** sidecarInboundSecurity, with every body it returns checked against Envoy's protos. */
+function inbound(ctx: PushContext, port = 9080): SidecarInboundSecurity {
+  const sec = sidecarInboundSecurity(ctx, proxy, port);
+  if (sec.transportSocket) assert.deepEqual(roundTripLosses('envoy.config.core.v3.TransportSocket', sec.transportSocket), []);
+  for (const f of sec.httpFilters) assert.deepEqual(roundTripLosses('envoy.extensions.filters.network.http_connection_manager.v3.HttpFilter', f), []);
+  for (const f of sec.networkFilters) assert.deepEqual(roundTripLosses('envoy.config.listener.v3.Filter', f), []);
+  return sec;
+}
+
+const strict = (ns: string, name = 'default', selector?: Obj) => pa(name, ns, { ...(selector ? { selector: { matchLabels: selector } } : {}), mtls: { mode: 'STRICT' } });
+
+describe('sidecar inbound mTLS', () => {
+  it('STRICT: a DownstreamTlsContext as istiod builds it, on every TLS connection (no ALPN match)', () => {
+    const sec = inbound(mesh(strict('istio-system')));
+    assert.equal(sec.mode, 'STRICT');
+    assert.equal(sec.applicationProtocols, undefined);
+    const ts = sec.transportSocket as Obj;
+    assert.equal(ts.name, 'envoy.transport_sockets.tls');
+    const tls = ts.typed_config;
+    assert.equal(tls['@type'], 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext');
+    assert.deepEqual(tls.require_client_certificate, { value: true });
+    const common = tls.common_tls_context;
+    assert.deepEqual(common.alpn_protocols, ['h2', 'http/1.1']);
+    assert.equal(common.tls_params.tls_minimum_protocol_version, 'TLSv1_2');
+    assert.equal(common.tls_params.tls_maximum_protocol_version, 'TLSv1_3');
+    assert.ok(common.tls_params.cipher_suites.includes('ECDHE-ECDSA-AES256-GCM-SHA384'));
+    const sds = (name: string) => ({
+      name,
+      sds_config: {
+        api_config_source: { api_type: 'GRPC', set_node_on_first_message_only: true, transport_api_version: 'V3', grpc_services: [{ envoy_grpc: { cluster_name: 'sds-grpc' } }] },
+        initial_fetch_timeout: { seconds: 0, nanos: 0 },
+        resource_api_version: 'V3',
+      },
+    });
+    assert.deepEqual(common.tls_certificate_sds_secret_configs, [sds('default')]);
+    assert.deepEqual(common.combined_validation_context, { default_validation_context: {}, validation_context_sds_secret_config: sds('ROOTCA') });
+  });
+
+  it('PERMISSIVE (the default): mTLS on chains matching Istio ALPNs, plaintext beside it', () => {
+    const sec = inbound(mesh());
+    assert.equal(sec.mode, 'PERMISSIVE');
+    assert.ok(sec.transportSocket);
+    assert.deepEqual(sec.applicationProtocols, ['istio', 'istio-peer-exchange', 'istio-http/1.0', 'istio-http/1.1', 'istio-h2']);
+    assert.deepEqual(sec.applicationProtocols, ISTIO_MTLS_ALPNS);
+  });
+
+  it('DISABLE: plaintext only, no TLS context', () => {
+    const sec = inbound(mesh(pa('default', 'shop', { mtls: { mode: 'DISABLE' } })));
+    assert.equal(sec.mode, 'DISABLE');
+    assert.equal(sec.transportSocket, undefined);
+    assert.equal(sec.applicationProtocols, undefined);
+  });
+
+  it('portLevelMtls overrides the workload mode for that port only', () => {
+    const ctx = mesh(pa('reviews', 'shop', { selector: { matchLabels: { app: 'reviews' } }, mtls: { mode: 'STRICT' }, portLevelMtls: { 5432: { mode: 'DISABLE' } } }));
+    assert.equal(inbound(ctx, 9080).mode, 'STRICT');
+    const db = inbound(ctx, 5432);
+    assert.equal(db.mode, 'DISABLE');
+    assert.equal(db.transportSocket, undefined);
+  });
+
+  it('workload selector beats namespace beats mesh; UNSET inherits; other workloads unaffected', () => {
+    const base = [pa('mesh', 'istio-system', { mtls: { mode: 'DISABLE' } }), strict('shop')];
+    assert.equal(inbound(mesh(...base)).mode, 'STRICT');
+    assert.equal(inbound(mesh(...base, pa('reviews', 'shop', { selector: { matchLabels: { app: 'reviews' } }, mtls: { mode: 'PERMISSIVE' } }))).mode, 'PERMISSIVE');
+    assert.equal(inbound(mesh(...base, pa('reviews', 'shop', { selector: { matchLabels: { app: 'reviews' } }, mtls: { mode: 'UNSET' } }))).mode, 'STRICT');
+    assert.equal(inbound(mesh(...base, pa('other', 'shop', { selector: { matchLabels: { app: 'ratings' } }, mtls: { mode: 'DISABLE' } }))).mode, 'STRICT');
+    // a namespace policy elsewhere does not reach this workload
+    assert.equal(inbound(mesh(pa('default', 'other', { mtls: { mode: 'DISABLE' } }))).mode, 'PERMISSIVE');
+  });
+});
+
+describe('sidecar inbound authorization', () => {
+  const onlyFrontend = ap('only-frontend', 'shop', {
+    selector: { matchLabels: { app: 'reviews' } },
+    rules: [{ from: [{ source: { principals: ['cluster.local/ns/shop/sa/frontend'] } }], to: [{ operation: { methods: ['GET'] } }] }],
+  });
+  const denyAdmin = ap('deny-admin', 'istio-system', { action: 'DENY', rules: [{ to: [{ operation: { paths: ['/admin*'] } }] }] });
+
+  it('no policy: no RBAC filters', () => {
+    const sec = inbound(mesh());
+    assert.deepEqual(sec.httpFilters, []);
+    assert.deepEqual(sec.networkFilters, []);
+  });
+
+  it('HTTP: DENY (mesh-wide) before ALLOW (workload), principals with the trust domain', () => {
+    const sec = inbound(mesh(onlyFrontend, denyAdmin));
+    assert.deepEqual(sec.httpFilters.map((f) => f.name), ['envoy.filters.http.rbac', 'envoy.filters.http.rbac']);
+    const [deny, allow] = sec.httpFilters.map((f) => (f as Obj).typed_config);
+    assert.equal(deny.rules.action, 'DENY');
+    assert.ok(deny.rules.policies['ns[istio-system]-policy[deny-admin]-rule[0]']);
+    assert.equal(allow.rules.action, undefined, 'ALLOW is the proto default');
+    const rule = allow.rules.policies['ns[shop]-policy[only-frontend]-rule[0]'];
+    assert.match(JSON.stringify(rule.principals), /spiffe:\/\/cluster\.local\/ns\/shop\/sa\/frontend/);
+    assert.match(JSON.stringify(rule.permissions), /GET/);
+  });
+
+  it('TCP: network RBAC filters; HTTP-only ALLOW conditions are dropped (deny), HTTP-only DENY widened', () => {
+    const sec = inbound(mesh(onlyFrontend, denyAdmin), 5432);
+    assert.deepEqual(sec.networkFilters.map((f) => f.name), ['envoy.filters.network.rbac', 'envoy.filters.network.rbac']);
+    const [deny, allow] = sec.networkFilters.map((f) => (f as Obj).typed_config);
+    assert.equal(deny['@type'], 'type.googleapis.com/envoy.extensions.filters.network.rbac.v3.RBAC');
+    assert.equal(deny.rules.action, 'DENY');
+    assert.equal(allow.rules.policies, undefined, 'the methods-only rule cannot be evaluated on TCP: nothing allowed');
+    assert.ok(sec.notes.some((n) => n.includes('only-frontend')), 'the dropped rule is reported');
+  });
+
+  it('spec: {} in the namespace denies everything; AUDIT comes first as LOG', () => {
+    const sec = inbound(mesh(ap('deny-all', 'shop', {}), ap('audit', 'shop', { action: 'AUDIT', rules: [{ to: [{ operation: { paths: ['/x'] } }] }] })));
+    const [audit, allow] = sec.httpFilters.map((f) => (f as Obj).typed_config);
+    assert.equal(audit.rules.action, 'LOG');
+    assert.deepEqual(allow.rules.policies['ns[shop]-policy[deny-all]-rule[0]'], { permissions: [{ not_rule: { any: true } }], principals: [{ not_id: { any: true } }] });
+  });
+
+  it('a policy selecting another workload does not apply', () => {
+    const sec = inbound(mesh(ap('ratings-only', 'shop', { selector: { matchLabels: { app: 'ratings' } } })));
+    assert.deepEqual(sec.httpFilters, []);
+  });
+});
