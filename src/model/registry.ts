@@ -63,6 +63,13 @@ function toWorkload(pod: Pod, revision: number): Workload {
   });
 }
 
+const EXPORT_TO_ANNOTATION = 'networking.istio.io/exportTo';
+
+function exportToOf(annotation: string | undefined): { exportTo?: readonly string[] } {
+  const list = (annotation ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  return list.length > 0 ? { exportTo: Object.freeze(list) } : {};
+}
+
 function toService(stored: StoredObject<'Service'>, domainSuffix: string): MeshService | undefined {
   const svc: Service = stored.object;
   if (svc.spec.type === 'ExternalName') return undefined;
@@ -82,6 +89,7 @@ function toService(stored: StoredObject<'Service'>, domainSuffix: string): MeshS
     ports,
     labels: svc.metadata.labels ?? {},
     selector: svc.spec.selector,
+    ...exportToOf(svc.metadata.annotations?.[EXPORT_TO_ANNOTATION]),
     revision: stored.revision,
   });
 }

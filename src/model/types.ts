@@ -54,6 +54,11 @@ export interface MeshService {
   readonly ports: readonly ServicePort[];
   readonly labels: Readonly<Record<string, string>>;
   readonly selector?: Readonly<Record<string, string>>;
+  /**
+   * annotation `networking.istio.io/exportTo` (comma-separated `.`, `*`, `~` or namespaces): which
+   * namespaces' proxies see the service; undefined means everywhere
+   */
+  readonly exportTo?: readonly string[];
   /** store revision of the Service version this was built from: changes whenever the Service does */
   readonly revision: number;
 }

@@ -1,9 +1,155 @@
+import { isIP } from 'node:net';
 import type { PushContext } from '../../../model/push-context.js';
 import type { Proxy } from '../../../model/proxy.js';
+import type { MeshService, ServicePort } from '../../../model/types.js';
+import { workloadTlsModeKey } from '../../../security/grpc.js';
+import { referencedLabelKeys } from '../grpc/index.js';
 
-// SCAFFOLD (owned by the sidecar-clusters work): what a sidecar sees and serves.
+// What an Envoy sidecar sees (outbound services) and serves (its own inbound service ports), and the
+// class key naming every proxy fact the sidecar generator's output depends on. Replicas of one
+// deployment differ only in pod name, IP and pod-template-hash; none of those is in the key, so they
+// share one encoded copy of every resource.
 
-/** Every proxy fact beyond the resource name the sidecar output depends on (see Generator.classKey). */
-export function sidecarClassKey(_ctx: PushContext, proxy: Proxy): string {
-  return JSON.stringify({ id: proxy.id });
+/** One service port the proxy's workload serves, with the container port traffic arrives on. */
+export interface InboundServicePort {
+  readonly service: MeshService;
+  readonly port: ServicePort;
+  /** the workload's own (container) port: what `inbound|PORT||` and virtualInbound chains are keyed by */
+  readonly targetPort: number;
+}
+
+/**
+ * The Service annotation `networking.istio.io/exportTo` (Istio: `.` own namespace, `*` everywhere, `~`
+ * nowhere, else namespace names); no annotation means everywhere.
+ */
+export function serviceVisibleFrom(service: MeshService, proxyNamespace: string): boolean {
+  const exportTo = service.exportTo;
+  if (!exportTo || exportTo.length === 0) return true;
+  return exportTo.some((e) => e === '*' || (e === '.' && service.namespace === proxyNamespace) || e === proxyNamespace);
+}
+
+/** Services the sidecar gets outbound clusters/listeners for: every visible registry service, by hostname. */
+export function outboundServices(ctx: PushContext, proxy: Proxy): MeshService[] {
+  // registry.services is already sorted by hostname
+  return ctx.registry.services.filter((s) => serviceVisibleFrom(s, proxy.namespace));
+}
+
+function selects(selector: Readonly<Record<string, string>> | undefined, labels: Readonly<Record<string, string>>): boolean {
+  if (!selector || Object.keys(selector).length === 0) return false;
+  return Object.entries(selector).every(([k, v]) => labels[k] === v);
+}
+
+/**
+ * The service ports of services in the proxy's namespace whose selector matches the proxy's labels
+ * (istiod's ServiceTargets), with the container port resolved: a numeric targetPort as is; a named one
+ * through the endpoint the registry resolved for this workload (the pod's container port), else the
+ * service port. One entry per container port (the first service port, by hostname then port, wins), sorted
+ * by container port.
+ */
+export function inboundServicePorts(ctx: PushContext, proxy: Proxy): InboundServicePort[] {
+  const labels = ctx.proxyLabels(proxy);
+  const ownIps = new Set(proxy.ips);
+  const byTarget = new Map<number, InboundServicePort>();
+  for (const service of ctx.registry.services) {
+    if (service.namespace !== proxy.namespace || !selects(service.selector, labels)) continue;
+    for (const port of [...service.ports].sort((a, b) => a.port - b.port)) {
+      if (port.protocol === 'UDP') continue;
+      const targetPort = resolveTargetPort(ctx, service, port, ownIps);
+      if (!byTarget.has(targetPort)) byTarget.set(targetPort, { service, port, targetPort });
+    }
+  }
+  return [...byTarget.values()].sort((a, b) => a.targetPort - b.targetPort);
+}
+
+function resolveTargetPort(ctx: PushContext, service: MeshService, port: ServicePort, ownIps: ReadonlySet<string>): number {
+  const t = port.targetPort;
+  if (t === undefined) return port.port;
+  if (typeof t === 'number') return t;
+  if (/^\d+$/.test(t)) return Number(t);
+  const own = ctx.endpoints(service.hostname, port.port).find((ep) => ownIps.has(ep.address));
+  return own?.port ?? port.port;
+}
+
+const localityCache = new WeakMap<PushContext, boolean>();
+
+/**
+ * Whether any DestinationRule can make endpoints depend on where the proxy is: localityLbSetting, or
+ * outlierDetection (istiod applies locality failover by default once outlier detection is on).
+ */
+export function localityMatters(ctx: PushContext): boolean {
+  let v = localityCache.get(ctx);
+  if (v === undefined) {
+    v = ctx.destinationRules.some((dr) => {
+      const text = JSON.stringify(dr.config.spec);
+      return text.includes('"localityLbSetting"') || text.includes('"outlierDetection"');
+    });
+    localityCache.set(ctx, v);
+  }
+  return v;
+}
+
+const failoverKeysCache = new WeakMap<PushContext, readonly string[]>();
+
+/** Label keys `localityLbSetting.failoverPriority` ranks endpoints by (compared with the proxy's labels). */
+function failoverPriorityLabelKeys(ctx: PushContext): readonly string[] {
+  let keys = failoverKeysCache.get(ctx);
+  if (!keys) {
+    const set = new Set<string>();
+    const visit = (v: unknown): void => {
+      if (Array.isArray(v)) v.forEach(visit);
+      else if (v && typeof v === 'object') {
+        for (const [k, val] of Object.entries(v)) {
+          if (k === 'failoverPriority' && Array.isArray(val)) {
+            for (const p of val) if (typeof p === 'string') set.add(p.split('=')[0]!);
+          } else visit(val);
+        }
+      }
+    };
+    for (const dr of ctx.destinationRules) visit(dr.config.spec);
+    keys = [...set].sort();
+    failoverKeysCache.set(ctx, keys);
+  }
+  return keys;
+}
+
+function ipFamilies(ips: readonly string[]): string {
+  const v4 = ips.some((ip) => isIP(ip) === 4);
+  const v6 = ips.some((ip) => isIP(ip) === 6);
+  return v4 && v6 ? 'dual' : v6 ? 'v6' : 'v4';
+}
+
+/**
+ * Every proxy fact beyond the resource name the sidecar output depends on (see Generator.classKey):
+ * - namespace: exportTo visibility, DestinationRule/VirtualService precedence, sourceNamespace, short names;
+ * - DNS domain: short-name resolution and virtual-host domains;
+ * - the proxy's values for the label keys anything selects on: VirtualService sourceLabels,
+ *   DestinationRule workloadSelector, PeerAuthentication/AuthorizationPolicy selectors and tlsMode
+ *   (referencedLabelKeys), the selectors of Services in its namespace (which ports it serves), and
+ *   failoverPriority labels;
+ * - interception mode (REDIRECT/TPROXY change the inbound clusters' and listeners' shape) and IP
+ *   families (wildcard addresses, passthrough bind address);
+ * - the inbound service ports with their resolved container ports;
+ * - the workload's tlsMode (from the pod when the node metadata lacks the label);
+ * - the proxy's locality, only when some DestinationRule can make endpoints locality-dependent.
+ * Not in it: pod name, IPs, service account, Istio version (no output differs by version today).
+ */
+export function sidecarClassKey(ctx: PushContext, proxy: Proxy): string {
+  const labels = ctx.proxyLabels(proxy);
+  const keys = new Set<string>([...referencedLabelKeys(ctx), ...failoverPriorityLabelKeys(ctx)]);
+  for (const s of ctx.registry.services) {
+    if (s.namespace === proxy.namespace) for (const k of Object.keys(s.selector ?? {})) keys.add(k);
+  }
+  const projected = [...keys].sort().filter((k) => k in labels).map((k) => [k, labels[k]]);
+  const inbound = inboundServicePorts(ctx, proxy).map((p) => `${p.service.hostname}:${p.port.port}>${p.targetPort}`);
+  const l = proxy.locality;
+  return JSON.stringify({
+    ns: proxy.namespace,
+    dns: proxy.dnsDomain || ctx.mesh.domainSuffix,
+    labels: projected,
+    mode: proxy.interceptionMode,
+    ip: ipFamilies(proxy.ips),
+    inbound,
+    tls: workloadTlsModeKey(ctx, proxy),
+    ...(localityMatters(ctx) ? { locality: `${l.region}/${l.zone}/${l.subzone}` } : {}),
+  });
 }
