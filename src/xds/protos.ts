@@ -39,6 +39,16 @@ export const PROTO_FILES: readonly string[] = [
   'envoy/extensions/load_balancing_policies/pick_first/v3/pick_first.proto',
   'envoy/extensions/load_balancing_policies/least_request/v3/least_request.proto',
   'envoy/extensions/upstreams/http/v3/http_protocol_options.proto',
+  // Envoy sidecar listeners (lds.ts): listener filters, HTTP filters, request ids, retry plugins, and
+  // xds.type.v3.TypedStruct, which carries istio.stats' config (a type only istio-proxy knows).
+  'envoy/extensions/filters/listener/original_dst/v3/original_dst.proto',
+  'envoy/extensions/filters/listener/tls_inspector/v3/tls_inspector.proto',
+  'envoy/extensions/filters/listener/http_inspector/v3/http_inspector.proto',
+  'envoy/extensions/filters/http/grpc_stats/v3/config.proto',
+  'envoy/extensions/request_id/uuid/v3/uuid.proto',
+  'envoy/extensions/retry/host/previous_hosts/v3/previous_hosts.proto',
+  'envoy/extensions/retry/priority/previous_priorities/v3/previous_priorities_config.proto',
+  'xds/type/v3/typed_struct.proto',
   'google/protobuf/struct.proto',
   'google/protobuf/duration.proto',
   'google/protobuf/wrappers.proto',

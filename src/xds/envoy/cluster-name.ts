@@ -29,3 +29,13 @@ export function parseSubsetKey(name: string): SubsetKey | undefined {
   if (direction === 'outbound' && hostname === '') return undefined;
   return { direction, port, subset, hostname };
 }
+
+/** `inbound|PORT||`: the sidecar's cluster to its own workload's container port (istiod BuildInboundSubsetKey). */
+export function inboundClusterName(targetPort: number): string {
+  return buildSubsetKey('inbound', '', '', targetPort);
+}
+
+/** istiod's static clusters: drop, forward to the original destination (outbound), and to the local app (inbound). */
+export const BLACKHOLE_CLUSTER = 'BlackHoleCluster';
+export const PASSTHROUGH_CLUSTER = 'PassthroughCluster';
+export const INBOUND_PASSTHROUGH_CLUSTER = 'InboundPassthroughCluster';

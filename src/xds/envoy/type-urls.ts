@@ -10,6 +10,17 @@ export const ANY_TYPE = {
   HTTP_RBAC: `${PREFIX}envoy.extensions.filters.http.rbac.v3.RBAC`,
   UPSTREAM_TLS_CONTEXT: `${PREFIX}envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext`,
   DOWNSTREAM_TLS_CONTEXT: `${PREFIX}envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext`,
+  TCP_PROXY: `${PREFIX}envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy`,
+  HTTP_CORS: `${PREFIX}envoy.extensions.filters.http.cors.v3.Cors`,
+  CORS_POLICY: `${PREFIX}envoy.extensions.filters.http.cors.v3.CorsPolicy`,
+  GRPC_STATS: `${PREFIX}envoy.extensions.filters.http.grpc_stats.v3.FilterConfig`,
+  ORIGINAL_DST: `${PREFIX}envoy.extensions.filters.listener.original_dst.v3.OriginalDst`,
+  TLS_INSPECTOR: `${PREFIX}envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector`,
+  HTTP_INSPECTOR: `${PREFIX}envoy.extensions.filters.listener.http_inspector.v3.HttpInspector`,
+  UUID_REQUEST_ID: `${PREFIX}envoy.extensions.request_id.uuid.v3.UuidRequestIdConfig`,
+  PREVIOUS_HOSTS: `${PREFIX}envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate`,
+  PREVIOUS_PRIORITIES: `${PREFIX}envoy.extensions.retry.priority.previous_priorities.v3.PreviousPrioritiesConfig`,
+  TYPED_STRUCT: `${PREFIX}xds.type.v3.TypedStruct`,
 } as const;
 
 /** Filter names as Envoy and gRPC know them (typed_per_filter_config keys must equal the HCM filter's name). */
@@ -17,6 +28,15 @@ export const FILTER_NAME = {
   ROUTER: 'envoy.filters.http.router',
   FAULT: 'envoy.filters.http.fault',
   RBAC: 'envoy.filters.http.rbac',
+  CORS: 'envoy.filters.http.cors',
+  GRPC_STATS: 'envoy.filters.http.grpc_stats',
+  HTTP_CONNECTION_MANAGER: 'envoy.filters.network.http_connection_manager',
+  TCP_PROXY: 'envoy.filters.network.tcp_proxy',
+  ORIGINAL_DST: 'envoy.filters.listener.original_dst',
+  TLS_INSPECTOR: 'envoy.filters.listener.tls_inspector',
+  HTTP_INSPECTOR: 'envoy.filters.listener.http_inspector',
+  /** istio-proxy's stats extension (istio_requests_total & co.), HTTP and network filter alike */
+  ISTIO_STATS: 'istio.stats',
 } as const;
 
 /** gRPC matches transport sockets by this exact name (grpc xds securityConfigFromCluster). */
