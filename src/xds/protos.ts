@@ -39,6 +39,8 @@ export const PROTO_FILES: readonly string[] = [
   'envoy/extensions/load_balancing_policies/pick_first/v3/pick_first.proto',
   'envoy/extensions/load_balancing_policies/least_request/v3/least_request.proto',
   'envoy/extensions/upstreams/http/v3/http_protocol_options.proto',
+  // Envoy sidecar clusters (cds.ts): plaintext transport socket of auto-mTLS's tlsMode-disabled match
+  'envoy/extensions/transport_sockets/raw_buffer/v3/raw_buffer.proto',
   // Envoy sidecar listeners (lds.ts): listener filters, HTTP filters, request ids, retry plugins, and
   // xds.type.v3.TypedStruct, which carries istio.stats' config (a type only istio-proxy knows).
   'envoy/extensions/filters/listener/original_dst/v3/original_dst.proto',

@@ -21,6 +21,8 @@ export const ANY_TYPE = {
   PREVIOUS_HOSTS: `${PREFIX}envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate`,
   PREVIOUS_PRIORITIES: `${PREFIX}envoy.extensions.retry.priority.previous_priorities.v3.PreviousPrioritiesConfig`,
   TYPED_STRUCT: `${PREFIX}xds.type.v3.TypedStruct`,
+  RAW_BUFFER: `${PREFIX}envoy.extensions.transport_sockets.raw_buffer.v3.RawBuffer`,
+  HTTP_PROTOCOL_OPTIONS: `${PREFIX}envoy.extensions.upstreams.http.v3.HttpProtocolOptions`,
 } as const;
 
 /** Filter names as Envoy and gRPC know them (typed_per_filter_config keys must equal the HCM filter's name). */
