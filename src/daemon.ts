@@ -172,11 +172,16 @@ export class Daemon {
   }
 
   private secure: SecureServer | undefined;
+
+  /** where the CA's material comes from (`--ca-dir DIR`, `Secret NS/NAME`), when the CA runs */
+  get caSource(): string | undefined {
+    return this.secure?.ca.source;
+  }
   private rootPublisher: RootCertPublisher | undefined;
 
-  private startSecure(security: SecurityOptions): Promise<string> {
+  private async startSecure(security: SecurityOptions): Promise<string> {
     const mesh = this.options.mesh ?? DEFAULT_MESH_CONFIG;
-    this.secure = buildSecureServer(security, { trustDomain: mesh.trustDomain, metrics: this.metrics, log: this.log, discovery: this.discovery });
+    this.secure = await buildSecureServer(security, { trustDomain: mesh.trustDomain, metrics: this.metrics, log: this.log, discovery: this.discovery });
     const { host, port } = parseAddress(security.addr);
     return this.secure.start(host, port).catch((err: Error) => {
       throw new Error(`--secure-grpc-addr ${security.addr}: ${err.message}`);

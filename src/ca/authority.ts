@@ -33,7 +33,8 @@ import {
 // or ECDSA P-256, subject O=<trust domain>) and writes it there, so a restart keeps the root and every
 // issued certificate stays valid. An operator who places an intermediate signed by an external root
 // (Istio's "plug in CA certificates") gets it used as is; meshd watches the files and reloads them when they
-// change (hot reload), keeping the old ones if the new set does not load.
+// change (hot reload), keeping the old ones if the new set does not load. In Kubernetes mode the same
+// layout comes from a Secret instead when the directory is empty (ca-secret.ts; `fromPems`, `pollSource`).
 //
 // Signing is Node's native crypto (OpenSSL) over a hand-written DER template (x509.ts). Measured on the
 // project's 2-core machine for RSA-2048 leaf certificates: node-forge 8/s (pure-JS RSA, and no ECDSA at
@@ -60,6 +61,22 @@ export interface AuthorityOptions {
   readonly log: Logger;
   /** poll interval for plugged-CA hot reload; 0 disables watching */
   readonly watchIntervalMs?: number;
+}
+
+/** The contents of the four cacerts files (or Secret keys), by CA_FILES key. */
+export interface CaPems {
+  readonly cert: string;
+  readonly key: string;
+  readonly chain: string;
+  readonly root: string;
+}
+
+/** Where the CA's material comes from when it is not a directory (Kubernetes mode: a Secret). */
+export interface PemAuthorityOptions {
+  readonly trustDomain: string;
+  readonly log: Logger;
+  /** e.g. `Secret istio-system/istio-ca-secret`: names the source in logs and errors */
+  readonly source: string;
 }
 
 export interface SignRequest {
@@ -103,8 +120,10 @@ export class CertificateAuthority extends EventEmitter {
   readonly log: Logger;
 
   private constructor(
-    private readonly options: AuthorityOptions,
+    private readonly options: { readonly trustDomain: string; readonly log: Logger; readonly dir?: string },
     material: Material,
+    /** `--ca-dir DIR` or `Secret NS/NAME` */
+    readonly source: string,
   ) {
     super();
     this.material = material;
@@ -124,13 +143,26 @@ export class CertificateAuthority extends EventEmitter {
       throw new Error(`--ca-dir ${options.dir}: has ${hasCert ? CA_FILES.cert : CA_FILES.key} but not ${hasCert ? CA_FILES.key : CA_FILES.cert}`);
     }
     if (!hasCert) {
-      createSelfSignedRoot(options);
+      writeCaFiles(options.dir, createSelfSignedRoot(options));
       log.info({ dir: options.dir, keyType: options.keyType ?? 'rsa', trustDomain: options.trustDomain }, 'created self-signed root CA');
     }
-    const material = loadMaterial(options.dir);
-    const ca = new CertificateAuthority(options, material);
+    const material = loadMaterial(readCaDir(options.dir), `--ca-dir ${options.dir}`);
+    const ca = new CertificateAuthority(options, material, `--ca-dir ${options.dir}`);
     ca.log.info({ dir: options.dir, selfSigned: material.selfSigned, rootFingerprint: material.fingerprint, rootNotAfter: material.rootNotAfter.toISOString() }, 'CA loaded');
     if ((options.watchIntervalMs ?? 2000) > 0) ca.watch(options.watchIntervalMs ?? 2000);
+    return ca;
+  }
+
+  /** Whether `dir` holds CA material (ca-cert.pem or ca-key.pem): then it is used as is, before any Secret. */
+  static dirHasMaterial(dir: string): boolean {
+    return fs.existsSync(path.join(dir, CA_FILES.cert)) || fs.existsSync(path.join(dir, CA_FILES.key));
+  }
+
+  /** A CA over material held elsewhere (a Kubernetes Secret); `replace` swaps it when that changes. */
+  static fromPems(options: PemAuthorityOptions, pems: CaPems): CertificateAuthority {
+    const material = loadMaterial(pems, options.source);
+    const ca = new CertificateAuthority(options, material, options.source);
+    ca.log.info({ source: options.source, selfSigned: material.selfSigned, rootFingerprint: material.fingerprint, rootNotAfter: material.rootNotAfter.toISOString() }, 'CA loaded');
     return ca;
   }
 
@@ -191,19 +223,50 @@ export class CertificateAuthority extends EventEmitter {
 
   /** Re-reads the directory now; keeps the current material if the new files do not load. */
   reload(): boolean {
+    if (this.options.dir === undefined) return false;
+    return this.swap(() => readCaDir(this.options.dir!));
+  }
+
+  /** New material from the CA's source (a changed Secret); kept only if it loads, like reload(). */
+  replace(pems: CaPems): boolean {
+    return this.swap(() => pems);
+  }
+
+  private swap(read: () => CaPems): boolean {
     try {
-      const next = loadMaterial(this.options.dir);
+      const next = loadMaterial(read(), this.source);
       if (next.fingerprint === this.material.fingerprint && next.chain.join('') === this.material.chain.join('') && next.certDer.equals(this.material.certDer)) {
         return false;
       }
       this.material = next;
-      this.log.info({ rootFingerprint: next.fingerprint, selfSigned: next.selfSigned }, 'CA certificates reloaded');
+      this.log.info({ source: this.source, rootFingerprint: next.fingerprint, selfSigned: next.selfSigned }, 'CA certificates reloaded');
       this.emit('rotated');
       return true;
     } catch (err) {
-      this.log.error({ err: (err as Error).message, dir: this.options.dir }, 'CA reload failed; keeping the current CA');
+      this.log.error({ err: (err as Error).message, source: this.source }, 'CA reload failed; keeping the current CA');
       return false;
     }
+  }
+
+  /**
+   * Re-reads material held elsewhere every `intervalMs` (`fetch` answers undefined when it has not
+   * changed) and swaps it in when it loads: the Secret counterpart of the directory watch.
+   */
+  pollSource(fetch: () => Promise<CaPems | undefined>, intervalMs: number): void {
+    let busy = false;
+    this.watcher = setInterval(() => {
+      if (busy) return;
+      busy = true;
+      fetch()
+        .then((pems) => {
+          if (pems) this.replace(pems);
+        })
+        .catch((err: Error) => this.log.warn({ source: this.source, err: err.message }, 'could not re-read the CA material; keeping the current CA'))
+        .finally(() => {
+          busy = false;
+        });
+    }, intervalMs);
+    this.watcher.unref();
   }
 
   close(): void {
@@ -212,10 +275,12 @@ export class CertificateAuthority extends EventEmitter {
   }
 
   private stamp(): string {
+    if (this.options.dir === undefined) return '';
+    const dir = this.options.dir;
     return Object.values(CA_FILES)
       .map((f) => {
         try {
-          const s = fs.statSync(path.join(this.options.dir, f));
+          const s = fs.statSync(path.join(dir, f));
           return `${f}:${s.mtimeMs}:${s.size}:${s.ino}`;
         } catch {
           return `${f}:-`;
@@ -235,7 +300,8 @@ export class CertificateAuthority extends EventEmitter {
   }
 }
 
-function createSelfSignedRoot(options: AuthorityOptions): void {
+/** A new self-signed root (10 years by default, subject O=<trust domain>) as cacerts contents. */
+export function createSelfSignedRoot(options: { readonly trustDomain: string; readonly keyType?: KeyType; readonly rootTtlMs?: number }): CaPems {
   const { privateKey } = generateKeyPair(options.keyType ?? 'rsa');
   const spki = spkiDer(privateKey);
   const subject = encodeName([{ oid: OID.organization, value: options.trustDomain }]);
@@ -255,14 +321,17 @@ function createSelfSignedRoot(options: AuthorityOptions): void {
     privateKey,
   );
   const pem = toPem('CERTIFICATE', certDer);
-  const dir = options.dir;
-  writeFileAtomic(path.join(dir, CA_FILES.key), privateKey.export({ type: 'pkcs8', format: 'pem' }) as string, 0o600);
-  writeFileAtomic(path.join(dir, CA_FILES.cert), pem, 0o644);
-  writeFileAtomic(path.join(dir, CA_FILES.root), pem, 0o644);
-  writeFileAtomic(path.join(dir, CA_FILES.chain), '', 0o644);
+  return { cert: pem, key: privateKey.export({ type: 'pkcs8', format: 'pem' }) as string, chain: '', root: pem };
 }
 
-function loadMaterial(dir: string): Material {
+function writeCaFiles(dir: string, pems: CaPems): void {
+  writeFileAtomic(path.join(dir, CA_FILES.key), pems.key, 0o600);
+  writeFileAtomic(path.join(dir, CA_FILES.cert), pems.cert, 0o644);
+  writeFileAtomic(path.join(dir, CA_FILES.root), pems.root, 0o644);
+  writeFileAtomic(path.join(dir, CA_FILES.chain), pems.chain, 0o644);
+}
+
+function readCaDir(dir: string): CaPems {
   const read = (f: string) => {
     try {
       return fs.readFileSync(path.join(dir, f), 'utf8');
@@ -270,10 +339,23 @@ function loadMaterial(dir: string): Material {
       return '';
     }
   };
-  const certPems = fromPemAll(read(CA_FILES.cert), 'CERTIFICATE');
+  return { cert: read(CA_FILES.cert), key: read(CA_FILES.key), chain: read(CA_FILES.chain), root: read(CA_FILES.root) };
+}
+
+/** Validates a cacerts set; errors name `source` and the file (never its contents: one is a private key). */
+function loadMaterial(pems: CaPems, source: string): Material {
+  try {
+    return parseMaterial(pems);
+  } catch (err) {
+    throw new Error(`${source}: ${(err as Error).message}`);
+  }
+}
+
+function parseMaterial(pems: CaPems): Material {
+  const certPems = fromPemAll(pems.cert, 'CERTIFICATE');
   if (certPems.length === 0) throw new Error(`${CA_FILES.cert}: no certificate`);
   const certDer = certPems[0]!;
-  const keyText = read(CA_FILES.key);
+  const keyText = pems.key;
   if (!keyText) throw new Error(`${CA_FILES.key}: missing or empty`);
   let key: KeyObject;
   try {
@@ -287,14 +369,14 @@ function loadMaterial(dir: string): Material {
   if (!x.ca) throw new Error(`${CA_FILES.cert} is not a CA certificate (basicConstraints CA:TRUE)`);
   const parsed = parseCertificate(certDer);
   const selfSigned = parsed.subject.equals(parsed.issuer) && x.verify(x.publicKey);
-  const rootText = read(CA_FILES.root);
+  const rootText = pems.root;
   const rootPems = splitPemCertificates(rootText);
   const rootPem = rootPems[0] ?? (selfSigned ? toPem('CERTIFICATE', certDer) : '');
   if (!rootPem) throw new Error(`${CA_FILES.root}: missing; a plugged (non self-signed) CA needs its root`);
   const root = new crypto.X509Certificate(rootPem);
   // The chain served after the leaf: ca-cert then its issuers from cert-chain.pem, without the root.
   const chain: string[] = [toPem('CERTIFICATE', certDer)];
-  for (const pem of splitPemCertificates(read(CA_FILES.chain))) {
+  for (const pem of splitPemCertificates(pems.chain)) {
     if (pem === rootPem || chain.includes(pem)) continue;
     chain.push(pem);
   }

@@ -6,6 +6,7 @@ import { CertificateAuthority, DEFAULT_CERT_TTL_MS, MAX_CERT_TTL_MS } from './au
 import { ClientCertificateAuthenticator, TokenReviewAuthenticator, TrustedKeyJwtAuthenticator, type Authenticator } from './authn.js';
 import { DEFAULT_SERVING_DNS_NAMES, SecureServer } from './secure-server.js';
 import { RootCertPublisher, type KubeRequester } from './root-publisher.js';
+import { loadCaSecret, readCaSecret } from './ca-secret.js';
 import type { ConfigStore } from '../config/store.js';
 import type { KeyType } from './x509.js';
 
@@ -14,8 +15,18 @@ import type { KeyType } from './x509.js';
 export interface SecurityOptions {
   /** HOST:PORT of the TLS port (istiod's 15012) */
   readonly addr: string;
-  /** the CA's key material (Istio cacerts layout); a self-signed root is created here when empty */
+  /**
+   * the CA's key material (Istio cacerts layout). Config-dir mode: a self-signed root is created here
+   * when empty. Kubernetes mode (`caSecret`): used when it holds material, else the Secrets are.
+   */
   readonly caDir: string;
+  /** Kubernetes mode: CA material in Secrets `cacerts` / `istio-ca-secret` of `namespace` (ca-secret.ts) */
+  readonly caSecret?: {
+    readonly http: KubeRequester;
+    readonly namespace: string;
+    /** how often the Secret in use is re-read for changes (default 60 s) */
+    readonly resyncMs?: number;
+  };
   readonly caKeyType?: KeyType;
   /** DNS names of the serving certificate beyond istiod.istio-system.svc */
   readonly extraDnsNames?: readonly string[];
@@ -34,11 +45,33 @@ export interface SecurityOptions {
   readonly maxCertTtlMs?: number;
 }
 
-export function buildSecureServer(
+/**
+ * The CA: plugged files in --ca-dir win; in Kubernetes mode an empty --ca-dir means the Secrets (plugged
+ * `cacerts`, else istio-ca-secret, created if absent); in config-dir mode a root is created in --ca-dir.
+ */
+export async function openAuthority(opts: SecurityOptions, deps: { trustDomain: string; log: Logger }): Promise<CertificateAuthority> {
+  const kube = opts.caSecret;
+  if (!kube || CertificateAuthority.dirHasMaterial(opts.caDir)) {
+    return CertificateAuthority.open({ dir: opts.caDir, trustDomain: deps.trustDomain, keyType: opts.caKeyType, log: deps.log });
+  }
+  const loaded = await loadCaSecret({ http: kube.http, namespace: kube.namespace, trustDomain: deps.trustDomain, keyType: opts.caKeyType, log: deps.log });
+  const ca = CertificateAuthority.fromPems({ trustDomain: deps.trustDomain, log: deps.log, source: `Secret ${kube.namespace}/${loaded.name}` }, loaded.pems);
+  let resourceVersion = loaded.resourceVersion;
+  ca.pollSource(async () => {
+    const now = await readCaSecret(kube.http, kube.namespace, loaded.name);
+    // a deleted Secret is not a reason to drop the root every workload trusts
+    if (!now || now.resourceVersion === resourceVersion) return undefined;
+    resourceVersion = now.resourceVersion;
+    return now.pems;
+  }, kube.resyncMs ?? 60_000);
+  return ca;
+}
+
+export async function buildSecureServer(
   opts: SecurityOptions,
   deps: { trustDomain: string; metrics: Metrics; log: Logger; discovery: DiscoveryServer },
-): SecureServer {
-  const ca = CertificateAuthority.open({ dir: opts.caDir, trustDomain: deps.trustDomain, keyType: opts.caKeyType, log: deps.log });
+): Promise<SecureServer> {
+  const ca = await openAuthority(opts, deps);
   const authenticators: Authenticator[] = [];
   if (opts.tokenReview) {
     authenticators.push(new TokenReviewAuthenticator({

@@ -26,7 +26,7 @@ export const DEFAULT_CA_DIR = path.join(os.homedir(), '.meshd', 'ca');
 export function addSecurityFlags(cmd: Command): Command {
   return cmd
     .option('--secure-grpc-addr <addr>', 'TLS port: certificate service (IstioCertificateService) and xDS over TLS; "off" disables', ':15012')
-    .option('--ca-dir <dir>', 'CA key material in Istio cacerts layout (ca-cert.pem, ca-key.pem, cert-chain.pem, root-cert.pem); a self-signed root is created here when empty; plugged files are reloaded on change', DEFAULT_CA_DIR)
+    .option('--ca-dir <dir>', 'CA key material in Istio cacerts layout (ca-cert.pem, ca-key.pem, cert-chain.pem, root-cert.pem); plugged files are reloaded on change. When empty: with the Kubernetes source the CA lives in Secret cacerts or istio-ca-secret (created) of the pod namespace, else a self-signed root is created here', DEFAULT_CA_DIR)
     .addOption(new Option('--ca-key-type <type>', 'key type of a newly created self-signed root').choices(['rsa', 'ec']).default('rsa'))
     .option('--ca-dns-names <names>', 'extra DNS names (comma-separated) for the TLS serving certificate, beside istiod.istio-system.svc', '')
     .option('--token-review-url <url>', 'Kubernetes API server that checks workload tokens (TokenReview, audience istio-ca); default: the cluster the Kubernetes source watches')
@@ -44,7 +44,11 @@ export interface KubeApi {
   readonly applyAuth: (opts: https.RequestOptions) => Promise<void>;
 }
 
-export function securityOptions(flags: SecurityFlags, kubeApi?: KubeApi): SecurityOptions | undefined {
+/**
+ * `caSecret`: Kubernetes mode keeps the CA in Secrets of the CA's namespace when --ca-dir is empty
+ * (src/ca/ca-secret.ts); absent in config-dir mode.
+ */
+export function securityOptions(flags: SecurityFlags, kubeApi?: KubeApi, caSecret?: SecurityOptions['caSecret']): SecurityOptions | undefined {
   if (!flags.secureGrpcAddr || flags.secureGrpcAddr === 'off') return undefined;
   const tokenReview = flags.tokenReviewUrl
     ? { tokenReview: { url: flags.tokenReviewUrl, tokenFile: flags.tokenReviewTokenFile, caFile: flags.tokenReviewCaFile } }
@@ -54,6 +58,7 @@ export function securityOptions(flags: SecurityFlags, kubeApi?: KubeApi): Securi
   return {
     addr: flags.secureGrpcAddr,
     caDir: flags.caDir,
+    ...(caSecret ? { caSecret } : {}),
     caKeyType: flags.caKeyType,
     extraDnsNames: flags.caDnsNames.split(',').map((s) => s.trim()).filter(Boolean),
     ...tokenReview,

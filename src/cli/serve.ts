@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import YAML from 'yaml';
 import { Daemon, type DaemonOptions } from '../daemon.js';
-import { resolveKubeConnection } from '../sources/kube/client.js';
+import { KubeHttp, resolveKubeConnection } from '../sources/kube/client.js';
 import { parseDiscoverySelectors, type LabelSelector } from '../sources/kube/selectors.js';
 import { createLogger, type Logger } from '../telemetry/log.js';
 import { parseDurationMs } from './duration.js';
@@ -26,6 +26,11 @@ export interface ServeFlags extends Partial<SecurityFlags> {
   meshConfig?: string;
 }
 
+/** istiod's own namespace (POD_NAMESPACE): its leader Lease and the CA Secrets live there. */
+function caNamespace(flags: ServeFlags): string {
+  return process.env.POD_NAMESPACE || flags.rootNamespace;
+}
+
 /** The Kubernetes source's options, or undefined when there is no cluster to watch. */
 function kubeOptions(flags: ServeFlags, useDefaultFiles: boolean, log: Logger): DaemonOptions['kube'] {
   const conn = resolveKubeConnection({ kubeconfig: flags.kubeconfig, useDefaultFiles });
@@ -35,7 +40,7 @@ function kubeOptions(flags: ServeFlags, useDefaultFiles: boolean, log: Logger): 
     const mesh = YAML.parse(readFileSync(flags.meshConfig, 'utf8')) as Record<string, unknown> | null;
     discoverySelectors = parseDiscoverySelectors(mesh?.discoverySelectors, `${flags.meshConfig}: discoverySelectors`);
   }
-  const namespace = process.env.POD_NAMESPACE || flags.rootNamespace;
+  const namespace = caNamespace(flags);
   log.info({ from: conn.from, server: conn.server, discoverySelectors: discoverySelectors.length }, 'Kubernetes source configured');
   return {
     kc: conn.kc,
@@ -62,7 +67,9 @@ export async function runServe(flags: ServeFlags, out: NodeJS.WritableStream = p
     debounce: { quietMs, maxMs },
     mesh: { domainSuffix: flags.domain, trustDomain: flags.trustDomain, rootNamespace: flags.rootNamespace },
     log,
-    ...(flags.secureGrpcAddr ? { security: securityOptions(flags as SecurityFlags, kube && kubeApiOf(kube.kc)) } : {}),
+    ...(flags.secureGrpcAddr
+      ? { security: securityOptions(flags as SecurityFlags, kube && kubeApiOf(kube.kc), kube && { http: new KubeHttp(kube.kc), namespace: caNamespace(flags) }) }
+      : {}),
   });
 
   let stopping = false;
@@ -93,7 +100,7 @@ export async function runServe(flags: ServeFlags, out: NodeJS.WritableStream = p
     [
       `meshd is serving the mesh in ${[flags.configDir, kube ? `Kubernetes cluster ${kube.cluster} (${kube.kc.getCurrentCluster()?.server})` : undefined].filter(Boolean).join(' and ')}`,
       `  xDS (ADS, plaintext)  ${addrs.grpcAddr}`,
-      addrs.secureGrpcAddr ? `  CA + xDS over TLS     ${addrs.secureGrpcAddr}  (root: ${flags.caDir}/root-cert.pem)` : '',
+      addrs.secureGrpcAddr ? `  CA + xDS over TLS     ${addrs.secureGrpcAddr}  (CA from ${daemon.caSource})` : '',
       `  metrics and debug     http://${addrs.monitoringAddr}/metrics  /debug/syncz  /debug/configz  /debug/adsz`,
       `  readiness             http://${addrs.httpAddr}/ready`,
       `  ${snap.registry.services.length} services, ${snap.virtualServices.length} VirtualServices, ${snap.destinationRules.length} DestinationRules`,

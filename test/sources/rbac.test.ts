@@ -1,7 +1,8 @@
 // The ClusterRole lists exactly what meshd uses: the rules derived from the kinds table match the
 // manifest, and match the (group, resource, verb) of every request made against the API-server fixture
 // in a run that exercises every path (informers, status writes, leader election, and the CA's
-// TokenReview and istio-ca-root-cert ConfigMap writes).
+// TokenReview, istio-ca-root-cert ConfigMap writes and istio-ca-secret read/create). The CA's Secrets
+// are granted by a Role in meshd's namespace (manifests/rbac/role.yaml), not cluster-wide.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -9,10 +10,11 @@ import YAML from 'yaml';
 import * as grpc from '@grpc/grpc-js';
 import { TokenReviewAuthenticator } from '../../src/ca/authn.js';
 import { RootCertPublisher } from '../../src/ca/root-publisher.js';
+import { loadCaSecret } from '../../src/ca/ca-secret.js';
 import { ConfigStore } from '../../src/config/store.js';
 import { KubeHttp } from '../../src/sources/kube/client.js';
 import { KubeSource } from '../../src/sources/kube/kube-source.js';
-import { clusterRoleRules, permissionTriples } from '../../src/sources/kube/rbac.js';
+import { clusterRoleRules, permissionTriples, roleRules } from '../../src/sources/kube/rbac.js';
 import { silentLogger } from '../../src/telemetry/log.js';
 import { FakeApiServer } from '../kube-fixture/server.js';
 import { kubeConfigFor, until } from '../support/kube.js';
@@ -53,6 +55,8 @@ describe('RBAC: manifests/rbac/clusterrole.yaml', () => {
     publisher.trigger(true);
     await publisher.sync();
     publisher.stop();
+    // the CA material: cacerts and istio-ca-secret read, istio-ca-secret created
+    await loadCaSecret({ http: new KubeHttp(kubeConfigFor(url)), namespace: 'istio-system', trustDomain: 'cluster.local', keyType: 'ec', log: silentLogger });
   });
   after(async () => {
     await src.stop();
@@ -63,6 +67,17 @@ describe('RBAC: manifests/rbac/clusterrole.yaml', () => {
     const manifest = YAML.parse(readFileSync('manifests/rbac/clusterrole.yaml', 'utf8')) as { kind: string; rules: unknown };
     assert.equal(manifest.kind, 'ClusterRole');
     assert.deepEqual(manifest.rules, clusterRoleRules());
+  });
+
+  it('role.yaml is the Role of the CA Secrets in istio-system, and only that', () => {
+    const manifest = YAML.parse(readFileSync('manifests/rbac/role.yaml', 'utf8')) as { kind: string; metadata: { namespace: string }; rules: unknown };
+    assert.equal(manifest.kind, 'Role');
+    assert.equal(manifest.metadata.namespace, 'istio-system');
+    assert.deepEqual(manifest.rules, roleRules());
+    const secretRequests = api.requests.filter((r) => r.resource === 'secrets');
+    assert.ok(secretRequests.length > 0);
+    assert.deepEqual([...new Set(secretRequests.map((r) => r.namespace))], ['istio-system'], 'Secrets are only touched in the CA namespace');
+    assert.ok(!clusterRoleRules().some((r) => r.resources.includes('secrets')), 'no cluster-wide Secret access');
   });
 
   it('grants exactly the requests the source makes: nothing missing, nothing unused', () => {

@@ -1,0 +1,159 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { CA_FILES, CertificateAuthority, createSelfSignedRoot } from '../../src/ca/authority.js';
+import { CA_SECRET_TYPE, PLUGGED_CA_SECRET, SELF_SIGNED_CA_SECRET } from '../../src/ca/ca-secret.js';
+import { openAuthority, type SecurityOptions } from '../../src/ca/setup.js';
+import { createCsr, generateKeyPair, parseCsr } from '../../src/ca/x509.js';
+import { KubeHttp } from '../../src/sources/kube/client.js';
+import { silentLogger } from '../../src/telemetry/log.js';
+import { FakeApiServer } from '../kube-fixture/server.js';
+import { kubectlFor, type Kubectl } from '../kube-fixture/kubectl.js';
+import { kubeConfigFor } from '../support/kube.js';
+import { openssl } from '../support/openssl.js';
+
+// Kubernetes mode keeps the CA in Secrets of istio-system, as istiod does: istio-ca-secret is created with
+// a self-signed root on first start and read on every later one (so a restart, or a second replica, signs
+// with the same root); a replica that loses the create race adopts the winner's root; a plugged `cacerts`
+// Secret, or plugged files in --ca-dir, win over istio-ca-secret. Against the API-server fixture, with real
+// kubectl where an operator would use it.
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'meshd-ca-secret-'));
+const api = new FakeApiServer();
+let url = '';
+let kubectl: Kubectl;
+const cas: CertificateAuthority[] = [];
+
+before(async () => {
+  url = await api.start();
+  kubectl = kubectlFor({ server: url });
+});
+after(async () => {
+  for (const ca of cas) ca.close();
+  kubectl.cleanup();
+  await api.stop();
+  fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+let dirs = 0;
+/** What `meshd serve` with the Kubernetes source does at start: a fresh pod, so an empty --ca-dir. */
+async function start(overrides: Partial<SecurityOptions> = {}): Promise<CertificateAuthority> {
+  const caDir = path.join(tmp, `pod-${++dirs}`);
+  const ca = await openAuthority(
+    { addr: ':0', caDir, caKeyType: 'ec', caSecret: { http: new KubeHttp(kubeConfigFor(url)), namespace: 'istio-system', resyncMs: 50 }, ...overrides },
+    { trustDomain: 'cluster.local', log: silentLogger },
+  );
+  cas.push(ca);
+  return ca;
+}
+
+async function issue(ca: CertificateAuthority, sa: string): Promise<string> {
+  const { privateKey } = generateKeyPair('ec');
+  const uri = `spiffe://cluster.local/ns/default/sa/${sa}`;
+  const issued = await ca.sign(parseCsr(createCsr(privateKey, { uris: [uri] })), { uris: [uri], ttlMs: 3600e3 });
+  const file = path.join(tmp, `${sa}.pem`);
+  fs.writeFileSync(file, issued.chain.join(''));
+  return file;
+}
+
+function secretData(name: string): Record<string, string> {
+  const s = api.get('v1', 'Secret', 'istio-system', name) as { data?: Record<string, string> } | undefined;
+  return Object.fromEntries(Object.entries(s?.data ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')]));
+}
+
+describe('CA in Secret istio-ca-secret (Kubernetes mode)', () => {
+  it('first start creates istio-ca-secret (Istio layout); a restart reuses it and earlier certificates still verify', async () => {
+    const first = await start();
+    assert.equal(first.source, 'Secret istio-system/istio-ca-secret');
+    const secret = api.get('v1', 'Secret', 'istio-system', SELF_SIGNED_CA_SECRET) as { type?: string };
+    assert.equal(secret.type, CA_SECRET_TYPE);
+    const data = secretData(SELF_SIGNED_CA_SECRET);
+    assert.deepEqual(Object.keys(data).sort(), [CA_FILES.cert, CA_FILES.key, CA_FILES.chain, CA_FILES.root].sort());
+    assert.equal(data[CA_FILES.root], first.rootPem);
+    assert.ok(new crypto.X509Certificate(first.rootPem).ca);
+    assert.ok(!fs.existsSync(path.join(tmp, 'pod-1')), 'nothing written to --ca-dir');
+    const leafBefore = await issue(first, 'before-restart');
+    first.close();
+
+    const second = await start();
+    assert.equal(second.rootPem, first.rootPem, 'same root after the restart');
+    // the root as an operator sees it, through real kubectl
+    const rootB64 = await kubectl.run(['get', 'secret', SELF_SIGNED_CA_SECRET, '-n', 'istio-system', '-o', 'jsonpath={.data.root-cert\\.pem}']);
+    const rootFile = path.join(tmp, 'root-after-restart.pem');
+    fs.writeFileSync(rootFile, Buffer.from(rootB64, 'base64'));
+    for (const leaf of [leafBefore, await issue(second, 'after-restart')]) {
+      const v = openssl(['verify', '-x509_strict', '-CAfile', rootFile, leaf]);
+      assert.equal(v.status, 0, v.out);
+    }
+  });
+
+  it('a replica that loses the create race adopts the winner\'s root', async () => {
+    for (const earlier of cas) earlier.close(); // their Secret polls would take the injected 404s
+    api.remove('v1', 'Secret', 'istio-system', SELF_SIGNED_CA_SECRET);
+    // the other replica's root lands between our GET (404) and our create (409 AlreadyExists)
+    const theirs = createSelfSignedRoot({ trustDomain: 'cluster.local', keyType: 'ec' });
+    const b64 = (s: string) => Buffer.from(s).toString('base64');
+    api.create({
+      apiVersion: 'v1', kind: 'Secret', metadata: { name: SELF_SIGNED_CA_SECRET, namespace: 'istio-system' }, type: CA_SECRET_TYPE,
+      data: { [CA_FILES.cert]: b64(theirs.cert), [CA_FILES.key]: b64(theirs.key), [CA_FILES.chain]: '', [CA_FILES.root]: b64(theirs.root) },
+    });
+    api.fail({ verbs: ['get'], resources: ['secrets'], times: 2, respond: { status: 404 } });
+    const before = api.requests.length;
+    const ca = await start();
+    const calls = api.requests.slice(before).filter((r) => r.resource === 'secrets').map((r) => `${r.verb} ${r.name ?? ''} ${r.status}`);
+    assert.deepEqual(calls, [`get ${PLUGGED_CA_SECRET} 404`, `get ${SELF_SIGNED_CA_SECRET} 404`, 'create  409', `get ${SELF_SIGNED_CA_SECRET} 200`]);
+    assert.equal(ca.rootPem, theirs.root);
+    assert.equal(secretData(SELF_SIGNED_CA_SECRET)[CA_FILES.key], theirs.key, 'their Secret is left as it was');
+  });
+
+  it('a plugged cacerts Secret (kubectl create secret generic cacerts --from-file …) wins and is followed when replaced', async () => {
+    const dirA = path.join(tmp, 'plugged-a');
+    pluggedCacerts(dirA, 'first');
+    // kubectl's generators POST protobuf, which the fixture does not speak: render the manifest, then create it
+    const manifestOf = (dir: string) => kubectl.run(['create', 'secret', 'generic', PLUGGED_CA_SECRET, '-n', 'istio-system',
+      ...Object.values(CA_FILES).map((f) => `--from-file=${f}=${path.join(dir, f)}`), '--dry-run=client', '-o', 'yaml']);
+    await kubectl.run(['create', '-f', '-'], await manifestOf(dirA));
+    const ca = await start();
+    assert.equal(ca.source, 'Secret istio-system/cacerts');
+    assert.equal(ca.selfSigned, false);
+    assert.match(new crypto.X509Certificate(ca.rootPem).subject, /first Root CA/);
+
+    const dirB = path.join(tmp, 'plugged-b');
+    pluggedCacerts(dirB, 'second');
+    const rotated = new Promise((resolve) => ca.once('rotated', resolve));
+    await kubectl.run(['replace', '-f', '-'], await manifestOf(dirB));
+    await Promise.race([rotated, new Promise((_, reject) => setTimeout(() => reject(new Error('no reload within 5 s')), 5000))]);
+    assert.match(new crypto.X509Certificate(ca.rootPem).subject, /second Root CA/);
+    api.remove('v1', 'Secret', 'istio-system', PLUGGED_CA_SECRET);
+  });
+
+  it('plugged files in --ca-dir win over the Secrets; without the Kubernetes source --ca-dir gets the root', async () => {
+    const dir = path.join(tmp, 'plugged-dir');
+    pluggedCacerts(dir, 'files');
+    const ca = await start({ caDir: dir });
+    assert.equal(ca.source, `--ca-dir ${dir}`);
+    assert.match(new crypto.X509Certificate(ca.rootPem).subject, /files Root CA/);
+
+    const configDirMode = path.join(tmp, 'config-dir-mode');
+    const own = await start({ caDir: configDirMode, caSecret: undefined });
+    assert.equal(own.rootPem, fs.readFileSync(path.join(configDirMode, CA_FILES.root), 'utf8'));
+    assert.notEqual(own.rootPem, secretData(SELF_SIGNED_CA_SECRET)[CA_FILES.root]);
+  });
+});
+
+/** An external root and an intermediate signed by it, in Istio's cacerts layout. */
+function pluggedCacerts(dir: string, name: string): void {
+  fs.mkdirSync(dir, { recursive: true });
+  const run = (args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
+  fs.writeFileSync(path.join(dir, 'ca.ext'), 'basicConstraints=critical,CA:TRUE,pathlen:0\nkeyUsage=critical,keyCertSign,cRLSign,digitalSignature\nsubjectKeyIdentifier=hash\n');
+  run(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'root-key.pem', '-out', 'root-cert.pem', '-days', '30', '-subj', `/O=Istio/CN=${name} Root CA`,
+    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign']);
+  run(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'ca-key.pem', '-out', 'ca.csr', '-subj', `/O=Istio/CN=${name} Intermediate CA`]);
+  run(['x509', '-req', '-in', 'ca.csr', '-CA', 'root-cert.pem', '-CAkey', 'root-key.pem', '-CAcreateserial', '-out', 'ca-cert.pem', '-days', '20', '-extfile', 'ca.ext']);
+  fs.writeFileSync(path.join(dir, 'cert-chain.pem'), fs.readFileSync(path.join(dir, 'ca-cert.pem'), 'utf8') + fs.readFileSync(path.join(dir, 'root-cert.pem'), 'utf8'));
+  for (const f of ['ca.csr', 'ca.ext', 'root-key.pem', 'root-cert.srl']) fs.rmSync(path.join(dir, f), { force: true });
+}
