@@ -12,6 +12,11 @@ export interface MeshConfig {
   readonly trustDomain: string;
   /** mesh-wide config (DestinationRules, PeerAuthentication, AuthorizationPolicy) lives here */
   readonly rootNamespace: string;
+  /**
+   * Where sidecars send traffic for hosts outside the registry: ALLOW_ANY (default) → PassthroughCluster,
+   * REGISTRY_ONLY → BlackHoleCluster / a 502 virtual host (MeshConfig.outboundTrafficPolicy.mode)
+   */
+  readonly outboundTrafficPolicy?: 'ALLOW_ANY' | 'REGISTRY_ONLY';
 }
 
 export const DEFAULT_MESH_CONFIG: MeshConfig = Object.freeze({

@@ -1,7 +1,79 @@
 import type { PushContext } from '../../../model/push-context.js';
 import type { Proxy } from '../../../model/proxy.js';
+import type { MeshService } from '../../../model/types.js';
+import { PASSTHROUGH_CLUSTER } from '../../envoy/cluster-name.js';
+import { envoyRouteTimeout } from '../../envoy/route-actions.js';
+import { virtualHostDomains } from '../grpc/rds.js';
+import { proxyDnsDomain } from '../grpc/names.js';
+import { defaultHttpRoute, virtualServiceHttpRoutes } from './http-routes.js';
+import { listenerProtocol } from './protocols.js';
+import { outboundServices } from './scope.js';
 
-// SCAFFOLD (owned by the sidecar-listeners work)
-export function buildSidecarRouteConfiguration(_ctx: PushContext, _proxy: Proxy, _name: string): object | undefined {
-  return undefined;
+// RDS for Envoy sidecars (istiod BuildSidecarOutboundVirtualHosts / buildSidecarOutboundHTTPRouteConfig).
+//
+// `PORT` (what the outbound 0.0.0.0_PORT listener's HCM asks for): a virtual host per visible service with an
+// HTTP (or protocol-sniffed) port PORT, named `FQDN:PORT`, whose domains are every authority a client may
+// use for it (FQDN, the short forms relative to the proxy's namespace, the cluster IP; each with and without
+// `:PORT`), with the VirtualService's routes or the default route; then `allow_any` (`*` → PassthroughCluster)
+// so requests to unknown hosts still leave the pod (outboundTrafficPolicy ALLOW_ANY, meshd's policy).
+// `FQDN:PORT` (the route of a sniffed port's cluster-IP listener): the same for that one service.
+
+type J = Record<string, unknown>;
+
+function servicesForRoute(ctx: PushContext, proxy: Proxy, name: string): { port: number; services: MeshService[] } | undefined {
+  const httpOn = (s: MeshService, port: number) =>
+    s.ports.some((p) => p.port === port && listenerProtocol(p.protocol) !== 'TCP' && listenerProtocol(p.protocol) !== 'NONE');
+  if (/^\d{1,5}$/.test(name)) {
+    const port = Number(name);
+    return { port, services: outboundServices(ctx, proxy).filter((s) => httpOn(s, port)) };
+  }
+  const colon = name.lastIndexOf(':');
+  if (colon <= 0 || !/^\d{1,5}$/.test(name.slice(colon + 1))) return undefined;
+  const port = Number(name.slice(colon + 1));
+  const host = name.slice(0, colon);
+  const services = outboundServices(ctx, proxy).filter((s) => s.hostname === host && httpOn(s, port));
+  return { port, services };
+}
+
+function serviceVirtualHost(ctx: PushContext, proxy: Proxy, service: MeshService, port: number): J {
+  const vs = ctx.virtualServiceFor(proxy.namespace, service.hostname);
+  let routes: J[] | undefined;
+  if (vs && (vs.config.spec.http?.length ?? 0) > 0) {
+    const built = virtualServiceHttpRoutes(ctx, proxy, vs, port);
+    // istiod keeps the default route when no route of the VirtualService applies here
+    if (built.applied) routes = built.routes;
+  }
+  return {
+    name: `${service.hostname}:${port}`,
+    domains: virtualHostDomains(service, port, proxyDnsDomain(ctx, proxy)),
+    routes: routes ?? [defaultHttpRoute(ctx, proxy, service, port)],
+    include_request_attempt_count: true,
+  };
+}
+
+/** istiod's catch-all for ALLOW_ANY: any other authority goes to the original destination. */
+export function allowAnyVirtualHost(): J {
+  return {
+    name: 'allow_any',
+    domains: ['*'],
+    routes: [{ name: 'allow_any', match: { prefix: '/' }, route: { cluster: PASSTHROUGH_CLUSTER, ...envoyRouteTimeout(undefined) } }],
+    include_request_attempt_count: true,
+  };
+}
+
+export function buildSidecarRouteConfiguration(ctx: PushContext, proxy: Proxy, name: string): object | undefined {
+  const scope = servicesForRoute(ctx, proxy, name);
+  if (!scope) return undefined;
+  const virtualHosts = scope.services.map((s) => serviceVirtualHost(ctx, proxy, s, scope.port));
+  // two services can claim one authority (e.g. equal short names from different namespaces): Envoy rejects
+  // duplicate domains across virtual hosts, so the first (by hostname) keeps it, as istiod dedupes
+  const seen = new Set<string>();
+  for (const vh of virtualHosts) {
+    vh.domains = (vh.domains as string[]).filter((d) => (seen.has(d) ? false : (seen.add(d), true)));
+  }
+  return {
+    name,
+    virtual_hosts: [...virtualHosts.filter((vh) => (vh.domains as string[]).length > 0), allowAnyVirtualHost()],
+    validate_clusters: { value: false },
+  };
 }

@@ -1,0 +1,239 @@
+import type { PushContext } from '../../../model/push-context.js';
+import type { Proxy } from '../../../model/proxy.js';
+import type { Protocol } from '../../../model/types.js';
+import { sidecarInboundSecurity, type SidecarInboundSecurity } from '../../../security/sidecar.js';
+import { BLACKHOLE_CLUSTER, inboundClusterName, INBOUND_PASSTHROUGH_CLUSTER } from '../../envoy/cluster-name.js';
+import { ZERO_DURATION } from '../../envoy/duration.js';
+import {
+  destinationPortsPredicate,
+  exceptPortsPredicate,
+  httpConnectionManager,
+  httpInspectorListenerFilter,
+  istioStatsFilter,
+  originalDstListenerFilter,
+  sidecarHttpFilters,
+  tcpProxyFilter,
+  tlsInspectorListenerFilter,
+} from '../../envoy/hcm.js';
+import { isGrpc, isHttp2, listenerProtocol, type ListenerProtocol } from './protocols.js';
+import { inboundServicePorts } from './scope.js';
+
+// `virtualInbound` 0.0.0.0:15006 (istiod listener_inbound.go): iptables sends every inbound connection here;
+// the original_dst listener filter restores the destination port, the TLS and HTTP inspectors fill in
+// transport and application protocol, and Envoy picks the filter chain:
+// - `virtualInbound-blackhole`: connections to 15006 itself (would loop);
+// - passthrough chains (`virtualInbound` TCP, `virtualInbound-catchall-http` HTTP) for ports no Service
+//   declares → InboundPassthroughCluster;
+// - per inbound service port, chains named `0.0.0.0_TARGETPORT` matched on destination_port, laid out from
+//   sidecarInboundSecurity (PeerAuthentication/AuthorizationPolicy live in src/security/sidecar.ts): with a
+//   transport socket and mode ≠ DISABLE an mTLS chain (`transport_protocol: tls`, Istio's mTLS ALPNs in
+//   PERMISSIVE); unless STRICT a plaintext chain (`raw_buffer`); PERMISSIVE TCP also accepts one-way TLS
+//   straight through. HTTP chains carry an HCM with an inline route to `inbound|PORT||`, the security HTTP
+//   filters first; TCP chains the security network filters, istio.stats, tcp_proxy.
+
+type J = Record<string, unknown>;
+
+export const VIRTUAL_INBOUND = 'virtualInbound';
+const INBOUND_PORT = 15006;
+const WILDCARD = '0.0.0.0';
+
+const PLAINTEXT_HTTP_ALPNS = ['http/1.1', 'h2c'];
+const MTLS_HTTP_ALPNS = ['istio-http/1.0', 'istio-http/1.1', 'istio-h2'];
+const ALL_ISTIO_MTLS_ALPNS = ['istio', 'istio-peer-exchange', 'istio-http/1.0', 'istio-http/1.1', 'istio-h2'];
+const MTLS_TCP_WITH_MXC_ALPNS = ['istio-peer-exchange', 'istio'];
+
+/** One filter chain match option (istiod FilterChainMatchOptions). */
+interface ChainOption {
+  readonly protocol: 'HTTP' | 'TCP';
+  readonly transport: 'tls' | 'raw_buffer';
+  readonly alpns?: readonly string[];
+  /** terminates Istio mTLS: gets the security transport socket */
+  readonly mtls?: boolean;
+}
+
+/**
+ * istiod getFilterChainMatchOptions for a port's listener protocol and mTLS mode; mTLS options are kept
+ * only when the security layer supplies a transport socket (the contract of sidecarInboundSecurity).
+ */
+function chainOptions(lp: ListenerProtocol, sec: SidecarInboundSecurity): ChainOption[] {
+  const { mode } = sec;
+  let opts: ChainOption[];
+  if (lp === 'HTTP') {
+    if (mode === 'STRICT') opts = [{ protocol: 'HTTP', transport: 'tls', mtls: true }];
+    else if (mode === 'PERMISSIVE') {
+      opts = [{ protocol: 'HTTP', transport: 'tls', alpns: ALL_ISTIO_MTLS_ALPNS, mtls: true }, { protocol: 'HTTP', transport: 'raw_buffer' }];
+    } else opts = [{ protocol: 'HTTP', transport: 'raw_buffer' }];
+  } else if (lp === 'TCP') {
+    if (mode === 'STRICT') opts = [{ protocol: 'TCP', transport: 'tls', mtls: true }];
+    else if (mode === 'PERMISSIVE') {
+      opts = [
+        { protocol: 'TCP', transport: 'tls', alpns: ALL_ISTIO_MTLS_ALPNS, mtls: true },
+        { protocol: 'TCP', transport: 'tls' },
+        { protocol: 'TCP', transport: 'raw_buffer' },
+      ];
+    } else opts = [{ protocol: 'TCP', transport: 'raw_buffer' }];
+  } else if (mode === 'STRICT') {
+    opts = [{ protocol: 'HTTP', transport: 'tls', alpns: MTLS_HTTP_ALPNS, mtls: true }, { protocol: 'TCP', transport: 'tls', mtls: true }];
+  } else if (mode === 'PERMISSIVE') {
+    opts = [
+      { protocol: 'HTTP', transport: 'tls', alpns: MTLS_HTTP_ALPNS, mtls: true },
+      { protocol: 'HTTP', transport: 'raw_buffer', alpns: PLAINTEXT_HTTP_ALPNS },
+      { protocol: 'TCP', transport: 'tls', alpns: MTLS_TCP_WITH_MXC_ALPNS, mtls: true },
+      { protocol: 'TCP', transport: 'raw_buffer' },
+      { protocol: 'TCP', transport: 'tls' },
+    ];
+  } else {
+    opts = [{ protocol: 'HTTP', transport: 'raw_buffer', alpns: PLAINTEXT_HTTP_ALPNS }, { protocol: 'TCP', transport: 'raw_buffer' }];
+  }
+  const mtlsAvailable = sec.transportSocket !== undefined && mode !== 'DISABLE';
+  return opts.filter((o) => !o.mtls || mtlsAvailable);
+}
+
+/** What one chain config (a service port, or the passthrough) routes to (istiod inboundChainConfig). */
+interface ChainConfig {
+  /** container port; 0 for the passthrough chains */
+  readonly targetPort: number;
+  /** service port, for the virtual host name and tracing decorator */
+  readonly servicePort: number;
+  readonly protocol: Protocol;
+  readonly clusterName: string;
+  readonly passthrough: boolean;
+  readonly hostname: string;
+}
+
+function chainName(cc: ChainConfig, protocol: 'HTTP' | 'TCP'): string {
+  if (cc.passthrough) return protocol === 'HTTP' ? 'virtualInbound-catchall-http' : VIRTUAL_INBOUND;
+  return `${WILDCARD}_${cc.targetPort}`;
+}
+
+function statPrefix(cc: ChainConfig): string {
+  return cc.passthrough ? cc.clusterName : `inbound_${WILDCARD}_${cc.targetPort}`;
+}
+
+/** istiod buildSidecarInboundHTTPRouteConfig: one `*` virtual host forwarding to the local cluster. */
+function inboundRouteConfig(cc: ChainConfig): J {
+  return {
+    name: cc.clusterName,
+    virtual_hosts: [
+      {
+        name: `inbound|http|${cc.servicePort}`,
+        domains: ['*'],
+        routes: [
+          {
+            name: 'default',
+            match: { prefix: '/' },
+            route: {
+              cluster: cc.clusterName,
+              timeout: ZERO_DURATION,
+              max_stream_duration: { max_stream_duration: ZERO_DURATION, grpc_timeout_header_max: ZERO_DURATION },
+            },
+            decorator: { operation: `${cc.hostname}:${cc.servicePort}/*` },
+          },
+        ],
+      },
+    ],
+    validate_clusters: { value: false },
+  };
+}
+
+function buildChain(cc: ChainConfig, opt: ChainOption, sec: SidecarInboundSecurity): J {
+  const match: J = {};
+  if (opt.alpns) match.application_protocols = [...opt.alpns];
+  match.transport_protocol = opt.transport;
+  if (cc.targetPort > 0) match.destination_port = { value: cc.targetPort };
+  let filters: J[];
+  if (opt.protocol === 'HTTP') {
+    filters = [
+      httpConnectionManager({
+        statPrefix: statPrefix(cc),
+        cls: 'inbound',
+        routeConfig: inboundRouteConfig(cc),
+        httpFilters: sidecarHttpFilters({ cls: 'inbound', grpc: isGrpc(cc.protocol), securityFilters: sec.httpFilters }),
+        http2: isHttp2(cc.protocol),
+      }),
+    ];
+  } else {
+    filters = [...sec.networkFilters, istioStatsFilter('inbound'), tcpProxyFilter(cc.clusterName, cc.clusterName)];
+  }
+  const chain: J = { filter_chain_match: match, filters };
+  if (opt.mtls && sec.transportSocket) chain.transport_socket = sec.transportSocket;
+  chain.name = chainName(cc, opt.protocol);
+  return chain;
+}
+
+function blackholeChain(): J {
+  return {
+    filter_chain_match: { destination_port: { value: INBOUND_PORT } },
+    filters: [istioStatsFilter('inbound'), tcpProxyFilter(BLACKHOLE_CLUSTER, BLACKHOLE_CLUSTER)],
+    name: 'virtualInbound-blackhole',
+  };
+}
+
+/**
+ * istiod populateListenerFilters: original_dst, then the TLS inspector and the HTTP inspector, each
+ * disabled (filter_disabled) on the destination ports none of whose chains need it.
+ */
+function inboundListenerFilters(chains: readonly J[]): J[] {
+  const inspectors = new Map<number, { tls: boolean; http: boolean }>();
+  for (const c of chains) {
+    const m = (c.filter_chain_match ?? {}) as J;
+    const port = (m.destination_port as { value: number } | undefined)?.value ?? 0;
+    const alpns = (m.application_protocols as string[] | undefined) ?? [];
+    const cur = inspectors.get(port) ?? { tls: false, http: false };
+    cur.tls ||= m.transport_protocol === 'tls';
+    cur.http ||= alpns.includes('http/1.1') || alpns.includes('h2c');
+    inspectors.set(port, cur);
+  }
+  const out: J[] = [originalDstListenerFilter()];
+  const all = [...inspectors.entries()];
+  if (all.some(([, i]) => i.tls)) {
+    if (inspectors.get(0)?.tls) {
+      const off = all.filter(([p, i]) => p !== 0 && !i.tls).map(([p]) => p);
+      out.push(tlsInspectorListenerFilter(off.length > 0 ? destinationPortsPredicate(off) : undefined));
+    } else {
+      const on = all.filter(([p, i]) => p !== 0 && i.tls).map(([p]) => p);
+      out.push(tlsInspectorListenerFilter(on.length > 0 ? exceptPortsPredicate(on) : undefined));
+    }
+  }
+  if (all.some(([, i]) => i.http)) {
+    const off = all.filter(([, i]) => !i.http).map(([p]) => p);
+    out.push(httpInspectorListenerFilter(off.length > 0 ? destinationPortsPredicate(off) : undefined));
+  }
+  return out;
+}
+
+export function buildVirtualInboundListener(ctx: PushContext, proxy: Proxy): J {
+  const chains: J[] = [blackholeChain()];
+  const passthrough: ChainConfig = {
+    targetPort: 0, servicePort: 0, protocol: 'UNSUPPORTED', clusterName: INBOUND_PASSTHROUGH_CLUSTER, passthrough: true, hostname: '',
+  };
+  // the passthrough chains take the workload's port-independent mode (port 0)
+  const passthroughSecurity = sidecarInboundSecurity(ctx, proxy, 0);
+  for (const opt of chainOptions('AUTO', passthroughSecurity)) chains.push(buildChain(passthrough, opt, passthroughSecurity));
+  for (const ip of inboundServicePorts(ctx, proxy)) {
+    const lp = listenerProtocol(ip.port.protocol);
+    if (lp === 'NONE') continue;
+    const cc: ChainConfig = {
+      targetPort: ip.targetPort,
+      servicePort: ip.port.port,
+      protocol: ip.port.protocol,
+      clusterName: inboundClusterName(ip.targetPort),
+      passthrough: false,
+      hostname: ip.service.hostname,
+    };
+    const sec = sidecarInboundSecurity(ctx, proxy, ip.targetPort);
+    for (const opt of chainOptions(lp, sec)) chains.push(buildChain(cc, opt, sec));
+  }
+  const listener: J = {
+    name: VIRTUAL_INBOUND,
+    address: { socket_address: { address: WILDCARD, port_value: INBOUND_PORT } },
+    traffic_direction: 'INBOUND',
+    continue_on_listener_filters_timeout: true,
+  };
+  // TPROXY keeps the client's source address: Envoy must accept connections for non-local addresses
+  if (proxy.interceptionMode === 'TPROXY') listener.transparent = { value: true };
+  listener.filter_chains = chains;
+  listener.listener_filters = inboundListenerFilters(chains);
+  listener.listener_filters_timeout = ZERO_DURATION;
+  return listener;
+}

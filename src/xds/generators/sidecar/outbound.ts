@@ -1,0 +1,256 @@
+import type { L4MatchAttributes, RouteDestination, TLSMatchAttributes } from '../../../config/schemas/virtual-service.js';
+import type { IndexedVirtualService, PushContext } from '../../../model/push-context.js';
+import type { Proxy } from '../../../model/proxy.js';
+import type { MeshService, ServicePort } from '../../../model/types.js';
+import { BLACKHOLE_CLUSTER, outboundClusterName, PASSTHROUGH_CLUSTER } from '../../envoy/cluster-name.js';
+import { ZERO_DURATION } from '../../envoy/duration.js';
+import {
+  httpConnectionManager,
+  httpInspectorListenerFilter,
+  istioStatsFilter,
+  sidecarHttpFilters,
+  tcpProxyFilter,
+  tlsInspectorListenerFilter,
+} from '../../envoy/hcm.js';
+import { labelsMatch } from '../../envoy/traffic-policy.js';
+import { destinationCluster } from './http-routes.js';
+import { isGrpc, isHttp2, listenerProtocol } from './protocols.js';
+import { outboundServices } from './scope.js';
+
+// Outbound listeners of an Envoy sidecar (istiod buildSidecarOutboundListeners, listener.go):
+// - `virtualOutbound` 0.0.0.0:15001 — iptables sends every outbound connection here; use_original_dst hands
+//   it to the listener for its original destination, else the catch-all chain forwards it
+//   (PassthroughCluster; BlackHoleCluster under REGISTRY_ONLY). Connections addressed to 15001 itself are
+//   blackholed so they cannot loop.
+// - `0.0.0.0_PORT` for HTTP service ports (bind_to_port false): one HCM chain fetching RDS `PORT`, matched on
+//   the ALPN the HTTP inspector detects (http/1.1, h2c) over raw_buffer; anything else on that port takes
+//   the default PassthroughFilterChain.
+// - `CLUSTERIP_PORT` (0.0.0.0_PORT without a cluster IP) for TCP-family ports: tcp_proxy to
+//   `outbound|PORT||FQDN`, or the VirtualService's `tcp` routes (match destinationSubnets → prefix_ranges,
+//   port/sourceLabels/sourceNamespace/gateways select the routes that apply) and, on TLS/HTTPS ports, its
+//   `tls` routes as chains keyed by SNI (server_names, with the TLS inspector).
+// - ports without a declared protocol: both the TCP chains and an HTTP chain (RDS `FQDN:PORT` on a cluster
+//   IP, `PORT` on 0.0.0.0) behind the HTTP inspector (istiod's outbound protocol sniffing).
+
+type J = Record<string, unknown>;
+
+export const VIRTUAL_OUTBOUND = 'virtualOutbound';
+const OUTBOUND_PORT = 15001;
+const WILDCARD = '0.0.0.0';
+/** ALPNs the HTTP inspector reports for plaintext HTTP (istiod plaintextHTTPALPNs, HTTP/1.0 off) */
+const PLAINTEXT_HTTP_ALPNS = ['http/1.1', 'h2c'];
+const MESH_GATEWAY = 'mesh';
+
+function egressCluster(ctx: PushContext): string {
+  return ctx.mesh.outboundTrafficPolicy === 'REGISTRY_ONLY' ? BLACKHOLE_CLUSTER : PASSTHROUGH_CLUSTER;
+}
+
+/** The chain that takes whatever no other chain of an outbound listener matched (istiod PassthroughFilterChain). */
+export function passthroughFilterChain(ctx: PushContext): J {
+  const cluster = egressCluster(ctx);
+  return { filter_chain_match: {}, filters: [istioStatsFilter('outbound'), tcpProxyFilter(cluster, cluster)], name: 'PassthroughFilterChain' };
+}
+
+export function buildVirtualOutboundListener(ctx: PushContext): J {
+  const cluster = egressCluster(ctx);
+  return {
+    name: VIRTUAL_OUTBOUND,
+    address: { socket_address: { address: WILDCARD, port_value: OUTBOUND_PORT } },
+    filter_chains: [
+      {
+        filter_chain_match: { destination_port: { value: OUTBOUND_PORT } },
+        filters: [istioStatsFilter('outbound'), tcpProxyFilter(BLACKHOLE_CLUSTER, BLACKHOLE_CLUSTER)],
+        name: 'virtualOutbound-blackhole',
+      },
+      { filters: [istioStatsFilter('outbound'), tcpProxyFilter(cluster, cluster)], name: 'virtualOutbound-catchall-tcp' },
+    ],
+    use_original_dst: { value: true },
+    traffic_direction: 'OUTBOUND',
+  };
+}
+
+/** What one outbound listener (bind:port) carries before it is rendered. */
+interface OutboundEntry {
+  readonly bind: string;
+  readonly port: number;
+  tcpChains: J[];
+  http?: { rds: string; http2: boolean; grpc: boolean };
+}
+
+function listenerName(bind: string, port: number): string {
+  return `${bind}_${port}`;
+}
+
+/** CIDR text → core.v3.CidrRange (a bare address is a /32 or /128). */
+function cidrRange(cidr: string): J {
+  const [address, len] = cidr.split('/') as [string, string | undefined];
+  return { address_prefix: address, prefix_len: { value: len !== undefined ? Number(len) : address.includes(':') ? 128 : 32 } };
+}
+
+function l4MatchApplies(m: L4MatchAttributes | TLSMatchAttributes, ctx: PushContext, proxy: Proxy, port: number): boolean {
+  if (m.port !== undefined && m.port !== 0 && m.port !== port) return false;
+  if (m.gateways && m.gateways.length > 0 && !m.gateways.includes(MESH_GATEWAY)) return false;
+  if (!labelsMatch(m.sourceLabels, ctx.proxyLabels(proxy))) return false;
+  return !m.sourceNamespace || m.sourceNamespace === proxy.namespace;
+}
+
+/** [istio.stats, tcp_proxy] to the route's destination(s) (istiod buildOutboundNetworkFilters). */
+function networkFiltersFor(ctx: PushContext, vs: IndexedVirtualService, routes: readonly RouteDestination[], port: number): J[] | undefined {
+  const dests = routes
+    .map((r) => ({ name: destinationCluster(ctx, vs.namespace, r.destination, port), weight: r.weight ?? 0 }))
+    .filter((d, _i, all) => all.length === 1 || d.weight > 0);
+  if (dests.length === 0) return undefined;
+  const tcp = dests.length === 1
+    ? tcpProxyFilter(dests[0]!.name, dests[0]!.name)
+    : tcpProxyFilter(`${vs.config.metadata.name}.${vs.namespace}`, dests);
+  return [istioStatsFilter('outbound'), tcp];
+}
+
+function chain(filters: J[], match: J | undefined): J {
+  return match && Object.keys(match).length > 0 ? { filter_chain_match: match, filters } : { filters };
+}
+
+/** The TCP-family chains of one service port (istiod buildSidecarOutboundTCPTLSFilterChainOpts). */
+function tcpChainsFor(ctx: PushContext, proxy: Proxy, service: MeshService, sp: ServicePort): J[] {
+  const out: J[] = [];
+  const vs = ctx.virtualServiceFor(proxy.namespace, service.hostname);
+  const port = sp.port;
+  if (vs && (sp.protocol === 'TLS' || sp.protocol === 'HTTPS')) {
+    const handled = new Set<string>();
+    for (const tls of vs.config.spec.tls ?? []) {
+      for (const m of tls.match) {
+        if (!l4MatchApplies(m, ctx, proxy, port)) continue;
+        const key = JSON.stringify([m.sniHosts, m.destinationSubnets ?? []]);
+        if (handled.has(key)) continue;
+        handled.add(key);
+        const filters = networkFiltersFor(ctx, vs, tls.route ?? [], port);
+        if (!filters) continue;
+        const match: J = {};
+        // `*` means any SNI: no server_names condition (istiod)
+        if (!m.sniHosts.includes('*')) match.server_names = [...m.sniHosts].sort();
+        if (m.destinationSubnets?.length) match.prefix_ranges = [...m.destinationSubnets].sort().map(cidrRange);
+        out.push(chain(filters, match));
+      }
+    }
+    if (out.length > 0) return out;
+  }
+  let defaultAdded = false;
+  if (vs) {
+    tcpLoop: for (const tcp of vs.config.spec.tcp ?? []) {
+      const filters = networkFiltersFor(ctx, vs, tcp.route ?? [], port);
+      if (!tcp.match || tcp.match.length === 0) {
+        if (filters) out.push(chain(filters, undefined));
+        defaultAdded = true;
+        break;
+      }
+      const subnets: string[] = [];
+      for (const m of tcp.match) {
+        if (!l4MatchApplies(m, ctx, proxy, port)) continue;
+        if (!m.destinationSubnets || m.destinationSubnets.length === 0) {
+          // a match without destination subnets matches every connection: terminal
+          if (filters) out.push(chain(filters, undefined));
+          defaultAdded = true;
+          break tcpLoop;
+        }
+        subnets.push(...m.destinationSubnets);
+      }
+      if (subnets.length > 0 && filters) out.push(chain(filters, { prefix_ranges: [...new Set(subnets)].sort().map(cidrRange) }));
+    }
+  }
+  if (!defaultAdded) {
+    const cluster = outboundClusterName(service.hostname, port);
+    out.push(chain([istioStatsFilter('outbound'), tcpProxyFilter(cluster, cluster)], undefined));
+  }
+  return out;
+}
+
+function sameMatch(a: J, b: J): boolean {
+  return JSON.stringify(a.filter_chain_match ?? {}) === JSON.stringify(b.filter_chain_match ?? {});
+}
+
+/** Every outbound listener of the proxy, keyed by name (istiod's listenerMap with conflict resolution). */
+function outboundEntries(ctx: PushContext, proxy: Proxy, onlyPort?: number): Map<string, OutboundEntry> {
+  const entries = new Map<string, OutboundEntry>();
+  const entry = (bind: string, port: number): OutboundEntry => {
+    const name = listenerName(bind, port);
+    let e = entries.get(name);
+    if (!e) entries.set(name, (e = { bind, port, tcpChains: [] }));
+    return e;
+  };
+  for (const service of outboundServices(ctx, proxy)) {
+    for (const sp of service.ports) {
+      if (onlyPort !== undefined && sp.port !== onlyPort) continue;
+      const lp = listenerProtocol(sp.protocol);
+      if (lp === 'NONE') continue;
+      if (lp === 'HTTP') {
+        const e = entry(WILDCARD, sp.port);
+        // later HTTP services on the port only add virtual hosts to RDS `PORT`
+        e.http ??= { rds: String(sp.port), http2: isHttp2(sp.protocol), grpc: isGrpc(sp.protocol) };
+        continue;
+      }
+      const bind = service.clusterIP && service.clusterIP !== 'None' ? service.clusterIP : WILDCARD;
+      const e = entry(bind, sp.port);
+      // TCP over TCP on one address (headless services): keep only chains with distinct matches (istiod
+      // mergeTCPFilterChains); the first service wins a conflict
+      for (const c of tcpChainsFor(ctx, proxy, service, sp)) {
+        if (!e.tcpChains.some((x) => sameMatch(x, c))) e.tcpChains.push(c);
+      }
+      if (lp === 'AUTO') {
+        e.http ??= { rds: bind === WILDCARD ? String(sp.port) : `${service.hostname}:${sp.port}`, http2: false, grpc: false };
+      }
+    }
+  }
+  return entries;
+}
+
+function renderOutbound(ctx: PushContext, e: OutboundEntry): J {
+  const chains: J[] = [...e.tcpChains];
+  if (e.http) {
+    const hcm = httpConnectionManager({
+      statPrefix: `outbound_${listenerName(e.bind, e.port)}`,
+      cls: 'outbound',
+      rdsName: e.http.rds,
+      httpFilters: sidecarHttpFilters({ cls: 'outbound', grpc: e.http.grpc }),
+      http2: e.http.http2,
+    });
+    chains.push({ filter_chain_match: { transport_protocol: 'raw_buffer', application_protocols: PLAINTEXT_HTTP_ALPNS }, filters: [hcm] });
+  }
+  const listener: J = {
+    name: listenerName(e.bind, e.port),
+    address: { socket_address: { address: e.bind, port_value: e.port } },
+  };
+  // istiod appendListenerFallthroughRouteForCompleteListener: a match-all chain among several becomes the
+  // default chain; without one, the passthrough chain is the default
+  const matchAllIdx = chains.findIndex((c) => !c.filter_chain_match || Object.keys(c.filter_chain_match as J).length === 0);
+  let defaultChain: J | undefined;
+  if (matchAllIdx >= 0 && chains.length > 1) defaultChain = chains.splice(matchAllIdx, 1)[0];
+  else if (matchAllIdx < 0) defaultChain = passthroughFilterChain(ctx);
+  listener.filter_chains = chains;
+  if (defaultChain) listener.default_filter_chain = defaultChain;
+  const needsSni = chains.some((c) => (c.filter_chain_match as J | undefined)?.server_names);
+  const listenerFilters: J[] = [];
+  if (needsSni || e.http) listenerFilters.push(tlsInspectorListenerFilter());
+  if (e.http) listenerFilters.push(httpInspectorListenerFilter());
+  if (listenerFilters.length > 0) listener.listener_filters = listenerFilters;
+  if (e.http) {
+    // mesh protocolDetectionTimeout (0s: wait for the first bytes as long as it takes); istiod removes the
+    // timeout from listeners without the HTTP inspector
+    listener.listener_filters_timeout = ZERO_DURATION;
+    listener.continue_on_listener_filters_timeout = true;
+  }
+  listener.traffic_direction = 'OUTBOUND';
+  listener.bind_to_port = { value: false };
+  return listener;
+}
+
+export function outboundListenerNames(ctx: PushContext, proxy: Proxy): string[] {
+  return [...outboundEntries(ctx, proxy).keys()];
+}
+
+export function buildOutboundListener(ctx: PushContext, proxy: Proxy, name: string): J | undefined {
+  const port = Number(name.slice(name.lastIndexOf('_') + 1));
+  if (!Number.isInteger(port)) return undefined;
+  // only the services on that port can contribute to the listener
+  const e = outboundEntries(ctx, proxy, port).get(name);
+  return e ? renderOutbound(ctx, e) : undefined;
+}
