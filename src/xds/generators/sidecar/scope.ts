@@ -47,18 +47,27 @@ function selects(selector: Readonly<Record<string, string>> | undefined, labels:
  * by container port.
  */
 export function inboundServicePorts(ctx: PushContext, proxy: Proxy): InboundServicePort[] {
+  const byTarget = new Map<number, InboundServicePort>();
+  for (const t of serviceTargets(ctx, proxy)) if (!byTarget.has(t.targetPort)) byTarget.set(t.targetPort, t);
+  return [...byTarget.values()].sort((a, b) => a.targetPort - b.targetPort);
+}
+
+/**
+ * Every (service, port) the proxy's workload serves, not deduplicated (istiod ServiceTargets): services by
+ * hostname, ports by number. inboundServicePorts keeps the first per container port.
+ */
+export function serviceTargets(ctx: PushContext, proxy: Proxy): InboundServicePort[] {
   const labels = ctx.proxyLabels(proxy);
   const ownIps = new Set(proxy.ips);
-  const byTarget = new Map<number, InboundServicePort>();
+  const out: InboundServicePort[] = [];
   for (const service of ctx.registry.services) {
     if (service.namespace !== proxy.namespace || !selects(service.selector, labels)) continue;
     for (const port of [...service.ports].sort((a, b) => a.port - b.port)) {
       if (port.protocol === 'UDP') continue;
-      const targetPort = resolveTargetPort(ctx, service, port, ownIps);
-      if (!byTarget.has(targetPort)) byTarget.set(targetPort, { service, port, targetPort });
+      out.push({ service, port, targetPort: resolveTargetPort(ctx, service, port, ownIps) });
     }
   }
-  return [...byTarget.values()].sort((a, b) => a.targetPort - b.targetPort);
+  return out;
 }
 
 function resolveTargetPort(ctx: PushContext, service: MeshService, port: ServicePort, ownIps: ReadonlySet<string>): number {
