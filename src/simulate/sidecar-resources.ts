@@ -1,0 +1,44 @@
+import type { PushContext } from '../model/push-context.js';
+import type { Proxy } from '../model/proxy.js';
+import { sidecarGenerator } from '../xds/generators/sidecar/index.js';
+import { TYPE } from '../xds/resource-types.js';
+import { anyType, ResourceSet, type Json } from './resources.js';
+import { HCM_TYPE } from './envoy-sim.js';
+
+// What one Envoy sidecar would hold after subscribing the way istio-proxy does: CDS and LDS by wildcard,
+// RDS by every route_config_name its listeners' HTTP connection managers reference.
+
+export interface GeneratedSidecar {
+  readonly resources: ResourceSet;
+  /** Route configuration names a listener references that the generator did not produce. */
+  readonly missingRoutes: readonly string[];
+}
+
+function routeNamesOf(listener: Json): string[] {
+  const chains: Json[] = [...(listener.filter_chains ?? []), ...(listener.default_filter_chain ? [listener.default_filter_chain] : [])];
+  const out: string[] = [];
+  for (const ch of chains) {
+    for (const f of ch.filters ?? []) {
+      const name = anyType(f.typed_config) === HCM_TYPE ? f.typed_config.rds?.route_config_name : undefined;
+      if (typeof name === 'string') out.push(name);
+    }
+  }
+  return out;
+}
+
+export function generateSidecarResources(ctx: PushContext, proxy: Proxy): GeneratedSidecar {
+  const gen = (type: (typeof TYPE)[keyof typeof TYPE], name: string) => sidecarGenerator.generate(type, ctx, proxy, name) as Json | undefined;
+  const of = (type: (typeof TYPE)[keyof typeof TYPE], names: readonly string[]) =>
+    names.map((n) => gen(type, n)).filter((r): r is Json => r !== undefined);
+  const listeners = of(TYPE.LDS, sidecarGenerator.wildcardNames(TYPE.LDS, ctx, proxy));
+  const clusters = of(TYPE.CDS, sidecarGenerator.wildcardNames(TYPE.CDS, ctx, proxy));
+  const routeNames = [...new Set(listeners.flatMap(routeNamesOf))];
+  const routes: Json[] = [];
+  const missingRoutes: string[] = [];
+  for (const n of routeNames) {
+    const rc = gen(TYPE.RDS, n);
+    if (rc) routes.push(rc);
+    else missingRoutes.push(n);
+  }
+  return { resources: new ResourceSet({ listeners, routes, clusters } as never), missingRoutes };
+}

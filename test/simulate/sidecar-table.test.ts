@@ -1,0 +1,330 @@
+import { before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { parseAllDocuments } from 'yaml';
+import { ConfigStore } from '../../src/config/store.js';
+import { validateDocument } from '../../src/config/validate.js';
+import { PushContext } from '../../src/model/push-context.js';
+import { parseProxy, type Proxy } from '../../src/model/proxy.js';
+import { simulate, type SimResult } from '../../src/simulate/envoy-sim.js';
+import type { SimRequestInput } from '../../src/simulate/resources.js';
+import { generateSidecarResources, type GeneratedSidecar } from '../../src/simulate/sidecar-resources.js';
+
+// Table-driven proof of the sidecar generator without Envoy: load Istio YAML (sidecar-world.yaml), generate
+// one sidecar's LDS/RDS/CDS, and ask the simulator (Envoy's documented matching) what each request does.
+// Every VirtualService and DestinationRule feature has at least one row; the expectations are what
+// istiod's output does in a real Envoy.
+
+type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+const FQDN = (name: string) => `${name}.default.svc.cluster.local`;
+const C = (name: string, port: number, subset = '') => `outbound|${port}|${subset}|${FQDN(name)}`;
+const IP: Record<string, string> = {
+  productpage: '10.96.0.13', reviews: '10.96.0.10', ratings: '10.96.0.11', details: '10.96.0.12', httpbin: '10.96.0.14',
+  gwonly: '10.96.0.15', mysql: '10.96.0.20', secure: '10.96.0.30',
+};
+
+function world(): PushContext {
+  const store = new ConfigStore();
+  const text = readFileSync(new URL('./sidecar-world.yaml', import.meta.url), 'utf8');
+  parseAllDocuments(text).forEach((doc, i) => {
+    const r = validateDocument(doc.toJS());
+    if (!r.ok) throw new Error(`sidecar-world.yaml#${i}: ${JSON.stringify(r.problems)}`);
+    store.upsert(r.value.kind, r.value.object, { source: 'memory', label: `sidecar-world.yaml#${i}` }, 'test');
+  });
+  return new PushContext(store, 'v1');
+}
+
+const PROXIES = {
+  productpage: { ip: '10.1.0.20', pod: 'productpage-v1', ns: 'default', labels: { app: 'productpage', version: 'v1' } },
+  sleep: { ip: '10.2.0.5', pod: 'sleep', ns: 'other', labels: { app: 'sleep' } },
+} as const;
+type ProxyName = keyof typeof PROXIES;
+
+function proxy(name: ProxyName): Proxy {
+  const p = PROXIES[name];
+  return parseProxy({
+    id: `sidecar~${p.ip}~${p.pod}.${p.ns}~${p.ns}.svc.cluster.local`,
+    metadata: { NAMESPACE: p.ns, LABELS: p.labels, INSTANCE_IPS: p.ip, ISTIO_VERSION: '1.24.0', INTERCEPTION_MODE: 'REDIRECT', SERVICE_ACCOUNT: 'default' },
+  });
+}
+
+/** An HTTP request from the application to `svc:port` (outbound, captured to 15001). */
+function to(svc: string, port: number, o: Partial<SimRequestInput> = {}): SimRequestInput {
+  return { destinationIp: IP[svc]!, port, host: `${svc}:${port}`, ...o };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// expectation helpers
+
+function routed(r: SimResult): NonNullable<SimResult['http']> {
+  assert.equal(r.failure, undefined, `expected an HTTP route, got ${r.failure}: ${r.detail}`);
+  assert.ok(r.http, `expected an HTTP route on listener ${r.listener} chain ${r.filterChain} (filters ${r.networkFilters})`);
+  return r.http;
+}
+
+function cluster(want: string) {
+  return (r: SimResult) => {
+    const h = routed(r);
+    assert.equal(h.action, 'route');
+    assert.deepEqual(h.clusters.map((c) => c.name), [want], `route ${h.routeName ?? h.routeIndex} in ${h.virtualHost}`);
+    assert.ok(r.clusters.find((c) => c.name === want)?.found, `cluster ${want} must exist in CDS`);
+  };
+}
+
+function ruleAndCluster(rule: string, want: string) {
+  return (r: SimResult) => {
+    cluster(want)(r);
+    assert.equal(r.http!.routeName, rule);
+  };
+}
+
+function clusterFacts(r: SimResult, name: string) {
+  const c = r.clusters.find((x) => x.name === name);
+  assert.ok(c?.found, `cluster ${name} must exist in CDS`);
+  return c;
+}
+
+function mutationKeys(list: readonly Obj[]): string[] {
+  return list.map((h) => String(h.header?.key));
+}
+
+interface Row {
+  readonly name: string;
+  readonly proxy?: ProxyName;
+  readonly req: SimRequestInput;
+  readonly check: (r: SimResult) => void;
+}
+
+const R = 'reviews';
+const SPLIT = (r: SimResult) => {
+  const h = routed(r);
+  assert.equal(h.routeName, 'split');
+  assert.deepEqual(h.clusters, [{ name: C(R, 9080, 'v1'), weight: 80 }, { name: C(R, 9080, 'v2'), weight: 20 }]);
+  assert.equal(h.totalWeight, 100);
+};
+
+const ROWS: Row[] = [
+  // --- HTTPMatchRequest ---------------------------------------------------------------------------------
+  { name: 'headers exact: end-user jason → v2', req: to(R, 9080, { headers: { 'end-user': 'jason' } }), check: ruleAndCluster('jason', C(R, 9080, 'v2')) },
+  { name: 'headers exact: another user falls through to the weighted default', req: to(R, 9080, { headers: { 'end-user': 'mary' } }), check: SPLIT },
+  { name: 'weights: 80/20 split across subsets', req: to(R, 9080), check: SPLIT },
+  { name: 'weights: a sample at 85 of 100 picks v2', req: to(R, 9080, { random: 85 }), check: (r) => assert.equal(routed(r).pickedCluster, C(R, 9080, 'v2')) },
+  { name: 'withoutHeaders: header absent → rule applies', req: to(R, 9080, { path: '/nobeta' }), check: ruleAndCluster('without-beta', C(R, 9080, 'v3')) },
+  { name: 'withoutHeaders: other value → rule applies', req: to(R, 9080, { path: '/nobeta', headers: { 'x-beta': 'no' } }), check: ruleAndCluster('without-beta', C(R, 9080, 'v3')) },
+  { name: 'withoutHeaders: excluded value → falls through', req: to(R, 9080, { path: '/nobeta', headers: { 'x-beta': 'yes' } }), check: SPLIT },
+  { name: 'uri exact', req: to(R, 9080, { path: '/exact' }), check: ruleAndCluster('exact', C(R, 9080, 'v1')) },
+  { name: 'uri exact ignores the query string', req: to(R, 9080, { path: '/exact?x=1' }), check: ruleAndCluster('exact', C(R, 9080, 'v1')) },
+  { name: 'uri exact does not match a longer path', req: to(R, 9080, { path: '/exact/more' }), check: SPLIT },
+  { name: 'uri prefix with ignoreUriCase', req: to(R, 9080, { path: '/case/x' }), check: ruleAndCluster('ignore-case', C(R, 9080, 'v3')) },
+  { name: 'uri regex (full match)', req: to(R, 9080, { path: '/items/42' }), check: ruleAndCluster('regex', C(R, 9080, 'v2')) },
+  { name: 'uri regex does not match a partial path', req: to(R, 9080, { path: '/items/42/x' }), check: SPLIT },
+  { name: 'queryParams exact', req: to(R, 9080, { path: '/anything', query: { debug: 'on' } }), check: ruleAndCluster('query', C(R, 9080, 'v3')) },
+  { name: 'queryParams other value', req: to(R, 9080, { path: '/anything?debug=off' }), check: SPLIT },
+  { name: 'method', req: to(R, 9080, { method: 'DELETE' }), check: ruleAndCluster('method', C(R, 9080, 'v1')) },
+  { name: 'authority prefix', req: to(R, 9080, { host: 'reviews.default:9080' }), check: ruleAndCluster('authority', C(R, 9080, 'v2')) },
+  { name: 'scheme', req: to(R, 9080, { scheme: 'https' }), check: ruleAndCluster('scheme', C(R, 9080, 'v3')) },
+  { name: 'port: a rule for this port applies', req: to(R, 9080, { path: '/port' }), check: ruleAndCluster('port', C(R, 9080, 'v1')) },
+  { name: 'port: a rule for another port is not on this listener', req: to(R, 9080, { path: '/elsewhere' }), check: SPLIT },
+  { name: 'sourceLabels: the matching client gets the rule', proxy: 'sleep', req: to(R, 9080, { host: '10.96.0.10:9080', path: '/labels' }), check: ruleAndCluster('source-labels', C(R, 9080, 'v2')) },
+  { name: 'sourceLabels: other clients do not', req: to(R, 9080, { path: '/labels' }), check: SPLIT },
+  { name: 'sourceNamespace: a client in that namespace gets the rule', proxy: 'sleep', req: to(R, 9080, { host: '10.96.0.10:9080', path: '/ns' }), check: ruleAndCluster('source-namespace', C(R, 9080, 'v3')) },
+  { name: 'sourceNamespace: clients elsewhere do not', req: to(R, 9080, { path: '/ns' }), check: SPLIT },
+  { name: 'headers prefix', req: to(R, 9080, { headers: { 'x-tier': 'golden' } }), check: ruleAndCluster('header-prefix', C(R, 9080, 'v1')) },
+  { name: 'headers regex is a full match', req: to(R, 9080, { headers: { 'x-ver': 'v12' } }), check: ruleAndCluster('header-regex', C(R, 9080, 'v2')) },
+  { name: 'headers regex does not match a substring', req: to(R, 9080, { headers: { 'x-ver': 'xv12' } }), check: SPLIT },
+  { name: 'headers {} means present, any value', req: to(R, 9080, { headers: { 'x-present': '' } }), check: ruleAndCluster('header-present', C(R, 9080, 'v3')) },
+  { name: 'queryParams regex', req: to(R, 9080, { path: '/?id=123' }), check: ruleAndCluster('query-regex', C(R, 9080, 'v1')) },
+  { name: 'queryParams regex does not match letters', req: to(R, 9080, { path: '/?id=abc' }), check: SPLIT },
+  { name: 'uri exact is case-sensitive without ignoreUriCase', req: to(R, 9080, { path: '/EXACT' }), check: SPLIT },
+  { name: 'Host is case-insensitive and may omit the port', req: to(R, 9080, { host: 'REVIEWS', path: '/exact' }), check: ruleAndCluster('exact', C(R, 9080, 'v1')) },
+  { name: 'weights: a zero-weight destination gets no traffic', req: to(R, 9080, { path: '/zero' }), check: (r) => {
+    const h = routed(r);
+    assert.equal(h.routeName, 'zero-weight');
+    assert.deepEqual(h.clusters.filter((c) => c.weight > 0).map((c) => c.name), [C(R, 9080, 'v1')]);
+    assert.equal(h.pickedCluster ?? h.clusters[0]?.name, C(R, 9080, 'v1'));
+  } },
+  { name: 'several matches are ORed', req: to(R, 9080, { path: '/or-b/x' }), check: (r) => cluster(C(R, 9080, 'v1'))(r) },
+  { name: 'domains: FQDN, name.namespace and cluster IP reach the same virtual host', req: to(R, 9080, { host: '10.96.0.10:9080', path: '/exact' }), check: ruleAndCluster('exact', C(R, 9080, 'v1')) },
+  { name: 'domains: a short name only resolves in the client namespace', proxy: 'sleep', req: to(R, 9080, { host: 'reviews:9080', path: '/exact' }), check: (r) => assert.notEqual(routed(r).virtualHost, `${FQDN(R)}:9080`) },
+
+  // --- DestinationRule on reviews ------------------------------------------------------------------------
+  { name: 'DR subsets: one cluster per subset', req: to(R, 9080), check: (r) => { for (const s of ['v1', 'v2']) clusterFacts(r, C(R, 9080, s)); } },
+  { name: 'DR loadBalancer ROUND_ROBIN on the subset clusters', req: to(R, 9080, { path: '/exact' }), check: (r) => assert.equal(clusterFacts(r, C(R, 9080, 'v1')).lbPolicy, 'ROUND_ROBIN') },
+  { name: 'DR subset trafficPolicy overrides: v3 is RANDOM', req: to(R, 9080, { path: '/case' }), check: (r) => assert.equal(clusterFacts(r, C(R, 9080, 'v3')).lbPolicy, 'RANDOM') },
+  { name: 'no DR TLS: auto-mTLS by endpoint tlsMode metadata', req: to(R, 9080, { path: '/exact' }), check: (r) => assert.ok(clusterFacts(r, C(R, 9080, 'v1')).transportSocketMatches.length >= 2) },
+  { name: 'no timeout in the VirtualService: 0s (Istio disables Envoy\'s 15 s default)', req: to(R, 9080), check: (r) => assert.equal(routed(r).timeout, '0s') },
+  { name: 'no retries in the VirtualService: Istio\'s default retry policy', req: to(R, 9080), check: (r) => {
+    const rp = routed(r).retryPolicy;
+    assert.ok(rp, 'retry policy');
+    assert.match(String(rp.retry_on), /connect-failure/);
+    assert.equal(rp.num_retries?.value ?? rp.num_retries, 2);
+  } },
+
+  // --- ratings: fault, timeout, retries, mirror, CORS, headers, consistent hash, ISTIO_MUTUAL ------------
+  { name: 'fault abort 500', req: to('ratings', 9080, { headers: { 'x-fault': 'abort' } }), check: (r) => {
+    const h = routed(r);
+    assert.equal(h.routeName, 'abort');
+    assert.equal(h.fault?.abort?.http_status, 500);
+  } },
+  { name: 'fault delay 7s', req: to('ratings', 9080, { headers: { 'x-fault': 'delay' } }), check: (r) => {
+    const d = routed(r).fault?.delay;
+    assert.ok(d, 'delay');
+    assert.ok(d.fixed_delay === '7s' || Number(d.fixed_delay?.seconds) === 7, JSON.stringify(d.fixed_delay));
+  } },
+  { name: 'timeout 3s', req: to('ratings', 9080), check: (r) => assert.equal(routed(r).timeout, '3s') },
+  { name: 'retries: attempts, perTryTimeout, retryOn', req: to('ratings', 9080), check: (r) => {
+    const rp = routed(r).retryPolicy!;
+    assert.equal(rp.num_retries?.value ?? rp.num_retries, 4);
+    assert.equal(rp.retry_on, '5xx,gateway-error');
+    assert.ok(rp.per_try_timeout === '1s' || Number(rp.per_try_timeout?.seconds) === 1, JSON.stringify(rp.per_try_timeout));
+  } },
+  { name: 'mirror with percentage', req: to('ratings', 9080), check: (r) => {
+    const m = routed(r).mirrors;
+    assert.deepEqual(m.map((x) => x.cluster), [C('ratings', 9080, 'v2')]);
+    assert.ok(m[0]!.runtime_fraction, 'mirror percentage');
+    clusterFacts(r, C('ratings', 9080, 'v2'));
+  } },
+  { name: 'corsPolicy', req: to('ratings', 9080), check: (r) => {
+    const cors = routed(r).cors;
+    assert.ok(cors, 'CORS policy on the route');
+    assert.deepEqual(cors.allow_origin_string_match, [{ exact: 'https://example.com' }]);
+  } },
+  { name: 'headers: request set/add/remove, response set/remove, destination headers', req: to('ratings', 9080), check: (r) => {
+    const h = routed(r).headers.route;
+    assert.deepEqual(mutationKeys(h.requestHeadersToAdd).sort(), ['x-add', 'x-dest', 'x-set']);
+    assert.deepEqual(h.requestHeadersToRemove, ['x-remove']);
+    assert.deepEqual(mutationKeys(h.responseHeadersToAdd), ['x-resp']);
+    assert.deepEqual(h.responseHeadersToRemove, ['server']);
+  } },
+  { name: 'consistentHash httpHeaderName → route hash_policy and RING_HASH', req: to('ratings', 9080), check: (r) => {
+    assert.deepEqual(routed(r).hashPolicy, [{ header: { header_name: 'x-user' } }]);
+    assert.equal(clusterFacts(r, C('ratings', 9080, 'v1')).lbPolicy, 'RING_HASH');
+  } },
+  { name: 'tls ISTIO_MUTUAL: UpstreamTlsContext with the Istio SNI and SDS certificates', req: to('ratings', 9080), check: (r) => {
+    const tls = clusterFacts(r, C('ratings', 9080, 'v1')).tls;
+    assert.ok(tls, 'UpstreamTlsContext');
+    assert.equal(tls.sni, 'outbound_.9080_.v1_.ratings.default.svc.cluster.local');
+    assert.equal(tls.common_tls_context?.tls_certificate_sds_secret_configs?.[0]?.name, 'default');
+  } },
+
+  // --- details: redirect, direct response, rewrites, DR SIMPLE + portLevelSettings --------------------------
+  { name: 'redirect uri+authority, 302', req: to('details', 9080, { path: '/old/page' }), check: (r) => {
+    const h = routed(r);
+    assert.equal(h.action, 'redirect');
+    assert.equal(h.redirect?.status, 302);
+    assert.equal(h.redirect?.location, 'http://new.details/new');
+  } },
+  { name: 'redirect scheme and port keep host and path', req: to('details', 9080, { path: '/secure/x?y=1' }), check: (r) => {
+    assert.equal(routed(r).redirect?.location, 'https://details:8443/secure/x?y=1');
+    assert.equal(routed(r).redirect?.status, 301);
+  } },
+  { name: 'mirrors: several mirror destinations with percentages', req: to('details', 9080, { path: '/plain' }), check: (r) => {
+    const m = routed(r).mirrors;
+    assert.deepEqual(m.map((x) => x.cluster), [C('httpbin', 8000), C('ratings', 9080, 'v2')]);
+    assert.equal(m[0]!.runtime_fraction?.default_value?.numerator, 100000);
+    assert.equal(m[0]!.runtime_fraction?.default_value?.denominator, 'MILLION');
+  } },
+  { name: 'directResponse without body', req: to('details', 9080, { path: '/health' }), check: (r) => assert.deepEqual(routed(r).directResponse, { status: 204 }) },
+  { name: 'directResponse with body', req: to('details', 9080, { path: '/down' }), check: (r) => assert.deepEqual(routed(r).directResponse, { status: 503, body: 'maintenance' }) },
+  { name: 'rewrite uri prefix and authority', req: to('details', 9080, { path: '/v1/users?id=7' }), check: (r) => {
+    const h = routed(r);
+    cluster(C('details', 9080))(r);
+    assert.equal(h.upstreamPath, '/api/v1/users?id=7');
+    assert.equal(h.upstreamAuthority, 'details-internal');
+  } },
+  { name: 'rewrite uriRegexRewrite', req: to('details', 9080, { path: '/r/a/b' }), check: (r) => assert.equal(routed(r).upstreamPath, '/rewritten/a/b') },
+  { name: 'DR tls SIMPLE with sni, loadBalancer RANDOM', req: to('details', 9080), check: (r) => {
+    const c = clusterFacts(r, C('details', 9080));
+    assert.equal(c.lbPolicy, 'RANDOM');
+    assert.equal(c.tls?.sni, 'details.example.com');
+  } },
+  { name: 'DR portLevelSettings: port 9090 is ROUND_ROBIN and plaintext (DISABLE)', req: to('details', 9090), check: (r) => {
+    cluster(C('details', 9090))(r);
+    const c = clusterFacts(r, C('details', 9090));
+    assert.equal(c.lbPolicy, 'ROUND_ROBIN');
+    assert.equal(c.tls, undefined);
+    assert.deepEqual(c.transportSocketMatches, []);
+  } },
+
+  // --- delegate, consistent hash by source IP with Maglev ---------------------------------------------------
+  { name: 'delegate: child rule under the root prefix', req: to('httpbin', 8000, { path: '/delegated/v2/x' }), check: cluster(C('httpbin', 8000, 'v2')) },
+  { name: 'delegate: child catch-all under the root prefix', req: to('httpbin', 8000, { path: '/delegated/x' }), check: cluster(C('httpbin', 8000, 'v1')) },
+  { name: 'delegate: root rule after the delegated one', req: to('httpbin', 8000, { path: '/other' }), check: ruleAndCluster('root-default', C('httpbin', 8000, 'v1')) },
+  { name: 'consistentHash useSourceIp + maglev', req: to('httpbin', 8000, { path: '/other' }), check: (r) => {
+    assert.deepEqual(routed(r).hashPolicy, [{ connection_properties: { source_ip: true } }]);
+    assert.equal(clusterFacts(r, C('httpbin', 8000, 'v1')).lbPolicy, 'MAGLEV');
+  } },
+
+  { name: 'DR tls MUTUAL with client certificate files and sni', req: to('httpbin', 8000, { path: '/other' }), check: (r) => {
+    const tls = clusterFacts(r, C('httpbin', 8000, 'v1')).tls;
+    assert.ok(tls, 'UpstreamTlsContext');
+    assert.equal(tls.sni, 'httpbin.example.com');
+    const ctx = tls.common_tls_context ?? {};
+    const cert = JSON.stringify([ctx.tls_certificates, ctx.tls_certificate_sds_secret_configs]);
+    assert.match(cert, /\/etc\/certs\/cert\.pem/);
+    assert.match(JSON.stringify(ctx), /\/etc\/certs\/ca\.pem/);
+  } },
+
+  // --- gateways ------------------------------------------------------------------------------------------
+  { name: 'gateways: a VirtualService bound only to a gateway does not apply to sidecars', req: to('gwonly', 9080), check: cluster(C('gwonly', 9080)) },
+  { name: 'gateways: mesh-bound VirtualService applies', req: to('productpage', 9080, { path: '/mesh' }), check: ruleAndCluster('mesh', C(R, 9080, 'v2')) },
+  { name: 'gateways: a match limited to a gateway is dropped for sidecars', req: to('productpage', 9080, { path: '/gw' }), check: (r) => {
+    // Istio adds no fallback to a VirtualService without a catch-all: Envoy answers 404 (no route).
+    assert.equal(r.failure, 'no_route');
+    assert.equal(r.listener, '0.0.0.0_9080');
+  } },
+
+  // --- TCP and TLS routes ------------------------------------------------------------------------------------
+  { name: 'tcp route: weighted tcp_proxy on the service-IP listener, DR tls DISABLE', req: to('mysql', 3306, { protocol: 'tcp' }), check: (r) => {
+    assert.equal(r.failure, undefined, r.detail);
+    assert.deepEqual(r.tcpClusters, [{ name: C('mysql', 3306, 'v1'), weight: 70 }, { name: C('mysql', 3306, 'v2'), weight: 30 }]);
+    const c = clusterFacts(r, C('mysql', 3306, 'v1'));
+    assert.equal(c.tls, undefined);
+    assert.deepEqual(c.transportSocketMatches, []);
+  } },
+  { name: 'tls route: SNI chain to the subset', req: to('secure', 443, { protocol: 'tcp', tls: { sni: FQDN('secure'), alpn: [] } }), check: (r) => {
+    assert.equal(r.failure, undefined, r.detail);
+    assert.deepEqual(r.tcpClusters?.map((c) => c.name), [C('secure', 443, 'v2')]);
+  } },
+  { name: 'tls route: another SNI goes to the service', req: to('secure', 443, { protocol: 'tcp', tls: { sni: 'other.example.com', alpn: [] } }), check: (r) => {
+    assert.notDeepEqual(r.tcpClusters?.map((c) => c.name), [C('secure', 443, 'v2')]);
+  } },
+
+  // --- mesh defaults -----------------------------------------------------------------------------------------
+  { name: 'no DestinationRule: LEAST_REQUEST (Istio default), auto-mTLS', req: to('gwonly', 9080, { host: 'gwonly.default:9080' }), check: (r) => {
+    cluster(C('gwonly', 9080))(r);
+    const c = clusterFacts(r, C('gwonly', 9080));
+    assert.equal(c.lbPolicy, 'LEAST_REQUEST');
+    assert.ok(c.transportSocketMatches.length >= 2);
+  } },
+  { name: 'unknown host on a known port: allow_any → PassthroughCluster', req: to(R, 9080, { host: 'example.org' }), check: cluster('PassthroughCluster') },
+  { name: 'unknown destination: virtualOutbound passthrough', req: { destinationIp: '93.184.216.34', port: 8443, protocol: 'tcp' }, check: (r) => {
+    assert.equal(r.listener, 'virtualOutbound');
+    assert.deepEqual(r.tcpClusters?.map((c) => c.name), ['PassthroughCluster']);
+  } },
+  { name: 'inbound: 15006 to the pod port reaches inbound|9080||', req: { entryPort: 15006, destinationIp: '10.1.0.20', port: 9080, host: 'productpage:9080' }, check: (r) => {
+    assert.equal(r.listener, 'virtualInbound');
+    const names = [...(r.http?.clusters.map((c) => c.name) ?? []), ...(r.tcpClusters?.map((c) => c.name) ?? [])];
+    assert.deepEqual(names, ['inbound|9080||']);
+  } },
+];
+
+describe('sidecar simulation table (Istio YAML → sidecar generator → Envoy matching)', () => {
+  const generated = new Map<ProxyName, GeneratedSidecar>();
+  before(() => {
+    const ctx = world();
+    for (const name of Object.keys(PROXIES) as ProxyName[]) generated.set(name, generateSidecarResources(ctx, proxy(name)));
+  });
+
+  it('every route configuration a listener names is generated', () => {
+    for (const [name, g] of generated) assert.deepEqual(g.missingRoutes, [], name);
+  });
+
+  for (const row of ROWS) {
+    it(row.name, () => {
+      const g = generated.get(row.proxy ?? 'productpage')!;
+      row.check(simulate(g.resources, row.req));
+    });
+  }
+});
