@@ -51,6 +51,8 @@ export const PROTO_FILES: readonly string[] = [
   'envoy/extensions/retry/host/previous_hosts/v3/previous_hosts.proto',
   'envoy/extensions/retry/priority/previous_priorities/v3/previous_priorities_config.proto',
   'xds/type/v3/typed_struct.proto',
+  // `meshd bootstrap` (src/bootstrap/) encodes and checks the Envoy Bootstrap it prints.
+  'envoy/config/bootstrap/v3/bootstrap.proto',
   'google/protobuf/struct.proto',
   'google/protobuf/duration.proto',
   'google/protobuf/wrappers.proto',
