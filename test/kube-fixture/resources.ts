@@ -65,8 +65,6 @@ export function defaultResources(): ResourceDef[] {
     builtin('rbac.authorization.k8s.io', 'v1', 'RoleBinding', 'rolebindings', true),
     builtin('policy', 'v1', 'PodDisruptionBudget', 'poddisruptionbudgets', true, { shortNames: ['pdb'], statusSubresource: true }),
     builtin('autoscaling', 'v2', 'HorizontalPodAutoscaler', 'horizontalpodautoscalers', true, { shortNames: ['hpa'], statusSubresource: true }),
-    builtin('admissionregistration.k8s.io', 'v1', 'MutatingWebhookConfiguration', 'mutatingwebhookconfigurations', false),
-    builtin('admissionregistration.k8s.io', 'v1', 'ValidatingWebhookConfiguration', 'validatingwebhookconfigurations', false),
   ];
 }
 
