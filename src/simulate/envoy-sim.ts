@@ -83,6 +83,8 @@ export interface SimResult {
   readonly connection?: ConnectionFacts;
   readonly filterChain?: string;
   readonly defaultFilterChain?: boolean;
+  /** The chain's transport socket type (e.g. DownstreamTlsContext for mTLS), if it terminates TLS. */
+  readonly filterChainTransportSocket?: string;
   readonly networkFilters: readonly string[];
   readonly httpFilters: readonly string[];
   /** tcp_proxy destinations (TCP and TLS passthrough chains). */
@@ -111,6 +113,7 @@ export function simulate(resources: ResourceSet, input: SimRequestInput): SimRes
   const filters: Json[] = fc.chain.filters ?? [];
   const chainInfo = {
     ...base, connection: facts, filterChain: String(fc.chain.name ?? ''), defaultFilterChain: fc.isDefault,
+    ...(fc.chain.transport_socket ? { filterChainTransportSocket: anyType(fc.chain.transport_socket.typed_config) } : {}),
     networkFilters: filters.map((f) => String(f.name ?? anyType(f.typed_config))),
   };
 

@@ -8,6 +8,8 @@ import { PushContext } from '../../src/model/push-context.js';
 import { parseProxy, type Proxy } from '../../src/model/proxy.js';
 import { simulate, type SimResult } from '../../src/simulate/envoy-sim.js';
 import type { SimRequestInput } from '../../src/simulate/resources.js';
+import { checkEnvoyResource } from '../../src/xds/envoy/pgv-check.js';
+import { TYPE } from '../../src/xds/resource-types.js';
 import { generateSidecarResources, type GeneratedSidecar } from '../../src/simulate/sidecar-resources.js';
 
 // Table-driven proof of the sidecar generator without Envoy: load Istio YAML (sidecar-world.yaml), generate
@@ -21,7 +23,7 @@ const FQDN = (name: string) => `${name}.default.svc.cluster.local`;
 const C = (name: string, port: number, subset = '') => `outbound|${port}|${subset}|${FQDN(name)}`;
 const IP: Record<string, string> = {
   productpage: '10.96.0.13', reviews: '10.96.0.10', ratings: '10.96.0.11', details: '10.96.0.12', httpbin: '10.96.0.14',
-  gwonly: '10.96.0.15', mysql: '10.96.0.20', secure: '10.96.0.30',
+  gwonly: '10.96.0.15', mysql: '10.96.0.20', secure: '10.96.0.30', web: '10.96.0.40',
 };
 
 function world(): PushContext {
@@ -303,6 +305,27 @@ const ROWS: Row[] = [
     assert.equal(r.listener, 'virtualOutbound');
     assert.deepEqual(r.tcpClusters?.map((c) => c.name), ['PassthroughCluster']);
   } },
+  { name: 'protocol sniffing: HTTP on an unnamed port is routed by the HCM', req: to('web', 7070), check: cluster(C('web', 7070)) },
+  { name: 'protocol sniffing: non-HTTP on the same port is proxied as TCP', req: to('web', 7070, { protocol: 'tcp' }), check: (r) => {
+    assert.equal(r.http, undefined);
+    assert.deepEqual(r.tcpClusters?.map((c) => c.name), [C('web', 7070)]);
+  } },
+  { name: 'inbound PERMISSIVE: plaintext reaches the port on a plaintext chain', req: { entryPort: 15006, destinationIp: '10.1.0.20', port: 9080, host: 'productpage:9080' }, check: (r) => {
+    assert.equal(r.filterChainTransportSocket, undefined);
+    assert.deepEqual(r.http?.clusters.map((c) => c.name), ['inbound|9080||']);
+  } },
+  { name: 'inbound PERMISSIVE: Istio mTLS (ALPN istio-peer-exchange) lands on the TLS chain', req: { entryPort: 15006, destinationIp: '10.1.0.20', port: 9080, host: 'productpage:9080', tls: { alpn: ['istio-peer-exchange', 'istio', 'h2'] } }, check: (r) => {
+    assert.match(String(r.filterChainTransportSocket), /DownstreamTlsContext$/);
+    assert.deepEqual(r.http?.clusters.map((c) => c.name), ['inbound|9080||']);
+  } },
+  { name: 'inbound STRICT: plaintext never reaches the workload port', proxy: 'sleep', req: { entryPort: 15006, destinationIp: '10.2.0.5', port: 80, host: 'sleep.other:80' }, check: (r) => {
+    // Only TLS chains exist for port 80 and Envoy does not fall back to less specific chains: closed.
+    assert.equal(r.failure, 'no_filter_chain', `plaintext reached chain ${r.filterChain}`);
+  } },
+  { name: 'inbound STRICT: mTLS reaches it', proxy: 'sleep', req: { entryPort: 15006, destinationIp: '10.2.0.5', port: 80, host: 'sleep.other:80', tls: { alpn: ['istio-peer-exchange', 'istio', 'h2'] } }, check: (r) => {
+    assert.match(String(r.filterChainTransportSocket), /DownstreamTlsContext$/);
+    assert.deepEqual(r.http?.clusters.map((c) => c.name), ['inbound|80||']);
+  } },
   { name: 'inbound: 15006 to the pod port reaches inbound|9080||', req: { entryPort: 15006, destinationIp: '10.1.0.20', port: 9080, host: 'productpage:9080' }, check: (r) => {
     assert.equal(r.listener, 'virtualInbound');
     const names = [...(r.http?.clusters.map((c) => c.name) ?? []), ...(r.tcpClusters?.map((c) => c.name) ?? [])];
@@ -319,6 +342,15 @@ describe('sidecar simulation table (Istio YAML → sidecar generator → Envoy m
 
   it('every route configuration a listener names is generated', () => {
     for (const [name, g] of generated) assert.deepEqual(g.missingRoutes, [], name);
+  });
+
+  it('every simulated resource decodes with Envoy\'s protos losing nothing and passes their PGV rules', () => {
+    for (const [name, g] of generated) {
+      const all: [string, Iterable<Obj>][] = [[TYPE.LDS, g.resources.listeners], [TYPE.RDS, g.resources.routes.values()], [TYPE.CDS, g.resources.clusters.values()]];
+      for (const [type, items] of all) {
+        for (const body of items) assert.deepEqual(checkEnvoyResource(type, body), [], `${name}: ${body.name}`);
+      }
+    }
   });
 
   for (const row of ROWS) {
