@@ -16,6 +16,7 @@ import { sidecarGenerator } from './xds/generators/sidecar/index.js';
 import { buildSecureServer, startRootPublisher, type SecurityOptions } from './ca/setup.js';
 import type { RootCertPublisher } from './ca/root-publisher.js';
 import type { SecureServer } from './ca/secure-server.js';
+import { startWebhooks, type RunningWebhooks, type WebhookOptions } from './webhook/setup.js';
 
 export interface DaemonOptions {
   readonly configDir?: string;
@@ -29,6 +30,8 @@ export interface DaemonOptions {
   readonly kube?: Omit<KubeSourceOptions, 'store' | 'log' | 'metrics'>;
   /** the CA and the TLS port (CSR service + xDS over TLS); off when undefined */
   readonly security?: SecurityOptions;
+  /** the injection and validation webhooks (HTTPS, certificate from the CA); needs `security` */
+  readonly webhook?: WebhookOptions;
 }
 
 export interface ListeningAddresses {
@@ -36,6 +39,7 @@ export interface ListeningAddresses {
   readonly monitoringAddr: string;
   readonly httpAddr: string;
   readonly secureGrpcAddr?: string;
+  readonly webhookAddr?: string;
 }
 
 /** `:15010` → all interfaces; `127.0.0.1:0` → an OS-chosen port. */
@@ -110,6 +114,16 @@ export class Daemon {
     }
     if (this.options.kube) await this.startKube(this.options.kube);
     if (this.kube && this.secure) this.rootPublisher = startRootPublisher({ kube: this.kube, ca: this.secure.ca, store: this.store, log: this.log });
+    if (this.options.webhook && this.secure) {
+      const mesh = this.options.mesh ?? DEFAULT_MESH_CONFIG;
+      const started = await startWebhooks(this.options.webhook, {
+        ca: this.secure.ca, store: this.store, metrics: this.metrics, log: this.log, parseAddress,
+        mesh: { trustDomain: mesh.trustDomain, domainSuffix: mesh.domainSuffix },
+        ...(this.kube && this.options.kube ? { kube: { http: this.kube.http, cluster: this.options.kube.cluster ?? 'Kubernetes', leader: this.kube.leader } } : {}),
+      });
+      this.webhooks = started.webhooks;
+      this.addresses = { ...this.addresses, webhookAddr: started.addr };
+    }
     // The first snapshot goes out at once: there is nothing to coalesce with at start-up.
     this.debouncer.flush();
     if (!this.ready) this.rebuild(0, Date.now());
@@ -159,6 +173,7 @@ export class Daemon {
   async stop(graceMs = 5000): Promise<void> {
     this.debouncer.stop();
     this.rootPublisher?.stop();
+    await this.webhooks?.stop();
     await Promise.all(this.sources.map((s) => s.stop()));
     this.discovery.closeAll();
     await this.secure?.stop(graceMs);
@@ -178,6 +193,8 @@ export class Daemon {
     return this.secure?.ca.source;
   }
   private rootPublisher: RootCertPublisher | undefined;
+  /** the webhook server and caBundle patcher, when --webhook-addr is on */
+  webhooks: RunningWebhooks | undefined;
 
   private async startSecure(security: SecurityOptions): Promise<string> {
     const mesh = this.options.mesh ?? DEFAULT_MESH_CONFIG;

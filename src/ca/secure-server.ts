@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events';
 import * as grpc from '@grpc/grpc-js';
 import type { SecureContextOptions } from 'node:tls';
 import type { Logger } from '../telemetry/log.js';
@@ -38,7 +39,8 @@ export interface ServingCertificate {
   readonly notAfter: Date;
 }
 
-export class ServingCertificateManager {
+/** Emits 'renewed' (ServingCertificate) after each renewal, for servers other than 15012 (the webhooks). */
+export class ServingCertificateManager extends EventEmitter {
   private current: ServingCertificate | undefined;
   private timer: NodeJS.Timeout | undefined;
   private creds: RotatingServerCredentials | undefined;
@@ -49,7 +51,9 @@ export class ServingCertificateManager {
     readonly dnsNames: readonly string[],
     private readonly log: Logger,
     private readonly ttlMs = SERVING_TTL_MS,
-  ) {}
+  ) {
+    super();
+  }
 
   async start(): Promise<grpc.ServerCredentials> {
     this.current = await this.ca.issueServing(this.dnsNames, this.ttlMs);
@@ -83,6 +87,7 @@ export class ServingCertificateManager {
     try {
       this.current = await this.ca.issueServing(this.dnsNames, this.ttlMs);
       this.creds?.update(this.contextOptions(this.current));
+      this.emit('renewed', this.current);
       this.log.info({ reason, notAfter: this.current.notAfter.toISOString(), dnsNames: this.dnsNames }, 'renewed the TLS serving certificate');
     } catch (err) {
       this.log.error({ err: (err as Error).message }, 'could not renew the TLS serving certificate');

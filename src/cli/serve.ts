@@ -6,8 +6,9 @@ import { parseDiscoverySelectors, type LabelSelector } from '../sources/kube/sel
 import { createLogger, type Logger } from '../telemetry/log.js';
 import { parseDurationMs } from './duration.js';
 import { kubeApiOf, securityOptions, type SecurityFlags } from './security-flags.js';
+import { webhookOptions, type WebhookFlags } from './webhook-flags.js';
 
-export interface ServeFlags extends Partial<SecurityFlags> {
+export interface ServeFlags extends Partial<SecurityFlags>, Partial<Omit<WebhookFlags, 'caDnsNames'>> {
   configDir?: string;
   grpcAddr: string;
   monitoringAddr: string;
@@ -70,6 +71,10 @@ export async function runServe(flags: ServeFlags, out: NodeJS.WritableStream = p
     ...(flags.secureGrpcAddr
       ? { security: securityOptions(flags as SecurityFlags, kube && kubeApiOf(kube.kc), kube && { http: new KubeHttp(kube.kc), namespace: caNamespace(flags) }) }
       : {}),
+    // the webhooks' certificate comes from the CA, which runs with the TLS port
+    ...(flags.secureGrpcAddr && flags.secureGrpcAddr !== 'off' && flags.webhookAddr
+      ? { webhook: webhookOptions(flags as WebhookFlags, kube?.cluster) }
+      : {}),
   });
 
   let stopping = false;
@@ -100,6 +105,7 @@ export async function runServe(flags: ServeFlags, out: NodeJS.WritableStream = p
     [
       `meshd is serving the mesh in ${[flags.configDir, kube ? `Kubernetes cluster ${kube.cluster} (${kube.kc.getCurrentCluster()?.server})` : undefined].filter(Boolean).join(' and ')}`,
       `  xDS (ADS, plaintext)  ${addrs.grpcAddr}`,
+      addrs.webhookAddr ? `  webhooks (HTTPS)      https://${addrs.webhookAddr}/inject  /validate` : '',
       addrs.secureGrpcAddr ? `  CA + xDS over TLS     ${addrs.secureGrpcAddr}  (CA from ${daemon.caSource})` : '',
       `  metrics and debug     http://${addrs.monitoringAddr}/metrics  /debug/syncz  /debug/configz  /debug/adsz`,
       `  readiness             http://${addrs.httpAddr}/ready`,
