@@ -4,6 +4,7 @@ import { describeOrigin } from '../config/origin.js';
 import { ALL_KINDS } from '../config/kinds.js';
 import type { DiscoveryServer } from '../xds/server.js';
 import { SHORT_TYPE } from '../xds/resource-types.js';
+import type { Subscription } from '../xds/connection.js';
 import type { Metrics } from './metrics.js';
 
 // istiod-style introspection: /debug/syncz (what each proxy was sent and what it said back),
@@ -20,6 +21,7 @@ export function syncz(discovery: DiscoveryServer): object[] {
   return discovery.connections.map((c) => ({
     proxy: c.proxy.id,
     connection: c.id,
+    mode: c.mode,
     generator: c.proxy.generator,
     types: Object.fromEntries(
       [...c.watches].map(([type, w]) => [
@@ -42,6 +44,7 @@ export function adsz(discovery: DiscoveryServer): object {
     connections: discovery.connections.map((c) => ({
       connection: c.id,
       proxy: c.proxy.id,
+      mode: c.mode,
       peer: c.peer,
       connectedAt: c.connectedAt.toISOString(),
       namespace: c.proxy.namespace,
@@ -49,10 +52,16 @@ export function adsz(discovery: DiscoveryServer): object {
       labels: c.proxy.labels,
       ips: c.proxy.ips,
       subscriptions: Object.fromEntries(
-        [...c.watches].map(([type, w]) => [SHORT_TYPE[type] ?? type, w.names === null ? '*' : [...w.names]]),
+        [...c.watches].map(([type, w]) => [SHORT_TYPE[type] ?? type, describeSubscription(w.subscription)]),
       ),
     })),
   };
+}
+
+/** `'*'` for a wildcard subscription, else its names (Delta may mix both: `['*', …names]`). */
+function describeSubscription(sub: Subscription): string | string[] {
+  if (sub.wildcard && sub.names.length === 0) return '*';
+  return sub.wildcard ? ['*', ...sub.names] : [...sub.names];
 }
 
 export function configz(store: ConfigStore): object {

@@ -12,11 +12,29 @@ export interface Nack {
   readonly at: Date;
 }
 
-/** One type's subscription on one stream: what the client asked for, what it was sent, what it said. */
-export class Watch {
-  private watched: readonly string[] | null = null;
-  /** identifies the name set, so proxies watching the same names share one resolved ResourceSet */
-  signature = '*';
+/**
+ * What a subscription asks the generator for: the wildcard set (LDS/CDS), explicit names, or both
+ * (Delta lets a client mix them). `signature` identifies it, so proxies of one class asking for the same
+ * thing share one resolved ResourceSet whatever protocol they speak.
+ */
+export interface Subscription {
+  readonly wildcard: boolean;
+  /** explicit names, sorted */
+  readonly names: readonly string[];
+  readonly signature: string;
+}
+
+export const WILDCARD_ONLY: Subscription = { wildcard: true, names: [], signature: '*' };
+
+export function subscriptionOf(wildcard: boolean, names: Iterable<string>): Subscription {
+  const sorted = [...new Set(names)].sort();
+  if (wildcard && sorted.length === 0) return WILDCARD_ONLY;
+  const digest = createHash('sha1').update(sorted.join('\n')).digest('base64url');
+  return { wildcard, names: sorted, signature: wildcard ? `*+${digest}` : digest };
+}
+
+/** One type's exchange on one stream, either protocol: what was sent, what the client said back. */
+export abstract class TypeWatch {
   sentNonce = '';
   sentVersion = '';
   sentAt: Date | undefined;
@@ -27,21 +45,7 @@ export class Watch {
   /** what this client was last brought up to date with (shared with other proxies of its class) */
   syncedTo: ResourceSet | undefined;
 
-  /** null = wildcard (LDS/CDS with no names); otherwise the names, sorted */
-  get names(): readonly string[] | null {
-    return this.watched;
-  }
-
-  set names(names: Iterable<string> | null) {
-    if (names === null) {
-      this.watched = null;
-      this.signature = '*';
-      return;
-    }
-    const sorted = [...new Set(names)].sort();
-    this.watched = sorted;
-    this.signature = createHash('sha1').update(sorted.join('\n')).digest('base64url');
-  }
+  abstract get subscription(): Subscription;
 
   /** a response the client has not answered yet (ACK or NACK) */
   get awaitingAck(): boolean {
@@ -49,30 +53,65 @@ export class Watch {
   }
 }
 
-export type AdsCall = grpc.ServerDuplexStream<DiscoveryRequest, Uint8Array>;
+/** One type's state-of-the-world subscription: the whole name list, replaced by every request. */
+export class Watch extends TypeWatch {
+  private watched: readonly string[] | null = null;
+  private sub: Subscription = WILDCARD_ONLY;
 
-export class Connection {
-  readonly watches = new Map<TypeUrl, Watch>();
+  /** null = wildcard (LDS/CDS with no names); otherwise the names, sorted */
+  get names(): readonly string[] | null {
+    return this.watched;
+  }
+
+  set names(names: Iterable<string> | null) {
+    this.sub = names === null ? WILDCARD_ONLY : subscriptionOf(false, names);
+    this.watched = names === null ? null : this.sub.names;
+  }
+
+  get subscription(): Subscription {
+    return this.sub;
+  }
+}
+
+/** The bidirectional stream of either ADS method, as the server sees it. */
+export type XdsCall<Req> = grpc.ServerDuplexStream<Req, Uint8Array>;
+export type AdsCall = XdsCall<DiscoveryRequest>;
+
+export type XdsMode = 'sotw' | 'delta';
+
+/** One proxy's ADS stream: its watches by type and its nonce sequence. */
+export abstract class StreamConnection<W extends TypeWatch = TypeWatch> {
+  abstract readonly mode: XdsMode;
+  readonly watches = new Map<TypeUrl, W>();
   readonly connectedAt = new Date();
   private nonceSeq = 0;
-  /** set while a push for this connection waits in the queue: later snapshots coalesce into it */
-  queued = false;
   closed = false;
 
   constructor(
     readonly id: string,
     readonly proxy: Proxy,
     readonly peer: string,
-    readonly call: AdsCall,
+    readonly call: XdsCall<unknown>,
   ) {}
 
   nextNonce(): string {
     return `${this.id}-${++this.nonceSeq}`;
   }
 
-  watch(type: TypeUrl): Watch {
+  protected abstract newWatch(type: TypeUrl): W;
+
+  watch(type: TypeUrl): W {
     let w = this.watches.get(type);
-    if (!w) this.watches.set(type, (w = new Watch()));
+    if (!w) this.watches.set(type, (w = this.newWatch(type)));
     return w;
+  }
+}
+
+/** A StreamAggregatedResources (state-of-the-world) stream. */
+export class Connection extends StreamConnection<Watch> {
+  readonly mode = 'sotw' as const;
+
+  protected newWatch(): Watch {
+    return new Watch();
   }
 }

@@ -6,7 +6,9 @@ import type { Metrics, XdsShortType } from '../telemetry/metrics.js';
 import type { PushContext } from '../model/push-context.js';
 import { nodeSchema, parseProxy, type GeneratorName, type Proxy } from '../model/proxy.js';
 import { ResourceCache, resourceSetOf, type EncodedResource, type ResourceSet } from './cache.js';
-import { Connection, type AdsCall, type Watch } from './connection.js';
+import { Connection, type StreamConnection, type Subscription, type TypeWatch, type Watch, type XdsCall, type XdsMode } from './connection.js';
+import { DeltaConnection, DeltaProtocol, type DeltaHost } from './delta.js';
+import { decodeDeltaDiscoveryRequest, type DeltaDiscoveryRequest } from './delta-wire.js';
 import type { Generator } from './generators/generator.js';
 import { PushQueue } from './push-queue.js';
 import { PUSH_ORDER, SHORT_TYPE, STATE_OF_THE_WORLD_FULL, isKnownType, type TypeUrl } from './resource-types.js';
@@ -14,20 +16,28 @@ import { decodeDiscoveryRequest, encodeDiscoveryResponse, type DiscoveryRequest 
 
 const ADS_SERVICE = 'envoy.service.discovery.v3.AggregatedDiscoveryService';
 
-/** The ADS service with hand-rolled (de)serializers: responses arrive here already encoded. */
-export const ADS_SERVICE_DEFINITION: grpc.ServiceDefinition = {
-  StreamAggregatedResources: {
-    path: `/${ADS_SERVICE}/StreamAggregatedResources`,
+function bidiMethod<Req>(method: string, decode: (bytes: Buffer) => Req): grpc.MethodDefinition<Req, Uint8Array> {
+  return {
+    path: `/${ADS_SERVICE}/${method}`,
     requestStream: true,
     responseStream: true,
     requestSerialize: () => {
-      throw new Error('meshd does not send DiscoveryRequests');
+      throw new Error('meshd does not send discovery requests');
     },
-    requestDeserialize: (bytes: Buffer) => decodeDiscoveryRequest(bytes),
+    requestDeserialize: decode,
     responseSerialize: (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength),
     responseDeserialize: (bytes: Buffer) => bytes,
-  },
+  };
+}
+
+/** The ADS service, both methods, with hand-rolled (de)serializers: responses arrive here already encoded. */
+export const ADS_SERVICE_DEFINITION: grpc.ServiceDefinition = {
+  StreamAggregatedResources: bidiMethod('StreamAggregatedResources', decodeDiscoveryRequest),
+  DeltaAggregatedResources: bidiMethod('DeltaAggregatedResources', decodeDeltaDiscoveryRequest),
 };
+
+/** A connection of either protocol. */
+export type AnyConnection = Connection | DeltaConnection;
 
 export interface DiscoveryServerOptions {
   readonly log: Logger;
@@ -43,27 +53,31 @@ type RequestKind = 'initial' | 'ack' | 'nack' | 'stale';
 /** A reason to refuse the proxy a stream announces, or undefined to accept it. */
 export type ProxyCheck = (proxy: Proxy) => string | undefined;
 /** Authenticates a stream (rejects with an Error carrying a gRPC `code` to refuse it) and returns its proxy check. */
-export type StreamGuard = (call: AdsCall) => Promise<ProxyCheck>;
+export type StreamGuard = (call: XdsCall<unknown>) => Promise<ProxyCheck>;
 
 /**
- * State-of-the-world ADS. Holds the current snapshot and its encode cache, one Connection per stream,
- * and a push queue. Generators are called through the cache only.
+ * ADS, state of the world (StreamAggregatedResources) and incremental (DeltaAggregatedResources). Holds
+ * the current snapshot and its encode cache, one connection per stream, and a push queue; both protocols
+ * resolve subscriptions through the same per-class ResourceSets. Generators are called through the
+ * cache only.
  */
-export class DiscoveryServer {
+export class DiscoveryServer implements DeltaHost {
   private ctx: PushContext | undefined;
   private readonly cache = new ResourceCache();
   private pushStartedAt = 0;
-  private readonly conns = new Map<string, Connection>();
-  private readonly queue: PushQueue<Connection>;
+  private readonly conns = new Map<string, AnyConnection>();
+  private readonly queue: PushQueue<AnyConnection>;
+  private readonly delta: DeltaProtocol;
   private connSeq = 0;
-  private readonly log: Logger;
+  readonly log: Logger;
   private readonly metrics: Metrics;
-  private readonly controlPlaneId: string;
+  readonly controlPlaneId: string;
 
   constructor(private readonly options: DiscoveryServerOptions) {
     this.log = options.log.child({ scope: 'ads' });
     this.metrics = options.metrics;
     this.controlPlaneId = options.controlPlaneId ?? 'meshd';
+    this.delta = new DeltaProtocol(this);
     this.queue = new PushQueue(options.pushConcurrency ?? 100, (c) => this.pushConnection(c), (c, err) =>
       this.log.error({ err, proxy: c.proxy.id }, 'push failed'),
     );
@@ -73,7 +87,7 @@ export class DiscoveryServer {
     return this.ctx;
   }
 
-  get connections(): readonly Connection[] {
+  get connections(): readonly AnyConnection[] {
     return [...this.conns.values()];
   }
 
@@ -82,18 +96,22 @@ export class DiscoveryServer {
   }
 
   /**
-   * Adds ADS to `server`. With a `guard` (the TLS port, 15012) every stream is authenticated before its
-   * first request is read, and each proxy it announces must pass the check the guard returns.
+   * Adds ADS (both methods) to `server`. With a `guard` (the TLS port, 15012) every stream is
+   * authenticated before its first request is read, and each proxy it announces must pass the check the
+   * guard returns.
    */
   register(server: grpc.Server, guard?: StreamGuard): void {
+    const handle = (mode: XdsMode) => (call: XdsCall<unknown>) =>
+      guard ? this.onGuardedStream(call, mode, guard) : this.onStream(call, mode);
     server.addService(ADS_SERVICE_DEFINITION, {
-      StreamAggregatedResources: (call: AdsCall) => (guard ? this.onGuardedStream(call, guard) : this.onStream(call)),
+      StreamAggregatedResources: handle('sotw'),
+      DeltaAggregatedResources: handle('delta'),
     });
   }
 
-  private onGuardedStream(call: AdsCall, guard: StreamGuard): void {
+  private onGuardedStream(call: XdsCall<unknown>, mode: XdsMode, guard: StreamGuard): void {
     guard(call).then(
-      (check) => this.onStream(call, check),
+      (check) => this.onStream(call, mode, check),
       (err: Error & { code?: grpc.status }) => {
         this.log.warn({ peer: call.getPeer(), details: err.message }, 'refusing unauthenticated xDS stream');
         call.emit('error', { code: err.code ?? grpc.status.UNAUTHENTICATED, details: err.message });
@@ -130,8 +148,8 @@ export class DiscoveryServer {
     for (const c of this.conns.values()) c.call.end();
   }
 
-  private onStream(call: AdsCall, check?: ProxyCheck): void {
-    let conn: Connection | undefined;
+  private onStream(call: XdsCall<unknown>, mode: XdsMode, check?: ProxyCheck): void {
+    let conn: AnyConnection | undefined;
     const peer = call.getPeer();
     const close = () => {
       if (!conn || conn.closed) return;
@@ -139,15 +157,16 @@ export class DiscoveryServer {
       this.conns.delete(conn.id);
       this.queue.remove(conn);
       this.metrics.xdsClients.dec({ version: conn.proxy.istioVersion || 'unknown' });
-      this.log.info({ proxy: conn.proxy.id, conn: conn.id }, 'proxy disconnected');
+      this.log.info({ proxy: conn.proxy.id, conn: conn.id, mode: conn.mode }, 'proxy disconnected');
     };
-    call.on('data', (req: DiscoveryRequest) => {
+    call.on('data', (req: DiscoveryRequest | DeltaDiscoveryRequest) => {
       try {
         if (!conn) {
-          conn = this.connect(call, req, peer, check);
+          conn = this.connect(call, mode, req.node, peer, check);
           if (!conn) return;
         }
-        this.onRequest(conn, req);
+        if (conn.mode === 'delta') this.delta.onRequest(conn, req as DeltaDiscoveryRequest);
+        else this.onRequest(conn, req as DiscoveryRequest);
       } catch (err) {
         this.log.error({ err, peer }, 'failed to handle discovery request');
         call.emit('error', { code: grpc.status.INTERNAL, details: (err as Error).message });
@@ -164,8 +183,8 @@ export class DiscoveryServer {
     call.on('cancelled', close);
   }
 
-  private connect(call: AdsCall, req: DiscoveryRequest, peer: string, check?: ProxyCheck): Connection | undefined {
-    const node = nodeSchema.safeParse(req.node ?? {});
+  private connect(call: XdsCall<unknown>, mode: XdsMode, rawNode: unknown, peer: string, check?: ProxyCheck): AnyConnection | undefined {
+    const node = nodeSchema.safeParse(rawNode ?? {});
     const fail = (details: string) => {
       this.log.warn({ peer, details }, 'refusing xDS stream');
       call.emit('error', { code: grpc.status.INVALID_ARGUMENT, details });
@@ -189,10 +208,11 @@ export class DiscoveryServer {
         `node ${proxy.id}: no ${proxy.generator} generator in this meshd; proxyless gRPC clients must set node metadata GENERATOR=grpc`,
       );
     }
-    const conn = new Connection(`${proxy.podName || 'proxy'}-${++this.connSeq}`, proxy, peer, call);
+    const id = `${proxy.podName || 'proxy'}-${++this.connSeq}`;
+    const conn = mode === 'delta' ? new DeltaConnection(id, proxy, peer, call) : new Connection(id, proxy, peer, call);
     this.conns.set(conn.id, conn);
     this.metrics.xdsClients.inc({ version: proxy.istioVersion || 'unknown' });
-    this.log.info({ proxy: proxy.id, conn: conn.id, peer, generator: proxy.generator }, 'proxy connected');
+    this.log.info({ proxy: proxy.id, conn: conn.id, peer, generator: proxy.generator, mode }, 'proxy connected');
     return conn;
   }
 
@@ -211,17 +231,12 @@ export class DiscoveryServer {
     const existing = conn.watches.get(type);
     const kind = this.classify(existing, req);
     const watch = conn.watch(type);
-    const short = SHORT_TYPE[type]!.toLowerCase() as XdsShortType;
     if (kind === 'stale') {
-      this.log.debug({ proxy: conn.proxy.id, type: short, nonce: req.response_nonce }, 'stale nonce; ignoring');
+      this.log.debug({ proxy: conn.proxy.id, type: SHORT_TYPE[type], nonce: req.response_nonce }, 'stale nonce; ignoring');
       return;
     }
     if (kind === 'nack') {
-      const message = req.error_detail?.message ?? '';
-      watch.lastNack = { nonce: req.response_nonce, version: req.version_info, message, at: new Date() };
-      this.metrics.totalRejects.inc({ type: short });
-      this.metrics.rejects[short].set({ node: conn.proxy.id, err: message.slice(0, 200) }, 1);
-      this.log.warn({ proxy: conn.proxy.id, type: short, nonce: req.response_nonce, error: message }, 'proxy rejected config (NACK)');
+      this.recordNack(conn, type, watch, req.response_nonce, req.error_detail?.message ?? '', req.version_info);
     } else if (kind === 'ack') {
       watch.ackedNonce = req.response_nonce;
       watch.ackedVersion = req.version_info;
@@ -236,19 +251,45 @@ export class DiscoveryServer {
     if (changed && this.ctx) this.respond(conn, type, watch, kind === 'initial' ? 'full' : 'names');
   }
 
+  /** A NACK, either protocol: kept on the watch for /debug/syncz and counted like istiod does. */
+  recordNack(conn: StreamConnection, type: TypeUrl, watch: TypeWatch, nonce: string, message: string, version = watch.sentVersion): void {
+    const short = SHORT_TYPE[type]!.toLowerCase() as XdsShortType;
+    watch.lastNack = { nonce, version, message, at: new Date() };
+    this.metrics.totalRejects.inc({ type: short });
+    this.metrics.rejects[short].set({ node: conn.proxy.id, err: message.slice(0, 200) }, 1);
+    this.log.warn({ proxy: conn.proxy.id, type: short, nonce, error: message, mode: conn.mode }, 'proxy rejected config (NACK)');
+  }
+
+  /** A Delta ACK: the version acknowledged is the one sent with that nonce. */
+  recordAck(_conn: StreamConnection, _type: TypeUrl, watch: TypeWatch, nonce: string): void {
+    watch.ackedNonce = nonce;
+    watch.ackedVersion = watch.sentVersion;
+    watch.ackedAt = new Date();
+  }
+
+  /** Writes one encoded response of either protocol and records it. */
+  send(conn: StreamConnection, type: TypeUrl, watch: TypeWatch, nonce: string, bytes: Uint8Array): void {
+    watch.sentNonce = nonce;
+    watch.sentVersion = this.ctx!.version;
+    watch.sentAt = new Date();
+    const t0 = performance.now();
+    conn.call.write(bytes);
+    this.metrics.xdsSendTime.observe((performance.now() - t0) / 1000);
+    this.metrics.pushes.inc({ type: SHORT_TYPE[type]!.toLowerCase() });
+  }
+
   /** Pushes the current snapshot to one connection, type by type, honouring write back-pressure. */
-  private async pushConnection(conn: Connection): Promise<void> {
+  private async pushConnection(conn: AnyConnection): Promise<void> {
     if (!this.ctx || conn.closed) return;
     const startedAt = this.pushStartedAt;
     let wroteAny = false;
     for (const type of PUSH_ORDER) {
-      const watch = conn.watches.get(type);
-      if (!watch || conn.closed) continue;
+      if (!conn.watches.has(type) || conn.closed) continue;
       // Give the event loop a turn between responses: ACKs, new streams and /metrics keep flowing
       // while a large push is under way.
       await nextTurn();
       if (conn.closed || !this.ctx) return;
-      const wrote = this.respond(conn, type, watch, 'push');
+      const wrote = conn.mode === 'delta' ? this.delta.respond(conn, type, conn.watch(type)) : this.respond(conn, type, conn.watch(type), 'push');
       wroteAny ||= wrote;
       if (wrote && conn.call.writableNeedDrain) await waitDrain(conn.call);
     }
@@ -262,7 +303,7 @@ export class DiscoveryServer {
    */
   private respond(conn: Connection, type: TypeUrl, watch: Watch, mode: 'full' | 'names' | 'push'): boolean {
     const ctx = this.ctx!;
-    const set = this.resolve(conn, type, watch);
+    const set = this.resolve(conn, type, watch.subscription);
     const full = STATE_OF_THE_WORLD_FULL.has(type);
     let toSend = set.resources;
     const prev = watch.syncedTo;
@@ -281,13 +322,7 @@ export class DiscoveryServer {
       versionInfo: ctx.version, typeUrl: type, nonce, resources: toSend, controlPlane: this.controlPlaneId,
     });
     watch.syncedTo = set;
-    watch.sentNonce = nonce;
-    watch.sentVersion = ctx.version;
-    watch.sentAt = new Date();
-    const t0 = performance.now();
-    conn.call.write(bytes);
-    this.metrics.xdsSendTime.observe((performance.now() - t0) / 1000);
-    this.metrics.pushes.inc({ type: SHORT_TYPE[type]!.toLowerCase() });
+    this.send(conn, type, watch, nonce, bytes);
     this.log.debug({ proxy: conn.proxy.id, type: SHORT_TYPE[type], version: ctx.version, nonce, resources: toSend.length, mode }, 'sent');
     return true;
   }
@@ -297,13 +332,15 @@ export class DiscoveryServer {
    * set) and shared by every proxy of that class watching the same names; each resource encoded once
    * per class. The generator contract makes this safe: output depends only on snapshot, class key and name.
    */
-  private resolve(conn: Connection, type: TypeUrl, watch: Watch): ResourceSet {
+  resolve(conn: StreamConnection, type: TypeUrl, sub: Subscription): ResourceSet {
     const ctx = this.ctx!;
     const cache = this.cache;
     const generator = this.options.generators[conn.proxy.generator]!;
     const classId = `${generator.name}\u0000${generator.classKey(ctx, conn.proxy)}`;
-    return cache.resourceSet(classId, type, watch.signature, () => {
-      const names = watch.names ?? [...generator.wildcardNames(type, ctx, conn.proxy)].sort();
+    return cache.resourceSet(classId, type, sub.signature, () => {
+      const names = sub.wildcard
+        ? [...new Set([...generator.wildcardNames(type, ctx, conn.proxy), ...sub.names])].sort()
+        : sub.names;
       const resources: EncodedResource[] = [];
       for (const name of names) {
         const r = cache.resource(classId, type, name, () => generator.generate(type, ctx, conn.proxy, name));
@@ -320,6 +357,6 @@ function sameNames(a: readonly string[] | null, b: ReadonlySet<string> | null): 
   return a.every((n) => b.has(n));
 }
 
-async function waitDrain(call: AdsCall): Promise<void> {
+async function waitDrain(call: XdsCall<unknown>): Promise<void> {
   await Promise.race([once(call, 'drain'), once(call, 'close'), once(call, 'error').catch(() => undefined)]);
 }

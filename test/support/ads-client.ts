@@ -2,8 +2,8 @@ import * as grpc from '@grpc/grpc-js';
 import { lookupType, jsonToStruct } from '../../src/xds/protos.js';
 import { TYPE_NAMES } from './type-names.js';
 
-// A bare ADS client speaking the wire protocol directly (no grpc-js-xds): lets tests send exact
-// nonces/versions/NACKs, and lets the benchmark simulate hundreds of cheap proxies.
+// Bare ADS clients speaking the wire protocol directly (no grpc-js-xds), state of the world and Delta:
+// they let tests send exact nonces/versions/subscriptions/NACKs.
 
 export interface Response {
   version_info: string;
@@ -21,29 +21,32 @@ export interface RequestInit {
   node?: { id: string; metadata?: Record<string, unknown>; locality?: object };
 }
 
-const PATH = '/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources';
+const SERVICE = '/envoy.service.discovery.v3.AggregatedDiscoveryService';
 
-export class RawAdsClient {
+/** One bidi stream with "wait for the next matching response" on top; shared by both protocols. */
+abstract class RawStreamClient<Req extends { type_url: string }, Res extends { type_url: string; nonce: string }> {
   private readonly client: grpc.Client;
-  private readonly stream: grpc.ClientDuplexStream<RequestInit, Response>;
-  readonly responses: Response[] = [];
-  private waiters: { pred: (r: Response) => boolean; resolve: (r: Response) => void; reject: (e: Error) => void }[] = [];
+  protected readonly stream: grpc.ClientDuplexStream<Req, Res>;
+  readonly responses: Res[] = [];
+  private waiters: { pred: (r: Res) => boolean; resolve: (r: Res) => void; reject: (e: Error) => void }[] = [];
   error: grpc.ServiceError | undefined;
   ended = false;
 
-  constructor(addr: string) {
+  constructor(addr: string, method: string, requestType: string, responseType: string, options: { metadata?: grpc.Metadata } = {}) {
     this.client = new grpc.Client(addr, grpc.credentials.createInsecure());
-    const reqType = lookupType('envoy.service.discovery.v3.DiscoveryRequest');
-    const resType = lookupType('envoy.service.discovery.v3.DiscoveryResponse');
+    const reqType = lookupType(requestType);
+    const resType = lookupType(responseType);
     this.stream = this.client.makeBidiStreamRequest(
-      PATH,
-      (r: RequestInit) => {
-        const msg = { ...r, node: r.node && { ...r.node, metadata: r.node.metadata && jsonToStruct(r.node.metadata) } };
+      `${SERVICE}/${method}`,
+      (r: Req) => {
+        const node = (r as { node?: RequestInit['node'] }).node;
+        const msg = { ...r, node: node && { ...node, metadata: node.metadata && jsonToStruct(node.metadata) } };
         return Buffer.from(reqType.encode(reqType.fromObject(msg)).finish());
       },
-      (b: Buffer) => resType.toObject(resType.decode(b), { longs: String, defaults: true }) as Response,
+      (b: Buffer) => resType.toObject(resType.decode(b), { longs: String, defaults: true }) as Res,
+      options.metadata ?? new grpc.Metadata(),
     );
-    this.stream.on('data', (r: Response) => {
+    this.stream.on('data', (r: Res) => {
       this.responses.push(r);
       for (const w of [...this.waiters]) {
         if (w.pred(r)) {
@@ -59,22 +62,14 @@ export class RawAdsClient {
     this.stream.on('end', () => (this.ended = true));
   }
 
-  /** the names last requested per type: ACKs repeat them, as real clients do */
-  private readonly subscribed = new Map<string, string[]>();
-
-  send(r: RequestInit): void {
-    this.subscribed.set(r.type_url, r.resource_names ?? []);
-    this.stream.write(r);
-  }
-
   /** The next response (after those already received) matching `pred`. */
-  next(pred: (r: Response) => boolean = () => true, timeoutMs = 5000): Promise<Response> {
+  next(pred: (r: Res) => boolean = () => true, timeoutMs = 5000): Promise<Res> {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.waiters = this.waiters.filter((w) => w.resolve !== wrapped);
         reject(new Error(`no matching response within ${timeoutMs} ms`));
       }, timeoutMs);
-      const wrapped = (r: Response) => {
+      const wrapped = (r: Res) => {
         clearTimeout(timer);
         resolve(r);
       };
@@ -91,20 +86,110 @@ export class RawAdsClient {
     if (late.length > 0) throw new Error(`unexpected ${type} response(s): ${late.map((r) => r.nonce).join(', ')}`);
   }
 
+  close(): void {
+    this.stream.end();
+    this.client.close();
+  }
+}
+
+function decodeAny(a: { type_url: string; value: Uint8Array }): Record<string, unknown> {
+  const t = lookupType(TYPE_NAMES[a.type_url] ?? a.type_url.slice(a.type_url.lastIndexOf('/') + 1));
+  return t.toObject(t.decode(a.value), { longs: String, enums: String });
+}
+
+export class RawAdsClient extends RawStreamClient<RequestInit, Response> {
+  constructor(addr: string, options: { metadata?: grpc.Metadata } = {}) {
+    super(addr, 'StreamAggregatedResources', 'envoy.service.discovery.v3.DiscoveryRequest', 'envoy.service.discovery.v3.DiscoveryResponse', options);
+  }
+
+  /** the names last requested per type: ACKs repeat them, as real clients do */
+  private readonly subscribed = new Map<string, string[]>();
+
+  send(r: RequestInit): void {
+    this.subscribed.set(r.type_url, r.resource_names ?? []);
+    this.stream.write(r);
+  }
+
   ack(r: Response, names?: string[]): void {
     const resource_names = names ?? this.subscribed.get(r.type_url) ?? [];
     this.send({ type_url: r.type_url, version_info: r.version_info, response_nonce: r.nonce, resource_names });
   }
 
   decode(r: Response): Record<string, unknown>[] {
-    return r.resources.map((a) => {
-      const t = lookupType(TYPE_NAMES[a.type_url] ?? a.type_url.slice(a.type_url.lastIndexOf('/') + 1));
-      return t.toObject(t.decode(a.value), { longs: String, enums: String });
+    return r.resources.map(decodeAny);
+  }
+}
+
+// ------------------------------------------------------------------------------------------ Delta
+
+export interface DeltaResource {
+  name: string;
+  version: string;
+  resource?: { type_url: string; value: Uint8Array } | null;
+}
+
+export interface DeltaResponse {
+  system_version_info: string;
+  type_url: string;
+  nonce: string;
+  resources: DeltaResource[];
+  removed_resources: string[];
+}
+
+export interface DeltaRequestInit {
+  type_url: string;
+  resource_names_subscribe?: string[];
+  resource_names_unsubscribe?: string[];
+  initial_resource_versions?: Record<string, string>;
+  response_nonce?: string;
+  error_detail?: { code: number; message: string };
+  node?: RequestInit['node'];
+}
+
+/**
+ * A bare DeltaAggregatedResources client. `state` applies every response as Envoy does: resources
+ * replace what was held by name, removed_resources delete; so a test can compare the client's final
+ * holdings with a SotW client's.
+ */
+export class RawDeltaClient extends RawStreamClient<DeltaRequestInit, DeltaResponse> {
+  /** type → name → { version, Any bytes } as the client holds them */
+  readonly state = new Map<string, Map<string, { version: string; value: Uint8Array }>>();
+
+  constructor(addr: string, options: { metadata?: grpc.Metadata } = {}) {
+    super(addr, 'DeltaAggregatedResources', 'envoy.service.discovery.v3.DeltaDiscoveryRequest', 'envoy.service.discovery.v3.DeltaDiscoveryResponse', options);
+    this.stream.on('data', (r: DeltaResponse) => {
+      let held = this.state.get(r.type_url);
+      if (!held) this.state.set(r.type_url, (held = new Map()));
+      for (const res of r.resources) {
+        if (res.resource?.value) held.set(res.name, { version: res.version, value: res.resource.value });
+      }
+      for (const name of r.removed_resources) held.delete(name);
     });
   }
 
-  close(): void {
-    this.stream.end();
-    this.client.close();
+  send(r: DeltaRequestInit): void {
+    this.stream.write(r);
+  }
+
+  /** ACK, optionally carrying subscription changes as Envoy batches them. */
+  ack(r: DeltaResponse, change: { subscribe?: string[]; unsubscribe?: string[] } = {}): void {
+    this.send({ type_url: r.type_url, response_nonce: r.nonce, resource_names_subscribe: change.subscribe, resource_names_unsubscribe: change.unsubscribe });
+  }
+
+  nack(r: DeltaResponse, message: string): void {
+    this.send({ type_url: r.type_url, response_nonce: r.nonce, error_detail: { code: 3, message } });
+  }
+
+  /** the versions held for a type, as a reconnecting client sends them in initial_resource_versions */
+  versions(type: string): Record<string, string> {
+    return Object.fromEntries([...(this.state.get(type) ?? [])].map(([name, { version }]) => [name, version]));
+  }
+
+  names(r: DeltaResponse): string[] {
+    return r.resources.map((x) => x.name);
+  }
+
+  decode(r: DeltaResponse): Record<string, unknown>[] {
+    return r.resources.flatMap((x) => (x.resource ? [decodeAny(x.resource)] : []));
   }
 }

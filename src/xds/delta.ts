@@ -1,0 +1,92 @@
+import type { Logger } from '../telemetry/log.js';
+import type { PushContext } from '../model/push-context.js';
+import type { ResourceSet } from './cache.js';
+import { StreamConnection, type Subscription } from './connection.js';
+import { DeltaWatch } from './delta-watch.js';
+import { encodeDeltaDiscoveryResponse, type DeltaDiscoveryRequest } from './delta-wire.js';
+import { SHORT_TYPE, STATE_OF_THE_WORLD_FULL, isKnownType, type TypeUrl } from './resource-types.js';
+
+// Incremental ADS (DeltaAggregatedResources), the protocol istio-proxy speaks by default since Istio
+// 1.22. The DiscoveryServer owns streams, snapshot, cache, push queue and metrics for both protocols;
+// this module owns what is Delta-specific: subscription deltas, per-resource versions, removals.
+
+/** A DeltaAggregatedResources stream. */
+export class DeltaConnection extends StreamConnection<DeltaWatch> {
+  readonly mode = 'delta' as const;
+
+  /** LDS/CDS accept the legacy wildcard (a first request naming nothing); other types do not. */
+  protected newWatch(type: TypeUrl): DeltaWatch {
+    return new DeltaWatch(STATE_OF_THE_WORLD_FULL.has(type));
+  }
+}
+
+/** What the Delta protocol needs from the server both protocols share. */
+export interface DeltaHost {
+  readonly snapshot: PushContext | undefined;
+  readonly log: Logger;
+  readonly controlPlaneId: string;
+  resolve(conn: StreamConnection, type: TypeUrl, subscription: Subscription): ResourceSet;
+  recordAck(conn: StreamConnection, type: TypeUrl, watch: DeltaWatch, nonce: string): void;
+  recordNack(conn: StreamConnection, type: TypeUrl, watch: DeltaWatch, nonce: string, message: string): void;
+  /** writes an encoded response and records it on the watch and in the push metrics */
+  send(conn: StreamConnection, type: TypeUrl, watch: DeltaWatch, nonce: string, bytes: Uint8Array): void;
+}
+
+export class DeltaProtocol {
+  constructor(private readonly host: DeltaHost) {}
+
+  onRequest(conn: DeltaConnection, req: DeltaDiscoveryRequest): void {
+    const type = req.type_url;
+    if (!isKnownType(type)) {
+      this.host.log.warn({ proxy: conn.proxy.id, type }, 'unsupported type_url requested on a delta stream; ignoring');
+      return;
+    }
+    const watch = conn.watch(type);
+    if (req.response_nonce) {
+      const short = SHORT_TYPE[type];
+      if (req.response_nonce !== watch.sentNonce) {
+        this.host.log.debug({ proxy: conn.proxy.id, type: short, nonce: req.response_nonce }, 'stale nonce on delta stream');
+      } else if (req.error_detail && (req.error_detail.message !== '' || req.error_detail.code !== 0)) {
+        this.host.recordNack(conn, type, watch, req.response_nonce, req.error_detail.message);
+      } else {
+        this.host.recordAck(conn, type, watch, req.response_nonce);
+      }
+    }
+    // Subscription changes ride on ACKs, NACKs and even stale-nonce requests (Envoy batches them): each
+    // arrives once and is never repeated, so it is applied whatever the nonce says.
+    const changed = watch.apply({
+      subscribe: req.resource_names_subscribe,
+      unsubscribe: req.resource_names_unsubscribe,
+      initialVersions: req.initial_resource_versions,
+    });
+    if (changed && this.host.snapshot) this.respond(conn, type, watch);
+  }
+
+  /**
+   * Sends what the client lacks of its subscription in the current snapshot: changed resources and
+   * removals. Returns whether a response was written.
+   */
+  respond(conn: DeltaConnection, type: TypeUrl, watch: DeltaWatch): boolean {
+    const ctx = this.host.snapshot!;
+    const set = this.host.resolve(conn, type, watch.subscription);
+    const diff = watch.diff(set);
+    // Until a type has been answered once, answer even with nothing: a client with nothing to receive
+    // must still finish warming.
+    if (watch.sentNonce !== '' && diff.upserts.length === 0 && diff.removed.length === 0) {
+      watch.syncedTo = set;
+      return false;
+    }
+    const nonce = conn.nextNonce();
+    const bytes = encodeDeltaDiscoveryResponse({
+      systemVersionInfo: ctx.version, typeUrl: type, nonce, resources: diff.upserts, removed: diff.removed,
+      controlPlane: this.host.controlPlaneId,
+    });
+    watch.commit(set, diff);
+    this.host.send(conn, type, watch, nonce, bytes);
+    this.host.log.debug(
+      { proxy: conn.proxy.id, type: SHORT_TYPE[type], version: ctx.version, nonce, resources: diff.upserts.length, removed: diff.removed.length },
+      'sent delta',
+    );
+    return true;
+  }
+}
