@@ -23,7 +23,7 @@ const FQDN = (name: string) => `${name}.default.svc.cluster.local`;
 const C = (name: string, port: number, subset = '') => `outbound|${port}|${subset}|${FQDN(name)}`;
 const IP: Record<string, string> = {
   productpage: '10.96.0.13', reviews: '10.96.0.10', ratings: '10.96.0.11', details: '10.96.0.12', httpbin: '10.96.0.14',
-  gwonly: '10.96.0.15', mysql: '10.96.0.20', secure: '10.96.0.30', web: '10.96.0.40',
+  gwonly: '10.96.0.15', mysql: '10.96.0.20', secure: '10.96.0.30', web: '10.96.0.40', private: '10.96.0.50',
 };
 
 function world(): PushContext {
@@ -146,6 +146,9 @@ const ROWS: Row[] = [
     assert.deepEqual(h.clusters.filter((c) => c.weight > 0).map((c) => c.name), [C(R, 9080, 'v1')]);
     assert.equal(h.pickedCluster ?? h.clusters[0]?.name, C(R, 9080, 'v1'));
   } },
+  { name: 'domains: FQDN with port', req: to(R, 9080, { host: `${FQDN(R)}:9080`, path: '/exact' }), check: ruleAndCluster('exact', C(R, 9080, 'v1')) },
+  { name: 'exportTo ".": the VirtualService applies in its namespace', req: to('private', 9080), check: ruleAndCluster('local-only', C(R, 9080, 'v1')) },
+  { name: 'exportTo ".": other namespaces get the default route', proxy: 'sleep', req: to('private', 9080, { host: 'private.default:9080' }), check: cluster(C('private', 9080)) },
   { name: 'several matches are ORed', req: to(R, 9080, { path: '/or-b/x' }), check: (r) => cluster(C(R, 9080, 'v1'))(r) },
   { name: 'domains: FQDN, name.namespace and cluster IP reach the same virtual host', req: to(R, 9080, { host: '10.96.0.10:9080', path: '/exact' }), check: ruleAndCluster('exact', C(R, 9080, 'v1')) },
   { name: 'domains: a short name only resolves in the client namespace', proxy: 'sleep', req: to(R, 9080, { host: 'reviews:9080', path: '/exact' }), check: (r) => assert.notEqual(routed(r).virtualHost, `${FQDN(R)}:9080`) },
@@ -235,6 +238,7 @@ const ROWS: Row[] = [
     assert.equal(h.upstreamPath, '/api/v1/users?id=7');
     assert.equal(h.upstreamAuthority, 'details-internal');
   } },
+  { name: 'rewrite uri on an exact match replaces the whole path', req: to('details', 9080, { path: '/legacy?q=1' }), check: (r) => assert.equal(routed(r).upstreamPath, '/modern?q=1') },
   { name: 'rewrite uriRegexRewrite', req: to('details', 9080, { path: '/r/a/b' }), check: (r) => assert.equal(routed(r).upstreamPath, '/rewritten/a/b') },
   { name: 'DR tls SIMPLE with sni, loadBalancer RANDOM', req: to('details', 9080), check: (r) => {
     const c = clusterFacts(r, C('details', 9080));
@@ -266,6 +270,12 @@ const ROWS: Row[] = [
     const cert = JSON.stringify([ctx.tls_certificates, ctx.tls_certificate_sds_secret_configs]);
     assert.match(cert, /\/etc\/certs\/cert\.pem/);
     assert.match(JSON.stringify(ctx), /\/etc\/certs\/ca\.pem/);
+  } },
+
+  { name: 'retryOn with a status code → retriable-status-codes', req: to('httpbin', 8000, { path: '/other' }), check: (r) => {
+    const rp = routed(r).retryPolicy!;
+    assert.deepEqual(String(rp.retry_on).split(',').sort(), ['reset', 'retriable-status-codes']);
+    assert.deepEqual(rp.retriable_status_codes, [503]);
   } },
 
   // --- gateways ------------------------------------------------------------------------------------------
