@@ -202,6 +202,17 @@ function inboundListenerFilters(chains: readonly J[]): J[] {
   return out;
 }
 
+/** The filter chains of one inbound service port under the given security (exported for tests of the layout). */
+export function inboundPortChains(
+  port: { readonly targetPort: number; readonly servicePort: number; readonly protocol: Protocol; readonly hostname: string },
+  sec: SidecarInboundSecurity,
+): J[] {
+  const lp = listenerProtocol(port.protocol);
+  if (lp === 'NONE') return [];
+  const cc: ChainConfig = { ...port, clusterName: inboundClusterName(port.targetPort), passthrough: false };
+  return chainOptions(lp, sec).map((opt) => buildChain(cc, opt, sec));
+}
+
 export function buildVirtualInboundListener(ctx: PushContext, proxy: Proxy): J {
   const chains: J[] = [blackholeChain()];
   const passthrough: ChainConfig = {
@@ -211,18 +222,8 @@ export function buildVirtualInboundListener(ctx: PushContext, proxy: Proxy): J {
   const passthroughSecurity = sidecarInboundSecurity(ctx, proxy, 0);
   for (const opt of chainOptions('AUTO', passthroughSecurity)) chains.push(buildChain(passthrough, opt, passthroughSecurity));
   for (const ip of inboundServicePorts(ctx, proxy)) {
-    const lp = listenerProtocol(ip.port.protocol);
-    if (lp === 'NONE') continue;
-    const cc: ChainConfig = {
-      targetPort: ip.targetPort,
-      servicePort: ip.port.port,
-      protocol: ip.port.protocol,
-      clusterName: inboundClusterName(ip.targetPort),
-      passthrough: false,
-      hostname: ip.service.hostname,
-    };
-    const sec = sidecarInboundSecurity(ctx, proxy, ip.targetPort);
-    for (const opt of chainOptions(lp, sec)) chains.push(buildChain(cc, opt, sec));
+    const port = { targetPort: ip.targetPort, servicePort: ip.port.port, protocol: ip.port.protocol, hostname: ip.service.hostname };
+    chains.push(...inboundPortChains(port, sidecarInboundSecurity(ctx, proxy, ip.targetPort)));
   }
   const listener: J = {
     name: VIRTUAL_INBOUND,

@@ -15,7 +15,8 @@ import { outboundServices } from './scope.js';
 // HTTP (or protocol-sniffed) port PORT, named `FQDN:PORT`, whose domains are every authority a client may
 // use for it (FQDN, the short forms relative to the proxy's namespace, the cluster IP; each with and without
 // `:PORT`), with the VirtualService's routes or the default route; then `allow_any` (`*` → PassthroughCluster)
-// so requests to unknown hosts still leave the pod (outboundTrafficPolicy ALLOW_ANY, meshd's policy).
+// so requests to unknown hosts still leave the pod (outboundTrafficPolicy ALLOW_ANY, meshd's default;
+// REGISTRY_ONLY puts `block_all`, a 502 direct response, there instead).
 // `FQDN:PORT` (the route of a sniffed port's cluster-IP listener): the same for that one service.
 
 type J = Record<string, unknown>;
@@ -61,6 +62,16 @@ export function allowAnyVirtualHost(): J {
   };
 }
 
+/** istiod's catch-all for REGISTRY_ONLY: unknown authorities get a 502 from the sidecar. */
+export function blockAllVirtualHost(): J {
+  return {
+    name: 'block_all',
+    domains: ['*'],
+    routes: [{ name: 'block_all', match: { prefix: '/' }, direct_response: { status: 502 } }],
+    include_request_attempt_count: true,
+  };
+}
+
 export function buildSidecarRouteConfiguration(ctx: PushContext, proxy: Proxy, name: string): object | undefined {
   const scope = servicesForRoute(ctx, proxy, name);
   if (!scope) return undefined;
@@ -73,7 +84,10 @@ export function buildSidecarRouteConfiguration(ctx: PushContext, proxy: Proxy, n
   }
   return {
     name,
-    virtual_hosts: [...virtualHosts.filter((vh) => (vh.domains as string[]).length > 0), allowAnyVirtualHost()],
+    virtual_hosts: [
+      ...virtualHosts.filter((vh) => (vh.domains as string[]).length > 0),
+      ctx.mesh.outboundTrafficPolicy === 'REGISTRY_ONLY' ? blockAllVirtualHost() : allowAnyVirtualHost(),
+    ],
     validate_clusters: { value: false },
   };
 }
