@@ -4,7 +4,9 @@ import { runServe, type ServeFlags } from './serve.js';
 import { addSecurityFlags } from './security-flags.js';
 import { addWebhookFlags } from './webhook-flags.js';
 import { addAgentCommand } from './agent.js';
+import { addBootstrapCommand } from './bootstrap.js';
 import { runValidate } from './validate.js';
+import { addInstallCommands } from './install.js';
 
 const program = new Command();
 program
@@ -40,6 +42,8 @@ program
   });
 
 addAgentCommand(program);
+addBootstrapCommand(program);
+addInstallCommands(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`meshd: ${(err as Error).message}\n`);
