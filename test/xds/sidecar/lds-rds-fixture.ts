@@ -5,11 +5,12 @@ import { PushContext, type MeshConfig, DEFAULT_MESH_CONFIG } from '../../../src/
 import { parseProxy, type Proxy } from '../../../src/model/proxy.js';
 import { buildSidecarListener, sidecarListenerNames } from '../../../src/xds/generators/sidecar/lds.js';
 import { buildSidecarRouteConfiguration } from '../../../src/xds/generators/sidecar/rds.js';
-import { roundTripLosses } from '../../../src/xds/envoy/proto-check.js';
+import { checkEnvoyResource } from '../../../src/xds/envoy/pgv-check.js';
+import { TYPE } from '../../../src/xds/resource-types.js';
 
 // Small meshes for the sidecar LDS/RDS tests: Services/Pods/Istio config validated like any input, a
 // sidecar node as istio-proxy announces itself, and generators whose every output must survive Envoy's
-// protos without losing a field.
+// protos without losing a field and satisfy their protoc-gen-validate rules.
 
 export type Doc = Record<string, unknown>;
 export type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -70,11 +71,11 @@ export function sidecar(opts: { ns?: string; pod?: string; ip?: string; labels?:
   return parseProxy({ id: `sidecar~${opts.ip ?? '10.1.0.5'}~${opts.pod ?? 'productpage-v1'}.${ns}~${ns}.svc.cluster.local`, metadata });
 }
 
-/** A listener, insisting it round-trips through Envoy's Listener proto. */
+/** A listener, insisting it round-trips through Envoy's Listener proto and keeps its PGV rules. */
 export function listener(ctx: PushContext, p: Proxy, name: string): Obj {
   const body = buildSidecarListener(ctx, p, name) as Obj | undefined;
   assert.ok(body, `listener ${name} must exist`);
-  assert.deepEqual(roundTripLosses('envoy.config.listener.v3.Listener', body), [], `${name} must round-trip`);
+  assert.deepEqual(checkEnvoyResource(TYPE.LDS, body), [], `${name} must round-trip and pass PGV`);
   return body;
 }
 
@@ -82,11 +83,11 @@ export function listenerNames(ctx: PushContext, p: Proxy): string[] {
   return sidecarListenerNames(ctx, p);
 }
 
-/** A route configuration, insisting it round-trips through Envoy's RouteConfiguration proto. */
+/** A route configuration, insisting it round-trips through Envoy's RouteConfiguration proto and keeps its PGV rules. */
 export function routeConfig(ctx: PushContext, p: Proxy, name: string): Obj {
   const body = buildSidecarRouteConfiguration(ctx, p, name) as Obj | undefined;
   assert.ok(body, `route configuration ${name} must exist`);
-  assert.deepEqual(roundTripLosses('envoy.config.route.v3.RouteConfiguration', body), [], `${name} must round-trip`);
+  assert.deepEqual(checkEnvoyResource(TYPE.RDS, body), [], `${name} must round-trip and pass PGV`);
   return body;
 }
 

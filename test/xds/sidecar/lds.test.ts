@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { DEFAULT_MESH_CONFIG } from '../../../src/model/push-context.js';
 import { ISTIO_STATS_CONFIG_TYPE } from '../../../src/xds/envoy/hcm.js';
 import { inboundPortChains } from '../../../src/xds/generators/sidecar/inbound.js';
-import { roundTripLosses } from '../../../src/xds/envoy/proto-check.js';
+import { checkEnvoyResource } from '../../../src/xds/envoy/pgv-check.js';
+import { TYPE } from '../../../src/xds/resource-types.js';
 import {
   BASE, C, filterConfig, inboundChainsFor, listener, listenerNames, mesh, pod, service, sidecar, vs, type Obj,
 } from './lds-rds-fixture.js';
@@ -350,6 +351,6 @@ describe('sidecar LDS: proto fidelity of the security layouts', () => {
         chains.push(...(inboundPortChains({ targetPort: 8080, servicePort: 9080, protocol, hostname: 'h' }, { mode, transportSocket: TS, httpFilters: [], networkFilters: [], notes: [] }) as Obj[]));
       }
     }
-    assert.deepEqual(roundTripLosses('envoy.config.listener.v3.Listener', { name: 'x', filter_chains: chains }), []);
+    assert.deepEqual(checkEnvoyResource(TYPE.LDS, { name: 'x', filter_chains: chains }), []);
   });
 });
