@@ -6,6 +6,7 @@ import { addWebhookFlags } from './webhook-flags.js';
 import { addAgentCommand } from './agent.js';
 import { addBootstrapCommand } from './bootstrap.js';
 import { runValidate } from './validate.js';
+import { addInstallCommands } from './install.js';
 
 const program = new Command();
 program
@@ -42,6 +43,7 @@ program
 
 addAgentCommand(program);
 addBootstrapCommand(program);
+addInstallCommands(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`meshd: ${(err as Error).message}\n`);

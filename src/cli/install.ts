@@ -1,0 +1,169 @@
+// `meshd install`, `meshd uninstall`, `meshd manifest generate`: istioctl's install workflow for meshd.
+//   meshd install --set profile=default -y            (the seed's `istioctl install --set profile=default -y`)
+//   meshd install --set autoscaleEnabled=false --set meshConfig.accessLogFile=/dev/stdout
+//   meshd manifest generate > meshd.yaml               (what install would apply)
+//   meshd uninstall [--purge] -y
+// Values keys are the Helm chart's (manifests/charts/meshd/values.yaml, istio-discovery's layout).
+
+import { readFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { Command } from 'commander';
+import YAML from 'yaml';
+import { resolveKubeConnection } from '../sources/kube/client.js';
+import { applyObjects, deleteObjects, installPlan, planYaml, waitForDeployment } from '../install/installer.js';
+import { defaultValues, valuesSchema, valuesWithOverrides, type Values } from '../install/values.js';
+import { parseDurationMs } from './duration.js';
+
+export interface InstallIO {
+  readonly stdout: { write(chunk: string): unknown };
+  readonly stderr: { write(chunk: string): unknown };
+  readonly stdin: NodeJS.ReadableStream;
+}
+
+interface ValuesFlags {
+  set: string[];
+  filename?: string;
+}
+
+interface ClusterFlags {
+  kubeconfig?: string;
+  context?: string;
+  skipConfirmation?: boolean;
+}
+
+/** Defaults, then a values file (-f, chart values layout), then each --set in order. */
+export function valuesFromFlags({ set, filename }: ValuesFlags): Values {
+  let base = defaultValues();
+  if (filename) {
+    const file = YAML.parse(readFileSync(filename, 'utf8')) as unknown;
+    const merged = deepMerge(base, file ?? {});
+    const parsed = valuesSchema.safeParse(merged);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]!;
+      throw new Error(`${filename}: ${issue.path.join('.') || 'values'}: ${issue.message}`);
+    }
+    base = parsed.data;
+  }
+  return valuesWithOverrides(set, base);
+}
+
+function deepMerge(base: unknown, over: unknown): unknown {
+  if (!over || typeof over !== 'object' || Array.isArray(over) || !base || typeof base !== 'object' || Array.isArray(base)) return over;
+  const out: Record<string, unknown> = { ...(base as Record<string, unknown>) };
+  for (const [k, v] of Object.entries(over)) out[k] = k in out ? deepMerge(out[k], v) : v;
+  return out;
+}
+
+function connect(flags: ClusterFlags) {
+  const conn = resolveKubeConnection({ kubeconfig: flags.kubeconfig, useDefaultFiles: true });
+  if (!conn) throw new Error('no Kubernetes cluster: pass --kubeconfig FILE, set KUBECONFIG, or have ~/.kube/config');
+  if (flags.context) conn.kc.setCurrentContext(flags.context);
+  return conn;
+}
+
+/** istioctl's prompt: proceed only on y/yes; -y skips it. */
+async function confirm(question: string, flags: ClusterFlags, io: InstallIO): Promise<boolean> {
+  if (flags.skipConfirmation) return true;
+  io.stdout.write(`${question} Proceed? (y/N) `);
+  const rl = createInterface({ input: io.stdin, terminal: false });
+  const answer = await new Promise<string>((resolve) => {
+    rl.once('line', resolve);
+    rl.once('close', () => resolve(''));
+  });
+  rl.close();
+  io.stdout.write('\n');
+  return /^(y|yes)$/i.test(answer.trim());
+}
+
+export interface InstallFlags extends ValuesFlags, ClusterFlags {
+  wait: boolean;
+  waitTimeout: string;
+  dryRun?: boolean;
+}
+
+export async function runInstall(flags: InstallFlags, io: InstallIO): Promise<number> {
+  const values = valuesFromFlags(flags);
+  const plan = installPlan(values);
+  const timeoutMs = parseDurationMs(flags.waitTimeout, '--wait-timeout');
+  const conn = connect(flags);
+  const ns = values.global.istioNamespace;
+  const server = conn.kc.getCurrentCluster()?.server ?? conn.from;
+  const question = `This will install meshd (istiod-compatible control plane, profile "default") into namespace ${ns} of the cluster at ${server}.`;
+  if (!(await confirm(question, flags, io))) {
+    io.stderr.write('Cancelled.\n');
+    return 1;
+  }
+  const log = (line: string) => io.stdout.write(`${line}\n`);
+  log(`Applying ${plan.crds.length} CustomResourceDefinitions`);
+  await applyObjects(conn.kc, plan.crds, { dryRun: flags.dryRun, log });
+  log(`✔ CRDs installed`);
+  log(`Applying ${plan.objects.length} objects (field manager meshd, server-side apply)`);
+  await applyObjects(conn.kc, plan.objects, { dryRun: flags.dryRun, log });
+  log(`✔ meshd objects installed`);
+  if (flags.wait && !flags.dryRun) {
+    log(`Waiting for Deployment ${ns}/istiod to be available (timeout ${flags.waitTimeout})`);
+    await waitForDeployment(conn.kc, { namespace: ns, timeoutMs, log });
+    log(`✔ meshd is ready`);
+  }
+  log(`✔ Installation complete${values.revision ? ` (revision ${values.revision})` : ''}. Label a namespace to inject sidecars: kubectl label namespace default istio-injection=enabled`);
+  return 0;
+}
+
+export interface UninstallFlags extends ValuesFlags, ClusterFlags {
+  purge?: boolean;
+}
+
+export async function runUninstall(flags: UninstallFlags, io: InstallIO): Promise<number> {
+  const values = valuesFromFlags(flags);
+  const plan = installPlan(values);
+  const conn = connect(flags);
+  const what = flags.purge ? `every meshd object, namespace ${values.global.istioNamespace} and the Istio CRDs (deleting ALL Istio config in the cluster)` : `every meshd object (CRDs, Istio config and namespace ${values.global.istioNamespace} are kept; --purge removes them)`;
+  if (!(await confirm(`This will remove ${what}.`, flags, io))) {
+    io.stderr.write('Cancelled.\n');
+    return 1;
+  }
+  const log = (line: string) => io.stdout.write(`${line}\n`);
+  await deleteObjects(conn.kc, plan, { purge: !!flags.purge, log });
+  log('✔ Uninstall complete');
+  return 0;
+}
+
+const collect = (value: string, previous: string[]) => [...previous, value];
+
+function valuesOptions(cmd: Command): Command {
+  return cmd
+    .option('--set <key=value>', 'override a value (chart keys: hub, tag, autoscaleEnabled, resources.requests.cpu, meshConfig.X, global.istioNamespace…; istioctl spellings values.pilot.X / values.global.X / profile=default accepted); repeatable', collect, [])
+    .option('-f, --filename <file>', 'values file (the chart\'s values.yaml layout), applied before --set');
+}
+
+function clusterOptions(cmd: Command): Command {
+  return cmd
+    .option('--kubeconfig <file>', 'kubeconfig (default: $KUBECONFIG, then ~/.kube/config, or in-cluster)')
+    .option('--context <name>', 'kubeconfig context to use')
+    .option('-y, --skip-confirmation', 'do not ask for confirmation');
+}
+
+export function addInstallCommands(program: Command, io: InstallIO = { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin }): void {
+  clusterOptions(valuesOptions(program.command('install')))
+    .description('install meshd into a cluster: CRDs, RBAC, Deployment, Service istiod, webhooks, mesh ConfigMap, PDB, HPA (server-side apply), then wait until it is available')
+    .option('--no-wait', 'do not wait for the Deployment to become available')
+    .option('--wait-timeout <duration>', 'how long to wait for the Deployment', '5m')
+    .option('--dry-run', 'send every request with dryRun=All: the API server checks, nothing changes')
+    .action(async (flags: InstallFlags) => {
+      process.exitCode = await runInstall(flags, io);
+    });
+
+  clusterOptions(valuesOptions(program.command('uninstall')))
+    .description('remove what meshd install applied; --purge also removes the Istio CRDs (and all Istio config) and the namespace')
+    .option('--purge', 'also delete the CRDs and the namespace')
+    .action(async (flags: UninstallFlags) => {
+      process.exitCode = await runUninstall(flags, io);
+    });
+
+  const manifest = program.command('manifest').description('installation manifests');
+  valuesOptions(manifest.command('generate'))
+    .description('print what meshd install would apply (CRDs, then the objects) as YAML')
+    .action((flags: ValuesFlags) => {
+      io.stdout.write(planYaml(installPlan(valuesFromFlags(flags))));
+    });
+}

@@ -1,0 +1,136 @@
+// `meshd install` / `meshd uninstall`: server-side apply of the CRDs and the installation objects
+// (field manager `meshd`, as `kubectl apply --server-side`), a readiness wait on the Deployment, and
+// deletion in reverse order. The objects are the ones the kustomize base and the Helm chart hold
+// (src/install/objects.ts); `meshd manifest generate` prints exactly what install applies.
+
+import { ApiException, KubernetesObjectApi, PatchStrategy, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
+import { allCrds } from './crds.js';
+import { installObjects, ISTIOD, type KObject } from './objects.js';
+import { embeddedYaml, yamlDocuments } from './render.js';
+import type { Values } from './values.js';
+
+export const FIELD_MANAGER = 'meshd';
+
+export interface InstallPlan {
+  readonly crds: readonly KObject[];
+  readonly objects: readonly KObject[];
+}
+
+export function installPlan(values: Values): InstallPlan {
+  return { crds: allCrds() as KObject[], objects: installObjects(values, embeddedYaml) };
+}
+
+/** The YAML `meshd manifest generate` prints: CRDs first, then the objects, in apply order. */
+export function planYaml(plan: InstallPlan): string {
+  return yamlDocuments([...plan.crds, ...plan.objects]);
+}
+
+export const objectRef = (o: KObject) => `${o.kind} ${o.metadata.namespace ? `${o.metadata.namespace}/` : ''}${o.metadata.name}`;
+
+function explain(err: unknown, what: string): Error {
+  if (err instanceof ApiException) {
+    let message = String(err.body);
+    try {
+      message = (JSON.parse(String(err.body)) as { message?: string }).message ?? message;
+    } catch {
+      // body was not a Status
+    }
+    return new Error(`${what}: HTTP ${err.code}: ${message}`);
+  }
+  return new Error(`${what}: ${(err as Error).message}`);
+}
+
+export interface ApplyOptions {
+  readonly dryRun?: boolean;
+  readonly log: (line: string) => void;
+}
+
+/** Server-side applies each object in order; the API server merges what meshd owns with other managers' fields. */
+export async function applyObjects(kc: KubeConfig, objects: readonly KObject[], { dryRun = false, log }: ApplyOptions): Promise<void> {
+  const client = KubernetesObjectApi.makeApiClient(kc);
+  for (const o of objects) {
+    try {
+      // force: meshd owns these objects' fields (as istioctl install, which also forces conflicts)
+      await client.patch(o as KubernetesObject, undefined, dryRun ? 'All' : undefined, FIELD_MANAGER, true, PatchStrategy.ServerSideApply);
+    } catch (err) {
+      throw explain(err, `applying ${objectRef(o)}`);
+    }
+    log(`  applied ${objectRef(o)}${dryRun ? ' (server dry run)' : ''}`);
+  }
+}
+
+export interface WaitOptions {
+  readonly namespace: string;
+  readonly timeoutMs: number;
+  readonly pollMs?: number;
+  readonly log: (line: string) => void;
+}
+
+interface DeploymentStatus {
+  metadata?: { generation?: number };
+  spec?: { replicas?: number };
+  status?: { observedGeneration?: number; replicas?: number; availableReplicas?: number; updatedReplicas?: number; conditions?: { type: string; status: string; message?: string }[] };
+}
+
+/** Available as `kubectl rollout status` reads it: the current generation observed, its replicas updated and available. */
+export function deploymentReady(d: DeploymentStatus): { ready: boolean; summary: string } {
+  const want = d.spec?.replicas ?? 1;
+  const s = d.status ?? {};
+  const available = s.availableReplicas ?? 0;
+  const updated = s.updatedReplicas ?? 0;
+  const observed = (s.observedGeneration ?? 0) >= (d.metadata?.generation ?? 0);
+  const condition = s.conditions?.find((c) => c.type === 'Available');
+  const ready = observed && updated >= want && available >= want && condition?.status !== 'False';
+  return { ready, summary: `${available}/${want} available, ${updated} updated${condition?.message ? ` (${condition.message})` : ''}` };
+}
+
+/** Polls the Deployment until it is available or the timeout passes; reports each change of its state. */
+export async function waitForDeployment(kc: KubeConfig, { namespace, timeoutMs, pollMs = 1000, log }: WaitOptions): Promise<void> {
+  const client = KubernetesObjectApi.makeApiClient(kc);
+  const deadline = Date.now() + timeoutMs;
+  let last = '';
+  for (;;) {
+    let state: { ready: boolean; summary: string };
+    try {
+      const d = await client.read({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: ISTIOD, namespace } });
+      state = deploymentReady(d as DeploymentStatus);
+    } catch (err) {
+      throw explain(err, `reading Deployment ${namespace}/${ISTIOD}`);
+    }
+    if (state.summary !== last) {
+      log(`  Deployment ${namespace}/${ISTIOD}: ${state.summary}`);
+      last = state.summary;
+    }
+    if (state.ready) return;
+    if (Date.now() >= deadline) {
+      throw new Error(`Deployment ${namespace}/${ISTIOD} not available after ${Math.round(timeoutMs / 1000)}s (${state.summary}); check \`kubectl -n ${namespace} describe deployment ${ISTIOD}\` and its pods`);
+    }
+    await new Promise((r) => setTimeout(r, Math.min(pollMs, Math.max(0, deadline - Date.now()))));
+  }
+}
+
+export interface UninstallOptions {
+  /** also delete the CRDs (and with them every Istio object in the cluster) and the namespace */
+  readonly purge: boolean;
+  readonly log: (line: string) => void;
+}
+
+/** Deletes what install applied, in reverse order; objects already gone are skipped. */
+export async function deleteObjects(kc: KubeConfig, plan: InstallPlan, { purge, log }: UninstallOptions): Promise<void> {
+  const client = KubernetesObjectApi.makeApiClient(kc);
+  // the namespace goes last and only with --purge (istioctl keeps istio-system too)
+  const objects = plan.objects.filter((o) => o.kind !== 'Namespace').reverse();
+  const targets = purge ? [...objects, ...[...plan.crds].reverse(), ...plan.objects.filter((o) => o.kind === 'Namespace')] : objects;
+  for (const o of targets) {
+    try {
+      await client.delete({ apiVersion: o.apiVersion, kind: o.kind, metadata: { name: o.metadata.name, ...(o.metadata.namespace ? { namespace: o.metadata.namespace } : {}) } });
+      log(`  removed ${objectRef(o)}`);
+    } catch (err) {
+      if (err instanceof ApiException && err.code === 404) {
+        log(`  ${objectRef(o)} was not there`);
+        continue;
+      }
+      throw explain(err, `deleting ${objectRef(o)}`);
+    }
+  }
+}

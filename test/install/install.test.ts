@@ -1,0 +1,173 @@
+// `meshd install` / `meshd uninstall` / `meshd manifest generate` against the API-server fixture, checked
+// with real kubectl. The fixture runs no controllers, so nothing makes the Deployment available by itself:
+// where a test waits for readiness, it plays the Deployment controller and writes an available status
+// once the Deployment exists (or installs with --no-wait). A real cluster's rollout is not exercised here,
+// nor SSA's per-item list merging (the fixture treats lists as atomic; a real API server keeps, e.g., the
+// caBundle meshd writes into a webhook entry when install is re-run, because webhooks is listType=map).
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { PassThrough } from 'node:stream';
+import { Command } from 'commander';
+import YAML from 'yaml';
+import { addInstallCommands, runInstall, runUninstall, type InstallFlags, type InstallIO } from '../../src/cli/install.js';
+import { installPlan, planYaml } from '../../src/install/installer.js';
+import { defaultValues } from '../../src/install/values.js';
+import { FakeApiServer } from '../kube-fixture/server.js';
+import { kubeconfigYaml, kubectlAvailable, kubectlFor, type Kubectl } from '../kube-fixture/kubectl.js';
+
+const PLAN = installPlan(defaultValues());
+
+function io(answer?: string): InstallIO & { out: () => string; err: () => string } {
+  let out = '';
+  let err = '';
+  const stdin = new PassThrough();
+  if (answer !== undefined) stdin.end(`${answer}\n`);
+  return {
+    stdout: { write: (c: string) => (out += c) },
+    stderr: { write: (c: string) => (err += c) },
+    stdin,
+    out: () => out,
+    err: () => err,
+  };
+}
+
+/** Plays the Deployment controller: once the Deployment exists, reports it rolled out and available. */
+function markAvailableWhenCreated(api: FakeApiServer): () => void {
+  const timer = setInterval(() => {
+    const d = api.get('apps/v1', 'Deployment', 'istio-system', 'istiod');
+    if (!d || (d.status as { availableReplicas?: number } | undefined)?.availableReplicas) return;
+    const generation = (d.metadata as { generation?: number }).generation ?? 1;
+    api.update({ ...d, status: { observedGeneration: generation, replicas: 1, updatedReplicas: 1, readyReplicas: 1, availableReplicas: 1, conditions: [{ type: 'Available', status: 'True', reason: 'MinimumReplicasAvailable' }] } });
+  }, 100);
+  return () => clearInterval(timer);
+}
+
+describe('meshd install / uninstall against the API-server fixture (real kubectl)', { skip: !kubectlAvailable() && 'no kubectl' }, () => {
+  const api = new FakeApiServer();
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'meshd-install-'));
+  const kubeconfig = path.join(dir, 'kubeconfig');
+  let k: Kubectl;
+  const flags = (extra: Partial<InstallFlags> = {}): InstallFlags => ({ set: [], kubeconfig, skipConfirmation: true, wait: true, waitTimeout: '20s', ...extra });
+  const names = (out: string) => out.trim().split('\n').filter(Boolean).sort();
+
+  before(async () => {
+    const url = await api.start();
+    writeFileSync(kubeconfig, kubeconfigYaml({ server: url }));
+    k = kubectlFor({ server: url });
+  });
+  after(async () => {
+    k.cleanup();
+    await api.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('asks first and changes nothing unless confirmed', async () => {
+    const t = io('n');
+    assert.equal(await runInstall(flags({ skipConfirmation: false }), t), 1);
+    assert.match(t.out(), /This will install meshd .* into namespace istio-system .* Proceed\? \(y\/N\)/);
+    assert.match(t.err(), /Cancelled/);
+    assert.equal(api.get('apps/v1', 'Deployment', 'istio-system', 'istiod'), undefined);
+  });
+
+  it('install applies every object with server-side apply, waits for the Deployment, and kubectl get lists them', async () => {
+    const stop = markAvailableWhenCreated(api);
+    const t = io('y');
+    try {
+      assert.equal(await runInstall(flags({ skipConfirmation: false }), t), 0, t.err());
+    } finally {
+      stop();
+    }
+    assert.match(t.out(), /✔ CRDs installed/);
+    assert.match(t.out(), /Deployment istio-system\/istiod: 1\/1 available/);
+    assert.match(t.out(), /✔ meshd is ready/);
+    const listed = names(await k.run(['get', '-A', '-o', 'name', '-l', 'app.kubernetes.io/part-of=meshd', 'crd,ns,sa,cm,svc,deploy,pdb,hpa,role,rolebinding,clusterrole,clusterrolebinding,mutatingwebhookconfiguration,validatingwebhookconfiguration']));
+    assert.deepEqual(listed, [
+      'clusterrole.rbac.authorization.k8s.io/meshd',
+      'clusterrolebinding.rbac.authorization.k8s.io/meshd',
+      'configmap/istio',
+      'customresourcedefinition.apiextensions.k8s.io/authorizationpolicies.security.istio.io',
+      'customresourcedefinition.apiextensions.k8s.io/destinationrules.networking.istio.io',
+      'customresourcedefinition.apiextensions.k8s.io/peerauthentications.security.istio.io',
+      'customresourcedefinition.apiextensions.k8s.io/virtualservices.networking.istio.io',
+      'deployment.apps/istiod',
+      'horizontalpodautoscaler.autoscaling/istiod',
+      'mutatingwebhookconfiguration.admissionregistration.k8s.io/istio-sidecar-injector',
+      'namespace/istio-system',
+      'poddisruptionbudget.policy/istiod',
+      'role.rbac.authorization.k8s.io/meshd',
+      'rolebinding.rbac.authorization.k8s.io/meshd',
+      'service/istiod',
+      'serviceaccount/istiod',
+      'validatingwebhookconfiguration.admissionregistration.k8s.io/istio-validator-istio-system',
+    ]);
+    const deploy = JSON.parse(await k.run(['get', '-n', 'istio-system', 'deployment', 'istiod', '-o', 'json', '--show-managed-fields'])) as { metadata: { managedFields: { manager: string; operation: string }[] } };
+    assert.ok(deploy.metadata.managedFields.some((m) => m.manager === 'meshd' && m.operation === 'Apply'), JSON.stringify(deploy.metadata.managedFields));
+    const svc = await k.run(['get', '-n', 'istio-system', 'service', 'istiod', '-o', 'jsonpath={.spec.ports[*].port}']);
+    assert.equal(svc, '15010 15012 443 15014');
+  });
+
+  it('install again is idempotent: applying the same configuration changes no object', async () => {
+    const rvs = () => PLAN.objects.map((o) => api.get(o.apiVersion, o.kind, o.metadata.namespace, o.metadata.name)?.metadata.resourceVersion);
+    const before = rvs();
+    const t = io();
+    assert.equal(await runInstall(flags({ wait: false }), t), 0, t.err());
+    assert.deepEqual(rvs(), before);
+  });
+
+  it('--set reaches the cluster (istioctl spellings too)', async () => {
+    const t = io();
+    assert.equal(await runInstall(flags({ wait: false, set: ['values.pilot.autoscaleEnabled=false', 'replicaCount=2', 'values.global.hub=registry.example'] }), t), 0, t.err());
+    const spec = JSON.parse(await k.run(['get', '-n', 'istio-system', 'deployment', 'istiod', '-o', 'json'])) as { spec: { replicas: number; template: { spec: { containers: { image: string }[] } } } };
+    assert.equal(spec.spec.replicas, 2);
+    assert.equal(spec.spec.template.spec.containers[0]!.image, 'registry.example/meshd:0.1.0');
+  });
+
+  it('a Deployment that never becomes available fails the wait with what to check', async () => {
+    const d = api.get('apps/v1', 'Deployment', 'istio-system', 'istiod')!;
+    api.update({ ...d, status: {} });
+    const t = io();
+    await assert.rejects(runInstall(flags({ waitTimeout: '1s' }), t), /Deployment istio-system\/istiod not available after 1s \(0\/1 available.*kubectl -n istio-system describe deployment istiod/);
+  });
+
+  it('uninstall removes the objects and keeps the CRDs and namespace; --purge removes those too', async () => {
+    const t = io();
+    assert.equal(await runUninstall({ set: [], kubeconfig, skipConfirmation: true }, t), 0, t.err());
+    assert.match(t.out(), /removed Deployment istio-system\/istiod/);
+    const left = names(await k.run(['get', '-A', '-o', 'name', '-l', 'app.kubernetes.io/part-of=meshd', 'crd,ns,sa,cm,svc,deploy,pdb,hpa,role,rolebinding,clusterrole,clusterrolebinding,mutatingwebhookconfiguration,validatingwebhookconfiguration']));
+    assert.deepEqual(left, [
+      'customresourcedefinition.apiextensions.k8s.io/authorizationpolicies.security.istio.io',
+      'customresourcedefinition.apiextensions.k8s.io/destinationrules.networking.istio.io',
+      'customresourcedefinition.apiextensions.k8s.io/peerauthentications.security.istio.io',
+      'customresourcedefinition.apiextensions.k8s.io/virtualservices.networking.istio.io',
+      'namespace/istio-system',
+    ]);
+    const again = io();
+    assert.equal(await runUninstall({ set: [], kubeconfig, skipConfirmation: true, purge: true }, again), 0, again.err());
+    assert.match(again.out(), /Deployment istio-system\/istiod was not there/);
+    const none = await k.run(['get', '-A', '-o', 'name', '-l', 'app.kubernetes.io/part-of=meshd', 'crd,ns,deploy,mutatingwebhookconfiguration']);
+    assert.equal(none.trim(), '');
+  });
+
+  it('the command line (commander wiring of main.ts): manifest generate prints the install plan; install -y --no-wait', async () => {
+    const run = async (args: string[]) => {
+      const t = io();
+      const program = new Command().exitOverride();
+      addInstallCommands(program, t);
+      process.exitCode = undefined;
+      await program.parseAsync(['node', 'meshd', ...args]);
+      const code = process.exitCode ?? 0;
+      process.exitCode = undefined;
+      return { code, stdout: t.out(), stderr: t.err() };
+    };
+    const generated = await run(['manifest', 'generate']);
+    assert.equal(generated.stdout, planYaml(PLAN));
+    assert.equal(YAML.parseAllDocuments(generated.stdout).length, PLAN.crds.length + PLAN.objects.length);
+    const installed = await run(['install', '--kubeconfig', kubeconfig, '-y', '--no-wait', '--set', 'profile=default', '--set', 'autoscaleMax=7']);
+    assert.equal(installed.code, 0, installed.stderr);
+    assert.match(installed.stdout, /✔ Installation complete/);
+    assert.equal((api.get('autoscaling/v2', 'HorizontalPodAutoscaler', 'istio-system', 'istiod')?.spec as { maxReplicas: number }).maxReplicas, 7);
+  });
+});
