@@ -86,6 +86,11 @@ abstract class RawStreamClient<Req extends { type_url: string }, Res extends { t
     if (late.length > 0) throw new Error(`unexpected ${type} response(s): ${late.map((r) => r.nonce).join(', ')}`);
   }
 
+  /** Also calls `listener` with every response (after the client's own bookkeeping). */
+  onResponse(listener: (r: Res) => void): void {
+    this.stream.on('data', listener);
+  }
+
   close(): void {
     this.stream.end();
     this.client.close();
