@@ -150,6 +150,8 @@ export function meshConfigMap(r: Refs): KObject {
   };
 }
 
+const meshdImage = (r: Refs) => `${r.orValue('hub', 'global.hub')}/${r.value('image')}:${r.orValue('tag', 'global.tag')}`;
+
 export function deployment(r: Refs): KObject {
   const containerSecurity = {
     allowPrivilegeEscalation: false,
@@ -176,7 +178,7 @@ export function deployment(r: Refs): KObject {
           containers: [
             {
               name: 'discovery',
-              image: `${r.orValue('hub', 'global.hub')}/${r.value('image')}:${r.orValue('tag', 'global.tag')}`,
+              image: meshdImage(r),
               imagePullPolicy: r.value('imagePullPolicy'),
               args: [
                 'serve',
@@ -184,6 +186,11 @@ export function deployment(r: Refs): KObject {
                 `--ca-dir=${CA_DIR}`,
                 `--root-namespace=${r.namespace}`,
                 '--log-level=info',
+                // the injector's images: Istio's proxyv2 from global.hub/tag, and meshd itself for grpc-agent pods
+                `--proxy-hub=${r.value('global.hub')}`,
+                `--proxy-tag=${r.value('global.tag')}`,
+                `--agent-image=${meshdImage(r)}`,
+                `--revision=${r.orLiteral('revision', 'default')}`,
               ],
               env: [
                 { name: 'POD_NAME', valueFrom: { fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.name' } } },

@@ -5,12 +5,13 @@
 
 import { z } from 'zod';
 import YAML from 'yaml';
+import { DEFAULT_INJECTION_CONFIG } from '../webhook/inject/config.js';
 
 const quantityMap = z.record(z.string(), z.union([z.string(), z.number()]));
 const resources = z.strictObject({ requests: quantityMap.optional(), limits: quantityMap.optional() });
 
 export const valuesSchema = z.strictObject({
-  /** meshd's image registry and tag; empty means global.hub / global.tag (as istio-discovery) */
+  /** meshd's image registry and tag (meshd publishes none: build the Dockerfile, push, set these); empty means global.hub / global.tag, as istio-discovery */
   hub: z.string(),
   tag: z.string(),
   image: z.string().min(1),
@@ -35,11 +36,11 @@ export const valuesSchema = z.strictObject({
 });
 export type Values = z.infer<typeof valuesSchema>;
 
-/** Default values (the chart's values.yaml). meshd publishes no image: build it (Dockerfile) and push it to `hub`. */
+/** Default values (the chart's values.yaml). */
 export function defaultValues(): Values {
   return {
-    hub: '',
-    tag: '',
+    hub: 'localhost:5000',
+    tag: '0.1.0',
     image: 'meshd',
     imagePullPolicy: 'IfNotPresent',
     replicaCount: 1,
@@ -52,8 +53,9 @@ export function defaultValues(): Values {
     revision: '',
     meshConfig: { enablePrometheusMerge: true, rootNamespace: 'istio-system', trustDomain: 'cluster.local' },
     global: {
-      hub: 'localhost:5000',
-      tag: '0.1.0',
+      // the injected istio-proxy (proxyv2) image, as Istio's global.hub/global.tag
+      hub: DEFAULT_INJECTION_CONFIG.hub,
+      tag: DEFAULT_INJECTION_CONFIG.tag,
       istioNamespace: 'istio-system',
       defaultPodDisruptionBudget: { enabled: true },
     },
