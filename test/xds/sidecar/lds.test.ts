@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { DEFAULT_MESH_CONFIG } from '../../../src/model/push-context.js';
 import { ISTIO_STATS_CONFIG_TYPE } from '../../../src/xds/envoy/hcm.js';
 import { inboundPortChains } from '../../../src/xds/generators/sidecar/inbound.js';
+import { sidecarClassKey } from '../../../src/xds/generators/sidecar/scope.js';
 import { checkEnvoyResource } from '../../../src/xds/envoy/pgv-check.js';
 import { TYPE } from '../../../src/xds/resource-types.js';
 import {
@@ -179,6 +180,14 @@ describe('sidecar LDS: outbound TCP listeners', () => {
     assert.equal(filterConfig(mine.filter_chains[0].filters, TCP).cluster, C('mongodb.default.svc.cluster.local', 27017, 'v1'));
     const reviewer = listener(ctx, sidecar({ pod: 'reviews-v1', ip: '10.1.0.11', labels: { app: 'reviews', version: 'v1' } }), '10.96.0.20_27017');
     assert.equal(filterConfig(reviewer.filter_chains[0].filters, TCP).cluster, C('mongodb.default.svc.cluster.local', 27017, 'reviewers'));
+  });
+
+  it('proxies that tcp-route sourceLabels tell apart get different class keys (no shared cached listener)', () => {
+    const ctx = mesh([vs('mongo', { hosts: ['mongodb'], tcp: [{ match: [{ sourceLabels: { tier: 'gold' } }], route: [{ destination: { host: 'mongodb', subset: 'gold' } }] }] })]);
+    const gold = sidecar({ labels: { app: 'productpage', version: 'v1', tier: 'gold' } });
+    const plain = sidecar({ labels: { app: 'productpage', version: 'v1', tier: 'tin' } });
+    assert.notEqual(sidecarClassKey(ctx, gold), sidecarClassKey(ctx, plain));
+    assert.notDeepEqual(listener(ctx, gold, '10.96.0.20_27017'), listener(ctx, plain, '10.96.0.20_27017'));
   });
 
   it('tls routes: chains keyed by SNI (sorted server_names, destinationSubnets → prefix_ranges) with the TLS inspector', () => {

@@ -27,6 +27,10 @@ export function referencedLabelKeys(ctx: PushContext): readonly string[] {
       for (const http of vs.config.spec.http ?? []) {
         for (const m of http.match ?? []) for (const k of Object.keys(m.sourceLabels ?? {})) set.add(k);
       }
+      // Envoy sidecars also select tcp/tls routes by source labels (sidecar/outbound.ts)
+      for (const r of [...(vs.config.spec.tcp ?? []), ...(vs.config.spec.tls ?? [])]) {
+        for (const m of r.match ?? []) for (const k of Object.keys(m.sourceLabels ?? {})) set.add(k);
+      }
     }
     for (const dr of ctx.destinationRules) {
       for (const k of Object.keys(dr.config.spec.workloadSelector?.matchLabels ?? {})) set.add(k);
