@@ -30,6 +30,8 @@ export const A = {
   statsInclusionSuffixes: 'sidecar.istio.io/statsInclusionSuffixes',
   statsInclusionRegexps: 'sidecar.istio.io/statsInclusionRegexps',
   nativeSidecar: 'sidecar.istio.io/nativeSidecar',
+  userVolume: 'sidecar.istio.io/userVolume',
+  userVolumeMount: 'sidecar.istio.io/userVolumeMount',
   includeOutboundIPRanges: 'traffic.sidecar.istio.io/includeOutboundIPRanges',
   excludeOutboundIPRanges: 'traffic.sidecar.istio.io/excludeOutboundIPRanges',
   includeInboundPorts: 'traffic.sidecar.istio.io/includeInboundPorts',
@@ -141,4 +143,20 @@ export function truthy(v: string | undefined): boolean | undefined {
   if (['y', 'yes', 'true', 'on', 'enabled'].includes(s)) return true;
   if (['n', 'no', 'false', 'off', 'disabled', ''].includes(s)) return false;
   return undefined;
+}
+
+/** A JSON object annotation (`sidecar.istio.io/userVolume`, `…/userVolumeMount`): name → object. */
+export function jsonMapAnnotation(annotations: Record<string, string>, key: string): Record<string, Record<string, unknown>> {
+  const text = annotations[key];
+  if (text === undefined || text.trim() === '') return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw new InjectionError(`annotation ${key}: not JSON (${(err as Error).message})`);
+  }
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed) || Object.values(parsed).some((v) => !v || typeof v !== 'object')) {
+    throw new InjectionError(`annotation ${key}: must be a JSON object of name → object`);
+  }
+  return parsed as Record<string, Record<string, unknown>>;
 }

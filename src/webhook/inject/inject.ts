@@ -20,7 +20,9 @@ const MAX_LABEL = 63;
 function canonicalLabels(labels: Record<string, string>, workloadName: string): Record<string, string> {
   const name = labels['service.istio.io/canonical-name'] ?? labels['app.kubernetes.io/name'] ?? labels.app ?? workloadName;
   const rev = labels['service.istio.io/canonical-revision'] ?? labels['app.kubernetes.io/version'] ?? labels.version ?? 'latest';
-  return { 'service.istio.io/canonical-name': name.slice(0, MAX_LABEL), 'service.istio.io/canonical-revision': rev.slice(0, MAX_LABEL) };
+  // label values are at most 63 characters and must end alphanumeric
+  const trim = (v: string) => v.slice(0, MAX_LABEL).replace(/[^A-Za-z0-9]+$/, '');
+  return { 'service.istio.io/canonical-name': trim(name), 'service.istio.io/canonical-revision': trim(rev) };
 }
 
 const PLURALS: Record<string, string> = {
@@ -66,6 +68,10 @@ function overlayProxy(injected: Json, user: Json | undefined): Json {
       out[k] = [...byKey.values()];
       continue;
     }
+    if (k === 'securityContext' && v && typeof v === 'object') {
+      out[k] = { ...((injected[k] as Json | undefined) ?? {}), ...(v as Json) };
+      continue;
+    }
     if (k === 'resources' && v && typeof v === 'object') {
       // a user-set resources block replaces the default one as a whole (requests/limits together)
       out[k] = v;
@@ -95,10 +101,20 @@ export function injectPod(pod: Json, opts: InjectOptions): InjectResult {
   const template = templateFor(annotations);
   const result = template({ namespace: opts.namespace, labels, annotations, spec, workload, cfg: opts.cfg });
 
-  const userProxy = ((spec.containers as Json[] | undefined) ?? []).find((c) => c.name === 'istio-proxy');
-  const overlay = (c: Json) => (c.name === 'istio-proxy' ? overlayProxy(c, userProxy) : c);
-  const existingInit = ((spec.initContainers as Json[] | undefined) ?? []).filter((c) => c.name !== 'istio-init' && c.name !== 'istio-proxy');
-  const initContainers = [...result.initContainers.map(overlay), ...existingInit];
+  // containers named istio-proxy / istio-init already in the pod customise the injected ones
+  const userSet = [...((spec.containers as Json[] | undefined) ?? []), ...((spec.initContainers as Json[] | undefined) ?? [])];
+  const overlay = (c: Json) => overlayProxy(c, userSet.find((u) => u.name === c.name));
+  const existingInit = result.appInitContainers ?? ((spec.initContainers as Json[] | undefined) ?? []).filter((c) => c.name !== 'istio-init' && c.name !== 'istio-proxy');
+  // Istio's ordering: a native istio-proxy (and its istio-init) start before the pod's own init containers;
+  // without native sidecars istio-init runs last, right before the app and istio-proxy.
+  const initContainers = result.native ? [...result.initContainers.map(overlay), ...existingInit] : [...existingInit, ...result.initContainers.map(overlay)];
+  // iptables must exempt the user the proxy really runs as (Istio's ProxyUID from a customised istio-proxy)
+  const proxyUid = (userSet.find((u) => u.name === 'istio-proxy')?.securityContext as { runAsUser?: number } | undefined)?.runAsUser;
+  const init = initContainers.find((c) => c.name === 'istio-init');
+  const uidAt = Array.isArray(init?.args) ? (init.args as string[]).indexOf('-u') : -1;
+  if (proxyUid !== undefined && uidAt >= 0 && !userSet.some((u) => u.name === 'istio-init' && u.args)) {
+    init!.args = (init!.args as string[]).map((a, i) => (i === uidAt + 1 ? String(proxyUid) : a));
+  }
   // grpc-agent puts its agent first so the agent's postStart hook holds the app until the bootstrap exists.
   spec.containers = result.proxyFirst
     ? [...result.containers.map(overlay), ...result.appContainers]
@@ -123,6 +139,7 @@ export function injectPod(pod: Json, opts: InjectOptions): InjectResult {
     ...result.annotations,
     [A.status]: JSON.stringify(status),
   };
-  meta.labels = { ...labels, ...result.labels, ...canonicalLabels(labels, workload.name) };
+  // labels the pod already has (e.g. security.istio.io/tlsMode: disabled) win over the template's
+  meta.labels = { ...result.labels, ...labels, ...canonicalLabels(labels, workload.name) };
   return { pod: out, patch: jsonpatch.compare(original, out) };
 }

@@ -1,4 +1,4 @@
-import { A, proxyConfigOverride, trafficSettings, truthy, InjectionError, type TrafficSettings } from './annotations.js';
+import { A, jsonMapAnnotation, proxyConfigOverride, trafficSettings, truthy, InjectionError, type TrafficSettings } from './annotations.js';
 import type { InjectionConfig, ProxyResources } from './config.js';
 import { rewriteProbes, shouldRewriteProbes, type Container } from './probes.js';
 
@@ -31,6 +31,8 @@ export interface TemplateOutput {
   containers: Json[];
   /** app containers after the template touched them (probes, grpc env) */
   appContainers: Container[];
+  /** the pod's own init containers after the template touched them (native sidecars' probes) */
+  appInitContainers?: Container[];
   volumes: Json[];
   annotations: Record<string, string>;
   labels: Record<string, string>;
@@ -158,7 +160,8 @@ function sidecarVolumes(): Json[] {
 /** Prometheus merge: scrape istio-proxy's merged endpoint, keeping the app's own settings for the agent. */
 function prometheusAnnotations(annotations: Record<string, string>, cfg: InjectionConfig): { annotations: Record<string, string>; appScrape?: string } {
   const merge = truthy(annotations[A.enablePrometheusMerge]) ?? cfg.enablePrometheusMerge;
-  if (!merge || annotations['prometheus.io/scrape'] === 'false') return { annotations: {} };
+  // `prometheus.io.scrape` is a spelling Istio honours too
+  if (!merge || annotations['prometheus.io/scrape'] === 'false' || annotations['prometheus.io.scrape'] === 'false') return { annotations: {} };
   const app = ['scrape', 'path', 'port'].filter((k) => annotations[`prometheus.io/${k}`] !== undefined);
   const appScrape = app.length ? JSON.stringify(Object.fromEntries(app.map((k) => [k, annotations[`prometheus.io/${k}`]]))) : undefined;
   return { annotations: { 'prometheus.io/path': '/stats/prometheus', 'prometheus.io/port': '15020', 'prometheus.io/scrape': 'true' }, ...(appScrape ? { appScrape } : {}) };
@@ -210,14 +213,19 @@ export function sidecarTemplate(input: TemplateInput): TemplateOutput {
   const env = [...commonProxyEnv(input, appContainers, proxyConfig, traffic.interceptionMode), ...metadataEnv];
   const prom = prometheusAnnotations(annotations, cfg);
   if (prom.appScrape) env.push({ name: 'ISTIO_PROMETHEUS_ANNOTATIONS', value: prom.appScrape });
+  // the pod's own native sidecars (restartable init containers) are probed by the kubelet too
+  const appInitContainers = structuredClone(((input.spec.initContainers as Container[] | undefined) ?? []).filter((c) => c.name !== 'istio-init' && c.name !== 'istio-proxy'));
   if (shouldRewriteProbes(annotations, cfg.rewriteAppHTTPProbers) && traffic.statusPort !== 0) {
-    const probers = rewriteProbes(appContainers, traffic.statusPort);
+    const probers = rewriteProbes([...appContainers, ...appInitContainers.filter((c) => c.restartPolicy === 'Always')], traffic.statusPort);
     if (probers) env.push({ name: 'ISTIO_KUBE_APP_PROBERS', value: probers });
   }
   const args = ['proxy', 'sidecar', '--domain', `$(POD_NAMESPACE).svc.${cfg.domainSuffix}`,
     `--proxyLogLevel=${annotations[A.logLevel] ?? cfg.proxyLogLevel}`,
     `--proxyComponentLogLevel=${annotations[A.componentLogLevel] ?? cfg.componentLogLevel}`,
     `--log_output_level=${annotations[A.agentLogLevel] ?? cfg.logLevel}`];
+  // sidecar.istio.io/userVolume(Mount): extra volumes mounted into istio-proxy (e.g. custom certificates)
+  const userVolumeSpecs = jsonMapAnnotation(annotations, A.userVolume);
+  const userMounts = jsonMapAnnotation(annotations, A.userVolumeMount);
   const tproxy = traffic.interceptionMode === 'TPROXY';
   const proxy: Json = {
     args,
@@ -227,7 +235,8 @@ export function sidecarTemplate(input: TemplateInput): TemplateOutput {
     ...(native ? { lifecycle: { preStop: { exec: { command: ['pilot-agent', 'request', `--debug-port=${traffic.statusPort || 15020}`, 'POST', 'drain'] } } } } : {}),
     name: 'istio-proxy',
     ports: [{ containerPort: 15090, name: 'http-envoy-prom', protocol: 'TCP' }],
-    readinessProbe: readinessProbe(annotations, 15021),
+    // status port 0 turns the agent's health endpoints off: no probes then
+    ...(traffic.statusPort !== 0 ? { readinessProbe: readinessProbe(annotations, 15021) } : {}),
     resources,
     ...(native ? { restartPolicy: 'Always' } : {}),
     securityContext: {
@@ -239,15 +248,17 @@ export function sidecarTemplate(input: TemplateInput): TemplateOutput {
       runAsNonRoot: !tproxy,
       runAsUser: tproxy ? 0 : 1337,
     },
-    startupProbe: { failureThreshold: 600, httpGet: { path: '/healthz/ready', port: 15021 }, periodSeconds: 1, timeoutSeconds: 3 },
-    volumeMounts: SIDECAR_VOLUME_MOUNTS,
+    ...(traffic.statusPort !== 0 ? { startupProbe: { failureThreshold: 600, httpGet: { path: '/healthz/ready', port: 15021 }, periodSeconds: 1, timeoutSeconds: 3 } } : {}),
+    volumeMounts: [...SIDECAR_VOLUME_MOUNTS, ...Object.entries(userMounts).map(([name, m]) => ({ ...m, name }))],
   };
   const init = traffic.interceptionMode === 'NONE' ? [] : [istioInit(input, traffic, resources, metadataEnv)];
+  const userVolumes = Object.entries(userVolumeSpecs).map(([name, v]) => ({ name, ...v }));
   return {
     initContainers: native ? [...init, proxy] : init,
     containers: native ? [] : [proxy],
     appContainers,
-    volumes: sidecarVolumes(),
+    appInitContainers,
+    volumes: [...sidecarVolumes(), ...userVolumes],
     annotations: prom.annotations,
     labels: { 'security.istio.io/tlsMode': 'istio' },
     native,
