@@ -47,6 +47,17 @@ describe('sidecar RDS: route configuration per port', () => {
     assert.ok(other.domains.includes('reviews.default'));
   });
 
+  it('VirtualService hosts that are no service get their own virtual host on every port route', () => {
+    const ctx = mesh([vs('api', { hosts: ['api.example.com'], http: [{ match: [{ port: 9080 }], route: [{ destination: { host: 'reviews', subset: 'v1' } }] }] })]);
+    const rc = routeConfig(ctx, sidecar(), '9080');
+    const vh = vhost(rc, 'api.example.com:9080');
+    assert.deepEqual(vh.domains, ['api.example.com', 'api.example.com:9080']);
+    assert.equal(vh.routes[0].route.cluster, C(REVIEWS, 9080, 'v1'));
+    assert.equal(rc.virtual_hosts.at(-1).name, 'allow_any');
+    // no route applies on 5000: no virtual host there
+    assert.ok(!routeConfig(ctx, sidecar(), '5000').virtual_hosts.some((v: Obj) => v.name.startsWith('api.example.com')));
+  });
+
   it('named FQDN:PORT (sniffed ports): only that service', () => {
     const rc = routeConfig(mesh(), sidecar(), 'legacy.default.svc.cluster.local:7000');
     assert.deepEqual(rc.virtual_hosts.map((v: Obj) => v.name), ['legacy.default.svc.cluster.local:7000', 'allow_any']);

@@ -1,4 +1,4 @@
-import type { PushContext } from '../../../model/push-context.js';
+import { hostMatches, type IndexedVirtualService, type PushContext } from '../../../model/push-context.js';
 import type { Proxy } from '../../../model/proxy.js';
 import type { MeshService } from '../../../model/types.js';
 import { PASSTHROUGH_CLUSTER } from '../../envoy/cluster-name.js';
@@ -52,6 +52,36 @@ function serviceVirtualHost(ctx: PushContext, proxy: Proxy, service: MeshService
   };
 }
 
+function vsVisibleFrom(vs: IndexedVirtualService, proxyNamespace: string): boolean {
+  const exportTo = vs.config.spec.exportTo;
+  if (!exportTo || exportTo.length === 0) return true;
+  return exportTo.some((e) => e === '*' || (e === '.' && vs.namespace === proxyNamespace) || e === proxyNamespace);
+}
+
+/**
+ * Virtual hosts for VirtualService hosts that are no registry service (istiod
+ * buildSidecarVirtualHostsForVirtualService with no service behind a host, e.g. `hosts: [httpbin.org]` for
+ * egress under ALLOW_ANY): on every route configuration, domains the host and `host:PORT`, routes the
+ * VirtualService's for this port. A wildcard host that matches some visible service is left to those
+ * services' virtual hosts, as istiod does.
+ */
+function nonServiceVirtualHosts(ctx: PushContext, proxy: Proxy, port: number, services: readonly MeshService[]): J[] {
+  const out: J[] = [];
+  const claimed = new Set<string>();
+  for (const vs of ctx.virtualServices) {
+    if (!vs.gateways.includes('mesh') || !vsVisibleFrom(vs, proxy.namespace) || (vs.config.spec.http?.length ?? 0) === 0) continue;
+    const hosts = vs.hosts.filter((h) => !claimed.has(h) && !services.some((s) => hostMatches(h, s.hostname)) && !ctx.service(h));
+    if (hosts.length === 0) continue;
+    const built = virtualServiceHttpRoutes(ctx, proxy, vs, port);
+    if (built.routes.length === 0) continue;
+    for (const h of hosts) {
+      claimed.add(h);
+      out.push({ name: `${h}:${port}`, domains: [h, `${h}:${port}`], routes: built.routes, include_request_attempt_count: true });
+    }
+  }
+  return out;
+}
+
 /** istiod's catch-all for ALLOW_ANY: any other authority goes to the original destination. */
 export function allowAnyVirtualHost(): J {
   return {
@@ -76,6 +106,7 @@ export function buildSidecarRouteConfiguration(ctx: PushContext, proxy: Proxy, n
   const scope = servicesForRoute(ctx, proxy, name);
   if (!scope) return undefined;
   const virtualHosts = scope.services.map((s) => serviceVirtualHost(ctx, proxy, s, scope.port));
+  if (/^\d+$/.test(name)) virtualHosts.push(...nonServiceVirtualHosts(ctx, proxy, scope.port, outboundServices(ctx, proxy)));
   // two services can claim one authority (e.g. equal short names from different namespaces): Envoy rejects
   // duplicate domains across virtual hosts, so the first (by hostname) keeps it, as istiod dedupes
   const seen = new Set<string>();
