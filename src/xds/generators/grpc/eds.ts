@@ -3,6 +3,7 @@ import type { PushContext } from '../../../model/push-context.js';
 import type { Proxy } from '../../../model/proxy.js';
 import type { Locality, ServiceEndpoint } from '../../../model/types.js';
 import { parseSubsetKey } from '../../envoy/cluster-name.js';
+import { localityKey, localityOf } from '../../envoy/locality-lb.js';
 import { findSubset, labelsMatch } from '../../envoy/traffic-policy.js';
 
 // EDS for proxyless gRPC: ClusterLoadAssignment for `outbound|PORT|SUBSET|FQDN`.
@@ -25,10 +26,6 @@ export function buildClusterLoadAssignment(ctx: PushContext, proxy: Proxy, name:
     endpoints = subset ? endpoints.filter((ep) => labelsMatch(subset.labels, ep.workload?.labels ?? {})) : [];
   }
   return { cluster_name: name, endpoints: groupByLocality(endpoints) };
-}
-
-function localityKey(l: Locality): string {
-  return `${l.region}/${l.zone}/${l.subzone}`;
 }
 
 function groupByLocality(endpoints: readonly ServiceEndpoint[]): object[] {
@@ -55,12 +52,4 @@ function groupByLocality(endpoints: readonly ServiceEndpoint[]): object[] {
       })),
       load_balancing_weight: { value: g.eps.length },
     }));
-}
-
-function localityOf(l: Locality): Record<string, string> {
-  const out: Record<string, string> = {};
-  if (l.region) out.region = l.region;
-  if (l.zone) out.zone = l.zone;
-  if (l.subzone) out.sub_zone = l.subzone;
-  return out;
 }
