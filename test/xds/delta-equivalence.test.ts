@@ -10,6 +10,7 @@ import { Metrics } from '../../src/telemetry/metrics.js';
 import { DiscoveryServer } from '../../src/xds/server.js';
 import { TYPE, SHORT_TYPE, type TypeUrl } from '../../src/xds/resource-types.js';
 import { grpcGenerator } from '../../src/xds/generators/grpc/index.js';
+import { sidecarGenerator } from '../../src/xds/generators/sidecar/index.js';
 import type { Generator } from '../../src/xds/generators/generator.js';
 import { DeltaFollower, SotwFollower, type FollowOptions, type Holdings } from '../support/xds-follow.js';
 
@@ -17,7 +18,9 @@ import { DeltaFollower, SotwFollower, type FollowOptions, type Holdings } from '
 // following references like Envoy (LDS/CDS → RDS/EDS names), are driven through the same sequence of
 // config changes (VirtualServices, DestinationRules, Services, Pods and EndpointSlices added, edited and
 // deleted). After every step both hold the same resources, byte for byte; and the Delta client was sent
-// exactly the resources that changed for it — nothing for a step that changes nothing it holds.
+// exactly the resources that changed for it — nothing for a step that changes nothing it holds. Run for
+// the proxyless generator (LDS by wildcard, the rest by name, as gRPC subscribes) and the Envoy sidecar
+// generator (CDS and LDS by wildcard, RDS and EDS by name, as Envoy subscribes).
 
 type Doc = Record<string, unknown>;
 const origin = { source: 'memory', label: 'delta-equivalence.test' } as const;
@@ -86,22 +89,6 @@ function initialMesh(): ConfigStore {
   return store;
 }
 
-/**
- * The proxyless generator with Envoy's subscription shape: CDS by wildcard too (every service port and
- * DestinationRule subset cluster), for the wildcard-CDS/LDS scenario.
- */
-const envoyShapedGenerator: Generator = {
-  ...grpcGenerator,
-  name: 'sidecar',
-  wildcardNames(type, ctx, proxy) {
-    if (type !== TYPE.CDS) return grpcGenerator.wildcardNames(type, ctx, proxy);
-    return ctx.registry.services.flatMap((svc) => {
-      const subsets = ctx.destinationRuleFor(proxy.namespace, svc.hostname)?.config.spec.subsets ?? [];
-      return svc.ports.flatMap((p) => ['', ...subsets.map((s) => s.name)].map((sub) => `outbound|${p.port}|${sub}|${svc.hostname}`));
-    });
-  },
-};
-
 const SCENARIOS: { label: string; generators: Partial<Record<'grpc' | 'sidecar', Generator>>; follow: FollowOptions }[] = [
   {
     label: 'proxyless grpc generator, LDS by wildcard, RDS/CDS/EDS followed by name',
@@ -109,9 +96,12 @@ const SCENARIOS: { label: string; generators: Partial<Record<'grpc' | 'sidecar',
     follow: { node: { id: 'sidecar~10.1.0.20~client-1.default~default.svc.cluster.local', metadata: { GENERATOR: 'grpc', NAMESPACE: 'default' } }, wildcard: [TYPE.LDS] },
   },
   {
-    label: 'wildcard CDS and LDS (test generator over the grpc one), RDS/EDS followed by name',
-    generators: { sidecar: envoyShapedGenerator },
-    follow: { node: { id: 'sidecar~10.1.0.20~client-1.default~default.svc.cluster.local', metadata: { NAMESPACE: 'default' } }, wildcard: [TYPE.CDS, TYPE.LDS] },
+    label: 'Envoy sidecar generator, CDS and LDS by wildcard, RDS/EDS followed by name',
+    generators: { sidecar: sidecarGenerator },
+    follow: {
+      node: { id: 'sidecar~10.1.0.20~client-1.default~default.svc.cluster.local', metadata: { NAMESPACE: 'default', LABELS: { app: 'client' }, INSTANCE_IPS: '10.1.0.20', ISTIO_VERSION: '1.24.0' } },
+      wildcard: [TYPE.CDS, TYPE.LDS],
+    },
   },
 ];
 
