@@ -4,12 +4,14 @@ import type { Kind } from '../../../src/config/kinds.js';
 import { PushContext } from '../../../src/model/push-context.js';
 import { parseProxy, type Proxy } from '../../../src/model/proxy.js';
 import { roundTripLosses } from '../../../src/xds/envoy/proto-check.js';
+import { pgvViolations } from '../../../src/xds/envoy/pgv-check.js';
 import { sidecarGenerator } from '../../../src/xds/generators/sidecar/index.js';
 import { TYPE } from '../../../src/xds/resource-types.js';
 import { structToJson } from '../../../src/xds/protos.js';
 
 // Shared mesh builders for the sidecar CDS/EDS tests: a store from plain Kubernetes/Istio objects, the
-// proxy of a pod, and generate-and-check helpers that insist every body survives Envoy's protos.
+// proxy of a pod, and generate-and-check helpers that insist every body survives Envoy's protos and
+// passes the PGV rules they carry.
 
 export type Obj = Record<string, unknown> & { kind: Kind; metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> } };
 // Tests read generated bodies loosely (the shapes are Envoy's, checked by roundTripLosses).
@@ -76,13 +78,19 @@ export const CLA_TYPE = 'envoy.config.endpoint.v3.ClusterLoadAssignment';
 
 export function cluster(ctx: PushContext, name: string, proxy: Proxy = CLIENT): Body {
   const body = sidecarGenerator.generate(TYPE.CDS, ctx, proxy, name);
-  if (body) assert.deepEqual(roundTripLosses(CLUSTER_TYPE, body), [], `${name} loses fields`);
+  if (body) {
+    assert.deepEqual(roundTripLosses(CLUSTER_TYPE, body), [], `${name} loses fields`);
+    assert.deepEqual(pgvViolations(CLUSTER_TYPE, body), [], `${name} breaks Envoy's validation rules`);
+  }
   return body;
 }
 
 export function assignment(ctx: PushContext, name: string, proxy: Proxy = CLIENT): Body {
   const body = sidecarGenerator.generate(TYPE.EDS, ctx, proxy, name);
-  if (body) assert.deepEqual(roundTripLosses(CLA_TYPE, body), [], `${name} loses fields`);
+  if (body) {
+    assert.deepEqual(roundTripLosses(CLA_TYPE, body), [], `${name} loses fields`);
+    assert.deepEqual(pgvViolations(CLA_TYPE, body), [], `${name} breaks Envoy's validation rules`);
+  }
   return body;
 }
 
