@@ -158,6 +158,7 @@ describe('sidecar LDS: outbound TCP listeners', () => {
     assert.deepEqual(x.filter_chains[0].filter_chain_match, { prefix_ranges: [{ address_prefix: '10.96.0.20', prefix_len: { value: 32 } }] });
     const tcp = filterConfig(x.filter_chains[0].filters, TCP);
     assert.equal(tcp.stat_prefix, 'mongo.default');
+    assert.match(JSON.stringify(x.filter_chains[0].metadata), /virtual-service\/mongo/);
     assert.deepEqual(tcp.weighted_clusters, {
       clusters: [{ name: C('mongodb.default.svc.cluster.local', 27017, 'v1'), weight: 80 }, { name: C('mongodb.default.svc.cluster.local', 27017, 'v2'), weight: 20 }],
     });

@@ -110,6 +110,9 @@ describe('sidecar RDS: VirtualService match', () => {
     assert.equal(routes[0]!.route.cluster, C(REVIEWS, 9080, 'v1'));
     assert.equal(routes[0]!.decorator.operation, `${REVIEWS}:9080/a`);
     assert.equal(routes[1]!.decorator.operation, `${REVIEWS}:9080/b*`);
+    assert.deepEqual(routes[0]!.metadata, {
+      filter_metadata: { istio: { fields: { config: { stringValue: '/apis/networking.istio.io/v1/namespaces/default/virtual-service/reviews' } } } },
+    });
   });
 
   it('headers (string_match, presence), withoutHeaders (inverted, missing = empty), method/authority/scheme pseudo-headers, queryParams', () => {
@@ -358,6 +361,9 @@ describe('sidecar RDS: delegate VirtualServices', () => {
       [{ prefix: '/api' }, C(REVIEWS, 9080, 'v3')],
       [{ prefix: '/' }, C(REVIEWS, 9080, 'v1')],
     ]);
+    // routes say which VirtualService they came from: the delegate for delegated ones
+    assert.match(JSON.stringify(routes[0]!.metadata), /namespaces\/team\/virtual-service\/reviews-api/);
+    assert.match(JSON.stringify(routes[2]!.metadata), /namespaces\/default\/virtual-service\/reviews"/);
   });
 
   it('a missing delegate routes nothing for its matches', () => {

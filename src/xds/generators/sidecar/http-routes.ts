@@ -20,6 +20,7 @@ import {
 } from '../../envoy/route-actions.js';
 import { labelsMatch } from '../../envoy/traffic-policy.js';
 import { FILTER_NAME } from '../../envoy/type-urls.js';
+import { jsonToStruct } from '../../protos.js';
 
 // VirtualService http routes → envoy.config.route.v3.Route list for one service port of an Envoy sidecar
 // (istiod BuildHTTPRoutesForVirtualService / TranslateRoute, sidecar flavour). See README "Envoy sidecar"
@@ -247,6 +248,15 @@ function clusterWeightEntry(name: string, d: HTTPRouteDestination): J {
   return entry;
 }
 
+/**
+ * The `istio` filter metadata istiod attaches to what a config produced (util.BuildConfigInfoMetadata):
+ * `config: /apis/networking.istio.io/v1/namespaces/NS/virtual-service/NAME` (istioctl and tests use it to
+ * say which VirtualService a route came from).
+ */
+export function virtualServiceMetadata(namespace: string, name: string): J {
+  return { filter_metadata: { istio: jsonToStruct({ config: `/apis/networking.istio.io/v1/namespaces/${namespace}/virtual-service/${name}` }) } };
+}
+
 /** istiod TranslateRoute for one (http route, match) pair. */
 function translateHttpRoute(ctx: PushContext, proxy: Proxy, scoped: ScopedRoute, match: HTTPMatchRequest | undefined, port: number): J | undefined {
   const { http, namespace, vsName } = scoped;
@@ -254,6 +264,7 @@ function translateHttpRoute(ctx: PushContext, proxy: Proxy, scoped: ScopedRoute,
   const name = [http.name, match?.name].filter(Boolean).join('.');
   if (name) out.name = name;
   out.match = envoyRouteMatch(match);
+  out.metadata = virtualServiceMetadata(namespace, vsName);
 
   const perFilter: J = {};
   if (http.redirect) {

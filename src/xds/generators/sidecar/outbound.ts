@@ -13,7 +13,7 @@ import {
   tlsInspectorListenerFilter,
 } from '../../envoy/hcm.js';
 import { labelsMatch } from '../../envoy/traffic-policy.js';
-import { destinationCluster } from './http-routes.js';
+import { destinationCluster, virtualServiceMetadata } from './http-routes.js';
 import { isGrpc, isHttp2, listenerProtocol } from './protocols.js';
 import { outboundServices } from './scope.js';
 
@@ -106,8 +106,10 @@ function networkFiltersFor(ctx: PushContext, vs: IndexedVirtualService, routes: 
   return [istioStatsFilter('outbound'), tcp];
 }
 
-function chain(filters: J[], match: J | undefined): J {
-  return match && Object.keys(match).length > 0 ? { filter_chain_match: match, filters } : { filters };
+function chain(filters: J[], match: J | undefined, vs?: IndexedVirtualService): J {
+  const out: J = match && Object.keys(match).length > 0 ? { filter_chain_match: match, filters } : { filters };
+  if (vs) out.metadata = virtualServiceMetadata(vs.namespace, vs.config.metadata.name);
+  return out;
 }
 
 /** The TCP-family chains of one service port (istiod buildSidecarOutboundTCPTLSFilterChainOpts). */
@@ -129,7 +131,7 @@ function tcpChainsFor(ctx: PushContext, proxy: Proxy, service: MeshService, sp: 
         // `*` means any SNI: no server_names condition (istiod)
         if (!m.sniHosts.includes('*')) match.server_names = [...m.sniHosts].sort();
         if (m.destinationSubnets?.length) match.prefix_ranges = [...m.destinationSubnets].sort().map(cidrRange);
-        out.push(chain(filters, match));
+        out.push(chain(filters, match, vs));
       }
     }
     if (out.length > 0) return out;
@@ -139,7 +141,7 @@ function tcpChainsFor(ctx: PushContext, proxy: Proxy, service: MeshService, sp: 
     tcpLoop: for (const tcp of vs.config.spec.tcp ?? []) {
       const filters = networkFiltersFor(ctx, vs, tcp.route ?? [], port);
       if (!tcp.match || tcp.match.length === 0) {
-        if (filters) out.push(chain(filters, undefined));
+        if (filters) out.push(chain(filters, undefined, vs));
         defaultAdded = true;
         break;
       }
@@ -148,13 +150,13 @@ function tcpChainsFor(ctx: PushContext, proxy: Proxy, service: MeshService, sp: 
         if (!l4MatchApplies(m, ctx, proxy, port)) continue;
         if (!m.destinationSubnets || m.destinationSubnets.length === 0) {
           // a match without destination subnets matches every connection: terminal
-          if (filters) out.push(chain(filters, undefined));
+          if (filters) out.push(chain(filters, undefined, vs));
           defaultAdded = true;
           break tcpLoop;
         }
         subnets.push(...m.destinationSubnets);
       }
-      if (subnets.length > 0 && filters) out.push(chain(filters, { prefix_ranges: [...new Set(subnets)].sort().map(cidrRange) }));
+      if (subnets.length > 0 && filters) out.push(chain(filters, { prefix_ranges: [...new Set(subnets)].sort().map(cidrRange) }, vs));
     }
   }
   if (!defaultAdded) {
