@@ -19,7 +19,7 @@ import { injectPod, ownerUri } from '../../src/webhook/inject/inject.js';
 const DIR = path.resolve(import.meta.dirname, '../../../shared/istio-reference/testdata/inject');
 const DOC = path.resolve(import.meta.dirname, '../../docs/webhook-injection-agreement.md');
 /** agreeing relevant cases when last measured; raise it when meshd gets closer, never lower it */
-const AGREEING_AT_LEAST = 82;
+const AGREEING_AT_LEAST = 84;
 
 interface Case { in: string; want?: string; setFlags?: string[]; inFilePath?: string; meshConfigOverride?: unknown; environment?: Record<string, string>; expectedError?: string; skipInjection?: boolean }
 type Json = Record<string, any>;
@@ -140,6 +140,19 @@ test("Istio's injection goldens: relevant cases agree with meshd's templates (co
     '| Case | Agrees | Differences (fact paths) |',
     '| --- | --- | --- |',
     ...outcomes.map((o) => `| ${o.name} | ${o.agree ? 'yes' : 'no'} | ${o.diffs.slice(0, 6).join(', ').replace(/\|/g, '\\|')}${o.diffs.length > 6 ? ` … (+${o.diffs.length - 6})` : ''} |`),
+    '',
+  '## Why the others differ',
+    '',
+    '- `gateway` template (3 cases): meshd serves no gateways yet (no Gateway kind, no router generator), so',
+    '  it has no gateway injection template; such pods are refused with the template name rather than',
+    '  half-injected.',
+    '- `grpc-agent` (1 case): by design. Istio runs pilot-agent (proxyv2 image, `DISABLE_ENVOY`, readiness',
+    '  and metrics on 15020); meshd runs `meshd agent` (the `--agent-image` image), which writes certificates and',
+    '  the bootstrap but serves no HTTP port, so it has no port, no probe and different args/env; it is placed',
+    '  first with a postStart hook so the app starts only once its bootstrap exists. Volumes, app env',
+    '  (`GRPC_XDS_BOOTSTRAP`), mounts, annotations and labels agree.',
+    '- Not relevant (40 cases): they set chart values (setFlags), IstioOperator overlays, mesh-config overrides',
+    '  or OpenShift/FIPS platform switches that meshd has no equivalent flag for.',
     '',
   ];
   if (process.env.UPDATE_GOLDEN) writeFileSync(DOC, lines.join('\n'));

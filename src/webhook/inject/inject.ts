@@ -126,20 +126,22 @@ export function injectPod(pod: Json, opts: InjectOptions): InjectResult {
   const firstApp = result.appContainers[0]?.name;
   const status = {
     initContainers: result.initContainers.length ? result.initContainers.map((c) => c.name) : null,
-    containers: result.containers.length ? result.containers.map((c) => c.name) : null,
+    containers: (result.statusContainers ?? result.containers.map((c) => c.name)).length ? (result.statusContainers ?? result.containers.map((c) => c.name)) : null,
     volumes: result.volumes.map((v) => v.name),
     imagePullSecrets: null,
     revision: opts.cfg.revision,
   };
+  for (const k of result.removeAnnotations ?? []) delete annotations[k];
+  const common = !result.bareMetadata;
   meta.annotations = {
     ...annotations,
-    [A.rev]: annotations[A.rev] ?? opts.cfg.revision,
-    ...(firstApp && !annotations[A.defaultContainer] ? { [A.defaultContainer]: firstApp } : {}),
-    ...(firstApp && !annotations[A.defaultLogsContainer] ? { [A.defaultLogsContainer]: firstApp } : {}),
+    ...(common ? { [A.rev]: annotations[A.rev] ?? opts.cfg.revision } : {}),
+    ...(common && firstApp && !annotations[A.defaultContainer] ? { [A.defaultContainer]: firstApp } : {}),
+    ...(common && firstApp && !annotations[A.defaultLogsContainer] ? { [A.defaultLogsContainer]: firstApp } : {}),
     ...result.annotations,
     [A.status]: JSON.stringify(status),
   };
   // labels the pod already has (e.g. security.istio.io/tlsMode: disabled) win over the template's
-  meta.labels = { ...result.labels, ...labels, ...canonicalLabels(labels, workload.name) };
+  meta.labels = { ...result.labels, ...labels, ...(common ? canonicalLabels(labels, workload.name) : {}) };
   return { pod: out, patch: jsonpatch.compare(original, out) };
 }

@@ -40,6 +40,12 @@ export interface TemplateOutput {
   native: boolean;
   /** the template's containers go before the app's */
   proxyFirst: boolean;
+  /** pod annotations the template consumed */
+  removeAnnotations?: string[];
+  /** containers the status annotation lists (default: the template's own) */
+  statusContainers?: string[];
+  /** grpc-simple adds no revision/default-container annotations and no canonical labels */
+  bareMetadata?: boolean;
 }
 
 const fieldRef = (name: string, path: string) => ({ name, valueFrom: { fieldRef: { fieldPath: path } } });
@@ -157,14 +163,36 @@ function sidecarVolumes(): Json[] {
   ];
 }
 
-/** Prometheus merge: scrape istio-proxy's merged endpoint, keeping the app's own settings for the agent. */
-function prometheusAnnotations(annotations: Record<string, string>, cfg: InjectionConfig): { annotations: Record<string, string>; appScrape?: string } {
+const SCRAPE_TARGETS = 'prometheus.istio.io/scrape-targets';
+
+/**
+ * Prometheus merge: Prometheus scrapes the agent's merged endpoint (15020/stats/prometheus); the app's
+ * own settings (prometheus.io/scrape|path|port, and several `port:path` in prometheus.istio.io/scrape-targets)
+ * go to the agent in ISTIO_PROMETHEUS_ANNOTATIONS, which scrapes the app and merges.
+ */
+function prometheusAnnotations(annotations: Record<string, string>, cfg: InjectionConfig): { annotations: Record<string, string>; appScrape?: string; remove: string[] } {
   const merge = truthy(annotations[A.enablePrometheusMerge]) ?? cfg.enablePrometheusMerge;
   // `prometheus.io.scrape` is a spelling Istio honours too
-  if (!merge || annotations['prometheus.io/scrape'] === 'false' || annotations['prometheus.io.scrape'] === 'false') return { annotations: {} };
-  const app = ['scrape', 'path', 'port'].filter((k) => annotations[`prometheus.io/${k}`] !== undefined);
-  const appScrape = app.length ? JSON.stringify(Object.fromEntries(app.map((k) => [k, annotations[`prometheus.io/${k}`]]))) : undefined;
-  return { annotations: { 'prometheus.io/path': '/stats/prometheus', 'prometheus.io/port': '15020', 'prometheus.io/scrape': 'true' }, ...(appScrape ? { appScrape } : {}) };
+  if (!merge || annotations['prometheus.io/scrape'] === 'false' || annotations['prometheus.io.scrape'] === 'false') return { annotations: {}, remove: [] };
+  const app: Record<string, unknown> = {};
+  for (const k of ['scrape', 'path', 'port']) if (annotations[`prometheus.io/${k}`] !== undefined) app[k] = annotations[`prometheus.io/${k}`];
+  const remove: string[] = [];
+  if (annotations[SCRAPE_TARGETS] !== undefined) {
+    const targets = annotations[SCRAPE_TARGETS]!.split(',').map((t) => t.trim()).filter(Boolean).map((t) => {
+      const i = t.indexOf(':');
+      const port = i < 0 ? t : t.slice(0, i);
+      if (!/^\d+$/.test(port)) throw new InjectionError(`annotation ${SCRAPE_TARGETS}: ${JSON.stringify(t)} is not PORT[:PATH]`);
+      return { port, path: i < 0 ? '/metrics' : t.slice(i + 1) || '/metrics' };
+    });
+    if (targets[0]) {
+      app.path ??= targets[0].path;
+      app.port ??= targets[0].port;
+    }
+    app.targets = targets;
+    remove.push(SCRAPE_TARGETS);
+  }
+  const appScrape = Object.keys(app).length ? JSON.stringify(app) : undefined;
+  return { annotations: { 'prometheus.io/path': '/stats/prometheus', 'prometheus.io/port': '15020', 'prometheus.io/scrape': 'true' }, ...(appScrape ? { appScrape } : {}), remove };
 }
 
 function commonProxyEnv(input: TemplateInput, appContainers: readonly Container[], proxyConfig: Json, interceptionMode: string): Json[] {
@@ -263,6 +291,7 @@ export function sidecarTemplate(input: TemplateInput): TemplateOutput {
     labels: { 'security.istio.io/tlsMode': 'istio' },
     native,
     proxyFirst: false,
+    removeAnnotations: prom.remove,
   };
 }
 
@@ -334,12 +363,76 @@ export function grpcAgentTemplate(input: TemplateInput): TemplateOutput {
     labels: {},
     native: false,
     proxyFirst: true,
+    removeAnnotations: prom.remove,
+    statusContainers: ['istio-proxy', ...appContainers.map((c) => c.name)],
+  };
+}
+
+const GRPC_SIMPLE_DIR = '/var/lib/grpc/data/';
+
+/**
+ * `grpc-simple`: proxyless gRPC without certificates — an init container writes a plaintext xDS bootstrap
+ * pointing at meshd's 15010 and the app reads it through GRPC_XDS_BOOTSTRAP (Istio's template, verbatim).
+ */
+export function grpcSimpleTemplate(input: TemplateInput): TemplateOutput {
+  const { cfg, annotations } = input;
+  const appContainers = structuredClone(((input.spec.containers as Container[] | undefined) ?? []).filter((c) => c.name !== 'istio-proxy'));
+  const mount = { mountPath: GRPC_SIMPLE_DIR, name: 'grpc-io-proxyless-bootstrap' };
+  for (const c of appContainers) {
+    const env = ((c.env as Json[] | undefined) ?? []).filter((e) => e.name !== 'GRPC_XDS_BOOTSTRAP');
+    c.env = [{ name: 'GRPC_XDS_BOOTSTRAP', value: `${GRPC_SIMPLE_DIR}bootstrap.json` }, { name: 'GRPC_GO_LOG_VERBOSITY_LEVEL', value: '99' }, { name: 'GRPC_GO_LOG_SEVERITY_LEVEL', value: 'info' }, ...env];
+    c.volumeMounts = [...((c.volumeMounts as Json[] | undefined) ?? []), mount];
+  }
+  const [xdsHost, xdsPort] = [cfg.plaintextXdsAddress.slice(0, cfg.plaintextXdsAddress.lastIndexOf(':')), cfg.plaintextXdsAddress.slice(cfg.plaintextXdsAddress.lastIndexOf(':') + 1)];
+  const istioNamespace = xdsHost.split('.')[1] ?? 'istio-system';
+  const script = [
+    `NODE_ID="sidecar~\${INSTANCE_IP}~\${POD_NAME}.\${POD_NAMESPACE}~${cfg.domainSuffix}"`,
+    `SERVER_URI="dns:///${xdsHost.split('.')[0]}.\${ISTIO_NAMESPACE}.svc:${xdsPort}"`,
+    `echo '`,
+    '{',
+    '  "xds_servers": [',
+    '    {',
+    `      "server_uri": "'\${SERVER_URI}'",`,
+    '      "channel_creds": [{"type": "insecure"}],',
+    '      "server_features" : ["xds_v3"]',
+    '    }',
+    '  ],',
+    '  "node": {',
+    `    "id": "'\${NODE_ID}'",`,
+    '    "metadata": {',
+    '      "GENERATOR": "grpc"',
+    '    }',
+    '  }',
+    `}' > ${GRPC_SIMPLE_DIR}bootstrap.json`,
+  ].join('\n');
+  const init = {
+    command: ['sh', '-c', script],
+    env: [fieldRef('INSTANCE_IP', 'status.podIP'), fieldRef('POD_NAME', 'metadata.name'), fieldRef('POD_NAMESPACE', 'metadata.namespace'), { name: 'ISTIO_NAMESPACE', value: `${istioNamespace}\n` }],
+    image: 'busybox:1.28',
+    name: 'grpc-bootstrap-init',
+    resources: {},
+    volumeMounts: [mount],
+  };
+  const prom = prometheusAnnotations(annotations, cfg);
+  return {
+    initContainers: [init],
+    containers: [],
+    appContainers,
+    volumes: [{ emptyDir: {}, name: 'grpc-io-proxyless-bootstrap' }],
+    annotations: { ...prom.annotations, [A.rewriteAppHTTPProbers]: 'false' },
+    labels: {},
+    native: true,
+    proxyFirst: false,
+    removeAnnotations: prom.remove,
+    statusContainers: appContainers.map((c) => c.name),
+    bareMetadata: true,
   };
 }
 
 export const TEMPLATES: Record<string, (input: TemplateInput) => TemplateOutput> = {
   sidecar: sidecarTemplate,
   'grpc-agent': grpcAgentTemplate,
+  'grpc-simple': grpcSimpleTemplate,
 };
 
 export function templateFor(annotations: Record<string, string>): (input: TemplateInput) => TemplateOutput {
