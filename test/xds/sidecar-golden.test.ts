@@ -1,0 +1,227 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { parseDocuments } from '../../src/config/documents.js';
+import { isIgnorableKind } from '../../src/config/kinds.js';
+import { ConfigStore } from '../../src/config/store.js';
+import { validateDocument } from '../../src/config/validate.js';
+import { PushContext } from '../../src/model/push-context.js';
+import { parseProxy, type Proxy } from '../../src/model/proxy.js';
+import { checkEnvoyResource } from '../../src/xds/envoy/pgv-check.js';
+import { sidecarGenerator } from '../../src/xds/generators/sidecar/index.js';
+import { TYPE, type TypeUrl } from '../../src/xds/resource-types.js';
+
+// Golden files of the Envoy sidecar generator's full output (CDS, EDS, LDS, RDS as Envoy would fetch them:
+// CDS/LDS by wildcard, EDS/RDS by the names those reference) for the helloworld mesh and for bookinfo
+// with each of Istio's bookinfo networking samples applied: test/golden/sidecar/<scenario>/<proxy>.json.
+// `UPDATE_GOLDEN=1 node --import tsx --test test/xds/sidecar-golden.test.ts` rewrites them; otherwise any
+// difference fails. Every resource must survive Envoy's protos (no field lost) and pass their PGV rules.
+
+const ROOT = path.resolve(import.meta.dirname, '..', '..');
+const REFERENCE = path.join(ROOT, '..', 'shared', 'istio-reference', 'samples');
+const BOOKINFO = path.join(REFERENCE, 'bookinfo');
+const NETWORKING = path.join(BOOKINFO, 'networking');
+const GOLDEN_DIR = path.join(ROOT, 'test', 'golden', 'sidecar');
+const UPDATE = process.env.UPDATE_GOLDEN === '1';
+
+type Doc = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+function readDocs(file: string): { doc: Doc; where: string }[] {
+  const out: { doc: Doc; where: string }[] = [];
+  for (const d of parseDocuments(fs.readFileSync(file, 'utf8'))) {
+    if (d.error) throw new Error(`${file}#${d.index}: ${d.error}`);
+    if (d.value) out.push({ doc: d.value as Doc, where: `${path.relative(path.join(ROOT, '..'), file)}#${d.index}` });
+  }
+  return out;
+}
+
+/**
+ * What a cluster would hold after `kubectl apply -f bookinfo.yaml` into namespace default: the Services
+ * with ClusterIPs, and for each Deployment one running Pod (template labels + pod-template-hash, its
+ * service account and container ports) with a pod IP. Deterministic names and addresses.
+ */
+function bookinfoWorld(): { doc: Doc; where: string }[] {
+  const out: { doc: Doc; where: string }[] = [];
+  let serviceIndex = 0;
+  let podIndex = 0;
+  for (const { doc, where } of readDocs(path.join(BOOKINFO, 'platform', 'kube', 'bookinfo.yaml'))) {
+    if (doc.kind === 'Service') {
+      out.push({ doc: { ...doc, metadata: { ...doc.metadata, namespace: 'default' }, spec: { ...doc.spec, clusterIP: `10.96.0.${10 + serviceIndex++}` } }, where });
+    } else if (doc.kind === 'Deployment') {
+      const template = doc.spec.template;
+      const hash = `${doc.metadata.name.replace(/[^a-z0-9]/g, '').slice(0, 6)}0000`.slice(0, 10);
+      const labels = { ...template.metadata.labels, 'pod-template-hash': hash };
+      out.push({
+        doc: {
+          apiVersion: 'v1', kind: 'Pod',
+          metadata: { name: `${doc.metadata.name}-${hash}-abcde`, namespace: 'default', labels },
+          spec: template.spec,
+          status: { phase: 'Running', podIP: `10.1.0.${10 + podIndex++}`, conditions: [{ type: 'Ready', status: 'True' }] },
+        },
+        where: `${where} (pod of Deployment ${doc.metadata.name})`,
+      });
+    }
+  }
+  return out;
+}
+
+/** The helloworld example mesh (examples/helloworld: Service helloworld:5000 grpc, pods v1/v2, DR subsets, VS 90/10). */
+function helloworldWorld(): { doc: Doc; where: string }[] {
+  const dir = path.join(ROOT, 'examples', 'helloworld');
+  return fs.readdirSync(dir).filter((f) => /\.(ya?ml|json)$/.test(f)).sort().flatMap((f) => readDocs(path.join(dir, f)));
+}
+
+/** Loads documents like `meshd serve` does; kinds meshd does not serve are returned, not loaded. */
+function load(docs: { doc: Doc; where: string }[]): { ctx: PushContext; skipped: string[] } {
+  const store = new ConfigStore();
+  const skipped: string[] = [];
+  for (const { doc, where } of docs) {
+    if (isIgnorableKind(doc.apiVersion, doc.kind)) continue;
+    const namespaced = doc.metadata?.namespace ? doc : { ...doc, metadata: { ...doc.metadata, namespace: 'default' } };
+    const r = validateDocument(namespaced);
+    if (!r.ok) {
+      skipped.push(`${doc.kind}/${doc.metadata?.name}: ${r.problems.map((p: unknown) => (typeof p === 'string' ? p : JSON.stringify(p))).join('; ')}`);
+      continue;
+    }
+    store.upsert(r.value.kind, r.value.object, { source: 'memory', label: where }, 'golden');
+  }
+  return { ctx: new PushContext(store, 'golden'), skipped };
+}
+
+/**
+ * The sidecar of a pod of `app` (and `version`), as istio-proxy announces itself. A client that is no
+ * service's endpoint (helloworld's `sleep`) is not in the registry: it gets its labels and a fixed IP.
+ */
+function proxyFor(ctx: PushContext, app: string, version?: string): Proxy {
+  const pod = [...ctx.registry.workloadsByName.values()].find((w) => w.labels.app === app && (!version || w.labels.version === version));
+  const name = pod?.name ?? `${app}-6c8b8f6d5c-abcde`;
+  const labels = pod?.labels ?? { app, ...(version ? { version } : {}) };
+  return parseProxy({
+    id: `sidecar~${pod?.ips[0] ?? '10.1.0.70'}~${name}.default~default.svc.cluster.local`,
+    metadata: { NAMESPACE: 'default', LABELS: labels, ISTIO_VERSION: '1.24.0', INTERCEPTION_MODE: 'REDIRECT', SERVICE_ACCOUNT: pod?.serviceAccount ?? app, CLUSTER_ID: 'Kubernetes' },
+  });
+}
+
+type Output = Record<'cds' | 'eds' | 'lds' | 'rds', Record<string, object>>;
+
+/** Names referenced inside resources (EDS service names of clusters, RDS names of HCMs), recursively. */
+function referenced(value: unknown, key: 'service_name' | 'route_config_name', out: Set<string>): void {
+  if (Array.isArray(value)) {
+    for (const v of value) referenced(v, key, out);
+  } else if (value && typeof value === 'object') {
+    for (const [k, v] of Object.entries(value)) {
+      if (k === key && typeof v === 'string') out.add(v);
+      else referenced(v, key, out);
+    }
+  }
+}
+
+/** Everything Envoy would fetch: CDS/LDS wildcard, then EDS and RDS for the names those reference. */
+function generateAll(ctx: PushContext, proxy: Proxy): { output: Output; problems: string[] } {
+  const problems: string[] = [];
+  const gen = (type: TypeUrl, names: Iterable<string>): Record<string, object> => {
+    const out: Record<string, object> = {};
+    for (const name of [...names].sort()) {
+      const body = sidecarGenerator.generate(type, ctx, proxy, name);
+      if (!body) {
+        problems.push(`${type} ${name}: referenced but not generated`);
+        continue;
+      }
+      for (const p of checkEnvoyResource(type, body)) problems.push(`${name}: ${p}`);
+      out[name] = body;
+    }
+    return out;
+  };
+  const cds = gen(TYPE.CDS, sidecarGenerator.wildcardNames(TYPE.CDS, ctx, proxy));
+  const lds = gen(TYPE.LDS, sidecarGenerator.wildcardNames(TYPE.LDS, ctx, proxy));
+  const edsNames = new Set<string>();
+  for (const c of Object.values(cds) as Doc[]) if (c.type === 'EDS') edsNames.add(c.eds_cluster_config?.service_name ?? c.name);
+  const rdsNames = new Set<string>();
+  referenced(lds, 'route_config_name', rdsNames);
+  return { output: { cds, eds: gen(TYPE.EDS, edsNames), lds, rds: gen(TYPE.RDS, rdsNames) }, problems };
+}
+
+interface Scenario {
+  readonly name: string;
+  readonly docs: () => { doc: Doc; where: string }[];
+  readonly proxies: readonly (readonly [string, string, string?])[];
+  /** Why a sample leaves a sidecar's config as plain bookinfo (Gateway-bound or kinds meshd does not serve). */
+  readonly sameAsBase?: string;
+}
+
+/**
+ * Samples that must leave a sidecar's configuration exactly as plain bookinfo, and why. Their goldens would
+ * repeat bookinfo/productpage.json, so the test asserts equality instead of writing a copy.
+ */
+const SAME_AS_BASE: Record<string, string> = {
+  'bookinfo-gateway.yaml': 'Gateway + VirtualService bound to bookinfo-gateway only: applies to the ingress gateway, not to sidecars (gateways: [mesh] is not listed)',
+  'certmanager-gateway.yaml': 'Gateway + VirtualService bound to cert-manager-gateway only: applies to the ingress gateway, not to sidecars',
+  'egress-rule-google-apis.yaml': 'ServiceEntry www.googleapis.com (a kind meshd does not serve yet) + VirtualService for that host only: with no such service in the registry nothing applies',
+};
+
+/** VirtualService samples route to subsets v1/v2/v3 that only destination-rule-all.yaml defines. */
+const needsSubsets = (file: string) => file.startsWith('virtual-service-') || file.startsWith('fault-injection-');
+
+const SCENARIOS: Scenario[] = [
+  { name: 'helloworld', docs: helloworldWorld, proxies: [['sleep', 'sleep'], ['helloworld-v1', 'helloworld', 'v1']] },
+  { name: 'bookinfo', docs: bookinfoWorld, proxies: [['productpage', 'productpage'], ['reviews-v2', 'reviews', 'v2']] },
+  ...fs.readdirSync(NETWORKING).filter((f) => f.endsWith('.yaml')).sort().map((file): Scenario => ({
+    name: `bookinfo+${file.replace(/\.yaml$/, '')}`,
+    // Bookinfo's routing tasks apply destination-rule-all.yaml first: its VirtualServices name its subsets.
+    docs: () => [...bookinfoWorld(), ...(needsSubsets(file) ? readDocs(path.join(NETWORKING, 'destination-rule-all.yaml')) : []), ...readDocs(path.join(NETWORKING, file))],
+    // Inbound matters where a sample changes what a workload serves (mTLS DestinationRules change how
+    // peers call reviews; its inbound side is PeerAuthentication's, which no sample sets).
+    proxies: file.startsWith('destination-rule') ? [['productpage', 'productpage'], ['reviews-v2', 'reviews', 'v2']] : [['productpage', 'productpage']],
+    ...(SAME_AS_BASE[file] ? { sameAsBase: SAME_AS_BASE[file] } : {}),
+  })),
+];
+
+function goldenPath(scenario: string, proxy: string): string {
+  return path.join(GOLDEN_DIR, scenario, `${proxy}.json`);
+}
+
+describe('sidecar goldens: helloworld and bookinfo with each networking sample', () => {
+  const results = new Map<string, Output>();
+  for (const scenario of SCENARIOS) {
+    it(`${scenario.name}: full CDS/EDS/LDS/RDS match the golden, and every resource passes Envoy's protos and PGV rules`, () => {
+      const { ctx, skipped } = load(scenario.docs());
+      for (const [label, app, version] of scenario.proxies) {
+        const proxy = proxyFor(ctx, app, version);
+        const { output, problems } = generateAll(ctx, proxy);
+        assert.deepEqual(problems, [], `${scenario.name}/${label}`);
+        assert.ok(Object.keys(output.cds).length > 0 && Object.keys(output.lds).length > 0, `${scenario.name}/${label}: CDS and LDS are not empty`);
+        results.set(`${scenario.name}/${label}`, output);
+        if (scenario.sameAsBase) continue;
+        assert.deepEqual(skipped, [], `${scenario.name}: every document loads`);
+        const golden = { scenario: scenario.name, proxy: proxy.id, ...output };
+        const file = goldenPath(scenario.name, label);
+        const text = `${JSON.stringify(golden, null, 2)}\n`;
+        if (UPDATE) {
+          fs.mkdirSync(path.dirname(file), { recursive: true });
+          fs.writeFileSync(file, text);
+        } else {
+          assert.ok(fs.existsSync(file), `${path.relative(ROOT, file)} is missing: run with UPDATE_GOLDEN=1`);
+          assert.deepEqual(JSON.parse(text), JSON.parse(fs.readFileSync(file, 'utf8')), `${path.relative(ROOT, file)} differs: review, then UPDATE_GOLDEN=1`);
+        }
+      }
+      if (scenario.sameAsBase) {
+        assert.ok(skipped.length > 0, `${scenario.name}: its Gateway/ServiceEntry is reported as not served`);
+        assert.deepEqual(results.get(`${scenario.name}/productpage`), results.get('bookinfo/productpage'), scenario.sameAsBase);
+        assert.ok(!fs.existsSync(path.join(GOLDEN_DIR, scenario.name)), `${scenario.name} keeps no golden of its own`);
+      }
+    });
+  }
+
+  it('Istio names: outbound|PORT|SUBSET|FQDN clusters, 0.0.0.0_9080 / virtualOutbound / virtualInbound listeners, route configuration 9080', () => {
+    const base = results.get('bookinfo/productpage');
+    assert.ok(base, 'bookinfo scenario ran');
+    for (const name of ['outbound|9080||reviews.default.svc.cluster.local', 'outbound|9080||details.default.svc.cluster.local', 'BlackHoleCluster', 'PassthroughCluster', 'inbound|9080||']) {
+      assert.ok(name in base.cds, `cluster ${name}; have ${Object.keys(base.cds).join(', ')}`);
+    }
+    for (const name of ['virtualOutbound', 'virtualInbound', '0.0.0.0_9080']) assert.ok(name in base.lds, `listener ${name}; have ${Object.keys(base.lds).join(', ')}`);
+    assert.ok('9080' in base.rds, `route configuration 9080; have ${Object.keys(base.rds).join(', ')}`);
+    const subsets = results.get('bookinfo+destination-rule-all/productpage');
+    assert.ok(subsets && 'outbound|9080|v3|reviews.default.svc.cluster.local' in subsets.cds, 'subset clusters from destination-rule-all');
+  });
+});
