@@ -58,6 +58,7 @@ describe('sidecar scope', () => {
       svc('tracked', 'default', [{ name: 'http', port: 9080 }], { track: 'canary' }),
       { apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: { name: 'r', namespace: 'default' }, spec: { hosts: ['reviews'], http: [{ match: [{ sourceLabels: { version: 'v1' } }], route: [{ destination: { host: 'reviews' } }] }] } },
       { apiVersion: 'security.istio.io/v1', kind: 'AuthorizationPolicy', metadata: { name: 'a', namespace: 'default' }, spec: { selector: { matchLabels: { role: 'db' } } } },
+      { apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: { name: 'db', namespace: 'default' }, spec: { hosts: ['db'], tcp: [{ match: [{ sourceLabels: { tier: 'batch' } }], route: [{ destination: { host: 'db' } }] }] } },
     ];
     const ctx = ctxOf(base);
     const labels = { app: 'reviews', version: 'v1', 'pod-template-hash': 'abc' };
@@ -74,6 +75,7 @@ describe('sidecar scope', () => {
       ['DNS domain', parseProxy({ id: 'sidecar~10.0.0.5~reviews-abc-1.default~default.svc.corp.example', metadata: { NAMESPACE: 'default', LABELS: labels } })],
       ['VirtualService sourceLabels value', proxy('r', '10.0.0.5', 'default', { ...labels, version: 'v2' })],
       ['AuthorizationPolicy selector label', proxy('r', '10.0.0.5', 'default', { ...labels, role: 'db' })],
+      ['VirtualService tcp sourceLabels value', proxy('r', '10.0.0.5', 'default', { ...labels, tier: 'batch' })],
       ['Service selector label (serves another service)', proxy('r', '10.0.0.5', 'default', { ...labels, track: 'canary' })],
       ['tlsMode label', proxy('r', '10.0.0.5', 'default', { ...labels, 'security.istio.io/tlsMode': 'istio' })],
       ['interception mode', proxy('r', '10.0.0.5', 'default', labels, { INTERCEPTION_MODE: 'TPROXY' })],

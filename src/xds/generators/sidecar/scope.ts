@@ -97,6 +97,27 @@ export function localityMatters(ctx: PushContext): boolean {
   return v;
 }
 
+const l4KeysCache = new WeakMap<PushContext, readonly string[]>();
+
+/**
+ * Label keys of VirtualService `tcp`/`tls` match sourceLabels: the sidecar's TCP/TLS listeners select
+ * routes by them (referencedLabelKeys covers the HTTP matches proxyless gRPC also has).
+ */
+function l4SourceLabelKeys(ctx: PushContext): readonly string[] {
+  let keys = l4KeysCache.get(ctx);
+  if (!keys) {
+    const set = new Set<string>();
+    for (const vs of ctx.virtualServices) {
+      for (const route of [...(vs.config.spec.tcp ?? []), ...(vs.config.spec.tls ?? [])]) {
+        for (const m of route.match ?? []) for (const k of Object.keys(m.sourceLabels ?? {})) set.add(k);
+      }
+    }
+    keys = [...set].sort();
+    l4KeysCache.set(ctx, keys);
+  }
+  return keys;
+}
+
 const failoverKeysCache = new WeakMap<PushContext, readonly string[]>();
 
 /** Label keys `localityLbSetting.failoverPriority` ranks endpoints by (compared with the proxy's labels). */
@@ -131,7 +152,7 @@ function ipFamilies(ips: readonly string[]): string {
  * Every proxy fact beyond the resource name the sidecar output depends on (see Generator.classKey):
  * - namespace: exportTo visibility, DestinationRule/VirtualService precedence, sourceNamespace, short names;
  * - DNS domain: short-name resolution and virtual-host domains;
- * - the proxy's values for the label keys anything selects on: VirtualService sourceLabels,
+ * - the proxy's values for the label keys anything selects on: VirtualService sourceLabels (http, tcp, tls),
  *   DestinationRule workloadSelector, PeerAuthentication/AuthorizationPolicy selectors and tlsMode
  *   (referencedLabelKeys), the selectors of Services in its namespace (which ports it serves), and
  *   failoverPriority labels;
@@ -144,7 +165,7 @@ function ipFamilies(ips: readonly string[]): string {
  */
 export function sidecarClassKey(ctx: PushContext, proxy: Proxy): string {
   const labels = ctx.proxyLabels(proxy);
-  const keys = new Set<string>([...referencedLabelKeys(ctx), ...failoverPriorityLabelKeys(ctx)]);
+  const keys = new Set<string>([...referencedLabelKeys(ctx), ...l4SourceLabelKeys(ctx), ...failoverPriorityLabelKeys(ctx)]);
   for (const s of ctx.registry.services) {
     if (s.namespace === proxy.namespace) for (const k of Object.keys(s.selector ?? {})) keys.add(k);
   }
