@@ -1,5 +1,6 @@
 import { lookupType } from '../../src/xds/protos.js';
 import { SHORT_TYPE, TYPE, typeName, type TypeUrl } from '../../src/xds/resource-types.js';
+import type { DiscoveryServer } from '../../src/xds/server.js';
 import { RawAdsClient, RawDeltaClient, type DeltaResponse, type RequestInit, type Response } from './ads-client.js';
 
 // Clients that behave like Envoy/gRPC on top of the raw ADS clients: they subscribe to LDS/CDS (by
@@ -73,16 +74,37 @@ export interface FollowOptions {
   readonly wildcard: readonly TypeUrl[];
 }
 
-abstract class Follower {
+export abstract class Follower {
+  abstract readonly mode: 'sotw' | 'delta';
   /** what the client holds now */
   readonly held: Holdings = new Map(Object.values(TYPE).map((t) => [t, new Map()]));
   /** names subscribed per followed type */
   readonly subscribed = new Map<TypeUrl, Set<string>>();
 
-  constructor(protected readonly options: FollowOptions) {}
+  constructor(readonly options: FollowOptions) {}
+
+  /**
+   * Whether the client holds the answer to its current subscriptions: as `ds` sees its (newest) stream,
+   * every type it uses has been answered and ACKed, and the server has every subscription change.
+   */
+  settledOn(ds: DiscoveryServer): boolean {
+    const conn = ds.connections.filter((c) => c.mode === this.mode && c.proxy.id === this.options.node.id).at(-1);
+    if (!conn) return false;
+    for (const type of new Set<TypeUrl>([...this.options.wildcard, ...this.subscribed.keys()])) {
+      const w = conn.watches.get(type);
+      if (!w || w.sentNonce === '' || w.awaitingAck) return false;
+      const want = this.subscribed.get(type);
+      if (want && JSON.stringify(w.subscription.names) !== JSON.stringify([...want].sort())) return false;
+    }
+    return true;
+  }
 
   protected followed(type: TypeUrl): boolean {
     return !this.options.wildcard.includes(type);
+  }
+
+  protected drop(type: TypeUrl, name: string): void {
+    this.held.get(type)!.delete(name);
   }
 
   /**
@@ -100,7 +122,7 @@ abstract class Follower {
       if (add.length === 0 && drop.length === 0) continue;
       this.subscribed.set(dependent, want);
       // like Envoy, a client drops what it no longer references
-      for (const n of drop) this.held.get(dependent)!.delete(n);
+      for (const n of drop) this.drop(dependent, n);
       out.push({ type: dependent, add, drop });
       if (drop.length > 0) out.push(...this.refollow(dependent));
     }
@@ -110,6 +132,7 @@ abstract class Follower {
 
 /** State of the world: each request names everything wanted; LDS/CDS responses are the whole set. */
 export class SotwFollower extends Follower {
+  readonly mode = 'sotw' as const;
   readonly client: RawAdsClient;
   private readonly last = new Map<TypeUrl, Response>();
 
@@ -146,7 +169,10 @@ export class SotwFollower extends Follower {
 
 /** Delta: subscriptions change by increments; each response adds/replaces and removes by name. */
 export class DeltaFollower extends Follower {
+  readonly mode = 'delta' as const;
   readonly client: RawDeltaClient;
+  /** the Resource.version of everything held, for initial_resource_versions on a reconnect */
+  private readonly versions = new Map<TypeUrl, Map<string, string>>(Object.values(TYPE).map((t) => [t, new Map()]));
   /** every Delta response received, for counting what was sent */
   readonly log: DeltaResponse[] = [];
   /**
@@ -157,14 +183,27 @@ export class DeltaFollower extends Follower {
   /** `SHORT name` of resources received with exactly the bytes the client already held */
   readonly redundant: string[] = [];
 
-  constructor(addr: string, options: FollowOptions) {
+  /**
+   * With `resume`, plays an Envoy reconnecting after losing its stream: it keeps what the previous
+   * client held and opens every type with its names and initial_resource_versions.
+   */
+  constructor(addr: string, options: FollowOptions, resume?: DeltaFollower) {
     super(options);
     this.client = new RawDeltaClient(addr);
     this.client.onResponse((r) => this.onResponse(r));
-    let first = true;
-    for (const type of options.wildcard) {
-      this.client.send({ type_url: type, ...(first ? { node: options.node } : {}) });
-      first = false;
+    if (resume) {
+      for (const [t, m] of resume.held) this.held.set(t, new Map(m));
+      for (const [t, m] of resume.versions) this.versions.set(t, new Map(m));
+      for (const [t, names] of resume.subscribed) this.subscribed.set(t, new Set(names));
+    }
+    const types = [...options.wildcard, ...(resume ? [...this.subscribed.keys()] : [])];
+    for (const [i, type] of types.entries()) {
+      this.client.send({
+        type_url: type,
+        ...(i === 0 ? { node: options.node } : {}),
+        resource_names_subscribe: [...(this.subscribed.get(type) ?? [])],
+        initial_resource_versions: Object.fromEntries(this.versions.get(type)!),
+      });
     }
   }
 
@@ -181,12 +220,21 @@ export class DeltaFollower extends Follower {
       const hex = Buffer.from(res.resource.value).toString('hex');
       if (held.get(res.name) === hex) this.redundant.push(`${SHORT_TYPE[type]} ${res.name}`);
       held.set(res.name, hex);
+      this.versions.get(type)!.set(res.name, res.version);
     }
-    for (const n of r.removed_resources) held.delete(n);
+    for (const n of r.removed_resources) {
+      held.delete(n);
+      this.versions.get(type)!.delete(n);
+    }
     this.client.ack(r);
     for (const { type: dep, add, drop } of this.refollow(type)) {
       this.client.send({ type_url: dep, resource_names_subscribe: add, resource_names_unsubscribe: drop });
     }
+  }
+
+  protected override drop(type: TypeUrl, name: string): void {
+    super.drop(type, name);
+    this.versions.get(type)!.delete(name);
   }
 
   close(): void {

@@ -120,25 +120,11 @@ for (const scenario of SCENARIOS) {
     let sotw: SotwFollower;
     let delta: DeltaFollower;
     let version = 0;
+    let addr = '';
 
-    /** Both clients hold the answer to their current subscriptions and have ACKed everything sent. */
-    const settled = (): boolean => {
-      for (const [mode, f] of [['sotw', sotw], ['delta', delta]] as const) {
-        const conn = ds.connections.find((c) => c.mode === mode);
-        if (!conn) return false;
-        const types = new Set<TypeUrl>([...scenario.follow.wildcard, ...f.subscribed.keys()]);
-        for (const type of types) {
-          const w = conn.watches.get(type);
-          if (!w || w.sentNonce === '' || w.awaitingAck) return false;
-          const want = f.subscribed.get(type);
-          if (want && JSON.stringify(w.subscription.names) !== JSON.stringify([...want].sort())) return false;
-        }
-      }
-      return true;
-    };
     const converge = async (what: string) => {
       await ds.settled();
-      for (let i = 0; !settled(); i++) {
+      for (let i = 0; !(sotw.settledOn(ds) && delta.settledOn(ds)); i++) {
         if (i > 1000) throw new Error(`${what}: clients did not settle (sotw ${count(sotw.held)}; delta ${count(delta.held)})`);
         await new Promise((r) => setTimeout(r, 10));
       }
@@ -156,8 +142,9 @@ for (const scenario of SCENARIOS) {
       ds.register(server);
       const port = await new Promise<number>((res, rej) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? rej(e) : res(p))));
       ds.push(new PushContext(store, `v${++version}`));
-      sotw = new SotwFollower(`127.0.0.1:${port}`, scenario.follow);
-      delta = new DeltaFollower(`127.0.0.1:${port}`, scenario.follow);
+      addr = `127.0.0.1:${port}`;
+      sotw = new SotwFollower(addr, scenario.follow);
+      delta = new DeltaFollower(addr, scenario.follow);
     });
     after(() => {
       sotw?.close();
@@ -208,5 +195,29 @@ for (const scenario of SCENARIOS) {
         t.diagnostic(`delta: ${sent.length} resources (${crossed.length} crossing an unsubscribe) + ${removed.length} removals in ${delta.log.length - logFrom} responses; sotw: ${sotwSent} resources in ${sotw.client.responses.length - sotwFrom} responses`);
       });
     }
+
+    it('a Delta client reconnecting with initial_resource_versions is sent only what changed while it was away', async (t) => {
+      const away = delta;
+      away.close();
+      apply(store, pod('helloworld-v1-b', '10.1.0.14', { app: 'helloworld', version: 'v1' }));
+      remove(store, 'Service', 'reviews');
+      remove(store, 'EndpointSlice', 'reviews-1');
+      ds.push(new PushContext(store, `v${++version}`));
+      delta = new DeltaFollower(addr, scenario.follow, away);
+      await converge('reconnect');
+      assertSameHoldings('reconnect');
+      const sent = delta.log.flatMap((r) => r.resources.map((x) => `${SHORT_TYPE[r.type_url]} ${x.name}`)).sort();
+      const changed: string[] = [];
+      for (const [type, now] of delta.held) {
+        for (const [name, hex] of now) if (away.held.get(type)!.get(name) !== hex) changed.push(`${SHORT_TYPE[type]} ${name}`);
+      }
+      assert.deepEqual(delta.redundant, [], 'nothing the client held at the current version was resent');
+      assert.deepEqual(sent, [...changed, ...delta.unsolicited].sort());
+      assert.ok(changed.some((c) => c.startsWith('EDS ') && c.includes('helloworld')), 'the new helloworld endpoint arrived');
+      const removed = delta.log.flatMap((r) => r.removed_resources);
+      assert.ok(removed.some((n) => n.includes('reviews')), 'what reviews had is reported removed');
+      const heldBefore = [...away.held.values()].reduce((n, m) => n + m.size, 0);
+      t.diagnostic(`reconnect: ${sent.length} resources + ${removed.length} removals sent for ${heldBefore} held`);
+    });
   });
 }
