@@ -6,7 +6,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { Daemon } from '../../src/daemon.js';
 import { silentLogger } from '../../src/telemetry/log.js';
-import { MUTATING_WEBHOOK_CONFIGURATION, VALIDATING_WEBHOOK_CONFIGURATION } from '../../src/webhook/ca-bundle.js';
+import { CaBundlePatcher, MUTATING_WEBHOOK_CONFIGURATION, VALIDATING_WEBHOOK_CONFIGURATION } from '../../src/webhook/ca-bundle.js';
+import { KubeHttp } from '../../src/sources/kube/client.js';
 import { FakeApiServer } from '../kube-fixture/server.js';
 import { kubeConfigFor, until } from '../support/kube.js';
 
@@ -90,5 +91,46 @@ test('meshd keeps caBundle current in both webhook configurations; the chain ver
     await daemon.stop(500);
     await cluster.stop();
     fs.rmSync(caDir, { recursive: true, force: true });
+  }
+});
+
+test('caBundle patcher: leader only, follows a new root, waits for a configuration not installed yet', { timeout: 15_000 }, async () => {
+  const cluster = new FakeApiServer({ namespaces: ['istio-system'] });
+  const http = new KubeHttp(kubeConfigFor(await cluster.start()));
+  let leader = false;
+  let root = 'ROOT-1';
+  const patcher = new CaBundlePatcher({ http, rootPem: () => root, isLeader: () => leader, log: silentLogger, resyncMs: 3_600_000 });
+  const bundlesOf = (kind: string, name: string) => ((cluster.get(ADMISSION, kind, undefined, name) as unknown as Hook | undefined)?.webhooks ?? []).map((w) => w.clientConfig.caBundle);
+  const b64 = (s: string) => Buffer.from(s).toString('base64');
+  try {
+    cluster.create(mutating());
+    await patcher.sync();
+    assert.deepEqual(bundlesOf('MutatingWebhookConfiguration', MUTATING_WEBHOOK_CONFIGURATION), [undefined, undefined, undefined, undefined], 'a follower writes nothing');
+
+    leader = true;
+    await patcher.sync();
+    assert.deepEqual(bundlesOf('MutatingWebhookConfiguration', MUTATING_WEBHOOK_CONFIGURATION), Array(4).fill(b64('ROOT-1')));
+    assert.equal(patcher.lastOutcome.get(VALIDATING_WEBHOOK_CONFIGURATION), 'missing');
+
+    cluster.create(validating());
+    root = 'ROOT-2';
+    await patcher.sync();
+    assert.deepEqual(bundlesOf('MutatingWebhookConfiguration', MUTATING_WEBHOOK_CONFIGURATION), Array(4).fill(b64('ROOT-2')));
+    assert.deepEqual(bundlesOf('ValidatingWebhookConfiguration', VALIDATING_WEBHOOK_CONFIGURATION), [b64('ROOT-2')]);
+
+    // a re-applied manifest drops the bundle; the next pass restores it and leaves other fields alone
+    cluster.update({ ...validating(), metadata: { name: VALIDATING_WEBHOOK_CONFIGURATION, labels: { kept: 'yes' } } });
+    assert.deepEqual(bundlesOf('ValidatingWebhookConfiguration', VALIDATING_WEBHOOK_CONFIGURATION), [undefined]);
+    await patcher.sync();
+    assert.deepEqual(bundlesOf('ValidatingWebhookConfiguration', VALIDATING_WEBHOOK_CONFIGURATION), [b64('ROOT-2')]);
+    const v = cluster.get(ADMISSION, 'ValidatingWebhookConfiguration', undefined, VALIDATING_WEBHOOK_CONFIGURATION) as unknown as { metadata: { labels?: Record<string, string> }; webhooks: { clientConfig: { service?: { path?: string } } }[] };
+    assert.equal(v.metadata.labels?.kept, 'yes');
+    assert.equal(v.webhooks[0]!.clientConfig.service?.path, '/validate');
+    assert.equal(patcher.lastOutcome.get(VALIDATING_WEBHOOK_CONFIGURATION), 'patched');
+    await patcher.sync();
+    assert.equal(patcher.lastOutcome.get(VALIDATING_WEBHOOK_CONFIGURATION), 'current', 'no write when nothing changed');
+  } finally {
+    patcher.stop();
+    await cluster.stop();
   }
 });
