@@ -171,7 +171,7 @@ function sameMatch(a: J, b: J): boolean {
 }
 
 /** Every outbound listener of the proxy, keyed by name (istiod's listenerMap with conflict resolution). */
-function outboundEntries(ctx: PushContext, proxy: Proxy, onlyPort?: number): Map<string, OutboundEntry> {
+function outboundEntries(ctx: PushContext, proxy: Proxy, onlyPort?: number, namesOnly = false): Map<string, OutboundEntry> {
   const entries = new Map<string, OutboundEntry>();
   const entry = (bind: string, port: number): OutboundEntry => {
     const name = listenerName(bind, port);
@@ -192,6 +192,7 @@ function outboundEntries(ctx: PushContext, proxy: Proxy, onlyPort?: number): Map
       }
       const bind = service.clusterIP && service.clusterIP !== 'None' ? service.clusterIP : WILDCARD;
       const e = entry(bind, sp.port);
+      if (namesOnly) continue;
       // TCP over TCP on one address (headless services): keep only chains with distinct matches (istiod
       // mergeTCPFilterChains); the first service wins a conflict
       for (const c of tcpChainsFor(ctx, proxy, service, sp)) {
@@ -246,7 +247,8 @@ function renderOutbound(ctx: PushContext, e: OutboundEntry): J {
 }
 
 export function outboundListenerNames(ctx: PushContext, proxy: Proxy): string[] {
-  return [...outboundEntries(ctx, proxy).keys()];
+  // the names need no filter chains: skip building them (one VirtualService lookup per TCP port)
+  return [...outboundEntries(ctx, proxy, undefined, true).keys()];
 }
 
 export function buildOutboundListener(ctx: PushContext, proxy: Proxy, name: string): J | undefined {
