@@ -95,7 +95,7 @@ describe('sidecar RDS: route configuration per port', () => {
 describe('sidecar RDS: VirtualService match', () => {
   it('uri exact/prefix/regex, ignoreUriCase, each match its own route named route.match, up to a catch-all', () => {
     const ctx = mesh([reviewsVs([
-      { name: 'r', match: [{ name: 'exact', uri: { exact: '/a' } }, { name: 'prefix', uri: { prefix: '/b' }, ignoreUriCase: true }, { uri: { regex: '/c/[0-9]+' } }], route: [{ destination: { host: 'reviews', subset: 'v1' } }] },
+      { name: 'r', match: [{ name: 'exact', uri: { exact: '/a' }, statPrefix: 'reviews-a' }, { name: 'prefix', uri: { prefix: '/b' }, ignoreUriCase: true }, { uri: { regex: '/c/[0-9]+' } }], route: [{ destination: { host: 'reviews', subset: 'v1' } }] },
       { name: 'all', route: [{ destination: { host: 'reviews', subset: 'v2' } }] },
       { name: 'never', route: [{ destination: { host: 'reviews', subset: 'v3' } }] },
     ])]);
@@ -109,6 +109,7 @@ describe('sidecar RDS: VirtualService match', () => {
     ]);
     assert.equal(routes[0]!.route.cluster, C(REVIEWS, 9080, 'v1'));
     assert.equal(routes[0]!.decorator.operation, `${REVIEWS}:9080/a`);
+    assert.equal(routes[0]!.stat_prefix, 'reviews-a');
     assert.equal(routes[1]!.decorator.operation, `${REVIEWS}:9080/b*`);
     assert.deepEqual(routes[0]!.metadata, {
       filter_metadata: { istio: { fields: { config: { stringValue: '/apis/networking.istio.io/v1/namespaces/default/virtual-service/reviews' } } } },

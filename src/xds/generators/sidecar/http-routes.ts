@@ -265,6 +265,8 @@ function translateHttpRoute(ctx: PushContext, proxy: Proxy, scoped: ScopedRoute,
   if (name) out.name = name;
   out.match = envoyRouteMatch(match);
   out.metadata = virtualServiceMetadata(namespace, vsName);
+  // per-route upstream stats (vhost.NAME.route.PREFIX.*), opt-in through match.statPrefix as in istiod
+  if (match?.statPrefix) out.stat_prefix = match.statPrefix;
 
   const perFilter: J = {};
   if (http.redirect) {
