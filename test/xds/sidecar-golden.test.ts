@@ -142,6 +142,56 @@ function generateAll(ctx: PushContext, proxy: Proxy): { output: Output; problems
   return { output: { cds, eds: gen(TYPE.EDS, edsNames), lds, rds: gen(TYPE.RDS, rdsNames) }, problems };
 }
 
+/**
+ * What Envoy checks at load time beyond PGV rules, on one proxy's whole output: a RouteConfiguration's
+ * domains are unique across its virtual hosts (else Envoy rejects it), a listener's filter chains have
+ * distinct matches (else "multiple filter chains with the same matching rules"), listeners that bind do
+ * not share an address, and every cluster a route or tcp_proxy names is in CDS (validate_clusters is off,
+ * so a missing one is not a NACK but a 503 NC / refused connection at run time).
+ */
+function envoyLoadProblems(output: Output): string[] {
+  const problems: string[] = [];
+  for (const [name, rc] of Object.entries(output.rds) as [string, Doc][]) {
+    const seen = new Map<string, string>();
+    for (const vh of rc.virtual_hosts ?? []) {
+      for (const domain of vh.domains ?? []) {
+        const other = seen.get(domain.toLowerCase());
+        if (other) problems.push(`RDS ${name}: domain ${domain} in virtual hosts ${other} and ${vh.name}`);
+        seen.set(domain.toLowerCase(), vh.name);
+      }
+    }
+  }
+  const bound = new Map<string, string>();
+  for (const [name, l] of Object.entries(output.lds) as [string, Doc][]) {
+    const chains = new Map<string, number>();
+    (l.filter_chains ?? []).forEach((fc: Doc, i: number) => {
+      const key = JSON.stringify(fc.filter_chain_match ?? {});
+      if (chains.has(key)) problems.push(`LDS ${name}: filter chains ${chains.get(key)} and ${i} have the same match ${key}`);
+      chains.set(key, i);
+    });
+    if (l.bind_to_port?.value === false) continue;
+    const sa = l.address?.socket_address ?? {};
+    const addr = `${sa.address}:${sa.port_value}`;
+    if (bound.has(addr)) problems.push(`LDS ${name}: binds ${addr} like ${bound.get(addr)}`);
+    bound.set(addr, name);
+  }
+  const named = new Set<string>();
+  const collect = (v: unknown): void => {
+    if (Array.isArray(v)) v.forEach(collect);
+    else if (v && typeof v === 'object') {
+      for (const [k, x] of Object.entries(v)) {
+        if (k === 'cluster' && typeof x === 'string') named.add(x);
+        else if (k === 'clusters' && Array.isArray(x)) x.forEach((c: Doc) => typeof c?.name === 'string' && named.add(c.name));
+        else collect(x);
+      }
+    }
+  };
+  collect(output.rds);
+  collect(output.lds);
+  for (const c of named) if (!(c in output.cds)) problems.push(`cluster ${c} is routed to but not in CDS`);
+  return problems;
+}
+
 interface Scenario {
   readonly name: string;
   readonly docs: () => { doc: Doc; where: string }[];
@@ -190,6 +240,7 @@ describe('sidecar goldens: helloworld and bookinfo with each networking sample',
         const proxy = proxyFor(ctx, app, version);
         const { output, problems } = generateAll(ctx, proxy);
         assert.deepEqual(problems, [], `${scenario.name}/${label}`);
+        assert.deepEqual(envoyLoadProblems(output), [], `${scenario.name}/${label}: Envoy's load-time checks`);
         assert.ok(Object.keys(output.cds).length > 0 && Object.keys(output.lds).length > 0, `${scenario.name}/${label}: CDS and LDS are not empty`);
         results.set(`${scenario.name}/${label}`, output);
         if (scenario.sameAsBase) continue;
@@ -212,6 +263,22 @@ describe('sidecar goldens: helloworld and bookinfo with each networking sample',
       }
     });
   }
+
+  it('the load-time checks catch what Envoy would reject or leave unroutable', () => {
+    const base = results.get('bookinfo/productpage');
+    assert.ok(base, 'bookinfo scenario ran');
+    const broken = structuredClone(base) as Output & Record<string, Record<string, Doc>>;
+    const rc = broken.rds['9080'] as Doc;
+    rc.virtual_hosts[1].domains.push(rc.virtual_hosts[0].domains[0]);
+    const inbound = broken.lds.virtualInbound as Doc;
+    inbound.filter_chains.push(inbound.filter_chains[0]);
+    delete broken.cds['outbound|9080||reviews.default.svc.cluster.local'];
+    const problems = envoyLoadProblems(broken);
+    assert.equal(problems.length, 3, problems.join('\n'));
+    assert.match(problems.join('\n'), /domain details\.default\.svc\.cluster\.local in virtual hosts/);
+    assert.match(problems.join('\n'), /LDS virtualInbound: filter chains 0 and \d+ have the same match/);
+    assert.match(problems.join('\n'), /cluster outbound\|9080\|\|reviews\.default\.svc\.cluster\.local is routed to but not in CDS/);
+  });
 
   it('Istio names: outbound|PORT|SUBSET|FQDN clusters, 0.0.0.0_9080 / virtualOutbound / virtualInbound listeners, route configuration 9080', () => {
     const base = results.get('bookinfo/productpage');
