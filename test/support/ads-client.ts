@@ -31,6 +31,8 @@ abstract class RawStreamClient<Req extends { type_url: string }, Res extends { t
   private waiters: { pred: (r: Res) => boolean; resolve: (r: Res) => void; reject: (e: Error) => void }[] = [];
   error: grpc.ServiceError | undefined;
   ended = false;
+  /** encoded size of every response received */
+  bytesReceived = 0;
 
   constructor(addr: string, method: string, requestType: string, responseType: string, options: { metadata?: grpc.Metadata } = {}) {
     this.client = new grpc.Client(addr, grpc.credentials.createInsecure());
@@ -43,7 +45,10 @@ abstract class RawStreamClient<Req extends { type_url: string }, Res extends { t
         const msg = { ...r, node: node && { ...node, metadata: node.metadata && jsonToStruct(node.metadata) } };
         return Buffer.from(reqType.encode(reqType.fromObject(msg)).finish());
       },
-      (b: Buffer) => resType.toObject(resType.decode(b), { longs: String, defaults: true }) as Res,
+      (b: Buffer) => {
+        this.bytesReceived += b.length;
+        return resType.toObject(resType.decode(b), { longs: String, defaults: true }) as Res;
+      },
       options.metadata ?? new grpc.Metadata(),
     );
     this.stream.on('data', (r: Res) => {
