@@ -15,6 +15,7 @@ import { ConfigStore } from '../../src/config/store.js';
 import { KubeHttp } from '../../src/sources/kube/client.js';
 import { KubeSource } from '../../src/sources/kube/kube-source.js';
 import { clusterRoleRules, permissionTriples, roleRules } from '../../src/sources/kube/rbac.js';
+import { CaBundlePatcher, MUTATING_WEBHOOK_CONFIGURATION, VALIDATING_WEBHOOK_CONFIGURATION } from '../../src/webhook/ca-bundle.js';
 import { silentLogger } from '../../src/telemetry/log.js';
 import { FakeApiServer } from '../kube-fixture/server.js';
 import { kubeConfigFor, until } from '../support/kube.js';
@@ -57,6 +58,12 @@ describe('RBAC: manifests/rbac/clusterrole.yaml', () => {
     publisher.stop();
     // the CA material: cacerts and istio-ca-secret read, istio-ca-secret created
     await loadCaSecret({ http: new KubeHttp(kubeConfigFor(url)), namespace: 'istio-system', trustDomain: 'cluster.local', keyType: 'ec', log: silentLogger });
+    // the webhooks: both configurations read and their caBundle written
+    for (const kind of ['MutatingWebhookConfiguration', 'ValidatingWebhookConfiguration']) {
+      const name = kind === 'MutatingWebhookConfiguration' ? MUTATING_WEBHOOK_CONFIGURATION : VALIDATING_WEBHOOK_CONFIGURATION;
+      api.create({ apiVersion: 'admissionregistration.k8s.io/v1', kind, metadata: { name }, webhooks: [{ name: 'w.istio.io', clientConfig: {} }] });
+    }
+    await new CaBundlePatcher({ http: new KubeHttp(kubeConfigFor(url)), rootPem: () => 'ROOT', isLeader: () => true, log: silentLogger }).sync();
   });
   after(async () => {
     await src.stop();

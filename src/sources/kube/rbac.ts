@@ -3,7 +3,8 @@
 // objects), get/create/update on Leases (leader election), and for the CA: create TokenReviews
 // (authenticating workload tokens) and get/create/update ConfigMaps (istio-ca-root-cert in every
 // namespace); and in the CA's own namespace only (a Role, so meshd can read no other Secret), get/create
-// Secrets (the CA material: `cacerts`, `istio-ca-secret`). manifests/rbac/clusterrole.yaml and
+// Secrets (the CA material: `cacerts`, `istio-ca-secret`); get/update on the two webhook configurations
+// (caBundle). manifests/rbac/clusterrole.yaml and
 // manifests/rbac/role.yaml are this, written out; test/sources/rbac.test.ts checks them against the
 // requests the Kubernetes source and the CA really make.
 
@@ -23,6 +24,12 @@ export const LEASE_VERBS = ['create', 'get', 'update'] as const;
 export const CA_PERMISSIONS: readonly { group: string; resource: string; verbs: readonly string[] }[] = [
   { group: 'authentication.k8s.io', resource: 'tokenreviews', verbs: ['create'] },
   { group: '', resource: 'configmaps', verbs: ['create', 'get', 'update'] },
+];
+
+/** The webhooks' caBundle patcher (src/webhook/ca-bundle.ts): read and update both webhook configurations. */
+export const WEBHOOK_PERMISSIONS: readonly { group: string; resource: string; verbs: readonly string[] }[] = [
+  { group: 'admissionregistration.k8s.io', resource: 'mutatingwebhookconfigurations', verbs: ['get', 'update'] },
+  { group: 'admissionregistration.k8s.io', resource: 'validatingwebhookconfigurations', verbs: ['get', 'update'] },
 ];
 
 /**
@@ -50,7 +57,7 @@ function clusterPermissionTriples(): Set<string> {
   for (const k of ALL_KINDS) for (const v of INFORMER_VERBS) out.add(`${KINDS[k].group}|${KINDS[k].plural}|${v}`);
   for (const k of ISTIO_KINDS) for (const v of STATUS_VERBS) out.add(`${KINDS[k].group}|${KINDS[k].plural}/status|${v}`);
   for (const v of LEASE_VERBS) out.add(`${LEASE_RESOURCE.group}|${LEASE_RESOURCE.plural}|${v}`);
-  for (const p of CA_PERMISSIONS) for (const v of p.verbs) out.add(`${p.group}|${p.resource}|${v}`);
+  for (const p of [...CA_PERMISSIONS, ...WEBHOOK_PERMISSIONS]) for (const v of p.verbs) out.add(`${p.group}|${p.resource}|${v}`);
   return out;
 }
 
