@@ -367,6 +367,14 @@ describe('sidecar RDS: delegate VirtualServices', () => {
     assert.match(JSON.stringify(routes[2]!.metadata), /namespaces\/default\/virtual-service\/reviews"/);
   });
 
+  it('a delegate not exported to the root\'s namespace routes nothing', () => {
+    const ctx = mesh([
+      reviewsVs([{ match: [{ uri: { prefix: '/api' } }], delegate: { name: 'private', namespace: 'team' } }, { route: [{ destination: { host: 'reviews', subset: 'v1' } }] }]),
+      vs('private', { exportTo: ['.'], http: [{ route: [{ destination: { host: 'reviews.default.svc.cluster.local', subset: 'v9' } }] }] }, 'team'),
+    ]);
+    assert.deepEqual(routesFor(ctx, sidecar(), REVIEWS).map((r) => r.route.cluster), [C(REVIEWS, 9080, 'v1')]);
+  });
+
   it('a missing delegate routes nothing for its matches', () => {
     const ctx = mesh([reviewsVs([
       { match: [{ uri: { prefix: '/api' } }], delegate: { name: 'nope' } },

@@ -116,6 +116,13 @@ export interface BuiltRoutes {
   readonly applied: boolean;
 }
 
+/** VirtualService exportTo (`.` own namespace, `*` all, else names; none = all) seen from `namespace`. */
+export function exportedTo(vs: IndexedVirtualService, namespace: string): boolean {
+  const exportTo = vs.config.spec.exportTo;
+  if (!exportTo || exportTo.length === 0) return true;
+  return exportTo.some((e) => e === '*' || (e === '.' && vs.namespace === namespace) || e === namespace);
+}
+
 /** An HTTPRoute with the namespace its destinations are relative to (delegates keep their own). */
 interface ScopedRoute {
   readonly http: HTTPRoute;
@@ -137,8 +144,9 @@ function expandDelegates(ctx: PushContext, vs: IndexedVirtualService): ScopedRou
     }
     const ns = http.delegate.namespace || vs.namespace;
     const delegate = ctx.virtualServices.find((d) => d.namespace === ns && d.config.metadata.name === http.delegate!.name);
-    // a delegate must not itself name hosts (istiod ignores it then); a missing one routes nothing
-    if (!delegate || (delegate.config.spec.hosts?.length ?? 0) > 0) continue;
+    // a delegate must not itself name hosts (istiod ignores it then) and must be exported to the root's
+    // namespace; a missing or invisible one routes nothing
+    if (!delegate || (delegate.config.spec.hosts?.length ?? 0) > 0 || !exportedTo(delegate, vs.namespace)) continue;
     for (const child of delegate.config.spec.http ?? []) {
       if (child.delegate) continue; // istiod supports one level of delegation
       const merged = mergeMatches(http.match, child.match);

@@ -1,11 +1,11 @@
-import { hostMatches, type IndexedVirtualService, type PushContext } from '../../../model/push-context.js';
+import { hostMatches, type PushContext } from '../../../model/push-context.js';
 import type { Proxy } from '../../../model/proxy.js';
 import type { MeshService } from '../../../model/types.js';
 import { PASSTHROUGH_CLUSTER } from '../../envoy/cluster-name.js';
 import { envoyRouteTimeout } from '../../envoy/route-actions.js';
 import { virtualHostDomains } from '../grpc/rds.js';
 import { proxyDnsDomain } from '../grpc/names.js';
-import { defaultHttpRoute, virtualServiceHttpRoutes } from './http-routes.js';
+import { defaultHttpRoute, exportedTo, virtualServiceHttpRoutes } from './http-routes.js';
 import { listenerProtocol } from './protocols.js';
 import { outboundServices } from './scope.js';
 
@@ -52,12 +52,6 @@ function serviceVirtualHost(ctx: PushContext, proxy: Proxy, service: MeshService
   };
 }
 
-function vsVisibleFrom(vs: IndexedVirtualService, proxyNamespace: string): boolean {
-  const exportTo = vs.config.spec.exportTo;
-  if (!exportTo || exportTo.length === 0) return true;
-  return exportTo.some((e) => e === '*' || (e === '.' && vs.namespace === proxyNamespace) || e === proxyNamespace);
-}
-
 /**
  * Virtual hosts for VirtualService hosts that are no registry service (istiod
  * buildSidecarVirtualHostsForVirtualService with no service behind a host, e.g. `hosts: [httpbin.org]` for
@@ -69,7 +63,7 @@ function nonServiceVirtualHosts(ctx: PushContext, proxy: Proxy, port: number, se
   const out: J[] = [];
   const claimed = new Set<string>();
   for (const vs of ctx.virtualServices) {
-    if (!vs.gateways.includes('mesh') || !vsVisibleFrom(vs, proxy.namespace) || (vs.config.spec.http?.length ?? 0) === 0) continue;
+    if (!vs.gateways.includes('mesh') || !exportedTo(vs, proxy.namespace) || (vs.config.spec.http?.length ?? 0) === 0) continue;
     const hosts = vs.hosts.filter((h) => !claimed.has(h) && !services.some((s) => hostMatches(h, s.hostname)) && !ctx.service(h));
     if (hosts.length === 0) continue;
     const built = virtualServiceHttpRoutes(ctx, proxy, vs, port);
