@@ -52,8 +52,9 @@ export const bool = (v: boolean): Der => tlv(TAG.BOOLEAN, Buffer.from([v ? 0xff 
 export const octets = (b: Buffer): Der => tlv(TAG.OCTET_STRING, b);
 export const utf8 = (s: string): Der => tlv(TAG.UTF8_STRING, Buffer.from(s, 'utf8'));
 export const ia5 = (s: string): Der => tlv(TAG.IA5_STRING, Buffer.from(s, 'ascii'));
+const NO_UNUSED_BITS = Buffer.from([0]);
 /** BIT STRING with no unused bits. */
-export const bits = (b: Buffer): Der => tlv(TAG.BIT_STRING, Buffer.concat([Buffer.from([0]), b]));
+export const bits = (b: Buffer): Der => constructed(TAG.BIT_STRING, [NO_UNUSED_BITS, b]);
 /** [n] EXPLICIT (constructed context tag). */
 export const explicit = (n: number, inner: Der): Der => tlv(0xa0 | n, inner);
 /** [n] IMPLICIT primitive (e.g. GeneralName dNSName [2], uniformResourceIdentifier [6]). */
@@ -98,13 +99,49 @@ function encodeOid(dotted: string): Der {
   return tlv(TAG.OID, Buffer.from(out));
 }
 
-/** RFC 5280: UTCTime through 2049, GeneralizedTime from 2050. */
+/** RFC 5280: UTCTime (YYMMDDHHMMSSZ) through 2049, GeneralizedTime (YYYYMMDDHHMMSSZ) from 2050. */
 export function time(d: Date): Der {
+  const out = Buffer.allocUnsafe(timeLength(d));
+  writeTime(out, 0, d);
+  return out;
+}
+
+/**
+ * X.509 Validity, SEQUENCE { notBefore, notAfter }, in one allocation with the digits written straight
+ * into it: every certificate carries one.
+ */
+export function validity(notBefore: Date, notAfter: Date): Der {
+  const len = timeLength(notBefore) + timeLength(notAfter);
+  const out = Buffer.allocUnsafe(2 + len);
+  out[0] = TAG.SEQUENCE;
+  out[1] = len;
+  writeTime(out, writeTime(out, 2, notBefore), notAfter);
+  return out;
+}
+
+const isUtcTime = (year: number) => year < 2050 && year >= 1950;
+const timeLength = (d: Date) => (isUtcTime(d.getUTCFullYear()) ? 15 : 17);
+
+/** Writes the TLV of `d` at `p`; returns the offset after it. */
+function writeTime(out: Buffer, p: number, d: Date): number {
   const year = d.getUTCFullYear();
-  const utc = year < 2050 && year >= 1950;
-  const two = (n: number) => (n < 10 ? `0${n}` : `${n}`);
-  const text = `${utc ? two(year % 100) : String(year).padStart(4, '0')}${two(d.getUTCMonth() + 1)}${two(d.getUTCDate())}${two(d.getUTCHours())}${two(d.getUTCMinutes())}${two(d.getUTCSeconds())}Z`;
-  return tlv(utc ? TAG.UTC_TIME : TAG.GENERALIZED_TIME, Buffer.from(text, 'latin1'));
+  const utc = isUtcTime(year);
+  out[p] = utc ? TAG.UTC_TIME : TAG.GENERALIZED_TIME;
+  out[p + 1] = utc ? 13 : 15;
+  p += 2;
+  p = utc ? writeDigits(out, p, year % 100, 2) : writeDigits(out, p, year, 4);
+  p = writeDigits(out, p, d.getUTCMonth() + 1, 2);
+  p = writeDigits(out, p, d.getUTCDate(), 2);
+  p = writeDigits(out, p, d.getUTCHours(), 2);
+  p = writeDigits(out, p, d.getUTCMinutes(), 2);
+  p = writeDigits(out, p, d.getUTCSeconds(), 2);
+  out[p] = 0x5a; // 'Z'
+  return p + 1;
+}
+
+function writeDigits(out: Buffer, p: number, n: number, width: number): number {
+  for (let i = width - 1; i >= 0; i--, n = Math.floor(n / 10)) out[p + i] = 0x30 + (n % 10);
+  return p + width;
 }
 
 // ── reading ──

@@ -63,8 +63,10 @@ export function spkiDer(key: KeyObject): Buffer {
 /** RFC 5280 §4.2.1.2 method 1: SHA-1 of the subjectPublicKey bits. */
 export function keyIdentifier(spki: Buffer): Buffer {
   const [, bitString] = der.children(der.parse(spki));
-  return crypto.createHash('sha1').update(der.readBits(bitString!)).digest();
+  // one-shot crypto.hash (no Hash object) where Node has it (≥ 20.12)
+  return oneShotHash ? oneShotHash('sha1', der.readBits(bitString!), 'buffer') : crypto.createHash('sha1').update(der.readBits(bitString!)).digest();
 }
+const oneShotHash = (crypto as { hash?: (alg: string, data: Buffer, enc: 'buffer') => Buffer }).hash;
 
 export interface Rdn {
   readonly oid: string;
@@ -137,7 +139,8 @@ export function randomSerial(): Buffer {
 // The constraint extensions are the same for every workload certificate: encode each variant once.
 const staticExtensions = new Map<string, der.Der>();
 function constraintExtensions(t: CertificateTemplate): der.Der {
-  const key = JSON.stringify([t.isCa, t.pathLen, t.keyUsage, t.extKeyUsage]);
+  const ku = t.keyUsage;
+  const key = `${t.isCa}|${t.pathLen}|${+!!ku.digitalSignature}${+!!ku.keyEncipherment}${+!!ku.keyCertSign}${+!!ku.cRLSign}|${t.extKeyUsage?.join() ?? ''}`;
   let cached = staticExtensions.get(key);
   if (!cached) {
     const exts = [
@@ -151,20 +154,47 @@ function constraintExtensions(t: CertificateTemplate): der.Der {
   return cached;
 }
 
+// A CA passes the same authorityKeyId Buffer for every certificate it signs: encode its extension once.
+const authorityKeyIdExtensions = new WeakMap<Buffer, der.Der>();
+function authorityKeyIdExtension(keyId: Buffer): der.Der {
+  let ext = authorityKeyIdExtensions.get(keyId);
+  if (!ext) {
+    ext = extension(OID.authorityKeyIdentifier, false, der.seq(der.implicitPrimitive(0, keyId)));
+    authorityKeyIdExtensions.set(keyId, ext);
+  }
+  return ext;
+}
+
+const VERSION_3 = der.explicit(0, der.smallInt(2));
+
+// subjectKeyIdentifier of a 20-byte SHA-1 key id: a constant head, then the id
+const SKI_HEAD = extension(OID.subjectKeyIdentifier, false, der.octets(Buffer.alloc(20))).subarray(0, -20);
+function subjectKeyIdExtension(spki: Buffer): der.Der {
+  return Buffer.concat([SKI_HEAD, keyIdentifier(spki)], SKI_HEAD.length + 20);
+}
+
+/** GeneralNames of the SAN extension: URIs [6], then DNS names [2]. */
+function generalNames(t: CertificateTemplate): der.Der[] {
+  const names: der.Der[] = [];
+  for (const u of t.uris ?? []) names.push(der.implicitPrimitive(6, Buffer.from(u, 'ascii')));
+  for (const d of t.dnsNames ?? []) names.push(der.implicitPrimitive(2, Buffer.from(d, 'ascii')));
+  return names;
+}
+
 /** TBSCertificate DER for `t`. */
 export function tbsCertificate(t: CertificateTemplate, signer: KeyObject): der.Der {
   const exts: der.Der[] = [constraintExtensions(t)];
-  exts.push(extension(OID.subjectKeyIdentifier, false, der.octets(keyIdentifier(t.spki))));
-  if (t.authorityKeyId) exts.push(extension(OID.authorityKeyIdentifier, false, der.seq(der.implicitPrimitive(0, t.authorityKeyId))));
-  const names = [...(t.uris ?? []).map((u) => der.implicitPrimitive(6, Buffer.from(u, 'ascii'))), ...(t.dnsNames ?? []).map((d) => der.implicitPrimitive(2, Buffer.from(d, 'ascii')))];
+  exts.push(subjectKeyIdExtension(t.spki));
+  if (t.authorityKeyId) exts.push(authorityKeyIdExtension(t.authorityKeyId));
+  const names = generalNames(t);
   // RFC 5280 §4.2.1.6: with an empty subject the SAN extension must be critical
   if (names.length > 0) exts.push(extension(OID.subjectAltName, t.subject.length <= 2, der.seq(...names)));
   return der.seq(
-    der.explicit(0, der.smallInt(2)), // v3
+    VERSION_3,
     der.uint(t.serial),
     signatureAlgorithm(signer),
     t.issuer,
-    der.seq(der.time(t.notBefore), der.time(t.notAfter)),
+    der.validity(t.notBefore, t.notAfter),
     t.subject,
     t.spki,
     der.explicit(3, der.seq(...exts)),
@@ -195,8 +225,11 @@ export function buildCertificateSync(t: CertificateTemplate, signer: KeyObject):
 // ── PEM ──
 
 export function toPem(label: string, body: Buffer): string {
-  const b64 = body.toString('base64').replace(/.{64}/g, '$&\n').replace(/\n$/, '');
-  return `-----BEGIN ${label}-----\n${b64}\n-----END ${label}-----\n`;
+  // 64-column lines by slicing: a global regex over the base64 cost as much as building the certificate
+  const b64 = body.toString('base64');
+  let lines = '';
+  for (let i = 0; i < b64.length; i += 64) lines += `${b64.slice(i, i + 64)}\n`;
+  return `-----BEGIN ${label}-----\n${lines}-----END ${label}-----\n`;
 }
 
 /** Every PEM block with `label` in `text`, as DER. */
