@@ -364,3 +364,17 @@ describe('sidecar LDS: proto fidelity of the security layouts', () => {
     assert.deepEqual(checkEnvoyResource(TYPE.LDS, { name: 'x', filter_chains: chains }), []);
   });
 });
+
+describe('sidecar LDS: IPv6-only pods', () => {
+  it('bind :: — listener and chain names follow (::_PORT), as istiod', () => {
+    const p = sidecar({ ip: 'fd00::5' });
+    const ctx = mesh();
+    assert.ok(listenerNames(ctx, p).includes('::_9080'));
+    assert.deepEqual(listener(ctx, p, '::_9080').address, { socket_address: { address: '::', port_value: 9080 } });
+    assert.equal(listener(ctx, p, 'virtualOutbound').address.socket_address.address, '::');
+    const vi = listener(ctx, p, 'virtualInbound');
+    assert.equal(vi.address.socket_address.address, '::');
+    assert.ok(inboundChainsFor(vi, 9080).every((c) => c.name === '::_9080'));
+    assert.equal(filterConfig(inboundChainsFor(vi, 9080)[0]!.filters, HCM).stat_prefix, 'inbound_::_9080');
+  });
+});

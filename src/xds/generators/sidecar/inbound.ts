@@ -15,6 +15,7 @@ import {
   tcpProxyFilter,
   tlsInspectorListenerFilter,
 } from '../../envoy/hcm.js';
+import { wildcardFor } from './bind.js';
 import { isGrpc, isHttp2, listenerProtocol, type ListenerProtocol } from './protocols.js';
 import { inboundServicePorts } from './scope.js';
 
@@ -35,7 +36,6 @@ type J = Record<string, unknown>;
 
 export const VIRTUAL_INBOUND = 'virtualInbound';
 const INBOUND_PORT = 15006;
-const WILDCARD = '0.0.0.0';
 
 const PLAINTEXT_HTTP_ALPNS = ['http/1.1', 'h2c'];
 const MTLS_HTTP_ALPNS = ['istio-http/1.0', 'istio-http/1.1', 'istio-h2'];
@@ -91,6 +91,8 @@ function chainOptions(lp: ListenerProtocol, sec: SidecarInboundSecurity): ChainO
 
 /** What one chain config (a service port, or the passthrough) routes to (istiod inboundChainConfig). */
 interface ChainConfig {
+  /** the wildcard the chain is named after (istiod cc.bind) */
+  readonly bind: string;
   /** container port; 0 for the passthrough chains */
   readonly targetPort: number;
   /** service port, for the virtual host name and tracing decorator */
@@ -103,11 +105,11 @@ interface ChainConfig {
 
 function chainName(cc: ChainConfig, protocol: 'HTTP' | 'TCP'): string {
   if (cc.passthrough) return protocol === 'HTTP' ? 'virtualInbound-catchall-http' : VIRTUAL_INBOUND;
-  return `${WILDCARD}_${cc.targetPort}`;
+  return `${cc.bind}_${cc.targetPort}`;
 }
 
 function statPrefix(cc: ChainConfig): string {
-  return cc.passthrough ? cc.clusterName : `inbound_${WILDCARD}_${cc.targetPort}`;
+  return cc.passthrough ? cc.clusterName : `inbound_${cc.bind}_${cc.targetPort}`;
 }
 
 /** istiod buildSidecarInboundHTTPRouteConfig: one `*` virtual host forwarding to the local cluster. */
@@ -206,16 +208,19 @@ function inboundListenerFilters(chains: readonly J[]): J[] {
 export function inboundPortChains(
   port: { readonly targetPort: number; readonly servicePort: number; readonly protocol: Protocol; readonly hostname: string },
   sec: SidecarInboundSecurity,
+  bind = '0.0.0.0',
 ): J[] {
   const lp = listenerProtocol(port.protocol);
   if (lp === 'NONE') return [];
-  const cc: ChainConfig = { ...port, clusterName: inboundClusterName(port.targetPort), passthrough: false };
+  const cc: ChainConfig = { ...port, bind, clusterName: inboundClusterName(port.targetPort), passthrough: false };
   return chainOptions(lp, sec).map((opt) => buildChain(cc, opt, sec));
 }
 
 export function buildVirtualInboundListener(ctx: PushContext, proxy: Proxy): J {
   const chains: J[] = [blackholeChain()];
+  const bind = wildcardFor(proxy);
   const passthrough: ChainConfig = {
+    bind,
     targetPort: 0, servicePort: 0, protocol: 'UNSUPPORTED', clusterName: INBOUND_PASSTHROUGH_CLUSTER, passthrough: true, hostname: '',
   };
   // the passthrough chains take the workload's port-independent mode (port 0)
@@ -223,11 +228,11 @@ export function buildVirtualInboundListener(ctx: PushContext, proxy: Proxy): J {
   for (const opt of chainOptions('AUTO', passthroughSecurity)) chains.push(buildChain(passthrough, opt, passthroughSecurity));
   for (const ip of inboundServicePorts(ctx, proxy)) {
     const port = { targetPort: ip.targetPort, servicePort: ip.port.port, protocol: ip.port.protocol, hostname: ip.service.hostname };
-    chains.push(...inboundPortChains(port, sidecarInboundSecurity(ctx, proxy, ip.targetPort)));
+    chains.push(...inboundPortChains(port, sidecarInboundSecurity(ctx, proxy, ip.targetPort), bind));
   }
   const listener: J = {
     name: VIRTUAL_INBOUND,
-    address: { socket_address: { address: WILDCARD, port_value: INBOUND_PORT } },
+    address: { socket_address: { address: bind, port_value: INBOUND_PORT } },
     traffic_direction: 'INBOUND',
     continue_on_listener_filters_timeout: true,
   };

@@ -12,7 +12,7 @@ export function sidecarListenerNames(ctx: PushContext, proxy: Proxy): string[] {
 }
 
 export function buildSidecarListener(ctx: PushContext, proxy: Proxy, name: string): object | undefined {
-  if (name === VIRTUAL_OUTBOUND) return buildVirtualOutboundListener(ctx);
+  if (name === VIRTUAL_OUTBOUND) return buildVirtualOutboundListener(ctx, proxy);
   if (name === VIRTUAL_INBOUND) return buildVirtualInboundListener(ctx, proxy);
   return buildOutboundListener(ctx, proxy, name);
 }

@@ -14,6 +14,7 @@ import {
 } from '../../envoy/hcm.js';
 import { labelsMatch } from '../../envoy/traffic-policy.js';
 import { destinationCluster, virtualServiceMetadata } from './http-routes.js';
+import { wildcardFor } from './bind.js';
 import { isGrpc, isHttp2, listenerProtocol } from './protocols.js';
 import { outboundServices } from './scope.js';
 
@@ -36,7 +37,6 @@ type J = Record<string, unknown>;
 
 export const VIRTUAL_OUTBOUND = 'virtualOutbound';
 const OUTBOUND_PORT = 15001;
-const WILDCARD = '0.0.0.0';
 /** ALPNs the HTTP inspector reports for plaintext HTTP (istiod plaintextHTTPALPNs, HTTP/1.0 off) */
 const PLAINTEXT_HTTP_ALPNS = ['http/1.1', 'h2c'];
 const MESH_GATEWAY = 'mesh';
@@ -51,11 +51,11 @@ export function passthroughFilterChain(ctx: PushContext): J {
   return { filter_chain_match: {}, filters: [istioStatsFilter('outbound'), tcpProxyFilter(cluster, cluster)], name: 'PassthroughFilterChain' };
 }
 
-export function buildVirtualOutboundListener(ctx: PushContext): J {
+export function buildVirtualOutboundListener(ctx: PushContext, proxy: Proxy): J {
   const cluster = egressCluster(ctx);
   return {
     name: VIRTUAL_OUTBOUND,
-    address: { socket_address: { address: WILDCARD, port_value: OUTBOUND_PORT } },
+    address: { socket_address: { address: wildcardFor(proxy), port_value: OUTBOUND_PORT } },
     filter_chains: [
       {
         filter_chain_match: { destination_port: { value: OUTBOUND_PORT } },
@@ -173,6 +173,7 @@ function sameMatch(a: J, b: J): boolean {
 /** Every outbound listener of the proxy, keyed by name (istiod's listenerMap with conflict resolution). */
 function outboundEntries(ctx: PushContext, proxy: Proxy, onlyPort?: number, namesOnly = false): Map<string, OutboundEntry> {
   const entries = new Map<string, OutboundEntry>();
+  const wildcard = wildcardFor(proxy);
   const entry = (bind: string, port: number): OutboundEntry => {
     const name = listenerName(bind, port);
     let e = entries.get(name);
@@ -185,12 +186,12 @@ function outboundEntries(ctx: PushContext, proxy: Proxy, onlyPort?: number, name
       const lp = listenerProtocol(sp.protocol);
       if (lp === 'NONE') continue;
       if (lp === 'HTTP') {
-        const e = entry(WILDCARD, sp.port);
+        const e = entry(wildcard, sp.port);
         // later HTTP services on the port only add virtual hosts to RDS `PORT`
         e.http ??= { rds: String(sp.port), http2: isHttp2(sp.protocol), grpc: isGrpc(sp.protocol) };
         continue;
       }
-      const bind = service.clusterIP && service.clusterIP !== 'None' ? service.clusterIP : WILDCARD;
+      const bind = service.clusterIP && service.clusterIP !== 'None' ? service.clusterIP : wildcard;
       const e = entry(bind, sp.port);
       if (namesOnly) continue;
       // TCP over TCP on one address (headless services): keep only chains with distinct matches (istiod
@@ -199,7 +200,7 @@ function outboundEntries(ctx: PushContext, proxy: Proxy, onlyPort?: number, name
         if (!e.tcpChains.some((x) => sameMatch(x, c))) e.tcpChains.push(c);
       }
       if (lp === 'AUTO') {
-        e.http ??= { rds: bind === WILDCARD ? String(sp.port) : `${service.hostname}:${sp.port}`, http2: false, grpc: false };
+        e.http ??= { rds: bind === wildcard ? String(sp.port) : `${service.hostname}:${sp.port}`, http2: false, grpc: false };
       }
     }
   }
