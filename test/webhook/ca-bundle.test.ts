@@ -54,7 +54,7 @@ test('meshd keeps caBundle current in both webhook configurations; the chain ver
   const daemon = new Daemon({
     grpcAddr: '127.0.0.1:0', monitoringAddr: '127.0.0.1:0', httpAddr: '127.0.0.1:0', debounce: { quietMs: 20, maxMs: 500 }, log: silentLogger,
     kube: { kc: kubeConfigFor(url), status: { namespace: 'istio-system', name: 'istio-status-leader', identity: 'cabundle-test', retryPeriodMs: 50 } },
-    security: { addr: '127.0.0.1:0', caDir },
+    security: { addr: '127.0.0.1:0', caDir, caKeyType: 'ec' },
     webhook: { addr: '127.0.0.1:0', caBundleResyncMs: 200 },
   });
   try {
