@@ -47,6 +47,7 @@ message All {
   fixed64 f64 = 34 [(validate.rules).fixed64 = {not_in: 7}];
   double dbl = 35 [(validate.rules).double = {gt: 0.5, lte: 1.0}];
   float flt = 36 [(validate.rules).float = {const: 2.5}];
+  float tenth = 44 [(validate.rules).float = {lte: 0.1}];
   sfixed32 sf32 = 37 [(validate.rules).sfixed32 = {gt: 0}];
   google.protobuf.UInt32Value wrapped = 38 [(validate.rules).uint32 = {gte: 1, lte: 100}];
   google.protobuf.DoubleValue wrapped_double = 39 [(validate.rules).double = {lt: 1}];
@@ -94,7 +95,7 @@ const root = syntheticRoot();
 /** A message satisfying every rule of pgvtest.All; each test breaks one family. */
 const VALID = {
   s_const: 'x', s_not_in: 'ok', s_header_name: 'x-ok', s_header_value: 'fine value',
-  b_len: Buffer.from('a').toString('base64'), i32: -5, i64: 11, u64: '4294967296', si32: 2, f64: 8, dbl: 1, flt: 2.5, sf32: 1,
+  b_len: Buffer.from('a').toString('base64'), tenth: 0, i32: -5, i64: 11, u64: '4294967296', si32: 2, f64: 8, dbl: 1, flt: 2.5, sf32: 1,
   flag: true, color: 'GREEN', color_in: 'BLUE', color_not_in: 'GREEN',
   names: ['a'], by_key: { ab: { id: 'xx' } }, inner_required: { id: 'ok' }, pick_a: 'a',
   d_required: { nanos: 1 }, ts: { seconds: 2000 },
@@ -169,6 +170,7 @@ describe('PGV checker: each rule family on hand-made violations', () => {
     assert.deepEqual(check({ f64: 7 }), ['All.f64: fixed64.not_in: 7 is one of [7]']);
     assert.deepEqual(check({ dbl: 0.5 }), ['All.dbl: double.gt/lte: 0.5 must be > 0.5 and <= 1']);
     assert.deepEqual(check({ flt: 2 }), ['All.flt: float.const: 2 must equal 2.5']);
+    assert.deepEqual(check({ tenth: 0.1 }), [], 'a float holding 0.1f satisfies lte 0.1 at float precision (as a double it is 0.100000001)');
     assert.deepEqual(check({ sf32: 0 }), ['All.sf32: sfixed32.gt: 0 must be > 0'], 'an unset proto3 scalar is validated as zero');
   });
 

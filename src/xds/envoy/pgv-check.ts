@@ -52,7 +52,8 @@ function toNum(kind: string, v: unknown): bigint | number {
     if (v && typeof v === 'object') return BigInt((v as { toString(): string }).toString());
     return BigInt(String(v ?? 0));
   }
-  return Number(v ?? 0);
+  // float fields hold 32-bit values: compare rule literals at the same precision (0.1f is not 0.1).
+  return kind === 'float' ? Math.fround(Number(v ?? 0)) : Number(v ?? 0);
 }
 
 function show(v: unknown): string {
