@@ -10,10 +10,10 @@ import { buildHttpFilters, buildTcpFilters, policiesForWorkload } from './authz.
 // generator (xds/generators/sidecar/lds.ts) lays virtualInbound's filter chains out from this; it never
 // reads PeerAuthentication/AuthorizationPolicy itself.
 //
-//   STRICT      one mTLS chain per protocol: transport_protocol "tls", any ALPN
-//   PERMISSIVE  an mTLS chain matching Istio's mTLS ALPNs (`applicationProtocols`; what sidecar clients
-//               offer, so mesh mTLS is told apart from an application's own TLS) plus plaintext chains
-//   DISABLE     plaintext chains only
+//   STRICT      mTLS chains only (transport_protocol "tls")
+//   PERMISSIVE  mTLS chains (matched on Istio's mTLS ALPNs, which sidecar clients offer) and plaintext ones
+//   DISABLE     plaintext chains only (no transport socket)
+// The chain matches themselves (ALPN lists per listener protocol) are the layout's, in lds/inbound.ts.
 //
 // The DownstreamTlsContext takes the workload certificate over SDS (`default`, `ROOTCA` on the
 // bootstrap's `sds-grpc` cluster), requires a client certificate and uses istiod's TLS parameters. Its
@@ -28,8 +28,6 @@ import { buildHttpFilters, buildTcpFilters, policiesForWorkload } from './authz.
 
 type J = Record<string, unknown>;
 
-/** filter_chain_match.application_protocols of the PERMISSIVE mTLS chains (istiod allIstioMtlsALPNs). */
-export const ISTIO_MTLS_ALPNS: readonly string[] = Object.freeze(['istio', 'istio-peer-exchange', 'istio-http/1.0', 'istio-http/1.1', 'istio-h2']);
 /** DownstreamTlsContext alpn_protocols (istiod ALPNHttp / ALPNDownstream). */
 export const INBOUND_TLS_ALPNS: readonly string[] = Object.freeze(['h2', 'http/1.1']);
 /** istiod SupportedCiphers: the strong suites sidecars accept below TLS 1.3. */
@@ -50,12 +48,6 @@ export interface SidecarInboundSecurity {
    * Istio's ALPN) for the mTLS filter chains; undefined when the port takes no mTLS (DISABLE)
    */
   readonly transportSocket?: J;
-  /**
-   * filter_chain_match.application_protocols of the mTLS chains (with transport_protocol "tls"):
-   * Istio's mTLS ALPNs in PERMISSIVE, where other TLS must fall through to a plain-TLS/TCP chain;
-   * undefined in STRICT (every TLS connection is mTLS) and DISABLE
-   */
-  readonly applicationProtocols?: readonly string[];
   /** RBAC HTTP filters, in order, to insert before the router on HTTP chains */
   readonly httpFilters: readonly J[];
   /** RBAC network filters, in order, to insert before tcp_proxy on TCP chains */
@@ -96,7 +88,6 @@ export function sidecarInboundSecurity(ctx: PushContext, proxy: Proxy, port: num
   return {
     mode: pa.mode,
     ...(pa.mode !== 'DISABLE' ? { transportSocket: sidecarDownstreamTlsSocket() } : {}),
-    ...(pa.mode === 'PERMISSIVE' ? { applicationProtocols: ISTIO_MTLS_ALPNS } : {}),
     httpFilters: http.filters,
     networkFilters: tcp.filters,
     notes: [`mTLS ${pa.mode} from ${pa.from}`, ...new Set([...http.warnings, ...tcp.warnings])],

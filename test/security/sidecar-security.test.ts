@@ -4,8 +4,9 @@ import { ConfigStore } from '../../src/config/store.js';
 import { validateDocument } from '../../src/config/validate.js';
 import { PushContext } from '../../src/model/push-context.js';
 import { parseProxy, type Proxy } from '../../src/model/proxy.js';
-import { ISTIO_MTLS_ALPNS, sidecarInboundSecurity, type SidecarInboundSecurity } from '../../src/security/sidecar.js';
+import { sidecarInboundSecurity, type SidecarInboundSecurity } from '../../src/security/sidecar.js';
 import { roundTripLosses } from '../../src/xds/envoy/proto-check.js';
+import * as fx from '../xds/sidecar/lds-rds-fixture.js';
 
 // The Envoy-sidecar half of PeerAuthentication and AuthorizationPolicy: which mTLS mode an inbound port
 // gets (and the DownstreamTlsContext Envoy needs for it: SDS default/ROOTCA on sds-grpc, client
@@ -45,10 +46,9 @@ function inbound(ctx: PushContext, port = 9080): SidecarInboundSecurity {
 const strict = (ns: string, name = 'default', selector?: Obj) => pa(name, ns, { ...(selector ? { selector: { matchLabels: selector } } : {}), mtls: { mode: 'STRICT' } });
 
 describe('sidecar inbound mTLS', () => {
-  it('STRICT: a DownstreamTlsContext as istiod builds it, on every TLS connection (no ALPN match)', () => {
+  it('STRICT (mesh-wide): a DownstreamTlsContext as istiod builds it', () => {
     const sec = inbound(mesh(strict('istio-system')));
     assert.equal(sec.mode, 'STRICT');
-    assert.equal(sec.applicationProtocols, undefined);
     const ts = sec.transportSocket as Obj;
     assert.equal(ts.name, 'envoy.transport_sockets.tls');
     const tls = ts.typed_config;
@@ -71,19 +71,16 @@ describe('sidecar inbound mTLS', () => {
     assert.deepEqual(common.combined_validation_context, { default_validation_context: {}, validation_context_sds_secret_config: sds('ROOTCA') });
   });
 
-  it('PERMISSIVE (the default): mTLS on chains matching Istio ALPNs, plaintext beside it', () => {
+  it('PERMISSIVE (the default): the same TLS context for the mTLS chains beside plaintext', () => {
     const sec = inbound(mesh());
     assert.equal(sec.mode, 'PERMISSIVE');
-    assert.ok(sec.transportSocket);
-    assert.deepEqual(sec.applicationProtocols, ['istio', 'istio-peer-exchange', 'istio-http/1.0', 'istio-http/1.1', 'istio-h2']);
-    assert.deepEqual(sec.applicationProtocols, ISTIO_MTLS_ALPNS);
+    assert.deepEqual(sec.transportSocket, inbound(mesh(strict('shop'))).transportSocket);
   });
 
   it('DISABLE: plaintext only, no TLS context', () => {
     const sec = inbound(mesh(pa('default', 'shop', { mtls: { mode: 'DISABLE' } })));
     assert.equal(sec.mode, 'DISABLE');
     assert.equal(sec.transportSocket, undefined);
-    assert.equal(sec.applicationProtocols, undefined);
   });
 
   it('portLevelMtls overrides the workload mode for that port only', () => {
@@ -150,5 +147,69 @@ describe('sidecar inbound authorization', () => {
   it('a policy selecting another workload does not apply', () => {
     const sec = inbound(mesh(ap('ratings-only', 'shop', { selector: { matchLabels: { app: 'ratings' } } })));
     assert.deepEqual(sec.httpFilters, []);
+  });
+});
+
+// End to end through the sidecar listener generator: real PeerAuthentication/AuthorizationPolicy in, the
+// virtualInbound listener out (round-tripped through Envoy's protos and PGV by the fixture's `listener`).
+describe('sidecar virtualInbound under PeerAuthentication and AuthorizationPolicy', () => {
+  const base = [
+    fx.service('reviews', 'default', [{ name: 'http', port: 9080 }, { name: 'tcp-db', port: 5432 }], '10.96.0.10'),
+    fx.pod('reviews-v1', 'default', '10.1.0.11', { app: 'reviews', version: 'v1' }),
+  ];
+  const reviews = fx.sidecar({ pod: 'reviews-v1', ip: '10.1.0.11', labels: { app: 'reviews', version: 'v1' } });
+  const vi = (...extra: Doc[]) => fx.listener(fx.mesh(extra, base), reviews, 'virtualInbound');
+  const chainsFor = (l: Obj, port: number) => (l.filter_chains as Obj[]).filter((c) => c.filter_chain_match.destination_port?.value === port);
+  const layout = (chains: Obj[]) => chains.map((c) => `${c.filter_chain_match.transport_protocol}${c.filter_chain_match.application_protocols ? ` ${c.filter_chain_match.application_protocols.join(',')}` : ''}${c.transport_socket ? ' +mTLS' : ''}`);
+  const sdsNames = (c: Obj) => {
+    const common = c.transport_socket.typed_config.common_tls_context;
+    return [common.tls_certificate_sds_secret_configs[0].name, common.combined_validation_context.validation_context_sds_secret_config.name];
+  };
+  const httpFilterNames = (c: Obj) => c.filters[0].typed_config.http_filters.map((f: Obj) => f.name);
+
+  it('STRICT: every port only accepts mTLS (SDS default/ROOTCA from sds-grpc); passthrough too', () => {
+    const l = vi(pa('default', 'default', { mtls: { mode: 'STRICT' } }));
+    assert.deepEqual(layout(chainsFor(l, 9080)), ['tls +mTLS']);
+    assert.deepEqual(layout(chainsFor(l, 5432)), ['tls +mTLS']);
+    for (const c of [...chainsFor(l, 9080), ...chainsFor(l, 5432)]) {
+      assert.deepEqual(sdsNames(c), ['default', 'ROOTCA']);
+      assert.deepEqual(c.transport_socket.typed_config.require_client_certificate, { value: true });
+    }
+    const passthrough = (l.filter_chains as Obj[]).filter((c) => c.name === 'virtualInbound' || c.name === 'virtualInbound-catchall-http');
+    assert.ok(passthrough.length > 0 && passthrough.every((c) => c.transport_socket), 'no plaintext way in');
+    assert.ok((l.listener_filters as Obj[]).some((f) => f.name === 'envoy.filters.listener.tls_inspector'));
+  });
+
+  it('PERMISSIVE (default): mTLS on Istio ALPNs beside plaintext; TCP also passes one-way TLS through', () => {
+    const l = vi();
+    assert.deepEqual(layout(chainsFor(l, 9080)), ['tls istio,istio-peer-exchange,istio-http/1.0,istio-http/1.1,istio-h2 +mTLS', 'raw_buffer']);
+    assert.deepEqual(layout(chainsFor(l, 5432)), ['tls istio,istio-peer-exchange,istio-http/1.0,istio-http/1.1,istio-h2 +mTLS', 'tls', 'raw_buffer']);
+  });
+
+  it('DISABLE: plaintext only; portLevelMtls makes one port STRICT', () => {
+    assert.deepEqual(layout(chainsFor(vi(pa('default', 'default', { mtls: { mode: 'DISABLE' } })), 9080)), ['raw_buffer']);
+    const l = vi(pa('reviews', 'default', { selector: { matchLabels: { app: 'reviews' } }, mtls: { mode: 'DISABLE' }, portLevelMtls: { 5432: { mode: 'STRICT' } } }));
+    assert.deepEqual(layout(chainsFor(l, 9080)), ['raw_buffer']);
+    assert.deepEqual(layout(chainsFor(l, 5432)), ['tls +mTLS']);
+  });
+
+  it('AuthorizationPolicy: RBAC before the router on HTTP chains and before tcp_proxy on TCP chains, DENY first', () => {
+    const l = vi(
+      ap('deny-admin', 'istio-system', { action: 'DENY', rules: [{ to: [{ operation: { paths: ['/admin*'] } }] }] }),
+      ap('only-productpage', 'default', { selector: { matchLabels: { app: 'reviews' } }, rules: [{ from: [{ source: { principals: ['cluster.local/ns/default/sa/bookinfo-productpage'] } }] }] }),
+    );
+    for (const c of chainsFor(l, 9080)) {
+      const names = httpFilterNames(c);
+      assert.deepEqual(names.filter((n: string) => n === 'envoy.filters.http.rbac').length, 2);
+      assert.ok(names.indexOf('envoy.filters.http.rbac') < names.indexOf('envoy.filters.http.router'));
+      const rbac = c.filters[0].typed_config.http_filters.filter((f: Obj) => f.name === 'envoy.filters.http.rbac');
+      assert.deepEqual(rbac.map((f: Obj) => f.typed_config.rules.action ?? 'ALLOW'), ['DENY', 'ALLOW']);
+    }
+    for (const c of chainsFor(l, 5432)) {
+      const names = c.filters.map((f: Obj) => f.name);
+      assert.deepEqual(names.slice(0, 2), ['envoy.filters.network.rbac', 'envoy.filters.network.rbac']);
+      assert.equal(names[names.length - 1], 'envoy.filters.network.tcp_proxy');
+      assert.match(JSON.stringify(c.filters[1].typed_config.rules), /spiffe:\/\/cluster\.local\/ns\/default\/sa\/bookinfo-productpage/);
+    }
   });
 });
