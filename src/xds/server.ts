@@ -190,7 +190,7 @@ export class DiscoveryServer implements DeltaHost {
       call.emit('error', { code: grpc.status.INVALID_ARGUMENT, details });
       return undefined;
     };
-    if (!node.success) return fail('first DiscoveryRequest on a stream must carry node.id');
+    if (!node.success) return fail(`first ${mode === 'delta' ? 'DeltaDiscoveryRequest' : 'DiscoveryRequest'} on a stream must carry node.id`);
     let proxy;
     try {
       proxy = parseProxy(node.data);

@@ -292,6 +292,16 @@ describe('ADS server (Delta)', () => {
     assert.equal(Number(connected?.[1]), ds.connections.length);
     assert.ok(ds.connections.some((x) => x.mode === 'delta') && ds.connections.some((x) => x.mode === 'sotw'));
   });
+  it('refuses a Delta stream whose first request has no node, and ignores types it does not serve', async () => {
+    const bare = connect();
+    bare.send({ type_url: TYPE.CDS });
+    await assert.rejects(bare.next(), (e: grpc.ServiceError) => e.code === grpc.status.INVALID_ARGUMENT && /first DeltaDiscoveryRequest on a stream must carry node\.id/.test(e.details));
+    const c = connect();
+    c.send({ node: node('u1'), type_url: 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret', resource_names_subscribe: ['default'] });
+    c.send({ type_url: TYPE.CDS });
+    const r = await c.next();
+    assert.equal(r.type_url, TYPE.CDS, 'the stream carries on after a type it does not serve');
+  });
 });
 
 describe('ADS server (Delta) on a guarded port', () => {
