@@ -119,10 +119,11 @@ describe('meshd install / uninstall against the API-server fixture (real kubectl
 
   it('--set reaches the cluster (istioctl spellings too)', async () => {
     const t = io();
-    assert.equal(await runInstall(flags({ wait: false, set: ['values.pilot.autoscaleEnabled=false', 'replicaCount=2', 'values.global.hub=registry.example'] }), t), 0, t.err());
-    const spec = JSON.parse(await k.run(['get', '-n', 'istio-system', 'deployment', 'istiod', '-o', 'json'])) as { spec: { replicas: number; template: { spec: { containers: { image: string }[] } } } };
+    assert.equal(await runInstall(flags({ wait: false, set: ['values.pilot.autoscaleEnabled=false', 'replicaCount=2', 'values.pilot.hub=registry.example', 'values.global.hub=proxies.example'] }), t), 0, t.err());
+    const spec = JSON.parse(await k.run(['get', '-n', 'istio-system', 'deployment', 'istiod', '-o', 'json'])) as { spec: { replicas: number; template: { spec: { containers: { image: string; args: string[] }[] } } } };
     assert.equal(spec.spec.replicas, 2);
     assert.equal(spec.spec.template.spec.containers[0]!.image, 'registry.example/meshd:0.1.0');
+    assert.ok(spec.spec.template.spec.containers[0]!.args.includes('--proxy-hub=proxies.example'));
   });
 
   it('a Deployment that never becomes available fails the wait with what to check', async () => {
