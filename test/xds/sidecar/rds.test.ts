@@ -58,6 +58,15 @@ describe('sidecar RDS: route configuration per port', () => {
     assert.ok(!routeConfig(ctx, sidecar(), '5000').virtual_hosts.some((v: Obj) => v.name.startsWith('api.example.com')));
   });
 
+  it('no domain appears in two virtual hosts (Envoy rejects the whole configuration): the first claim wins', () => {
+    const ctx = mesh([vs('alias', { hosts: ['reviews.default'], http: [{ route: [{ destination: { host: 'ratings' } }] }] })]);
+    const rc = routeConfig(ctx, sidecar(), '9080');
+    const all = (rc.virtual_hosts as Obj[]).flatMap((v) => v.domains as string[]);
+    assert.equal(new Set(all).size, all.length);
+    assert.ok(vhost(rc, `${REVIEWS}:9080`).domains.includes('reviews.default'));
+    assert.ok(!(rc.virtual_hosts as Obj[]).some((v) => v.name === 'reviews.default:9080'), 'a virtual host left without domains is dropped');
+  });
+
   it('named FQDN:PORT (sniffed ports): only that service', () => {
     const rc = routeConfig(mesh(), sidecar(), 'legacy.default.svc.cluster.local:7000');
     assert.deepEqual(rc.virtual_hosts.map((v: Obj) => v.name), ['legacy.default.svc.cluster.local:7000', 'allow_any']);
