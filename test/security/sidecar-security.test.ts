@@ -7,6 +7,7 @@ import { parseProxy, type Proxy } from '../../src/model/proxy.js';
 import { sidecarInboundSecurity, type SidecarInboundSecurity } from '../../src/security/sidecar.js';
 import { roundTripLosses } from '../../src/xds/envoy/proto-check.js';
 import * as fx from '../xds/sidecar/lds-rds-fixture.js';
+import { buildSidecarCluster } from '../../src/xds/generators/sidecar/cds.js';
 
 // The Envoy-sidecar half of PeerAuthentication and AuthorizationPolicy: which mTLS mode an inbound port
 // gets (and the DownstreamTlsContext Envoy needs for it: SDS default/ROOTCA on sds-grpc, client
@@ -211,5 +212,50 @@ describe('sidecar virtualInbound under PeerAuthentication and AuthorizationPolic
       assert.equal(names[names.length - 1], 'envoy.filters.network.tcp_proxy');
       assert.match(JSON.stringify(c.filters[1].typed_config.rules), /spiffe:\/\/cluster\.local\/ns\/default\/sa\/bookinfo-productpage/);
     }
+  });
+});
+
+// The client half, reviewed here for what mTLS needs to interoperate with the inbound half above: the
+// server's SPIFFE identity checked (SAN), SNI and ALPN as istiod sets them, and auto-mTLS per endpoint.
+describe('sidecar client mTLS (outbound clusters) against the inbound side', () => {
+  const withSa = (name: string, ip: string, labels: Record<string, string>, sa: string): Doc =>
+    ({ ...fx.pod(name, 'default', ip, labels), spec: { serviceAccountName: sa } });
+  const base = [
+    fx.service('reviews', 'default', [{ name: 'http', port: 9080 }], '10.96.0.10'),
+    withSa('reviews-v1', '10.1.0.11', { app: 'reviews', version: 'v1', 'security.istio.io/tlsMode': 'istio' }, 'bookinfo-reviews'),
+    withSa('productpage-v1', '10.1.0.5', { app: 'productpage', version: 'v1' }, 'bookinfo-productpage'),
+  ];
+  const cluster = (ctx: PushContext, name: string): Obj => {
+    const c = buildSidecarCluster(ctx, fx.sidecar(), name) as Obj;
+    assert.ok(c, name);
+    assert.deepEqual(roundTripLosses('envoy.config.cluster.v3.Cluster', c), []);
+    return c;
+  };
+  const upstream = (ts: Obj) => ts.typed_config;
+  const REVIEWS = 'outbound|9080||reviews.default.svc.cluster.local';
+  const SAN = [{ exact: 'spiffe://cluster.local/ns/default/sa/bookinfo-reviews' }];
+
+  it('ISTIO_MUTUAL: SDS default/ROOTCA, SAN = the destination service accounts (also for subjectAltNames: []), istiod SNI, ALPN istio', () => {
+    for (const sans of [undefined, []]) {
+      const ctx = fx.mesh([fx.dr('reviews', { host: 'reviews', trafficPolicy: { tls: { mode: 'ISTIO_MUTUAL', ...(sans ? { subjectAltNames: sans } : {}) } } })], base);
+      const tls = upstream(cluster(ctx, REVIEWS).transport_socket);
+      assert.equal(tls.sni, 'outbound_.9080_._.reviews.default.svc.cluster.local');
+      const common = tls.common_tls_context;
+      assert.deepEqual(common.alpn_protocols, ['istio']);
+      assert.equal(common.tls_certificate_sds_secret_configs[0].name, 'default');
+      assert.equal(common.tls_certificate_sds_secret_configs[0].sds_config.api_config_source.grpc_services[0].envoy_grpc.cluster_name, 'sds-grpc');
+      assert.equal(common.combined_validation_context.validation_context_sds_secret_config.name, 'ROOTCA');
+      assert.deepEqual(common.combined_validation_context.default_validation_context.match_subject_alt_names, SAN);
+    }
+  });
+
+  it('auto-mTLS: the same context for endpoints with a sidecar, plaintext for the rest; none when the destination namespace DISABLEs', () => {
+    const c = cluster(fx.mesh([], base), REVIEWS);
+    assert.equal(c.transport_socket, undefined);
+    const [istio, disabled] = c.transport_socket_matches;
+    assert.deepEqual(istio.match, { fields: { tlsMode: { stringValue: 'istio' } } });
+    assert.deepEqual(upstream(istio.transport_socket).common_tls_context.combined_validation_context.default_validation_context.match_subject_alt_names, SAN);
+    assert.equal(disabled.transport_socket.name, 'envoy.transport_sockets.raw_buffer');
+    assert.equal(cluster(fx.mesh([pa('default', 'default', { mtls: { mode: 'DISABLE' } })], base), REVIEWS).transport_socket_matches, undefined);
   });
 });

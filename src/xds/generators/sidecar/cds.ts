@@ -248,7 +248,8 @@ function applyTls(
   }
   if (tls?.mode === 'ISTIO_MUTUAL') {
     c.transport_socket = istioMutualTransportSocket({
-      subjectAltNames: tls.subjectAltNames ?? serviceAccountsOf(ctx, service.hostname, port),
+      // istiod: an empty list means "the destination's service accounts", not "any certificate"
+      subjectAltNames: tls.subjectAltNames?.length ? tls.subjectAltNames : serviceAccountsOf(ctx, service.hostname, port),
       sni: tls.sni || sni,
       http2,
     });
