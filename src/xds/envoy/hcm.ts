@@ -36,21 +36,29 @@ export function grpcStatsFilter(): J {
   return { name: FILTER_NAME.GRPC_STATS, typed_config: anyOf(ANY_TYPE.GRPC_STATS, { emit_filter_state: true, stats_for_all_methods: { value: false } }) };
 }
 
+export function grpcWebFilter(): J {
+  return { name: FILTER_NAME.GRPC_WEB, typed_config: anyOf(ANY_TYPE.GRPC_WEB) };
+}
+
 export interface HttpFilterOptions {
   readonly cls: ListenerClass;
   /** gRPC ports get the grpc_stats filter */
   readonly grpc: boolean;
+  /** gRPC-Web ports also translate gRPC-Web to gRPC (grpc_web) */
+  readonly grpcWeb?: boolean;
   /** security filters (RBAC …) that istiod places first, so policies act before anything else */
   readonly securityFilters?: readonly J[];
 }
 
 /**
- * The HTTP filter chain of a sidecar HCM in istiod's order: security (authn/RBAC), grpc_stats (gRPC ports),
+ * The HTTP filter chain of a sidecar HCM in istiod's order: security (authn/RBAC), grpc_web (gRPC-Web
+ * ports), grpc_stats (gRPC ports),
  * fault, cors, istio.stats, router (last, as Envoy requires). istio.metadata_exchange and istio.alpn are
  * istio-proxy-only extensions with no Envoy proto: not written (see README).
  */
 export function sidecarHttpFilters(opts: HttpFilterOptions): J[] {
   const out: J[] = [...(opts.securityFilters ?? [])];
+  if (opts.grpcWeb) out.push(grpcWebFilter());
   if (opts.grpc) out.push(grpcStatsFilter());
   out.push({ name: FILTER_NAME.FAULT, typed_config: anyOf(ANY_TYPE.HTTP_FAULT) }, corsFilter(), istioStatsFilter(opts.cls), routerFilter());
   return out;

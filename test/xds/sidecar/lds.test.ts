@@ -113,6 +113,12 @@ describe('sidecar LDS: outbound HTTP listeners', () => {
     assert.deepEqual(stats.value, { fields: {} });
   });
 
+  it('gRPC-Web ports add grpc_web before grpc_stats', () => {
+    const ctx = mesh([service('web', 'default', [{ name: 'grpc-web', port: 8088 }], '10.96.0.88')]);
+    const hcm = filterConfig(listener(ctx, sidecar(), '0.0.0.0_8088').filter_chains[0].filters, HCM);
+    assert.deepEqual(names(hcm.http_filters).slice(0, 3), ['envoy.filters.http.grpc_web', 'envoy.filters.http.grpc_stats', 'envoy.filters.http.fault']);
+  });
+
   it('gRPC ports speak HTTP/2 from the first byte and get grpc_stats before fault', () => {
     const hcm = filterConfig(listener(mesh(), sidecar(), '0.0.0.0_5000').filter_chains[0].filters, HCM);
     assert.deepEqual(hcm.http2_protocol_options, {});

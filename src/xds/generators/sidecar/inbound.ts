@@ -150,7 +150,7 @@ function buildChain(cc: ChainConfig, opt: ChainOption, sec: SidecarInboundSecuri
         statPrefix: statPrefix(cc),
         cls: 'inbound',
         routeConfig: inboundRouteConfig(cc),
-        httpFilters: sidecarHttpFilters({ cls: 'inbound', grpc: isGrpc(cc.protocol), securityFilters: sec.httpFilters }),
+        httpFilters: sidecarHttpFilters({ cls: 'inbound', grpc: isGrpc(cc.protocol), grpcWeb: cc.protocol === 'GRPC-Web', securityFilters: sec.httpFilters }),
         http2: isHttp2(cc.protocol),
       }),
     ];

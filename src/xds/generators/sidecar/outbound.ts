@@ -74,7 +74,7 @@ interface OutboundEntry {
   readonly bind: string;
   readonly port: number;
   tcpChains: J[];
-  http?: { rds: string; http2: boolean; grpc: boolean };
+  http?: { rds: string; http2: boolean; grpc: boolean; grpcWeb: boolean };
 }
 
 function listenerName(bind: string, port: number): string {
@@ -188,7 +188,7 @@ function outboundEntries(ctx: PushContext, proxy: Proxy, onlyPort?: number, name
       if (lp === 'HTTP') {
         const e = entry(wildcard, sp.port);
         // later HTTP services on the port only add virtual hosts to RDS `PORT`
-        e.http ??= { rds: String(sp.port), http2: isHttp2(sp.protocol), grpc: isGrpc(sp.protocol) };
+        e.http ??= { rds: String(sp.port), http2: isHttp2(sp.protocol), grpc: isGrpc(sp.protocol), grpcWeb: sp.protocol === 'GRPC-Web' };
         continue;
       }
       const bind = service.clusterIP && service.clusterIP !== 'None' ? service.clusterIP : wildcard;
@@ -200,7 +200,7 @@ function outboundEntries(ctx: PushContext, proxy: Proxy, onlyPort?: number, name
         if (!e.tcpChains.some((x) => sameMatch(x, c))) e.tcpChains.push(c);
       }
       if (lp === 'AUTO') {
-        e.http ??= { rds: bind === wildcard ? String(sp.port) : `${service.hostname}:${sp.port}`, http2: false, grpc: false };
+        e.http ??= { rds: bind === wildcard ? String(sp.port) : `${service.hostname}:${sp.port}`, http2: false, grpc: false, grpcWeb: false };
       }
     }
   }
@@ -214,7 +214,7 @@ function renderOutbound(ctx: PushContext, e: OutboundEntry): J {
       statPrefix: `outbound_${listenerName(e.bind, e.port)}`,
       cls: 'outbound',
       rdsName: e.http.rds,
-      httpFilters: sidecarHttpFilters({ cls: 'outbound', grpc: e.http.grpc }),
+      httpFilters: sidecarHttpFilters({ cls: 'outbound', grpc: e.http.grpc, grpcWeb: e.http.grpcWeb }),
       http2: e.http.http2,
     });
     chains.push({ filter_chain_match: { transport_protocol: 'raw_buffer', application_protocols: PLAINTEXT_HTTP_ALPNS }, filters: [hcm] });
