@@ -6,6 +6,7 @@ import { PushContext } from '../../src/model/push-context.js';
 import { parseProxy, type Proxy } from '../../src/model/proxy.js';
 import { grpcGenerator } from '../../src/xds/generators/grpc/index.js';
 import { roundTripLosses } from '../../src/xds/envoy/proto-check.js';
+import { checkEnvoyResource } from '../../src/xds/envoy/pgv-check.js';
 import { TYPE, typeName, type TypeUrl } from '../../src/xds/resource-types.js';
 
 // Unit tests of the proxyless gRPC generator: every translation, generated from small stores, asserted on
@@ -76,10 +77,10 @@ function proxy(opts: { ns?: string; pod?: string; ip?: string; labels?: Record<s
   return parseProxy({ id: `sidecar~${opts.ip ?? '10.1.0.20'}~${opts.pod ?? 'client-1'}.${ns}~${ns}.svc.cluster.local`, metadata });
 }
 
-/** Generates and insists the resource round-trips through Envoy's protos without losing a field. */
+/** Generates and insists the resource round-trips through Envoy's protos without losing a field and passes their PGV rules. */
 function gen(type: TypeUrl, ctx: PushContext, p: Proxy, name: string): Obj | undefined {
   const body = grpcGenerator.generate(type, ctx, p, name) as Obj | undefined;
-  if (body) assert.deepEqual(roundTripLosses(typeName(type), body), [], `${name} must round-trip`);
+  if (body) assert.deepEqual(checkEnvoyResource(type, body), [], `${name} must round-trip and pass PGV`);
   return body;
 }
 

@@ -9,7 +9,7 @@ import { validateDocument } from '../../src/config/validate.js';
 import { PushContext } from '../../src/model/push-context.js';
 import { parseProxy, type Proxy } from '../../src/model/proxy.js';
 import { outboundClusterName } from '../../src/xds/envoy/cluster-name.js';
-import { roundTripLosses } from '../../src/xds/envoy/proto-check.js';
+import { checkEnvoyResource } from '../../src/xds/envoy/pgv-check.js';
 import { grpcGenerator } from '../../src/xds/generators/grpc/index.js';
 import { SHORT_TYPE, TYPE, typeName, type TypeUrl } from '../../src/xds/resource-types.js';
 
@@ -167,7 +167,7 @@ describe('grpc generator golden files (helloworld mesh)', () => {
       for (const { proxy, name } of [...names].sort((x, y) => (x.name < y.name ? -1 : x.name > y.name ? 1 : 0))) {
         const body = grpcGenerator.generate(type, ctx, proxies[proxy], name);
         assert.ok(body, `${short} ${name} must exist for the ${proxy}`);
-        assert.deepEqual(roundTripLosses(typeName(type), body), [], `${short} ${name} must round-trip through Envoy's protos`);
+        assert.deepEqual(checkEnvoyResource(type, body), [], `${short} ${name} must round-trip through Envoy's protos and pass their PGV rules`);
         resources[name] = body;
       }
       const actual = `${JSON.stringify({ type, resources }, null, 2)}\n`;
@@ -186,7 +186,7 @@ describe('grpc generator golden files (helloworld mesh)', () => {
       // the committed golden itself must be valid Envoy config
       const golden = JSON.parse(expected) as { resources: Record<string, object> };
       for (const [name, body] of Object.entries(golden.resources)) {
-        assert.deepEqual(roundTripLosses(typeName(type), body), [], `golden ${short} ${name} must round-trip`);
+        assert.deepEqual(checkEnvoyResource(type, body), [], `golden ${short} ${name} must round-trip and pass PGV`);
       }
     });
   }
