@@ -11,7 +11,7 @@ import { parseProxy, type Proxy } from '../../src/model/proxy.js';
 import { outboundClusterName } from '../../src/xds/envoy/cluster-name.js';
 import { checkEnvoyResource } from '../../src/xds/envoy/pgv-check.js';
 import { grpcGenerator } from '../../src/xds/generators/grpc/index.js';
-import { SHORT_TYPE, TYPE, typeName, type TypeUrl } from '../../src/xds/resource-types.js';
+import { SHORT_TYPE, TYPE, type TypeUrl } from '../../src/xds/resource-types.js';
 
 // Golden files of what the proxyless gRPC generator emits for the helloworld example mesh
 // (examples/helloworld/ when it holds config, else the same mesh built here): test/golden/grpc/<type>.json.
