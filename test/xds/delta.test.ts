@@ -9,6 +9,9 @@ import { adsz, syncz } from '../../src/telemetry/debug.js';
 import { DiscoveryServer } from '../../src/xds/server.js';
 import { TYPE } from '../../src/xds/resource-types.js';
 import type { Generator } from '../../src/xds/generators/generator.js';
+import { encodeResource } from '../../src/xds/cache.js';
+import { decodeDeltaDiscoveryResponse, encodeDeltaDiscoveryResponse } from '../../src/xds/delta-wire.js';
+import { decodeMessage } from '../../src/xds/protos.js';
 import { RawAdsClient, RawDeltaClient, type DeltaResponse } from '../support/ads-client.js';
 
 // Protocol behaviour of Delta ADS (DeltaAggregatedResources) against a tiny generator: one EDS cluster
@@ -53,6 +56,27 @@ const testGenerator: Generator = {
 };
 
 const node = (pod: string, ns = 'default') => ({ id: `sidecar~10.0.0.1~${pod}.${ns}~${ns}.svc.cluster.local`, metadata: { GENERATOR: 'grpc', NAMESPACE: ns } });
+
+describe('Delta wire encoding', () => {
+  it('splices cached resources into a DeltaDiscoveryResponse that Envoy\'s proto decodes field for field', () => {
+    const a = encodeResource(TYPE.CDS, 'c1', { name: 'c1', type: 'EDS', eds_cluster_config: { eds_config: { ads: {} } } });
+    const bytes = encodeDeltaDiscoveryResponse({ systemVersionInfo: 'v9', typeUrl: TYPE.CDS, nonce: 'n-1', resources: [a], removed: ['gone-1', 'gone-2'], controlPlane: 'meshd' });
+    const decoded = decodeDeltaDiscoveryResponse(bytes) as {
+      system_version_info: string; type_url: string; nonce: string; removed_resources: string[]; control_plane: { identifier: string };
+      resources: { name: string; version: string; resource: { type_url: string; value: Uint8Array } }[];
+    };
+    assert.equal(decoded.system_version_info, 'v9');
+    assert.equal(decoded.type_url, TYPE.CDS);
+    assert.equal(decoded.nonce, 'n-1');
+    assert.deepEqual(decoded.removed_resources, ['gone-1', 'gone-2']);
+    assert.equal(decoded.control_plane.identifier, 'meshd');
+    assert.equal(decoded.resources.length, 1);
+    assert.equal(decoded.resources[0]!.name, 'c1');
+    assert.equal(decoded.resources[0]!.version, a.hash);
+    assert.equal(decoded.resources[0]!.resource.type_url, TYPE.CDS);
+    assert.deepEqual(decodeMessage('envoy.config.cluster.v3.Cluster', decoded.resources[0]!.resource.value), { name: 'c1', type: 'EDS', eds_cluster_config: { eds_config: { ads: {} } } });
+  });
+});
 
 describe('ADS server (Delta)', () => {
   const store = new ConfigStore();
