@@ -7,6 +7,7 @@ import { addAgentCommand } from './agent.js';
 import { addBootstrapCommand } from './bootstrap.js';
 import { runValidate } from './validate.js';
 import { addInstallCommands } from './install.js';
+import { addSimulateCommand } from '../simulate/cli.js';
 
 const program = new Command();
 program
@@ -44,6 +45,7 @@ program
 addAgentCommand(program);
 addBootstrapCommand(program);
 addInstallCommands(program);
+addSimulateCommand(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`meshd: ${(err as Error).message}\n`);

@@ -1,0 +1,131 @@
+import { readFile } from 'node:fs/promises';
+import type { Command } from 'commander';
+import { ConfigStore } from '../config/store.js';
+import { PushContext } from '../model/push-context.js';
+import { parseProxy } from '../model/proxy.js';
+import { DirectorySource } from '../sources/dir/directory-source.js';
+import { createLogger } from '../telemetry/log.js';
+import { simulate, type SimResult } from './envoy-sim.js';
+import { ResourceSet, type SimRequestInput } from './resources.js';
+import { generateSidecarResources } from './sidecar-resources.js';
+
+// `meshd simulate`: what an Envoy sidecar would do with one request. The resources come either from
+// meshd itself (mesh config in a directory + the proxy's node id, generated as the daemon would) or
+// from a JSON file (Envoy admin /config_dump, or {listeners, routes, clusters}). Prints the decision
+// chain as JSON; exit 1 when Envoy would not forward the request.
+
+export interface SimulateFlags {
+  configDir?: string;
+  resources?: string;
+  proxy?: string;
+  label: string[];
+  port: string;
+  ip?: string;
+  host?: string;
+  path: string;
+  method: string;
+  scheme: string;
+  header: string[];
+  tcp?: boolean;
+  sni?: string;
+  alpn?: string;
+  inbound?: boolean;
+  sourceIp?: string;
+  random: string;
+  verbose?: boolean;
+}
+
+export interface SimulateIO {
+  stdout: { write(chunk: string): unknown };
+  stderr: { write(chunk: string): unknown };
+}
+
+function keyValues(items: readonly string[], what: string, sep: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const item of items) {
+    const at = item.indexOf(sep);
+    if (at <= 0) throw new Error(`${what} ${JSON.stringify(item)}: want NAME${sep}VALUE`);
+    out[item.slice(0, at).trim()] = item.slice(at + 1).trim();
+  }
+  return out;
+}
+
+async function fromConfigDir(dir: string, proxyId: string, labels: Record<string, string>): Promise<ResourceSet> {
+  const store = new ConfigStore();
+  const source = new DirectorySource({ dir, store, log: createLogger('warn') });
+  await source.start();
+  await source.stop();
+  const ns = proxyId.split('~')[2]?.split('.')[1] ?? 'default';
+  const proxy = parseProxy({ id: proxyId, metadata: { NAMESPACE: ns, LABELS: labels, INSTANCE_IPS: proxyId.split('~')[1] ?? '' } });
+  const generated = generateSidecarResources(new PushContext(store, 'simulate'), proxy);
+  if (generated.missingRoutes.length > 0) throw new Error(`route configurations referenced but not generated: ${generated.missingRoutes.join(', ')}`);
+  return generated.resources;
+}
+
+/** Drops the raw resources (large) from the result unless --verbose. */
+function brief(r: SimResult): unknown {
+  return {
+    ...r,
+    ...(r.http ? { http: { ...r.http, route: undefined } } : {}),
+    clusters: r.clusters.map((c) => ({ ...c, resource: undefined })),
+  };
+}
+
+export async function runSimulate(flags: SimulateFlags, io: SimulateIO): Promise<number> {
+  let resources: ResourceSet;
+  if (flags.resources) {
+    resources = ResourceSet.fromDump(JSON.parse(await readFile(flags.resources, 'utf8')));
+  } else if (flags.configDir && flags.proxy) {
+    resources = await fromConfigDir(flags.configDir, flags.proxy, keyValues(flags.label, '--label', '='));
+  } else {
+    io.stderr.write('meshd simulate: pass --resources FILE, or --config-dir DIR with --proxy NODE_ID\n');
+    return 2;
+  }
+  const request: SimRequestInput = {
+    port: Number(flags.port),
+    destinationIp: flags.ip ?? '0.0.0.0',
+    entryPort: flags.inbound ? 15006 : 15001,
+    protocol: flags.tcp ? 'tcp' : 'http',
+    path: flags.path,
+    method: flags.method,
+    scheme: flags.scheme === 'https' ? 'https' : 'http',
+    headers: keyValues(flags.header, '--header', ':'),
+    random: Number(flags.random),
+    ...(flags.host ? { host: flags.host } : {}),
+    ...(flags.sourceIp ? { source: { ip: flags.sourceIp } } : {}),
+    ...(flags.sni !== undefined || flags.alpn !== undefined
+      ? { tls: { ...(flags.sni ? { sni: flags.sni } : {}), alpn: flags.alpn ? flags.alpn.split(',') : [] } }
+      : {}),
+  };
+  const result = simulate(resources, request);
+  io.stdout.write(`${JSON.stringify(flags.verbose ? result : brief(result), null, 2)}\n`);
+  return result.failure ? 1 : 0;
+}
+
+export function addSimulateCommand(program: Command): void {
+  const collect = (v: string, prev: string[]) => [...prev, v];
+  program
+    .command('simulate')
+    .description("show how an Envoy sidecar routes one request: listener, filter chain, virtual host, route, clusters")
+    .option('--config-dir <dir>', 'mesh config (Istio and Kubernetes YAML/JSON) to generate the sidecar from')
+    .option('--proxy <node-id>', 'the sidecar: sidecar~IP~POD.NAMESPACE~NAMESPACE.svc.cluster.local')
+    .option('--label <k=v>', 'a label of the proxy workload (repeatable)', collect, [])
+    .option('--resources <file>', 'Envoy /config_dump JSON, or {listeners, routes, clusters}, instead of --config-dir')
+    .requiredOption('--port <port>', 'destination port the application connects to')
+    .option('--ip <addr>', 'destination IP the application connects to (a service cluster IP)')
+    .option('--host <authority>', 'Host / :authority')
+    .option('--path <path>', ':path, with query string', '/')
+    .option('--method <method>', 'HTTP method', 'GET')
+    .option('--scheme <scheme>', ':scheme (http or https)', 'http')
+    .option('--header <name:value>', 'request header (repeatable)', collect, [])
+    .option('--tcp', 'opaque TCP instead of HTTP')
+    .option('--sni <name>', 'TLS client: SNI')
+    .option('--alpn <list>', 'TLS client: comma-separated ALPN')
+    .option('--inbound', 'the connection arrives at the pod (virtualInbound, 15006) instead of leaving it')
+    .option('--source-ip <addr>', 'client IP')
+    .option('--random <n>', 'random value for weighted clusters and runtime fractions', '0')
+    .option('--verbose', 'include the matched route and cluster resources')
+    .action(async (flags: SimulateFlags) => {
+      process.exitCode = await runSimulate(flags, { stdout: process.stdout, stderr: process.stderr });
+    });
+}
