@@ -327,6 +327,11 @@ describe('sidecar RDS: fault, mirror, CORS, headers', () => {
     });
   });
 
+  it('headers: a single destination\'s header operations follow the route\'s', () => {
+    const ctx = mesh([reviewsVs([{ headers: { request: { set: { 'x-route': '1' } } }, route: [{ destination: { host: 'reviews' }, headers: { request: { set: { 'x-dest': '2' } } } }] }])]);
+    assert.deepEqual(only(routesFor(ctx, sidecar(), REVIEWS)).request_headers_to_add.map((o: Obj) => o.header.key), ['x-route', 'x-dest']);
+  });
+
   it('headers: route-level and per-destination set/add/remove; request Host set → host rewrite', () => {
     const ctx = mesh([reviewsVs([
       {

@@ -275,6 +275,9 @@ function translateHttpRoute(ctx: PushContext, proxy: Proxy, scoped: ScopedRoute,
   out.metadata = virtualServiceMetadata(namespace, vsName);
   // per-route upstream stats (vhost.NAME.route.PREFIX.*), opt-in through match.statPrefix as in istiod
   if (match?.statPrefix) out.stat_prefix = match.statPrefix;
+  // the route's header operations; a single destination's own ones follow them (istiod order)
+  const routeHeaders = headerFields(http.headers);
+  Object.assign(out, routeHeaders.fields);
 
   const perFilter: J = {};
   if (http.redirect) {
@@ -290,7 +293,7 @@ function translateHttpRoute(ctx: PushContext, proxy: Proxy, scoped: ScopedRoute,
     if (clusters.length === 1) {
       action.cluster = clusters[0]!.name;
       const h = headerFields(clusters[0]!.d.headers);
-      Object.assign(out, h.fields);
+      for (const [k, v] of Object.entries(h.fields)) out[k] = [...((out[k] as unknown[] | undefined) ?? []), ...(v as unknown[])];
       hostRewrite = h.authority;
     } else {
       const weighted = clusters.filter((c) => (c.d.weight ?? 0) > 0);
@@ -300,7 +303,6 @@ function translateHttpRoute(ctx: PushContext, proxy: Proxy, scoped: ScopedRoute,
     Object.assign(action, envoyRouteTimeout(http.timeout));
     const rewrite = rewriteFields(http.rewrite);
     Object.assign(action, rewrite);
-    const routeHeaders = headerFields(http.headers);
     const authority = routeHeaders.authority ?? hostRewrite;
     if (authority !== undefined && !rewrite.host_rewrite_literal) action.host_rewrite_literal = authority;
 
@@ -326,12 +328,6 @@ function translateHttpRoute(ctx: PushContext, proxy: Proxy, scoped: ScopedRoute,
   }
   out.decorator = { operation: routeOperation(out, vsName, port) };
 
-  // route-level headers (for forwarding routes; redirect/direct responses get response headers too)
-  const h = headerFields(http.headers);
-  for (const [k, v] of Object.entries(h.fields)) {
-    const existing = out[k] as unknown[] | undefined;
-    out[k] = existing ? [...existing, ...(v as unknown[])] : v;
-  }
   const fault = translateFault(http.fault);
   if (fault) perFilter[FILTER_NAME.FAULT] = fault;
   if (http.corsPolicy) perFilter[FILTER_NAME.CORS] = corsPolicy(http.corsPolicy);
