@@ -249,10 +249,9 @@ export function virtualServiceHttpRoutes(ctx: PushContext, proxy: Proxy, vs: Ind
 }
 
 function clusterWeightEntry(name: string, d: HTTPRouteDestination): J {
-  const entry: J = { name, weight: { value: d.weight ?? 0 } };
-  Object.assign(entry, headerFields(d.headers).fields);
-  const auth = headerFields(d.headers).authority;
-  if (auth !== undefined) entry.host_rewrite_literal = auth;
+  const h = headerFields(d.headers);
+  const entry: J = { name, weight: { value: d.weight ?? 0 }, ...h.fields };
+  if (h.authority !== undefined) entry.host_rewrite_literal = h.authority;
   return entry;
 }
 
