@@ -66,6 +66,12 @@ export const bootstrapInputSchema = z
     statsPort: port,
     statusPort: port,
     locality: z.object({ region: z.string(), zone: z.string(), sub_zone: z.string() }).partial().optional(),
+    /**
+     * Export every Envoy stat instead of Istio's inclusion list. Istio keeps Envoy's own cluster/listener
+     * stats out because istio.stats reports requests; a stock Envoy has no istio.stats, so its native
+     * upstream/downstream stats are the only request metrics it has.
+     */
+    allStats: z.boolean().default(false),
   })
   .superRefine((v, ctx) => {
     // 15012 speaks only TLS: plaintext there would fail at the first byte, so say so now.
@@ -249,7 +255,7 @@ export function buildEnvoyBootstrap(input: BootstrapInput): Record<string, unkno
     stats_config: {
       use_all_default_tags: { value: false },
       stats_tags: STATS_TAGS,
-      stats_matcher: { inclusion_list: { patterns: STATS_INCLUSION } },
+      ...(input.allStats ? {} : { stats_matcher: { inclusion_list: { patterns: STATS_INCLUSION } } }),
     },
     layered_runtime: {
       layers: [

@@ -28,6 +28,7 @@ export interface BootstrapFlags {
   statsPort: string;
   statusPort: string;
   locality?: string;
+  allStats?: boolean;
   output?: string;
 }
 
@@ -57,6 +58,7 @@ const FLAG_OF: Record<keyof BootstrapInput, string> = {
   statsPort: '--stats-port',
   statusPort: '--status-port',
   locality: '--locality',
+  allStats: '--all-stats',
 };
 
 export class BootstrapFlagError extends Error {}
@@ -112,6 +114,7 @@ export function bootstrapInputFromFlags(flags: BootstrapFlags): BootstrapInput {
     statsPort: portNumber(flags.statsPort),
     statusPort: portNumber(flags.statusPort),
     locality,
+    allStats: flags.allStats === true,
   };
   const parsed = bootstrapInputSchema.safeParse(raw);
   if (!parsed.success) problems.push(describeIssues(parsed.error.issues));
@@ -147,6 +150,7 @@ export function addBootstrapCommand(program: Command): void {
     .option('--stats-port <port>', 'Prometheus listener (/stats/prometheus)', '15090')
     .option('--status-port <port>', 'readiness listener (/healthz/ready)', '15021')
     .option('--locality <region/zone/subzone>', 'node locality (locality-aware load balancing)')
+    .option('--all-stats', "export all of Envoy's stats (its native request stats) instead of Istio's inclusion list, which assumes istio-proxy's istio.stats")
     .option('-o, --output <file>', 'write the bootstrap here instead of stdout')
     .action((flags: BootstrapFlags) => {
       const text = renderBootstrap(bootstrapInputFromFlags(flags));

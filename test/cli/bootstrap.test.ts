@@ -123,6 +123,9 @@ describe('meshd bootstrap: names and shape of Istio\'s bootstrap', () => {
     const goldenTags = new Map((ISTIO_GOLDEN.stats_config.stats_tags as { tag_name: string; regex: string }[]).map((t) => [t.tag_name, t.regex]));
     for (const tag of b.stats_config.stats_tags as { tag_name: string; regex: string }[]) assert.equal(tag.regex, goldenTags.get(tag.tag_name), tag.tag_name);
     assert.deepEqual(b.stats_config.stats_matcher, ISTIO_GOLDEN.stats_config.stats_matcher);
+    const all = printed({ allStats: true });
+    assert.equal(all.stats_config.stats_matcher, undefined, '--all-stats: Envoy default, every stat');
+    assert.deepEqual(checkEnvoyResource(BOOTSTRAP_TYPE, buildEnvoyBootstrap(input({ allStats: true }))), []);
   });
 
   it('TLS to meshd: client certificate, key and root from --cert-dir, SNI and DNS SAN of meshd\'s serving certificate', () => {
