@@ -40,6 +40,7 @@ function world(): PushContext {
 const PROXIES = {
   productpage: { ip: '10.1.0.20', pod: 'productpage-v1', ns: 'default', labels: { app: 'productpage', version: 'v1' } },
   sleep: { ip: '10.2.0.5', pod: 'sleep', ns: 'other', labels: { app: 'sleep' } },
+  httpbin: { ip: '10.1.0.61', pod: 'httpbin-v1', ns: 'default', labels: { app: 'httpbin', version: 'v1' } },
 } as const;
 type ProxyName = keyof typeof PROXIES;
 
@@ -172,6 +173,7 @@ const ROWS: Row[] = [
     assert.equal(h.routeName, 'abort');
     assert.equal(h.fault?.abort?.http_status, 500);
   } },
+  { name: 'fault abort with a gRPC status', req: to('ratings', 9080, { headers: { 'x-fault': 'grpc' } }), check: (r) => assert.equal(routed(r).fault?.abort?.grpc_status, 14) },
   { name: 'fault delay 7s', req: to('ratings', 9080, { headers: { 'x-fault': 'delay' } }), check: (r) => {
     const d = routed(r).fault?.delay;
     assert.ok(d, 'delay');
@@ -335,6 +337,15 @@ const ROWS: Row[] = [
   { name: 'inbound STRICT: mTLS reaches it', proxy: 'sleep', req: { entryPort: 15006, destinationIp: '10.2.0.5', port: 80, host: 'sleep.other:80', tls: { alpn: ['istio-peer-exchange', 'istio', 'h2'] } }, check: (r) => {
     assert.match(String(r.filterChainTransportSocket), /DownstreamTlsContext$/);
     assert.deepEqual(r.http?.clusters.map((c) => c.name), ['inbound|80||']);
+  } },
+  { name: 'inbound: the cluster is named after the target (container) port', proxy: 'httpbin', req: { entryPort: 15006, destinationIp: '10.1.0.61', port: 80, host: 'httpbin:8000' }, check: (r) => {
+    assert.deepEqual(r.http?.clusters.map((c) => c.name), ['inbound|80||']);
+  } },
+  { name: 'outbound to a pod IP on a known HTTP port: allow_any passthrough', req: { destinationIp: '10.1.0.31', port: 9080, host: '10.1.0.31:9080' }, check: cluster('PassthroughCluster') },
+  { name: 'HTTP/2 cleartext (h2c) is routed like HTTP/1.1', req: to(R, 9080, { httpVersion: 'h2c', path: '/exact' }), check: ruleAndCluster('exact', C(R, 9080, 'v1')) },
+  { name: 'non-HTTP bytes to an HTTP port leave through the passthrough chain', req: to(R, 9080, { protocol: 'tcp' }), check: (r) => {
+    assert.equal(r.http, undefined);
+    assert.deepEqual(r.tcpClusters?.map((c) => c.name), ['PassthroughCluster']);
   } },
   { name: 'inbound: 15006 to the pod port reaches inbound|9080||', req: { entryPort: 15006, destinationIp: '10.1.0.20', port: 9080, host: 'productpage:9080' }, check: (r) => {
     assert.equal(r.listener, 'virtualInbound');
