@@ -2,7 +2,7 @@ import type { Logger } from '../telemetry/log.js';
 import type { PushContext } from '../model/push-context.js';
 import type { ResourceSet } from './cache.js';
 import { StreamConnection, type Subscription } from './connection.js';
-import { DeltaWatch } from './delta-watch.js';
+import { DeltaWatch, type DeltaDiff } from './delta-watch.js';
 import { encodeDeltaDiscoveryResponse, type DeltaDiscoveryRequest } from './delta-wire.js';
 import { SHORT_TYPE, STATE_OF_THE_WORLD_FULL, isKnownType, type TypeUrl } from './resource-types.js';
 
@@ -33,6 +33,14 @@ export interface DeltaHost {
 }
 
 export class DeltaProtocol {
+  /**
+   * Diffs shared by proxies of one class: once a watch has been brought up to date with a set, what it
+   * holds is exactly that set (and the names it was told are absent are exactly its explicit names
+   * missing from it), so the diff to a new set depends only on (new set, previous set's digest,
+   * subscription). Keyed by the new set, which lives for one snapshot.
+   */
+  private readonly diffs = new WeakMap<ResourceSet, Map<string, DeltaDiff>>();
+
   constructor(private readonly host: DeltaHost) {}
 
   onRequest(conn: DeltaConnection, req: DeltaDiscoveryRequest): void {
@@ -69,7 +77,7 @@ export class DeltaProtocol {
   respond(conn: DeltaConnection, type: TypeUrl, watch: DeltaWatch): boolean {
     const ctx = this.host.snapshot!;
     const set = this.host.resolve(conn, type, watch.subscription);
-    const diff = watch.diff(set);
+    const diff = this.diffFor(watch, set);
     // Until a type has been answered once, answer even with nothing: a client with nothing to receive
     // must still finish warming.
     if (watch.sentNonce !== '' && diff.upserts.length === 0 && diff.removed.length === 0) {
@@ -88,5 +96,16 @@ export class DeltaProtocol {
       'sent delta',
     );
     return true;
+  }
+
+  private diffFor(watch: DeltaWatch, set: ResourceSet): DeltaDiff {
+    const prev = watch.syncedTo;
+    if (!prev) return watch.diff(set);
+    const key = `${prev.digest}\u0000${watch.subscription.signature}`;
+    let bySet = this.diffs.get(set);
+    if (!bySet) this.diffs.set(set, (bySet = new Map()));
+    let diff = bySet.get(key);
+    if (!diff) bySet.set(key, (diff = watch.diff(set)));
+    return diff;
   }
 }

@@ -316,6 +316,30 @@ describe('ADS server (Delta)', () => {
     assert.equal(Number(connected?.[1]), ds.connections.length);
     assert.ok(ds.connections.some((x) => x.mode === 'delta') && ds.connections.some((x) => x.mode === 'sotw'));
   });
+  it('gives proxies of one class the diff their own subscription needs when they share a push', async () => {
+    const plain = [connect(), connect()];
+    const mixed = connect();
+    for (const [i, c] of plain.entries()) c.send({ node: node(`m${i}`, 'memo'), type_url: TYPE.CDS });
+    mixed.send({ node: node('m-mixed', 'memo'), type_url: TYPE.CDS, resource_names_subscribe: ['*', cluster('x', 'other')] });
+    for (const c of [...plain, mixed]) c.ack(await c.next());
+    // x (outside the wildcard) changes: only the client that names it hears of it
+    const nextMixed = mixed.next(ofType(TYPE.CDS));
+    store.upsert('Service', service('x', 'other', 90), origin, 't');
+    await push();
+    const rm = await nextMixed;
+    assert.deepEqual(rm.removed_resources, [cluster('x', 'other')]);
+    mixed.ack(rm);
+    for (const c of plain) await c.quiet(TYPE.CDS, 100);
+    // a cluster every one of them sees is added: all three get exactly it
+    const nexts = [...plain, mixed].map((c) => c.next(ofType(TYPE.CDS)));
+    store.upsert('Service', service('m1', 'memo'), origin, 't');
+    await push();
+    for (const r of await Promise.all(nexts)) {
+      assert.deepEqual(r.resources.map((x) => x.name), [cluster('m1', 'memo')]);
+      assert.deepEqual(r.removed_resources, []);
+    }
+  });
+
   it('refuses a Delta stream whose first request has no node, and ignores types it does not serve', async () => {
     const bare = connect();
     bare.send({ type_url: TYPE.CDS });
