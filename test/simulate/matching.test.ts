@@ -338,3 +338,45 @@ describe('simulator: routes', () => {
     assert.equal(r.failure, 'no_route_configuration');
   });
 });
+
+describe('simulator: inputs', () => {
+  it('reads an Envoy admin /config_dump (static and dynamic, active listeners only)', () => {
+    const rs = ResourceSet.fromDump({
+      configs: [
+        { '@type': 'type.googleapis.com/envoy.admin.v3.ListenersConfigDump', static_listeners: [{ listener: { name: 's' } }], dynamic_listeners: [{ name: 'd', active_state: { listener: { name: 'd' } } }, { name: 'warming', warming_state: { listener: { name: 'warming' } } }] },
+        { '@type': 'type.googleapis.com/envoy.admin.v3.RoutesConfigDump', dynamic_route_configs: [{ route_config: { name: '80' } }] },
+        { '@type': 'type.googleapis.com/envoy.admin.v3.ClustersConfigDump', static_clusters: [{ cluster: { name: 'xds-grpc' } }], dynamic_active_clusters: [{ cluster: { name: 'outbound|80||a' } }] },
+      ],
+    });
+    assert.deepEqual(rs.listeners.map((l) => l.name), ['s', 'd']);
+    assert.deepEqual([...rs.routes.keys()], ['80']);
+    assert.deepEqual([...rs.clusters.keys()], ['xds-grpc', 'outbound|80||a']);
+  });
+
+  it('names what is wrong with resources and requests', () => {
+    assert.throws(() => new ResourceSet({ clusters: [{ name: 'a' }, { name: 'a' }] }), /two Clusters named "a"/);
+    assert.throws(() => new ResourceSet({ listeners: [{ address: {} } as never] }), /listeners/);
+    assert.throws(() => simulate(WORLD, { port: 0 }), /simulator request: port/);
+  });
+
+  it('matches IPv6 prefixes and the v4-mapped form', () => {
+    const w = new ResourceSet({
+      listeners: [{
+        name: 'in', address: { socket_address: { address: '::', port_value: 15006 } },
+        filter_chains: [
+          { name: 'v6', filter_chain_match: { prefix_ranges: [{ address_prefix: 'fd00::', prefix_len: 8 }] }, filters: [tcpProxy('v6')] },
+          { name: 'mapped', filter_chain_match: { prefix_ranges: [{ address_prefix: '::ffff:10.0.0.0', prefix_len: 104 }] }, filters: [tcpProxy('mapped')] },
+        ],
+      }],
+    });
+    const chain = (ip: string) => simulate(w, { entryPort: 15006, destinationIp: ip, port: 80, protocol: 'tcp' }).filterChain;
+    assert.equal(chain('fd12::1'), 'v6');
+    assert.equal(chain('::ffff:10.1.2.3'), 'mapped');
+    assert.equal(chain('2001:db8::1'), undefined);
+  });
+
+  it('a `]` first in a class is a literal, as in RE2', () => {
+    assert.equal(re2FullMatch('[]a]+', ']a]'), true);
+    assert.equal(re2FullMatch('[^]a]', 'b'), true);
+  });
+});
