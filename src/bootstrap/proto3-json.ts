@@ -118,13 +118,16 @@ function fieldValue(field: protobuf.Field, v: unknown, root: protobuf.Root): unk
   return scalar(field.type, v);
 }
 
+const SPECIAL_JSON = /^\.google\.protobuf\.(Duration|Timestamp|Struct|Value|ListValue|FieldMask|Any|(Double|Float|Int64|UInt64|Int32|UInt32|Bool|String|Bytes)Value)$/;
+
 function anyJson(any: Msg, root: protobuf.Root): unknown {
   const url = String(any.type_url ?? '');
   const inner = root.lookupType(url.slice(url.lastIndexOf('/') + 1));
   const decoded = inner.decode(any.value as Uint8Array) as Msg;
   const json = messageJson(inner, decoded, root);
-  // Well-known types with a non-object JSON form go under "value" (proto3 JSON mapping for Any).
-  if (json === null || typeof json !== 'object' || Array.isArray(json) || inner.fullName.startsWith('.google.protobuf.')) {
+  // Well-known types with their own JSON form go under "value" (proto3 JSON mapping for Any); Empty and
+  // other plain messages are inlined.
+  if (SPECIAL_JSON.test(inner.fullName)) {
     return { '@type': url, value: json };
   }
   return { '@type': url, ...(json as Record<string, unknown>) };

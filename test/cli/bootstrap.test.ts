@@ -51,6 +51,8 @@ describe('meshd bootstrap: a Bootstrap Envoy accepts', () => {
     assert.equal(formatDuration(1, 500_000_000), '1.500s');
     assert.equal(formatDuration(0, 1), '0.000000001s');
     assert.equal(formatDuration(-2, 0), '-2s');
+    assert.deepEqual(toProto3Json('google.protobuf.Any', { '@type': 'type.googleapis.com/google.protobuf.Duration', seconds: 3 }), { '@type': 'type.googleapis.com/google.protobuf.Duration', value: '3s' });
+    assert.deepEqual(toProto3Json('google.protobuf.Any', { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router' }), { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router' });
     assert.deepEqual(toProto3Json('google.protobuf.Struct', { fields: { a: { listValue: { values: [{ numberValue: 1 }, { nullValue: 'NULL_VALUE' }] } } } }), { a: [1, null] });
   });
 });
