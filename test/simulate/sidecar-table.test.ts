@@ -150,6 +150,10 @@ const ROWS: Row[] = [
   { name: 'domains: FQDN with port', req: to(R, 9080, { host: `${FQDN(R)}:9080`, path: '/exact' }), check: ruleAndCluster('exact', C(R, 9080, 'v1')) },
   { name: 'exportTo ".": the VirtualService applies in its namespace', req: to('private', 9080), check: ruleAndCluster('local-only', C(R, 9080, 'v1')) },
   { name: 'exportTo ".": other namespaces get the default route', proxy: 'sleep', req: to('private', 9080, { host: 'private.default:9080' }), check: cluster(C('private', 9080)) },
+  { name: 'domains: name.namespace.svc with port', req: to(R, 9080, { host: 'reviews.default.svc:9080', path: '/exact' }), check: ruleAndCluster('exact', C(R, 9080, 'v1')) },
+  { name: 'sourceLabels on one of several matches: the others still apply', req: to(R, 9080, { path: '/mix-b' }), check: ruleAndCluster('mixed-sources', C(R, 9080, 'v3')) },
+  { name: 'sourceLabels on one of several matches: that one is dropped for other clients', req: to(R, 9080, { path: '/mix-a' }), check: SPLIT },
+  { name: 'sourceLabels on one of several matches: kept for the matching client', proxy: 'sleep', req: to(R, 9080, { host: '10.96.0.10:9080', path: '/mix-a' }), check: ruleAndCluster('mixed-sources', C(R, 9080, 'v3')) },
   { name: 'several matches are ORed', req: to(R, 9080, { path: '/or-b/x' }), check: (r) => cluster(C(R, 9080, 'v1'))(r) },
   { name: 'domains: FQDN, name.namespace and cluster IP reach the same virtual host', req: to(R, 9080, { host: '10.96.0.10:9080', path: '/exact' }), check: ruleAndCluster('exact', C(R, 9080, 'v1')) },
   { name: 'domains: a short name only resolves in the client namespace', proxy: 'sleep', req: to(R, 9080, { host: 'reviews:9080', path: '/exact' }), check: (r) => assert.notEqual(routed(r).virtualHost, `${FQDN(R)}:9080`) },
@@ -258,6 +262,9 @@ const ROWS: Row[] = [
   // --- delegate, consistent hash by source IP with Maglev ---------------------------------------------------
   { name: 'delegate: child rule under the root prefix', req: to('httpbin', 8000, { path: '/delegated/v2/x' }), check: cluster(C('httpbin', 8000, 'v2')) },
   { name: 'delegate: child catch-all under the root prefix', req: to('httpbin', 8000, { path: '/delegated/x' }), check: cluster(C('httpbin', 8000, 'v1')) },
+  { name: 'delegate: a child header match is merged with the root prefix', req: to('httpbin', 8000, { path: '/delegated/q', headers: { 'x-child': '1' } }), check: cluster(C('httpbin', 8000, 'v2')) },
+  { name: 'delegate: the child header match does not apply outside the root prefix', req: to('httpbin', 8000, { path: '/other', headers: { 'x-child': '1' } }), check: ruleAndCluster('root-default', C('httpbin', 8000, 'v1')) },
+  { name: 'a VirtualService without port applies on every port of the service', req: to('details', 9090, { path: '/old' }), check: (r) => assert.equal(routed(r).action, 'redirect') },
   { name: 'delegate: root rule after the delegated one', req: to('httpbin', 8000, { path: '/other' }), check: ruleAndCluster('root-default', C('httpbin', 8000, 'v1')) },
   { name: 'consistentHash useSourceIp + maglev', req: to('httpbin', 8000, { path: '/other' }), check: (r) => {
     assert.deepEqual(routed(r).hashPolicy, [{ connection_properties: { source_ip: true } }]);
