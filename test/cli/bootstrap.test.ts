@@ -57,6 +57,18 @@ describe('meshd bootstrap: a Bootstrap Envoy accepts', () => {
   });
 });
 
+describe('meshd bootstrap: golden', () => {
+  it('the whole output for a bookinfo productpage pod matches test/golden/sidecar/bootstrap/productpage.json (UPDATE_GOLDEN=1 rewrites)', () => {
+    const file = path.join(ROOT, 'test', 'golden', 'sidecar', 'bootstrap', 'productpage.json');
+    const text = renderBootstrap(input());
+    if (process.env.UPDATE_GOLDEN === '1') {
+      fs.mkdirSync(path.dirname(file), { recursive: true });
+      fs.writeFileSync(file, text);
+    }
+    assert.equal(text, fs.readFileSync(file, 'utf8'), 'differs from the golden: review, then UPDATE_GOLDEN=1');
+  });
+});
+
 describe('meshd bootstrap: the node meshd sees', () => {
   it('node id and metadata parse with meshd\'s parseProxy into the pod\'s identity', () => {
     const node = printed().node;
