@@ -66,6 +66,14 @@ function translate(re: string): Translated {
       }
       if (/[1-9]/.test(n)) throw new UnsupportedRegexError(re, 'backreferences are not RE2');
       if (n === 'C') throw new UnsupportedRegexError(re, '\\C (any byte) has no JavaScript equivalent');
+      if (n === 'x' && re[i + 2] === '{') {
+        // RE2 \x{10FFFF} is JavaScript's \u{10FFFF} under the u flag.
+        const end = re.indexOf('}', i + 3);
+        if (end < 0) throw new UnsupportedRegexError(re, 'unterminated \\x{');
+        out += `\\u{${re.slice(i + 3, end)}}`;
+        i = end + 1;
+        continue;
+      }
       if (n === 'A' && !inClass) { out += '(?<![\\s\\S])'; i += 2; continue; }
       if (n === 'z' && !inClass) { out += '(?![\\s\\S])'; i += 2; continue; }
       if (n === 's') { out += inClass ? RE2_SPACE : `[${RE2_SPACE}]`; i += 2; continue; }
@@ -109,6 +117,15 @@ function translate(re: string): Translated {
       // A `]` right after `[` or `[^` is a literal in RE2.
       if (re[i] === '^') { out += '^'; i += 1; }
       if (re[i] === ']') { out += '\\]'; i += 1; }
+      continue;
+    }
+    if (c === '{' || c === '}') {
+      // RE2 reads a brace that does not open a valid repetition ({n}, {n,}, {n,m}) as a literal;
+      // JavaScript's u mode rejects it.
+      const rep = c === '{' ? /^\{\d+(,\d*)?\}/.exec(re.slice(i)) : null;
+      if (rep) { out += rep[0]; i += rep[0].length; continue; }
+      out += `\\${c}`;
+      i += 1;
       continue;
     }
     if (c === '(' && re[i + 1] === '?') {

@@ -380,3 +380,12 @@ describe('simulator: inputs', () => {
     assert.equal(re2FullMatch('[^]a]', 'b'), true);
   });
 });
+
+describe('simulator: RE2 literals JavaScript spells differently', () => {
+  it('braces that are not a repetition are literals; \\x{…} code points', () => {
+    assert.equal(re2FullMatch('/api/{id}', '/api/{id}'), true);
+    assert.equal(re2FullMatch('a{2}', 'aa'), true);
+    assert.equal(re2FullMatch('a{2,}b{,', 'aaab{,'), true);
+    assert.equal(re2FullMatch('\\x{41}\\x{1F600}', 'A😀'), true);
+  });
+});
