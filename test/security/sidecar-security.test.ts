@@ -2,12 +2,13 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { ConfigStore } from '../../src/config/store.js';
 import { validateDocument } from '../../src/config/validate.js';
-import { PushContext } from '../../src/model/push-context.js';
+import { PushContext, trackDependencies } from '../../src/model/push-context.js';
 import { parseProxy, type Proxy } from '../../src/model/proxy.js';
 import { sidecarInboundSecurity, type SidecarInboundSecurity } from '../../src/security/sidecar.js';
 import { roundTripLosses } from '../../src/xds/envoy/proto-check.js';
 import * as fx from '../xds/sidecar/lds-rds-fixture.js';
 import { buildSidecarCluster } from '../../src/xds/generators/sidecar/cds.js';
+import { buildSidecarListener } from '../../src/xds/generators/sidecar/lds.js';
 
 // The Envoy-sidecar half of PeerAuthentication and AuthorizationPolicy: which mTLS mode an inbound port
 // gets (and the DownstreamTlsContext Envoy needs for it: SDS default/ROOTCA on sds-grpc, client
@@ -257,5 +258,46 @@ describe('sidecar client mTLS (outbound clusters) against the inbound side', () 
     assert.deepEqual(upstream(istio.transport_socket).common_tls_context.combined_validation_context.default_validation_context.match_subject_alt_names, SAN);
     assert.equal(disabled.transport_socket.name, 'envoy.transport_sockets.raw_buffer');
     assert.equal(cluster(fx.mesh([pa('default', 'default', { mtls: { mode: 'DISABLE' } })], base), REVIEWS).transport_socket_matches, undefined);
+  });
+});
+
+// The encode cache keeps a listener across snapshots while the dependency fingerprints it was built with
+// stay the same: a PeerAuthentication or AuthorizationPolicy edit must therefore change a fingerprint
+// virtualInbound read, or the sidecar would keep enforcing the old policy.
+describe('sidecar virtualInbound: policy edits are seen by the encode cache', () => {
+  it('after each PeerAuthentication/AuthorizationPolicy change, unchanged fingerprints mean an identical listener; edits that matter rebuild it', () => {
+    const store = new ConfigStore();
+    const apply = (d: Doc) => {
+      const r = validateDocument(d);
+      if (!r.ok) throw new Error(JSON.stringify(r.problems));
+      store.upsert(r.value.kind, r.value.object, { source: 'memory', label: 'security cache walk' }, 'test');
+    };
+    for (const d of [fx.service('reviews', 'default', [{ name: 'http', port: 9080 }, { name: 'tcp-db', port: 5432 }], '10.96.0.10'), fx.pod('reviews-v1', 'default', '10.1.0.11', { app: 'reviews' })]) apply(d);
+    const p = fx.sidecar({ pod: 'reviews-v1', ip: '10.1.0.11', labels: { app: 'reviews' } });
+    const build = (c: PushContext) => {
+      const { value, deps } = trackDependencies(() => buildSidecarListener(c, p, 'virtualInbound'));
+      return { body: JSON.stringify(value), deps };
+    };
+    const changes: [Doc, boolean][] = [
+      [pa('default', 'default', { mtls: { mode: 'STRICT' } }), true],
+      [pa('reviews', 'default', { selector: { matchLabels: { app: 'reviews' } }, portLevelMtls: { 5432: { mode: 'DISABLE' } } }), true],
+      [ap('allow-pp', 'default', { rules: [{ from: [{ source: { principals: ['cluster.local/ns/default/sa/pp'] } }] }] }), true],
+      [ap('deny-admin', 'istio-system', { action: 'DENY', rules: [{ to: [{ operation: { paths: ['/admin'] } }] }] }), true],
+      [pa('default', 'istio-system', { mtls: { mode: 'DISABLE' } }), false], // overridden by the namespace's STRICT
+      [ap('ratings-only', 'default', { selector: { matchLabels: { app: 'ratings' } } }), false],
+      [pa('default', 'default', { mtls: { mode: 'PERMISSIVE' } }), true],
+    ];
+    let ctx = new PushContext(store, 'v0');
+    let before = build(ctx);
+    changes.forEach(([change, matters], i) => {
+      apply(change);
+      const next = new PushContext(store, `v${i + 1}`);
+      const after = build(next);
+      const unchanged = before.deps.every((d) => ctx.fingerprint(d) === next.fingerprint(d));
+      if (unchanged) assert.equal(after.body, before.body, `change ${i + 1}: kept by the cache but now generates differently`);
+      assert.equal(after.body !== before.body, matters, `change ${i + 1} ${matters ? 'must' : 'must not'} change virtualInbound`);
+      ctx = next;
+      before = after;
+    });
   });
 });
