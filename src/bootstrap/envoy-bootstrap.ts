@@ -217,6 +217,8 @@ export function buildEnvoyBootstrap(input: BootstrapInput): Record<string, unkno
     WORKLOAD_NAME: workloadName(input),
     ENVOY_PROMETHEUS_PORT: input.statsPort,
     ENVOY_STATUS_PORT: input.statusPort,
+    // stock Envoy lacks istio-proxy's extensions (istio.stats): meshd leaves them out of its listeners
+    ISTIO_PROXY_EXTENSIONS: 'false',
     PROXY_CONFIG: { discoveryAddress, proxyAdminPort: input.adminPort, statusPort: input.statusPort },
   };
   if (input.certDir) metadata.PILOT_SAN = [input.xdsServerName];

@@ -23,6 +23,13 @@ export interface Proxy {
   readonly locality: Locality;
   /** e.g. `grpc-node-js` / `1.14.1`, `gRPC Python` / `1.51.1`: lets generators work around a client's bugs */
   readonly userAgent: { readonly name: string; readonly version: string };
+  /**
+   * Whether the proxy is istio-proxy (Envoy plus Istio's extensions such as istio.stats) rather than stock
+   * Envoy, which rejects a listener naming an extension it lacks. From the extensions Envoy reports in its
+   * node (any `istio.*` one means istio-proxy), else node metadata ISTIO_PROXY_EXTENSIONS=false (written by
+   * `meshd bootstrap`); istio-proxy is assumed otherwise, as every istiod-configured sidecar is one.
+   */
+  readonly istioExtensions: boolean;
   readonly metadata: Readonly<Record<string, unknown>>;
 }
 
@@ -34,6 +41,7 @@ export const nodeSchema = z.looseObject({
   locality: z.looseObject({ region: z.string().optional(), zone: z.string().optional(), sub_zone: z.string().optional() }).nullish(),
   user_agent_name: z.string().optional(),
   user_agent_version: z.string().optional(),
+  extensions: z.array(z.looseObject({ name: z.string().optional() })).optional(),
 });
 export type XdsNode = z.infer<typeof nodeSchema>;
 
@@ -46,6 +54,12 @@ function labelsOf(v: unknown): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, val] of Object.entries(v)) if (typeof val === 'string') out[k] = val;
   return out;
+}
+
+function hasIstioExtensions(node: XdsNode, md: Record<string, unknown>): boolean {
+  const reported = (node.extensions ?? []).map((e) => e.name ?? '').filter(Boolean);
+  if (reported.length > 0) return reported.some((n) => n.startsWith('istio.'));
+  return str(md.ISTIO_PROXY_EXTENSIONS).toLowerCase() !== 'false';
 }
 
 export function parseProxy(node: XdsNode): Proxy {
@@ -85,6 +99,7 @@ export function parseProxy(node: XdsNode): Proxy {
       subzone: node.locality?.sub_zone ?? '',
     },
     userAgent: { name: node.user_agent_name ?? '', version: node.user_agent_version ?? '' },
+    istioExtensions: hasIstioExtensions(node, md),
     metadata: md,
   });
 }

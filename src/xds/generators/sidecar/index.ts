@@ -7,6 +7,7 @@ import { buildSidecarLoadAssignment } from './eds.js';
 import { buildSidecarListener, sidecarListenerNames } from './lds.js';
 import { buildSidecarRouteConfiguration } from './rds.js';
 import { sidecarClassKey } from './scope.js';
+import { forStockEnvoy } from './stock-envoy.js';
 
 // The Envoy sidecar generator (istio-proxy nodes `sidecar~IP~POD.NS~NS.svc.DOMAIN` without
 // GENERATOR=grpc): Istio's data-plane contract. Envoy subscribes to CDS and LDS by wildcard and to
@@ -22,8 +23,10 @@ export const sidecarGenerator: Generator = {
   },
   generate(type: TypeUrl, ctx: PushContext, proxy: Proxy, name: string): object | undefined {
     switch (type) {
-      case TYPE.LDS:
-        return buildSidecarListener(ctx, proxy, name);
+      case TYPE.LDS: {
+        const listener = buildSidecarListener(ctx, proxy, name) as Record<string, unknown> | undefined;
+        return listener && !proxy.istioExtensions ? forStockEnvoy(listener) : listener;
+      }
       case TYPE.RDS:
         return buildSidecarRouteConfiguration(ctx, proxy, name);
       case TYPE.CDS:

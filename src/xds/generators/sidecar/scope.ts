@@ -161,6 +161,7 @@ function ipFamilies(ips: readonly string[]): string {
  * - the inbound service ports with their resolved container ports;
  * - the workload's tlsMode (from the pod when the node metadata lacks the label);
  * - the proxy's locality, only when some DestinationRule can make endpoints locality-dependent.
+ * - whether the proxy is stock Envoy (no istio-proxy extensions in its listeners);
  * Not in it: pod name, IPs, service account, Istio version (no output differs by version today).
  */
 export function sidecarClassKey(ctx: PushContext, proxy: Proxy): string {
@@ -177,6 +178,7 @@ export function sidecarClassKey(ctx: PushContext, proxy: Proxy): string {
     dns: proxy.dnsDomain || ctx.mesh.domainSuffix,
     labels: projected,
     mode: proxy.interceptionMode,
+    ...(proxy.istioExtensions ? {} : { stock: true }),
     ip: ipFamilies(proxy.ips),
     inbound,
     tls: workloadTlsModeKey(ctx, proxy),
