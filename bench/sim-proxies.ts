@@ -1,4 +1,5 @@
-// Simulated proxyless-gRPC proxies for the xDS load benchmark (bench/xds-load.ts forks two of these).
+// Simulated proxies for the xDS load benchmark (bench/xds-load.ts forks two of these): proxyless gRPC
+// clients (below) or Envoy sidecars (SidecarProxy, further down).
 //
 // Each simulated proxy opens its own HTTP/2 connection (local subchannel pool) and one SotW ADS stream,
 // and walks the discovery chain the way grpc-js-xds does:
@@ -13,6 +14,10 @@
 // if each ran on its own machine), and requests are hand-assembled from a per-subscription cached
 // `resource_names` block. EDS bodies are only decoded for a tracked resource.
 //
+// A simulated Envoy sidecar (`kind: 'sidecar'`) subscribes as Envoy does: CDS and LDS by wildcard, then
+// EDS for every EDS cluster it holds and RDS for every route name its listeners' HTTP connection managers
+// reference (re-derived from what it holds after each CDS/LDS response), over SotW or Delta ADS.
+//
 // The same process also plays the client side of the write-time baseline (`baseline` command): plain
 // streams that count bytes, no decoding.
 
@@ -24,6 +29,7 @@ import { TYPE } from '../src/xds/resource-types.js';
 import { BASELINE_PATH } from './write-baseline.js';
 
 export const ADS_PATH = '/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources';
+export const DELTA_ADS_PATH = '/envoy.service.discovery.v3.AggregatedDiscoveryService/DeltaAggregatedResources';
 
 // ---------------------------------------------------------------------------------------------- IPC
 
@@ -31,15 +37,23 @@ export interface ProxySpec {
   readonly index: number;
   readonly id: string;
   readonly namespace: string;
-  /** indexes into `listeners` this proxy watches */
+  /** indexes into `listeners` this proxy watches (proxyless gRPC only; a sidecar subscribes by wildcard) */
   readonly watch: readonly number[];
+  /** proxyless gRPC (GENERATOR=grpc, the default) or an Envoy sidecar */
+  readonly kind?: 'grpc' | 'sidecar';
+  /** node metadata (a sidecar's istio-proxy-like metadata; gRPC proxies send GENERATOR and NAMESPACE) */
+  readonly metadata?: Readonly<Record<string, unknown>>;
+  /** ADS flavour, sidecars only (gRPC proxies speak SotW) */
+  readonly protocol?: 'sotw' | 'delta';
 }
 
 /** A resource whose content a proxy reports (after ACKing it) whenever its summary changes. */
 export type TrackSpec =
   | { readonly id: string; readonly kind: 'route-weights'; readonly listener: string }
   | { readonly id: string; readonly kind: 'eds-endpoints'; readonly cluster: string }
-  | { readonly id: string; readonly kind: 'cluster-digest'; readonly cluster: string };
+  | { readonly id: string; readonly kind: 'cluster-digest'; readonly cluster: string }
+  /** the routes of the virtual host for `host` in route configuration `route` (sidecars: one per port) */
+  | { readonly id: string; readonly kind: 'vhost-weights'; readonly route: string; readonly host: string };
 
 export type WorkerCommand =
   | { cmd: 'start'; addr: string; listeners: string[]; proxies: ProxySpec[]; tracks: TrackSpec[]; connectSpreadMs: number }
@@ -188,13 +202,27 @@ function decodeRefs(typeUrl: string, value: Uint8Array): Decoded {
   let refs: string[] = [];
   switch (typeUrl) {
     case TYPE.LDS: {
-      const l = listenerType.decode(value) as unknown as { api_listener?: { api_listener?: { type_url?: string; value?: Uint8Array } } };
+      type PackedAny = { type_url?: string; value?: Uint8Array };
+      const l = listenerType.decode(value) as unknown as {
+        api_listener?: { api_listener?: PackedAny };
+        filter_chains?: { filters?: { typed_config?: PackedAny }[] }[];
+      };
       const any = l.api_listener?.api_listener;
       if (any?.type_url === HCM_URL && any.value) {
         const hcm = hcmType.decode(any.value) as unknown as { rds?: { route_config_name?: string }; route_config?: unknown };
         if (hcm.rds?.route_config_name) refs = [hcm.rds.route_config_name];
         else if (hcm.route_config) refs = routeClusters(hcm.route_config).map((c) => `cds:${c}`);
       }
+      // Envoy listeners: an HCM per filter chain, each naming its route configuration (inline ones need nothing)
+      const routeNames = new Set<string>();
+      for (const fc of l.filter_chains ?? []) {
+        for (const f of fc.filters ?? []) {
+          if (f.typed_config?.type_url !== HCM_URL || !f.typed_config.value) continue;
+          const hcm = hcmType.decode(f.typed_config.value) as unknown as { rds?: { route_config_name?: string } };
+          if (hcm.rds?.route_config_name) routeNames.add(hcm.rds.route_config_name);
+        }
+      }
+      if (routeNames.size > 0) refs = [...refs, ...routeNames];
       break;
     }
     case TYPE.RDS:
@@ -238,13 +266,27 @@ function routeClusters(rc: unknown): string[] {
   return [...out];
 }
 
+interface WeightedRoutes {
+  virtual_hosts?: {
+    domains?: string[];
+    routes?: { route?: { cluster?: string; weighted_clusters?: { clusters?: { name?: string; weight?: { value?: number } }[] } } }[];
+  }[];
+}
+
 /** `v1=90,v2=10` for each route's weighted clusters (cluster subsets), `|` between routes. */
 function weightsSummary(value: Uint8Array): string {
-  const rc = routeConfigType.decode(value) as unknown as {
-    virtual_hosts?: { routes?: { route?: { cluster?: string; weighted_clusters?: { clusters?: { name?: string; weight?: { value?: number } }[] } } }[] }[];
-  };
+  return routesSummary((routeConfigType.decode(value) as unknown as WeightedRoutes).virtual_hosts ?? []);
+}
+
+/** The same for the one virtual host that serves `host` (an Envoy sidecar's per-port route configuration). */
+function vhostWeightsSummary(value: Uint8Array, host: string): string {
+  const vhs = (routeConfigType.decode(value) as unknown as WeightedRoutes).virtual_hosts ?? [];
+  return routesSummary(vhs.filter((vh) => vh.domains?.includes(host)));
+}
+
+function routesSummary(vhs: NonNullable<WeightedRoutes['virtual_hosts']>): string {
   const parts: string[] = [];
-  for (const vh of rc.virtual_hosts ?? []) {
+  for (const vh of vhs) {
     for (const r of vh.routes ?? []) {
       const wcs = r.route?.weighted_clusters?.clusters;
       if (wcs) parts.push(wcs.map((c) => `${(c.name ?? '').split('|')[2] ?? ''}=${c.weight?.value ?? 0}`).join(','));
@@ -263,6 +305,19 @@ function clusterDigest(value: Uint8Array): string {
   };
   const maxReq = c.circuit_breakers?.thresholds?.[0]?.max_requests?.value;
   return `lb=${c.lb_policy ?? 'ROUND_ROBIN'},max_requests=${maxReq ?? '-'}${c.outlier_detection ? ',outlier' : ''}`;
+}
+
+function trackSummary(spec: TrackSpec, value: Uint8Array): string {
+  switch (spec.kind) {
+    case 'route-weights':
+      return weightsSummary(value);
+    case 'vhost-weights':
+      return vhostWeightsSummary(value, spec.host);
+    case 'eds-endpoints':
+      return endpointCount(value);
+    case 'cluster-digest':
+      return clusterDigest(value);
+  }
 }
 
 function endpointCount(value: Uint8Array): string {
@@ -422,8 +477,7 @@ class SimProxy {
     this.followChain(env.typeUrl);
     const t = now();
     for (const [spec, value] of tracked) {
-      const summary =
-        spec.kind === 'route-weights' ? weightsSummary(value) : spec.kind === 'eds-endpoints' ? endpointCount(value) : clusterDigest(value);
+      const summary = trackSummary(spec, value);
       if (this.trackState.get(spec.id) !== summary) {
         this.trackState.set(spec.id, summary);
         send({ ev: 'tracked', track: spec.id, index: this.spec.index, summary, t });
@@ -436,6 +490,7 @@ class SimProxy {
   }
 
   private trackedResource(t: TrackSpec, env: Envelope): Uint8Array | undefined {
+    if (t.kind === 'vhost-weights') return undefined; // sidecars only
     if (t.kind === 'route-weights') {
       if (env.typeUrl !== TYPE.RDS) return undefined;
       const routeName = this.listeners.get(t.listener)?.[0];
@@ -532,6 +587,263 @@ class SimProxy {
   }
 }
 
+// ------------------------------------------------------------------------------- simulated sidecar
+
+/** A DeltaDiscoveryResponse (or a SotW response in the same shape): what a client applies. */
+interface Update {
+  typeUrl: string;
+  version: string;
+  nonce: string;
+  resources: [string, Uint8Array][];
+  removed: string[];
+}
+
+/** DeltaDiscoveryResponse: system_version_info=1 resources=2 (Resource: version=1 resource=2 name=3) type_url=4 nonce=5 removed_resources=6. */
+function readDeltaResponse(buf: Uint8Array): Update {
+  const r = protobuf.Reader.create(buf);
+  const u: Update = { typeUrl: '', version: '', nonce: '', resources: [], removed: [] };
+  while (r.pos < r.len) {
+    const tag = r.uint32();
+    switch (tag >>> 3) {
+      case 1:
+        u.version = r.string();
+        break;
+      case 2: {
+        const res = protobuf.Reader.create(r.bytes());
+        let name = '';
+        let value: Uint8Array = new Uint8Array(0);
+        while (res.pos < res.len) {
+          const t = res.uint32();
+          if (t >>> 3 === 3) name = res.string();
+          else if (t >>> 3 === 2) value = anyValue(res.bytes());
+          else res.skipType(t & 7);
+        }
+        u.resources.push([name, value]);
+        break;
+      }
+      case 4:
+        u.typeUrl = r.string();
+        break;
+      case 5:
+        u.nonce = r.string();
+        break;
+      case 6:
+        u.removed.push(r.string());
+        break;
+      default:
+        r.skipType(tag & 7);
+    }
+  }
+  return u;
+}
+
+/** DeltaDiscoveryRequest, hand-assembled: node=1 type_url=2 resource_names_subscribe=3 resource_names_unsubscribe=4 response_nonce=6. */
+function encodeDeltaRequest(node: Uint8Array | undefined, typeUrl: string, subscribe: readonly string[], unsubscribe: readonly string[], nonce: string): Uint8Array {
+  const w = protobuf.Writer.create();
+  if (node) w.uint32((1 << 3) | 2).bytes(node);
+  w.uint32((2 << 3) | 2).string(typeUrl);
+  for (const n of subscribe) w.uint32((3 << 3) | 2).string(n);
+  for (const n of unsubscribe) w.uint32((4 << 3) | 2).string(n);
+  if (nonce) w.uint32((6 << 3) | 2).string(nonce);
+  return w.finish();
+}
+
+interface SidecarSub {
+  /** CDS and LDS: everything the server has for this proxy */
+  readonly wildcard: boolean;
+  names: Set<string>;
+  /** name → resource body, what the proxy holds */
+  readonly held: Map<string, Uint8Array>;
+  responded: boolean;
+  started: boolean;
+  version: string;
+  nonce: string;
+}
+
+/**
+ * An Envoy sidecar as istio-proxy runs it: CDS and LDS by wildcard; EDS for the EDS clusters and RDS for
+ * the route names of the listeners it holds, subscribed and dropped as those change. SotW or Delta.
+ */
+class SidecarProxy {
+  private readonly client: grpc.Client;
+  private readonly stream: grpc.ClientDuplexStream<Uint8Array, Buffer>;
+  private readonly delta: boolean;
+  private readonly subs = new Map<string, SidecarSub>(
+    ORDER.map((t) => [t, { wildcard: t === TYPE.CDS || t === TYPE.LDS, names: new Set(), held: new Map(), responded: false, started: false, version: '', nonce: '' }]),
+  );
+  private readonly trackState = new Map<string, string>();
+  private readonly firstResponseAt: Record<string, number> = {};
+  private node: Uint8Array | undefined;
+  private closing = false;
+  synced = false;
+  failed = false;
+  bytes = 0;
+  msgs = 0;
+  sizes: number[] = [];
+  requests = 0;
+  requestBytes = 0;
+
+  constructor(
+    addr: string,
+    private readonly spec: ProxySpec,
+    private readonly tracks: readonly TrackSpec[],
+  ) {
+    this.delta = spec.protocol === 'delta';
+    this.client = new grpc.Client(addr, grpc.credentials.createInsecure(), clientOptions);
+    this.stream = this.client.makeBidiStreamRequest(this.delta ? DELTA_ADS_PATH : ADS_PATH, (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength), (b: Buffer) => b);
+    this.stream.on('data', (b: Buffer) => this.onResponse(b));
+    this.stream.on('error', (err: grpc.ServiceError) => {
+      if (this.closing) return;
+      this.failed = true;
+      send({ ev: 'stream-error', index: spec.index, message: `${err.code} ${err.details || err.message}`, t: now() });
+    });
+    this.stream.on('end', () => {
+      if (!this.closing && !this.failed) {
+        this.failed = true;
+        send({ ev: 'stream-error', index: spec.index, message: 'server ended the stream', t: now() });
+      }
+    });
+    this.node = nodeType.encode(nodeType.fromObject({ id: spec.id, locality: {}, metadata: jsonToStruct({ ...spec.metadata }) })).finish();
+    this.start(TYPE.CDS);
+    this.start(TYPE.LDS);
+  }
+
+  close(): void {
+    this.closing = true;
+    this.stream.cancel();
+    this.client.close();
+  }
+
+  private start(typeUrl: string): void {
+    const sub = this.subs.get(typeUrl)!;
+    sub.started = true;
+    if (this.delta) this.writeDelta(typeUrl, [], [], '');
+    else this.writeSotw(typeUrl, sub);
+  }
+
+  private writeSotw(typeUrl: string, sub: SidecarSub): void {
+    const bytes = encodeRequest(sub.version, this.node, encodeNamesBlock(sub.wildcard ? [] : [...sub.names]), typeUrl, sub.nonce);
+    this.sent(bytes);
+  }
+
+  private writeDelta(typeUrl: string, subscribe: readonly string[], unsubscribe: readonly string[], nonce: string): void {
+    this.sent(encodeDeltaRequest(this.node, typeUrl, subscribe, unsubscribe, nonce));
+  }
+
+  private sent(bytes: Uint8Array): void {
+    this.node = undefined; // the node goes on the first request of the stream only
+    this.requests++;
+    this.requestBytes += bytes.length;
+    this.stream.write(bytes);
+  }
+
+  /** Subscribes to exactly `names` for an RDS/EDS type (SotW: the whole list; Delta: the difference). */
+  private subscribe(typeUrl: string, names: Set<string>): void {
+    const sub = this.subs.get(typeUrl)!;
+    const added = [...names].filter((n) => !sub.names.has(n));
+    const removed = [...sub.names].filter((n) => !names.has(n));
+    if (sub.started && added.length === 0 && removed.length === 0) return;
+    sub.names = names;
+    sub.started = true;
+    for (const n of removed) sub.held.delete(n);
+    if (this.delta) this.writeDelta(typeUrl, added, removed, '');
+    else this.writeSotw(typeUrl, sub);
+  }
+
+  private onResponse(buf: Buffer): void {
+    this.bytes += buf.length;
+    this.msgs++;
+    this.sizes.push(buf.length);
+    const u = this.delta ? readDeltaResponse(buf) : sotwUpdate(readEnvelope(buf));
+    const sub = this.subs.get(u.typeUrl);
+    if (!sub) return;
+    this.firstResponseAt[SHORT[u.typeUrl]!] ??= now();
+    // SotW CDS/LDS responses are the whole set: what is not in one is gone.
+    if (!this.delta && sub.wildcard) sub.held.clear();
+    for (const [name, value] of u.resources) if (sub.wildcard || sub.names.has(name)) sub.held.set(name, value);
+    for (const name of u.removed) sub.held.delete(name);
+    sub.responded = true;
+    sub.version = u.version;
+    sub.nonce = u.nonce;
+    if (this.delta) this.writeDelta(u.typeUrl, [], [], u.nonce);
+    else this.writeSotw(u.typeUrl, sub);
+    // follow references from what is held now
+    if (u.typeUrl === TYPE.CDS || u.typeUrl === TYPE.LDS) {
+      const refs = new Set<string>();
+      for (const value of sub.held.values()) for (const r of decodeRefs(u.typeUrl, value).refs) if (!r.startsWith('cds:')) refs.add(r);
+      this.subscribe(u.typeUrl === TYPE.CDS ? TYPE.EDS : TYPE.RDS, refs);
+    }
+    const t = now();
+    for (const spec of this.tracks) {
+      const value = this.trackedResource(spec, u);
+      if (!value) continue;
+      const summary = trackSummary(spec, value);
+      if (this.trackState.get(spec.id) !== summary) {
+        this.trackState.set(spec.id, summary);
+        send({ ev: 'tracked', track: spec.id, index: this.spec.index, summary, t });
+      }
+    }
+    if (!this.synced && this.isSynced()) {
+      this.synced = true;
+      send({ ev: 'synced', index: this.spec.index, t, firstResponseAt: this.firstResponseAt });
+    }
+  }
+
+  private trackedResource(t: TrackSpec, u: Update): Uint8Array | undefined {
+    const named = (type: string, name: string) => (u.typeUrl === type ? u.resources.find(([n]) => n === name)?.[1] : undefined);
+    switch (t.kind) {
+      case 'vhost-weights':
+        return named(TYPE.RDS, t.route);
+      case 'cluster-digest':
+        return named(TYPE.CDS, t.cluster);
+      case 'eds-endpoints': {
+        const cluster = this.subs.get(TYPE.CDS)!.held.get(t.cluster);
+        const edsName = cluster && decodeRefs(TYPE.CDS, cluster).refs[0];
+        return edsName ? named(TYPE.EDS, edsName) : undefined;
+      }
+      default:
+        return undefined;
+    }
+  }
+
+  private isSynced(): boolean {
+    for (const t of ORDER) {
+      const s = this.subs.get(t)!;
+      if (!s.started || !s.responded) return false;
+      if (!s.wildcard) for (const n of s.names) if (!s.held.has(n)) return false;
+    }
+    return true;
+  }
+
+  waitingFor(): Record<string, string[]> {
+    const out: Record<string, string[]> = {};
+    for (const t of ORDER) {
+      const s = this.subs.get(t)!;
+      if (!s.started) out[SHORT[t]!] = ['(not subscribed yet)'];
+      else if (!s.responded) out[SHORT[t]!] = ['(no response yet)'];
+      else if (!s.wildcard) {
+        const missing = [...s.names].filter((n) => !s.held.has(n));
+        if (missing.length > 0) out[SHORT[t]!] = missing.slice(0, 5);
+      }
+    }
+    return out;
+  }
+
+  takeStats(): ProxyStats {
+    const s: ProxyStats = { index: this.spec.index, bytes: this.bytes, msgs: this.msgs, sizes: this.sizes, requests: this.requests, requestBytes: this.requestBytes };
+    this.bytes = 0;
+    this.msgs = 0;
+    this.sizes = [];
+    this.requests = 0;
+    this.requestBytes = 0;
+    return s;
+  }
+}
+
+function sotwUpdate(env: Envelope): Update {
+  return { typeUrl: env.typeUrl, version: env.version, nonce: env.nonce, resources: env.resources, removed: [] };
+}
+
 // ----------------------------------------------------------------------------- baseline client
 
 class BaselineClient {
@@ -575,7 +887,7 @@ function cpuMs(): number {
 }
 
 function main(): void {
-  let proxies: SimProxy[] = [];
+  let proxies: (SimProxy | SidecarProxy)[] = [];
   let baseline: BaselineClient[] = [];
   const timers: NodeJS.Timeout[] = [];
   process.on('message', (m: WorkerCommand) => {
@@ -586,7 +898,9 @@ function main(): void {
         const batches = Math.ceil(m.proxies.length / batch);
         for (let b = 0; b < batches; b++) {
           const start = () => {
-            for (const spec of m.proxies.slice(b * batch, (b + 1) * batch)) proxies.push(new SimProxy(m.addr, spec, m.listeners, m.tracks));
+            for (const spec of m.proxies.slice(b * batch, (b + 1) * batch)) {
+              proxies.push(spec.kind === 'sidecar' ? new SidecarProxy(m.addr, spec, m.tracks) : new SimProxy(m.addr, spec, m.listeners, m.tracks));
+            }
           };
           if (m.connectSpreadMs <= 0) start();
           else timers.push(setTimeout(start, (m.connectSpreadMs * b) / batches));

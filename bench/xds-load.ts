@@ -1,6 +1,8 @@
-// xDS load benchmark: meshd serving S services to P simulated proxyless-gRPC proxies (SotW ADS).
+// xDS load benchmark: meshd serving S services to P simulated proxyless-gRPC proxies (SotW ADS), or to
+// P simulated Envoy sidecars (--proxy-kind sidecar, SotW or --xds delta).
 //
 //   npx tsx bench/xds-load.ts --services 1000 --proxies 500 [--watch all|N] [--workers 2]
+//                             [--proxy-kind grpc|sidecar] [--xds sotw|delta] [--replicas 5]   (sidecars)
 //                             [--out FILE | --no-save] [--timeout-s 600] [--cpu-prof] [--profile-workers] [--meshd-node-args STR]
 //                             [--meshd-ref GIT_REF]   (run meshd from that commit, not the working tree)
 //
@@ -48,6 +50,10 @@ interface Options {
   connectSpreadMs: number;
   keep: boolean;
   meshdRef: string | undefined;
+  proxyKind: 'grpc' | 'sidecar';
+  xds: 'sotw' | 'delta';
+  /** sidecars: pods per client Deployment (replicas of one Deployment share a proxy class) */
+  replicas: number;
 }
 
 function parseOptions(argv: string[]): Options {
@@ -67,6 +73,9 @@ function parseOptions(argv: string[]): Options {
       'connect-spread-ms': { type: 'string', default: '0' },
       keep: { type: 'boolean', default: false },
       'meshd-ref': { type: 'string' },
+      'proxy-kind': { type: 'string', default: 'grpc' },
+      xds: { type: 'string', default: 'sotw' },
+      replicas: { type: 'string', default: '5' },
       help: { type: 'boolean', default: false },
     },
     strict: true,
@@ -81,6 +90,12 @@ function parseOptions(argv: string[]): Options {
     return n;
   };
   const services = int('services', values.services, 1);
+  const proxyKind = values['proxy-kind'];
+  if (proxyKind !== 'grpc' && proxyKind !== 'sidecar') throw new Error(`--proxy-kind ${proxyKind}: want grpc or sidecar`);
+  const xds = values.xds;
+  if (xds !== 'sotw' && xds !== 'delta') throw new Error(`--xds ${xds}: want sotw or delta`);
+  if (proxyKind === 'grpc' && xds === 'delta') throw new Error('--xds delta: only with --proxy-kind sidecar (the simulated gRPC clients speak SotW)');
+  if (proxyKind === 'sidecar' && values.watch !== 'all') throw new Error('--watch: sidecars subscribe to CDS and LDS by wildcard (they see every service)');
   const watch = values.watch === 'all' ? 'all' : int('watch', values.watch, 1);
   return {
     services,
@@ -96,6 +111,9 @@ function parseOptions(argv: string[]): Options {
     connectSpreadMs: int('connect-spread-ms', values['connect-spread-ms'], 0),
     keep: values.keep,
     meshdRef: values['meshd-ref'],
+    proxyKind,
+    xds,
+    replicas: int('replicas', values.replicas, 1),
   };
 }
 
@@ -188,6 +206,89 @@ class Mesh {
       `        - {destination: {host: ${this.fqdn(i)}, subset: v1}, weight: ${w1}}`,
       `        - {destination: {host: ${this.fqdn(i)}, subset: v2}, weight: ${w2}}`,
     ].join('\n') + '\n';
+  }
+
+  /** Sidecar p is replica p % R of client Deployment ⌊p / R⌋: its own Service, pods, service account. */
+  client(p: number, replicas: number): { deployment: string; ns: string; pod: string; ip: string; labels: Record<string, string> } {
+    const d = Math.floor(p / replicas);
+    const deployment = `client-${pad(d)}`;
+    return {
+      deployment,
+      ns: `bench-${d % namespaceCount(this.services)}`,
+      pod: `${deployment}-5d8f7c9b4-${pad(p % replicas)}`,
+      ip: `172.16.${(p >> 8) & 255}.${p & 255}`,
+      labels: {
+        app: deployment,
+        version: 'v1',
+        'pod-template-hash': '5d8f7c9b4',
+        'security.istio.io/tlsMode': 'istio',
+        'service.istio.io/canonical-name': deployment,
+        'service.istio.io/canonical-revision': 'v1',
+      },
+    };
+  }
+
+  /** istio-proxy's node metadata for sidecar p (no GENERATOR: meshd's sidecar generator serves it). */
+  sidecarMetadata(p: number, replicas: number): Record<string, unknown> {
+    const c = this.client(p, replicas);
+    return {
+      NAMESPACE: c.ns,
+      LABELS: c.labels,
+      INSTANCE_IPS: c.ip,
+      NAME: c.pod,
+      WORKLOAD_NAME: c.deployment,
+      OWNER: `kubernetes://apis/apps/v1/namespaces/${c.ns}/deployments/${c.deployment}`,
+      SERVICE_ACCOUNT: c.deployment,
+      ISTIO_VERSION: '1.24.0',
+      INTERCEPTION_MODE: 'REDIRECT',
+      CLUSTER_ID: 'Kubernetes',
+      MESH_ID: 'cluster.local',
+      POD_PORTS: JSON.stringify([{ name: 'grpc', containerPort: PORT, protocol: 'TCP' }]),
+      APP_CONTAINERS: 'app',
+      ENVOY_PROMETHEUS_PORT: 15090,
+      ENVOY_STATUS_PORT: 15021,
+    };
+  }
+
+  /** Each client Deployment: a Service (so its sidecars get inbound listeners) and its replicas' Pods. */
+  writeClients(dir: string, proxies: number, replicas: number): number {
+    const deployments = Math.ceil(proxies / replicas);
+    for (let d = 0; d < deployments; d++) {
+      const first = this.client(d * replicas, replicas);
+      const docs = [
+        [
+          'apiVersion: v1',
+          'kind: Service',
+          'metadata:',
+          `  name: ${first.deployment}`,
+          `  namespace: ${first.ns}`,
+          'spec:',
+          `  selector: {app: ${first.deployment}}`,
+          `  ports: [{name: grpc, port: ${PORT}, targetPort: ${PORT}}]`,
+        ].join('\n'),
+      ];
+      for (let p = d * replicas; p < Math.min(proxies, (d + 1) * replicas); p++) {
+        const c = this.client(p, replicas);
+        docs.push(
+          [
+            'apiVersion: v1',
+            'kind: Pod',
+            'metadata:',
+            `  name: ${c.pod}`,
+            `  namespace: ${c.ns}`,
+            `  labels: ${JSON.stringify(c.labels)}`,
+            'spec:',
+            `  serviceAccountName: ${c.deployment}`,
+            `  containers: [{name: app, image: bench/client:1, ports: [{name: grpc, containerPort: ${PORT}}]}]`,
+            'status:',
+            '  phase: Running',
+            `  podIP: ${c.ip}`,
+          ].join('\n'),
+        );
+      }
+      writeFileSync(path.join(dir, `${first.deployment}.yaml`), docs.join('\n---\n') + '\n');
+    }
+    return deployments;
   }
 
   write(dir: string): void {
@@ -359,6 +460,10 @@ function parseMetrics(text: string): Record<string, number> {
     if (name === 'pilot_xds_pushes') {
       const type = /type="(\w+)"/.exec(labels ?? '')?.[1] ?? '';
       out[`pilot_xds_pushes_${type}`] = Number(value);
+    } else if (name === 'pilot_xds_cache_reads') {
+      // hit = served from the snapshot's entries or reused from the previous one; miss = generated and encoded
+      const type = /type="(\w+)"/.exec(labels ?? '')?.[1] ?? '';
+      out[`pilot_xds_cache_reads_${type}`] = Number(value);
     } else if (want.includes(name)) out[name] = (out[name] ?? 0) + Number(value);
   }
   return out;
@@ -551,6 +656,7 @@ interface ChangeResult {
   messages: number;
   meshdCpuMs: number;
   foreignCpuMs: number;
+  cache: ReturnType<typeof cacheDelta>;
 }
 
 // -------------------------------------------------------------------------------------------- run
@@ -562,16 +668,21 @@ async function run(opts: Options, result: Record<string, unknown>): Promise<Reco
   const configDir = mkdtempSync(path.join(os.tmpdir(), 'meshd-bench-'));
   if (!opts.keep) tempDirsToRemove.push(configDir);
   mesh.write(configDir);
+  const sidecars = opts.proxyKind === 'sidecar';
+  const clientDeployments = sidecars ? mesh.writeClients(configDir, P, opts.replicas) : 0;
   result.params = {
     services: opts.services,
     namespaces: namespaceCount(opts.services),
-    pods: opts.services * 2,
+    pods: opts.services * 2 + (sidecars ? P : 0),
+    proxyKind: opts.proxyKind,
+    xds: opts.xds,
+    ...(sidecars ? { replicasPerClientDeployment: opts.replicas, clientDeployments, clientServices: clientDeployments } : {}),
     destinationRules: opts.services,
     virtualServices: opts.services,
     proxies: P,
     workers: opts.workers,
     watch: opts.watch,
-    listenersPerProxy: watchOf[0]!.length,
+    listenersPerProxy: sidecars ? 'wildcard (CDS, LDS)' : watchOf[0]!.length,
     connectSpreadMs: opts.connectSpreadMs,
     meshdDebounce: '100ms quiet / 10s max (defaults)',
     meshdRunsFrom: 'TypeScript sources via `node --import tsx` (as npm start)',
@@ -623,7 +734,11 @@ async function run(opts: Options, result: Record<string, unknown>): Promise<Reco
   for (const w of watchOf) for (const i of w) watchCount.set(i, (watchCount.get(i) ?? 0) + 1);
   let vsTarget = opts.services > 1 ? 1 : 0;
   for (const [i, c] of watchCount) if (i !== 0 && c > (watchCount.get(vsTarget) ?? 0)) vsTarget = i;
-  tracks.push({ id: 'vs', kind: 'route-weights', listener: mesh.listener(vsTarget) });
+  tracks.push(
+    sidecars
+      ? { id: 'vs', kind: 'vhost-weights', route: String(PORT), host: mesh.fqdn(vsTarget) }
+      : { id: 'vs', kind: 'route-weights', listener: mesh.listener(vsTarget) },
+  );
   tracks.push({ id: 'ep', kind: 'eds-endpoints', cluster: mesh.cluster(0, 'v2') });
   tracks.push({ id: 'dr', kind: 'cluster-digest', cluster: mesh.cluster(0, 'v1') });
 
@@ -643,10 +758,16 @@ async function run(opts: Options, result: Record<string, unknown>): Promise<Reco
   }
   const listeners = Array.from({ length: opts.services }, (_, i) => mesh.listener(i));
   const specs: ProxySpec[] = Array.from({ length: P }, (_, p) => {
+    if (sidecars) {
+      const c = mesh.client(p, opts.replicas);
+      const id = `sidecar~${c.ip}~${c.pod}.${c.ns}~${c.ns}.svc.cluster.local`;
+      return { index: p, id, namespace: c.ns, watch: watchOf[p]!, kind: 'sidecar', protocol: opts.xds, metadata: mesh.sidecarMetadata(p, opts.replicas) };
+    }
     const ns = `bench-${p % namespaceCount(opts.services)}`;
     return { index: p, id: `sidecar~172.16.${(p >> 8) & 255}.${p & 255}~client-${p}.${ns}~${ns}.svc.cluster.local`, namespace: ns, watch: watchOf[p]! };
   });
   const workersCpuBefore = (await collectStats(workers)).cpuMs;
+  const cacheBeforeSync = await encodeCacheStats(meshd);
   const cpuBeforeSync = meshd.sample().cpuMs;
   const foreign = new ForeignLoad([meshd.pid, ...workers.map((w) => w.child.pid!)]);
   const tSync = now();
@@ -690,7 +811,8 @@ async function run(opts: Options, result: Record<string, unknown>): Promise<Reco
   const syncBytes = syncStats.proxies.reduce((a, s) => a + s.bytes, 0);
   const syncMsgs = syncStats.proxies.reduce((a, s) => a + s.msgs, 0);
   let adsz: unknown;
-  if (P * watchOf[0]!.length <= 50_000) {
+  const cacheAfterSync = await encodeCacheStats(meshd);
+  if (!sidecars && P * watchOf[0]!.length <= 50_000) {
     adsz = (JSON.parse((await httpGet(meshd.url('/debug/adsz'), 30_000)).body) as { cache?: unknown }).cache;
   }
   result.initialSync = {
@@ -711,7 +833,8 @@ async function run(opts: Options, result: Record<string, unknown>): Promise<Reco
     firstResponseOfType: stages,
     foreignCpuMs: foreignSync,
     syncz,
-    encodeCache: adsz ?? 'not fetched (adsz too large at this scale)',
+    encodeCache: adsz ?? 'not fetched (adsz too large at this scale; see cacheReads)',
+    cache: cacheDelta(cacheBeforeSync, cacheAfterSync),
   };
   process.stderr.write(`initial sync: ${P} proxies in ${round(syncTimes[syncTimes.length - 1]!)} ms, ${MiB(syncBytes)} MiB\n`);
   const memory: Record<string, unknown> = {
@@ -878,6 +1001,28 @@ function tally(values: Iterable<string>): Record<string, number> {
   return out;
 }
 
+interface CacheStats {
+  hits: number;
+  reused: number;
+  built: number;
+  size: number;
+}
+
+/**
+ * meshd's encode-cache counters from /debug/adsz (live; pilot_xds_cache_reads is only brought up to date
+ * at the next push). Fetched outside timed regions: adsz also lists every connection's subscriptions.
+ */
+async function encodeCacheStats(meshd: Meshd): Promise<CacheStats | undefined> {
+  const r = await httpGet(meshd.url('/debug/adsz'), 60_000);
+  return (JSON.parse(r.body) as { cache?: CacheStats }).cache;
+}
+
+/** What a phase did with the encode cache: served within the snapshot, reused from the previous one, generated and encoded. */
+function cacheDelta(a: CacheStats | undefined, b: CacheStats | undefined): { hits: number; reused: number; built: number; entries: number } | undefined {
+  if (!a || !b) return undefined;
+  return { hits: b.hits - a.hits, reused: b.reused - a.reused, built: b.built - a.built, entries: b.size };
+}
+
 /** Applies a change and waits until every watcher has ACKed different content for the tracked resource. */
 async function timeChange(
   meshd: Meshd,
@@ -890,6 +1035,7 @@ async function timeChange(
   if (missing.length > 0) throw new Error(`${c.name}: ${missing.length} watcher(s) never received the tracked resource (e.g. proxy ${missing[0]})`);
   const before = new Map(c.watchers.map((p) => [p, latest.get(p)!.summary]));
   await collectStats(workers); // reset byte counters
+  const cache0 = await encodeCacheStats(meshd);
   const cpu0 = meshd.sample().cpuMs;
   const foreign = new ForeignLoad([meshd.pid, ...workers.map((w) => w.child.pid!)]);
   const tWrite = now();
@@ -908,6 +1054,7 @@ async function timeChange(
   const foreignCpuMs = foreign.delta();
   await sleep(300);
   const stats = await collectStats(workers);
+  const cache1 = await encodeCacheStats(meshd);
   const r: ChangeResult = {
     name: c.name,
     what: c.what,
@@ -923,6 +1070,7 @@ async function timeChange(
     messages: stats.proxies.reduce((a, s) => a + s.msgs, 0),
     meshdCpuMs: cpu1 - cpu0,
     foreignCpuMs,
+    cache: cacheDelta(cache0, cache1),
   };
   process.stderr.write(`change ${c.name}: ${c.watchers.length} watchers ACKed within ${r.ms} ms\n`);
   return r;
@@ -995,6 +1143,10 @@ async function writeBaseline(workers: Worker[], sizesByProxy: number[][], timeou
 
 // ------------------------------------------------------------------------------------------ output
 
+function cacheText(c: ReturnType<typeof cacheDelta>): string {
+  return c ? `${c.hits} / ${c.reused} / ${c.built} (${c.entries})` : 'n/a';
+}
+
 function table(r: Record<string, any>): string {
   const m = r.machine;
   const p = r.params;
@@ -1012,9 +1164,10 @@ function table(r: Record<string, any>): string {
     ['  first response per type (p50 / slowest)', ['LDS', 'RDS', 'CDS', 'EDS'].map((t) => `${t} ${Math.round(is.firstResponseOfType[t].p50Ms)}/${Math.round(is.firstResponseOfType[t].maxMs)}`).join(', ') + ' ms'],
     ['  other processes on the machine (CPU)', `${Math.round(is.foreignCpuMs)} ms during the sync`],
     ['  /debug/syncz', `${is.syncz.syncedAllTypes}/${is.syncz.connections} synced on all types, ${is.syncz.nacks} NACKs`],
+    ['  encode cache: hits / reused / built (entries)', cacheText(is.cache)],
   ];
   for (const c of r.changes as ChangeResult[]) {
-    rows.push([`change ${c.name} (${c.xdsType}) → ${c.watchers} watchers ACKed`, `${c.ms} ms (p50 ${c.p50Ms}, p99 ${c.p99Ms}); ${MiB(c.bytes)} MiB in ${c.messages} responses; meshd CPU ${Math.round(c.meshdCpuMs)} ms; others ${Math.round(c.foreignCpuMs)} ms`]);
+    rows.push([`change ${c.name} (${c.xdsType}) → ${c.watchers} watchers ACKed`, `${c.ms} ms (p50 ${c.p50Ms}, p99 ${c.p99Ms}); ${MiB(c.bytes)} MiB in ${c.messages} responses; meshd CPU ${Math.round(c.meshdCpuMs)} ms; others ${Math.round(c.foreignCpuMs)} ms; cache ${cacheText(c.cache)}`]);
   }
   rows.push(
     ['meshd RSS / HWM after sync', `${MiB(mem.afterSync.rssBytes)} / ${MiB(mem.afterSync.hwmBytes)} MiB (heap used ${MiB(mem.afterSync.heapUsedBytes)} MiB)`],
@@ -1031,7 +1184,9 @@ function table(r: Record<string, any>): string {
     `machine: nproc ${m.nproc} (${m.cpuModel}), ${m.memTotalMiB} MiB RAM, ${m.kernel}, node ${m.node}, grpc-js ${m.grpcJs}, meshd ${m.commit}${m.worktreeDirty ? '+dirty' : ''}, load average at start ${m.loadAvgAtStart.join(' ')}`,
     `meshd: ${p.meshdSource}${p.meshdExtraFlags ? `, serve ${p.meshdExtraFlags}` : ''}`,
     `mesh: ${p.services} services in ${p.namespaces} namespaces, ${p.pods} pods, ${p.destinationRules} DestinationRules (v1/v2), ${p.virtualServices} VirtualServices (90/10); ` +
-      `${p.proxies} proxies in ${p.workers} worker processes, each watching ${p.listenersPerProxy} listener(s)`,
+      (p.proxyKind === 'sidecar'
+        ? `${p.proxies} Envoy sidecars (${p.xds}) = ${p.clientDeployments} client Deployments × ${p.replicasPerClientDeployment} replicas (each with a Service), in ${p.workers} worker processes`
+        : `${p.proxies} proxies in ${p.workers} worker processes, each watching ${p.listenersPerProxy} listener(s)`),
     '',
     ...rows.map(([k, v]) => `${k.padEnd(w)}  ${v}`),
   ].join('\n');

@@ -66,3 +66,36 @@ test('bench/xds-load.ts at 5 services × 3 proxies completes and reports every f
   assert.ok(isNumber(r.ratio.syncOverBaselineWallClock));
   assert.equal(r.meshd.errorLogLines, 0, 'meshd logged no errors');
 });
+
+test('bench/xds-load.ts with Envoy sidecars over Delta at 5 services × 4 sidecars completes and reports every figure', { timeout: 60_000 }, async () => {
+  const args = ['--services', '5', '--proxies', '4', '--proxy-kind', 'sidecar', '--xds', 'delta', '--replicas', '2', '--no-save', '--timeout-s', '30'];
+  const { code, stdout, stderr } = await runBench(args, 50_000);
+  assert.equal(code, 0, `bench exited ${code}\n${stderr}`);
+  const lines = stdout.trim().split('\n');
+  const r = JSON.parse(lines[lines.length - 1]!) as Record<string, any>;
+  assert.match(stdout, /4 Envoy sidecars \(delta\) = 2 client Deployments × 2 replicas/);
+  assert.equal(r.params.proxyKind, 'sidecar');
+  assert.equal(r.params.xds, 'delta');
+
+  for (const k of ['ms', 'p50Ms', 'bytes', 'messages', 'meshdCpuMs']) assert.ok(isNumber(r.initialSync[k]), `initialSync.${k}`);
+  assert.deepEqual(r.initialSync.syncz, { connections: 4, syncedAllTypes: 4, nacks: 0, nackSamples: [] });
+  // Two client Deployments are two proxy classes: replicas share every encoded resource, so the sync
+  // builds each class's resources once, and the cache holds exactly what it built.
+  const cache = r.initialSync.cache;
+  assert.ok(cache.built > 0 && cache.built === cache.entries, `initial sync cache ${JSON.stringify(cache)}`);
+
+  assert.deepEqual(r.changes.map((c: any) => c.xdsType), ['RDS', 'EDS', 'CDS']);
+  for (const c of r.changes) {
+    assert.equal(c.converged, c.watchers, `${c.name}: every watcher converged`);
+    assert.equal(c.watchers, 4, `${c.name}: every sidecar sees every service`);
+    assert.ok(isNumber(c.meshdCpuMs) && c.bytes > 0);
+    // a change rebuilds only what read the changed object; the rest of each class's set is reused
+    assert.ok(c.cache.built > 0 && c.cache.built < c.cache.reused, `${c.name}: cache ${JSON.stringify(c.cache)}`);
+  }
+  assert.deepEqual(r.changes[0].after, { 'v1=50,v2=50': 4 });
+  assert.deepEqual(r.changes[1].before, { '1': 4 });
+  assert.deepEqual(r.changes[1].after, { '2': 4 });
+  assert.deepEqual(r.changes[2].after, { 'lb=LEAST_REQUEST,max_requests=1000': 4 });
+  assert.equal(r.baseline.bytes, r.initialSync.bytes, 'the baseline writes exactly the bytes of the initial sync');
+  assert.equal(r.meshd.errorLogLines, 0, 'meshd logged no errors');
+});
