@@ -1005,6 +1005,8 @@ interface CacheStats {
   hits: number;
   reused: number;
   built: number;
+  /** of the built, bodies identical to one already encoded (meshd versions that count it) */
+  sameBody?: number;
   size: number;
 }
 
@@ -1018,9 +1020,14 @@ async function encodeCacheStats(meshd: Meshd): Promise<CacheStats | undefined> {
 }
 
 /** What a phase did with the encode cache: served within the snapshot, reused from the previous one, generated and encoded. */
-function cacheDelta(a: CacheStats | undefined, b: CacheStats | undefined): { hits: number; reused: number; built: number; entries: number } | undefined {
+function cacheDelta(
+  a: CacheStats | undefined,
+  b: CacheStats | undefined,
+): { hits: number; reused: number; built: number; encoded: number | undefined; entries: number } | undefined {
   if (!a || !b) return undefined;
-  return { hits: b.hits - a.hits, reused: b.reused - a.reused, built: b.built - a.built, entries: b.size };
+  const built = b.built - a.built;
+  const sameBody = b.sameBody === undefined ? undefined : b.sameBody - (a.sameBody ?? 0);
+  return { hits: b.hits - a.hits, reused: b.reused - a.reused, built, encoded: sameBody === undefined ? undefined : built - sameBody, entries: b.size };
 }
 
 /** Applies a change and waits until every watcher has ACKed different content for the tracked resource. */
@@ -1144,7 +1151,7 @@ async function writeBaseline(workers: Worker[], sizesByProxy: number[][], timeou
 // ------------------------------------------------------------------------------------------ output
 
 function cacheText(c: ReturnType<typeof cacheDelta>): string {
-  return c ? `${c.hits} / ${c.reused} / ${c.built} (${c.entries})` : 'n/a';
+  return c ? `${c.hits} / ${c.reused} / ${c.built}${c.encoded === undefined ? '' : `, encoded ${c.encoded}`} (${c.entries})` : 'n/a';
 }
 
 function table(r: Record<string, any>): string {

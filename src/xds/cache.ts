@@ -47,8 +47,10 @@ export interface CacheStats {
   hits: number;
   /** carried over from the previous snapshot because nothing the resource read had changed */
   reused: number;
-  /** generated and encoded */
+  /** generated (and encoded, unless an identical body was already encoded: see `sameBody`) */
   built: number;
+  /** of the built: bodies identical to one already encoded (another class, or an earlier snapshot) */
+  sameBody: number;
 }
 
 interface Entry {
@@ -84,7 +86,10 @@ export class ResourceCache {
   private sets = new Map<string, ResourceSet>();
   private ctx: PushContext | undefined;
   private entries = 0;
-  readonly stats: CacheStats = { hits: 0, reused: 0, built: 0 };
+  /** encoded resources by content key (see `encodeOnce`), this snapshot's and the previous one's */
+  private bodies = new Map<string, EncodedResource>();
+  private previousBodies = new Map<string, EncodedResource>();
+  readonly stats: CacheStats = { hits: 0, reused: 0, built: 0, sameBody: 0 };
 
   beginSnapshot(ctx: PushContext): void {
     this.ctx = ctx;
@@ -92,6 +97,8 @@ export class ResourceCache {
     this.current = new Map();
     this.sets = new Map();
     this.entries = 0;
+    this.previousBodies = this.bodies;
+    this.bodies = new Map();
   }
 
   /** The encoded resource, or null if the generator says it does not exist (also cached). */
@@ -113,13 +120,37 @@ export class ResourceCache {
     this.stats.built++;
     const { value, deps } = trackDependencies(generate);
     const entry: Entry = {
-      resource: value ? encodeResource(typeUrl, name, value) : null,
+      resource: value ? this.encodeOnce(typeUrl, name, value) : null,
       deps,
       fingerprints: deps.map((d) => ctx.fingerprint(d)),
     };
     store(this.current, classId, typeUrl, name, entry);
     this.entries++;
     return entry.resource;
+  }
+
+  /**
+   * Encodes a generated body unless an identical one was encoded in this snapshot or the previous one.
+   * Proxy classes mostly differ in a few resources (inbound listeners, namespace-relative route domains)
+   * and a rebuilt resource often comes out unchanged, while encoding (protobufjs fromObject + encode)
+   * costs several times the generation. The body's JSON is a far cheaper key (V8 hashes the string
+   * natively; only distinct bodies are kept, and their bytes are held by the entries anyway). The bytes
+   * are those the body encodes to, so sharing them changes no output. (Bodies are plain JSON values —
+   * strings, finite numbers, booleans, arrays, objects — so equal JSON means equal input.)
+   */
+  private encodeOnce(typeUrl: TypeUrl, name: string, body: object): EncodedResource {
+    const json = JSON.stringify(body);
+    const same = (e: EncodedResource | undefined): e is EncodedResource => e !== undefined && e.name === name && e.typeUrl === typeUrl;
+    let encoded = this.bodies.get(json);
+    if (same(encoded)) {
+      this.stats.sameBody++;
+      return encoded;
+    }
+    encoded = this.previousBodies.get(json);
+    if (same(encoded)) this.stats.sameBody++;
+    else encoded = encodeResource(typeUrl, name, body);
+    this.bodies.set(json, encoded);
+    return encoded;
   }
 
   /** The resolved subscription for a class, type and name-set signature, built once per snapshot. */

@@ -72,18 +72,55 @@ function loadRoot(files: readonly string[]): protobuf.Root {
   };
   root.loadSync(files as string[], { keepCase: true });
   root.resolveAll();
+  packAnysWithResolvedTypes(root);
   return root;
 }
 
+type FromObject = (object: Record<string, unknown>, depth?: number) => protobuf.Message;
+
+/**
+ * protobufjs' google.protobuf.Any converter looks the packed message type up by name (a walk of the
+ * namespace tree) for every `{'@type': …}` it packs — several per sidecar Cluster or Listener. This one
+ * resolves each type URL once per root and packs exactly as protobufjs does (same type_url, same bytes);
+ * anything it does not recognise goes to protobufjs' own converter.
+ */
+function packAnysWithResolvedTypes(root: protobuf.Root): void {
+  const any = root.lookupType('google.protobuf.Any');
+  any.setup(); // installs protobufjs' Any wrapper, which stays the fallback
+  const fallback = any.fromObject as FromObject;
+  const packed = new Map<string, protobuf.Type | null>();
+  const packedType = (url: string): protobuf.Type | null => {
+    let type = packed.get(url);
+    if (type === undefined) {
+      const found = any.lookup(url.substring(url.lastIndexOf('/') + 1)); // where protobufjs' wrapper looks
+      type = found instanceof protobuf.Type ? found : null;
+      packed.set(url, type);
+    }
+    return type;
+  };
+  const fromObject: FromObject = (object, depth = 0) => {
+    const url = object?.['@type'];
+    const type = typeof url === 'string' && url.includes('/') && url.charAt(0) !== '.' ? packedType(url) : null;
+    if (!type) return fallback(object, depth);
+    const nested = type.fromObject as FromObject;
+    return any.create({ type_url: url, value: type.encode(nested.call(type, object, depth + 1)).finish() });
+  };
+  any.fromObject = fromObject as typeof any.fromObject;
+}
+
 let cachedRoot: protobuf.Root | undefined;
+const typesByName = new Map<string, protobuf.Type>();
 
 /** The protobuf root with every Envoy type meshd emits (snake_case field names, as in Envoy's docs). */
 export function envoyRoot(): protobuf.Root {
   return (cachedRoot ??= loadRoot(PROTO_FILES));
 }
 
+/** A message type of the Envoy root, resolved once per name (every resource encode and decode asks). */
 export function lookupType(fullName: string): protobuf.Type {
-  return envoyRoot().lookupType(fullName);
+  let type = typesByName.get(fullName);
+  if (!type) typesByName.set(fullName, (type = envoyRoot().lookupType(fullName)));
+  return type;
 }
 
 /** Encodes a resource given as proto-JSON-ish object (snake_case, nested `{'@type': …}` Anys). */
