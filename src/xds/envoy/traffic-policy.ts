@@ -1,5 +1,7 @@
 import type {
   ConnectionPoolSettings,
+  ConsistentHashLB,
+  PortTrafficPolicy,
   DestinationRule,
   OutlierDetection,
   Subset,
@@ -85,6 +87,31 @@ export function effectiveTrafficPolicy(
 
 export function findSubset(dr: DestinationRule | undefined, name: string): Subset | undefined {
   return dr?.spec.subsets?.find((s) => s.name === name);
+}
+
+/**
+ * istiod HashForHTTPDestination: the consistent hash a route destination uses — the subset's port-level
+ * setting, then the subset's, then the destination's port-level setting, then the top level.
+ */
+export function destinationConsistentHash(
+  dr: DestinationRule | undefined,
+  subset: string | undefined,
+  port: number | undefined,
+): ConsistentHashLB | undefined {
+  if (!dr) return undefined;
+  const tp = dr.spec.trafficPolicy;
+  const forPort = (pls: readonly PortTrafficPolicy[] | undefined) =>
+    port === undefined ? undefined : pls?.find((p) => p.port?.number === port)?.loadBalancer?.consistentHash;
+  const sub = subset ? findSubset(dr, subset) : undefined;
+  return forPort(sub?.trafficPolicy?.portLevelSettings) ?? sub?.trafficPolicy?.loadBalancer?.consistentHash
+    ?? forPort(tp?.portLevelSettings) ?? tp?.loadBalancer?.consistentHash;
+}
+
+/** istiod hashForService (a service's default route): the top level, overridden by the port's settings. */
+export function serviceConsistentHash(dr: DestinationRule | undefined, port: number): ConsistentHashLB | undefined {
+  const tp = dr?.spec.trafficPolicy;
+  const pls = tp?.portLevelSettings?.find((p) => p.port?.number === port);
+  return pls?.loadBalancer?.consistentHash ?? tp?.loadBalancer?.consistentHash;
 }
 
 /**

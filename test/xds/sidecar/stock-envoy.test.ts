@@ -13,7 +13,7 @@ import { checkEnvoyResource } from '../../../src/xds/envoy/pgv-check.js';
 // listeners without them; istio-proxy keeps them for users' Prometheus dashboards.
 
 const origin = { source: 'memory', label: 'test' } as const;
-type Obj = Record<string, unknown> & { kind: Kind; metadata: { name: string; namespace?: string } };
+type Obj = Record<string, unknown> & { kind: Kind; metadata: { name: string; namespace?: string; labels?: Record<string, string> } };
 
 const objs: Obj[] = [
   { apiVersion: 'v1', kind: 'Service', metadata: { name: 'web', namespace: 'default' }, spec: { selector: { app: 'web' }, clusterIP: '10.96.0.10', ports: [{ name: 'http', port: 80 }] } },

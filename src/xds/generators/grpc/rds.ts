@@ -1,5 +1,4 @@
 import { isIPv6 } from 'node:net';
-import type { ConsistentHashLB, PortTrafficPolicy } from '../../../config/schemas/destination-rule.js';
 import type { HTTPMatchRequest, HTTPRoute, HTTPRouteDestination } from '../../../config/schemas/virtual-service.js';
 import { resolveHostname, type IndexedVirtualService, type PushContext } from '../../../model/push-context.js';
 import type { Proxy } from '../../../model/proxy.js';
@@ -16,7 +15,7 @@ import {
   translateRouteMatch,
 } from '../../envoy/route.js';
 import { headerMatcher, isPresenceMatch } from '../../envoy/matchers.js';
-import { labelsMatch } from '../../envoy/traffic-policy.js';
+import { destinationConsistentHash, labelsMatch, serviceConsistentHash } from '../../envoy/traffic-policy.js';
 import { FILTER_NAME } from '../../envoy/type-urls.js';
 import { parseRouteName, proxyDnsDomain } from './names.js';
 
@@ -113,7 +112,7 @@ function defaultRoute(ctx: PushContext, proxy: Proxy, service: MeshService, port
   };
   const retry = grpcRetryPolicy(undefined);
   if (retry) action.retry_policy = retry;
-  const hash = hashPolicyFor(serviceConsistentHash(ctx, proxy, service.hostname, port));
+  const hash = hashPolicyFor(serviceConsistentHash(ctx.destinationRuleFor(proxy.namespace, service.hostname, ctx.proxyLabels(proxy))?.config, port));
   if (hash) action.hash_policy = [hash];
   return { name: 'default', match: { prefix: '/' }, route: action };
 }
@@ -200,7 +199,8 @@ function translateRoute(
   if (retry) action.retry_policy = retry;
   const hashed = dests.length === 1 ? dests : dests.filter((d) => (d.weight ?? 0) > 0);
   const hashes = hashed
-    .map((d) => hashPolicyFor(destinationConsistentHash(ctx, proxy, vs, d)))
+    .map((d) => hashPolicyFor(destinationConsistentHash(
+      ctx.destinationRuleFor(proxy.namespace, destinationHost(ctx, vs, d), ctx.proxyLabels(proxy))?.config, d.destination.subset, d.destination.port?.number)))
     .filter((h): h is Record<string, unknown> => h !== undefined);
   if (hashes.length > 0) action.hash_policy = hashes;
 
@@ -266,31 +266,3 @@ function destinationCluster(ctx: PushContext, vs: IndexedVirtualService, d: HTTP
   return outboundClusterName(host, port, d.destination.subset ?? '');
 }
 
-/** istiod HashForHTTPDestination: subset port-level > subset > destination port-level > top level. */
-function destinationConsistentHash(
-  ctx: PushContext,
-  proxy: Proxy,
-  vs: IndexedVirtualService,
-  d: HTTPRouteDestination,
-): ConsistentHashLB | undefined {
-  const dr = ctx.destinationRuleFor(proxy.namespace, destinationHost(ctx, vs, d), ctx.proxyLabels(proxy))?.config;
-  if (!dr) return undefined;
-  const tp = dr.spec.trafficPolicy;
-  const dstPort = d.destination.port?.number;
-  const plsHash = (pls: readonly PortTrafficPolicy[] | undefined) =>
-    dstPort === undefined ? undefined : pls?.find((p) => p.port?.number === dstPort)?.loadBalancer?.consistentHash;
-  const subset = dr.spec.subsets?.find((s) => s.name === (d.destination.subset ?? ''));
-  return (
-    plsHash(subset?.trafficPolicy?.portLevelSettings) ??
-    subset?.trafficPolicy?.loadBalancer?.consistentHash ??
-    plsHash(tp?.portLevelSettings) ??
-    tp?.loadBalancer?.consistentHash
-  );
-}
-
-/** istiod hashForService (routes without a VirtualService): top level, overridden by the port's settings. */
-function serviceConsistentHash(ctx: PushContext, proxy: Proxy, hostname: string, port: number): ConsistentHashLB | undefined {
-  const tp = ctx.destinationRuleFor(proxy.namespace, hostname, ctx.proxyLabels(proxy))?.config.spec.trafficPolicy;
-  const pls = tp?.portLevelSettings?.find((p) => p.port?.number === port);
-  return pls?.loadBalancer?.consistentHash ?? tp?.loadBalancer?.consistentHash;
-}

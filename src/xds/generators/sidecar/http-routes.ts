@@ -1,4 +1,3 @@
-import type { ConsistentHashLB, PortTrafficPolicy } from '../../../config/schemas/destination-rule.js';
 import type { Destination, HTTPMatchRequest, HTTPRoute, HTTPRouteDestination } from '../../../config/schemas/virtual-service.js';
 import { resolveHostname, type IndexedVirtualService, type PushContext } from '../../../model/push-context.js';
 import type { Proxy } from '../../../model/proxy.js';
@@ -18,7 +17,7 @@ import {
   redirectAction,
   rewriteFields,
 } from '../../envoy/route-actions.js';
-import { labelsMatch } from '../../envoy/traffic-policy.js';
+import { destinationConsistentHash, labelsMatch, serviceConsistentHash } from '../../envoy/traffic-policy.js';
 import { FILTER_NAME } from '../../envoy/type-urls.js';
 import { jsonToStruct } from '../../protos.js';
 
@@ -60,29 +59,6 @@ export function destinationCluster(ctx: PushContext, vsNamespace: string, d: Des
   return outboundClusterName(host, port, d.subset ?? '');
 }
 
-/** istiod HashForHTTPDestination: subset port-level > subset > destination port-level > top level. */
-function destinationConsistentHash(ctx: PushContext, proxy: Proxy, vsNamespace: string, d: Destination, listenPort: number): ConsistentHashLB | undefined {
-  const host = destinationHost(ctx, vsNamespace, d);
-  const dr = ctx.destinationRuleFor(proxy.namespace, host, ctx.proxyLabels(proxy))?.config;
-  if (!dr) return undefined;
-  const tp = dr.spec.trafficPolicy;
-  const dstPort = d.port?.number || listenPort;
-  const plsHash = (pls: readonly PortTrafficPolicy[] | undefined) => pls?.find((p) => p.port?.number === dstPort)?.loadBalancer?.consistentHash;
-  const subset = d.subset ? dr.spec.subsets?.find((s) => s.name === d.subset) : undefined;
-  return (
-    plsHash(subset?.trafficPolicy?.portLevelSettings) ??
-    subset?.trafficPolicy?.loadBalancer?.consistentHash ??
-    plsHash(tp?.portLevelSettings) ??
-    tp?.loadBalancer?.consistentHash
-  );
-}
-
-/** istiod hashForService (default route): top level, overridden by the port's settings. */
-function serviceConsistentHash(ctx: PushContext, proxy: Proxy, hostname: string, port: number): ConsistentHashLB | undefined {
-  const tp = ctx.destinationRuleFor(proxy.namespace, hostname, ctx.proxyLabels(proxy))?.config.spec.trafficPolicy;
-  const pls = tp?.portLevelSettings?.find((p) => p.port?.number === port);
-  return pls?.loadBalancer?.consistentHash ?? tp?.loadBalancer?.consistentHash;
-}
 
 /**
  * The tracing decorator istiod puts on every route (getRouteOperation): `host:port` of the single
@@ -98,7 +74,7 @@ function routeOperation(route: J, vsName: string, port: number): string {
 
 /** The route for a service port without a VirtualService (istiod BuildDefaultHTTPOutboundRoute). */
 export function defaultHttpRoute(ctx: PushContext, proxy: Proxy, service: MeshService, port: number): J {
-  const hash = hashPolicyFor(serviceConsistentHash(ctx, proxy, service.hostname, port));
+  const hash = hashPolicyFor(serviceConsistentHash(ctx.destinationRuleFor(proxy.namespace, service.hostname, ctx.proxyLabels(proxy))?.config, port));
   const action: J = { cluster: outboundClusterName(service.hostname, port), ...envoyRouteTimeout(undefined) };
   action.retry_policy = defaultEnvoyRetryPolicy(hash !== undefined);
   if (hash) action.hash_policy = [hash];
@@ -307,7 +283,9 @@ function translateHttpRoute(ctx: PushContext, proxy: Proxy, scoped: ScopedRoute,
 
     const hashed = clusters.length === 1 ? clusters : clusters.filter((c) => (c.d.weight ?? 0) > 0);
     const hashes = hashed
-      .map((c) => hashPolicyFor(destinationConsistentHash(ctx, proxy, namespace, c.d.destination, port)))
+      .map((c) => hashPolicyFor(destinationConsistentHash(
+        ctx.destinationRuleFor(proxy.namespace, destinationHost(ctx, namespace, c.d.destination), ctx.proxyLabels(proxy))?.config,
+        c.d.destination.subset, c.d.destination.port?.number || port)))
       .filter((h): h is J => h !== undefined);
     const retry = envoyRetryPolicy(http.retries, hashes.length > 0);
     if (retry) action.retry_policy = retry;
