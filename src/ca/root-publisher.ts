@@ -1,3 +1,4 @@
+import { PeriodicSync } from '../sources/kube/periodic-sync.js';
 import type { Logger } from '../telemetry/log.js';
 
 // Kubernetes mode: the mesh root published as ConfigMap `istio-ca-root-cert` (key `root-cert.pem`) in every
@@ -33,62 +34,34 @@ interface ConfigMap {
 const path = (ns: string, name?: string) => `/api/v1/namespaces/${encodeURIComponent(ns)}/configmaps${name ? `/${encodeURIComponent(name)}` : ''}`;
 
 export class RootCertPublisher {
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
-  private again = false;
-  private stopped = false;
+  private readonly loop: PeriodicSync;
   /** namespace → root PEM last confirmed there */
   private readonly confirmed = new Map<string, string>();
   private readonly log: Logger;
 
   constructor(private readonly opts: RootPublisherOptions) {
     this.log = opts.log.child({ scope: 'ca-root-configmap' });
+    // the periodic resync re-checks every namespace (repairs edits and deletions)
+    this.loop = new PeriodicSync(() => this.pass(), opts.resyncMs ?? 60_000, () => this.confirmed.clear());
   }
 
   start(): void {
-    this.schedule(0);
+    this.loop.start();
   }
 
   stop(): void {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
+    this.loop.stop();
   }
 
-  /** Something changed (namespaces, root, leadership): sync soon; periodic resyncs forget what was confirmed. */
+  /** Something changed (namespaces, root, leadership): sync soon; `forget` re-checks namespaces already confirmed. */
   trigger(forget = false): void {
     if (forget) this.confirmed.clear();
-    this.schedule(0);
+    this.loop.trigger();
   }
 
   /** One pass over every namespace; concurrent calls coalesce into one more pass. */
   sync(): Promise<void> {
-    if (this.running) {
-      this.again = true;
-      return this.running;
-    }
-    this.running = this.pass().finally(() => {
-      this.running = undefined;
-      if (this.again && !this.stopped) {
-        this.again = false;
-        void this.sync();
-      }
-    });
-    return this.running;
-  }
-
-  private schedule(ms: number): void {
-    if (this.stopped) return;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => {
-      void this.sync().finally(() => {
-        // the periodic resync re-checks every namespace (repairs edits and deletions)
-        if (!this.stopped) {
-          this.timer = setTimeout(() => this.trigger(true), this.opts.resyncMs ?? 60_000);
-          this.timer.unref();
-        }
-      });
-    }, ms);
-    this.timer.unref();
+    return this.loop.sync();
   }
 
   private async pass(): Promise<void> {
@@ -96,7 +69,7 @@ export class RootCertPublisher {
     const root = this.opts.rootPem();
     let written = 0;
     for (const ns of this.opts.namespaces()) {
-      if (this.stopped || !this.opts.isLeader()) return;
+      if (this.loop.stopped || !this.opts.isLeader()) return;
       if (SKIPPED_NAMESPACES.has(ns) || this.confirmed.get(ns) === root) continue;
       try {
         if (await this.ensure(ns, root)) written++;

@@ -1,4 +1,5 @@
 import type { KubeRequester } from '../ca/root-publisher.js';
+import { PeriodicSync } from '../sources/kube/periodic-sync.js';
 import type { Logger } from '../telemetry/log.js';
 
 // Kubernetes mode: the API server must trust the webhooks' serving certificate, so meshd writes the
@@ -45,64 +46,39 @@ export interface CaBundlePatcherOptions {
 export type PatchOutcome = 'patched' | 'current' | 'missing';
 
 export class CaBundlePatcher {
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
-  private again = false;
-  private stopped = false;
+  private readonly loop: PeriodicSync;
   private readonly log: Logger;
   /** outcome of the last pass per configuration, for tests and /debug */
   readonly lastOutcome = new Map<string, PatchOutcome>();
 
   constructor(private readonly opts: CaBundlePatcherOptions) {
     this.log = opts.log.child({ scope: 'webhook-cabundle' });
+    this.loop = new PeriodicSync(() => this.pass(), opts.resyncMs ?? 30_000);
   }
 
   start(): void {
-    this.schedule(0);
+    this.loop.start();
   }
 
   stop(): void {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
+    this.loop.stop();
   }
 
   /** The root or leadership changed: patch now. */
   trigger(): void {
-    this.schedule(0);
+    this.loop.trigger();
   }
 
   /** One pass over both configurations; concurrent calls coalesce into one more pass. */
   sync(): Promise<void> {
-    if (this.running) {
-      this.again = true;
-      return this.running;
-    }
-    this.running = this.pass().finally(() => {
-      this.running = undefined;
-      if (this.again && !this.stopped) {
-        this.again = false;
-        void this.sync();
-      }
-    });
-    return this.running;
-  }
-
-  private schedule(ms: number): void {
-    if (this.stopped) return;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => {
-      void this.sync().finally(() => {
-        if (!this.stopped) this.schedule(this.opts.resyncMs ?? 30_000);
-      });
-    }, ms);
-    this.timer.unref();
+    return this.loop.sync();
   }
 
   private async pass(): Promise<void> {
     if (!this.opts.isLeader()) return;
     const bundle = Buffer.from(this.opts.rootPem()).toString('base64');
     for (const ref of this.opts.configurations ?? DEFAULT_WEBHOOK_CONFIGURATIONS) {
-      if (this.stopped) return;
+      if (this.loop.stopped) return;
       try {
         const outcome = await this.ensure(ref, bundle);
         if (outcome === 'patched') this.log.info({ kind: ref.kind, name: ref.name }, 'wrote the mesh root into the webhook caBundle');
