@@ -59,6 +59,36 @@ interface Entry {
   readonly fingerprints: readonly string[];
 }
 
+/**
+ * How many distinct bodies of one resource name `encodeOnce` compares against. Most names have one body
+ * for every class; a few (inbound listeners and clusters, per-namespace route configurations) have one
+ * per class or namespace, and beyond this many an encode is cheaper than the comparisons.
+ */
+const DISTINCT_BODIES_PER_NAME = 16;
+
+/**
+ * Whether two generated bodies are the same encoder input: equal JSON values with keys in the same
+ * order (Struct and map fields are encoded in key order). A false "different" only costs an encode.
+ */
+export function sameBody(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a)) {
+    if (!Array.isArray(b) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (!sameBody(a[i], b[i])) return false;
+    return true;
+  }
+  if (Array.isArray(b)) return false;
+  const ka = Object.keys(a);
+  const kb = Object.keys(b);
+  if (ka.length !== kb.length) return false;
+  for (let i = 0; i < ka.length; i++) {
+    const k = ka[i]!;
+    if (k !== kb[i] || !sameBody((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k])) return false;
+  }
+  return true;
+}
+
 type ClassMap = Map<string, Map<string, Map<string, Entry>>>; // class → type → name → entry
 
 function lookup(map: ClassMap, classId: string, typeUrl: string, name: string): Entry | undefined {
@@ -86,9 +116,9 @@ export class ResourceCache {
   private sets = new Map<string, ResourceSet>();
   private ctx: PushContext | undefined;
   private entries = 0;
-  /** encoded resources by content key (see `encodeOnce`), this snapshot's and the previous one's */
-  private bodies = new Map<string, EncodedResource>();
-  private previousBodies = new Map<string, EncodedResource>();
+  /** distinct encoded bodies by type and name (see `encodeOnce`), this snapshot's and the previous one's */
+  private bodies = new Map<string, EncodedResource[]>();
+  private previousBodies = new Map<string, EncodedResource[]>();
   readonly stats: CacheStats = { hits: 0, reused: 0, built: 0, sameBody: 0 };
 
   beginSnapshot(ctx: PushContext): void {
@@ -130,26 +160,26 @@ export class ResourceCache {
   }
 
   /**
-   * Encodes a generated body unless an identical one was encoded in this snapshot or the previous one.
-   * Proxy classes mostly differ in a few resources (inbound listeners, namespace-relative route domains)
-   * and a rebuilt resource often comes out unchanged, while encoding (protobufjs fromObject + encode)
-   * costs several times the generation. The body's JSON is a far cheaper key (V8 hashes the string
-   * natively; only distinct bodies are kept, and their bytes are held by the entries anyway). The bytes
-   * are those the body encodes to, so sharing them changes no output. (Bodies are plain JSON values —
-   * strings, finite numbers, booleans, arrays, objects — so equal JSON means equal input.)
+   * Encodes a generated body unless an identical one of the same type and name was encoded in this
+   * snapshot or the previous one. Proxy classes mostly differ in a few resources (inbound listeners,
+   * namespace-relative route domains) and a rebuilt resource often comes out unchanged, while encoding
+   * (protobufjs fromObject + encode) costs several times the generation; comparing the body with the
+   * few distinct bodies already encoded under its name is far cheaper, and stops at the first
+   * difference. Equal bodies are equal encoder input, so sharing their bytes changes no output.
    */
   private encodeOnce(typeUrl: TypeUrl, name: string, body: object): EncodedResource {
-    const json = JSON.stringify(body);
-    const same = (e: EncodedResource | undefined): e is EncodedResource => e !== undefined && e.name === name && e.typeUrl === typeUrl;
-    let encoded = this.bodies.get(json);
-    if (same(encoded)) {
+    const key = `${typeUrl}\u0000${name}`;
+    const seen = this.bodies.get(key);
+    let encoded = seen?.find((e) => sameBody(e.body, body));
+    if (encoded) {
       this.stats.sameBody++;
       return encoded;
     }
-    encoded = this.previousBodies.get(json);
-    if (same(encoded)) this.stats.sameBody++;
+    encoded = this.previousBodies.get(key)?.find((e) => sameBody(e.body, body));
+    if (encoded) this.stats.sameBody++;
     else encoded = encodeResource(typeUrl, name, body);
-    this.bodies.set(json, encoded);
+    if (!seen) this.bodies.set(key, [encoded]);
+    else if (seen.length < DISTINCT_BODIES_PER_NAME) seen.push(encoded);
     return encoded;
   }
 

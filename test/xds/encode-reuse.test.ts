@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { ConfigStore } from '../../src/config/store.js';
 import { PushContext } from '../../src/model/push-context.js';
-import { ResourceCache } from '../../src/xds/cache.js';
+import { ResourceCache, sameBody } from '../../src/xds/cache.js';
 import { encodeMessage, lookupType } from '../../src/xds/protos.js';
 import { TYPE } from '../../src/xds/resource-types.js';
 
@@ -56,6 +56,29 @@ describe('encode cache: identical bodies are encoded once', () => {
     const y = cache.resource('k', TYPE.CDS, 'y', () => body)!;
     assert.equal(y.name, 'y');
     assert.equal(x.name, 'x');
+    assert.equal(cache.stats.sameBody, 0);
+  });
+});
+
+describe('sameBody', () => {
+  it('is equality of JSON values with keys in the same order', () => {
+    assert.ok(sameBody({ a: [1, { b: 'x' }], c: true }, { a: [1, { b: 'x' }], c: true }));
+    assert.ok(!sameBody({ a: 1, b: 2 }, { b: 2, a: 1 }), 'Struct fields are encoded in key order');
+    assert.ok(!sameBody({ a: [1, 2] }, { a: [1, 2, 3] }));
+    assert.ok(!sameBody({ a: [] }, { a: {} }));
+    assert.ok(!sameBody({ a: null }, { a: {} }));
+    assert.ok(!sameBody({ a: 1 }, { a: '1' }));
+    assert.ok(!sameBody({ a: undefined }, {}), 'a missed match only costs an encode');
+    assert.ok(!sameBody({ a: Number.NaN }, { a: Number.NaN }));
+  });
+
+  it('a body whose Struct keys come in another order is encoded on its own', () => {
+    const cache = new ResourceCache();
+    cache.beginSnapshot(new PushContext(new ConfigStore(), 'v1'));
+    const withMetadata = (fields: Record<string, unknown>) => ({ ...cluster('m'), metadata: { filter_metadata: { istio: { fields } } } });
+    const ab = cache.resource('k1', TYPE.CDS, 'm', () => withMetadata({ a: { stringValue: '1' }, b: { stringValue: '2' } }))!;
+    const ba = cache.resource('k2', TYPE.CDS, 'm', () => withMetadata({ b: { stringValue: '2' }, a: { stringValue: '1' } }))!;
+    assert.notDeepEqual(Buffer.from(ab.any), Buffer.from(ba.any));
     assert.equal(cache.stats.sameBody, 0);
   });
 });
