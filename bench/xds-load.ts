@@ -1217,7 +1217,8 @@ async function main(): Promise<void> {
   }
   process.stdout.write(`${table(result)}\n`);
   if (opts.save || opts.out) {
-    const out = opts.out ?? path.join(REPO, 'bench/results', `xds-load-s${opts.services}-p${opts.proxies}-watch-${opts.watch}.json`);
+    const name = opts.proxyKind === 'sidecar' ? `xds-load-sidecar-${opts.xds}-s${opts.services}-p${opts.proxies}` : `xds-load-s${opts.services}-p${opts.proxies}-watch-${opts.watch}`;
+    const out = opts.out ?? path.join(REPO, 'bench/results', `${name}.json`);
     mkdirSync(path.dirname(out), { recursive: true });
     writeFileSync(out, JSON.stringify(result, null, 2) + '\n');
     process.stderr.write(`saved ${path.relative(process.cwd(), out)}\n`);
