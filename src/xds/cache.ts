@@ -55,8 +55,20 @@ export interface CacheStats {
 
 interface Entry {
   readonly resource: EncodedResource | null;
+  readonly reads: Reads;
+}
+
+/**
+ * What a generation read from the snapshot: dependency keys and their fingerprints then. Proxy classes
+ * building the same resource read the same things, so equal reads are one shared object and a new
+ * snapshot checks them once for every class rather than once per class.
+ */
+interface Reads {
   readonly deps: readonly string[];
   readonly fingerprints: readonly string[];
+  /** the snapshot `unchanged` was computed for */
+  checkedIn?: PushContext;
+  unchanged?: boolean;
 }
 
 /**
@@ -119,6 +131,9 @@ export class ResourceCache {
   /** distinct encoded bodies by type and name (see `encodeOnce`), this snapshot's and the previous one's */
   private bodies = new Map<string, EncodedResource[]>();
   private previousBodies = new Map<string, EncodedResource[]>();
+  /** shared Reads by their dependency keys and fingerprints (see `internReads`), two generations */
+  private reads = new Map<string, Reads>();
+  private previousReads = new Map<string, Reads>();
   readonly stats: CacheStats = { hits: 0, reused: 0, built: 0, sameBody: 0 };
 
   beginSnapshot(ctx: PushContext): void {
@@ -129,6 +144,8 @@ export class ResourceCache {
     this.entries = 0;
     this.previousBodies = this.bodies;
     this.bodies = new Map();
+    this.previousReads = this.reads;
+    this.reads = new Map();
   }
 
   /** The encoded resource, or null if the generator says it does not exist (also cached). */
@@ -141,7 +158,7 @@ export class ResourceCache {
       return hit.resource;
     }
     const old = lookup(this.previous, classId, typeUrl, name);
-    if (old && old.deps.every((d, i) => ctx.fingerprint(d) === old.fingerprints[i])) {
+    if (old && this.unchangedIn(ctx, old.reads)) {
       this.stats.reused++;
       store(this.current, classId, typeUrl, name, old);
       this.entries++;
@@ -149,10 +166,10 @@ export class ResourceCache {
     }
     this.stats.built++;
     const { value, deps } = trackDependencies(generate);
+    const reads = this.internReads(deps, deps.map((d) => ctx.fingerprint(d)));
     const entry: Entry = {
       resource: value ? this.encodeOnce(typeUrl, name, value) : null,
-      deps,
-      fingerprints: deps.map((d) => ctx.fingerprint(d)),
+      reads,
     };
     store(this.current, classId, typeUrl, name, entry);
     this.entries++;
@@ -181,6 +198,23 @@ export class ResourceCache {
     if (!seen) this.bodies.set(key, [encoded]);
     else if (seen.length < DISTINCT_BODIES_PER_NAME) seen.push(encoded);
     return encoded;
+  }
+
+  private unchangedIn(ctx: PushContext, reads: Reads): boolean {
+    if (reads.checkedIn !== ctx) {
+      reads.unchanged = reads.deps.every((d, i) => ctx.fingerprint(d) === reads.fingerprints[i]);
+      reads.checkedIn = ctx;
+    }
+    return reads.unchanged === true;
+  }
+
+  /** The shared Reads equal to these (this snapshot's or the previous one's), or a new one. */
+  private internReads(deps: readonly string[], fingerprints: readonly string[]): Reads {
+    const key = `${deps.join('\u0000')}\u0001${fingerprints.join('\u0000')}`;
+    let reads = this.reads.get(key) ?? this.previousReads.get(key);
+    reads ??= { deps, fingerprints };
+    this.reads.set(key, reads);
+    return reads;
   }
 
   /** The resolved subscription for a class, type and name-set signature, built once per snapshot. */

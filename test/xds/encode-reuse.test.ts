@@ -117,3 +117,29 @@ describe('Any packing', () => {
     assert.deepEqual([...back.typed_config.value], [1, 2]);
   });
 });
+
+describe('encode cache: what a resource read is checked once per snapshot for every class', () => {
+  it('reuses every class’s copy while the read object is unchanged and rebuilds every copy once it changes', () => {
+    const store = new ConfigStore();
+    const origin = { source: 'memory', label: 'test' } as const;
+    const service = (port: number) =>
+      store.upsert('Service', { apiVersion: 'v1', kind: 'Service', metadata: { name: 'a', namespace: 'default' }, spec: { selector: { app: 'a' }, ports: [{ name: 'http', port }] } } as never, origin, 't');
+    service(80);
+    const cache = new ResourceCache();
+    const name = 'outbound|80||a.default.svc.cluster.local';
+    const build = (ctx: PushContext) => () => ({ ...cluster(name), alt_stat_name: String(ctx.service('a.default.svc.cluster.local')?.ports[0]?.port) });
+    const round = (version: string) => {
+      const ctx = new PushContext(store, version);
+      cache.beginSnapshot(ctx);
+      return ['class-a', 'class-b', 'class-c'].map((k) => cache.resource(k, TYPE.CDS, name, build(ctx))!);
+    };
+    round('v1');
+    assert.equal(cache.stats.built, 3);
+    round('v2');
+    assert.deepEqual([cache.stats.built, cache.stats.reused], [3, 3], 'nothing read changed: every class reuses');
+    service(81);
+    const after = round('v3');
+    assert.deepEqual([cache.stats.built, cache.stats.reused], [6, 3], 'the Service changed: every class rebuilds');
+    for (const r of after) assert.equal((r.body as { alt_stat_name: string }).alt_stat_name, '81');
+  });
+});
