@@ -116,6 +116,8 @@ export function writeFileAtomic(file: string, data: string | Buffer, mode: numbe
 export class CertificateAuthority extends EventEmitter {
   private material: Material;
   private watcher: NodeJS.Timeout | undefined;
+  /** a Secret re-read in flight (pollSource) */
+  private polling: Promise<void> | undefined;
   private lastStamp = '';
   readonly log: Logger;
 
@@ -253,25 +255,28 @@ export class CertificateAuthority extends EventEmitter {
    * changed) and swaps it in when it loads: the Secret counterpart of the directory watch.
    */
   pollSource(fetch: () => Promise<CaPems | undefined>, intervalMs: number): void {
-    let busy = false;
     this.watcher = setInterval(() => {
-      if (busy) return;
-      busy = true;
-      fetch()
+      if (this.polling) return;
+      this.polling = fetch()
         .then((pems) => {
-          if (pems) this.replace(pems);
+          if (pems && this.watcher) this.replace(pems);
         })
         .catch((err: Error) => this.log.warn({ source: this.source, err: err.message }, 'could not re-read the CA material; keeping the current CA'))
         .finally(() => {
-          busy = false;
+          this.polling = undefined;
         });
     }, intervalMs);
     this.watcher.unref();
   }
 
-  close(): void {
+  /**
+   * Stops watching the material. The promise settles once a re-read already on the wire has finished, so
+   * a caller that waits for it knows this CA sends nothing more to the API server.
+   */
+  close(): Promise<void> {
     if (this.watcher) clearInterval(this.watcher);
     this.watcher = undefined;
+    return this.polling ?? Promise.resolve();
   }
 
   private stamp(): string {

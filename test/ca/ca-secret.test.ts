@@ -33,7 +33,7 @@ before(async () => {
   kubectl = kubectlFor({ server: url });
 });
 after(async () => {
-  for (const ca of cas) ca.close();
+  await Promise.all(cas.map((ca) => ca.close()));
   kubectl.cleanup();
   await api.stop();
   fs.rmSync(tmp, { recursive: true, force: true });
@@ -77,7 +77,7 @@ describe('CA in Secret istio-ca-secret (Kubernetes mode)', () => {
     assert.ok(new crypto.X509Certificate(first.rootPem).ca);
     assert.ok(!fs.existsSync(path.join(tmp, 'pod-1')), 'nothing written to --ca-dir');
     const leafBefore = await issue(first, 'before-restart');
-    first.close();
+    await first.close();
 
     const second = await start();
     assert.equal(second.rootPem, first.rootPem, 'same root after the restart');
@@ -92,7 +92,7 @@ describe('CA in Secret istio-ca-secret (Kubernetes mode)', () => {
   });
 
   it('a replica that loses the create race adopts the winner\'s root', async () => {
-    for (const earlier of cas) earlier.close(); // their Secret polls would take the injected 404s
+    await Promise.all(cas.map((earlier) => earlier.close())); // their Secret polls would take the injected 404s
     api.remove('v1', 'Secret', 'istio-system', SELF_SIGNED_CA_SECRET);
     // the other replica's root lands between our GET (404) and our create (409 AlreadyExists)
     const theirs = createSelfSignedRoot({ trustDomain: 'cluster.local', keyType: 'ec' });
