@@ -31,7 +31,47 @@ export interface ClusterFacts {
   readonly tls?: Json;
   /** transport_socket_matches names (auto-mTLS). */
   readonly transportSocketMatches: readonly string[];
+  /** connect_timeout (Envoy's default 5s when unset). */
+  readonly connectTimeout?: string;
+  /** The DEFAULT-priority circuit breaker thresholds Envoy enforces (its defaults 1024/1024/1024/3 when unset). */
+  readonly circuitBreakers?: CircuitBreakerFacts;
+  readonly outlierDetection?: Json;
+  /** common_lb_config.healthy_panic_threshold in percent (Envoy's default 50). */
+  readonly healthyPanicThreshold?: number;
+  /** slow_start_config of the lb policy that uses it (ROUND_ROBIN, LEAST_REQUEST); Envoy ignores it elsewhere. */
+  readonly slowStart?: Json;
+  /** common_lb_config.locality_weighted_lb_config: Envoy honours the assignment's locality weights. */
+  readonly localityWeightedLb?: boolean;
+  /** Upstream HTTP as the cluster's HttpProtocolOptions set it. */
+  readonly upstreamHttp?: UpstreamHttpFacts;
+  /** upstream_connection_options.tcp_keepalive, when SO_KEEPALIVE is on. */
+  readonly tcpKeepalive?: Json;
+  /** The EDS assignment's locality groups, when the resource set holds it (priority 0 is tried first). */
+  readonly localities?: readonly LocalityFacts[];
   readonly resource: Json | undefined;
+}
+
+export interface CircuitBreakerFacts {
+  readonly maxConnections: number;
+  readonly maxPendingRequests: number;
+  readonly maxRequests: number;
+  readonly maxRetries: number;
+}
+
+export interface UpstreamHttpFacts {
+  /** `http/1.1` and `h2` from explicit_http_config, `downstream` from use_downstream_protocol_config. */
+  readonly protocol: 'http/1.1' | 'h2' | 'downstream';
+  readonly idleTimeout?: string;
+  readonly maxRequestsPerConnection?: number;
+}
+
+export interface LocalityFacts {
+  /** `region/zone/subzone`, empty parts kept (`//` for endpoints without a locality). */
+  readonly locality: string;
+  readonly priority: number;
+  readonly weight?: number;
+  /** `address:port` of every endpoint in the group. */
+  readonly endpoints: readonly string[];
 }
 
 export interface HeaderMutations {
@@ -311,14 +351,73 @@ export function clusterFacts(resources: ResourceSet, name: string): ClusterFacts
   if (!c) return { name, found: false, transportSocketMatches: [], resource: undefined };
   const ts = c.transport_socket?.typed_config;
   const discovery = typeof c.type === 'string' ? c.type : c.cluster_type ? `cluster_type:${c.cluster_type.name}` : 'STATIC';
+  const lbPolicy = String(c.lb_policy ?? 'ROUND_ROBIN');
+  // EDS asks for service_name, or the cluster's own name without one
+  const assignment = discovery === 'EDS' ? resources.endpoints.get(String(c.eds_cluster_config?.service_name || name)) : undefined;
+  const slowStart = (lbPolicy === 'ROUND_ROBIN' ? c.round_robin_lb_config : lbPolicy === 'LEAST_REQUEST' ? c.least_request_lb_config : undefined)?.slow_start_config;
+  const upstreamHttp = upstreamHttpFacts(c);
   return {
-    name, found: true, type: discovery, lbPolicy: String(c.lb_policy ?? 'ROUND_ROBIN'),
+    name, found: true, type: discovery, lbPolicy,
     ...(c.eds_cluster_config?.service_name ? { edsServiceName: String(c.eds_cluster_config.service_name) } : {}),
     ...(ts ? { transportSocket: anyType(ts) } : {}),
     ...(ts && anyType(ts).endsWith('UpstreamTlsContext') ? { tls: ts } : {}),
     transportSocketMatches: (c.transport_socket_matches ?? []).map((m: Json) => String(m.name)),
+    connectTimeout: durationText(c.connect_timeout) ?? '5s',
+    circuitBreakers: circuitBreakerFacts(c.circuit_breakers),
+    ...(c.outlier_detection ? { outlierDetection: c.outlier_detection } : {}),
+    // type.v3.Percent, not a wrapper
+    healthyPanicThreshold: Number(c.common_lb_config?.healthy_panic_threshold?.value ?? 50),
+    ...(slowStart ? { slowStart } : {}),
+    localityWeightedLb: c.common_lb_config?.locality_weighted_lb_config !== undefined,
+    ...(upstreamHttp ? { upstreamHttp } : {}),
+    ...(c.upstream_connection_options?.tcp_keepalive ? { tcpKeepalive: c.upstream_connection_options.tcp_keepalive } : {}),
+    ...(assignment ? { localities: localityFacts(assignment) } : {}),
     resource: c,
   };
+}
+
+/** Envoy's thresholds for RoutingPriority DEFAULT: the configured ones, its built-in defaults for the rest. */
+function circuitBreakerFacts(cb: Json | undefined): CircuitBreakerFacts {
+  const t: Json = (cb?.thresholds ?? []).find((x: Json) => (x.priority ?? 'DEFAULT') === 'DEFAULT') ?? {};
+  const num = (v: unknown, dflt: number) => Number(wrapped<number>(v) ?? dflt);
+  return {
+    maxConnections: num(t.max_connections, 1024),
+    maxPendingRequests: num(t.max_pending_requests, 1024),
+    maxRequests: num(t.max_requests, 1024),
+    maxRetries: num(t.max_retries, 3),
+  };
+}
+
+const HTTP_PROTOCOL_OPTIONS = 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions';
+
+function upstreamHttpFacts(c: Json): UpstreamHttpFacts | undefined {
+  const o: Json | undefined = c.typed_extension_protocol_options?.[HTTP_PROTOCOL_OPTIONS];
+  if (!o) return undefined;
+  const protocol = o.use_downstream_protocol_config ? 'downstream' : o.explicit_http_config?.http2_protocol_options ? 'h2' : 'http/1.1';
+  const common: Json = o.common_http_protocol_options ?? {};
+  const idleTimeout = durationText(common.idle_timeout);
+  const maxRequests = wrapped<number>(common.max_requests_per_connection);
+  return {
+    protocol,
+    ...(idleTimeout !== undefined ? { idleTimeout } : {}),
+    ...(maxRequests !== undefined ? { maxRequestsPerConnection: Number(maxRequests) } : {}),
+  };
+}
+
+function localityFacts(cla: Json): LocalityFacts[] {
+  return (cla.endpoints ?? []).map((g: Json) => {
+    const l: Json = g.locality ?? {};
+    const weight = wrapped<number>(g.load_balancing_weight);
+    return {
+      locality: `${l.region ?? ''}/${l.zone ?? ''}/${l.sub_zone ?? ''}`,
+      priority: Number(g.priority ?? 0),
+      ...(weight !== undefined ? { weight: Number(weight) } : {}),
+      endpoints: (g.lb_endpoints ?? []).map((e: Json) => {
+        const sa = e.endpoint?.address?.socket_address ?? {};
+        return `${sa.address}:${sa.port_value}`;
+      }),
+    };
+  });
 }
 
 export { ResourceSet };

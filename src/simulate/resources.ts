@@ -9,19 +9,24 @@ import { z } from 'zod';
 export type Json = Record<string, any>;
 
 const namedResource = z.looseObject({ name: z.string().min(1) });
+const loadAssignment = z.looseObject({ cluster_name: z.string().min(1) });
 
 export const resourceSetSchema = z.object({
   listeners: z.array(namedResource).default([]),
   routes: z.array(namedResource).default([]),
   clusters: z.array(namedResource).default([]),
+  /** ClusterLoadAssignments (EDS), optional: without one a cluster's facts just have no localities. */
+  endpoints: z.array(loadAssignment).default([]),
 });
 export type ResourceSetInput = z.input<typeof resourceSetSchema>;
 
-/** One proxy's resources indexed by name, as Envoy holds them after LDS/RDS/CDS. */
+/** One proxy's resources indexed by name, as Envoy holds them after LDS/RDS/CDS (and EDS, if given). */
 export class ResourceSet {
   readonly listeners: readonly Json[];
   readonly routes: ReadonlyMap<string, Json>;
   readonly clusters: ReadonlyMap<string, Json>;
+  /** ClusterLoadAssignments by cluster_name (the EDS service name). */
+  readonly endpoints: ReadonlyMap<string, Json>;
 
   constructor(input: ResourceSetInput) {
     const parsed = resourceSetSchema.safeParse(input);
@@ -29,17 +34,19 @@ export class ResourceSet {
     this.listeners = parsed.data.listeners;
     this.routes = byName(parsed.data.routes, 'RouteConfiguration');
     this.clusters = byName(parsed.data.clusters, 'Cluster');
+    this.endpoints = byName(parsed.data.endpoints, 'ClusterLoadAssignment', 'cluster_name');
     byName(parsed.data.listeners, 'Listener');
   }
 
   /**
    * From an Envoy admin /config_dump (ListenersConfigDump, RoutesConfigDump, ClustersConfigDump entries:
-   * static and dynamic, active state) or a `{listeners, routes, clusters}` object.
+   * static and dynamic, active state; EndpointsConfigDump when dumped with `?include_eds`) or a
+   * `{listeners, routes, clusters, endpoints}` object.
    */
   static fromDump(dump: unknown): ResourceSet {
     const d = z.looseObject({ configs: z.array(z.looseObject({ '@type': z.string() })) }).safeParse(dump);
     if (!d.success) return new ResourceSet(dump as ResourceSetInput);
-    const out = { listeners: [] as Json[], routes: [] as Json[], clusters: [] as Json[] };
+    const out = { listeners: [] as Json[], routes: [] as Json[], clusters: [] as Json[], endpoints: [] as Json[] };
     for (const c of d.data.configs as Json[]) {
       const t = String(c['@type']);
       if (t.endsWith('ListenersConfigDump')) {
@@ -51,17 +58,21 @@ export class ResourceSet {
       } else if (t.endsWith('ClustersConfigDump')) {
         for (const s of c.static_clusters ?? []) out.clusters.push(s.cluster);
         for (const s of c.dynamic_active_clusters ?? []) out.clusters.push(s.cluster);
+      } else if (t.endsWith('EndpointsConfigDump')) {
+        for (const s of c.static_endpoint_configs ?? []) out.endpoints.push(s.endpoint_config);
+        for (const s of c.dynamic_endpoint_configs ?? []) out.endpoints.push(s.endpoint_config);
       }
     }
     return new ResourceSet(out as ResourceSetInput);
   }
 }
 
-function byName(items: readonly Json[], kind: string): Map<string, Json> {
+function byName(items: readonly Json[], kind: string, key = 'name'): Map<string, Json> {
   const out = new Map<string, Json>();
   for (const item of items) {
-    if (out.has(item.name)) throw new Error(`simulator resources: two ${kind}s named ${JSON.stringify(item.name)}`);
-    out.set(item.name, item);
+    const name = String(item[key]);
+    if (out.has(name)) throw new Error(`simulator resources: two ${kind}s named ${JSON.stringify(name)}`);
+    out.set(name, item);
   }
   return out;
 }

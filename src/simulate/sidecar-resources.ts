@@ -6,7 +6,8 @@ import { anyType, ResourceSet, type Json } from './resources.js';
 import { HCM_TYPE } from './envoy-sim.js';
 
 // What one Envoy sidecar would hold after subscribing the way istio-proxy does: CDS and LDS by wildcard,
-// RDS by every route_config_name its listeners' HTTP connection managers reference.
+// RDS by every route_config_name its listeners' HTTP connection managers reference, EDS by the service
+// name of every EDS cluster.
 
 export interface GeneratedSidecar {
   readonly resources: ResourceSet;
@@ -40,5 +41,7 @@ export function generateSidecarResources(ctx: PushContext, proxy: Proxy): Genera
     if (rc) routes.push(rc);
     else missingRoutes.push(n);
   }
-  return { resources: new ResourceSet({ listeners, routes, clusters } as never), missingRoutes };
+  const edsNames = clusters.filter((c) => c.type === 'EDS').map((c) => String(c.eds_cluster_config?.service_name || c.name));
+  const endpoints = of(TYPE.EDS, [...new Set(edsNames)]);
+  return { resources: new ResourceSet({ listeners, routes, clusters, endpoints } as never), missingRoutes };
 }

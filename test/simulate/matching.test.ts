@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { simulate, ResourceSet } from '../../src/simulate/envoy-sim.js';
+import { clusterFacts, simulate, ResourceSet } from '../../src/simulate/envoy-sim.js';
 import { re2FullMatch, re2GlobalReplace, UnsupportedRegexError } from '../../src/simulate/regex.js';
 import { headerMatches, queryParameterMatches, parseQuery, selectVirtualHost } from '../../src/simulate/route-match.js';
 
@@ -351,6 +351,52 @@ describe('simulator: inputs', () => {
     assert.deepEqual(rs.listeners.map((l) => l.name), ['s', 'd']);
     assert.deepEqual([...rs.routes.keys()], ['80']);
     assert.deepEqual([...rs.clusters.keys()], ['xds-grpc', 'outbound|80||a']);
+  });
+
+  it('reads EDS from a config_dump taken with ?include_eds and reports the picked cluster\'s locality groups', () => {
+    const cla = {
+      cluster_name: 'outbound|80||a',
+      endpoints: [
+        { locality: { region: 'r1', zone: 'z1' }, lb_endpoints: [{ endpoint: { address: { socket_address: { address: '10.0.0.1', port_value: 80 } } } }], load_balancing_weight: { value: 3 } },
+        { locality: { region: 'r2' }, priority: 1, lb_endpoints: [{ endpoint: { address: { socket_address: { address: '10.0.0.2', port_value: 80 } } } }] },
+      ],
+    };
+    const rs = ResourceSet.fromDump({
+      configs: [
+        { '@type': 'type.googleapis.com/envoy.admin.v3.ClustersConfigDump', dynamic_active_clusters: [{ cluster: { name: 'outbound|80||a', type: 'EDS', eds_cluster_config: { eds_config: { ads: {} } } } }] },
+        { '@type': 'type.googleapis.com/envoy.admin.v3.EndpointsConfigDump', dynamic_endpoint_configs: [{ endpoint_config: cla }] },
+      ],
+    });
+    // without service_name, EDS asks for the cluster's own name
+    assert.deepEqual(clusterFacts(rs, 'outbound|80||a').localities, [
+      { locality: 'r1/z1/', priority: 0, weight: 3, endpoints: ['10.0.0.1:80'] },
+      { locality: 'r2//', priority: 1, endpoints: ['10.0.0.2:80'] },
+    ]);
+    assert.throws(() => new ResourceSet({ endpoints: [cla, cla] }), /two ClusterLoadAssignments named "outbound\|80\|\|a"/);
+  });
+
+  it('cluster facts fill in what Envoy assumes when a field is unset', () => {
+    const rs = new ResourceSet({ clusters: [{ name: 'bare', type: 'STATIC' }] });
+    const c = clusterFacts(rs, 'bare');
+    assert.equal(c.connectTimeout, '5s');
+    assert.deepEqual(c.circuitBreakers, { maxConnections: 1024, maxPendingRequests: 1024, maxRequests: 1024, maxRetries: 3 });
+    assert.equal(c.healthyPanicThreshold, 50);
+    assert.equal(c.localityWeightedLb, false);
+    assert.equal(c.upstreamHttp, undefined);
+    assert.equal(c.localities, undefined);
+  });
+
+  it('slow start counts only for the lb policies that use it; HIGH-priority thresholds are not the DEFAULT ones', () => {
+    const slow = { slow_start_config: { slow_start_window: '30s' } };
+    const rs = new ResourceSet({
+      clusters: [
+        { name: 'rr', round_robin_lb_config: slow, circuit_breakers: { thresholds: [{ priority: 'HIGH', max_connections: { value: 5 } }, { max_retries: { value: 9 } }] } },
+        { name: 'ring', lb_policy: 'RING_HASH', round_robin_lb_config: slow },
+      ],
+    });
+    assert.deepEqual(clusterFacts(rs, 'rr').slowStart, slow.slow_start_config);
+    assert.deepEqual(clusterFacts(rs, 'rr').circuitBreakers, { maxConnections: 1024, maxPendingRequests: 1024, maxRequests: 1024, maxRetries: 9 });
+    assert.equal(clusterFacts(rs, 'ring').slowStart, undefined);
   });
 
   it('names what is wrong with resources and requests', () => {

@@ -6,7 +6,7 @@ import { ConfigStore } from '../../src/config/store.js';
 import { validateDocument } from '../../src/config/validate.js';
 import { PushContext } from '../../src/model/push-context.js';
 import { parseProxy, type Proxy } from '../../src/model/proxy.js';
-import { simulate, type SimResult } from '../../src/simulate/envoy-sim.js';
+import { durationText, simulate, type SimResult } from '../../src/simulate/envoy-sim.js';
 import type { SimRequestInput } from '../../src/simulate/resources.js';
 import { checkEnvoyResource } from '../../src/xds/envoy/pgv-check.js';
 import { TYPE } from '../../src/xds/resource-types.js';
@@ -24,6 +24,7 @@ const C = (name: string, port: number, subset = '') => `outbound|${port}|${subse
 const IP: Record<string, string> = {
   productpage: '10.96.0.13', reviews: '10.96.0.10', ratings: '10.96.0.11', details: '10.96.0.12', httpbin: '10.96.0.14',
   gwonly: '10.96.0.15', mysql: '10.96.0.20', secure: '10.96.0.30', web: '10.96.0.40', private: '10.96.0.50',
+  payments: '10.96.0.60', inventory: '10.96.0.61', carts: '10.96.0.62', passthru: '10.96.0.63',
 };
 
 function world(): PushContext {
@@ -37,18 +38,25 @@ function world(): PushContext {
   return new PushContext(store, 'v1');
 }
 
-const PROXIES = {
-  productpage: { ip: '10.1.0.20', pod: 'productpage-v1', ns: 'default', labels: { app: 'productpage', version: 'v1' } },
+// productpage reports its locality in the node (as istio-proxy does from the pod's node): locality
+// failover and distribute rows are relative to it.
+type ProxyName = 'productpage' | 'sleep' | 'httpbin';
+interface ProxySpec {
+  readonly ip: string; readonly pod: string; readonly ns: string; readonly labels: Record<string, string>;
+  readonly locality?: { readonly region: string; readonly zone: string };
+}
+const PROXIES: Record<ProxyName, ProxySpec> = {
+  productpage: { ip: '10.1.0.20', pod: 'productpage-v1', ns: 'default', labels: { app: 'productpage', version: 'v1' }, locality: { region: 'us-east1', zone: 'us-east1-b' } },
   sleep: { ip: '10.2.0.5', pod: 'sleep', ns: 'other', labels: { app: 'sleep' } },
   httpbin: { ip: '10.1.0.61', pod: 'httpbin-v1', ns: 'default', labels: { app: 'httpbin', version: 'v1' } },
-} as const;
-type ProxyName = keyof typeof PROXIES;
+};
 
 function proxy(name: ProxyName): Proxy {
   const p = PROXIES[name];
   return parseProxy({
     id: `sidecar~${p.ip}~${p.pod}.${p.ns}~${p.ns}.svc.cluster.local`,
     metadata: { NAMESPACE: p.ns, LABELS: p.labels, INSTANCE_IPS: p.ip, ISTIO_VERSION: '1.24.0', INTERCEPTION_MODE: 'REDIRECT', SERVICE_ACCOUNT: 'default' },
+    ...(p.locality ? { locality: p.locality } : {}),
   });
 }
 
@@ -287,6 +295,87 @@ const ROWS: Row[] = [
     assert.deepEqual(rp.retriable_status_codes, [503]);
   } },
 
+  // --- DestinationRule on the cluster: connection pool, outlier detection, locality, warmup, passthrough ---
+  { name: 'DR connectionPool: circuit breaker thresholds and connect timeout', req: to('payments', 9080), check: (r) => {
+    const c = clusterFacts(r, C('payments', 9080));
+    assert.deepEqual(c.circuitBreakers, { maxConnections: 100, maxPendingRequests: 10, maxRequests: 500, maxRetries: 4 });
+    assert.equal(c.connectTimeout, '0.25s');
+  } },
+  { name: 'DR connectionPool: upstream idle timeout, max requests per connection and TCP keepalive', req: to('payments', 9080), check: (r) => {
+    const c = clusterFacts(r, C('payments', 9080));
+    assert.deepEqual(c.upstreamHttp, { protocol: 'http/1.1', idleTimeout: '90s', maxRequestsPerConnection: 20 });
+    assert.deepEqual(c.tcpKeepalive, { keepalive_time: { value: 600 }, keepalive_interval: { value: 30 } });
+  } },
+  { name: 'no connectionPool: istiod\'s unlimited thresholds (not Envoy\'s 1024/3) and a 10s connect timeout', req: to('gwonly', 9080), check: (r) => {
+    const c = clusterFacts(r, C('gwonly', 9080));
+    const max = 4294967295;
+    assert.deepEqual(c.circuitBreakers, { maxConnections: max, maxPendingRequests: max, maxRequests: max, maxRetries: max });
+    assert.equal(c.connectTimeout, '10s');
+    assert.equal(c.outlierDetection, undefined);
+  } },
+  { name: 'DR outlierDetection: consecutive 5xx ejection, panic threshold from minHealthPercent', req: to('payments', 9080), check: (r) => {
+    const c = clusterFacts(r, C('payments', 9080));
+    const od = c.outlierDetection!;
+    assert.equal(od.consecutive_5xx?.value, 5);
+    assert.equal(od.enforcing_consecutive_5xx?.value, 100);
+    assert.equal(durationText(od.interval), '10s');
+    assert.equal(durationText(od.base_ejection_time), '30s');
+    assert.equal(od.max_ejection_percent?.value, 50);
+    assert.equal(od.enforcing_success_rate?.value, 0);
+    assert.equal(c.healthyPanicThreshold, 25);
+  } },
+  { name: 'DR localityLbSetting failover (outlier detection on): priorities by distance from the client, the failover region before the rest', req: to('payments', 9080), check: (r) => {
+    const c = clusterFacts(r, C('payments', 9080));
+    assert.equal(c.localityWeightedLb, true);
+    const byPriority = [...c.localities!].sort((a, b) => a.priority - b.priority).map((l) => [l.priority, l.locality, l.endpoints]);
+    assert.deepEqual(byPriority, [
+      [0, 'us-east1/us-east1-b/', ['10.1.0.101:9080']], // the client's zone
+      [1, 'us-east1/us-east1-c/', ['10.1.0.102:9080']], // its region
+      [2, 'us-west1/us-west1-a/', ['10.1.0.103:9080']], // the failover target of us-east1
+      [3, 'europe-west1/europe-west1-b/', ['10.1.0.104:9080']],
+    ]);
+  } },
+  { name: 'VS retryRemoteLocalities: retry_priority previous_priorities moves retries to other priorities', req: to('payments', 9080), check: (r) => {
+    const rp = routed(r).retryPolicy!;
+    assert.equal(rp.retry_priority?.name, 'envoy.retry_priorities.previous_priorities');
+    assert.equal(rp.retry_priority?.typed_config?.update_frequency, 2);
+    assert.equal(rp.num_retries?.value, 3);
+    assert.equal(rp.retry_on, '5xx,reset');
+  } },
+  { name: 'VS retries without retryRemoteLocalities: no retry_priority', req: to('ratings', 9080), check: (r) => assert.equal(routed(r).retryPolicy?.retry_priority, undefined) },
+  { name: 'DR warmup on LEAST_REQUEST: slow start window, aggression and minimum weight', req: to('inventory', 9080), check: (r) => {
+    const c = clusterFacts(r, C('inventory', 9080));
+    assert.equal(c.lbPolicy, 'LEAST_REQUEST');
+    assert.equal(durationText(c.slowStart?.slow_start_window), '60s');
+    assert.equal(c.slowStart?.aggression?.default_value, 2);
+    assert.equal(c.slowStart?.min_weight_percent?.value, 10);
+  } },
+  { name: 'DR localityLbSetting distribute: the client\'s zone gets 80, us-west1 20, other localities no endpoints', req: to('inventory', 9080), check: (r) => {
+    const c = clusterFacts(r, C('inventory', 9080));
+    assert.equal(c.localityWeightedLb, true);
+    const served = c.localities!.filter((l) => l.endpoints.length > 0).map((l) => [l.locality, l.weight, l.priority]);
+    assert.deepEqual(served, [['us-east1/us-east1-b/', 80, 0], ['us-west1/us-west1-a/', 20, 0]]);
+    assert.deepEqual(c.localities!.find((l) => l.locality.startsWith('europe-west1'))?.endpoints, []);
+  } },
+  { name: 'DR localityLbSetting distribute: a client outside every `from` keeps endpoint-proportional weights', proxy: 'sleep', req: to('inventory', 9080, { host: 'inventory.default:9080' }), check: (r) => {
+    const c = clusterFacts(r, C('inventory', 9080));
+    assert.deepEqual(c.localities!.map((l) => [l.weight, l.endpoints.length]), [[1, 1], [1, 1], [1, 1]]);
+  } },
+  { name: 'DR consistentHash httpCookie → cookie hash_policy on the route, RING_HASH, retries without previous_hosts', req: to('carts', 9080), check: (r) => {
+    const h = routed(r);
+    assert.deepEqual(h.hashPolicy, [{ cookie: { name: 'session', ttl: { seconds: 3600, nanos: 0 }, path: '/' } }]);
+    assert.equal(h.retryPolicy?.retry_host_predicate, undefined);
+    assert.equal(clusterFacts(r, C('carts', 9080)).lbPolicy, 'RING_HASH');
+  } },
+  { name: 'DR loadBalancer PASSTHROUGH: ORIGINAL_DST to the address the client dialled, no EDS', req: to('passthru', 9080), check: (r) => {
+    cluster(C('passthru', 9080))(r);
+    const c = clusterFacts(r, C('passthru', 9080));
+    assert.equal(c.type, 'ORIGINAL_DST');
+    assert.equal(c.lbPolicy, 'CLUSTER_PROVIDED');
+    assert.equal(c.edsServiceName, undefined);
+    assert.equal(c.localities, undefined);
+  } },
+
   // --- gateways ------------------------------------------------------------------------------------------
   { name: 'gateways: a VirtualService bound only to a gateway does not apply to sidecars', req: to('gwonly', 9080), check: cluster(C('gwonly', 9080)) },
   { name: 'gateways: mesh-bound VirtualService applies', req: to('productpage', 9080, { path: '/mesh' }), check: ruleAndCluster('mesh', C(R, 9080, 'v2')) },
@@ -374,7 +463,10 @@ describe('sidecar simulation table (Istio YAML → sidecar generator → Envoy m
 
   it('every simulated resource decodes with Envoy\'s protos losing nothing and passes their PGV rules', () => {
     for (const [name, g] of generated) {
-      const all: [string, Iterable<Obj>][] = [[TYPE.LDS, g.resources.listeners], [TYPE.RDS, g.resources.routes.values()], [TYPE.CDS, g.resources.clusters.values()]];
+      const all: [string, Iterable<Obj>][] = [
+        [TYPE.LDS, g.resources.listeners], [TYPE.RDS, g.resources.routes.values()], [TYPE.CDS, g.resources.clusters.values()],
+        [TYPE.EDS, g.resources.endpoints.values()],
+      ];
       for (const [type, items] of all) {
         for (const body of items) assert.deepEqual(checkEnvoyResource(type, body), [], `${name}: ${body.name}`);
       }
