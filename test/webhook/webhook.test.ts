@@ -140,6 +140,32 @@ describe('/inject over HTTPS', () => {
     assert.equal(patched.metadata.labels['service.istio.io/canonical-revision'], 'v1');
   });
 
+  it('a pod\'s own istio-proxy is merged over the template (resources field by field) and recorded in proxy.istio.io/overrides', async () => {
+    const user = { name: 'istio-proxy', image: 'auto', resources: { limits: { cpu: '3000m' } }, securityContext: { runAsUser: 1234 } };
+    const { patched } = await inject(podWith((p) => {
+      p.spec.containers.push(user);
+      p.metadata.labels['service.istio.io/workload-name'] = 'reviews-canary';
+    }), 'injected');
+    assert.ok(patched);
+    const proxy = patched.spec.initContainers.find((c: Json) => c.name === 'istio-proxy');
+    // the limit the user set, and the template's memory limit and requests the user did not touch
+    assert.deepEqual(proxy.resources, { limits: { cpu: '3', memory: '1Gi' }, requests: { cpu: '100m', memory: '128Mi' } });
+    assert.equal(proxy.image, 'docker.io/istio/proxyv2:1.28.0');
+    assert.equal(proxy.securityContext.runAsUser, 1234);
+    assert.equal(proxy.securityContext.readOnlyRootFilesystem, true);
+    assert.deepEqual(patched.spec.containers.map((c: Json) => c.name), ['reviews']);
+    const init = patched.spec.initContainers.find((c: Json) => c.name === 'istio-init');
+    assert.equal(init.args[init.args.indexOf('-u') + 1], '1234', 'iptables exempts the user the proxy runs as');
+    assert.deepEqual(JSON.parse(patched.metadata.annotations['proxy.istio.io/overrides']), {
+      initContainers: [{ name: 'istio-proxy', resources: { limits: { cpu: '3' } }, securityContext: { runAsUser: 1234 } }],
+    });
+    const env = Object.fromEntries(proxy.env.map((e: Json) => [e.name, e.value]));
+    assert.equal(env.ISTIO_META_WORKLOAD_NAME, 'reviews-canary');
+    assert.equal(env.ISTIO_META_OWNER, 'kubernetes://apis/apps/v1/namespaces/injected/deployments/reviews-v1');
+    const plain = await inject(podWith(), 'injected');
+    assert.equal(plain.patched!.metadata.annotations['proxy.istio.io/overrides'], undefined, 'no overrides annotation without a customised container');
+  });
+
   const cases: [string, string, (p: Json) => void, boolean][] = [
     ['namespace istio.io/rev=default', 'revisioned', () => {}, true],
     ['namespace of another revision', 'otherrev', () => {}, false],

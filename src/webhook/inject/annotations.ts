@@ -9,6 +9,7 @@ import type { InjectionConfig } from './config.js';
 export const A = {
   inject: 'sidecar.istio.io/inject',
   status: 'sidecar.istio.io/status',
+  proxyOverrides: 'proxy.istio.io/overrides',
   templates: 'inject.istio.io/templates',
   proxyConfig: 'proxy.istio.io/config',
   proxyImage: 'sidecar.istio.io/proxyImage',

@@ -2,7 +2,7 @@ import jsonpatch from 'fast-json-patch';
 import { A } from './annotations.js';
 import type { InjectionConfig } from './config.js';
 import type { PodLike } from './decision.js';
-import { templateFor, type WorkloadMeta } from './templates.js';
+import { canonicalQuantity, templateFor, type WorkloadMeta } from './templates.js';
 
 // Applies the chosen template to a pod and answers with the RFC 6902 patch from the pod the API server
 // sent to the injected one (fast-json-patch's compare: a tested diff rather than hand-built operations).
@@ -54,32 +54,69 @@ export function workloadOfPod(pod: PodLike & { metadata?: { ownerReferences?: { 
   return { name, owner: ownerUri('v1', 'Pod', namespace, name) };
 }
 
-/** User-set fields of an `istio-proxy` container in the pod spec win over the template's (Istio's overlay). */
-function overlayProxy(injected: Json, user: Json | undefined): Json {
-  if (!user) return injected;
-  const out: Json = { ...injected };
-  for (const [k, v] of Object.entries(user)) {
-    if (k === 'image' && v === 'auto') continue;
-    if ((k === 'env' || k === 'volumeMounts' || k === 'ports') && Array.isArray(v)) {
-      const key = k === 'ports' ? 'containerPort' : 'name';
-      const base = (injected[k] as Json[] | undefined) ?? [];
-      const byKey = new Map(base.map((e) => [e[key], e]));
-      for (const e of v as Json[]) byKey.set(e[key], e);
-      out[k] = [...byKey.values()];
-      continue;
+/**
+ * Lists in a Container that a strategic merge patch merges item by item, by this key (corev1's
+ * `patchMergeKey` tags); every other list is replaced whole.
+ */
+const MERGE_KEYS: Record<string, string> = { env: 'name', ports: 'containerPort', volumeMounts: 'mountPath', volumeDevices: 'devicePath', resizePolicy: 'resourceName' };
+
+/** Kubernetes' canonical spelling of each quantity under `resources` (Go's Quantity marshalling). */
+function canonicalResources(resources: unknown): unknown {
+  if (!resources || typeof resources !== 'object') return resources;
+  return Object.fromEntries(Object.entries(resources as Json).map(([k, v]) => [k, v && typeof v === 'object' && !Array.isArray(v)
+    ? Object.fromEntries(Object.entries(v as Json).map(([r, q]) => [r, typeof q === 'string' ? canonicalQuantity(q) : q]))
+    : v]));
+}
+
+function strategicMerge(base: unknown, patch: unknown, listKey?: string): unknown {
+  if (Array.isArray(patch)) {
+    if (!listKey || !Array.isArray(base)) return patch;
+    const out = [...(base as Json[])];
+    for (const item of patch as Json[]) {
+      const at = out.findIndex((e) => e[listKey] === item[listKey]);
+      if (at >= 0) out[at] = strategicMerge(out[at], item) as Json;
+      else out.push(item);
     }
-    if (k === 'securityContext' && v && typeof v === 'object') {
-      out[k] = { ...((injected[k] as Json | undefined) ?? {}), ...(v as Json) };
-      continue;
-    }
-    if (k === 'resources' && v && typeof v === 'object') {
-      // a user-set resources block replaces the default one as a whole (requests/limits together)
-      out[k] = v;
-      continue;
-    }
-    out[k] = v;
+    return out;
+  }
+  if (!patch || typeof patch !== 'object' || !base || typeof base !== 'object' || Array.isArray(base)) return patch;
+  const out: Json = { ...(base as Json) };
+  for (const [k, v] of Object.entries(patch as Json)) {
+    // a null in a strategic merge patch deletes the field
+    if (v === null) delete out[k];
+    else out[k] = strategicMerge(out[k], v);
   }
   return out;
+}
+
+/** A user's container as istiod reads it: `image: auto` means "the injected image", quantities canonical. */
+function userContainer(user: Json): Json {
+  const out: Json = { ...user };
+  if (out.image === 'auto') delete out.image;
+  if (out.resources) out.resources = canonicalResources(out.resources);
+  return out;
+}
+
+/**
+ * A container of the pod named like one of the template's (istio-proxy, istio-init) customises it: Istio
+ * applies the pod's container to the template's as a strategic merge patch (objects merged field by field,
+ * so a user's `resources.limits.cpu` keeps the template's memory values; env/ports/volumeMounts by their
+ * keys). The app containers the grpc templates rewrite are built from the pod's own, so need no merge.
+ */
+function overlay(injected: Json, user: Json | undefined): Json {
+  if (!user) return injected;
+  const out: Json = { ...injected };
+  for (const [k, v] of Object.entries(userContainer(user))) {
+    if (v === null) delete out[k];
+    else out[k] = strategicMerge(injected[k], v, MERGE_KEYS[k]);
+  }
+  return out;
+}
+
+/** The pod's container of that name, looked for in its containers first, then its init containers (istiod's FindContainerFromPod). */
+function podContainer(spec: Json, name: string): Json | undefined {
+  const find = (list: unknown) => (Array.isArray(list) ? (list as Json[]).find((c) => c.name === name) : undefined);
+  return find(spec.containers) ?? find(spec.initContainers);
 }
 
 export interface InjectOptions {
@@ -87,6 +124,19 @@ export interface InjectOptions {
   readonly cfg: InjectionConfig;
   /** the workload the pod belongs to; derived from ownerReferences when absent */
   readonly workload?: WorkloadMeta;
+}
+
+/**
+ * `proxy.istio.io/overrides`: the pod's own versions of the template's containers, as the user wrote them
+ * (`image: auto` dropped), so a later re-injection can apply them again over a newer template; istiod
+ * writes it only when there is at least one.
+ */
+function proxyOverrides(originalSpec: Json, status: { initContainers: string[] | null; containers: string[] | null }): string | undefined {
+  const found = (names: string[] | null) => (names ?? []).map((n) => podContainer(originalSpec, n)).filter((c): c is Json => c !== undefined).map(userContainer);
+  const containers = found(status.containers);
+  const initContainers = found(status.initContainers);
+  if (!containers.length && !initContainers.length) return undefined;
+  return JSON.stringify({ ...(containers.length ? { containers } : {}), ...(initContainers.length ? { initContainers } : {}) });
 }
 
 /** Injects into a copy of `pod`; throws InjectionError on bad annotations. */
@@ -103,11 +153,11 @@ export function injectPod(pod: Json, opts: InjectOptions): InjectResult {
 
   // containers named istio-proxy / istio-init already in the pod customise the injected ones
   const userSet = [...((spec.containers as Json[] | undefined) ?? []), ...((spec.initContainers as Json[] | undefined) ?? [])];
-  const overlay = (c: Json) => overlayProxy(c, userSet.find((u) => u.name === c.name));
+  const customised = (c: Json) => overlay(c, userSet.find((u) => u.name === c.name));
   const existingInit = result.appInitContainers ?? ((spec.initContainers as Json[] | undefined) ?? []).filter((c) => c.name !== 'istio-init' && c.name !== 'istio-proxy');
   // Istio's ordering: a native istio-proxy (and its istio-init) start before the pod's own init containers;
   // without native sidecars istio-init runs last, right before the app and istio-proxy.
-  const initContainers = result.native ? [...result.initContainers.map(overlay), ...existingInit] : [...existingInit, ...result.initContainers.map(overlay)];
+  const initContainers = result.native ? [...result.initContainers.map(customised), ...existingInit] : [...existingInit, ...result.initContainers.map(customised)];
   // iptables must exempt the user the proxy really runs as (Istio's ProxyUID from a customised istio-proxy)
   const proxyUid = (userSet.find((u) => u.name === 'istio-proxy')?.securityContext as { runAsUser?: number } | undefined)?.runAsUser;
   const init = initContainers.find((c) => c.name === 'istio-init');
@@ -117,21 +167,25 @@ export function injectPod(pod: Json, opts: InjectOptions): InjectResult {
   }
   // grpc-agent puts its agent first so the agent's postStart hook holds the app until the bootstrap exists.
   spec.containers = result.proxyFirst
-    ? [...result.containers.map(overlay), ...result.appContainers]
-    : [...result.appContainers, ...result.containers.map(overlay)];
+    ? [...result.containers.map(customised), ...result.appContainers]
+    : [...result.appContainers, ...result.containers.map(customised)];
   if (initContainers.length) spec.initContainers = initContainers;
+  // the template's volumes first, then the pod's own (the order istiod's merge of the template pod leaves)
   const existingVolumes = ((spec.volumes as Json[] | undefined) ?? []).filter((v) => !result.volumes.some((r) => r.name === v.name));
-  spec.volumes = [...existingVolumes, ...result.volumes];
+  spec.volumes = [...result.volumes, ...existingVolumes];
 
   const firstApp = result.appContainers[0]?.name;
+  const initNames = result.initContainers.map((c) => String(c.name));
+  const containerNames = result.statusContainers ?? result.containers.map((c) => String(c.name));
   const status = {
-    initContainers: result.initContainers.length ? result.initContainers.map((c) => c.name) : null,
-    containers: (result.statusContainers ?? result.containers.map((c) => c.name)).length ? (result.statusContainers ?? result.containers.map((c) => c.name)) : null,
+    initContainers: initNames.length ? initNames : null,
+    containers: containerNames.length ? containerNames : null,
     volumes: result.volumes.map((v) => v.name),
     imagePullSecrets: null,
     revision: opts.cfg.revision,
   };
   for (const k of result.removeAnnotations ?? []) delete annotations[k];
+  const overrides = proxyOverrides((original.spec as Json | undefined) ?? {}, status);
   const common = !result.bareMetadata;
   meta.annotations = {
     ...annotations,
@@ -139,6 +193,7 @@ export function injectPod(pod: Json, opts: InjectOptions): InjectResult {
     ...(common && firstApp && !annotations[A.defaultContainer] ? { [A.defaultContainer]: firstApp } : {}),
     ...(common && firstApp && !annotations[A.defaultLogsContainer] ? { [A.defaultLogsContainer]: firstApp } : {}),
     ...result.annotations,
+    ...(overrides ? { [A.proxyOverrides]: overrides } : {}),
     [A.status]: JSON.stringify(status),
   };
   // labels the pod already has (e.g. security.istio.io/tlsMode: disabled) win over the template's

@@ -67,7 +67,10 @@ export function rewriteProbes(containers: Container[], statusPort: number): stri
       const path = `/app-health/${c.name}/${suffix}`;
       probers[path] = orig;
       const { httpGet: _h, tcpSocket: _t, grpc: _g, ...rest } = probe;
-      c[field] = { ...rest, httpGet: { path, port: statusPort } };
+      // the kubelet speaks plain HTTP to the agent, which then calls an HTTPS app over HTTPS; the scheme
+      // is written out as Istio does, so the probe no longer says HTTPS to a plaintext port
+      const https = (probe.httpGet as Json | undefined)?.scheme === 'HTTPS';
+      c[field] = { ...rest, httpGet: { path, port: statusPort, ...(https ? { scheme: 'HTTP' } : {}) } };
     }
     const lifecycle = c.lifecycle as Json | undefined;
     if (lifecycle) {

@@ -70,12 +70,32 @@ function proxyResources(annotations: Record<string, string>, defaults: ProxyReso
   return out;
 }
 
-/** ISTIO_META_POD_PORTS: the app's ports, one JSON object per line as the template prints them. */
-function podPorts(containers: readonly Container[]): string {
-  const ports = containers.flatMap((c) => (Array.isArray(c.ports) ? c.ports : []));
-  if (ports.length === 0) return '[\n]';
-  return `[\n${ports.map((p) => `    ${JSON.stringify(p)}`).join(',\n')}\n]`;
+/** A ContainerPort as Go's json.Marshal writes it (struct field order, empty fields omitted). */
+function goContainerPort(p: Json): string {
+  const ordered: Json = {};
+  for (const k of ['name', 'hostPort', 'containerPort', 'protocol', 'hostIP']) {
+    const v = p[k];
+    if (k === 'containerPort' || (v !== undefined && v !== '' && v !== 0)) ordered[k] = v;
+  }
+  return JSON.stringify(ordered);
 }
+
+/**
+ * ISTIO_META_POD_PORTS: the app's ports, one JSON object per line, printed byte for byte as the chart's
+ * template does (`structToJSON`, the separating comma at the start of the next line), so a pod injected by
+ * meshd carries the same env as one injected by istiod.
+ */
+function podPorts(containers: readonly Container[]): string {
+  const ports = containers.flatMap((c) => (Array.isArray(c.ports) ? (c.ports as Json[]) : []));
+  if (ports.length === 0) return '[\n]';
+  return `[\n${ports.map((p, i) => `    ${i > 0 ? ',' : ''}${goContainerPort(p)}`).join('\n')}\n]`;
+}
+
+/** An env var as the API server returns it: an empty value is omitted (Go's omitempty), not "". */
+const envValue = (name: string, value: string) => (value === '' ? { name } : { name, value });
+
+/** `service.istio.io/workload-name` on the pod names the workload in telemetry instead of its controller. */
+const WORKLOAD_NAME_LABEL = 'service.istio.io/workload-name';
 
 function proxyImage(input: TemplateInput): string {
   return input.annotations[A.proxyImage] ?? `${input.cfg.hub}/proxyv2:${input.cfg.tag}`;
@@ -208,12 +228,12 @@ function commonProxyEnv(input: TemplateInput, appContainers: readonly Container[
     resourceRef('ISTIO_CPU_LIMIT', 'limits.cpu'),
     { name: 'PROXY_CONFIG', value: `${JSON.stringify(proxyConfig)}\n` },
     { name: 'ISTIO_META_POD_PORTS', value: podPorts(appContainers) },
-    { name: 'ISTIO_META_APP_CONTAINERS', value: appContainers.map((c) => c.name).join(',') },
+    envValue('ISTIO_META_APP_CONTAINERS', appContainers.map((c) => c.name).join(',')),
     resourceRef('GOMEMLIMIT', 'limits.memory'),
     { name: 'ISTIO_META_CLUSTER_ID', value: cfg.clusterId },
     fieldRef('ISTIO_META_NODE_NAME', 'spec.nodeName'),
     { name: 'ISTIO_META_INTERCEPTION_MODE', value: interceptionMode },
-    { name: 'ISTIO_META_WORKLOAD_NAME', value: workload.name },
+    { name: 'ISTIO_META_WORKLOAD_NAME', value: input.labels[WORKLOAD_NAME_LABEL] ?? workload.name },
     { name: 'ISTIO_META_OWNER', value: workload.owner },
     { name: 'ISTIO_META_MESH_ID', value: cfg.meshId },
     { name: 'TRUST_DOMAIN', value: cfg.trustDomain },
@@ -260,7 +280,9 @@ export function sidecarTemplate(input: TemplateInput): TemplateOutput {
     env,
     image: proxyImage(input),
     ...(cfg.imagePullPolicy ? { imagePullPolicy: cfg.imagePullPolicy } : {}),
-    ...(native ? { lifecycle: { preStop: { exec: { command: ['pilot-agent', 'request', `--debug-port=${traffic.statusPort || 15020}`, 'POST', 'drain'] } } } } : {}),
+    // the status port even when it is 0, as Istio's template writes it: with the agent's HTTP side off the
+    // drain request cannot reach it and the kubelet's grace period ends the proxy instead
+    ...(native ? { lifecycle: { preStop: { exec: { command: ['pilot-agent', 'request', `--debug-port=${traffic.statusPort}`, 'POST', 'drain'] } } } } : {}),
     name: 'istio-proxy',
     ports: [{ containerPort: 15090, name: 'http-envoy-prom', protocol: 'TCP' }],
     // status port 0 turns the agent's health endpoints off: no probes then
