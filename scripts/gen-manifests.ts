@@ -1,6 +1,6 @@
 // Writes crds/, the kustomize base in manifests/ and the Helm chart in manifests/charts/meshd from
 // src/install/ (the zod schemas and the object builders). `npm run gen:manifests`; `--check` exits 1 when
-// a committed file differs from a fresh render (test/install/generated.test.ts runs the same comparison).
+// a committed file differs from a fresh render (test/install/manifests.test.ts runs the same comparison).
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';

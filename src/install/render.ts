@@ -1,6 +1,6 @@
 // Writes the installation out: CRDs (crds/), the kustomize base (manifests/) and the Helm chart
 // (manifests/charts/meshd), all from the builders in crds.ts and objects.ts. scripts/gen-manifests.ts
-// writes these files; test/install/generated.test.ts checks the committed files equal a fresh render.
+// writes these files; test/install/manifests.test.ts checks the committed files equal a fresh render.
 
 import YAML from 'yaml';
 import { allCrds } from './crds.js';
