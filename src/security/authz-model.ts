@@ -55,6 +55,19 @@ function headerMatcher(name: string, v: string, ignoreCase = false): J {
   return { header: { name, string_match: stringMatcher(v, '', ignoreCase) } };
 }
 
+/**
+ * istiod matcher.InlineHeaderMatcher: the value must be one element of the header's comma-separated list
+ * (Envoy joins repeated headers with commas), so exact/prefix/suffix become a regex over the list.
+ */
+function inlineHeaderMatcher(name: string, v: string): J {
+  if (v === '*') return { name, present_match: true };
+  let element: string;
+  if (v.startsWith('*')) element = `.*${quoteMeta(v.slice(1))}`;
+  else if (v.endsWith('*')) element = `${quoteMeta(v.slice(0, -1))}.*`;
+  else element = quoteMeta(v);
+  return { name, safe_regex_match: { regex: `^${element}$|^${element},.*|.*,${element},.*|.*,${element}$` } };
+}
+
 function pathMatcher(v: string): J {
   // Istio path templates: {*} one segment, {**} any number of segments → uri_template
   if (v.includes('{*}') || v.includes('{**}')) {
@@ -181,6 +194,14 @@ const G: Record<string, Generator> = {
       return headerMatcher(m[1]!, v);
     },
   },
+  requestInlineHeader: {
+    principal: (k, v, tcp) => {
+      httpOnly(k, tcp);
+      const m = /^request\.experimental\.inline\.headers\[([^\]]+)\]$/.exec(k);
+      if (!m) throw new Error(`invalid header attribute ${k}`);
+      return { header: inlineHeaderMatcher(m[1]!, v) };
+    },
+  },
   host: {
     permission: (k, v, tcp) => {
       httpOnly('hosts', tcp);
@@ -201,6 +222,19 @@ const G: Record<string, Generator> = {
   },
 };
 
+/**
+ * `serviceAccounts` / `source.serviceAccount`: `sa` (the policy's namespace) or `ns/sa`, matched anywhere a
+ * SPIFFE id can carry them (istiod serviceAccountRegex: other path segments may sit between and after).
+ */
+function serviceAccountGenerator(policyNamespace: string): Generator {
+  return {
+    principal: (_k, v) => {
+      const [ns, name] = v.includes('/') ? v.split('/', 2) : [policyNamespace, v];
+      return { authenticated: { principal_name: regex(`spiffe://.+/ns/${quoteMeta(ns!)}/(.+/|)sa/${quoteMeta(name!)}(/.+)?`) } };
+    },
+  };
+}
+
 interface RuleEntry {
   readonly key: string;
   readonly values: readonly string[];
@@ -209,7 +243,7 @@ interface RuleEntry {
 }
 
 /** `when` keys → generator and whether it lands on the principal or the permission side. */
-function whenGenerator(key: string): { side: 'principal' | 'permission'; g: Generator } {
+function whenGenerator(key: string, namespace: string): { side: 'principal' | 'permission'; g: Generator } {
   switch (key) {
     case 'destination.ip':
       return { side: 'permission', g: G.destIp! };
@@ -225,6 +259,10 @@ function whenGenerator(key: string): { side: 'principal' | 'permission'; g: Gene
       return { side: 'principal', g: G.srcNamespace! };
     case 'source.principal':
       return { side: 'principal', g: G.srcPrincipal! };
+    case 'source.serviceAccount':
+      return { side: 'principal', g: serviceAccountGenerator(namespace) };
+    case 'source.trustDomain':
+      return { side: 'principal', g: G.srcTrustDomain! };
     case 'request.auth.principal':
       return { side: 'principal', g: G.requestPrincipal! };
     case 'request.auth.audiences':
@@ -232,6 +270,7 @@ function whenGenerator(key: string): { side: 'principal' | 'permission'; g: Gene
       return { side: 'principal', g: G.requestClaims! };
   }
   if (key.startsWith('experimental.envoy.filters.')) return { side: 'permission', g: G.envoyFilter! };
+  if (key.startsWith('request.experimental.inline.headers')) return { side: 'principal', g: G.requestInlineHeader! };
   if (key.startsWith('request.headers')) return { side: 'principal', g: G.requestHeader! };
   if (key.startsWith('request.auth.claims')) return { side: 'principal', g: G.requestClaims! };
   throw new Error(`unknown attribute ${key}`);
@@ -288,7 +327,7 @@ export class RuleModel {
     const basePermission: RuleEntry[] = [];
     const basePrincipal: RuleEntry[] = [];
     for (const w of rule.when ?? []) {
-      const { side, g } = whenGenerator(w.key);
+      const { side, g } = whenGenerator(w.key, opts.namespace);
       const entry = { key: w.key, values: w.values ?? [], notValues: w.notValues ?? [], g };
       if (entry.values.length === 0 && entry.notValues.length === 0) continue;
       (side === 'permission' ? basePermission : basePrincipal).push(entry);
@@ -297,11 +336,7 @@ export class RuleModel {
       if ((values?.length ?? 0) === 0 && (notValues?.length ?? 0) === 0) return;
       list.unshift({ key, values: values ?? [], notValues: notValues ?? [], g });
     };
-    const sa = (v: string) => {
-      const [ns, name] = v.includes('/') ? v.split('/', 2) : [opts.namespace, v];
-      return `spiffe://.+/ns/${quoteMeta(ns!)}/(.+/|)sa/${quoteMeta(name!)}(/.+)?`;
-    };
-    const saGen: Generator = { principal: (_k, v) => ({ authenticated: { principal_name: regex(sa(v)) } }) };
+    const saGen = serviceAccountGenerator(opts.namespace);
     for (const from of rule.from ?? []) {
       const merged = [...basePrincipal];
       const s = from.source;
