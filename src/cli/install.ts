@@ -35,12 +35,23 @@ interface ClusterFlags {
 export function valuesFromFlags({ set, filename }: ValuesFlags): Values {
   let base = defaultValues();
   if (filename) {
-    const file = YAML.parse(readFileSync(filename, 'utf8')) as unknown;
+    let text: string;
+    try {
+      text = readFileSync(filename, 'utf8');
+    } catch (err) {
+      throw new Error(`values file ${filename}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
+    }
+    let file: unknown;
+    try {
+      file = YAML.parse(text) as unknown;
+    } catch (err) {
+      throw new Error(`values file ${filename}: not YAML: ${(err as Error).message}`);
+    }
     const merged = deepMerge(base, file ?? {});
     const parsed = valuesSchema.safeParse(merged);
     if (!parsed.success) {
       const issue = parsed.error.issues[0]!;
-      throw new Error(`${filename}: ${issue.path.join('.') || 'values'}: ${issue.message}`);
+      throw new Error(`values file ${filename}: ${issue.path.join('.') || '(top level)'}: ${issue.message}`);
     }
     base = parsed.data;
   }
@@ -89,18 +100,29 @@ export async function runInstall(flags: InstallFlags, io: InstallIO): Promise<nu
   const ns = values.global.istioNamespace;
   const server = conn.kc.getCurrentCluster()?.server ?? conn.from;
   const question = `This will install meshd (istiod-compatible control plane, profile "default") into namespace ${ns} of the cluster at ${server}.`;
-  if (!(await confirm(question, flags, io))) {
+  // a dry run changes nothing, so there is nothing to confirm
+  if (!flags.dryRun && !(await confirm(question, flags, io))) {
     io.stderr.write('Cancelled.\n');
     return 1;
   }
   const log = (line: string) => io.stdout.write(`${line}\n`);
+  const dryRun = !!flags.dryRun;
+  if (dryRun) log('Dry run: every request carries dryRun=All, so the API server checks each object and stores nothing');
   log(`Applying ${plan.crds.length} CustomResourceDefinitions`);
-  await applyObjects(conn.kc, plan.crds, { dryRun: flags.dryRun, log });
-  log(`✔ CRDs installed`);
+  await applyObjects(conn.kc, plan.crds, { dryRun, log });
+  log(dryRun ? '✔ CRDs accepted (dry run)' : '✔ CRDs installed');
   log(`Applying ${plan.objects.length} objects (field manager meshd, server-side apply)`);
-  await applyObjects(conn.kc, plan.objects, { dryRun: flags.dryRun, log });
-  log(`✔ meshd objects installed`);
-  if (flags.wait && !flags.dryRun) {
+  const objects = await applyObjects(conn.kc, plan.objects, { dryRun, log });
+  if (dryRun) {
+    log(`✔ ${objects.applied.length} objects accepted (dry run)`);
+    if (objects.afterNamespace.length) {
+      log(`  ${objects.afterNamespace.length} more would be created in namespace ${ns} after it; the API server could not check them, since a dry run does not create the namespace`);
+    }
+    log('✔ Dry run complete: nothing was changed');
+    return 0;
+  }
+  log('✔ meshd objects installed');
+  if (flags.wait) {
     log(`Waiting for Deployment ${ns}/istiod to be available (timeout ${flags.waitTimeout})`);
     await waitForDeployment(conn.kc, { namespace: ns, timeoutMs, log });
     log(`✔ meshd is ready`);
@@ -148,7 +170,7 @@ export function addInstallCommands(program: Command, io: InstallIO = { stdout: p
     .description('install meshd into a cluster: CRDs, RBAC, Deployment, Service istiod, webhooks, mesh ConfigMap, PDB, HPA (server-side apply), then wait until it is available')
     .option('--no-wait', 'do not wait for the Deployment to become available')
     .option('--wait-timeout <duration>', 'how long to wait for the Deployment', '5m')
-    .option('--dry-run', 'send every request with dryRun=All: the API server checks, nothing changes')
+    .option('--dry-run', 'send every request with dryRun=All: the API server checks, nothing changes (objects in a namespace the install would create are listed as not checked)')
     .action(async (flags: InstallFlags) => {
       process.exitCode = await runInstall(flags, io);
     });

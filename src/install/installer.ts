@@ -27,17 +27,24 @@ export function planYaml(plan: InstallPlan): string {
 
 export const objectRef = (o: KObject) => `${o.kind} ${o.metadata.namespace ? `${o.metadata.namespace}/` : ''}${o.metadata.name}`;
 
-function explain(err: unknown, what: string): Error {
-  if (err instanceof ApiException) {
-    let message = String(err.body);
-    try {
-      message = (JSON.parse(String(err.body)) as { message?: string }).message ?? message;
-    } catch {
-      // body was not a Status
-    }
-    return new Error(`${what}: HTTP ${err.code}: ${message}`);
+function statusOf(err: ApiException<unknown>): { message?: string; reason?: string; details?: { name?: string; kind?: string } } | undefined {
+  try {
+    return JSON.parse(String(err.body)) as { message?: string };
+  } catch {
+    return undefined; // body was not a Status
   }
+}
+
+function explain(err: unknown, what: string): Error {
+  if (err instanceof ApiException) return new Error(`${what}: HTTP ${err.code}: ${statusOf(err)?.message ?? String(err.body)}`);
   return new Error(`${what}: ${(err as Error).message}`);
+}
+
+/** The namespace a 404 says is missing (`namespaces "X" not found`), if that is what the 404 is about. */
+function missingNamespace(err: unknown): string | undefined {
+  if (!(err instanceof ApiException) || err.code !== 404) return undefined;
+  const details = statusOf(err)?.details;
+  return details?.kind === 'namespaces' ? details.name : undefined;
 }
 
 export interface ApplyOptions {
@@ -45,18 +52,38 @@ export interface ApplyOptions {
   readonly log: (line: string) => void;
 }
 
+export interface ApplyResult {
+  /** objects the API server accepted (created, updated, or in a dry run checked) */
+  readonly applied: readonly KObject[];
+  /**
+   * dry run only: objects in a namespace this same apply would create first. A server dry run stores
+   * nothing, so the API server answers them 404 (namespace not found) and cannot check them.
+   */
+  readonly afterNamespace: readonly KObject[];
+}
+
 /** Server-side applies each object in order; the API server merges what meshd owns with other managers' fields. */
-export async function applyObjects(kc: KubeConfig, objects: readonly KObject[], { dryRun = false, log }: ApplyOptions): Promise<void> {
+export async function applyObjects(kc: KubeConfig, objects: readonly KObject[], { dryRun = false, log }: ApplyOptions): Promise<ApplyResult> {
   const client = KubernetesObjectApi.makeApiClient(kc);
+  const applied: KObject[] = [];
+  const afterNamespace: KObject[] = [];
   for (const o of objects) {
     try {
       // force: meshd owns these objects' fields (as istioctl install, which also forces conflicts)
       await client.patch(o as KubernetesObject, undefined, dryRun ? 'All' : undefined, FIELD_MANAGER, true, PatchStrategy.ServerSideApply);
     } catch (err) {
+      const ns = missingNamespace(err);
+      if (dryRun && ns !== undefined && ns === o.metadata.namespace && applied.some((a) => a.kind === 'Namespace' && a.metadata.name === ns)) {
+        afterNamespace.push(o);
+        log(`  would create ${objectRef(o)} (not checked: namespace ${ns} does not exist yet and a dry run does not create it)`);
+        continue;
+      }
       throw explain(err, `applying ${objectRef(o)}`);
     }
-    log(`  applied ${objectRef(o)}${dryRun ? ' (server dry run)' : ''}`);
+    applied.push(o);
+    log(dryRun ? `  accepted ${objectRef(o)} (server dry run)` : `  applied ${objectRef(o)}`);
   }
+  return { applied, afterNamespace };
 }
 
 export interface WaitOptions {

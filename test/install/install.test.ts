@@ -13,7 +13,7 @@ import { PassThrough } from 'node:stream';
 import { Command } from 'commander';
 import YAML from 'yaml';
 import { addInstallCommands, runInstall, runUninstall, type InstallFlags, type InstallIO } from '../../src/cli/install.js';
-import { installPlan, planYaml } from '../../src/install/installer.js';
+import { installPlan, objectRef, planYaml } from '../../src/install/installer.js';
 import { defaultValues } from '../../src/install/values.js';
 import { FakeApiServer } from '../kube-fixture/server.js';
 import { kubeconfigYaml, kubectlAvailable, kubectlFor, type Kubectl } from '../kube-fixture/kubectl.js';
@@ -126,6 +126,46 @@ describe('meshd install / uninstall against the API-server fixture (real kubectl
     assert.ok(spec.spec.template.spec.containers[0]!.args.includes('--proxy-hub=proxies.example'));
   });
 
+  it('-f values.yaml (the chart\'s layout) reaches the cluster, and a --set after it wins', async () => {
+    const values = path.join(dir, 'values.yaml');
+    writeFileSync(values, YAML.stringify({ hub: 'file.example', replicaCount: 3, autoscaleEnabled: false, meshConfig: { accessLogFile: '/dev/stdout' }, global: { tag: '1.28.1' } }));
+    const t = io();
+    assert.equal(await runInstall(flags({ wait: false, filename: values, set: ['replicaCount=4'] }), t), 0, t.err());
+    const deploy = JSON.parse(await k.run(['get', '-n', 'istio-system', 'deployment', 'istiod', '-o', 'json'])) as { spec: { replicas: number; template: { spec: { containers: { image: string; args: string[] }[] } } } };
+    assert.equal(deploy.spec.replicas, 4, '--set replicaCount=4 after the file\'s 3');
+    assert.equal(deploy.spec.template.spec.containers[0]!.image, 'file.example/meshd:0.1.0');
+    assert.ok(deploy.spec.template.spec.containers[0]!.args.includes('--proxy-tag=1.28.1'), deploy.spec.template.spec.containers[0]!.args.join(' '));
+    const mesh = await k.run(['get', '-n', 'istio-system', 'configmap', 'istio', '-o', 'jsonpath={.data.mesh}']);
+    assert.match(mesh, /accessLogFile: \/dev\/stdout/);
+    // the file's other defaults are untouched: the mesh ConfigMap keeps the chart's trustDomain
+    assert.match(mesh, /trustDomain: cluster.local/);
+  });
+
+  it('-f with a bad values file names the file and the field, and changes nothing', async () => {
+    const rv = api.get('apps/v1', 'Deployment', 'istio-system', 'istiod')?.metadata.resourceVersion;
+    const bad = path.join(dir, 'bad-values.yaml');
+    writeFileSync(bad, 'replicaCount: many\n');
+    await assert.rejects(runInstall(flags({ wait: false, filename: bad }), io()), new RegExp(`values file ${bad}: replicaCount: .*number`));
+    writeFileSync(bad, 'global:\n  istioNamespace: Not_A_Label\n');
+    await assert.rejects(runInstall(flags({ wait: false, filename: bad }), io()), new RegExp(`values file ${bad}: global.istioNamespace: must be a lowercase RFC 1123 label`));
+    writeFileSync(bad, 'hub: [unclosed\n');
+    await assert.rejects(runInstall(flags({ wait: false, filename: bad }), io()), new RegExp(`values file ${bad}: not YAML`));
+    await assert.rejects(runInstall(flags({ wait: false, filename: path.join(dir, 'missing.yaml') }), io()), /values file .*missing.yaml: no such file/);
+    assert.equal(api.get('apps/v1', 'Deployment', 'istio-system', 'istiod')?.metadata.resourceVersion, rv);
+  });
+
+  it('--dry-run against an installed cluster: the server checks every object, nothing changes', async () => {
+    const rvs = () => PLAN.objects.map((o) => api.get(o.apiVersion, o.kind, o.metadata.namespace, o.metadata.name)?.metadata.resourceVersion);
+    const before = rvs();
+    const t = io();
+    assert.equal(await runInstall(flags({ dryRun: true, set: ['replicaCount=9'] }), t), 0, t.err());
+    assert.match(t.out(), /accepted Deployment istio-system\/istiod \(server dry run\)/);
+    assert.match(t.out(), new RegExp(`✔ ${PLAN.objects.length} objects accepted \\(dry run\\)`));
+    assert.doesNotMatch(t.out(), /would create|Proceed\?|Waiting/);
+    assert.match(t.out(), /✔ Dry run complete: nothing was changed/);
+    assert.deepEqual(rvs(), before);
+  });
+
   it('a Deployment that never becomes available fails the wait with what to check', async () => {
     const d = api.get('apps/v1', 'Deployment', 'istio-system', 'istiod')!;
     api.update({ ...d, status: {} });
@@ -170,5 +210,50 @@ describe('meshd install / uninstall against the API-server fixture (real kubectl
     assert.equal(installed.code, 0, installed.stderr);
     assert.match(installed.stdout, /✔ Installation complete/);
     assert.equal((api.get('autoscaling/v2', 'HorizontalPodAutoscaler', 'istio-system', 'istiod')?.spec as { maxReplicas: number }).maxReplicas, 7);
+  });
+});
+
+describe('meshd install --dry-run on a fresh cluster (no istio-system yet; real kubectl)', { skip: !kubectlAvailable() && 'no kubectl' }, () => {
+  // the fixture pre-creates istio-system unless told which namespaces exist
+  const api = new FakeApiServer({ namespaces: ['default', 'kube-system'] });
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'meshd-install-fresh-'));
+  const kubeconfig = path.join(dir, 'kubeconfig');
+  let k: Kubectl;
+
+  before(async () => {
+    const url = await api.start();
+    writeFileSync(kubeconfig, kubeconfigYaml({ server: url }));
+    k = kubectlFor({ server: url });
+  });
+  after(async () => {
+    k.cleanup();
+    await api.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('reports what would be created, including the objects inside the namespace it would create, and stores nothing', async () => {
+    const t = io();
+    assert.equal(await runInstall({ set: [], kubeconfig, wait: true, waitTimeout: '5s', dryRun: true }, t), 0, t.err());
+    const out = t.out();
+    const inNamespace = PLAN.objects.filter((o) => o.metadata.namespace === 'istio-system');
+    const clusterScoped = PLAN.objects.filter((o) => !o.metadata.namespace);
+    for (const o of clusterScoped) assert.ok(out.includes(`accepted ${objectRef(o)} (server dry run)`), `${objectRef(o)} checked by the server:\n${out}`);
+    for (const o of inNamespace) {
+      assert.ok(out.includes(`would create ${objectRef(o)} (not checked: namespace istio-system does not exist yet and a dry run does not create it)`), `${objectRef(o)} reported:\n${out}`);
+    }
+    assert.match(out, new RegExp(`✔ ${clusterScoped.length} objects accepted \\(dry run\\)\n  ${inNamespace.length} more would be created in namespace istio-system after it`));
+    assert.match(out, /✔ Dry run complete: nothing was changed/);
+    assert.doesNotMatch(out, /Waiting for Deployment|Proceed\?/);
+    assert.equal(t.err(), '');
+    // nothing was stored: kubectl sees no namespace, no CRD, no webhook configuration
+    await assert.rejects(k.run(['get', 'namespace', 'istio-system']), /NotFound|not found/);
+    assert.equal((await k.run(['get', 'crd,mutatingwebhookconfiguration,clusterrole', '-o', 'name', '-l', 'app.kubernetes.io/part-of=meshd'])).trim(), '');
+  });
+
+  it('any other 404 still fails the dry run with the server\'s message', async () => {
+    // a 404 that is not "namespace istio-system not found" (here: one the fixture injects for the
+    // ServiceAccount) is a real problem, not an object waiting for its namespace
+    api.fail({ verbs: ['patch'], resources: ['serviceaccounts'], respond: { status: 404 } });
+    await assert.rejects(runInstall({ set: [], kubeconfig, wait: false, waitTimeout: '5s', dryRun: true }, io()), /applying ServiceAccount istio-system\/istiod: HTTP 404: injected 404/);
   });
 });
