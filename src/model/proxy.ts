@@ -6,6 +6,8 @@ import type { Locality } from './types.js';
 
 export type ProxyType = 'sidecar' | 'router';
 export type GeneratorName = 'grpc' | 'sidecar';
+/** How traffic reaches the sidecar: iptables REDIRECT, TPROXY, or NONE (the application dials it). */
+export type InterceptionMode = 'REDIRECT' | 'TPROXY' | 'NONE';
 
 export interface Proxy {
   readonly id: string;
@@ -19,7 +21,8 @@ export interface Proxy {
   readonly serviceAccount: string;
   readonly istioVersion: string;
   readonly clusterId: string;
-  readonly interceptionMode: string;
+  /** metadata INTERCEPTION_MODE as istiod reads it (GetInterceptionMode): anything else means REDIRECT */
+  readonly interceptionMode: InterceptionMode;
   readonly locality: Locality;
   /** e.g. `grpc-node-js` / `1.14.1`, `gRPC Python` / `1.51.1`: lets generators work around a client's bugs */
   readonly userAgent: { readonly name: string; readonly version: string };
@@ -54,6 +57,12 @@ function labelsOf(v: unknown): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, val] of Object.entries(v)) if (typeof val === 'string') out[k] = val;
   return out;
+}
+
+// Case-sensitive like istiod: `none` is not NONE. Normalising here also keeps sidecar class keys from
+// splitting one mode into several spellings.
+function interceptionModeOf(v: unknown): InterceptionMode {
+  return v === 'TPROXY' || v === 'NONE' ? v : 'REDIRECT';
 }
 
 function hasIstioExtensions(node: XdsNode, md: Record<string, unknown>): boolean {
@@ -92,7 +101,7 @@ export function parseProxy(node: XdsNode): Proxy {
     serviceAccount: str(md.SERVICE_ACCOUNT),
     istioVersion: str(md.ISTIO_VERSION),
     clusterId: str(md.CLUSTER_ID) || 'Kubernetes',
-    interceptionMode: str(md.INTERCEPTION_MODE) || 'REDIRECT',
+    interceptionMode: interceptionModeOf(md.INTERCEPTION_MODE),
     locality: {
       region: node.locality?.region ?? '',
       zone: node.locality?.zone ?? '',

@@ -24,7 +24,7 @@ const C = (name: string, port: number, subset = '') => `outbound|${port}|${subse
 const IP: Record<string, string> = {
   productpage: '10.96.0.13', reviews: '10.96.0.10', ratings: '10.96.0.11', details: '10.96.0.12', httpbin: '10.96.0.14',
   gwonly: '10.96.0.15', mysql: '10.96.0.20', secure: '10.96.0.30', web: '10.96.0.40', private: '10.96.0.50',
-  payments: '10.96.0.60', inventory: '10.96.0.61', carts: '10.96.0.62', passthru: '10.96.0.63',
+  payments: '10.96.0.60', inventory: '10.96.0.61', carts: '10.96.0.62', passthru: '10.96.0.63', legacy: '10.96.0.90',
 };
 
 function world(): PushContext {
@@ -39,23 +39,25 @@ function world(): PushContext {
 }
 
 // productpage reports its locality in the node (as istio-proxy does from the pod's node): locality
-// failover and distribute rows are relative to it.
-type ProxyName = 'productpage' | 'sleep' | 'httpbin';
+// failover and distribute rows are relative to it. legacy's sidecar runs without traffic capture.
+type ProxyName = 'productpage' | 'sleep' | 'httpbin' | 'legacy';
 interface ProxySpec {
   readonly ip: string; readonly pod: string; readonly ns: string; readonly labels: Record<string, string>;
   readonly locality?: { readonly region: string; readonly zone: string };
+  readonly mode?: 'NONE';
 }
 const PROXIES: Record<ProxyName, ProxySpec> = {
   productpage: { ip: '10.1.0.20', pod: 'productpage-v1', ns: 'default', labels: { app: 'productpage', version: 'v1' }, locality: { region: 'us-east1', zone: 'us-east1-b' } },
   sleep: { ip: '10.2.0.5', pod: 'sleep', ns: 'other', labels: { app: 'sleep' } },
   httpbin: { ip: '10.1.0.61', pod: 'httpbin-v1', ns: 'default', labels: { app: 'httpbin', version: 'v1' } },
+  legacy: { ip: '10.1.0.90', pod: 'legacy-v1', ns: 'default', labels: { app: 'legacy' }, mode: 'NONE' },
 };
 
 function proxy(name: ProxyName): Proxy {
   const p = PROXIES[name];
   return parseProxy({
     id: `sidecar~${p.ip}~${p.pod}.${p.ns}~${p.ns}.svc.cluster.local`,
-    metadata: { NAMESPACE: p.ns, LABELS: p.labels, INSTANCE_IPS: p.ip, ISTIO_VERSION: '1.24.0', INTERCEPTION_MODE: 'REDIRECT', SERVICE_ACCOUNT: 'default' },
+    metadata: { NAMESPACE: p.ns, LABELS: p.labels, INSTANCE_IPS: p.ip, ISTIO_VERSION: '1.24.0', INTERCEPTION_MODE: p.mode ?? 'REDIRECT', SERVICE_ACCOUNT: 'default' },
     ...(p.locality ? { locality: p.locality } : {}),
   });
 }
@@ -448,6 +450,19 @@ const ROWS: Row[] = [
     const names = [...(r.http?.clusters.map((c) => c.name) ?? []), ...(r.tcpClusters?.map((c) => c.name) ?? [])];
     assert.deepEqual(names, ['inbound|9080||']);
   } },
+
+  // --- interception mode NONE: no iptables, the application dials the sidecar on 127.0.0.1 -------------
+  { name: 'NONE: a request to 127.0.0.1:PORT is routed like a captured one', proxy: 'legacy', req: { entryPort: 0, destinationIp: '127.0.0.1', port: 9080, host: 'reviews:9080', headers: { 'end-user': 'jason' } }, check: (r) => {
+    assert.equal(r.listener, '127.0.0.1_9080');
+    assert.equal(r.handedOffFrom, undefined);
+    ruleAndCluster('jason', C(R, 9080, 'v2'))(r);
+  } },
+  { name: 'NONE: a TCP service on 127.0.0.1:PORT keeps its tcp routes', proxy: 'legacy', req: { entryPort: 0, destinationIp: '127.0.0.1', port: 3306, protocol: 'tcp' }, check: (r) => {
+    assert.equal(r.listener, '127.0.0.1_3306');
+    assert.deepEqual(r.tcpClusters, [{ name: C('mysql', 3306, 'v1'), weight: 70 }, { name: C('mysql', 3306, 'v2'), weight: 30 }]);
+  } },
+  { name: 'NONE: a connection to a service IP bypasses the sidecar (nothing captures it, nothing binds it)', proxy: 'legacy', req: { entryPort: 0, destinationIp: IP.reviews!, port: 9080, host: 'reviews:9080' }, check: (r) => assert.equal(r.failure, 'no_listener') },
+  { name: 'NONE: no virtualInbound on 15006 (inbound listeners need a Sidecar ingress)', proxy: 'legacy', req: { entryPort: 15006, destinationIp: '10.1.0.90', port: 8080, host: 'legacy:8080' }, check: (r) => assert.equal(r.failure, 'no_listener') },
 ];
 
 describe('sidecar simulation table (Istio YAML → sidecar generator → Envoy matching)', () => {

@@ -17,6 +17,7 @@ import {
   type Body,
   type Obj,
 } from './cds-fixture.js';
+import { buildSidecarCluster } from '../../../src/xds/generators/sidecar/cds.js';
 
 // Sidecar CDS: every DestinationRule feature as the Envoy fields istiod writes for it. Every body goes
 // through Envoy's protos with no field lost (cluster() asserts it).
@@ -348,5 +349,16 @@ describe('sidecar CDS: static and inbound clusters', () => {
     assert.deepEqual(metadataOf(c), { services: [{ host: 'ratings.default.svc.cluster.local', name: 'ratings', namespace: 'default' }], config: '/apis/networking.istio.io/v1/namespaces/default/destination-rule/ratings' });
     assert.deepEqual(httpOptionsOf(cluster(ctx, 'inbound|7070||', p)).explicit_http_config, { http2_protocol_options: {} });
     assert.equal(cluster(ctx, 'inbound|80||', p), undefined, 'keyed by the container port, not the service port');
+  });
+
+  it('interception mode NONE: no inbound|PORT|| (istiod builds them only from a Sidecar ingress), outbound and passthrough clusters stay', () => {
+    const ctx = ctxOf([svc('ratings', [{ name: 'http', port: 80 }]), pod('ratings-1', '10.0.1.1', { app: 'ratings' })]);
+    const none = proxyOf('ratings-1', '10.0.1.1', { app: 'ratings' }, { md: { INTERCEPTION_MODE: 'NONE' } });
+    const names = clusterNames(ctx, none);
+    assert.deepEqual(names.filter((n) => n.startsWith('inbound')), []);
+    for (const n of ['outbound|80||ratings.default.svc.cluster.local', 'BlackHoleCluster', 'PassthroughCluster', 'InboundPassthroughCluster']) assert.ok(names.includes(n), n);
+    assert.equal(buildSidecarCluster(ctx, none, 'inbound|80||'), undefined);
+    // the same workload redirected by iptables serves its port through inbound|80||
+    assert.ok(clusterNames(ctx, proxyOf('ratings-1', '10.0.1.1', { app: 'ratings' })).includes('inbound|80||'));
   });
 });

@@ -6,8 +6,9 @@ import { inboundPortChains } from '../../../src/xds/generators/sidecar/inbound.j
 import { sidecarClassKey } from '../../../src/xds/generators/sidecar/scope.js';
 import { checkEnvoyResource } from '../../../src/xds/envoy/pgv-check.js';
 import { TYPE } from '../../../src/xds/resource-types.js';
+import { buildSidecarListener } from '../../../src/xds/generators/sidecar/lds.js';
 import {
-  BASE, C, filterConfig, inboundChainsFor, listener, listenerNames, mesh, pod, service, sidecar, vs, type Obj,
+  BASE, C, filterConfig, inboundChainsFor, listener, listenerNames, mesh, pod, routeConfig, service, sidecar, vs, type Obj,
 } from './lds-rds-fixture.js';
 
 // Sidecar LDS: the listeners istio-proxy gets, asserted field by field on the proto-JSON; every listener
@@ -382,5 +383,86 @@ describe('sidecar LDS: IPv6-only pods', () => {
     assert.equal(vi.address.socket_address.address, '::');
     assert.ok(inboundChainsFor(vi, 9080).every((c) => c.name === '::_9080'));
     assert.equal(filterConfig(inboundChainsFor(vi, 9080)[0]!.filters, HCM).stat_prefix, 'inbound_::_9080');
+  });
+});
+
+describe('sidecar LDS: interception mode NONE (no iptables; the application dials the sidecar)', () => {
+  const none = (o: Parameters<typeof sidecar>[0] = {}) => sidecar({ ...o, mode: 'NONE' });
+
+  it('no virtual listeners and no inbound listener; one outbound listener per port, on 127.0.0.1', () => {
+    const ctx = mesh();
+    assert.deepEqual(listenerNames(ctx, none()).sort(), ['127.0.0.1_27017', '127.0.0.1_443', '127.0.0.1_5000', '127.0.0.1_7000', '127.0.0.1_9080']);
+    assert.equal(buildSidecarListener(ctx, none(), 'virtualOutbound'), undefined);
+    assert.equal(buildSidecarListener(ctx, none(), 'virtualInbound'), undefined);
+    assert.equal(buildSidecarListener(ctx, none(), '0.0.0.0_9080'), undefined, 'the REDIRECT name is not served to a NONE proxy');
+  });
+
+  it('an HTTP port: a real socket with one match-all HCM chain fetching RDS PORT, no inspectors', () => {
+    const l = listener(mesh(), none(), '127.0.0.1_9080');
+    assert.deepEqual(l.address, { socket_address: { address: '127.0.0.1', port_value: 9080 } });
+    assert.equal(l.bind_to_port, undefined, 'bind_to_port defaults to true: Envoy listens on 127.0.0.1:9080');
+    assert.equal(l.use_original_dst, undefined);
+    assert.equal(l.traffic_direction, 'OUTBOUND');
+    assert.equal(l.filter_chains.length, 1);
+    assert.equal(l.filter_chains[0].filter_chain_match, undefined);
+    const hcm = filterConfig(l.filter_chains[0].filters, HCM);
+    assert.equal(hcm.rds.route_config_name, '9080');
+    assert.equal(hcm.stat_prefix, 'outbound_127.0.0.1_9080');
+    assert.equal(l.default_filter_chain, undefined);
+    assert.equal(l.listener_filters, undefined);
+  });
+
+  it('a TCP port binds 127.0.0.1, not the cluster IP, and proxies to the service', () => {
+    const l = listener(mesh(), none(), '127.0.0.1_27017');
+    assert.deepEqual(l.address, { socket_address: { address: '127.0.0.1', port_value: 27017 } });
+    assert.equal(filterConfig(l.filter_chains[0].filters, TCP).cluster, C('mongodb.default.svc.cluster.local', 27017));
+    assert.equal(l.bind_to_port, undefined);
+  });
+
+  it('a port without protocol: sniffing on 127.0.0.1 with the service\'s own route configuration FQDN:PORT', () => {
+    const ctx = mesh();
+    const l = listener(ctx, none(), '127.0.0.1_7000');
+    assert.deepEqual(l.filter_chains[0].filter_chain_match, { transport_protocol: 'raw_buffer', application_protocols: ['http/1.1', 'h2c'] });
+    assert.equal(filterConfig(l.filter_chains[0].filters, HCM).rds.route_config_name, 'legacy.default.svc.cluster.local:7000');
+    assert.equal(filterConfig(l.default_filter_chain.filters, TCP).cluster, C('legacy.default.svc.cluster.local', 7000));
+    assert.deepEqual(names(l.listener_filters), ['envoy.filters.listener.tls_inspector', 'envoy.filters.listener.http_inspector']);
+    assert.ok(routeConfig(ctx, none(), 'legacy.default.svc.cluster.local:7000'));
+  });
+
+  it('HTTP and TCP services on one port share 127.0.0.1_PORT by istiod\'s rules: the first by hostname keeps it', () => {
+    // both chains would match everything (no inspector tells them apart), so the later one is dropped
+    const tcpFirst = mesh([service('aaa-db', 'default', [{ name: 'tcp', port: 9080 }], '10.96.0.70')]);
+    const a = listener(tcpFirst, none(), '127.0.0.1_9080');
+    assert.deepEqual(a.filter_chains.map((c: Obj) => names(c.filters)), [['istio.stats', TCP]]);
+    assert.equal(filterConfig(a.filter_chains[0].filters, TCP).cluster, C('aaa-db.default.svc.cluster.local', 9080));
+    const httpFirst = mesh([service('zzz-db', 'default', [{ name: 'tcp', port: 9080 }], '10.96.0.70')]);
+    const z = listener(httpFirst, none(), '127.0.0.1_9080');
+    assert.deepEqual(z.filter_chains.map((c: Obj) => names(c.filters)), [[HCM]]);
+    // redirected sidecars keep both: HTTP on 0.0.0.0_9080, TCP on the cluster IP
+    assert.ok(listenerNames(httpFirst, sidecar()).includes('10.96.0.70_9080'));
+  });
+
+  it('Mongo never shares a port with another protocol', () => {
+    const ctx = mesh([service('aaa-cache', 'default', [{ name: 'tcp', port: 27017 }], '10.96.0.71')]);
+    const l = listener(ctx, none(), '127.0.0.1_27017');
+    assert.equal(filterConfig(l.filter_chains[0].filters, TCP).cluster, C('aaa-cache.default.svc.cluster.local', 27017));
+    assert.equal(l.filter_chains.length + (l.default_filter_chain ? 1 : 0), 1);
+  });
+
+  it('an IPv6-only pod binds ::1', () => {
+    assert.ok(listenerNames(mesh(), none({ ip: 'fd00::5' })).includes('::1_9080'));
+    assert.equal(listener(mesh(), none({ ip: 'fd00::5' }), '::1_9080').address.socket_address.address, '::1');
+  });
+
+  it('route configurations do not depend on the interception mode', () => {
+    const ctx = mesh();
+    assert.deepEqual(routeConfig(ctx, none(), '9080'), routeConfig(ctx, sidecar(), '9080'));
+  });
+
+  it('NONE and REDIRECT proxies of one workload are different classes; an unknown mode spelling is REDIRECT, as istiod reads it', () => {
+    const ctx = mesh();
+    assert.notEqual(sidecarClassKey(ctx, none()), sidecarClassKey(ctx, sidecar()));
+    assert.equal(sidecar({ mode: 'none' }).interceptionMode, 'REDIRECT');
+    assert.equal(sidecarClassKey(ctx, sidecar({ mode: 'none' })), sidecarClassKey(ctx, sidecar()));
   });
 });

@@ -79,6 +79,7 @@ describe('sidecar scope', () => {
       ['Service selector label (serves another service)', proxy('r', '10.0.0.5', 'default', { ...labels, track: 'canary' })],
       ['tlsMode label', proxy('r', '10.0.0.5', 'default', { ...labels, 'security.istio.io/tlsMode': 'istio' })],
       ['interception mode', proxy('r', '10.0.0.5', 'default', labels, { INTERCEPTION_MODE: 'TPROXY' })],
+      ['interception mode NONE (no virtual listeners, loopback binds, no inbound clusters)', proxy('r', '10.0.0.5', 'default', labels, { INTERCEPTION_MODE: 'NONE' })],
       ['IP family', proxy('r', 'fd00::5', 'default', labels)],
     ];
     for (const [what, p] of splits) assert.notEqual(key(p), key(r1), what);

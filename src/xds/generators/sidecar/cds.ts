@@ -59,7 +59,8 @@ import { inboundServicePorts, outboundServices, serviceTargets, serviceVisibleFr
 //                               iptables lets the sidecar's own connections to the app through
 //   inbound|PORT||              per container port the workload serves: ORIGINAL_DST / CLUSTER_PROVIDED,
 //                               bound to 127.0.0.6, never cleaned up, connection pool from the service's
-//                               DestinationRule (the only part istiod applies inbound).
+//                               DestinationRule (the only part istiod applies inbound); none for interception
+//                               mode NONE, which has no inbound listener to use them.
 //
 // Not emitted (istio-proxy extensions outside Envoy's API, or not modelled): the metadata-exchange cluster
 // filter, proxyProtocol wrapping, tunnel settings, retryBudget, headless-service ORIGINAL_DST clusters
@@ -84,7 +85,7 @@ export function sidecarClusterNames(ctx: PushContext, proxy: Proxy): string[] {
     }
   }
   names.push(BLACKHOLE_CLUSTER, PASSTHROUGH_CLUSTER, INBOUND_PASSTHROUGH_CLUSTER);
-  for (const p of inboundServicePorts(ctx, proxy)) names.push(inboundClusterName(p.targetPort));
+  if (hasInboundClusters(proxy)) for (const p of inboundServicePorts(ctx, proxy)) names.push(inboundClusterName(p.targetPort));
   return [...new Set(names)];
 }
 
@@ -99,8 +100,18 @@ export function buildSidecarCluster(ctx: PushContext, proxy: Proxy, name: string
   }
   const key = parseSubsetKey(name);
   if (!key) return undefined;
-  if (key.direction === 'inbound') return key.subset === '' && key.hostname === '' ? inboundCluster(ctx, proxy, key.port) : undefined;
+  if (key.direction === 'inbound') {
+    return key.subset === '' && key.hostname === '' && hasInboundClusters(proxy) ? inboundCluster(ctx, proxy, key.port) : undefined;
+  }
   return outboundCluster(ctx, proxy, name, key.hostname, key.port, key.subset);
+}
+
+/**
+ * istiod buildInboundClusters: a NONE-mode sidecar gets inbound clusters only for a Sidecar resource's
+ * `ingress` listeners (meshd does not serve Sidecar), never from the services its workload backs.
+ */
+function hasInboundClusters(proxy: Proxy): boolean {
+  return proxy.interceptionMode !== 'NONE';
 }
 
 /** `NAME;`: istiod util.DelimitedStatsPrefix, how istio-proxy's stats find the cluster name. */

@@ -1,7 +1,7 @@
 import type { L4MatchAttributes, RouteDestination, TLSMatchAttributes } from '../../../config/schemas/virtual-service.js';
 import type { IndexedVirtualService, PushContext } from '../../../model/push-context.js';
 import type { Proxy } from '../../../model/proxy.js';
-import type { MeshService, ServicePort } from '../../../model/types.js';
+import type { MeshService, Protocol, ServicePort } from '../../../model/types.js';
 import { BLACKHOLE_CLUSTER, outboundClusterName, PASSTHROUGH_CLUSTER } from '../../envoy/cluster-name.js';
 import { ZERO_DURATION } from '../../envoy/duration.js';
 import {
@@ -14,7 +14,7 @@ import {
 } from '../../envoy/hcm.js';
 import { labelsMatch } from '../../envoy/traffic-policy.js';
 import { destinationCluster, virtualServiceMetadata } from './http-routes.js';
-import { wildcardFor } from './bind.js';
+import { localhostFor, wildcardFor } from './bind.js';
 import { isGrpc, isHttp2, listenerProtocol } from './protocols.js';
 import { outboundServices } from './scope.js';
 
@@ -32,6 +32,9 @@ import { outboundServices } from './scope.js';
 //   `tls` routes as chains keyed by SNI (server_names, with the TLS inspector).
 // - ports without a declared protocol: both the TCP chains and an HTTP chain (RDS `FQDN:PORT` on a cluster
 //   IP, `PORT` on 0.0.0.0) behind the HTTP inspector (istiod's outbound protocol sniffing).
+// Interception mode NONE (no iptables; the application dials the sidecar): no virtualOutbound, and every
+// listener above binds for real to `127.0.0.1_PORT` — one per port, so services sharing a port share or
+// lose it by istiod's conflict rules (outboundEntries); HTTP-only ports need no inspector there.
 
 type J = Record<string, unknown>;
 
@@ -69,12 +72,27 @@ export function buildVirtualOutboundListener(ctx: PushContext, proxy: Proxy): J 
   };
 }
 
-/** What one outbound listener (bind:port) carries before it is rendered. */
+/**
+ * The HTTP chain of an outbound listener. `sniffed`: matched on the ALPN the HTTP inspector detects
+ * (raw_buffer + http/1.1, h2c) so other bytes on the port can take TCP chains; istiod does that on the
+ * wildcard address and for ports without a protocol, not on a listener bound to one address for HTTP only.
+ */
+interface HttpChain {
+  readonly rds: string;
+  readonly http2: boolean;
+  readonly grpc: boolean;
+  readonly grpcWeb: boolean;
+  readonly sniffed: boolean;
+}
+
+/** What one outbound listener (bind:port) carries before it is rendered (istiod outboundListenerEntry). */
 interface OutboundEntry {
   readonly bind: string;
   readonly port: number;
+  /** istiod's entry protocol: the port's, or UNSUPPORTED once HTTP and TCP share the listener (sniffing). */
+  protocol: Protocol;
   tcpChains: J[];
-  http?: { rds: string; http2: boolean; grpc: boolean; grpcWeb: boolean };
+  http?: HttpChain;
 }
 
 function listenerName(bind: string, port: number): string {
@@ -170,54 +188,95 @@ function sameMatch(a: J, b: J): boolean {
   return JSON.stringify(a.filter_chain_match ?? {}) === JSON.stringify(b.filter_chain_match ?? {});
 }
 
-/** Every outbound listener of the proxy, keyed by name (istiod's listenerMap with conflict resolution). */
+function httpChainMatch(h: HttpChain): J {
+  return h.sniffed ? { transport_protocol: 'raw_buffer', application_protocols: PLAINTEXT_HTTP_ALPNS } : {};
+}
+
+/** istiod mergeTCPFilterChains: keep only incoming chains whose match no chain of the listener has yet. */
+function mergeTcpChains(e: OutboundEntry, incoming: readonly J[]): void {
+  const http = e.http ? [{ filter_chain_match: httpChainMatch(e.http) }] : [];
+  for (const c of incoming) {
+    if (![...e.tcpChains, ...http].some((x) => sameMatch(x, c))) e.tcpChains.push(c);
+  }
+}
+
+/** istiod isConflictWithWellKnownPort: Mongo and MySQL share a listener with nothing but their own kind. */
+function wellKnownPortConflict(incoming: Protocol, existing: Protocol): boolean {
+  const special = (p: Protocol) => p === 'Mongo' || p === 'MySQL';
+  return (special(incoming) || special(existing)) && incoming !== existing;
+}
+
+const isTcpProtocol = (p: Protocol) => listenerProtocol(p) === 'TCP';
+const isHttpProtocol = (p: Protocol) => listenerProtocol(p) === 'HTTP';
+
+/**
+ * Every outbound listener of the proxy, keyed by name (istiod buildSidecarOutboundListeners with
+ * buildSidecarOutboundListener's conflict resolution, services in hostname order):
+ * - bind: REDIRECT/TPROXY sidecars put HTTP ports on the wildcard address and TCP/sniffed ports on the
+ *   service's cluster IP (the wildcard for headless services), none bound to a port (use_original_dst
+ *   hands connections over); NONE sidecars have no iptables, so every listener binds for real to
+ *   127.0.0.1 (::1 for IPv6-only pods) and the application dials 127.0.0.1:PORT.
+ * - a second service on the same bind:port: HTTP over TCP and TCP over HTTP share it with sniffing (chains
+ *   with a match already taken are dropped), TCP over TCP/AUTO merges chains with distinct matches, AUTO
+ *   over plain HTTP replaces it, HTTP/AUTO over a sniffed listener adds nothing (its virtual host is in the
+ *   shared RDS); Mongo/MySQL never share with another protocol.
+ */
 function outboundEntries(ctx: PushContext, proxy: Proxy, onlyPort?: number, namesOnly = false): Map<string, OutboundEntry> {
   const entries = new Map<string, OutboundEntry>();
   const wildcard = wildcardFor(proxy);
-  const entry = (bind: string, port: number): OutboundEntry => {
-    const name = listenerName(bind, port);
-    let e = entries.get(name);
-    if (!e) entries.set(name, (e = { bind, port, tcpChains: [] }));
-    return e;
-  };
+  const ownBind = proxy.interceptionMode === 'NONE' ? localhostFor(proxy) : undefined;
   for (const service of outboundServices(ctx, proxy)) {
     for (const sp of service.ports) {
       if (onlyPort !== undefined && sp.port !== onlyPort) continue;
       const lp = listenerProtocol(sp.protocol);
       if (lp === 'NONE') continue;
-      if (lp === 'HTTP') {
-        const e = entry(wildcard, sp.port);
-        // later HTTP services on the port only add virtual hosts to RDS `PORT`
-        e.http ??= { rds: String(sp.port), http2: isHttp2(sp.protocol), grpc: isGrpc(sp.protocol), grpcWeb: sp.protocol === 'GRPC-Web' };
+      const bind = ownBind ?? (lp === 'HTTP' ? wildcard : service.clusterIP && service.clusterIP !== 'None' ? service.clusterIP : wildcard);
+      const name = listenerName(bind, sp.port);
+      const cur = entries.get(name);
+      if (namesOnly) {
+        if (!cur) entries.set(name, { bind, port: sp.port, protocol: sp.protocol, tcpChains: [] });
         continue;
       }
-      const bind = service.clusterIP && service.clusterIP !== 'None' ? service.clusterIP : wildcard;
-      const e = entry(bind, sp.port);
-      if (namesOnly) continue;
-      // TCP over TCP on one address (headless services): keep only chains with distinct matches (istiod
-      // mergeTCPFilterChains); the first service wins a conflict
-      for (const c of tcpChainsFor(ctx, proxy, service, sp)) {
-        if (!e.tcpChains.some((x) => sameMatch(x, c))) e.tcpChains.push(c);
+      if (cur && (cur.protocol === 'UNSUPPORTED' || isHttpProtocol(cur.protocol)) && lp === 'HTTP') continue;
+      if (cur && cur.protocol === 'UNSUPPORTED' && lp === 'AUTO') continue;
+      if (cur && wellKnownPortConflict(sp.protocol, cur.protocol)) continue;
+      const onWildcard = bind === wildcard;
+      const http: HttpChain | undefined = lp === 'TCP' ? undefined : {
+        // a sniffed port bound to its own address gets a route of its own; shared ports share `PORT`
+        rds: lp === 'AUTO' && !onWildcard ? `${service.hostname}:${sp.port}` : String(sp.port),
+        http2: lp === 'HTTP' && isHttp2(sp.protocol),
+        grpc: lp === 'HTTP' && isGrpc(sp.protocol),
+        grpcWeb: lp === 'HTTP' && sp.protocol === 'GRPC-Web',
+        sniffed: lp === 'AUTO' || onWildcard,
+      };
+      // an HTTP chain that must share its port with TCP chains makes the listener a sniffed one
+      const protocol: Protocol = lp === 'AUTO' || (http?.sniffed ?? false) ? 'UNSUPPORTED' : sp.protocol;
+      const tcpChains = lp === 'HTTP' ? [] : tcpChainsFor(ctx, proxy, service, sp);
+      if (!cur || (lp === 'AUTO' && isHttpProtocol(cur.protocol))) {
+        entries.set(name, { bind, port: sp.port, protocol, tcpChains: [], ...(http ? { http } : {}) });
+        mergeTcpChains(entries.get(name)!, tcpChains);
+        continue;
       }
-      if (lp === 'AUTO') {
-        e.http ??= { rds: bind === wildcard ? String(sp.port) : `${service.hostname}:${sp.port}`, http2: false, grpc: false, grpcWeb: false };
-      }
+      if (http && !cur.http && !cur.tcpChains.some((c) => sameMatch(c, { filter_chain_match: httpChainMatch(http) }))) cur.http = http;
+      mergeTcpChains(cur, tcpChains);
+      if (isTcpProtocol(cur.protocol) !== isTcpProtocol(sp.protocol) || lp === 'AUTO') cur.protocol = 'UNSUPPORTED';
     }
   }
   return entries;
 }
 
-function renderOutbound(ctx: PushContext, e: OutboundEntry): J {
+function renderOutbound(ctx: PushContext, proxy: Proxy, e: OutboundEntry): J {
   const chains: J[] = [...e.tcpChains];
-  if (e.http) {
+  const http = e.http;
+  if (http) {
     const hcm = httpConnectionManager({
       statPrefix: `outbound_${listenerName(e.bind, e.port)}`,
       cls: 'outbound',
-      rdsName: e.http.rds,
-      httpFilters: sidecarHttpFilters({ cls: 'outbound', grpc: e.http.grpc, grpcWeb: e.http.grpcWeb }),
-      http2: e.http.http2,
+      rdsName: http.rds,
+      httpFilters: sidecarHttpFilters({ cls: 'outbound', grpc: http.grpc, grpcWeb: http.grpcWeb }),
+      http2: http.http2,
     });
-    chains.push({ filter_chain_match: { transport_protocol: 'raw_buffer', application_protocols: PLAINTEXT_HTTP_ALPNS }, filters: [hcm] });
+    chains.push(http.sniffed ? { filter_chain_match: httpChainMatch(http), filters: [hcm] } : { filters: [hcm] });
   }
   const listener: J = {
     name: listenerName(e.bind, e.port),
@@ -232,18 +291,20 @@ function renderOutbound(ctx: PushContext, e: OutboundEntry): J {
   listener.filter_chains = chains;
   if (defaultChain) listener.default_filter_chain = defaultChain;
   const needsSni = chains.some((c) => (c.filter_chain_match as J | undefined)?.server_names);
+  const sniffing = http?.sniffed ?? false;
   const listenerFilters: J[] = [];
-  if (needsSni || e.http) listenerFilters.push(tlsInspectorListenerFilter());
-  if (e.http) listenerFilters.push(httpInspectorListenerFilter());
+  if (needsSni || sniffing) listenerFilters.push(tlsInspectorListenerFilter());
+  if (sniffing) listenerFilters.push(httpInspectorListenerFilter());
   if (listenerFilters.length > 0) listener.listener_filters = listenerFilters;
-  if (e.http) {
+  if (sniffing) {
     // mesh protocolDetectionTimeout (0s: wait for the first bytes as long as it takes); istiod removes the
     // timeout from listeners without the HTTP inspector
     listener.listener_filters_timeout = ZERO_DURATION;
     listener.continue_on_listener_filters_timeout = true;
   }
   listener.traffic_direction = 'OUTBOUND';
-  listener.bind_to_port = { value: false };
+  // REDIRECT/TPROXY: a synthetic listener virtualOutbound hands connections to; NONE: a real socket
+  if (proxy.interceptionMode !== 'NONE') listener.bind_to_port = { value: false };
   return listener;
 }
 
@@ -257,5 +318,5 @@ export function buildOutboundListener(ctx: PushContext, proxy: Proxy, name: stri
   if (!Number.isInteger(port)) return undefined;
   // only the services on that port can contribute to the listener
   const e = outboundEntries(ctx, proxy, port).get(name);
-  return e ? renderOutbound(ctx, e) : undefined;
+  return e ? renderOutbound(ctx, proxy, e) : undefined;
 }

@@ -156,8 +156,10 @@ function ipFamilies(ips: readonly string[]): string {
  *   DestinationRule workloadSelector, PeerAuthentication/AuthorizationPolicy selectors and tlsMode
  *   (referencedLabelKeys), the selectors of Services in its namespace (which ports it serves), and
  *   failoverPriority labels;
- * - interception mode (REDIRECT/TPROXY change the inbound clusters' and listeners' shape) and IP
- *   families (wildcard addresses, passthrough bind address);
+ * - interception mode (TPROXY makes virtualInbound transparent; NONE drops both virtual listeners and the
+ *   inbound clusters and binds outbound listeners to 127.0.0.1, so a NONE proxy never shares a listener
+ *   or CDS entry with a REDIRECT one) and IP families (wildcard and loopback addresses, passthrough bind
+ *   address);
  * - the inbound service ports with their resolved container ports;
  * - the workload's tlsMode (from the pod when the node metadata lacks the label);
  * - the proxy's locality, only when some DestinationRule can make endpoints locality-dependent.
