@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Kind } from '../config/kinds.js';
+import type { ExtensionProvider } from '../config/mesh-config.js';
 import type { ConfigStore, StoredObject } from '../config/store.js';
 import type { AuthorizationPolicy, DestinationRule, PeerAuthentication, VirtualService } from '../config/schemas/index.js';
 import { buildRegistry, endpointKey, type Registry } from './registry.js';
@@ -17,6 +18,10 @@ export interface MeshConfig {
    * REGISTRY_ONLY → BlackHoleCluster / a 502 virtual host (MeshConfig.outboundTrafficPolicy.mode)
    */
   readonly outboundTrafficPolicy?: 'ALLOW_ANY' | 'REGISTRY_ONLY';
+  /** trust domains also accepted as this mesh's (MeshConfig.trustDomainAliases): AuthorizationPolicy principals match under each */
+  readonly trustDomainAliases?: readonly string[];
+  /** CUSTOM AuthorizationPolicy providers (MeshConfig.extensionProviders); only the ext_authz kinds are acted on */
+  readonly extensionProviders?: readonly ExtensionProvider[];
 }
 
 export const DEFAULT_MESH_CONFIG: MeshConfig = Object.freeze({
@@ -100,6 +105,11 @@ function dep(key: string): void {
 
 const SEP = '\u0000';
 
+export interface PushContextOptions {
+  /** where generators' warnings go (see warn()) */
+  readonly onWarning?: (message: string) => void;
+}
+
 /**
  * One immutable view of the whole mesh, built once per push. Generators are pure functions of
  * (PushContext, Proxy, resource name) and never look anywhere else.
@@ -124,10 +134,16 @@ export class PushContext {
   /** DestinationRules by namespace, then by exact host or wildcard; each in creation order */
   private readonly drIndex = new Map<string, { byHost: Map<string, IndexedDestinationRule[]>; wildcard: IndexedDestinationRule[] }>();
 
-  constructor(store: ConfigStore, version: string, mesh: MeshConfig = DEFAULT_MESH_CONFIG) {
+  /** digest of the mesh config: part of every fingerprint, so a mesh config change rebuilds everything */
+  private readonly meshDigest: string;
+  private readonly onWarning: ((message: string) => void) | undefined;
+
+  constructor(store: ConfigStore, version: string, mesh: MeshConfig = DEFAULT_MESH_CONFIG, options: PushContextOptions = {}) {
     this.version = version;
     this.storeRevision = store.revision;
     this.mesh = mesh;
+    this.meshDigest = createHash('sha1').update(JSON.stringify(mesh)).digest('base64url').slice(0, 12);
+    this.onWarning = options.onWarning;
     this.builtAt = new Date();
     for (const kind of ['Service', 'EndpointSlice', 'Pod', 'Namespace', 'VirtualService', 'DestinationRule', 'PeerAuthentication', 'AuthorizationPolicy'] as const) {
       const h = createHash('sha1');
@@ -235,8 +251,16 @@ export class PushContext {
    */
   fingerprint(key: string): string {
     let fp = this.fingerprints.get(key);
-    if (fp === undefined) this.fingerprints.set(key, (fp = this.computeFingerprint(key)));
+    if (fp === undefined) this.fingerprints.set(key, (fp = `${this.meshDigest}${SEP}${this.computeFingerprint(key)}`));
     return fp;
+  }
+
+  /**
+   * Reports something a generator had to leave out or change about the user's config (a CUSTOM policy whose
+   * provider is invalid, a rule that cannot apply): the daemon logs each distinct message once.
+   */
+  warn(message: string): void {
+    this.onWarning?.(message);
   }
 
   private computeFingerprint(key: string): string {

@@ -4,7 +4,7 @@ import type { Proxy } from '../model/proxy.js';
 import type { Workload } from '../model/types.js';
 import { ANY_TYPE, anyOf, TLS_TRANSPORT_SOCKET_NAME } from '../xds/envoy/type-urls.js';
 import { effectiveMtls, peerAuthenticationLabelKeys, type MtlsMode } from './authn.js';
-import { buildHttpFilters, policiesForWorkload } from './authz.js';
+import { buildHttpFilters, meshTrustDomainBundle, policiesForWorkload } from './authz.js';
 
 // PeerAuthentication / AuthorizationPolicy / DestinationRule tls → what proxyless gRPC accepts
 // (istiod grpcgen lds.go / cds.go, gRFC A29 security and A41 RBAC):
@@ -110,13 +110,23 @@ export function grpcInboundSecurity(ctx: PushContext, proxy: Proxy, port: number
   const pa = effectiveMtls(ctx, proxy.namespace, labels, port);
   const mtls = grpcServerMtls(pa.mode, isIstioTlsMode(labels, workload));
   const sel = policiesForWorkload(ctx, proxy.namespace, labels);
-  const built = buildHttpFilters({ ...sel, audit: [] }, { trustDomainBundle: { trustDomains: [ctx.mesh.trustDomain] } });
+  // no ext_authz option: a CUSTOM policy fails closed on proxyless servers
+  const built = buildHttpFilters({ ...sel, audit: [] }, { trustDomainBundle: meshTrustDomainBundle(ctx) });
+  const warnings = [...built.warnings, ...(sel.audit.length > 0 ? [`AUDIT policies ${sel.audit.map((p) => `${p.namespace}/${p.name}`).join(', ')} are not applied to proxyless gRPC servers`] : [])];
+  for (const w of warnings) ctx.warn(`proxyless gRPC ${proxy.namespace}/${proxy.podName}: ${w}`);
+  // gRPC NACKs an HCM whose HTTP filters share a name (Envoy does not care): one name per RBAC filter
+  const used = new Map<string, number>();
+  const nameOf = (action: string) => {
+    const base = `envoy.filters.http.rbac.${action.toLowerCase()}`;
+    const n = (used.get(base) ?? 0) + 1;
+    used.set(base, n);
+    return n === 1 ? base : `${base}.${n}`;
+  };
   return {
     mode: mtls ? 'mtls' : 'plaintext',
     ...(mtls ? { transportSocket: downstreamTlsContext() } : {}),
-    // gRPC NACKs an HCM whose HTTP filters share a name (Envoy does not care): one name per RBAC filter
-    httpFilters: built.filters.map((f, i) => ({ ...(legacyHeaderMatchers(f) as J), name: `envoy.filters.http.rbac.${built.actions[i]!.toLowerCase()}` })),
-    notes: [`mTLS ${pa.mode} from ${pa.from}`, ...built.warnings, ...(sel.audit.length > 0 ? ['AUDIT policies are not applied to proxyless gRPC servers'] : [])],
+    httpFilters: built.filters.map((f, i) => ({ ...(legacyHeaderMatchers(f) as J), name: nameOf(built.actions[i]!) })),
+    notes: [`mTLS ${pa.mode} from ${pa.from}`, ...warnings],
   };
 }
 

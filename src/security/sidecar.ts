@@ -3,7 +3,8 @@ import type { Proxy } from '../model/proxy.js';
 import { ANY_TYPE, anyOf, TLS_TRANSPORT_SOCKET_NAME } from '../xds/envoy/type-urls.js';
 import { meshCommonTlsContext } from '../xds/envoy/sds.js';
 import { effectiveMtls, type MtlsMode } from './authn.js';
-import { buildHttpFilters, buildTcpFilters, policiesForWorkload } from './authz.js';
+import { buildHttpFilters, buildTcpFilters, meshTrustDomainBundle, policiesForWorkload } from './authz.js';
+import { resolveExtensionProviders } from './ext-authz.js';
 
 // What PeerAuthentication and AuthorizationPolicy put on an Envoy sidecar's inbound port (istiod
 // authn policy_applier InboundMTLSConfiguration / BuildInboundTLS, and the authz builder). The listener
@@ -23,8 +24,8 @@ import { buildHttpFilters, buildTcpFilters, policiesForWorkload } from './authz.
 // the stream with exchange bytes nothing strips (istiod's own PILOT_DISABLE_MX_ALPN behaviour).
 //
 // RBAC: the policies of the root namespace and of the workload's namespace selecting it, in Istio's order
-// (CUSTOM as fail-closed DENY, AUDIT, DENY, ALLOW; `spec: {}` denies all), HTTP filters for HTTP chains and
-// network filters for TCP chains.
+// (CUSTOM as RBAC shadow + ext_authz to the mesh config's provider, AUDIT, DENY, ALLOW; `spec: {}` denies
+// all), HTTP filters for HTTP chains and network filters for TCP chains.
 
 type J = Record<string, unknown>;
 
@@ -82,9 +83,13 @@ export function sidecarInboundSecurity(ctx: PushContext, proxy: Proxy, port: num
   const labels = ctx.proxyLabels(proxy);
   const pa = effectiveMtls(ctx, proxy.namespace, labels, port);
   const selected = policiesForWorkload(ctx, proxy.namespace, labels);
-  const opts = { trustDomainBundle: { trustDomains: [ctx.mesh.trustDomain] } };
+  // providers are resolved per call, not once per snapshot: the provider's service lookup must be recorded
+  // as a dependency of every resource built from it, or the encode cache would keep a filter naming a
+  // service that has since been deleted
+  const opts = { trustDomainBundle: meshTrustDomainBundle(ctx), extAuthz: selected.custom.length > 0 ? resolveExtensionProviders(ctx) : new Map() };
   const http = buildHttpFilters(selected, opts);
   const tcp = buildTcpFilters(selected, opts);
+  for (const w of new Set([...http.warnings, ...tcp.warnings])) ctx.warn(`sidecar ${proxy.namespace}/${proxy.podName}: ${w}`);
   return {
     mode: pa.mode,
     ...(pa.mode !== 'DISABLE' ? { transportSocket: sidecarDownstreamTlsSocket() } : {}),

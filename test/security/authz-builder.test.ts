@@ -4,8 +4,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
 import { authorizationPolicy, type AuthorizationPolicy } from '../../src/config/schemas/authorization-policy.js';
+import { meshConfigSchema } from '../../src/config/mesh-config.js';
+import { ConfigStore } from '../../src/config/store.js';
+import { validateDocument } from '../../src/config/validate.js';
+import { DEFAULT_MESH_CONFIG, PushContext } from '../../src/model/push-context.js';
 import { buildHttpFilters, buildTcpFilters, selectPolicies, type SelectedPolicies } from '../../src/security/authz.js';
-import { encodeMessage } from '../../src/xds/protos.js';
+import { resolveExtensionProviders } from '../../src/security/ext-authz.js';
+import { checkEnvoyResource } from '../../src/xds/envoy/pgv-check.js';
 
 // meshd's AuthorizationPolicy → RBAC builder against Istio's own builder goldens
 // (shared/istio-reference/testdata/authz-builder, from pilot/pkg/security/authz/builder/builder_test.go):
@@ -24,15 +29,35 @@ interface Case {
   trustDomainBundle?: { trustDomain: string; aliases: string[] };
 }
 
-/** Known, explained disagreements: meshd does not implement ext_authz (CUSTOM with a valid provider). */
-const EXPECTED_DISAGREEMENTS: Record<string, string> = {
-  'http/custom-grpc-provider-no-namespace': 'CUSTOM with an envoyExtAuthzGrpc provider needs ext_authz; meshd fails closed (DENY of the rules) instead',
-  'http/custom-grpc-provider': 'CUSTOM with an envoyExtAuthzGrpc provider needs ext_authz; meshd fails closed (DENY of the rules) instead',
-  'http/custom-http-provider': 'CUSTOM with an envoyExtAuthzHttp provider needs ext_authz; meshd fails closed (DENY of the rules) instead',
-  'http/custom-bad-multiple-providers': 'istiod emits ext_authz for the first provider and a deny for the second; meshd denies both policies (no ext_authz)',
-  'tcp/custom-both-http-tcp': 'CUSTOM with an envoyExtAuthzGrpc provider needs the ext_authz network filter; meshd fails closed (DENY) instead',
-};
-export const AGREEING_CASES = 24;
+/** Known, explained disagreements with Istio's builder goldens: none left. */
+const EXPECTED_DISAGREEMENTS: Record<string, string> = {};
+export const AGREEING_CASES = 29;
+
+interface MeshConfigs {
+  meshConfigs: Record<string, unknown>;
+}
+
+/** The harness's world: one service the CUSTOM providers name, my-custom-ext-authz.foo.svc.cluster.local. */
+function harnessContext(meshConfig: unknown): PushContext {
+  const store = new ConfigStore();
+  const svc = { apiVersion: 'v1', kind: 'Service', metadata: { name: 'my-custom-ext-authz', namespace: 'foo' }, spec: { ports: [{ name: 'grpc', port: 9000 }] } };
+  const r = validateDocument(svc);
+  if (!r.ok) throw new Error('invalid harness service');
+  store.upsert(r.value.kind, r.value.object, { source: 'memory', label: 'authz-builder' }, 'test');
+  const mesh = meshConfigSchema.parse(meshConfig ?? {});
+  return new PushContext(store, 'v1', { ...DEFAULT_MESH_CONFIG, ...(mesh.extensionProviders ? { extensionProviders: mesh.extensionProviders } : {}) });
+}
+
+/** proto-JSON writes a Duration as "1.5s" and an enum by name; meshd's objects carry {seconds, nanos}. */
+function durationsAsText(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(durationsAsText);
+  if (!v || typeof v !== 'object') return v;
+  const o = v as Record<string, unknown>;
+  if (Object.keys(o).length === 2 && typeof o.seconds === 'number' && typeof o.nanos === 'number') {
+    return `${(o.seconds + o.nanos / 1e9).toString()}s`;
+  }
+  return Object.fromEntries(Object.entries(o).map(([k, x]) => [k, durationsAsText(x)]));
+}
 
 function camel(v: unknown, inMap = false): unknown {
   if (Array.isArray(v)) return v.map((x) => camel(x));
@@ -72,29 +97,31 @@ function firstDifference(a: unknown, b: unknown, at = ''): string | undefined {
   return `${at}: got ${JSON.stringify(a)?.slice(0, 200)} want ${JSON.stringify(b)?.slice(0, 200)}`;
 }
 
-function runCase(kind: 'http' | 'tcp', c: Case): { agree: boolean; why?: string; got: unknown[] } {
+function runCase(kind: 'http' | 'tcp', c: Case, meshConfigs: Record<string, unknown>): { agree: boolean; why?: string; got: unknown[]; raw: Record<string, unknown>[] } {
   const policies = loadPolicies(path.join(ROOT, kind, c.input));
   const all = selectPolicies(policies, { app: 'httpbin', version: 'v1' });
   // istiod runs the CUSTOM (ext_authz) builder only when the mesh config has extension providers, and
   // the ALLOW/DENY/AUDIT builder otherwise
   const sel: SelectedPolicies = c.meshConfig ? { allow: [], deny: [], audit: [], custom: all.custom } : { ...all, custom: [] };
   const bundle = c.trustDomainBundle ? { trustDomains: [c.trustDomainBundle.trustDomain, ...c.trustDomainBundle.aliases] } : undefined;
-  const built = kind === 'http' ? buildHttpFilters(sel, { trustDomainBundle: bundle }) : buildTcpFilters(sel, { trustDomainBundle: bundle });
-  const got = built.filters.map((f) => camel(f));
+  const ctx = harnessContext(c.meshConfig ? meshConfigs[c.meshConfig] : undefined);
+  const opts = { trustDomainBundle: bundle, extAuthz: resolveExtensionProviders(ctx) };
+  const built = kind === 'http' ? buildHttpFilters(sel, opts) : buildTcpFilters(sel, opts);
+  const got = built.filters.map((f) => durationsAsText(camel(f)));
   const want = c.want.map((w) => YAML.parse(fs.readFileSync(path.join(ROOT, kind, w), 'utf8')) as unknown);
-  if (got.length !== want.length) return { agree: false, why: `${got.length} filters, want ${want.length}`, got };
+  if (got.length !== want.length) return { agree: false, why: `${got.length} filters, want ${want.length}`, got, raw: built.filters };
   for (let i = 0; i < want.length; i++) {
     const d = firstDifference(got[i], want[i]);
-    if (d) return { agree: false, why: `filter ${i}${d}`, got };
+    if (d) return { agree: false, why: `filter ${i}${d}`, got, raw: built.filters };
   }
-  return { agree: true, got };
+  return { agree: true, got, raw: built.filters };
 }
 
 describe('AuthorizationPolicy → RBAC against Istio builder goldens', () => {
-  const cases = JSON.parse(fs.readFileSync(path.join(ROOT, 'cases.json'), 'utf8')) as { httpCases: Case[]; tcpCases: Case[] };
+  const cases = JSON.parse(fs.readFileSync(path.join(ROOT, 'cases.json'), 'utf8')) as { httpCases: Case[]; tcpCases: Case[] } & MeshConfigs;
   const results = [
-    ...cases.httpCases.map((c) => ({ id: `http/${c.name}`, ...runCase('http', c) })),
-    ...cases.tcpCases.map((c) => ({ id: `tcp/${c.name}`, ...runCase('tcp', c) })),
+    ...cases.httpCases.map((c) => ({ id: `http/${c.name}`, ...runCase('http', c, cases.meshConfigs) })),
+    ...cases.tcpCases.map((c) => ({ id: `tcp/${c.name}`, ...runCase('tcp', c, cases.meshConfigs) })),
   ];
 
   it(`agrees on ${AGREEING_CASES} of 29 cases; each disagreement is a known one with its reason`, () => {
@@ -109,24 +136,14 @@ describe('AuthorizationPolicy → RBAC against Istio builder goldens', () => {
     assert.equal(agreeing, AGREEING_CASES);
   });
 
-  it('every generated filter encodes with Envoy protos', () => {
+  it('every generated filter passes Envoy\'s protos and their validation rules', () => {
     for (const r of results) {
-      for (const f of r.got as Record<string, Record<string, unknown>>[]) {
-        const tc = f.typedConfig!;
+      for (const f of r.raw) {
+        const tc = f.typed_config as Record<string, unknown>;
         const type = String(tc['@type']).replace('type.googleapis.com/', '');
-        assert.doesNotThrow(() => encodeMessage(type, toSnake(tc) as object), r.id);
+        const { '@type': _, ...body } = tc;
+        assert.deepEqual(checkEnvoyResource(type, body), [], `${r.id}: ${f.name as string}`);
       }
     }
   });
 });
-
-function toSnake(v: unknown, inMap = false): unknown {
-  if (Array.isArray(v)) return v.map((x) => toSnake(x));
-  if (!v || typeof v !== 'object') return v;
-  const out: Record<string, unknown> = {};
-  for (const [k, val] of Object.entries(v)) {
-    const key = inMap || k === '@type' ? k : k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
-    out[key] = key === 'prefix_len' && typeof val === 'number' ? { value: val } : toSnake(val, key === 'policies');
-  }
-  return out;
-}

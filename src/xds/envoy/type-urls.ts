@@ -8,6 +8,8 @@ export const ANY_TYPE = {
   ROUTER: `${PREFIX}envoy.extensions.filters.http.router.v3.Router`,
   HTTP_FAULT: `${PREFIX}envoy.extensions.filters.http.fault.v3.HTTPFault`,
   HTTP_RBAC: `${PREFIX}envoy.extensions.filters.http.rbac.v3.RBAC`,
+  HTTP_EXT_AUTHZ: `${PREFIX}envoy.extensions.filters.http.ext_authz.v3.ExtAuthz`,
+  NETWORK_EXT_AUTHZ: `${PREFIX}envoy.extensions.filters.network.ext_authz.v3.ExtAuthz`,
   UPSTREAM_TLS_CONTEXT: `${PREFIX}envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext`,
   DOWNSTREAM_TLS_CONTEXT: `${PREFIX}envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext`,
   TCP_PROXY: `${PREFIX}envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy`,

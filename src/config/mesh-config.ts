@@ -1,0 +1,120 @@
+import { z } from 'zod';
+import YAML from 'yaml';
+import { duration, stringList, stringMap, uint32 } from './schemas/common.js';
+
+// Istio's mesh config (istio.mesh.v1alpha1.MeshConfig) as meshd reads it: the `mesh` key of ConfigMap
+// `istio`, mounted at /etc/istio/config/mesh and passed as `--mesh-config` (istiod's --meshConfig).
+//
+// MeshConfig has some eighty fields. This schema covers the ones meshd acts on, with their types, and
+// passes every other field through untouched: an istiod mesh config loads here unchanged, and a field meshd
+// does not act on is not a reason to refuse the file. A wrong type on a field meshd reads is refused with the
+// file and field path. Field names are proto-JSON (camelCase), as istiod reads the file.
+
+const extAuthzRequestBody = z.strictObject({
+  maxRequestBytes: uint32.optional(),
+  allowPartialMessage: z.boolean().optional(),
+  packAsBytes: z.boolean().optional(),
+});
+
+/** MeshConfig.ExtensionProvider.EnvoyExternalAuthorizationHttpProvider */
+export const envoyExtAuthzHttpProvider = z.strictObject({
+  service: z.string(),
+  port: uint32,
+  timeout: duration.optional(),
+  pathPrefix: z.string().optional(),
+  failOpen: z.boolean().optional(),
+  clearRouteCache: z.boolean().optional(),
+  statusOnError: z.string().optional(),
+  includeHeadersInCheck: stringList.optional(),
+  includeRequestHeadersInCheck: stringList.optional(),
+  includeAdditionalHeadersInCheck: stringMap.optional(),
+  includeRequestBodyInCheck: extAuthzRequestBody.optional(),
+  headersToUpstreamOnAllow: stringList.optional(),
+  headersToDownstreamOnDeny: stringList.optional(),
+  headersToDownstreamOnAllow: stringList.optional(),
+});
+export type EnvoyExtAuthzHttpProvider = z.infer<typeof envoyExtAuthzHttpProvider>;
+
+/** MeshConfig.ExtensionProvider.EnvoyExternalAuthorizationGrpcProvider */
+export const envoyExtAuthzGrpcProvider = z.strictObject({
+  service: z.string(),
+  port: uint32,
+  timeout: duration.optional(),
+  failOpen: z.boolean().optional(),
+  clearRouteCache: z.boolean().optional(),
+  statusOnError: z.string().optional(),
+  includeRequestBodyInCheck: extAuthzRequestBody.optional(),
+});
+export type EnvoyExtAuthzGrpcProvider = z.infer<typeof envoyExtAuthzGrpcProvider>;
+
+/**
+ * One extension provider. Only the two ext_authz kinds are read (CUSTOM AuthorizationPolicy); tracing,
+ * access-log and metrics providers are kept as given (Telemetry, which meshd does not serve, names them).
+ */
+export const extensionProvider = z
+  .looseObject({
+    name: z.string(),
+    envoyExtAuthzHttp: envoyExtAuthzHttpProvider.optional(),
+    envoyExtAuthzGrpc: envoyExtAuthzGrpcProvider.optional(),
+  })
+  .superRefine((p, ctx) => {
+    const kinds = Object.keys(p).filter((k) => k !== 'name');
+    if (kinds.length > 1) ctx.addIssue({ code: 'custom', message: `exactly one provider kind per entry, found ${kinds.join(', ')}` });
+  });
+export type ExtensionProvider = z.infer<typeof extensionProvider>;
+
+export const meshConfigSchema = z.looseObject({
+  trustDomain: z.string().min(1).optional(),
+  trustDomainAliases: stringList.optional(),
+  rootNamespace: z.string().min(1).optional(),
+  outboundTrafficPolicy: z.looseObject({ mode: z.enum(['ALLOW_ANY', 'REGISTRY_ONLY']).optional() }).optional(),
+  discoverySelectors: z.array(z.unknown()).optional(),
+  extensionProviders: z.array(extensionProvider).optional(),
+});
+export type MeshConfigFile = z.infer<typeof meshConfigSchema>;
+
+/** Parses mesh config YAML; throws with `SOURCE: field.path: reason` for every problem. */
+export function parseMeshConfig(text: string, source: string): MeshConfigFile {
+  let raw: unknown;
+  try {
+    raw = YAML.parse(text);
+  } catch (err) {
+    throw new Error(`${source}: not YAML: ${(err as Error).message}`);
+  }
+  const parsed = meshConfigSchema.safeParse(raw ?? {});
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `${source}: ${i.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('').replace(/^\./, '') || '(document)'}: ${i.message}`);
+    throw new Error(lines.join('\n'));
+  }
+  return parsed.data;
+}
+
+/** What the command line says about the mesh; a flag given there beats the file (istiod's flags do too). */
+export interface MeshFlags {
+  readonly domainSuffix: string;
+  readonly trustDomain?: string;
+  readonly rootNamespace?: string;
+}
+
+export const DEFAULT_TRUST_DOMAIN = 'cluster.local';
+export const DEFAULT_ROOT_NAMESPACE = 'istio-system';
+
+/** The mesh model's view of a mesh config file (see model/push-context.ts MeshConfig). */
+export function meshFromFile(file: MeshConfigFile, flags: MeshFlags): {
+  domainSuffix: string;
+  trustDomain: string;
+  rootNamespace: string;
+  outboundTrafficPolicy?: 'ALLOW_ANY' | 'REGISTRY_ONLY';
+  trustDomainAliases?: readonly string[];
+  extensionProviders?: readonly ExtensionProvider[];
+} {
+  const mode = file.outboundTrafficPolicy?.mode;
+  return {
+    domainSuffix: flags.domainSuffix,
+    trustDomain: flags.trustDomain ?? file.trustDomain ?? DEFAULT_TRUST_DOMAIN,
+    rootNamespace: flags.rootNamespace ?? file.rootNamespace ?? DEFAULT_ROOT_NAMESPACE,
+    ...(mode ? { outboundTrafficPolicy: mode } : {}),
+    ...(file.trustDomainAliases?.length ? { trustDomainAliases: file.trustDomainAliases } : {}),
+    ...(file.extensionProviders?.length ? { extensionProviders: file.extensionProviders } : {}),
+  };
+}
