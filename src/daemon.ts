@@ -4,6 +4,7 @@ import * as grpc from '@grpc/grpc-js';
 import { ConfigStore, type StoreEvent } from './config/store.js';
 import { PushContext, DEFAULT_MESH_CONFIG, type MeshConfig } from './model/push-context.js';
 import { DirectorySource } from './sources/dir/directory-source.js';
+import type { MeshConfigFileSource } from './sources/mesh/mesh-config-file.js';
 import { KubeSource, type KubeSourceOptions } from './sources/kube/kube-source.js';
 import { debugHandler } from './telemetry/debug.js';
 import type { Logger } from './telemetry/log.js';
@@ -25,6 +26,8 @@ export interface DaemonOptions {
   readonly httpAddr: string;
   readonly debounce: DebounceOptions;
   readonly mesh?: MeshConfig;
+  /** the mesh config file (`--mesh-config`): its config beats `mesh`, and its edits are followed */
+  readonly meshConfigFile?: MeshConfigFileSource;
   readonly log: Logger;
   /** the Kubernetes source (informers on the cluster's API server); off when undefined */
   readonly kube?: Omit<KubeSourceOptions, 'store' | 'log' | 'metrics'>;
@@ -83,10 +86,14 @@ export class Daemon {
   private snapshotSeq = 0;
   private ready = false;
   private readonly log: Logger;
+  private mesh: MeshConfig;
+  /** generator warnings logged for the current snapshot (each distinct one once) */
+  private readonly warned = new Set<string>();
   addresses: ListeningAddresses | undefined;
 
   constructor(private readonly options: DaemonOptions) {
     this.log = options.log;
+    this.mesh = options.meshConfigFile?.current ?? options.mesh ?? DEFAULT_MESH_CONFIG;
     this.discovery = new DiscoveryServer({ log: this.log, metrics: this.metrics, generators: { grpc: grpcGenerator, sidecar: sidecarGenerator } });
     this.discovery.register(this.grpcServer);
     this.debouncer = new Debouncer(options.debounce, (events, firstAt) => this.rebuild(events.length, firstAt));
@@ -115,7 +122,7 @@ export class Daemon {
     if (this.options.kube) await this.startKube(this.options.kube);
     if (this.kube && this.secure) this.rootPublisher = startRootPublisher({ kube: this.kube, ca: this.secure.ca, store: this.store, log: this.log });
     if (this.options.webhook && this.secure) {
-      const mesh = this.options.mesh ?? DEFAULT_MESH_CONFIG;
+      const mesh = this.mesh;
       const started = await startWebhooks(this.options.webhook, {
         ca: this.secure.ca, store: this.store, metrics: this.metrics, log: this.log, parseAddress,
         mesh: { trustDomain: mesh.trustDomain, domainSuffix: mesh.domainSuffix },
@@ -124,6 +131,11 @@ export class Daemon {
       this.webhooks = started.webhooks;
       this.addresses = { ...this.addresses, webhookAddr: started.addr };
     }
+    // a mesh config change rebuilds everything (it is part of every cache fingerprint), as istiod pushes all
+    this.options.meshConfigFile?.watch((mesh) => {
+      this.mesh = mesh;
+      if (this.ready) this.rebuild(0, Date.now());
+    });
     // The first snapshot goes out at once: there is nothing to coalesce with at start-up.
     this.debouncer.flush();
     if (!this.ready) this.rebuild(0, Date.now());
@@ -155,7 +167,8 @@ export class Daemon {
   /** Builds a new immutable snapshot from the store and hands it to the xDS server. */
   rebuild(events: number, firstEventAt: number): PushContext {
     const t0 = performance.now();
-    const ctx = new PushContext(this.store, `${new Date().toISOString()}/${++this.snapshotSeq}`, this.options.mesh ?? DEFAULT_MESH_CONFIG);
+    this.warned.clear();
+    const ctx = new PushContext(this.store, `${new Date().toISOString()}/${++this.snapshotSeq}`, this.mesh, { onWarning: (w) => this.warnOnce(w) });
     this.metrics.pushContextBuild.observe((performance.now() - t0) / 1000);
     this.metrics.services.set(ctx.registry.services.length);
     this.metrics.virtualServices.set(ctx.virtualServices.length);
@@ -170,7 +183,20 @@ export class Daemon {
     return ctx;
   }
 
+  /**
+   * A generator left something out or changed it (a CUSTOM policy whose provider cannot be used…): logged
+   * once per snapshot. Resources are rebuilt only when what they read changed, so an unchanged problem is
+   * not logged again on every push; an edit that keeps it is.
+   */
+  private warnOnce(warning: string): void {
+    if (this.warned.has(warning)) return;
+    this.warned.add(warning);
+    this.metrics.configWarnings.inc();
+    this.log.warn({ warning }, 'configuration not applied as written');
+  }
+
   async stop(graceMs = 5000): Promise<void> {
+    await this.options.meshConfigFile?.stop();
     this.debouncer.stop();
     this.rootPublisher?.stop();
     await this.webhooks?.stop();
@@ -197,7 +223,7 @@ export class Daemon {
   webhooks: RunningWebhooks | undefined;
 
   private async startSecure(security: SecurityOptions): Promise<string> {
-    const mesh = this.options.mesh ?? DEFAULT_MESH_CONFIG;
+    const mesh = this.mesh;
     this.secure = await buildSecureServer(security, { trustDomain: mesh.trustDomain, metrics: this.metrics, log: this.log, discovery: this.discovery });
     const { host, port } = parseAddress(security.addr);
     return this.secure.start(host, port).catch((err: Error) => {

@@ -8,6 +8,9 @@ import { addBootstrapCommand } from './bootstrap.js';
 import { runValidate } from './validate.js';
 import { addInstallCommands } from './install.js';
 import { addSimulateCommand } from '../simulate/cli.js';
+import { exitQuietlyWhenStdoutCloses } from './output.js';
+
+exitQuietlyWhenStdoutCloses();
 
 const program = new Command();
 program
@@ -25,11 +28,11 @@ addWebhookFlags(addSecurityFlags(program.command('serve')))
   .option('--debounce-after <duration>', 'push after this long without config events', '100ms')
   .option('--debounce-max <duration>', 'push at most this long after the first event of a burst', '10s')
   .option('--domain <suffix>', 'cluster DNS domain suffix', 'cluster.local')
-  .option('--trust-domain <domain>', 'SPIFFE trust domain', 'cluster.local')
-  .option('--root-namespace <ns>', 'mesh root namespace (mesh-wide config)', 'istio-system')
+  .option('--trust-domain <domain>', 'SPIFFE trust domain (default: the mesh config\'s trustDomain, else cluster.local)')
+  .option('--root-namespace <ns>', 'mesh root namespace for mesh-wide config (default: the mesh config\'s rootNamespace, else istio-system)')
   .option('--kubeconfig <file>', 'watch this Kubernetes cluster (default: in-cluster service account; without --config-dir also $KUBECONFIG or ~/.kube/config)')
   .option('--cluster-id <name>', 'cluster name in source ids and messages (istiod CLUSTER_ID)', process.env.CLUSTER_ID || 'Kubernetes')
-  .option('--mesh-config <file>', 'mesh config YAML (istiod --meshConfig); meshd reads discoverySelectors from it')
+  .option('--mesh-config <file>', 'mesh config YAML (istiod --meshConfig): trustDomain(Aliases), rootNamespace, outboundTrafficPolicy, extensionProviders, discoverySelectors; edits are followed')
   .action(async (flags: ServeFlags) => {
     await runServe(flags);
   });

@@ -1,6 +1,7 @@
-import { readFileSync } from 'node:fs';
-import YAML from 'yaml';
 import { Daemon, type DaemonOptions } from '../daemon.js';
+import { DEFAULT_ROOT_NAMESPACE, DEFAULT_TRUST_DOMAIN, type MeshFlags } from '../config/mesh-config.js';
+import type { MeshConfig } from '../model/push-context.js';
+import { MeshConfigFileSource } from '../sources/mesh/mesh-config-file.js';
 import { KubeHttp, resolveKubeConnection } from '../sources/kube/client.js';
 import { parseDiscoverySelectors, type LabelSelector } from '../sources/kube/selectors.js';
 import { createLogger, type Logger } from '../telemetry/log.js';
@@ -17,31 +18,31 @@ export interface ServeFlags extends Partial<SecurityFlags>, Partial<Omit<Webhook
   debounceAfter: string;
   debounceMax: string;
   domain: string;
-  trustDomain: string;
-  rootNamespace: string;
+  /** unset: the mesh config file's, else cluster.local */
+  trustDomain?: string;
+  /** unset: the mesh config file's, else istio-system */
+  rootNamespace?: string;
   /** Kubernetes source: kubeconfig file (else in-cluster, else $KUBECONFIG/~/.kube/config without --config-dir) */
   kubeconfig?: string;
   /** istiod's CLUSTER_ID */
   clusterId?: string;
-  /** mesh config YAML (istiod's --meshConfig): discoverySelectors scope the Kubernetes source */
+  /** mesh config YAML (istiod's --meshConfig), followed while serving */
   meshConfig?: string;
 }
 
 /** istiod's own namespace (POD_NAMESPACE): its leader Lease and the CA Secrets live there. */
-function caNamespace(flags: ServeFlags): string {
-  return process.env.POD_NAMESPACE || flags.rootNamespace;
+function caNamespace(mesh: MeshConfig): string {
+  return process.env.POD_NAMESPACE || mesh.rootNamespace;
 }
 
 /** The Kubernetes source's options, or undefined when there is no cluster to watch. */
-function kubeOptions(flags: ServeFlags, useDefaultFiles: boolean, log: Logger): DaemonOptions['kube'] {
+function kubeOptions(flags: ServeFlags, useDefaultFiles: boolean, mesh: MeshConfig, meshFile: MeshConfigFileSource | undefined, log: Logger): DaemonOptions['kube'] {
   const conn = resolveKubeConnection({ kubeconfig: flags.kubeconfig, useDefaultFiles });
   if (!conn) return undefined;
-  let discoverySelectors: LabelSelector[] = [];
-  if (flags.meshConfig) {
-    const mesh = YAML.parse(readFileSync(flags.meshConfig, 'utf8')) as Record<string, unknown> | null;
-    discoverySelectors = parseDiscoverySelectors(mesh?.discoverySelectors, `${flags.meshConfig}: discoverySelectors`);
-  }
-  const namespace = caNamespace(flags);
+  const discoverySelectors: LabelSelector[] = meshFile?.parsed.discoverySelectors
+    ? parseDiscoverySelectors(meshFile.parsed.discoverySelectors, `${meshFile.path}: discoverySelectors`)
+    : [];
+  const namespace = caNamespace(mesh);
   log.info({ from: conn.from, server: conn.server, discoverySelectors: discoverySelectors.length }, 'Kubernetes source configured');
   return {
     kc: conn.kc,
@@ -55,7 +56,12 @@ export async function runServe(flags: ServeFlags, out: NodeJS.WritableStream = p
   const log = createLogger(flags.logLevel);
   const quietMs = parseDurationMs(flags.debounceAfter, '--debounce-after');
   const maxMs = parseDurationMs(flags.debounceMax, '--debounce-max');
-  const kube = kubeOptions(flags, !flags.configDir, log);
+  const meshFlags: MeshFlags = { domainSuffix: flags.domain, trustDomain: flags.trustDomain, rootNamespace: flags.rootNamespace };
+  const meshFile = flags.meshConfig ? new MeshConfigFileSource(flags.meshConfig, meshFlags, log) : undefined;
+  const mesh: MeshConfig = meshFile?.current ?? {
+    domainSuffix: flags.domain, trustDomain: flags.trustDomain ?? DEFAULT_TRUST_DOMAIN, rootNamespace: flags.rootNamespace ?? DEFAULT_ROOT_NAMESPACE,
+  };
+  const kube = kubeOptions(flags, !flags.configDir, mesh, meshFile, log);
   if (!flags.configDir && !kube) {
     throw new Error('no configuration source: pass --config-dir DIR, or --kubeconfig FILE (or set KUBECONFIG, or run in a cluster) for the Kubernetes source');
   }
@@ -66,10 +72,11 @@ export async function runServe(flags: ServeFlags, out: NodeJS.WritableStream = p
     monitoringAddr: flags.monitoringAddr,
     httpAddr: flags.httpAddr,
     debounce: { quietMs, maxMs },
-    mesh: { domainSuffix: flags.domain, trustDomain: flags.trustDomain, rootNamespace: flags.rootNamespace },
+    mesh,
+    ...(meshFile ? { meshConfigFile: meshFile } : {}),
     log,
     ...(flags.secureGrpcAddr
-      ? { security: securityOptions(flags as SecurityFlags, kube && kubeApiOf(kube.kc), kube && { http: new KubeHttp(kube.kc), namespace: caNamespace(flags) }) }
+      ? { security: securityOptions(flags as SecurityFlags, kube && kubeApiOf(kube.kc), kube && { http: new KubeHttp(kube.kc), namespace: caNamespace(mesh) }) }
       : {}),
     // the webhooks' certificate comes from the CA, which runs with the TLS port
     ...(flags.secureGrpcAddr && flags.secureGrpcAddr !== 'off' && flags.webhookAddr

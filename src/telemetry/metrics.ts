@@ -51,6 +51,11 @@ export class Metrics {
     help: 'Configuration documents refused by validation, by kind and source.',
     labelNames: ['kind', 'source'] as const, registers: [this.registry],
   });
+  readonly configWarnings = new client.Counter({
+    name: 'meshd_config_warnings_total',
+    help: 'Accepted configuration that generators could not apply as written (e.g. a CUSTOM policy whose provider is missing), once per distinct warning and snapshot.',
+    registers: [this.registry],
+  });
   readonly xdsSendTime = new client.Histogram({
     name: 'pilot_xds_send_time', help: 'Total time in seconds Pilot takes to send generated configuration.',
     buckets: [0.01, 0.1, 1, 3, 5, 10, 20, 30], registers: [this.registry],
