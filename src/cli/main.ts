@@ -11,9 +11,6 @@ import { addSimulateCommand } from '../simulate/cli.js';
 import { exitQuietlyWhenStdoutCloses } from './output.js';
 
 exitQuietlyWhenStdoutCloses();
-import { exitQuietlyWhenStdoutCloses } from './output.js';
-
-exitQuietlyWhenStdoutCloses();
 
 const program = new Command();
 program
