@@ -4,9 +4,11 @@
 # runtime image (dist + production node_modules + protos, non-root). test/e2e/dockerfile.test.ts replays
 # these steps without a Docker engine (none runs where meshd is developed); see README "Container image".
 
-# Node 24 is an LTS line (the suite runs on Node >= 20). Node 26 became the active LTS in October 2026:
-# switch with --build-arg NODE_IMAGE=node:26-bookworm-slim once the suite has run on it.
-ARG NODE_IMAGE=node:24-bookworm-slim
+# Node 26 (Lithium) is the Active LTS line since 2026-10-28; Node 24 went to maintenance on 2026-10-20
+# (Node.js release schedule). Debian bookworm like the machines meshd is developed and tested on (the
+# official images' plain `26-slim` is trixie). The Dockerfile replay test passes under Node 26.10 as under
+# the Node 20 the suite runs on; --build-arg NODE_IMAGE=node:24-bookworm-slim keeps the previous line.
+ARG NODE_IMAGE=node:26-bookworm-slim
 
 FROM ${NODE_IMAGE} AS build
 WORKDIR /src

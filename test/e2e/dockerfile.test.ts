@@ -10,7 +10,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -153,10 +153,17 @@ describe('Dockerfile (replayed without a Docker engine)', () => {
       assert.equal(valid.code, 0, valid.stdout + valid.stderr);
     });
 
-    it('accepts every flag the Deployment passes to serve', async () => {
-      const deployment = installObjects(defaultValues(), embeddedYaml).find((o) => o.kind === 'Deployment') as unknown as { spec: { template: { spec: { containers: { args: string[] }[] } } } };
-      const args = deployment.spec.template.spec.containers[0]!.args;
-      // commander rejects unknown options before the action runs; a missing kubeconfig is the action's first error
+    it('accepts every flag the Deployment passes to serve, and the mesh config install renders', async () => {
+      const objects = installObjects(defaultValues(), embeddedYaml);
+      const deployment = objects.find((o) => o.kind === 'Deployment') as unknown as { spec: { template: { spec: { containers: { args: string[] }[] } } } };
+      const meshConfigMap = objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'istio') as unknown as { data: { mesh: string } };
+      // the pod reads the mesh config from ConfigMap istio mounted at /etc/istio/config: the same text here
+      const meshFile = path.join(tmp, 'mesh');
+      writeFileSync(meshFile, meshConfigMap.data.mesh);
+      const args = deployment.spec.template.spec.containers[0]!.args.map((a) => a.replace(/^--mesh-config=.*$/, `--mesh-config=${meshFile}`));
+      assert.ok(args.includes(`--mesh-config=${meshFile}`), 'the Deployment passes --mesh-config');
+      // commander rejects unknown options before the action runs; with the mesh config read, a missing
+      // kubeconfig is the action's first error
       const r = await meshd([...args, '--kubeconfig', path.join(tmp, 'no-such-kubeconfig')]);
       assert.doesNotMatch(r.stderr, /unknown option|error: option/i);
       assert.match(r.stderr, /no-such-kubeconfig: no such file/);
