@@ -386,6 +386,22 @@ describe('sidecar LDS: IPv6-only pods', () => {
   });
 });
 
+describe('sidecar LDS: services sharing 0.0.0.0_PORT (headless ones bind the wildcard too)', () => {
+  it('a headless TCP service on an HTTP port: its tcp_proxy becomes the default chain next to the HTTP chain', () => {
+    const ctx = mesh([service('db', 'default', [{ name: 'tcp', port: 9080 }], 'None')]);
+    const l = listener(ctx, sidecar(), '0.0.0.0_9080');
+    assert.deepEqual(l.filter_chains.map((c: Obj) => names(c.filters)), [[HCM]]);
+    assert.equal(filterConfig(l.default_filter_chain.filters, TCP).cluster, C('db.default.svc.cluster.local', 9080));
+  });
+
+  it('a headless service without protocol on an HTTP port adds nothing: istiod keeps the sniffed listener as it is', () => {
+    const ctx = mesh([service('sniffy', 'default', [{ name: 'legacy', port: 9080 }], 'None')]);
+    const l = listener(ctx, sidecar(), '0.0.0.0_9080');
+    assert.equal(l.default_filter_chain.name, 'PassthroughFilterChain');
+    assert.ok(!JSON.stringify(l).includes('sniffy'));
+  });
+});
+
 describe('sidecar LDS: interception mode NONE (no iptables; the application dials the sidecar)', () => {
   const none = (o: Parameters<typeof sidecar>[0] = {}) => sidecar({ ...o, mode: 'NONE' });
 
