@@ -56,10 +56,12 @@ export async function runServe(flags: ServeFlags, out: NodeJS.WritableStream = p
   const log = createLogger(flags.logLevel);
   const quietMs = parseDurationMs(flags.debounceAfter, '--debounce-after');
   const maxMs = parseDurationMs(flags.debounceMax, '--debounce-max');
-  const meshFlags: MeshFlags = { domainSuffix: flags.domain, trustDomain: flags.trustDomain, rootNamespace: flags.rootNamespace };
+  const meshFlags: MeshFlags = {
+    domainSuffix: flags.domain, trustDomain: flags.trustDomain, rootNamespace: flags.rootNamespace, defaultRootNamespace: process.env.POD_NAMESPACE || undefined,
+  };
   const meshFile = flags.meshConfig ? new MeshConfigFileSource(flags.meshConfig, meshFlags, log) : undefined;
   const mesh: MeshConfig = meshFile?.current ?? {
-    domainSuffix: flags.domain, trustDomain: flags.trustDomain ?? DEFAULT_TRUST_DOMAIN, rootNamespace: flags.rootNamespace ?? DEFAULT_ROOT_NAMESPACE,
+    domainSuffix: flags.domain, trustDomain: flags.trustDomain ?? DEFAULT_TRUST_DOMAIN, rootNamespace: flags.rootNamespace ?? meshFlags.defaultRootNamespace ?? DEFAULT_ROOT_NAMESPACE,
   };
   const kube = kubeOptions(flags, !flags.configDir, mesh, meshFile, log);
   if (!flags.configDir && !kube) {

@@ -94,6 +94,8 @@ export interface MeshFlags {
   readonly domainSuffix: string;
   readonly trustDomain?: string;
   readonly rootNamespace?: string;
+  /** when neither the flag nor the file names one: istiod's own namespace (POD_NAMESPACE) */
+  readonly defaultRootNamespace?: string;
 }
 
 export const DEFAULT_TRUST_DOMAIN = 'cluster.local';
@@ -112,7 +114,7 @@ export function meshFromFile(file: MeshConfigFile, flags: MeshFlags): {
   return {
     domainSuffix: flags.domainSuffix,
     trustDomain: flags.trustDomain ?? file.trustDomain ?? DEFAULT_TRUST_DOMAIN,
-    rootNamespace: flags.rootNamespace ?? file.rootNamespace ?? DEFAULT_ROOT_NAMESPACE,
+    rootNamespace: flags.rootNamespace ?? file.rootNamespace ?? flags.defaultRootNamespace ?? DEFAULT_ROOT_NAMESPACE,
     ...(mode ? { outboundTrafficPolicy: mode } : {}),
     ...(file.trustDomainAliases?.length ? { trustDomainAliases: file.trustDomainAliases } : {}),
     ...(file.extensionProviders?.length ? { extensionProviders: file.extensionProviders } : {}),

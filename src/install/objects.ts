@@ -184,7 +184,6 @@ export function deployment(r: Refs): KObject {
                 'serve',
                 `--mesh-config=${MESH_CONFIG_DIR}/mesh`,
                 `--ca-dir=${CA_DIR}`,
-                `--root-namespace=${r.namespace}`,
                 '--log-level=info',
                 // the injector's images: Istio's proxyv2 from global.hub/tag, and meshd itself for grpc-agent pods
                 `--proxy-hub=${r.value('global.hub')}`,

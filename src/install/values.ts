@@ -51,7 +51,8 @@ export function defaultValues(): Values {
     resources: { requests: { cpu: '500m', memory: '512Mi' } },
     nodeSelector: {},
     revision: '',
-    meshConfig: { enablePrometheusMerge: true, rootNamespace: 'istio-system', trustDomain: 'cluster.local' },
+    // no rootNamespace, as istio-discovery's values: it is then meshd's own namespace (POD_NAMESPACE)
+    meshConfig: { enablePrometheusMerge: true, trustDomain: 'cluster.local' },
     global: {
       // the injected istio-proxy (proxyv2) image, as Istio's global.hub/global.tag
       hub: DEFAULT_INJECTION_CONFIG.hub,
