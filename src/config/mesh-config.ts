@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import YAML from 'yaml';
 import { duration, stringList, stringMap, uint32 } from './schemas/common.js';
+import { formatPath } from './validate.js';
 
 // Istio's mesh config (istio.mesh.v1alpha1.MeshConfig) as meshd reads it: the `mesh` key of ConfigMap
 // `istio`, mounted at /etc/istio/config/mesh and passed as `--mesh-config` (istiod's --meshConfig).
@@ -83,7 +84,7 @@ export function parseMeshConfig(text: string, source: string): MeshConfigFile {
   }
   const parsed = meshConfigSchema.safeParse(raw ?? {});
   if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => `${source}: ${i.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('').replace(/^\./, '') || '(document)'}: ${i.message}`);
+    const lines = parsed.error.issues.map((i) => `${source}: ${formatPath(i.path) || '(document)'}: ${i.message}`);
     throw new Error(lines.join('\n'));
   }
   return parsed.data;
