@@ -25,19 +25,35 @@ export function tlv(tag: number, content: Buffer): Der {
   return constructed(tag, [content]);
 }
 
+/** Bytes the tag and length octets of a TLV with `len` content bytes take. */
+export function headerLength(len: number): number {
+  return len < 0x80 ? 2 : len < 0x100 ? 3 : len < 0x10000 ? 4 : len < 0x1000000 ? 5 : 6;
+}
+
+/** Bytes a whole TLV with `len` content bytes takes. */
+export const tlvLength = (len: number): number => headerLength(len) + len;
+
+/**
+ * Writes the tag and length octets of a TLV at `p` and returns where its content starts: lets a caller
+ * that knows every length up front write nested TLVs into one buffer instead of copying each level.
+ */
+export function writeHeader(out: Buffer, p: number, tag: number, len: number): number {
+  const header = headerLength(len);
+  out[p] = tag;
+  if (header === 2) out[p + 1] = len;
+  else {
+    out[p + 1] = 0x80 | (header - 2);
+    for (let i = header - 1, v = len; i >= 2; i--, v = Math.floor(v / 256)) out[p + i] = v & 0xff;
+  }
+  return p + header;
+}
+
 /** A TLV whose content is `items` back to back, written into one buffer. */
 function constructed(tag: number, items: readonly Buffer[]): Der {
   let len = 0;
   for (const it of items) len += it.length;
-  const header = len < 0x80 ? 2 : len < 0x100 ? 3 : len < 0x10000 ? 4 : len < 0x1000000 ? 5 : 6;
-  const out = Buffer.allocUnsafe(header + len);
-  out[0] = tag;
-  if (header === 2) out[1] = len;
-  else {
-    out[1] = 0x80 | (header - 2);
-    for (let i = header - 1, v = len; i >= 2; i--, v = Math.floor(v / 256)) out[i] = v & 0xff;
-  }
-  let p = header;
+  const out = Buffer.allocUnsafe(tlvLength(len));
+  let p = writeHeader(out, 0, tag, len);
   for (const it of items) {
     it.copy(out, p);
     p += it.length;
@@ -111,12 +127,19 @@ export function time(d: Date): Der {
  * into it: every certificate carries one.
  */
 export function validity(notBefore: Date, notAfter: Date): Der {
-  const len = timeLength(notBefore) + timeLength(notAfter);
-  const out = Buffer.allocUnsafe(2 + len);
-  out[0] = TAG.SEQUENCE;
-  out[1] = len;
-  writeTime(out, writeTime(out, 2, notBefore), notAfter);
+  const out = Buffer.allocUnsafe(validityLength(notBefore, notAfter));
+  writeValidity(out, 0, notBefore, notAfter);
   return out;
+}
+
+/** Bytes the whole Validity TLV takes (30–34: its length always fits one octet). */
+export const validityLength = (notBefore: Date, notAfter: Date): number => 2 + timeLength(notBefore) + timeLength(notAfter);
+
+/** Writes the Validity TLV at `p`; returns the offset after it. */
+export function writeValidity(out: Buffer, p: number, notBefore: Date, notAfter: Date): number {
+  out[p] = TAG.SEQUENCE;
+  out[p + 1] = timeLength(notBefore) + timeLength(notAfter);
+  return writeTime(out, writeTime(out, p + 2, notBefore), notAfter);
 }
 
 const isUtcTime = (year: number) => year < 2050 && year >= 1950;
@@ -155,8 +178,17 @@ export interface Node {
 
 export class DerError extends Error {}
 
-/** Reads one TLV at `offset`; returns it and the offset after it. */
-export function readNode(buf: Buffer, offset = 0): { node: Node; next: number } {
+/** Where one TLV's content lies in the buffer it was read from. */
+export interface Header {
+  readonly tag: number;
+  /** offset of the content */
+  readonly start: number;
+  /** offset after the content */
+  readonly end: number;
+}
+
+/** Reads the tag and length of the TLV at `offset` (no Buffer views: for walking to one field). */
+export function readHeader(buf: Buffer, offset = 0): Header {
   if (offset + 2 > buf.length) throw new DerError('truncated DER');
   const tag = buf[offset]!;
   if ((tag & 0x1f) === 0x1f) throw new DerError('multi-byte tags are not supported');
@@ -171,7 +203,13 @@ export function readNode(buf: Buffer, offset = 0): { node: Node; next: number } 
     p += n;
   }
   if (p + len > buf.length) throw new DerError('truncated DER content');
-  return { node: { tag, raw: buf.subarray(offset, p + len), content: buf.subarray(p, p + len) }, next: p + len };
+  return { tag, start: p, end: p + len };
+}
+
+/** Reads one TLV at `offset`; returns it and the offset after it. */
+export function readNode(buf: Buffer, offset = 0): { node: Node; next: number } {
+  const { tag, start, end } = readHeader(buf, offset);
+  return { node: { tag, raw: buf.subarray(offset, end), content: buf.subarray(start, end) }, next: end };
 }
 
 /** Parses exactly one TLV filling `buf`. */

@@ -62,9 +62,14 @@ export function spkiDer(key: KeyObject): Buffer {
 
 /** RFC 5280 §4.2.1.2 method 1: SHA-1 of the subjectPublicKey bits. */
 export function keyIdentifier(spki: Buffer): Buffer {
-  const [, bitString] = der.children(der.parse(spki));
+  // SPKI = SEQUENCE { algorithm, subjectPublicKey BIT STRING }: step over the algorithm without building
+  // a tree (every issued certificate needs this)
+  const outer = der.readHeader(spki);
+  const bits = der.readHeader(spki, der.readHeader(spki, outer.start).end);
+  if (outer.tag !== der.TAG.SEQUENCE || bits.tag !== der.TAG.BIT_STRING) throw new der.DerError('SubjectPublicKeyInfo: expected SEQUENCE { algorithm, BIT STRING }');
+  const key = spki.subarray(bits.start + 1, bits.end);
   // one-shot crypto.hash (no Hash object) where Node has it (≥ 20.12)
-  return oneShotHash ? oneShotHash('sha1', der.readBits(bitString!), 'buffer') : crypto.createHash('sha1').update(der.readBits(bitString!)).digest();
+  return oneShotHash ? oneShotHash('sha1', key, 'buffer') : crypto.createHash('sha1').update(key).digest();
 }
 const oneShotHash = (crypto as { hash?: (alg: string, data: Buffer, enc: 'buffer') => Buffer }).hash;
 
@@ -101,125 +106,226 @@ function extension(oid: string, critical: boolean, value: der.Der): der.Der {
   return der.seq(der.oid(oid), ...(critical ? [der.bool(true)] : []), der.octets(value));
 }
 
-export interface CertificateTemplate {
-  readonly serial: Buffer;
+/** What every certificate one issuer signs for one purpose has in common. */
+export interface CertificateProfileOptions {
   /** DER of the issuer Name (copied byte for byte from the issuer certificate's subject) */
   readonly issuer: Buffer;
   /** DER of the subject Name (an empty SEQUENCE for workload certificates, as Istio's CA) */
   readonly subject: Buffer;
-  readonly notBefore: Date;
-  readonly notAfter: Date;
-  readonly spki: Buffer;
   readonly isCa: boolean;
   /** CA path length constraint (only with isCa) */
   readonly pathLen?: number;
   readonly keyUsage: KeyUsage;
   readonly extKeyUsage?: readonly string[];
-  readonly uris?: readonly string[];
-  readonly dnsNames?: readonly string[];
   readonly authorityKeyId?: Buffer;
 }
 
+/** What differs between two certificates of one profile. */
+export interface CertificateFields {
+  /** big-endian magnitude; default: 16 fresh CSPRNG bytes (randomSerial) */
+  readonly serial?: Buffer;
+  readonly notBefore: Date;
+  readonly notAfter: Date;
+  readonly spki: Buffer;
+  readonly uris?: readonly string[];
+  readonly dnsNames?: readonly string[];
+}
+
+export type CertificateTemplate = CertificateProfileOptions & CertificateFields;
+
 // Serials come from a pool of CSPRNG bytes refilled 4 KiB at a time (one OpenSSL call per 256 serials).
+const SERIAL_BYTES = 16;
 const serialPool = Buffer.alloc(4096);
 let serialOffset = serialPool.length;
 
-/** 16 random bytes, positive and never shortened (RFC 5280: ≤ 20 octets, unpredictable). */
-export function randomSerial(): Buffer {
-  if (serialOffset + 16 > serialPool.length) {
+/** Writes 16 random bytes at `p`, positive and never shortened (RFC 5280: ≤ 20 octets, unpredictable). */
+function writeRandomSerial(out: Buffer, p: number): number {
+  if (serialOffset + SERIAL_BYTES > serialPool.length) {
     crypto.randomFillSync(serialPool);
     serialOffset = 0;
   }
-  const b = Buffer.from(serialPool.subarray(serialOffset, serialOffset + 16));
-  serialOffset += 16;
-  b[0] = (b[0]! & 0x7f) | 0x01;
+  serialPool.copy(out, p, serialOffset, serialOffset + SERIAL_BYTES);
+  serialOffset += SERIAL_BYTES;
+  out[p] = (out[p]! & 0x7f) | 0x01;
+  return p + SERIAL_BYTES;
+}
+
+/** A fresh serial number (what a certificate gets when CertificateFields.serial is left out). */
+export function randomSerial(): Buffer {
+  const b = Buffer.allocUnsafe(SERIAL_BYTES);
+  writeRandomSerial(b, 0);
   return b;
 }
 
-// The constraint extensions are the same for every workload certificate: encode each variant once.
-const staticExtensions = new Map<string, der.Der>();
-function constraintExtensions(t: CertificateTemplate): der.Der {
-  const ku = t.keyUsage;
-  const key = `${t.isCa}|${t.pathLen}|${+!!ku.digitalSignature}${+!!ku.keyEncipherment}${+!!ku.keyCertSign}${+!!ku.cRLSign}|${t.extKeyUsage?.join() ?? ''}`;
-  let cached = staticExtensions.get(key);
-  if (!cached) {
-    const exts = [
-      extension(OID.basicConstraints, true, der.seq(...(t.isCa ? [der.bool(true), ...(t.pathLen !== undefined ? [der.smallInt(t.pathLen)] : [])] : []))),
-      extension(OID.keyUsage, true, keyUsageBits(t.keyUsage)),
-    ];
-    if (t.extKeyUsage && t.extKeyUsage.length > 0) exts.push(extension(OID.extKeyUsage, false, der.seq(...t.extKeyUsage.map(der.oid))));
-    cached = Buffer.concat(exts);
-    if (staticExtensions.size < 64) staticExtensions.set(key, cached);
-  }
-  return cached;
-}
-
-// A CA passes the same authorityKeyId Buffer for every certificate it signs: encode its extension once.
-const authorityKeyIdExtensions = new WeakMap<Buffer, der.Der>();
-function authorityKeyIdExtension(keyId: Buffer): der.Der {
-  let ext = authorityKeyIdExtensions.get(keyId);
-  if (!ext) {
-    ext = extension(OID.authorityKeyIdentifier, false, der.seq(der.implicitPrimitive(0, keyId)));
-    authorityKeyIdExtensions.set(keyId, ext);
-  }
-  return ext;
-}
-
 const VERSION_3 = der.explicit(0, der.smallInt(2));
-
+const SAN_OID = der.oid(OID.subjectAltName);
+const CRITICAL = der.bool(true);
+const KEY_ID_BYTES = 20;
 // subjectKeyIdentifier of a 20-byte SHA-1 key id: a constant head, then the id
-const SKI_HEAD = extension(OID.subjectKeyIdentifier, false, der.octets(Buffer.alloc(20))).subarray(0, -20);
-function subjectKeyIdExtension(spki: Buffer): der.Der {
-  return Buffer.concat([SKI_HEAD, keyIdentifier(spki)], SKI_HEAD.length + 20);
+const SKI_HEAD = extension(OID.subjectKeyIdentifier, false, der.octets(Buffer.alloc(KEY_ID_BYTES))).subarray(0, -KEY_ID_BYTES);
+
+/** The lengths of one TBSCertificate, computed before a byte of it is written. */
+interface TbsLayout {
+  /** leading zero octets of the given serial to skip, and whether a 0x00 must precede it */
+  readonly serialSkip: number;
+  readonly serialPad: boolean;
+  readonly serialLen: number;
+  readonly namesLen: number;
+  readonly sanLen: number;
+  readonly extsLen: number;
+  readonly tbsLen: number;
+  /** the whole TLV */
+  readonly total: number;
 }
 
-/** GeneralNames of the SAN extension: URIs [6], then DNS names [2]. */
-function generalNames(t: CertificateTemplate): der.Der[] {
-  const names: der.Der[] = [];
-  for (const u of t.uris ?? []) names.push(der.implicitPrimitive(6, Buffer.from(u, 'ascii')));
-  for (const d of t.dnsNames ?? []) names.push(der.implicitPrimitive(2, Buffer.from(d, 'ascii')));
-  return names;
-}
-
-/** TBSCertificate DER for `t`. */
-export function tbsCertificate(t: CertificateTemplate, signer: KeyObject): der.Der {
-  const exts: der.Der[] = [constraintExtensions(t)];
-  exts.push(subjectKeyIdExtension(t.spki));
-  if (t.authorityKeyId) exts.push(authorityKeyIdExtension(t.authorityKeyId));
-  const names = generalNames(t);
-  // RFC 5280 §4.2.1.6: with an empty subject the SAN extension must be critical
-  if (names.length > 0) exts.push(extension(OID.subjectAltName, t.subject.length <= 2, der.seq(...names)));
-  return der.seq(
-    VERSION_3,
-    der.uint(t.serial),
-    signatureAlgorithm(signer),
-    t.issuer,
-    der.validity(t.notBefore, t.notAfter),
-    t.subject,
-    t.spki,
-    der.explicit(3, der.seq(...exts)),
-  );
-}
-
-/** Signs on libuv's thread pool (async), so a burst of CSRs does not block the event loop. */
-export function signAsync(data: Buffer, key: KeyObject): Promise<Buffer> {
-  return new Promise((resolve, reject) => crypto.sign('sha256', data, key, (err, sig) => (err ? reject(err) : resolve(sig))));
-}
+// signSync writes each TBSCertificate here, signs it, and copies it into the certificate: one Buffer
+// fewer per certificate. A Buffer allocated between P-256 signatures costs far more than its bytes
+// (~1–2 µs against a ~27 µs crypto.sign, measured), so the hot path allocates as few as it can.
+// Safe to share: it is written and read within one synchronous call.
+let scratch = Buffer.allocUnsafeSlow(2048);
 
 /**
- * Builds and signs a certificate. RSA signatures (~0.6 ms) go to the thread pool; ECDSA ones (~0.05 ms)
- * are cheaper to make on the spot than to hand to another thread.
+ * A signing key and everything its certificates share (signature algorithm, issuer and subject names,
+ * basicConstraints, keyUsage, extKeyUsage, authorityKeyIdentifier), encoded once. A TBSCertificate is
+ * written in one pass around the per-certificate fields, with every length computed first: nesting
+ * der.ts values copied each level again and allocated a Buffer per TLV. The CA builds one profile per
+ * loaded key (authority.ts), so rotating the key replaces the profile with it.
  */
-export async function buildCertificate(t: CertificateTemplate, signer: KeyObject): Promise<Buffer> {
-  if (signer.asymmetricKeyType === 'ec') return buildCertificateSync(t, signer);
-  const tbs = tbsCertificate(t, signer);
-  const sig = await signAsync(tbs, signer);
-  return der.seq(tbs, signatureAlgorithm(signer), der.bits(sig));
+export class CertificateProfile {
+  readonly signatureAlgorithm: der.Der;
+  /** signature AlgorithmIdentifier, then the issuer Name: the fields between serial and validity */
+  private readonly afterSerial: Buffer;
+  private readonly subject: Buffer;
+  /** basicConstraints, keyUsage, extKeyUsage, then the head of subjectKeyIdentifier */
+  private readonly leadingExtensions: Buffer;
+  private readonly authorityKeyIdExtension: Buffer;
+  /** RFC 5280 §4.2.1.6: with an empty subject the SAN extension must be critical */
+  private readonly criticalSan: boolean;
+
+  constructor(
+    readonly signer: KeyObject,
+    o: CertificateProfileOptions,
+  ) {
+    this.signatureAlgorithm = signatureAlgorithm(signer);
+    this.afterSerial = Buffer.concat([this.signatureAlgorithm, o.issuer]);
+    this.subject = o.subject;
+    const exts = [
+      extension(OID.basicConstraints, true, der.seq(...(o.isCa ? [der.bool(true), ...(o.pathLen !== undefined ? [der.smallInt(o.pathLen)] : [])] : []))),
+      extension(OID.keyUsage, true, keyUsageBits(o.keyUsage)),
+    ];
+    if (o.extKeyUsage && o.extKeyUsage.length > 0) exts.push(extension(OID.extKeyUsage, false, der.seq(...o.extKeyUsage.map(der.oid))));
+    this.leadingExtensions = Buffer.concat([...exts, SKI_HEAD]);
+    this.authorityKeyIdExtension = o.authorityKeyId ? extension(OID.authorityKeyIdentifier, false, der.seq(der.implicitPrimitive(0, o.authorityKeyId))) : Buffer.alloc(0);
+    this.criticalSan = o.subject.length <= 2;
+  }
+
+  /** TBSCertificate DER: the fields in RFC 5280 order, extensions as above, then subjectAltName (URIs, then DNS names). */
+  tbs(f: CertificateFields): der.Der {
+    const layout = this.layout(f);
+    const out = Buffer.allocUnsafe(layout.total);
+    this.write(out, f, layout);
+    return out;
+  }
+
+  /** The signed certificate, synchronously. */
+  signSync(f: CertificateFields): der.Der {
+    const layout = this.layout(f);
+    if (scratch.length < layout.total) scratch = Buffer.allocUnsafeSlow(2 * layout.total);
+    this.write(scratch, f, layout);
+    const tbs = scratch.subarray(0, layout.total);
+    return this.certificate(tbs, crypto.sign('sha256', tbs, this.signer));
+  }
+
+  /** The signed certificate, the signature made on libuv's thread pool so the event loop keeps running. */
+  async signOnThreadPool(f: CertificateFields): Promise<der.Der> {
+    const tbs = this.tbs(f); // its own buffer: the signature is made on another thread
+    return this.certificate(tbs, await signAsync(tbs, this.signer));
+  }
+
+  /** Certificate ::= SEQUENCE { tbsCertificate, signatureAlgorithm, signatureValue BIT STRING }, one allocation. */
+  private certificate(tbs: Buffer, sig: Buffer): der.Der {
+    const len = tbs.length + this.signatureAlgorithm.length + der.tlvLength(sig.length + 1);
+    const out = Buffer.allocUnsafe(der.tlvLength(len));
+    let p = der.writeHeader(out, 0, der.TAG.SEQUENCE, len);
+    p += tbs.copy(out, p);
+    p += this.signatureAlgorithm.copy(out, p);
+    p = der.writeHeader(out, p, der.TAG.BIT_STRING, sig.length + 1);
+    out[p++] = 0; // no unused bits
+    sig.copy(out, p);
+    return out;
+  }
+
+  private layout(f: CertificateFields): TbsLayout {
+    // serial: a non-negative INTEGER, leading zero octets dropped, one added when the top bit is set
+    let serialSkip = 0;
+    let serialPad = false;
+    let serialLen = SERIAL_BYTES; // a fresh one is positive with a non-zero first octet
+    if (f.serial) {
+      while (serialSkip < f.serial.length - 1 && f.serial[serialSkip] === 0) serialSkip++;
+      serialPad = f.serial.length === 0 || (f.serial[serialSkip]! & 0x80) !== 0;
+      serialLen = f.serial.length - serialSkip + (serialPad ? 1 : 0);
+    }
+    let namesLen = 0;
+    for (const u of f.uris ?? []) namesLen += der.tlvLength(u.length);
+    for (const d of f.dnsNames ?? []) namesLen += der.tlvLength(d.length);
+    const sanLen = namesLen === 0 ? 0 : SAN_OID.length + (this.criticalSan ? CRITICAL.length : 0) + der.tlvLength(der.tlvLength(namesLen));
+    const extsLen = this.leadingExtensions.length + KEY_ID_BYTES + this.authorityKeyIdExtension.length + (sanLen === 0 ? 0 : der.tlvLength(sanLen));
+    const tbsLen =
+      VERSION_3.length +
+      der.tlvLength(serialLen) +
+      this.afterSerial.length +
+      der.validityLength(f.notBefore, f.notAfter) +
+      this.subject.length +
+      f.spki.length +
+      der.tlvLength(der.tlvLength(extsLen));
+    return { serialSkip, serialPad, serialLen, namesLen, sanLen, extsLen, tbsLen, total: der.tlvLength(tbsLen) };
+  }
+
+  private write(out: Buffer, f: CertificateFields, l: TbsLayout): void {
+    let p = der.writeHeader(out, 0, der.TAG.SEQUENCE, l.tbsLen);
+    p += VERSION_3.copy(out, p);
+    p = der.writeHeader(out, p, der.TAG.INTEGER, l.serialLen);
+    if (!f.serial) p = writeRandomSerial(out, p);
+    else {
+      if (l.serialPad) out[p++] = 0;
+      p += f.serial.copy(out, p, l.serialSkip);
+    }
+    p += this.afterSerial.copy(out, p);
+    p = der.writeValidity(out, p, f.notBefore, f.notAfter);
+    p += this.subject.copy(out, p);
+    p += f.spki.copy(out, p);
+    p = der.writeHeader(out, p, 0xa3, der.tlvLength(l.extsLen));
+    p = der.writeHeader(out, p, der.TAG.SEQUENCE, l.extsLen);
+    p += this.leadingExtensions.copy(out, p);
+    p += keyIdentifier(f.spki).copy(out, p);
+    p += this.authorityKeyIdExtension.copy(out, p);
+    if (l.sanLen > 0) {
+      p = der.writeHeader(out, p, der.TAG.SEQUENCE, l.sanLen);
+      p += SAN_OID.copy(out, p);
+      if (this.criticalSan) p += CRITICAL.copy(out, p);
+      p = der.writeHeader(out, p, der.TAG.OCTET_STRING, der.tlvLength(l.namesLen));
+      p = der.writeHeader(out, p, der.TAG.SEQUENCE, l.namesLen);
+      // GeneralName uniformResourceIdentifier [6] / dNSName [2]: IA5String content
+      for (const u of f.uris ?? []) p = writeAscii(out, der.writeHeader(out, p, 0x86, u.length), u);
+      for (const d of f.dnsNames ?? []) p = writeAscii(out, der.writeHeader(out, p, 0x82, d.length), d);
+    }
+    // a layout/write disagreement would sign garbage: refuse instead
+    if (p !== l.total) throw new Error(`TBSCertificate: wrote ${p} of ${l.total} bytes`);
+  }
 }
 
+/** One byte per UTF-16 unit, as Buffer.from(s, 'ascii'): the length the layout counted. */
+function writeAscii(out: Buffer, p: number, s: string): number {
+  return p + out.write(s, p, s.length, 'ascii');
+}
+
+/** A one-off certificate (a root); a CA issuing many keeps a CertificateProfile. */
 export function buildCertificateSync(t: CertificateTemplate, signer: KeyObject): Buffer {
-  const tbs = tbsCertificate(t, signer);
-  return der.seq(tbs, signatureAlgorithm(signer), der.bits(crypto.sign('sha256', tbs, signer)));
+  return new CertificateProfile(signer, t).signSync(t);
+}
+
+function signAsync(data: Buffer, key: KeyObject): Promise<Buffer> {
+  return new Promise((resolve, reject) => crypto.sign('sha256', data, key, (err, sig) => (err ? reject(err) : resolve(sig))));
 }
 
 // ── PEM ──

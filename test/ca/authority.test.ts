@@ -5,7 +5,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { CA_FILES, CertificateAuthority } from '../../src/ca/authority.js';
+import { CA_FILES, CertificateAuthority, createSelfSignedRoot } from '../../src/ca/authority.js';
 import { createCsr, CsrError, generateKeyPair, parseCsr } from '../../src/ca/x509.js';
 import { silentLogger } from '../../src/telemetry/log.js';
 import { openssl, opensslVerify } from '../support/openssl.js';
@@ -105,6 +105,56 @@ function pluggedCacerts(dir: string, name: string): void {
   fs.writeFileSync(path.join(dir, 'cert-chain.pem'), fs.readFileSync(path.join(dir, 'ca-cert.pem'), 'utf8') + fs.readFileSync(path.join(dir, 'root-cert.pem'), 'utf8'));
   for (const f of ['ca.csr', 'ca.ext', 'root-key.pem', 'root-cert.srl']) fs.rmSync(path.join(dir, f), { force: true });
 }
+
+describe('CertificateAuthority rotation', () => {
+  // The CA encodes its issuer fields once per loaded key (a CertificateProfile in its material): after a
+  // rotation every certificate must name the new issuer, carry the new key id and verify with the new
+  // key only, never a mix of old and new.
+  const authorityKeyId = (pem: string) => /X509v3 Authority Key Identifier:\s*(?:keyid:)?([0-9A-F:]+)/.exec(openssl(['x509', '-noout', '-text'], pem).out)?.[1];
+  const subjectKeyId = (pem: string) => /X509v3 Subject Key Identifier:\s*([0-9A-F:]+)/.exec(openssl(['x509', '-noout', '-text'], pem).out)?.[1];
+
+  function expectIssuedBy(chain: readonly string[], rootPem: string, other: string, dir: string) {
+    const leaf = new crypto.X509Certificate(chain[0]!);
+    const root = new crypto.X509Certificate(rootPem);
+    assert.equal(chain[chain.length - 1], rootPem, 'the response ends with the new root');
+    assert.equal(leaf.issuer, root.subject);
+    assert.ok(leaf.verify(root.publicKey), 'signed by the new key');
+    assert.equal(leaf.verify(new crypto.X509Certificate(other).publicKey), false, 'not by the old one');
+    assert.match(subjectKeyId(rootPem) ?? '', /^[0-9A-F]{2}(:[0-9A-F]{2}){19}$/);
+    assert.equal(authorityKeyId(chain[0]!), subjectKeyId(rootPem));
+    assert.equal(opensslVerify(chain, dir).status, 0);
+  }
+
+  it('signs with the new key, issuer and key id after replace() (the Secret path)', async () => {
+    const dir = path.join(tmp, 'rotate-secret');
+    fs.mkdirSync(dir);
+    const first = createSelfSignedRoot({ trustDomain: 'first.local', keyType: 'ec' });
+    const ca = CertificateAuthority.fromPems({ trustDomain: 'cluster.local', log: silentLogger, source: 'test' }, first);
+    const a = await issue(ca, 'spiffe://cluster.local/ns/default/sa/a', 600e3, 'ec');
+    for (const [name, next] of [['ECDSA → ECDSA', createSelfSignedRoot({ trustDomain: 'second.local', keyType: 'ec' })], ['ECDSA → RSA', createSelfSignedRoot({ trustDomain: 'third.local', keyType: 'rsa' })]] as const) {
+      const before = ca.rootPem;
+      assert.equal(ca.replace(next), true, name);
+      const b = await issue(ca, 'spiffe://cluster.local/ns/default/sa/b', 600e3, 'ec');
+      expectIssuedBy(b.chain, next.root, before, dir);
+    }
+    expectIssuedBy(a.chain, first.root, ca.rootPem, dir);
+    await ca.close();
+  });
+
+  it('signs with the new key after reload() (the --ca-dir path)', async () => {
+    const dir = path.join(tmp, 'rotate-dir');
+    const ca = CertificateAuthority.open({ dir, trustDomain: 'cluster.local', keyType: 'ec', log: silentLogger, watchIntervalMs: 0 });
+    const old = ca.rootPem;
+    const next = createSelfSignedRoot({ trustDomain: 'next.local', keyType: 'ec' });
+    fs.writeFileSync(path.join(dir, CA_FILES.key), next.key, { mode: 0o600 });
+    fs.writeFileSync(path.join(dir, CA_FILES.cert), next.cert);
+    fs.writeFileSync(path.join(dir, CA_FILES.root), next.root);
+    assert.equal(ca.reload(), true);
+    const b = await issue(ca, 'spiffe://cluster.local/ns/default/sa/b', 600e3, 'ec');
+    expectIssuedBy(b.chain, next.root, old, dir);
+    await ca.close();
+  });
+});
 
 describe('CertificateAuthority (plugged cacerts)', () => {
   it('signs with the intermediate, returns leaf → intermediate → root, and hot-reloads new cacerts', async () => {
