@@ -190,14 +190,20 @@ let scratch = Buffer.allocUnsafeSlow(2048);
  * written in one pass around the per-certificate fields, with every length computed first: nesting
  * der.ts values copied each level again and allocated a Buffer per TLV. The CA builds one profile per
  * loaded key (authority.ts), so rotating the key replaces the profile with it.
+ *
+ * Only CA certificates get a subjectKeyIdentifier (RFC 5280: MUST for CAs, SHOULD for end entities):
+ * istiod's workload certificates have none (Go's x509 adds it to CA certificates only), nothing reads
+ * it from a leaf, and its SHA-1 cost ~8 % of an ECDSA workload certificate's CPU.
  */
 export class CertificateProfile {
   readonly signatureAlgorithm: der.Der;
   /** signature AlgorithmIdentifier, then the issuer Name: the fields between serial and validity */
   private readonly afterSerial: Buffer;
   private readonly subject: Buffer;
-  /** basicConstraints, keyUsage, extKeyUsage, then the head of subjectKeyIdentifier */
+  /** basicConstraints, keyUsage, extKeyUsage, then (CAs) the head of subjectKeyIdentifier */
   private readonly leadingExtensions: Buffer;
+  /** a key id (subjectKeyIdentifier) follows leadingExtensions: CA certificates only */
+  private readonly subjectKeyId: boolean;
   private readonly authorityKeyIdExtension: Buffer;
   /** RFC 5280 §4.2.1.6: with an empty subject the SAN extension must be critical */
   private readonly criticalSan: boolean;
@@ -214,7 +220,9 @@ export class CertificateProfile {
       extension(OID.keyUsage, true, keyUsageBits(o.keyUsage)),
     ];
     if (o.extKeyUsage && o.extKeyUsage.length > 0) exts.push(extension(OID.extKeyUsage, false, der.seq(...o.extKeyUsage.map(der.oid))));
-    this.leadingExtensions = Buffer.concat([...exts, SKI_HEAD]);
+    this.subjectKeyId = o.isCa;
+    if (this.subjectKeyId) exts.push(SKI_HEAD);
+    this.leadingExtensions = Buffer.concat(exts);
     this.authorityKeyIdExtension = o.authorityKeyId ? extension(OID.authorityKeyIdentifier, false, der.seq(der.implicitPrimitive(0, o.authorityKeyId))) : Buffer.alloc(0);
     this.criticalSan = o.subject.length <= 2;
   }
@@ -269,7 +277,7 @@ export class CertificateProfile {
     for (const u of f.uris ?? []) namesLen += der.tlvLength(u.length);
     for (const d of f.dnsNames ?? []) namesLen += der.tlvLength(d.length);
     const sanLen = namesLen === 0 ? 0 : SAN_OID.length + (this.criticalSan ? CRITICAL.length : 0) + der.tlvLength(der.tlvLength(namesLen));
-    const extsLen = this.leadingExtensions.length + KEY_ID_BYTES + this.authorityKeyIdExtension.length + (sanLen === 0 ? 0 : der.tlvLength(sanLen));
+    const extsLen = this.leadingExtensions.length + (this.subjectKeyId ? KEY_ID_BYTES : 0) + this.authorityKeyIdExtension.length + (sanLen === 0 ? 0 : der.tlvLength(sanLen));
     const tbsLen =
       VERSION_3.length +
       der.tlvLength(serialLen) +
@@ -297,7 +305,7 @@ export class CertificateProfile {
     p = der.writeHeader(out, p, 0xa3, der.tlvLength(l.extsLen));
     p = der.writeHeader(out, p, der.TAG.SEQUENCE, l.extsLen);
     p += this.leadingExtensions.copy(out, p);
-    p += keyIdentifier(f.spki).copy(out, p);
+    if (this.subjectKeyId) p += keyIdentifier(f.spki).copy(out, p);
     p += this.authorityKeyIdExtension.copy(out, p);
     if (l.sanLen > 0) {
       p = der.writeHeader(out, p, der.TAG.SEQUENCE, l.sanLen);

@@ -21,8 +21,11 @@ function referenceTbs(t: CertificateTemplate & { serial: Buffer }, signer: KeyOb
     ext(OID.keyUsage, true, der.tlv(der.TAG.BIT_STRING, Buffer.from([7 - Math.max(...bits), byte]))),
   ];
   if (t.extKeyUsage?.length) exts.push(ext(OID.extKeyUsage, false, der.seq(...t.extKeyUsage.map(der.oid))));
-  const [, spkiBits] = der.children(der.parse(t.spki));
-  exts.push(ext(OID.subjectKeyIdentifier, false, der.octets(crypto.createHash('sha1').update(der.readBits(spkiBits!)).digest())));
+  if (t.isCa) {
+    // RFC 5280 §4.2.1.2 method 1; CA certificates only, as istiod
+    const [, spkiBits] = der.children(der.parse(t.spki));
+    exts.push(ext(OID.subjectKeyIdentifier, false, der.octets(crypto.createHash('sha1').update(der.readBits(spkiBits!)).digest())));
+  }
   if (t.authorityKeyId) exts.push(ext(OID.authorityKeyIdentifier, false, der.seq(der.implicitPrimitive(0, t.authorityKeyId))));
   const names = [...(t.uris ?? []).map((u) => der.implicitPrimitive(6, Buffer.from(u, 'ascii'))), ...(t.dnsNames ?? []).map((d) => der.implicitPrimitive(2, Buffer.from(d, 'ascii')))];
   if (names.length > 0) exts.push(ext(OID.subjectAltName, t.subject.length <= 2, der.seq(...names)));
