@@ -1,4 +1,4 @@
-import { after, before, describe, it } from 'node:test';
+import { after, before, describe, it, mock } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -7,7 +7,7 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import * as grpc from '@grpc/grpc-js';
 import pino from 'pino';
-import { CA_FILES } from '../../src/ca/authority.js';
+import { CA_FILES, CertificateAuthority } from '../../src/ca/authority.js';
 import { certificateServiceClient, MAX_CSR_BYTES, type IstioCertificateResponse } from '../../src/ca/csr-service.js';
 import { signJwt } from '../../src/ca/jwt.js';
 import { createCsr, generateKeyPair } from '../../src/ca/x509.js';
@@ -211,6 +211,34 @@ describe('CreateCertificate on the TLS port', () => {
         assert.equal(r.chain, undefined, 'no certificate');
       });
     }
+  });
+
+  it('answers INTERNAL with no certificate when signing fails, counts it as a sign error, and recovers', async () => {
+    const signErrors = async () => {
+      const text = await daemon.metrics.registry.getSingleMetricAsString('citadel_server_csr_sign_err_count');
+      return Number(/error="sign"\} (\d+)/.exec(text)?.[1] ?? 0);
+    };
+    const [errorsBefore, issuedBefore] = [await signErrors(), await metric('citadel_server_success_cert_issuance_count')];
+    // the CA's key becomes unusable for one request (a plugged key file half-rewritten, an HSM gone)
+    const sign = mock.method(CertificateAuthority.prototype, 'sign');
+    sign.mock.mockImplementationOnce(async () => {
+      throw new Error('the signing key is unavailable');
+    });
+    try {
+      const r = await createCertificate({ token: saToken('default', 'hello') }, csrFor('default', 'hello').csr);
+      assert.equal(grpc.status[r.code], grpc.status[grpc.status.INTERNAL], r.details);
+      assert.match(r.details, /^signing failed: the signing key is unavailable$/);
+      assert.equal(r.chain, undefined, 'no certificate');
+      assert.equal(sign.mock.callCount(), 1);
+    } finally {
+      sign.mock.restore();
+    }
+    assert.equal(await signErrors(), errorsBefore + 1);
+    assert.equal(await metric('citadel_server_success_cert_issuance_count'), issuedBefore);
+    assert.ok(logLines.some((l) => l.includes('CSR refused') && l.includes('signing failed: the signing key is unavailable')));
+    const again = await createCertificate({ token: saToken('default', 'hello') }, csrFor('default', 'hello').csr);
+    assert.equal(again.code, grpc.status.OK, again.details);
+    assert.equal(await metric('citadel_server_success_cert_issuance_count'), issuedBefore + 1);
   });
 
   it('counts CSRs, authentication failures and sign errors (citadel_* metrics)', async () => {
