@@ -22,6 +22,7 @@ export interface AgentFlags {
   certDir: string;
   bootstrap: string;
   certTtl: string;
+  initialCertTimeout: string;
   keyType: 'rsa' | 'ec';
   once?: boolean;
   logLevel: string;
@@ -48,6 +49,7 @@ export function addAgentCommand(program: Command): void {
     .option('--cert-dir <dir>', 'where cert-chain.pem, key.pem and root-cert.pem are written', '/var/lib/istio/data')
     .option('--bootstrap <file>', 'gRPC xDS bootstrap to write (GRPC_XDS_BOOTSTRAP)', '/etc/istio/proxy/grpc-bootstrap.json')
     .option('--cert-ttl <duration>', 'requested certificate lifetime', '24h')
+    .option('--initial-cert-timeout <duration>', 'keep retrying the first certificate (jittered backoff, 1s doubling to 30s) this long before exiting with the last error', '5m')
     .addOption(new Option('--key-type <type>', 'workload key type').choices(['rsa', 'ec']).default('ec'))
     .option('--once', 'write the first certificate and the bootstrap, then exit')
     .addOption(new Option('--log-level <level>', 'log level').choices(['trace', 'debug', 'info', 'warn', 'error', 'silent']).default('info'))
@@ -84,6 +86,7 @@ export async function runAgent(flags: AgentFlags): Promise<void> {
     certDir: flags.certDir,
     bootstrapFile: flags.bootstrap,
     certTtlMs: parseDurationMs(flags.certTtl, '--cert-ttl'),
+    initialCertTimeoutMs: parseDurationMs(flags.initialCertTimeout, '--initial-cert-timeout'),
     keyType: flags.keyType,
     log,
   });

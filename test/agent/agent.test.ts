@@ -1,11 +1,14 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import net from 'node:net';
+import { Writable } from 'node:stream';
+import pino from 'pino';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Agent, CERT_FILES, INBOUND_TEMPLATE } from '../../src/agent/agent.js';
+import { Agent, CERT_FILES, INBOUND_TEMPLATE, type AgentOptions } from '../../src/agent/agent.js';
 import { CA_FILES } from '../../src/ca/authority.js';
 import { signJwt } from '../../src/ca/jwt.js';
 import { generateKeyPair } from '../../src/ca/x509.js';
@@ -39,12 +42,22 @@ after(async () => {
   fs.rmSync(tmp, { recursive: true, force: true });
 });
 
-function agentFor(dir: string, ttlMs: number) {
+function agentFor(dir: string, ttlMs: number, over: Partial<AgentOptions> = {}) {
   return new Agent({
     caAddr: secureAddr, caRootFile: path.join(tmp, 'ca', CA_FILES.root), caServerName: 'istiod.istio-system.svc', tokenFile,
     xdsAddr: '127.0.0.1:15010', namespace: 'default', serviceAccount: 'greeter', podName: 'greeter-1', podIp: '127.0.0.5',
     labels: { app: 'greeter' }, trustDomain: 'cluster.local', certDir: path.join(dir, 'certs'), bootstrapFile: path.join(dir, 'bootstrap.json'),
-    certTtlMs: ttlMs, log: silentLogger,
+    certTtlMs: ttlMs, log: silentLogger, ...over,
+  });
+}
+
+/** A port nothing listens on (yet). */
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const srv = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
   });
 }
 
@@ -95,6 +108,37 @@ describe('meshd agent', () => {
     // old versions are pruned: at most the current and the previous one remain
     const versions = fs.readdirSync(path.join(dir, 'certs')).filter((e) => e.startsWith('..') && !e.startsWith('..data'));
     assert.ok(versions.length <= 2, versions.join(','));
+  });
+
+  it('keeps retrying while the CA is not up yet, then gets its certificate once it is', async () => {
+    const port = await freePort();
+    const dir = path.join(tmp, 'a4');
+    const lines: string[] = [];
+    const log = pino({ level: 'info' }, new Writable({ write: (chunk, _enc, cb) => (lines.push(String(chunk)), cb()) }));
+    // short backoff so the test takes a second, not the default 1 s doubling to 30 s
+    const agent = agentFor(dir, 3600e3, { caAddr: `127.0.0.1:${port}`, backoff: { initialMs: 100, maxMs: 400 }, initialCertTimeoutMs: 30_000, log });
+    const started = agent.start();
+    while (lines.filter((l) => l.includes('retrying')).length < 3) await new Promise((r) => setTimeout(r, 50));
+    // meshd comes up on that port, with the same CA directory (so the same root)
+    const late = new Daemon({
+      configDir: path.join(tmp, 'config'), grpcAddr: '127.0.0.1:0', monitoringAddr: '127.0.0.1:0', httpAddr: '127.0.0.1:0',
+      debounce: { quietMs: 20, maxMs: 1000 }, log: silentLogger,
+      security: { addr: `127.0.0.1:${port}`, caDir: path.join(tmp, 'ca'), jwtPublicKeysFile: path.join(tmp, 'issuer.pem') },
+    });
+    await late.start();
+    try {
+      await started;
+    } finally {
+      agent.stop();
+      await late.stop(1000);
+    }
+    const v = await opensslAsync(['verify', '-CAfile', path.join(dir, 'certs', CERT_FILES.root), path.join(dir, 'certs', CERT_FILES.chain)]);
+    assert.equal(v.status, 0, v.out);
+    const retries = lines.filter((l) => l.includes('first certificate request failed; retrying')).map((l) => JSON.parse(l) as { attempt: number; err: string; retryInMs: number });
+    assert.ok(retries.length >= 3);
+    assert.match(retries[0]!.err, /UNAVAILABLE/);
+    for (const r of retries) assert.ok(r.retryInMs >= 80 && r.retryInMs <= 480, `retryInMs ${r.retryInMs}`);
+    assert.doesNotMatch(lines.join(''), /PRIVATE KEY|BEGIN CERTIFICATE|eyJ/);
   });
 
   it('runs as a CLI (`meshd agent --once`) and refuses when the token is for another namespace', async () => {
