@@ -10,6 +10,7 @@ import { formatDuration, toProto3Json } from '../../src/bootstrap/proto3-json.js
 import { bootstrapInputFromFlags, renderBootstrap, type BootstrapFlags } from '../../src/cli/bootstrap.js';
 import { parseProxy } from '../../src/model/proxy.js';
 import { checkEnvoyResource } from '../../src/xds/envoy/pgv-check.js';
+import { istioReference } from '../support/istio-reference.js';
 
 // `meshd bootstrap` output must be a Bootstrap Envoy accepts (nothing lost in an encode/decode with Envoy's
 // protos, no PGV rule broken), identify the node the way meshd parses istio-proxy nodes, and keep the
@@ -17,7 +18,7 @@ import { checkEnvoyResource } from '../../src/xds/envoy/pgv-check.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..', '..');
 const BOOTSTRAP_TYPE = 'type.googleapis.com/envoy.config.bootstrap.v3.Bootstrap';
-const ISTIO_GOLDEN = JSON.parse(fs.readFileSync(path.join(ROOT, '..', 'shared', 'istio-reference', 'testdata', 'bootstrap', 'default_golden.json'), 'utf8')) as Record<string, any>;
+const ISTIO_GOLDEN = JSON.parse(fs.readFileSync(istioReference('testdata', 'bootstrap', 'default_golden.json'), 'utf8')) as Record<string, any>;
 
 const FLAGS: BootstrapFlags = {
   podName: 'productpage-v1-5b9b7d8c6f-x2kqz', namespace: 'bookinfo', podIp: '10.1.0.5,fd00::5',

@@ -4,7 +4,7 @@
 // `apply --dry-run=server` against the API-server fixture.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import YAML from 'yaml';
@@ -13,9 +13,10 @@ import { fieldPaths, type JSONSchema } from '../../src/install/crd-schema.js';
 import { crdFor } from '../../src/install/crds.js';
 import { FakeApiServer } from '../kube-fixture/server.js';
 import { kubectlAvailable, kubectlFor } from '../kube-fixture/kubectl.js';
+import { istioReference } from '../support/istio-reference.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const ISTIO_CRDS = [path.resolve(root, '../shared/istio-reference/crds/crd-all.gen.yaml'), '/work/shared/istio-reference/crds/crd-all.gen.yaml'].find((f) => existsSync(f))!;
+const ISTIO_CRDS = istioReference('crds', 'crd-all.gen.yaml');
 
 type Crd = { metadata: { name: string }; spec: { group: string; scope: string; names: Record<string, unknown>; versions: { name: string; served: boolean; storage: boolean; subresources?: unknown; additionalPrinterColumns?: { name: string; type: string; jsonPath: string }[]; schema: { openAPIV3Schema: JSONSchema } }[] } };
 

@@ -11,15 +11,14 @@ import { DEFAULT_MESH_CONFIG, PushContext } from '../../src/model/push-context.j
 import { buildHttpFilters, buildTcpFilters, selectPolicies, type SelectedPolicies } from '../../src/security/authz.js';
 import { resolveExtensionProviders } from '../../src/security/ext-authz.js';
 import { checkEnvoyResource } from '../../src/xds/envoy/pgv-check.js';
+import { istioReference } from '../support/istio-reference.js';
 
 // meshd's AuthorizationPolicy → RBAC builder against Istio's own builder goldens
 // (shared/istio-reference/testdata/authz-builder, from pilot/pkg/security/authz/builder/builder_test.go):
 // each case's input policies → the expected filter list, compared as proto-JSON after normalising field
 // names. The agreement figure is asserted and every disagreement is listed with its reason.
 
-const DIR = path.resolve(process.cwd(), '../shared/istio-reference/testdata/authz-builder');
-const FALLBACK = '/work/shared/istio-reference/testdata/authz-builder';
-const ROOT = fs.existsSync(DIR) ? DIR : FALLBACK;
+const ROOT = istioReference('testdata', 'authz-builder');
 
 interface Case {
   name: string;

@@ -7,6 +7,7 @@ import { InjectionError } from '../../src/webhook/inject/annotations.js';
 import { DEFAULT_INJECTION_CONFIG, type InjectionConfig } from '../../src/webhook/inject/config.js';
 import { injectRequired } from '../../src/webhook/inject/decision.js';
 import { injectPod, ownerUri } from '../../src/webhook/inject/inject.js';
+import { istioReference } from '../support/istio-reference.js';
 
 // Istio's injection goldens (shared/istio-reference/testdata/inject, harness in cases.json) run through
 // meshd's templates. Relevant cases: those using the chart's default values, plus those whose only change
@@ -16,7 +17,7 @@ import { injectPod, ownerUri } from '../../src/webhook/inject/inject.js';
 // the serialization noise listed in NOISE. The test asserts the agreement count does not regress;
 // `UPDATE_GOLDEN=1` rewrites docs/webhook-injection-agreement.md.
 
-const DIR = path.resolve(import.meta.dirname, '../../../shared/istio-reference/testdata/inject');
+const DIR = istioReference('testdata', 'inject');
 const DOC = path.resolve(import.meta.dirname, '../../docs/webhook-injection-agreement.md');
 /** agreeing relevant cases when last measured; raise it when meshd gets closer, never lower it */
 const AGREEING_AT_LEAST = 86;

@@ -10,6 +10,7 @@ import { parseProxy, type Proxy } from '../../src/model/proxy.js';
 import { structToJson } from '../../src/xds/protos.js';
 import { sidecarGenerator } from '../../src/xds/generators/sidecar/index.js';
 import { TYPE, type TypeUrl } from '../../src/xds/resource-types.js';
+import { istioReference } from '../support/istio-reference.js';
 
 // meshd's sidecar xDS next to Istio's own reference outputs (shared/istio-reference/testdata, README §4):
 //   istioctl-configdump/   real Envoy /config_dump JSON of Istio-configured proxies (EDS of a bookinfo
@@ -21,8 +22,7 @@ import { TYPE, type TypeUrl } from '../../src/xds/resource-types.js';
 // the resources and their key fields. Where meshd differs on purpose (or the reference is from an older
 // istiod), the exception is spelt out next to the assertion, matching docs/envoy-sidecar.md.
 
-const ROOT = path.resolve(import.meta.dirname, '..', '..');
-const TESTDATA = path.join(ROOT, '..', 'shared', 'istio-reference', 'testdata');
+const TESTDATA = istioReference('testdata');
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 

@@ -11,6 +11,7 @@ import { parseProxy, type Proxy } from '../../src/model/proxy.js';
 import { checkEnvoyResource } from '../../src/xds/envoy/pgv-check.js';
 import { sidecarGenerator } from '../../src/xds/generators/sidecar/index.js';
 import { TYPE, type TypeUrl } from '../../src/xds/resource-types.js';
+import { istioReference } from '../support/istio-reference.js';
 
 // Golden files of the Envoy sidecar generator's full output (CDS, EDS, LDS, RDS as Envoy would fetch them:
 // CDS/LDS by wildcard, EDS/RDS by the names those reference) for meshd's helloworld example, Istio's
@@ -20,7 +21,7 @@ import { TYPE, type TypeUrl } from '../../src/xds/resource-types.js';
 // difference fails. Every resource must survive Envoy's protos (no field lost) and pass their PGV rules.
 
 const ROOT = path.resolve(import.meta.dirname, '..', '..');
-const REFERENCE = path.join(ROOT, '..', 'shared', 'istio-reference', 'samples');
+const REFERENCE = istioReference('samples');
 const BOOKINFO = path.join(REFERENCE, 'bookinfo');
 const NETWORKING = path.join(BOOKINFO, 'networking');
 const GOLDEN_DIR = path.join(ROOT, 'test', 'golden', 'sidecar');
