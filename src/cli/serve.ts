@@ -1,7 +1,6 @@
 import { Daemon, type DaemonOptions } from '../daemon.js';
-import { DEFAULT_ROOT_NAMESPACE, DEFAULT_TRUST_DOMAIN, type MeshFlags } from '../config/mesh-config.js';
 import type { MeshConfig } from '../model/push-context.js';
-import { MeshConfigFileSource } from '../sources/mesh/mesh-config-file.js';
+import { meshFromFile, MeshConfigFileSource, type MeshFlags } from '../sources/mesh/mesh-config-file.js';
 import { KubeHttp, resolveKubeConnection } from '../sources/kube/client.js';
 import { parseDiscoverySelectors, type LabelSelector } from '../sources/kube/selectors.js';
 import { createLogger, type Logger } from '../telemetry/log.js';
@@ -60,9 +59,7 @@ export async function runServe(flags: ServeFlags, out: NodeJS.WritableStream = p
     domainSuffix: flags.domain, trustDomain: flags.trustDomain, rootNamespace: flags.rootNamespace, defaultRootNamespace: process.env.POD_NAMESPACE || undefined,
   };
   const meshFile = flags.meshConfig ? new MeshConfigFileSource(flags.meshConfig, meshFlags, log) : undefined;
-  const mesh: MeshConfig = meshFile?.current ?? {
-    domainSuffix: flags.domain, trustDomain: flags.trustDomain ?? DEFAULT_TRUST_DOMAIN, rootNamespace: flags.rootNamespace ?? meshFlags.defaultRootNamespace ?? DEFAULT_ROOT_NAMESPACE,
-  };
+  const mesh: MeshConfig = meshFile?.current ?? meshFromFile({}, meshFlags);
   const kube = kubeOptions(flags, !flags.configDir, mesh, meshFile, log);
   if (!flags.configDir && !kube) {
     throw new Error('no configuration source: pass --config-dir DIR, or --kubeconfig FILE (or set KUBECONFIG, or run in a cluster) for the Kubernetes source');

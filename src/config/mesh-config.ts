@@ -89,35 +89,3 @@ export function parseMeshConfig(text: string, source: string): MeshConfigFile {
   }
   return parsed.data;
 }
-
-/** What the command line says about the mesh; a flag given there beats the file (istiod's flags do too). */
-export interface MeshFlags {
-  readonly domainSuffix: string;
-  readonly trustDomain?: string;
-  readonly rootNamespace?: string;
-  /** when neither the flag nor the file names one: istiod's own namespace (POD_NAMESPACE) */
-  readonly defaultRootNamespace?: string;
-}
-
-export const DEFAULT_TRUST_DOMAIN = 'cluster.local';
-export const DEFAULT_ROOT_NAMESPACE = 'istio-system';
-
-/** The mesh model's view of a mesh config file (see model/push-context.ts MeshConfig). */
-export function meshFromFile(file: MeshConfigFile, flags: MeshFlags): {
-  domainSuffix: string;
-  trustDomain: string;
-  rootNamespace: string;
-  outboundTrafficPolicy?: 'ALLOW_ANY' | 'REGISTRY_ONLY';
-  trustDomainAliases?: readonly string[];
-  extensionProviders?: readonly ExtensionProvider[];
-} {
-  const mode = file.outboundTrafficPolicy?.mode;
-  return {
-    domainSuffix: flags.domainSuffix,
-    trustDomain: flags.trustDomain ?? file.trustDomain ?? DEFAULT_TRUST_DOMAIN,
-    rootNamespace: flags.rootNamespace ?? file.rootNamespace ?? flags.defaultRootNamespace ?? DEFAULT_ROOT_NAMESPACE,
-    ...(mode ? { outboundTrafficPolicy: mode } : {}),
-    ...(file.trustDomainAliases?.length ? { trustDomainAliases: file.trustDomainAliases } : {}),
-    ...(file.extensionProviders?.length ? { extensionProviders: file.extensionProviders } : {}),
-  };
-}

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
-import { meshFromFile, parseMeshConfig, type MeshConfigFile, type MeshFlags } from '../../config/mesh-config.js';
-import type { MeshConfig } from '../../model/push-context.js';
+import { parseMeshConfig, type MeshConfigFile } from '../../config/mesh-config.js';
+import { DEFAULT_MESH_CONFIG, type MeshConfig } from '../../model/push-context.js';
 import type { Logger } from '../../telemetry/log.js';
 
 // The mesh config file (`--mesh-config`, the `mesh` key of ConfigMap `istio` mounted into the pod), read at
@@ -11,6 +11,28 @@ import type { Logger } from '../../telemetry/log.js';
 // polled (stat follows the link) and re-read only when its content changed.
 
 const POLL_MS = 1000;
+
+/** What the command line says about the mesh; a flag given there beats the file (istiod's flags do too). */
+export interface MeshFlags {
+  readonly domainSuffix: string;
+  readonly trustDomain?: string;
+  readonly rootNamespace?: string;
+  /** when neither the flag nor the file names one: istiod's own namespace (POD_NAMESPACE) */
+  readonly defaultRootNamespace?: string;
+}
+
+/** The mesh model's view of a mesh config file (an empty one: the flags and defaults alone). */
+export function meshFromFile(file: MeshConfigFile, flags: MeshFlags): MeshConfig {
+  const mode = file.outboundTrafficPolicy?.mode;
+  return {
+    domainSuffix: flags.domainSuffix,
+    trustDomain: flags.trustDomain ?? file.trustDomain ?? DEFAULT_MESH_CONFIG.trustDomain,
+    rootNamespace: flags.rootNamespace ?? file.rootNamespace ?? flags.defaultRootNamespace ?? DEFAULT_MESH_CONFIG.rootNamespace,
+    ...(mode ? { outboundTrafficPolicy: mode } : {}),
+    ...(file.trustDomainAliases?.length ? { trustDomainAliases: file.trustDomainAliases } : {}),
+    ...(file.extensionProviders?.length ? { extensionProviders: file.extensionProviders } : {}),
+  };
+}
 
 export class MeshConfigFileSource {
   private text: string;
