@@ -101,8 +101,18 @@ export interface BuildResult {
   readonly filters: J[];
   /** the action of each filter: CUSTOM, AUDIT, DENY or ALLOW */
   readonly actions: string[];
-  /** rules left out and why (logged by the caller; never silently) */
+  /** what a user must hear about: config that could not be applied as written (the caller logs it) */
   readonly warnings: string[];
+  /**
+   * expected omissions, as istiod logs them at debug: an ALLOW rule with HTTP-only conditions is left out
+   * of a TCP chain, where nothing could check them
+   */
+  readonly notes: string[];
+}
+
+interface Report {
+  readonly warnings: string[];
+  readonly notes: string[];
 }
 
 const RBAC_HTTP_FILTER = 'envoy.filters.http.rbac';
@@ -125,7 +135,7 @@ function policyName(p: ScopedPolicy, i: number, provider?: string): string {
 }
 
 /** The rules of `policies` as RBAC policies by name, split into enforced and dry-run (shadow) ones. */
-function rulesOf(policies: readonly ScopedPolicy[], action: RbacAction, forTCP: boolean, opts: BuildOptions, warnings: string[], provider?: string): { enforce: J; shadow: J; hasEnforce: boolean; hasShadow: boolean } {
+function rulesOf(policies: readonly ScopedPolicy[], action: RbacAction, forTCP: boolean, opts: BuildOptions, report: Report, provider?: string): { enforce: J; shadow: J; hasEnforce: boolean; hasShadow: boolean } {
   const enforce: J = {};
   const shadow: J = {};
   let hasEnforce = false;
@@ -144,14 +154,14 @@ function rulesOf(policies: readonly ScopedPolicy[], action: RbacAction, forTCP: 
         // validation admits only known attributes, so this is a defect; still never fail open: a DENY (or
         // CUSTOM) rule that cannot be read matches everything, an ALLOW or AUDIT one nothing
         if (action === 'DENY') target[name] = MATCH_ALL;
-        warnings.push(`${name}: ${(err as Error).message}; ${action === 'DENY' ? 'the rule now matches every request' : 'the rule is left out'}`);
+        report.warnings.push(`${name}: ${(err as Error).message}; ${action === 'DENY' ? 'the rule now matches every request' : 'the rule is left out'}`);
         return;
       }
       try {
         target[name] = model.generate(forTCP, action);
       } catch (err) {
         // an ALLOW condition a TCP filter cannot check (HTTP only): the rule is left out, which is stricter
-        warnings.push(`${name}: left out on ${forTCP ? 'TCP' : 'HTTP'} ports: ${(err as Error).message}`);
+        report.notes.push(`${name}: left out on ${forTCP ? 'TCP' : 'HTTP'} ports: ${(err as Error).message}`);
       }
     });
     if (rules.length === 0) target[policyName(p, 0, provider)] = MATCH_NEVER;
@@ -164,9 +174,9 @@ function rbac(action: RbacAction, policiesMap: J): J {
   return { ...(action !== 'ALLOW' ? { action } : {}), ...(Object.keys(policiesMap).length > 0 ? { policies: policiesMap } : {}) };
 }
 
-function build(policies: readonly ScopedPolicy[], action: RbacAction, forTCP: boolean, opts: BuildOptions, warnings: string[]): Built | undefined {
+function build(policies: readonly ScopedPolicy[], action: RbacAction, forTCP: boolean, opts: BuildOptions, report: Report): Built | undefined {
   if (policies.length === 0) return undefined;
-  const r = rulesOf(policies, action, forTCP, opts, warnings);
+  const r = rulesOf(policies, action, forTCP, opts, report);
   return { ...(r.hasEnforce ? { rules: rbac(action, r.enforce) } : {}), ...(r.hasShadow ? { shadowRules: rbac(action, r.shadow) } : {}) };
 }
 
@@ -202,13 +212,13 @@ function tcpFilter(b: Built): J {
 }
 
 /** CUSTOM policies → per provider (sorted) an RBAC shadow + ext_authz pair, or a fail-closed DENY. */
-function customFilters(policies: readonly ScopedPolicy[], forTCP: boolean, opts: BuildOptions, warnings: string[]): J[] {
+function customFilters(policies: readonly ScopedPolicy[], forTCP: boolean, opts: BuildOptions, report: Report): J[] {
   if (policies.length === 0) return [];
   const byProvider = new Map<string, ScopedPolicy[]>();
   for (const p of policies) {
     const provider = p.spec.provider?.name ?? '';
     if (p.dryRun) {
-      warnings.push(`${p.namespace}/${p.name}: dry-run is not supported for action CUSTOM; the policy is not evaluated`);
+      report.warnings.push(`${p.namespace}/${p.name}: dry-run is not supported for action CUSTOM; the policy is not evaluated`);
       continue;
     }
     const list = byProvider.get(provider);
@@ -218,7 +228,7 @@ function customFilters(policies: readonly ScopedPolicy[], forTCP: boolean, opts:
   const providers = [...byProvider.keys()].sort();
   const filters: J[] = [];
   for (const provider of providers) {
-    const { enforce } = rulesOf(byProvider.get(provider)!, 'DENY', forTCP, opts, warnings, provider);
+    const { enforce } = rulesOf(byProvider.get(provider)!, 'DENY', forTCP, opts, report, provider);
     const resolved = opts.extAuthz?.get(provider);
     let problem: string | undefined;
     if (providers.length > 1) problem = `only 1 provider can be used per workload, found multiple providers: ${providers.join(', ')}`;
@@ -227,7 +237,7 @@ function customFilters(policies: readonly ScopedPolicy[], forTCP: boolean, opts:
     else if (resolved.error) problem = resolved.error;
     if (problem !== undefined) {
       const names = byProvider.get(provider)!.map((p) => `${p.namespace}/${p.name}`).join(', ');
-      warnings.push(`CUSTOM ${names}: ${problem}; requests its rules match are denied`);
+      report.warnings.push(`CUSTOM ${names}: ${problem}; requests its rules match are denied`);
       const denied = Object.fromEntries(Object.entries(enforce).map(([name, policy]) => [`${name}${BAD_CUSTOM_SUFFIX}`, policy]));
       filters.push(forTCP
         ? { name: RBAC_NETWORK_FILTER, typed_config: { '@type': NETWORK_RBAC_TYPE, rules: rbac('DENY', denied), stat_prefix: 'tcp.' } }
@@ -253,10 +263,10 @@ function customFilters(policies: readonly ScopedPolicy[], forTCP: boolean, opts:
 }
 
 function buildFilters(sel: SelectedPolicies, opts: BuildOptions, forTCP: boolean): BuildResult {
-  const warnings: string[] = [];
+  const report: Report = { warnings: [], notes: [] };
   const filters: J[] = [];
   const actions: string[] = [];
-  for (const f of customFilters(sel.custom, forTCP, opts, warnings)) {
+  for (const f of customFilters(sel.custom, forTCP, opts, report)) {
     filters.push(f);
     actions.push('CUSTOM');
   }
@@ -265,10 +275,10 @@ function buildFilters(sel: SelectedPolicies, opts: BuildOptions, forTCP: boolean
     filters.push(forTCP ? tcpFilter(b) : httpFilter(b));
     actions.push(action);
   };
-  add('AUDIT', build(sel.audit, 'LOG', forTCP, opts, warnings));
-  add('DENY', build(sel.deny, 'DENY', forTCP, opts, warnings));
-  add('ALLOW', build(sel.allow, 'ALLOW', forTCP, opts, warnings));
-  return { filters, actions, warnings };
+  add('AUDIT', build(sel.audit, 'LOG', forTCP, opts, report));
+  add('DENY', build(sel.deny, 'DENY', forTCP, opts, report));
+  add('ALLOW', build(sel.allow, 'ALLOW', forTCP, opts, report));
+  return { filters, actions, ...report };
 }
 
 /** HTTP filters in Istio's order: CUSTOM (RBAC shadow + ext_authz per provider), AUDIT (LOG), DENY, ALLOW. */

@@ -126,7 +126,7 @@ export function grpcInboundSecurity(ctx: PushContext, proxy: Proxy, port: number
     mode: mtls ? 'mtls' : 'plaintext',
     ...(mtls ? { transportSocket: downstreamTlsContext() } : {}),
     httpFilters: built.filters.map((f, i) => ({ ...(legacyHeaderMatchers(f) as J), name: nameOf(built.actions[i]!) })),
-    notes: [`mTLS ${pa.mode} from ${pa.from}`, ...warnings],
+    notes: [`mTLS ${pa.mode} from ${pa.from}`, ...warnings, ...built.notes],
   };
 }
 

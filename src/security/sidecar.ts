@@ -95,6 +95,6 @@ export function sidecarInboundSecurity(ctx: PushContext, proxy: Proxy, port: num
     ...(pa.mode !== 'DISABLE' ? { transportSocket: sidecarDownstreamTlsSocket() } : {}),
     httpFilters: http.filters,
     networkFilters: tcp.filters,
-    notes: [`mTLS ${pa.mode} from ${pa.from}`, ...new Set([...http.warnings, ...tcp.warnings])],
+    notes: [`mTLS ${pa.mode} from ${pa.from}`, ...new Set([...http.warnings, ...tcp.warnings, ...http.notes, ...tcp.notes])],
   };
 }

@@ -94,6 +94,13 @@ describe('AuthorizationPolicy conditions are never dropped', () => {
     assert.equal((allow.filters[0]! as Obj).typed_config.rules.policies, undefined, 'ALLOW without the rule: nothing is allowed');
   });
 
+  it('an ALLOW rule with HTTP-only conditions left out of TCP chains is a note, not a warning (istiod: debug)', () => {
+    const { ctx, warnings } = world([ap('get-only', { rules: [{ to: [{ operation: { methods: ['GET'] } }] }] })]);
+    const sec = sidecarInboundSecurity(ctx, sidecar, 9080);
+    assert.deepEqual(warnings, []);
+    assert.ok(sec.notes.some((n) => /ns\[shop\]-policy\[get-only\]-rule\[0\]: left out on TCP ports: "methods" is HTTP only/.test(n)), sec.notes.join('\n'));
+  });
+
   it('every `when` key validation accepts is one the builder can express', () => {
     const accepted = [
       'request.headers[x]', 'request.experimental.inline.headers[x]', 'source.ip', 'remote.ip', 'source.namespace', 'source.principal',
