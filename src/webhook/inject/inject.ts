@@ -152,17 +152,16 @@ export function injectPod(pod: Json, opts: InjectOptions): InjectResult {
   const result = template({ namespace: opts.namespace, labels, annotations, spec, workload, cfg: opts.cfg });
 
   // containers named istio-proxy / istio-init already in the pod customise the injected ones
-  const userSet = [...((spec.containers as Json[] | undefined) ?? []), ...((spec.initContainers as Json[] | undefined) ?? [])];
-  const customised = (c: Json) => overlay(c, userSet.find((u) => u.name === c.name));
+  const customised = (c: Json) => overlay(c, podContainer(spec, String(c.name)));
   const existingInit = result.appInitContainers ?? ((spec.initContainers as Json[] | undefined) ?? []).filter((c) => c.name !== 'istio-init' && c.name !== 'istio-proxy');
   // Istio's ordering: a native istio-proxy (and its istio-init) start before the pod's own init containers;
   // without native sidecars istio-init runs last, right before the app and istio-proxy.
   const initContainers = result.native ? [...result.initContainers.map(customised), ...existingInit] : [...existingInit, ...result.initContainers.map(customised)];
   // iptables must exempt the user the proxy really runs as (Istio's ProxyUID from a customised istio-proxy)
-  const proxyUid = (userSet.find((u) => u.name === 'istio-proxy')?.securityContext as { runAsUser?: number } | undefined)?.runAsUser;
+  const proxyUid = (podContainer(spec, 'istio-proxy')?.securityContext as { runAsUser?: number } | undefined)?.runAsUser;
   const init = initContainers.find((c) => c.name === 'istio-init');
   const uidAt = Array.isArray(init?.args) ? (init.args as string[]).indexOf('-u') : -1;
-  if (proxyUid !== undefined && uidAt >= 0 && !userSet.some((u) => u.name === 'istio-init' && u.args)) {
+  if (proxyUid !== undefined && uidAt >= 0 && !podContainer(spec, 'istio-init')?.args) {
     init!.args = (init!.args as string[]).map((a, i) => (i === uidAt + 1 ? String(proxyUid) : a));
   }
   // grpc-agent puts its agent first so the agent's postStart hook holds the app until the bootstrap exists.
