@@ -45,24 +45,32 @@ function markAvailableWhenCreated(api: FakeApiServer): () => void {
   return () => clearInterval(timer);
 }
 
-describe('meshd install / uninstall against the API-server fixture (real kubectl)', { skip: !kubectlAvailable() && 'no kubectl' }, () => {
-  const api = new FakeApiServer();
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'meshd-install-'));
+/**
+ * A fixture API server for one describe block: started before its tests with a kubeconfig file and real
+ * kubectl pointed at it, stopped and cleaned up after them.
+ */
+function fixtureCluster(api: FakeApiServer, prefix: string): { readonly dir: string; readonly kubeconfig: string; readonly kubectl: () => Kubectl } {
+  const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
   const kubeconfig = path.join(dir, 'kubeconfig');
-  let k: Kubectl;
-  const flags = (extra: Partial<InstallFlags> = {}): InstallFlags => ({ set: [], kubeconfig, skipConfirmation: true, wait: true, waitTimeout: '20s', ...extra });
-  const names = (out: string) => out.trim().split('\n').filter(Boolean).sort();
-
+  let k: Kubectl | undefined;
   before(async () => {
     const url = await api.start();
     writeFileSync(kubeconfig, kubeconfigYaml({ server: url }));
     k = kubectlFor({ server: url });
   });
   after(async () => {
-    k.cleanup();
+    k?.cleanup();
     await api.stop();
     rmSync(dir, { recursive: true, force: true });
   });
+  return { dir, kubeconfig, kubectl: () => k! };
+}
+
+describe('meshd install / uninstall against the API-server fixture (real kubectl)', { skip: !kubectlAvailable() && 'no kubectl' }, () => {
+  const api = new FakeApiServer();
+  const { dir, kubeconfig, kubectl } = fixtureCluster(api, 'meshd-install-');
+  const flags = (extra: Partial<InstallFlags> = {}): InstallFlags => ({ set: [], kubeconfig, skipConfirmation: true, wait: true, waitTimeout: '20s', ...extra });
+  const names = (out: string) => out.trim().split('\n').filter(Boolean).sort();
 
   it('asks first and changes nothing unless confirmed', async () => {
     const t = io('n');
@@ -83,7 +91,7 @@ describe('meshd install / uninstall against the API-server fixture (real kubectl
     assert.match(t.out(), /✔ CRDs installed/);
     assert.match(t.out(), /Deployment istio-system\/istiod: 1\/1 available/);
     assert.match(t.out(), /✔ meshd is ready/);
-    const listed = names(await k.run(['get', '-A', '-o', 'name', '-l', 'app.kubernetes.io/part-of=meshd', 'crd,ns,sa,cm,svc,deploy,pdb,hpa,role,rolebinding,clusterrole,clusterrolebinding,mutatingwebhookconfiguration,validatingwebhookconfiguration']));
+    const listed = names(await kubectl().run(['get', '-A', '-o', 'name', '-l', 'app.kubernetes.io/part-of=meshd', 'crd,ns,sa,cm,svc,deploy,pdb,hpa,role,rolebinding,clusterrole,clusterrolebinding,mutatingwebhookconfiguration,validatingwebhookconfiguration']));
     assert.deepEqual(listed, [
       'clusterrole.rbac.authorization.k8s.io/meshd',
       'clusterrolebinding.rbac.authorization.k8s.io/meshd',
@@ -103,9 +111,9 @@ describe('meshd install / uninstall against the API-server fixture (real kubectl
       'serviceaccount/istiod',
       'validatingwebhookconfiguration.admissionregistration.k8s.io/istio-validator-istio-system',
     ]);
-    const deploy = JSON.parse(await k.run(['get', '-n', 'istio-system', 'deployment', 'istiod', '-o', 'json', '--show-managed-fields'])) as { metadata: { managedFields: { manager: string; operation: string }[] } };
+    const deploy = JSON.parse(await kubectl().run(['get', '-n', 'istio-system', 'deployment', 'istiod', '-o', 'json', '--show-managed-fields'])) as { metadata: { managedFields: { manager: string; operation: string }[] } };
     assert.ok(deploy.metadata.managedFields.some((m) => m.manager === 'meshd' && m.operation === 'Apply'), JSON.stringify(deploy.metadata.managedFields));
-    const svc = await k.run(['get', '-n', 'istio-system', 'service', 'istiod', '-o', 'jsonpath={.spec.ports[*].port}']);
+    const svc = await kubectl().run(['get', '-n', 'istio-system', 'service', 'istiod', '-o', 'jsonpath={.spec.ports[*].port}']);
     assert.equal(svc, '15010 15012 443 15014');
   });
 
@@ -120,7 +128,7 @@ describe('meshd install / uninstall against the API-server fixture (real kubectl
   it('--set reaches the cluster (istioctl spellings too)', async () => {
     const t = io();
     assert.equal(await runInstall(flags({ wait: false, set: ['values.pilot.autoscaleEnabled=false', 'replicaCount=2', 'values.pilot.hub=registry.example', 'values.global.hub=proxies.example'] }), t), 0, t.err());
-    const spec = JSON.parse(await k.run(['get', '-n', 'istio-system', 'deployment', 'istiod', '-o', 'json'])) as { spec: { replicas: number; template: { spec: { containers: { image: string; args: string[] }[] } } } };
+    const spec = JSON.parse(await kubectl().run(['get', '-n', 'istio-system', 'deployment', 'istiod', '-o', 'json'])) as { spec: { replicas: number; template: { spec: { containers: { image: string; args: string[] }[] } } } };
     assert.equal(spec.spec.replicas, 2);
     assert.equal(spec.spec.template.spec.containers[0]!.image, 'registry.example/meshd:0.1.0');
     assert.ok(spec.spec.template.spec.containers[0]!.args.includes('--proxy-hub=proxies.example'));
@@ -131,11 +139,11 @@ describe('meshd install / uninstall against the API-server fixture (real kubectl
     writeFileSync(values, YAML.stringify({ hub: 'file.example', replicaCount: 3, autoscaleEnabled: false, meshConfig: { accessLogFile: '/dev/stdout' }, global: { tag: '1.28.1' } }));
     const t = io();
     assert.equal(await runInstall(flags({ wait: false, filename: values, set: ['replicaCount=4'] }), t), 0, t.err());
-    const deploy = JSON.parse(await k.run(['get', '-n', 'istio-system', 'deployment', 'istiod', '-o', 'json'])) as { spec: { replicas: number; template: { spec: { containers: { image: string; args: string[] }[] } } } };
+    const deploy = JSON.parse(await kubectl().run(['get', '-n', 'istio-system', 'deployment', 'istiod', '-o', 'json'])) as { spec: { replicas: number; template: { spec: { containers: { image: string; args: string[] }[] } } } };
     assert.equal(deploy.spec.replicas, 4, '--set replicaCount=4 after the file\'s 3');
     assert.equal(deploy.spec.template.spec.containers[0]!.image, 'file.example/meshd:0.1.0');
     assert.ok(deploy.spec.template.spec.containers[0]!.args.includes('--proxy-tag=1.28.1'), deploy.spec.template.spec.containers[0]!.args.join(' '));
-    const mesh = await k.run(['get', '-n', 'istio-system', 'configmap', 'istio', '-o', 'jsonpath={.data.mesh}']);
+    const mesh = await kubectl().run(['get', '-n', 'istio-system', 'configmap', 'istio', '-o', 'jsonpath={.data.mesh}']);
     assert.match(mesh, /accessLogFile: \/dev\/stdout/);
     // the file's other defaults are untouched: the mesh ConfigMap keeps the chart's trustDomain
     assert.match(mesh, /trustDomain: cluster.local/);
@@ -177,7 +185,7 @@ describe('meshd install / uninstall against the API-server fixture (real kubectl
     const t = io();
     assert.equal(await runUninstall({ set: [], kubeconfig, skipConfirmation: true }, t), 0, t.err());
     assert.match(t.out(), /removed Deployment istio-system\/istiod/);
-    const left = names(await k.run(['get', '-A', '-o', 'name', '-l', 'app.kubernetes.io/part-of=meshd', 'crd,ns,sa,cm,svc,deploy,pdb,hpa,role,rolebinding,clusterrole,clusterrolebinding,mutatingwebhookconfiguration,validatingwebhookconfiguration']));
+    const left = names(await kubectl().run(['get', '-A', '-o', 'name', '-l', 'app.kubernetes.io/part-of=meshd', 'crd,ns,sa,cm,svc,deploy,pdb,hpa,role,rolebinding,clusterrole,clusterrolebinding,mutatingwebhookconfiguration,validatingwebhookconfiguration']));
     assert.deepEqual(left, [
       'customresourcedefinition.apiextensions.k8s.io/authorizationpolicies.security.istio.io',
       'customresourcedefinition.apiextensions.k8s.io/destinationrules.networking.istio.io',
@@ -188,7 +196,7 @@ describe('meshd install / uninstall against the API-server fixture (real kubectl
     const again = io();
     assert.equal(await runUninstall({ set: [], kubeconfig, skipConfirmation: true, purge: true }, again), 0, again.err());
     assert.match(again.out(), /Deployment istio-system\/istiod was not there/);
-    const none = await k.run(['get', '-A', '-o', 'name', '-l', 'app.kubernetes.io/part-of=meshd', 'crd,ns,deploy,mutatingwebhookconfiguration']);
+    const none = await kubectl().run(['get', '-A', '-o', 'name', '-l', 'app.kubernetes.io/part-of=meshd', 'crd,ns,deploy,mutatingwebhookconfiguration']);
     assert.equal(none.trim(), '');
   });
 
@@ -216,20 +224,7 @@ describe('meshd install / uninstall against the API-server fixture (real kubectl
 describe('meshd install --dry-run on a fresh cluster (no istio-system yet; real kubectl)', { skip: !kubectlAvailable() && 'no kubectl' }, () => {
   // the fixture pre-creates istio-system unless told which namespaces exist
   const api = new FakeApiServer({ namespaces: ['default', 'kube-system'] });
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'meshd-install-fresh-'));
-  const kubeconfig = path.join(dir, 'kubeconfig');
-  let k: Kubectl;
-
-  before(async () => {
-    const url = await api.start();
-    writeFileSync(kubeconfig, kubeconfigYaml({ server: url }));
-    k = kubectlFor({ server: url });
-  });
-  after(async () => {
-    k.cleanup();
-    await api.stop();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const { kubeconfig, kubectl } = fixtureCluster(api, 'meshd-install-fresh-');
 
   it('reports what would be created, including the objects inside the namespace it would create, and stores nothing', async () => {
     const t = io();
@@ -246,8 +241,8 @@ describe('meshd install --dry-run on a fresh cluster (no istio-system yet; real 
     assert.doesNotMatch(out, /Waiting for Deployment|Proceed\?/);
     assert.equal(t.err(), '');
     // nothing was stored: kubectl sees no namespace, no CRD, no webhook configuration
-    await assert.rejects(k.run(['get', 'namespace', 'istio-system']), /NotFound|not found/);
-    assert.equal((await k.run(['get', 'crd,mutatingwebhookconfiguration,clusterrole', '-o', 'name', '-l', 'app.kubernetes.io/part-of=meshd'])).trim(), '');
+    await assert.rejects(kubectl().run(['get', 'namespace', 'istio-system']), /NotFound|not found/);
+    assert.equal((await kubectl().run(['get', 'crd,mutatingwebhookconfiguration,clusterrole', '-o', 'name', '-l', 'app.kubernetes.io/part-of=meshd'])).trim(), '');
   });
 
   it('any other 404 still fails the dry run with the server\'s message', async () => {
