@@ -9,7 +9,7 @@
 // every name it subscribes to, at every level, has arrived and been ACKed.
 //
 // To stay cheap (the proxies share two cores with meshd): the DiscoveryResponse envelope is walked by
-// hand, only LDS/RDS/CDS bodies are decoded (protobufjs types from src/xds/protos.ts), decoded results
+// hand, only LDS/RDS/CDS bodies are decoded (protobufjs types from src/envoy/protos.ts), decoded results
 // are memoized by content within the worker (N proxies receiving the same bytes decode them once, as
 // if each ran on its own machine), and requests are hand-assembled from a per-subscription cached
 // `resource_names` block. EDS bodies are only decoded for a tracked resource.
@@ -24,7 +24,7 @@
 import { pathToFileURL } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import protobuf from 'protobufjs';
-import { jsonToStruct, lookupType } from '../src/xds/protos.js';
+import { jsonToStruct, lookupType } from '../src/envoy/protos.js';
 import { TYPE } from '../src/xds/resource-types.js';
 import { BASELINE_PATH } from './write-baseline.js';
 

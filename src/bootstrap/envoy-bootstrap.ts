@@ -1,7 +1,7 @@
 import net from 'node:net';
 import path from 'node:path';
 import { z } from 'zod';
-import { jsonToStruct } from '../xds/protos.js';
+import { jsonToStruct } from '../envoy/protos.js';
 
 // The Envoy v3 bootstrap for a stock Envoy (no istio-proxy, no pilot-agent) talking to meshd: the node
 // identity istiod expects from istio-proxy, ADS to meshd, admin, Prometheus stats on 15090 and readiness

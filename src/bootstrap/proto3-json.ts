@@ -1,5 +1,5 @@
 import protobuf from 'protobufjs';
-import { envoyRoot } from '../xds/protos.js';
+import { envoyRoot } from '../envoy/protos.js';
 
 // A bootstrap file is read by Envoy's protobuf JSON parser, which wants canonical proto3 JSON: Durations as
 // "1.5s", Struct/Value as plain JSON, wrappers as their bare value, 64-bit integers as strings, bytes as

@@ -1,6 +1,6 @@
 import type { AuthorizationPolicy } from '../config/schemas/authorization-policy.js';
 import type { PushContext } from '../model/push-context.js';
-import { ANY_TYPE } from '../xds/envoy/type-urls.js';
+import { ANY_TYPE } from '../envoy/type-urls.js';
 import { RuleModel, type RbacAction, type TrustDomainBundle } from './authz-model.js';
 import { EXT_AUTHZ_MATCH_PREFIX, EXT_AUTHZ_SHADOW_STAT_PREFIX, filterEnabledMetadata, type ResolvedProvider } from './ext-authz.js';
 

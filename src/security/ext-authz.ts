@@ -1,8 +1,8 @@
 import type { EnvoyExtAuthzGrpcProvider, EnvoyExtAuthzHttpProvider, ExtensionProvider } from '../config/mesh-config.js';
 import type { PushContext } from '../model/push-context.js';
-import { outboundClusterName } from '../xds/envoy/cluster-name.js';
-import { durationFromNanos, toDuration } from '../xds/envoy/duration.js';
-import { envoyRoot } from '../xds/protos.js';
+import { outboundClusterName } from '../envoy/cluster-name.js';
+import { durationFromNanos, toDuration } from '../envoy/duration.js';
+import { envoyRoot } from '../envoy/protos.js';
 
 // Mesh config `extensionProviders` → Envoy ext_authz filters for CUSTOM AuthorizationPolicies (istiod
 // pilot/pkg/security/authz/builder/extauthz.go). A provider names a mesh service (`ns/host` or `host`) and a

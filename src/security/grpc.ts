@@ -2,7 +2,7 @@ import type { ClientTLSSettings } from '../config/schemas/destination-rule.js';
 import type { PushContext } from '../model/push-context.js';
 import type { Proxy } from '../model/proxy.js';
 import type { Workload } from '../model/types.js';
-import { ANY_TYPE, anyOf, TLS_TRANSPORT_SOCKET_NAME } from '../xds/envoy/type-urls.js';
+import { ANY_TYPE, anyOf, TLS_TRANSPORT_SOCKET_NAME } from '../envoy/type-urls.js';
 import { effectiveMtls, peerAuthenticationLabelKeys, type MtlsMode } from './authn.js';
 import { buildHttpFilters, meshTrustDomainBundle, policiesForWorkload } from './authz.js';
 

@@ -1,7 +1,7 @@
 import type { PushContext } from '../model/push-context.js';
 import type { Proxy } from '../model/proxy.js';
-import { ANY_TYPE, anyOf, TLS_TRANSPORT_SOCKET_NAME } from '../xds/envoy/type-urls.js';
-import { meshCommonTlsContext } from '../xds/envoy/sds.js';
+import { ANY_TYPE, anyOf, TLS_TRANSPORT_SOCKET_NAME } from '../envoy/type-urls.js';
+import { meshCommonTlsContext } from '../envoy/sds.js';
 import { effectiveMtls, type MtlsMode } from './authn.js';
 import { buildHttpFilters, buildTcpFilters, meshTrustDomainBundle, policiesForWorkload } from './authz.js';
 import { resolveExtensionProviders } from './ext-authz.js';

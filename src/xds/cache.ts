@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import protobuf from 'protobufjs';
 import { trackDependencies, type PushContext } from '../model/push-context.js';
-import { encodeMessage } from './protos.js';
+import { encodeMessage } from '../envoy/protos.js';
 import { typeName, type TypeUrl } from './resource-types.js';
 
 export interface EncodedResource {

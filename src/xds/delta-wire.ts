@@ -1,6 +1,6 @@
 import protobuf from 'protobufjs';
 import { z } from 'zod';
-import { lookupType, structToJson } from './protos.js';
+import { lookupType, structToJson } from '../envoy/protos.js';
 import type { EncodedResource } from './cache.js';
 
 // DeltaDiscoveryRequest in, DeltaDiscoveryResponse out, at the byte level, like wire.ts does for the

@@ -1,6 +1,6 @@
 import protobuf from 'protobufjs';
 import { z } from 'zod';
-import { lookupType, structToJson } from './protos.js';
+import { lookupType, structToJson } from '../envoy/protos.js';
 import type { EncodedResource } from './cache.js';
 
 // DiscoveryRequest in, DiscoveryResponse out, at the byte level. Responses are spliced together from

@@ -12,7 +12,7 @@ import { certificateServiceClient, MAX_CSR_BYTES, type IstioCertificateResponse 
 import { signJwt } from '../../src/ca/jwt.js';
 import { createCsr, generateKeyPair } from '../../src/ca/x509.js';
 import { Daemon } from '../../src/daemon.js';
-import { lookupType, jsonToStruct } from '../../src/xds/protos.js';
+import { lookupType, jsonToStruct } from '../../src/envoy/protos.js';
 import { TYPE } from '../../src/xds/resource-types.js';
 import { FakeApiServer } from '../kube-fixture/server.js';
 import { opensslAsync, opensslVerify } from '../support/openssl.js';

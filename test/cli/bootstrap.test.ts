@@ -9,7 +9,7 @@ import { buildEnvoyBootstrap, type BootstrapInput } from '../../src/bootstrap/en
 import { formatDuration, toProto3Json } from '../../src/bootstrap/proto3-json.js';
 import { bootstrapInputFromFlags, renderBootstrap, type BootstrapFlags } from '../../src/cli/bootstrap.js';
 import { parseProxy } from '../../src/model/proxy.js';
-import { checkEnvoyResource } from '../../src/xds/envoy/pgv-check.js';
+import { checkEnvoyResource } from '../support/envoy-check/pgv-check.js';
 import { istioReference } from '../support/istio-reference.js';
 
 // `meshd bootstrap` output must be a Bootstrap Envoy accepts (nothing lost in an encode/decode with Envoy's

@@ -10,7 +10,7 @@ import { validateDocument } from '../../src/config/validate.js';
 import { DEFAULT_MESH_CONFIG, PushContext } from '../../src/model/push-context.js';
 import { buildHttpFilters, buildTcpFilters, selectPolicies, type SelectedPolicies } from '../../src/security/authz.js';
 import { resolveExtensionProviders } from '../../src/security/ext-authz.js';
-import { checkEnvoyResource } from '../../src/xds/envoy/pgv-check.js';
+import { checkEnvoyResource } from '../support/envoy-check/pgv-check.js';
 import { istioReference } from '../support/istio-reference.js';
 
 // meshd's AuthorizationPolicy → RBAC builder against Istio's own builder goldens

@@ -9,7 +9,7 @@ import { parseProxy } from '../../src/model/proxy.js';
 import { buildHttpFilters, buildTcpFilters, policiesForWorkload, type ScopedPolicy } from '../../src/security/authz.js';
 import { grpcInboundSecurity } from '../../src/security/grpc.js';
 import { sidecarInboundSecurity } from '../../src/security/sidecar.js';
-import { checkEnvoyResource } from '../../src/xds/envoy/pgv-check.js';
+import { checkEnvoyResource } from '../support/envoy-check/pgv-check.js';
 import { buildSidecarListener } from '../../src/xds/generators/sidecar/lds.js';
 
 // AuthorizationPolicy conditions that must never be dropped (a DENY that silently denies nothing is a

@@ -6,7 +6,7 @@ import { PushContext } from '../../src/model/push-context.js';
 import { parseProxy, type Proxy } from '../../src/model/proxy.js';
 import { effectiveMtls } from '../../src/security/authn.js';
 import { grpcGenerator } from '../../src/xds/generators/grpc/index.js';
-import { roundTripLosses } from '../../src/xds/envoy/proto-check.js';
+import { roundTripLosses } from '../support/envoy-check/proto-check.js';
 import { TYPE, typeName } from '../../src/xds/resource-types.js';
 
 // PeerAuthentication precedence, and what the proxyless generator emits for mTLS and RBAC: server

@@ -5,7 +5,7 @@ import { validateDocument } from '../../src/config/validate.js';
 import { PushContext, trackDependencies } from '../../src/model/push-context.js';
 import { parseProxy, type Proxy } from '../../src/model/proxy.js';
 import { sidecarInboundSecurity, type SidecarInboundSecurity } from '../../src/security/sidecar.js';
-import { roundTripLosses } from '../../src/xds/envoy/proto-check.js';
+import { roundTripLosses } from '../support/envoy-check/proto-check.js';
 import * as fx from '../xds/sidecar/lds-rds-fixture.js';
 import { buildSidecarCluster } from '../../src/xds/generators/sidecar/cds.js';
 import { buildSidecarListener } from '../../src/xds/generators/sidecar/lds.js';

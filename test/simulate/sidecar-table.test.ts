@@ -8,7 +8,7 @@ import { PushContext } from '../../src/model/push-context.js';
 import { parseProxy, type Proxy } from '../../src/model/proxy.js';
 import { durationText, simulate, type SimResult } from '../../src/simulate/envoy-sim.js';
 import type { SimRequestInput } from '../../src/simulate/resources.js';
-import { checkEnvoyResource } from '../../src/xds/envoy/pgv-check.js';
+import { checkEnvoyResource } from '../support/envoy-check/pgv-check.js';
 import { TYPE } from '../../src/xds/resource-types.js';
 import { generateSidecarResources, type GeneratedSidecar } from '../../src/simulate/sidecar-resources.js';
 

@@ -1,5 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
-import { lookupType, jsonToStruct } from '../../src/xds/protos.js';
+import { lookupType, jsonToStruct } from '../../src/envoy/protos.js';
 import { TYPE_NAMES } from './type-names.js';
 
 // Bare ADS clients speaking the wire protocol directly (no grpc-js-xds), state of the world and Delta:

@@ -1,4 +1,4 @@
-import { lookupType } from '../../src/xds/protos.js';
+import { lookupType } from '../../src/envoy/protos.js';
 import { SHORT_TYPE, TYPE, typeName, type TypeUrl } from '../../src/xds/resource-types.js';
 import type { DiscoveryServer } from '../../src/xds/server.js';
 import { RawAdsClient, RawDeltaClient, type DeltaResponse, type RequestInit, type Response } from './ads-client.js';

@@ -11,7 +11,7 @@ import { TYPE } from '../../src/xds/resource-types.js';
 import type { Generator } from '../../src/xds/generators/generator.js';
 import { encodeResource } from '../../src/xds/cache.js';
 import { decodeDeltaDiscoveryResponse, encodeDeltaDiscoveryResponse } from '../../src/xds/delta-wire.js';
-import { decodeMessage } from '../../src/xds/protos.js';
+import { decodeMessage } from '../../src/envoy/protos.js';
 import { RawAdsClient, RawDeltaClient, type DeltaResponse } from '../support/ads-client.js';
 
 // Protocol behaviour of Delta ADS (DeltaAggregatedResources) against a tiny generator: one EDS cluster

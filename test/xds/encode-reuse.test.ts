@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { ConfigStore } from '../../src/config/store.js';
 import { PushContext } from '../../src/model/push-context.js';
 import { ResourceCache, sameBody } from '../../src/xds/cache.js';
-import { encodeMessage, lookupType } from '../../src/xds/protos.js';
+import { encodeMessage, lookupType } from '../../src/envoy/protos.js';
 import { TYPE } from '../../src/xds/resource-types.js';
 
 // Encoding is the expensive half of building a resource, so the cache encodes a body once even when

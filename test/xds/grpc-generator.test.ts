@@ -5,8 +5,8 @@ import { validateDocument } from '../../src/config/validate.js';
 import { PushContext } from '../../src/model/push-context.js';
 import { parseProxy, type Proxy } from '../../src/model/proxy.js';
 import { grpcGenerator } from '../../src/xds/generators/grpc/index.js';
-import { roundTripLosses } from '../../src/xds/envoy/proto-check.js';
-import { checkEnvoyResource } from '../../src/xds/envoy/pgv-check.js';
+import { roundTripLosses } from '../support/envoy-check/proto-check.js';
+import { checkEnvoyResource } from '../support/envoy-check/pgv-check.js';
 import { TYPE, typeName, type TypeUrl } from '../../src/xds/resource-types.js';
 
 // Unit tests of the proxyless gRPC generator: every translation, generated from small stores, asserted on

@@ -8,8 +8,8 @@ import { ConfigStore } from '../../src/config/store.js';
 import { validateDocument } from '../../src/config/validate.js';
 import { PushContext } from '../../src/model/push-context.js';
 import { parseProxy, type Proxy } from '../../src/model/proxy.js';
-import { outboundClusterName } from '../../src/xds/envoy/cluster-name.js';
-import { checkEnvoyResource } from '../../src/xds/envoy/pgv-check.js';
+import { outboundClusterName } from '../../src/envoy/cluster-name.js';
+import { checkEnvoyResource } from '../support/envoy-check/pgv-check.js';
 import { grpcGenerator } from '../../src/xds/generators/grpc/index.js';
 import { SHORT_TYPE, TYPE, type TypeUrl } from '../../src/xds/resource-types.js';
 

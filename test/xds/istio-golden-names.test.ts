@@ -7,7 +7,7 @@ import { ConfigStore } from '../../src/config/store.js';
 import { validateDocument } from '../../src/config/validate.js';
 import { PushContext } from '../../src/model/push-context.js';
 import { parseProxy, type Proxy } from '../../src/model/proxy.js';
-import { structToJson } from '../../src/xds/protos.js';
+import { structToJson } from '../../src/envoy/protos.js';
 import { sidecarGenerator } from '../../src/xds/generators/sidecar/index.js';
 import { TYPE, type TypeUrl } from '../../src/xds/resource-types.js';
 import { istioReference } from '../support/istio-reference.js';

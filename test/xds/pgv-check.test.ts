@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import protobuf from 'protobufjs';
-import { PROTO_INCLUDE_DIRS } from '../../src/xds/protos.js';
-import { checkEnvoyResource, isHostname, pgvViolations, re2ToRegExp } from '../../src/xds/envoy/pgv-check.js';
+import { PROTO_INCLUDE_DIRS } from '../../src/envoy/protos.js';
+import { checkEnvoyResource, isHostname, pgvViolations, re2ToRegExp } from '../support/envoy-check/pgv-check.js';
 import { TYPE } from '../../src/xds/resource-types.js';
 
 // The PGV checker must find what Envoy's validation rejects. Each rule family is shown on a real Envoy

@@ -8,7 +8,7 @@ import { ConfigStore } from '../../src/config/store.js';
 import { validateDocument } from '../../src/config/validate.js';
 import { PushContext } from '../../src/model/push-context.js';
 import { parseProxy, type Proxy } from '../../src/model/proxy.js';
-import { checkEnvoyResource } from '../../src/xds/envoy/pgv-check.js';
+import { checkEnvoyResource } from '../support/envoy-check/pgv-check.js';
 import { sidecarGenerator } from '../../src/xds/generators/sidecar/index.js';
 import { TYPE, type TypeUrl } from '../../src/xds/resource-types.js';
 import { istioReference } from '../support/istio-reference.js';

@@ -3,11 +3,11 @@ import { ConfigStore } from '../../../src/config/store.js';
 import type { Kind } from '../../../src/config/kinds.js';
 import { PushContext } from '../../../src/model/push-context.js';
 import { parseProxy, type Proxy } from '../../../src/model/proxy.js';
-import { roundTripLosses } from '../../../src/xds/envoy/proto-check.js';
-import { pgvViolations } from '../../../src/xds/envoy/pgv-check.js';
+import { roundTripLosses } from '../../support/envoy-check/proto-check.js';
+import { pgvViolations } from '../../support/envoy-check/pgv-check.js';
 import { sidecarGenerator } from '../../../src/xds/generators/sidecar/index.js';
 import { TYPE } from '../../../src/xds/resource-types.js';
-import { structToJson } from '../../../src/xds/protos.js';
+import { structToJson } from '../../../src/envoy/protos.js';
 
 // Shared mesh builders for the sidecar CDS/EDS tests: a store from plain Kubernetes/Istio objects, the
 // proxy of a pod, and generate-and-check helpers that insist every body survives Envoy's protos and

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { structToJson } from '../../../src/xds/protos.js';
+import { structToJson } from '../../../src/envoy/protos.js';
 import { assignment, ctxOf, dr, HOST, pa, pod, proxyOf, SIDECAR, svc, type Body, type Obj } from './cds-fixture.js';
 
 // Sidecar EDS: health from EndpointSlice conditions, locality groups, istiod's endpoint metadata, subsets

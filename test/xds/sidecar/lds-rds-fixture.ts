@@ -5,7 +5,7 @@ import { PushContext, type MeshConfig, DEFAULT_MESH_CONFIG } from '../../../src/
 import { parseProxy, type Proxy } from '../../../src/model/proxy.js';
 import { buildSidecarListener, sidecarListenerNames } from '../../../src/xds/generators/sidecar/lds.js';
 import { buildSidecarRouteConfiguration } from '../../../src/xds/generators/sidecar/rds.js';
-import { checkEnvoyResource } from '../../../src/xds/envoy/pgv-check.js';
+import { checkEnvoyResource } from '../../support/envoy-check/pgv-check.js';
 import { TYPE } from '../../../src/xds/resource-types.js';
 
 // Small meshes for the sidecar LDS/RDS tests: Services/Pods/Istio config validated like any input, a

@@ -1,10 +1,10 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { DEFAULT_MESH_CONFIG } from '../../../src/model/push-context.js';
-import { ISTIO_STATS_CONFIG_TYPE } from '../../../src/xds/envoy/hcm.js';
+import { ISTIO_STATS_CONFIG_TYPE } from '../../../src/envoy/hcm.js';
 import { inboundPortChains } from '../../../src/xds/generators/sidecar/inbound.js';
 import { sidecarClassKey } from '../../../src/xds/generators/sidecar/scope.js';
-import { checkEnvoyResource } from '../../../src/xds/envoy/pgv-check.js';
+import { checkEnvoyResource } from '../../support/envoy-check/pgv-check.js';
 import { TYPE } from '../../../src/xds/resource-types.js';
 import { buildSidecarListener } from '../../../src/xds/generators/sidecar/lds.js';
 import {

@@ -1,8 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { DEFAULT_MESH_CONFIG } from '../../../src/model/push-context.js';
-import { envoyRouteMatch } from '../../../src/xds/envoy/envoy-match.js';
-import { roundTripLosses } from '../../../src/xds/envoy/proto-check.js';
+import { envoyRouteMatch } from '../../../src/envoy/envoy-match.js';
+import { roundTripLosses } from '../../support/envoy-check/proto-check.js';
 import { BASE, C, dr, mesh, RATINGS, REVIEWS, routeConfig, routesFor, service, sidecar, vhost, vs, type Obj } from './lds-rds-fixture.js';
 
 // Sidecar RDS: route configurations per port and VirtualService HTTP features, asserted on the Envoy

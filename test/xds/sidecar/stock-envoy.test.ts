@@ -6,7 +6,7 @@ import { PushContext } from '../../../src/model/push-context.js';
 import { parseProxy, type XdsNode } from '../../../src/model/proxy.js';
 import { sidecarGenerator } from '../../../src/xds/generators/sidecar/index.js';
 import { TYPE } from '../../../src/xds/resource-types.js';
-import { checkEnvoyResource } from '../../../src/xds/envoy/pgv-check.js';
+import { checkEnvoyResource } from '../../support/envoy-check/pgv-check.js';
 
 // Stock Envoy rejects a listener that names an extension it lacks (istio.stats is istio-proxy's). A node
 // that says it is stock Envoy — by the extensions Envoy reports, or `meshd bootstrap`'s metadata — gets

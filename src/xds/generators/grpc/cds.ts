@@ -1,14 +1,14 @@
 import type { ClientTLSSettings, LoadBalancerSettings } from '../../../config/schemas/destination-rule.js';
 import type { PushContext } from '../../../model/push-context.js';
 import type { Proxy } from '../../../model/proxy.js';
-import { parseSubsetKey } from '../../envoy/cluster-name.js';
+import { parseSubsetKey } from '../../../envoy/cluster-name.js';
 import {
   effectiveTrafficPolicy,
   findSubset,
   grpcCircuitBreakers,
   translateOutlierDetection,
-} from '../../envoy/traffic-policy.js';
-import { adsConfigSource } from '../../envoy/type-urls.js';
+} from '../../../envoy/traffic-policy.js';
+import { adsConfigSource } from '../../../envoy/type-urls.js';
 import { grpcUpstreamTransportSocket } from '../../../security/grpc.js';
 
 // CDS for proxyless gRPC (Istio grpcgen cds.go). Clusters are named `outbound|PORT|SUBSET|FQDN`, always

@@ -2,9 +2,9 @@ import { isIP } from 'node:net';
 import type { PushContext } from '../../../model/push-context.js';
 import type { Proxy } from '../../../model/proxy.js';
 import type { Locality, ServiceEndpoint } from '../../../model/types.js';
-import { parseSubsetKey } from '../../envoy/cluster-name.js';
-import { localityKey, localityOf } from '../../envoy/locality-lb.js';
-import { findSubset, labelsMatch } from '../../envoy/traffic-policy.js';
+import { parseSubsetKey } from '../../../envoy/cluster-name.js';
+import { localityKey, localityOf } from '../../../envoy/locality-lb.js';
+import { findSubset, labelsMatch } from '../../../envoy/traffic-policy.js';
 
 // EDS for proxyless gRPC: ClusterLoadAssignment for `outbound|PORT|SUBSET|FQDN`.
 //

@@ -1,7 +1,7 @@
 import type { PushContext } from '../../../model/push-context.js';
 import type { Proxy } from '../../../model/proxy.js';
-import { outboundClusterName } from '../../envoy/cluster-name.js';
-import { adsConfigSource, ANY_TYPE, anyOf, faultFilter, routerFilter } from '../../envoy/type-urls.js';
+import { outboundClusterName } from '../../../envoy/cluster-name.js';
+import { adsConfigSource, ANY_TYPE, anyOf, faultFilter, routerFilter } from '../../../envoy/type-urls.js';
 import { parseServerListenerName, resolveClientName, type HostPort } from './names.js';
 import { grpcInboundSecurity } from '../../../security/grpc.js';
 

@@ -2,7 +2,7 @@ import { isIP } from 'node:net';
 import type { PushContext } from '../../../model/push-context.js';
 import type { Proxy } from '../../../model/proxy.js';
 import type { MeshService } from '../../../model/types.js';
-import { parseSubsetKey } from '../../envoy/cluster-name.js';
+import { parseSubsetKey } from '../../../envoy/cluster-name.js';
 
 // Resource names a proxyless gRPC client asks for, and how they resolve to services.
 

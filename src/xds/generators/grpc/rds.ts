@@ -3,7 +3,7 @@ import type { HTTPMatchRequest, HTTPRoute, HTTPRouteDestination } from '../../..
 import { resolveHostname, type IndexedVirtualService, type PushContext } from '../../../model/push-context.js';
 import type { Proxy } from '../../../model/proxy.js';
 import type { MeshService } from '../../../model/types.js';
-import { outboundClusterName } from '../../envoy/cluster-name.js';
+import { outboundClusterName } from '../../../envoy/cluster-name.js';
 import {
   clusterSpecifier,
   grpcRetryPolicy,
@@ -13,10 +13,10 @@ import {
   routeTimeout,
   translateFault,
   translateRouteMatch,
-} from '../../envoy/route.js';
-import { headerMatcher, isPresenceMatch } from '../../envoy/matchers.js';
-import { destinationConsistentHash, labelsMatch, serviceConsistentHash } from '../../envoy/traffic-policy.js';
-import { FILTER_NAME } from '../../envoy/type-urls.js';
+} from '../../../envoy/route.js';
+import { headerMatcher, isPresenceMatch } from '../../../envoy/matchers.js';
+import { destinationConsistentHash, labelsMatch, serviceConsistentHash } from '../../../envoy/traffic-policy.js';
+import { FILTER_NAME } from '../../../envoy/type-urls.js';
 import { parseRouteName, proxyDnsDomain } from './names.js';
 
 // RDS for proxyless gRPC (Istio grpcgen rds.go → BuildSidecarOutboundVirtualHosts, for one host).

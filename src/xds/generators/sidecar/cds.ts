@@ -12,7 +12,7 @@ import {
   outboundClusterName,
   parseSubsetKey,
   PASSTHROUGH_CLUSTER,
-} from '../../envoy/cluster-name.js';
+} from '../../../envoy/cluster-name.js';
 import {
   applyConnectionPool,
   applyH2Upgrade,
@@ -25,17 +25,17 @@ import {
   MAX_CLEANUP_INTERVAL,
   passthroughHttpProtocolOptions,
   type ClusterDraft,
-} from '../../envoy/cluster-policy.js';
-import { effectiveTrafficPolicy, findSubset, portLevelPolicy, translateOutlierDetection } from '../../envoy/traffic-policy.js';
+} from '../../../envoy/cluster-policy.js';
+import { effectiveTrafficPolicy, findSubset, portLevelPolicy, translateOutlierDetection } from '../../../envoy/traffic-policy.js';
 import {
   autoMtlsTransportSocketMatches,
   istioMutualTransportSocket,
   simpleOrMutualUpstreamTls,
   transportSocket,
-} from '../../envoy/upstream-tls.js';
-import { ANY_TYPE } from '../../envoy/type-urls.js';
-import { ZERO_DURATION } from '../../envoy/duration.js';
-import { jsonToStruct } from '../../protos.js';
+} from '../../../envoy/upstream-tls.js';
+import { ANY_TYPE } from '../../../envoy/type-urls.js';
+import { ZERO_DURATION } from '../../../envoy/duration.js';
+import { jsonToStruct } from '../../../envoy/protos.js';
 import { inboundServicePorts, outboundServices, serviceTargets, serviceVisibleFrom } from './scope.js';
 
 // CDS for Envoy sidecars (istiod cluster.go / cluster_builder.go / cluster_traffic_policy.go /
@@ -48,7 +48,7 @@ import { inboundServicePorts, outboundServices, serviceTargets, serviceVisibleFr
 //     LEAST_REQUEST, alt_stat_name `NAME;`, metadata istio.services [{host, name, namespace}] (+ istio.config
 //     of the DestinationRule, istio.subset, alpn_override "false" unless tls is ISTIO_MUTUAL); HTTP/2 ports
 //     (http2/grpc/grpc-web) explicit HTTP/2, undeclared ports the downstream protocol.
-//     DestinationRule (src/xds/envoy/cluster-policy.ts, traffic-policy.ts, upstream-tls.ts): port-level
+//     DestinationRule (src/envoy/cluster-policy.ts, traffic-policy.ts, upstream-tls.ts): port-level
 //     settings replace parts wholesale, subsets override part by part (istiod MergeSubsetTrafficPolicy);
 //     connectionPool, outlierDetection (+ healthy_panic_threshold = minHealthPercent), loadBalancer
 //     (incl. PASSTHROUGH → ORIGINAL_DST and locality-weighted config), tls; no tls → auto-mTLS

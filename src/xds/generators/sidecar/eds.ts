@@ -4,18 +4,18 @@ import type { PushContext } from '../../../model/push-context.js';
 import type { Proxy } from '../../../model/proxy.js';
 import type { MeshService, ServiceEndpoint, Workload } from '../../../model/types.js';
 import { effectiveMtls } from '../../../security/authn.js';
-import { parseSubsetKey } from '../../envoy/cluster-name.js';
-import { effectiveLocalityLbSetting } from '../../envoy/cluster-policy.js';
+import { parseSubsetKey } from '../../../envoy/cluster-name.js';
+import { effectiveLocalityLbSetting } from '../../../envoy/cluster-policy.js';
 import {
   applyLocalityLoadBalancing,
   localityKey,
   localityLbEndpoints,
   withTopologyLabels,
   type LocalityGroup,
-} from '../../envoy/locality-lb.js';
-import { effectiveTrafficPolicy, findSubset, labelsMatch } from '../../envoy/traffic-policy.js';
-import { TLS_MODE_SHORTNAME, TRANSPORT_SOCKET_MATCH_KEY } from '../../envoy/upstream-tls.js';
-import { jsonToStruct } from '../../protos.js';
+} from '../../../envoy/locality-lb.js';
+import { effectiveTrafficPolicy, findSubset, labelsMatch } from '../../../envoy/traffic-policy.js';
+import { TLS_MODE_SHORTNAME, TRANSPORT_SOCKET_MATCH_KEY } from '../../../envoy/upstream-tls.js';
+import { jsonToStruct } from '../../../envoy/protos.js';
 import { serviceVisibleFrom } from './scope.js';
 
 // EDS for Envoy sidecars (istiod EndpointBuilder): ClusterLoadAssignment for `outbound|PORT|SUBSET|FQDN`.
@@ -29,7 +29,7 @@ import { serviceVisibleFrom } from './scope.js';
 // PeerAuthentication (for the endpoint port) nor the DestinationRule's tls turns mTLS off (omitted
 // otherwise: the cluster's `tlsMode-disabled` match catches it), and `istio: {workload:
 // "NAME;NAMESPACE;CANONICAL-NAME;CANONICAL-REVISION;CLUSTER"}`. localityLbSetting (DestinationRule or the
-// mesh default) reweights or prioritises groups relative to the proxy (src/xds/envoy/locality-lb.ts).
+// mesh default) reweights or prioritises groups relative to the proxy (src/envoy/locality-lb.ts).
 // Unknown services, ports and subsets get an empty assignment, as istiod answers.
 
 type J = Record<string, unknown>;

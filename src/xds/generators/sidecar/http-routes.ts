@@ -2,9 +2,9 @@ import type { Destination, HTTPMatchRequest, HTTPRoute, HTTPRouteDestination } f
 import { resolveHostname, type IndexedVirtualService, type PushContext } from '../../../model/push-context.js';
 import type { Proxy } from '../../../model/proxy.js';
 import type { MeshService } from '../../../model/types.js';
-import { outboundClusterName, parseSubsetKey } from '../../envoy/cluster-name.js';
-import { envoyRouteMatch } from '../../envoy/envoy-match.js';
-import { hashPolicyFor, isCatchAllMatch, translateFault } from '../../envoy/route.js';
+import { outboundClusterName, parseSubsetKey } from '../../../envoy/cluster-name.js';
+import { envoyRouteMatch } from '../../../envoy/envoy-match.js';
+import { hashPolicyFor, isCatchAllMatch, translateFault } from '../../../envoy/route.js';
 import {
   corsPolicy,
   defaultEnvoyRetryPolicy,
@@ -16,10 +16,10 @@ import {
   mirrorPolicy,
   redirectAction,
   rewriteFields,
-} from '../../envoy/route-actions.js';
-import { destinationConsistentHash, labelsMatch, serviceConsistentHash } from '../../envoy/traffic-policy.js';
-import { FILTER_NAME } from '../../envoy/type-urls.js';
-import { jsonToStruct } from '../../protos.js';
+} from '../../../envoy/route-actions.js';
+import { destinationConsistentHash, labelsMatch, serviceConsistentHash } from '../../../envoy/traffic-policy.js';
+import { FILTER_NAME } from '../../../envoy/type-urls.js';
+import { jsonToStruct } from '../../../envoy/protos.js';
 
 // VirtualService http routes → envoy.config.route.v3.Route list for one service port of an Envoy sidecar
 // (istiod BuildHTTPRoutesForVirtualService / TranslateRoute, sidecar flavour). See README "Envoy sidecar"

@@ -2,8 +2,8 @@ import type { PushContext } from '../../../model/push-context.js';
 import type { Proxy } from '../../../model/proxy.js';
 import type { Protocol } from '../../../model/types.js';
 import { sidecarInboundSecurity, type SidecarInboundSecurity } from '../../../security/sidecar.js';
-import { BLACKHOLE_CLUSTER, inboundClusterName, INBOUND_PASSTHROUGH_CLUSTER } from '../../envoy/cluster-name.js';
-import { ZERO_DURATION } from '../../envoy/duration.js';
+import { BLACKHOLE_CLUSTER, inboundClusterName, INBOUND_PASSTHROUGH_CLUSTER } from '../../../envoy/cluster-name.js';
+import { ZERO_DURATION } from '../../../envoy/duration.js';
 import {
   destinationPortsPredicate,
   exceptPortsPredicate,
@@ -14,7 +14,7 @@ import {
   sidecarHttpFilters,
   tcpProxyFilter,
   tlsInspectorListenerFilter,
-} from '../../envoy/hcm.js';
+} from '../../../envoy/hcm.js';
 import { wildcardFor } from './bind.js';
 import { isGrpc, isHttp2, listenerProtocol, type ListenerProtocol } from './protocols.js';
 import { inboundServicePorts } from './scope.js';

@@ -2,8 +2,8 @@ import type { L4MatchAttributes, RouteDestination, TLSMatchAttributes } from '..
 import type { IndexedVirtualService, PushContext } from '../../../model/push-context.js';
 import type { Proxy } from '../../../model/proxy.js';
 import type { MeshService, Protocol, ServicePort } from '../../../model/types.js';
-import { BLACKHOLE_CLUSTER, outboundClusterName, PASSTHROUGH_CLUSTER } from '../../envoy/cluster-name.js';
-import { ZERO_DURATION } from '../../envoy/duration.js';
+import { BLACKHOLE_CLUSTER, outboundClusterName, PASSTHROUGH_CLUSTER } from '../../../envoy/cluster-name.js';
+import { ZERO_DURATION } from '../../../envoy/duration.js';
 import {
   httpConnectionManager,
   httpInspectorListenerFilter,
@@ -11,8 +11,8 @@ import {
   sidecarHttpFilters,
   tcpProxyFilter,
   tlsInspectorListenerFilter,
-} from '../../envoy/hcm.js';
-import { labelsMatch } from '../../envoy/traffic-policy.js';
+} from '../../../envoy/hcm.js';
+import { labelsMatch } from '../../../envoy/traffic-policy.js';
 import { destinationCluster, virtualServiceMetadata } from './http-routes.js';
 import { localhostFor, wildcardFor } from './bind.js';
 import { isGrpc, isHttp2, listenerProtocol } from './protocols.js';

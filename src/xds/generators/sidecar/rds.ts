@@ -1,8 +1,8 @@
 import { hostMatches, type PushContext } from '../../../model/push-context.js';
 import type { Proxy } from '../../../model/proxy.js';
 import type { MeshService } from '../../../model/types.js';
-import { PASSTHROUGH_CLUSTER } from '../../envoy/cluster-name.js';
-import { envoyRouteTimeout } from '../../envoy/route-actions.js';
+import { PASSTHROUGH_CLUSTER } from '../../../envoy/cluster-name.js';
+import { envoyRouteTimeout } from '../../../envoy/route-actions.js';
 import { virtualHostDomains } from '../grpc/rds.js';
 import { proxyDnsDomain } from '../grpc/names.js';
 import { defaultHttpRoute, exportedTo, virtualServiceHttpRoutes } from './http-routes.js';

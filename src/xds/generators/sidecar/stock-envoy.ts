@@ -1,4 +1,4 @@
-import { FILTER_NAME } from '../../envoy/type-urls.js';
+import { FILTER_NAME } from '../../../envoy/type-urls.js';
 
 // Stock Envoy (configured through `meshd bootstrap`) rejects a whole listener that names an extension it
 // was not built with, and network filters have no is_optional escape. istio-proxy's own extensions are

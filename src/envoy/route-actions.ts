@@ -1,4 +1,4 @@
-import type { Percent } from '../../config/schemas/common.js';
+import type { Percent } from '../config/schemas/common.js';
 import type {
   CorsPolicy,
   HeaderOperations,
@@ -6,8 +6,8 @@ import type {
   HTTPRedirect,
   HTTPRetry,
   HTTPRewrite,
-} from '../../config/schemas/virtual-service.js';
-import { parseDuration } from '../../config/schemas/common.js';
+} from '../config/schemas/virtual-service.js';
+import { parseDuration } from '../config/schemas/common.js';
 import { toDuration, ZERO_DURATION } from './duration.js';
 import { envoyStringMatcher } from './envoy-match.js';
 import { integerPercentToFractional, percentToFractional } from './percent.js';

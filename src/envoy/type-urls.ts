@@ -1,5 +1,5 @@
 // Type URLs and well-known names of the Envoy extensions meshd puts inside `Any`s and filter lists.
-// One place to spell them (DESIGN rule 4); every type listed here is loaded by src/xds/protos.ts.
+// One place to spell them (DESIGN rule 4); every type listed here is loaded by src/envoy/protos.ts.
 
 const PREFIX = 'type.googleapis.com/';
 

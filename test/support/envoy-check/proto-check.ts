@@ -1,4 +1,4 @@
-import { encodeMessage, lookupType, TO_OBJECT_OPTIONS } from '../protos.js';
+import { encodeMessage, lookupType, TO_OBJECT_OPTIONS } from '../../../src/envoy/protos.js';
 
 // Generators write proto-JSON by hand; protobufjs' fromObject silently drops a misspelt field, a field of
 // the wrong message, an enum name that does not exist or a nested Any of an unloaded type. This finds

@@ -6,7 +6,7 @@ import type {
   OutlierDetection,
   Subset,
   TrafficPolicy,
-} from '../../config/schemas/destination-rule.js';
+} from '../config/schemas/destination-rule.js';
 import { toDuration } from './duration.js';
 
 // DestinationRule traffic policies: which policy applies to a (port, subset), and the pieces of a Cluster

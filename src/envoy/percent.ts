@@ -1,4 +1,4 @@
-import type { Percent } from '../../config/schemas/common.js';
+import type { Percent } from '../config/schemas/common.js';
 
 /** envoy.type.v3.FractionalPercent in proto-JSON form. */
 export interface FractionalPercent {

@@ -3,8 +3,8 @@ import type {
   LoadBalancerSettings,
   LocalityLoadBalancerSetting,
   WarmupConfiguration,
-} from '../../config/schemas/destination-rule.js';
-import type { Protocol } from '../../model/types.js';
+} from '../config/schemas/destination-rule.js';
+import type { Protocol } from '../model/types.js';
 import { toDuration, type Duration } from './duration.js';
 import { ANY_TYPE, anyOf } from './type-urls.js';
 

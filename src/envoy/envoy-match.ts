@@ -1,5 +1,5 @@
-import type { StringMatch } from '../../config/schemas/common.js';
-import type { HTTPMatchRequest } from '../../config/schemas/virtual-service.js';
+import type { StringMatch } from '../config/schemas/common.js';
+import type { HTTPMatchRequest } from '../config/schemas/virtual-service.js';
 import { isPresenceMatch } from './matchers.js';
 import { isJwtClaimHeader, PSEUDO_HEADER } from './route.js';
 

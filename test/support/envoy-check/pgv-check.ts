@@ -1,6 +1,6 @@
 import net from 'node:net';
 import protobuf from 'protobufjs';
-import { envoyRoot } from '../protos.js';
+import { envoyRoot } from '../../../src/envoy/protos.js';
 import { roundTripLosses } from './proto-check.js';
 
 // Envoy validates every resource it receives against the protoc-gen-validate (PGV) rules its protos carry

@@ -1,5 +1,5 @@
-import type { LocalityLoadBalancerSetting } from '../../config/schemas/destination-rule.js';
-import type { Locality } from '../../model/types.js';
+import type { LocalityLoadBalancerSetting } from '../config/schemas/destination-rule.js';
+import type { Locality } from '../model/types.js';
 
 // Locality-aware load balancing on the EDS side (istiod pilot/pkg/networking/core/loadbalancer): what a
 // DestinationRule's localityLbSetting (or the mesh default, enabled) does to a ClusterLoadAssignment's

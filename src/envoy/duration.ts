@@ -1,4 +1,4 @@
-import { parseDuration } from '../../config/schemas/common.js';
+import { parseDuration } from '../config/schemas/common.js';
 
 /** google.protobuf.Duration in proto-JSON object form. */
 export interface Duration {

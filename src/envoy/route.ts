@@ -1,6 +1,6 @@
-import type { StringMatch } from '../../config/schemas/common.js';
-import type { ConsistentHashLB } from '../../config/schemas/destination-rule.js';
-import type { HTTPFaultInjection, HTTPMatchRequest, HTTPRetry } from '../../config/schemas/virtual-service.js';
+import type { StringMatch } from '../config/schemas/common.js';
+import type { ConsistentHashLB } from '../config/schemas/destination-rule.js';
+import type { HTTPFaultInjection, HTTPMatchRequest, HTTPRetry } from '../config/schemas/virtual-service.js';
 import { toDuration, ZERO_DURATION, type Duration } from './duration.js';
 import { headerMatcher, isPresenceMatch, pathSpecifier, stringMatcher, type HeaderMatchStyle } from './matchers.js';
 import { integerPercentToFractional, percentToFractional } from './percent.js';

@@ -1,4 +1,4 @@
-import type { StringMatch } from '../../config/schemas/common.js';
+import type { StringMatch } from '../config/schemas/common.js';
 
 // Istio StringMatch → Envoy matchers (route.RouteMatch path specifiers, route.HeaderMatcher).
 

@@ -1,4 +1,4 @@
-import { jsonToStruct } from '../protos.js';
+import { jsonToStruct } from './protos.js';
 import { ZERO_DURATION } from './duration.js';
 import { adsConfigSource, ANY_TYPE, anyOf, FILTER_NAME, routerFilter } from './type-urls.js';
 

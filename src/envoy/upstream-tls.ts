@@ -1,4 +1,4 @@
-import type { ClientTLSSettings } from '../../config/schemas/destination-rule.js';
+import type { ClientTLSSettings } from '../config/schemas/destination-rule.js';
 import { meshCommonTlsContext, sdsSecretConfig } from './sds.js';
 import { ANY_TYPE, anyOf, TLS_TRANSPORT_SOCKET_NAME } from './type-urls.js';
 
