@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Kind } from '../config/kinds.js';
 import type { ExtensionProvider } from '../config/mesh-config.js';
 import type { ConfigStore, StoredObject } from '../config/store.js';
-import type { AuthorizationPolicy, DestinationRule, PeerAuthentication, VirtualService } from '../config/schemas/index.js';
+import type { AuthorizationPolicy, DestinationRule, PeerAuthentication, RequestAuthentication, VirtualService } from '../config/schemas/index.js';
 import { buildRegistry, endpointKey, type Registry } from './registry.js';
 import type { MeshService, ServiceEndpoint, Workload } from './types.js';
 import type { Proxy } from './proxy.js';
@@ -108,6 +108,16 @@ const SEP = '\u0000';
 export interface PushContextOptions {
   /** where generators' warnings go (see warn()) */
   readonly onWarning?: (message: string) => void;
+  /**
+   * JWKS fetched for RequestAuthentication jwtRules (security/jwt/jwks-resolver.ts), by jwksSourceKey():
+   * data like any other source's, so a fetch or a refresh that changes keys is a new snapshot
+   */
+  readonly jwks?: ReadonlyMap<string, string>;
+}
+
+/** The key of a fetched JWKS: its issuer and jwksUri (empty: found by OpenID discovery from the issuer). */
+export function jwksSourceKey(issuer: string, jwksUri: string): string {
+  return `${issuer}\u0000${jwksUri}`;
 }
 
 /**
@@ -123,6 +133,8 @@ export class PushContext {
   private readonly drList: readonly IndexedDestinationRule[];
   private readonly paList: readonly StoredObject<'PeerAuthentication'>[];
   private readonly apList: readonly StoredObject<'AuthorizationPolicy'>[];
+  private readonly raList: readonly StoredObject<'RequestAuthentication'>[];
+  private readonly jwksKeys: ReadonlyMap<string, string>;
   private readonly nsLabels: ReadonlyMap<string, Readonly<Record<string, string>>>;
   /** per kind: digest over every object's key and revision, the fingerprint of whole-collection reads */
   private readonly kindDigests = new Map<Kind, string>();
@@ -145,7 +157,7 @@ export class PushContext {
     this.meshDigest = createHash('sha1').update(JSON.stringify(mesh)).digest('base64url').slice(0, 12);
     this.onWarning = options.onWarning;
     this.builtAt = new Date();
-    for (const kind of ['Service', 'EndpointSlice', 'Pod', 'Namespace', 'VirtualService', 'DestinationRule', 'PeerAuthentication', 'AuthorizationPolicy'] as const) {
+    for (const kind of ['Service', 'EndpointSlice', 'Pod', 'Namespace', 'VirtualService', 'DestinationRule', 'PeerAuthentication', 'AuthorizationPolicy', 'RequestAuthentication'] as const) {
       const h = createHash('sha1');
       for (const o of store.list(kind)) h.update(`${o.object.metadata.namespace ?? ''}/${o.object.metadata.name}@${o.revision};`);
       this.kindDigests.set(kind, h.digest('base64url'));
@@ -179,6 +191,8 @@ export class PushContext {
       .sort(byCreation);
     this.paList = store.list('PeerAuthentication');
     this.apList = store.list('AuthorizationPolicy');
+    this.raList = [...store.list('RequestAuthentication')].sort((a, b) => a.revision - b.revision);
+    this.jwksKeys = options.jwks ?? new Map();
     this.nsLabels = new Map(store.list('Namespace').map((n) => [n.object.metadata.name, n.object.metadata.labels ?? {}]));
     // Lookups run once per generated resource: index them so a push stays linear in the mesh size.
     for (const vs of this.vsList) {
@@ -219,6 +233,18 @@ export class PushContext {
     dep(`all${SEP}AuthorizationPolicy`);
     return this.apList;
   }
+  get requestAuthentications(): readonly StoredObject<'RequestAuthentication'>[] {
+    dep(`all${SEP}RequestAuthentication`);
+    return this.raList;
+  }
+
+  /** The fetched JWKS of a jwtRule without inline `jwks` (undefined: not fetched yet, or the fetch failed). */
+  jwks(issuer: string, jwksUri: string): string | undefined {
+    const key = jwksSourceKey(issuer, jwksUri);
+    dep(`jwks${SEP}${key}`);
+    return this.jwksKeys.get(key);
+  }
+
   get namespaceLabels(): ReadonlyMap<string, Readonly<Record<string, string>>> {
     dep(`all${SEP}Namespace`);
     return this.nsLabels;
@@ -286,6 +312,10 @@ export class PushContext {
         }
         return out.join(',');
       }
+      case 'jwks': {
+        const body = this.jwksKeys.get(`${a}${SEP}${b}`);
+        return body === undefined ? '-' : createHash('sha1').update(body).digest('base64url');
+      }
       case 'all':
         return a === 'registry'
           ? `${this.kindDigests.get('Service')}${this.kindDigests.get('Pod')}${this.kindDigests.get('EndpointSlice')}`
@@ -349,5 +379,10 @@ export class PushContext {
 
   authorizationPoliciesIn(namespace: string): readonly AuthorizationPolicy[] {
     return this.authorizationPolicies.filter((p) => p.object.metadata.namespace === namespace).map((p) => p.object);
+  }
+
+  /** RequestAuthentications of `namespace`, oldest first. */
+  requestAuthenticationsIn(namespace: string): readonly RequestAuthentication[] {
+    return this.requestAuthentications.filter((p) => (p.object.metadata.namespace ?? 'default') === namespace).map((p) => p.object);
   }
 }
