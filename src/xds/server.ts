@@ -5,12 +5,13 @@ import type { Logger } from '../telemetry/log.js';
 import type { Metrics, XdsShortType } from '../telemetry/metrics.js';
 import type { PushContext } from '../model/push-context.js';
 import { nodeSchema, parseProxy, type GeneratorName, type Proxy } from '../model/proxy.js';
-import { ResourceCache, resourceSetOf, type EncodedResource, type ResourceSet } from './cache.js';
+import type { ResourceSet } from './cache.js';
 import { Connection, type StreamConnection, type Subscription, type TypeWatch, type Watch, type XdsCall, type XdsMode } from './connection.js';
 import { DeltaConnection, DeltaProtocol, type DeltaHost } from './delta.js';
 import { decodeDeltaDiscoveryRequest, type DeltaDiscoveryRequest } from './delta-wire.js';
 import type { Generator } from './generators/generator.js';
 import { PushQueue } from './push-queue.js';
+import { Resolver, type ResolverStats } from './resolve.js';
 import { PUSH_ORDER, SHORT_TYPE, STATE_OF_THE_WORLD_FULL, isKnownType, type TypeUrl } from './resource-types.js';
 import { decodeDiscoveryRequest, encodeDiscoveryResponse, type DiscoveryRequest } from './wire.js';
 
@@ -63,7 +64,7 @@ export type StreamGuard = (call: XdsCall<unknown>) => Promise<ProxyCheck>;
  */
 export class DiscoveryServer implements DeltaHost {
   private ctx: PushContext | undefined;
-  private readonly cache = new ResourceCache();
+  private readonly resolver: Resolver;
   private pushStartedAt = 0;
   private readonly conns = new Map<string, AnyConnection>();
   private readonly queue: PushQueue<AnyConnection>;
@@ -78,6 +79,7 @@ export class DiscoveryServer implements DeltaHost {
     this.metrics = options.metrics;
     this.controlPlaneId = options.controlPlaneId ?? 'meshd';
     this.delta = new DeltaProtocol(this);
+    this.resolver = new Resolver(options.generators);
     this.queue = new PushQueue(options.pushConcurrency ?? 100, (c) => this.pushConnection(c), (c, err) =>
       this.log.error({ err, proxy: c.proxy.id }, 'push failed'),
     );
@@ -91,8 +93,8 @@ export class DiscoveryServer implements DeltaHost {
     return [...this.conns.values()];
   }
 
-  get cacheStats(): { hits: number; reused: number; built: number; size: number } {
-    return { ...this.cache.stats, size: this.cache.size };
+  get cacheStats(): ResolverStats {
+    return this.resolver.stats;
   }
 
   /**
@@ -123,7 +125,7 @@ export class DiscoveryServer implements DeltaHost {
   push(ctx: PushContext, triggeredAt: number = Date.now()): void {
     this.ctx = ctx;
     this.recordCacheReads();
-    this.cache.beginSnapshot(ctx);
+    this.resolver.beginSnapshot(ctx);
     this.pushStartedAt = triggeredAt;
     for (const c of this.conns.values()) this.queue.enqueue(c);
   }
@@ -132,7 +134,7 @@ export class DiscoveryServer implements DeltaHost {
 
   /** istiod's pilot_xds_cache_reads{type=hit|miss}: a reuse across snapshots counts as a hit. */
   private recordCacheReads(): void {
-    const { hits, reused, built } = this.cache.stats;
+    const { hits, reused, built } = this.resolver.stats;
     this.metrics.cacheReads.inc({ type: 'hit' }, hits + reused - this.cacheReadsSeen.hit);
     this.metrics.cacheReads.inc({ type: 'miss' }, built - this.cacheReadsSeen.miss);
     this.cacheReadsSeen.hit = hits + reused;
@@ -328,26 +330,11 @@ export class DiscoveryServer implements DeltaHost {
   }
 
   /**
-   * What a subscription resolves to in the current snapshot: built once per (proxy class, type, name
-   * set) and shared by every proxy of that class watching the same names; each resource encoded once
-   * per class. The generator contract makes this safe: output depends only on snapshot, class key and name.
+   * What a subscription resolves to in the current snapshot (resolve.ts): shared segments of the
+   * proxy's outbound view and of its class, the same object across snapshots while nothing in it changed.
    */
   resolve(conn: StreamConnection, type: TypeUrl, sub: Subscription): ResourceSet {
-    const ctx = this.ctx!;
-    const cache = this.cache;
-    const generator = this.options.generators[conn.proxy.generator]!;
-    const classId = `${generator.name}\u0000${generator.classKey(ctx, conn.proxy)}`;
-    return cache.resourceSet(classId, type, sub.signature, () => {
-      const names = sub.wildcard
-        ? [...new Set([...generator.wildcardNames(type, ctx, conn.proxy), ...sub.names])].sort()
-        : sub.names;
-      const resources: EncodedResource[] = [];
-      for (const name of names) {
-        const r = cache.resource(classId, type, name, () => generator.generate(type, ctx, conn.proxy, name));
-        if (r) resources.push(r);
-      }
-      return resourceSetOf(resources);
-    });
+    return this.resolver.resolve(conn.proxy, type, sub);
   }
 }
 
