@@ -1,5 +1,5 @@
 import { Daemon, type DaemonOptions } from '../daemon.js';
-import type { MeshConfig } from '../model/push-context.js';
+import type { MeshConfig } from '../config/mesh-config.js';
 import { meshFromFile, MeshConfigFileSource, type MeshFlags } from '../sources/mesh/mesh-config-file.js';
 import { KubeHttp, resolveKubeConnection } from '../sources/kube/client.js';
 import { parseDiscoverySelectors, type LabelSelector } from '../sources/kube/selectors.js';

@@ -3,6 +3,7 @@ import type { PushContext } from '../model/push-context.js';
 import { ANY_TYPE } from '../envoy/type-urls.js';
 import { RuleModel, type RbacAction, type TrustDomainBundle } from './authz-model.js';
 import { EXT_AUTHZ_MATCH_PREFIX, EXT_AUTHZ_SHADOW_STAT_PREFIX, filterEnabledMetadata, type ResolvedProvider } from './ext-authz.js';
+import type { J } from '../envoy/json.js';
 
 // AuthorizationPolicy → Envoy RBAC filters (istiod pilot/pkg/security/authz/builder).
 //
@@ -22,8 +23,6 @@ import { EXT_AUTHZ_MATCH_PREFIX, EXT_AUTHZ_SHADOW_STAT_PREFIX, filterEnabledMeta
 // several providers on one workload) turns the policies into a DENY of what their rules match, named
 // `…-deny-due-to-bad-CUSTOM-action` (fail closed), and a warning says why. Dry-run CUSTOM policies are not
 // evaluated: an RBAC filter cannot run ext_authz without its decision counting.
-
-type J = Record<string, unknown>;
 
 export interface ScopedPolicy {
   readonly name: string;

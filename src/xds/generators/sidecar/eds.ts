@@ -17,6 +17,7 @@ import { effectiveTrafficPolicy, findSubset, labelsMatch } from '../../../envoy/
 import { TLS_MODE_SHORTNAME, TRANSPORT_SOCKET_MATCH_KEY } from '../../../envoy/upstream-tls.js';
 import { jsonToStruct } from '../../../envoy/protos.js';
 import { serviceVisibleFrom } from './scope.js';
+import type { J } from '../../../envoy/json.js';
 
 // EDS for Envoy sidecars (istiod EndpointBuilder): ClusterLoadAssignment for `outbound|PORT|SUBSET|FQDN`.
 //
@@ -31,8 +32,6 @@ import { serviceVisibleFrom } from './scope.js';
 // "NAME;NAMESPACE;CANONICAL-NAME;CANONICAL-REVISION;CLUSTER"}`. localityLbSetting (DestinationRule or the
 // mesh default) reweights or prioritises groups relative to the proxy (src/envoy/locality-lb.ts).
 // Unknown services, ports and subsets get an empty assignment, as istiod answers.
-
-type J = Record<string, unknown>;
 
 const PERSISTENT_SESSION_LABELS = ['istio.io/persistent-session', 'istio.io/persistent-session-header'];
 const CANONICAL_NAME = 'service.istio.io/canonical-name';

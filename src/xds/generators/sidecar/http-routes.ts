@@ -20,12 +20,11 @@ import {
 import { destinationConsistentHash, labelsMatch, serviceConsistentHash } from '../../../envoy/traffic-policy.js';
 import { FILTER_NAME } from '../../../envoy/type-urls.js';
 import { jsonToStruct } from '../../../envoy/protos.js';
+import type { J } from '../../../envoy/json.js';
 
 // VirtualService http routes → envoy.config.route.v3.Route list for one service port of an Envoy sidecar
 // (istiod BuildHTTPRoutesForVirtualService / TranslateRoute, sidecar flavour). See README "Envoy sidecar"
 // for the field-by-field mapping.
-
-type J = Record<string, unknown>;
 
 const MESH_GATEWAY = 'mesh';
 
