@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Kind } from '../config/kinds.js';
+import { labelsMatch } from '../config/labels.js';
 import { DEFAULT_MESH_CONFIG, type MeshConfig } from '../config/mesh-config.js';
 import type { ConfigStore, StoredObject } from '../config/store.js';
 import type { AuthorizationPolicy, DestinationRule, PeerAuthentication, VirtualService } from '../config/schemas/index.js';
@@ -48,10 +49,6 @@ function pushTo<K, V>(map: Map<K, V[]>, key: K, value: V): void {
   const list = map.get(key);
   if (list) list.push(value);
   else map.set(key, [value]);
-}
-
-function labelsMatch(selector: Readonly<Record<string, string>>, labels: Readonly<Record<string, string>>): boolean {
-  return Object.entries(selector).every(([k, v]) => labels[k] === v);
 }
 
 function byCreation<T extends { revision: number; namespace: string; config: { metadata: { name: string } } }>(a: T, b: T): number {
@@ -308,7 +305,7 @@ export class PushContext {
       const applies = (dr: IndexedDestinationRule) => {
         const selector = dr.config.spec.workloadSelector?.matchLabels;
         if (selected !== (selector !== undefined)) return false;
-        if (selector && (ns !== proxyNamespace || !labelsMatch(selector, proxyLabels))) return false;
+        if (selector && (ns !== proxyNamespace || !labelsMatch(selector, proxyLabels, 'selects-all'))) return false;
         return visibleFrom(dr.config.spec.exportTo, dr.namespace, proxyNamespace);
       };
       return idx.byHost.get(hostname)?.find(applies) ?? idx.wildcard.find((dr) => applies(dr) && hostMatches(dr.host, hostname));

@@ -4,6 +4,7 @@ import { ANY_TYPE } from '../envoy/type-urls.js';
 import { RuleModel, type RbacAction, type TrustDomainBundle } from './authz-model.js';
 import { EXT_AUTHZ_MATCH_PREFIX, EXT_AUTHZ_SHADOW_STAT_PREFIX, filterEnabledMetadata, type ResolvedProvider } from './ext-authz.js';
 import type { J } from '../envoy/json.js';
+import { labelsMatch } from '../config/labels.js';
 
 // AuthorizationPolicy → Envoy RBAC filters (istiod pilot/pkg/security/authz/builder).
 //
@@ -47,16 +48,12 @@ export function scopedPolicy(p: AuthorizationPolicy): ScopedPolicy {
   };
 }
 
-function selectorMatches(selector: { matchLabels?: Record<string, string> } | undefined, labels: Readonly<Record<string, string>>): boolean {
-  return Object.entries(selector?.matchLabels ?? {}).every(([k, v]) => labels[k] === v);
-}
-
 /** Groups `policies` (already in precedence order: root namespace first) by action, keeping those that select the workload. */
 export function selectPolicies(policies: readonly AuthorizationPolicy[], labels: Readonly<Record<string, string>>): SelectedPolicies {
   const out: SelectedPolicies = { allow: [], deny: [], audit: [], custom: [] };
   for (const p of policies) {
     if (p.spec.targetRef || (p.spec.targetRefs && p.spec.targetRefs.length > 0)) continue;
-    if (!selectorMatches(p.spec.selector, labels)) continue;
+    if (!labelsMatch(p.spec.selector?.matchLabels, labels, 'selects-all')) continue;
     const s = scopedPolicy(p);
     switch (p.spec.action ?? 'ALLOW') {
       case 'DENY':

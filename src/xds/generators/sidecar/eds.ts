@@ -13,7 +13,8 @@ import {
   withTopologyLabels,
   type LocalityGroup,
 } from '../../../envoy/locality-lb.js';
-import { effectiveTrafficPolicy, findSubset, labelsMatch } from '../../../envoy/traffic-policy.js';
+import { effectiveTrafficPolicy, findSubset } from '../../../envoy/traffic-policy.js';
+import { labelsMatch } from '../../../config/labels.js';
 import { TLS_MODE_SHORTNAME, TRANSPORT_SOCKET_MATCH_KEY } from '../../../envoy/upstream-tls.js';
 import { jsonToStruct } from '../../../envoy/protos.js';
 import { serviceVisibleFrom } from './scope.js';
@@ -51,7 +52,7 @@ export function buildSidecarLoadAssignment(ctx: PushContext, proxy: Proxy, name:
   if (key.subset) {
     const subset = findSubset(dr, key.subset);
     if (!subset) return empty;
-    endpoints = endpoints.filter((ep) => labelsMatch(subset.labels, ep.workload?.labels ?? {}));
+    endpoints = endpoints.filter((ep) => labelsMatch(subset.labels, ep.workload?.labels ?? {}, 'selects-all'));
   }
   const policy = dr ? effectiveTrafficPolicy(dr, key.subset, key.port) : undefined;
   const drDisablesMtls = mtlsDisabledByTls(policy?.tls);

@@ -17,7 +17,8 @@ import {
   redirectAction,
   rewriteFields,
 } from '../../../envoy/route-actions.js';
-import { destinationConsistentHash, labelsMatch, serviceConsistentHash } from '../../../envoy/traffic-policy.js';
+import { destinationConsistentHash, serviceConsistentHash } from '../../../envoy/traffic-policy.js';
+import { labelsMatch } from '../../../config/labels.js';
 import { FILTER_NAME } from '../../../envoy/type-urls.js';
 import { jsonToStruct } from '../../../envoy/protos.js';
 import type { J } from '../../../envoy/json.js';
@@ -36,7 +37,7 @@ const MESH_GATEWAY = 'mesh';
 function matchApplies(match: HTTPMatchRequest, ctx: PushContext, proxy: Proxy, port: number): boolean {
   if (match.port !== undefined && match.port !== 0 && match.port !== port) return false;
   if (match.gateways && match.gateways.length > 0 && !match.gateways.includes(MESH_GATEWAY)) return false;
-  if (!labelsMatch(match.sourceLabels, ctx.proxyLabels(proxy))) return false;
+  if (!labelsMatch(match.sourceLabels, ctx.proxyLabels(proxy), 'selects-all')) return false;
   return !match.sourceNamespace || match.sourceNamespace === proxy.namespace;
 }
 

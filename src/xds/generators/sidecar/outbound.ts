@@ -12,7 +12,7 @@ import {
   tcpProxyFilter,
   tlsInspectorListenerFilter,
 } from '../../../envoy/hcm.js';
-import { labelsMatch } from '../../../envoy/traffic-policy.js';
+import { labelsMatch } from '../../../config/labels.js';
 import { destinationCluster, virtualServiceMetadata } from './http-routes.js';
 import { localhostFor, wildcardFor } from './bind.js';
 import { isGrpc, isHttp2, listenerProtocol } from './protocols.js';
@@ -107,7 +107,7 @@ function cidrRange(cidr: string): J {
 function l4MatchApplies(m: L4MatchAttributes | TLSMatchAttributes, ctx: PushContext, proxy: Proxy, port: number): boolean {
   if (m.port !== undefined && m.port !== 0 && m.port !== port) return false;
   if (m.gateways && m.gateways.length > 0 && !m.gateways.includes(MESH_GATEWAY)) return false;
-  if (!labelsMatch(m.sourceLabels, ctx.proxyLabels(proxy))) return false;
+  if (!labelsMatch(m.sourceLabels, ctx.proxyLabels(proxy), 'selects-all')) return false;
   return !m.sourceNamespace || m.sourceNamespace === proxy.namespace;
 }
 
