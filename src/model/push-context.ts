@@ -1,34 +1,12 @@
 import { createHash } from 'node:crypto';
 import type { Kind } from '../config/kinds.js';
-import type { ExtensionProvider } from '../config/mesh-config.js';
+import { labelsMatch } from '../config/labels.js';
+import { DEFAULT_MESH_CONFIG, type MeshConfig } from '../config/mesh-config.js';
 import type { ConfigStore, StoredObject } from '../config/store.js';
 import type { AuthorizationPolicy, DestinationRule, PeerAuthentication, VirtualService } from '../config/schemas/index.js';
 import { buildRegistry, endpointKey, type Registry } from './registry.js';
 import type { MeshService, ServiceEndpoint, Workload } from './types.js';
 import type { Proxy } from './proxy.js';
-
-export interface MeshConfig {
-  /** `cluster.local`: services are `name.ns.svc.<domainSuffix>` */
-  readonly domainSuffix: string;
-  readonly trustDomain: string;
-  /** mesh-wide config (DestinationRules, PeerAuthentication, AuthorizationPolicy) lives here */
-  readonly rootNamespace: string;
-  /**
-   * Where sidecars send traffic for hosts outside the registry: ALLOW_ANY (default) → PassthroughCluster,
-   * REGISTRY_ONLY → BlackHoleCluster / a 502 virtual host (MeshConfig.outboundTrafficPolicy.mode)
-   */
-  readonly outboundTrafficPolicy?: 'ALLOW_ANY' | 'REGISTRY_ONLY';
-  /** trust domains also accepted as this mesh's (MeshConfig.trustDomainAliases): AuthorizationPolicy principals match under each */
-  readonly trustDomainAliases?: readonly string[];
-  /** CUSTOM AuthorizationPolicy providers (MeshConfig.extensionProviders); only the ext_authz kinds are acted on */
-  readonly extensionProviders?: readonly ExtensionProvider[];
-}
-
-export const DEFAULT_MESH_CONFIG: MeshConfig = Object.freeze({
-  domainSuffix: 'cluster.local',
-  trustDomain: 'cluster.local',
-  rootNamespace: 'istio-system',
-});
 
 export interface IndexedVirtualService {
   readonly config: VirtualService;
@@ -71,10 +49,6 @@ function pushTo<K, V>(map: Map<K, V[]>, key: K, value: V): void {
   const list = map.get(key);
   if (list) list.push(value);
   else map.set(key, [value]);
-}
-
-function labelsMatch(selector: Readonly<Record<string, string>>, labels: Readonly<Record<string, string>>): boolean {
-  return Object.entries(selector).every(([k, v]) => labels[k] === v);
 }
 
 function byCreation<T extends { revision: number; namespace: string; config: { metadata: { name: string } } }>(a: T, b: T): number {
@@ -331,7 +305,7 @@ export class PushContext {
       const applies = (dr: IndexedDestinationRule) => {
         const selector = dr.config.spec.workloadSelector?.matchLabels;
         if (selected !== (selector !== undefined)) return false;
-        if (selector && (ns !== proxyNamespace || !labelsMatch(selector, proxyLabels))) return false;
+        if (selector && (ns !== proxyNamespace || !labelsMatch(selector, proxyLabels, 'selects-all'))) return false;
         return visibleFrom(dr.config.spec.exportTo, dr.namespace, proxyNamespace);
       };
       return idx.byHost.get(hostname)?.find(applies) ?? idx.wildcard.find((dr) => applies(dr) && hostMatches(dr.host, hostname));

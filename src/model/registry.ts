@@ -2,6 +2,7 @@ import type { StoredObject } from '../config/store.js';
 import type { EndpointSlice, Pod, Service } from '../config/schemas/index.js';
 import { protocolOf } from './protocol.js';
 import { NO_LOCALITY, type Locality, type MeshService, type ServiceEndpoint, type ServicePort, type Workload } from './types.js';
+import { labelsMatch } from '../config/labels.js';
 
 export interface RegistryInput {
   readonly services: readonly StoredObject<'Service'>[];
@@ -94,11 +95,6 @@ function toService(stored: StoredObject<'Service'>, domainSuffix: string): MeshS
   });
 }
 
-function selects(selector: Readonly<Record<string, string>> | undefined, labels: Readonly<Record<string, string>>): boolean {
-  if (!selector || Object.keys(selector).length === 0) return false;
-  return Object.entries(selector).every(([k, v]) => labels[k] === v);
-}
-
 /** A named targetPort resolves through the pod's container ports, as kube-proxy does. */
 function resolveTargetPort(port: ServicePort, pod: Pod | undefined): number | undefined {
   if (port.targetPort === undefined) return port.port;
@@ -164,7 +160,7 @@ export function buildRegistry(input: RegistryInput): Registry {
     if (servicesWithSlices.has(svc) || !svc.selector) continue;
     for (const { object: pod } of input.pods) {
       if ((pod.metadata.namespace ?? 'default') !== svc.namespace) continue;
-      if (!selects(svc.selector, pod.metadata.labels ?? {})) continue;
+      if (!labelsMatch(svc.selector, pod.metadata.labels ?? {}, 'selects-none')) continue;
       const w = workloadsByName.get(`${svc.namespace}/${pod.metadata.name}`);
       if (!w || w.ips.length === 0) continue;
       const ready = pod.status?.phase === undefined || pod.status.phase === 'Running';

@@ -1,22 +1,21 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseMeshConfig } from '../../src/config/mesh-config.js';
-import { ConfigStore } from '../../src/config/store.js';
 import { validateDocument } from '../../src/config/validate.js';
 import type { Rule } from '../../src/config/schemas/authorization-policy.js';
-import { DEFAULT_MESH_CONFIG, PushContext, trackDependencies, type MeshConfig } from '../../src/model/push-context.js';
+import { trackDependencies, type PushContext } from '../../src/model/push-context.js';
 import { parseProxy } from '../../src/model/proxy.js';
 import { buildHttpFilters, buildTcpFilters, policiesForWorkload, type ScopedPolicy } from '../../src/security/authz.js';
 import { grpcInboundSecurity } from '../../src/security/grpc.js';
 import { sidecarInboundSecurity } from '../../src/security/sidecar.js';
 import { checkEnvoyResource } from '../support/envoy-check/pgv-check.js';
 import { buildSidecarListener } from '../../src/xds/generators/sidecar/lds.js';
+import { meshConfigOf, snapshotOf, type Doc } from '../support/snapshot.js';
 
 // AuthorizationPolicy conditions that must never be dropped (a DENY that silently denies nothing is a
 // hole), and CUSTOM policies: ext_authz to the mesh config's extension provider on Envoy sidecars, fail
 // closed (deny what the rules match) wherever that cannot be done, with a warning that says why.
 
-type Doc = Record<string, unknown>;
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 const ap = (name: string, spec: Obj, ns = 'shop'): Doc => ({ apiVersion: 'security.istio.io/v1', kind: 'AuthorizationPolicy', metadata: { name, namespace: ns }, spec });
@@ -29,16 +28,9 @@ const sidecar = parseProxy({ id: 'sidecar~10.2.0.5~reviews-1.shop~shop.svc.clust
 const proxyless = parseProxy({ id: 'sidecar~10.2.0.5~reviews-1.shop~shop.svc.cluster.local', metadata: { GENERATOR: 'grpc', NAMESPACE: 'shop', LABELS: { app: 'reviews' } } });
 
 function world(docs: Doc[], meshYaml = '', base = BASE): { ctx: PushContext; warnings: string[] } {
-  const store = new ConfigStore();
-  for (const d of [...base, ...docs]) {
-    const r = validateDocument(d);
-    if (!r.ok) throw new Error(`invalid fixture: ${JSON.stringify(r.problems)}`);
-    store.upsert(r.value.kind, r.value.object, { source: 'memory', label: 'authz-custom.test' }, 'test');
-  }
-  const file = parseMeshConfig(meshYaml, 'mesh.yaml');
-  const mesh: MeshConfig = { ...DEFAULT_MESH_CONFIG, ...(file.extensionProviders ? { extensionProviders: file.extensionProviders } : {}) };
   const warnings: string[] = [];
-  return { ctx: new PushContext(store, 'v1', mesh, { onWarning: (w) => warnings.push(w) }), warnings };
+  const ctx = snapshotOf([...base, ...docs], { label: 'authz-custom.test', mesh: meshConfigOf(meshYaml), onWarning: (w) => warnings.push(w) });
+  return { ctx, warnings };
 }
 
 const GRPC_PROVIDER = `

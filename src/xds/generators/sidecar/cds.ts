@@ -37,6 +37,7 @@ import { ANY_TYPE } from '../../../envoy/type-urls.js';
 import { ZERO_DURATION } from '../../../envoy/duration.js';
 import { jsonToStruct } from '../../../envoy/protos.js';
 import { inboundServicePorts, outboundServices, serviceTargets, serviceVisibleFrom } from './scope.js';
+import type { J } from '../../../envoy/json.js';
 
 // CDS for Envoy sidecars (istiod cluster.go / cluster_builder.go / cluster_traffic_policy.go /
 // cluster_tls.go), every cluster by name:
@@ -66,8 +67,6 @@ import { inboundServicePorts, outboundServices, serviceTargets, serviceVisibleFr
 // filter, proxyProtocol wrapping, tunnel settings, retryBudget, headless-service ORIGINAL_DST clusters
 // (the model does not tell headless from unspecified cluster IPs), credentialName secrets are referenced
 // as istiod does (SDS over ADS) but meshd does not serve them.
-
-type J = Record<string, unknown>;
 
 /** istiod InboundPassthroughBindIpv4 / Ipv6: source addresses iptables exempts from redirection. */
 export const INBOUND_PASSTHROUGH_BIND_IPV4 = '127.0.0.6';

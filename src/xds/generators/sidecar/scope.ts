@@ -4,6 +4,7 @@ import type { Proxy } from '../../../model/proxy.js';
 import type { MeshService, ServicePort } from '../../../model/types.js';
 import { workloadTlsModeKey } from '../../../security/grpc.js';
 import { referencedLabelKeys } from '../grpc/index.js';
+import { labelsMatch } from '../../../config/labels.js';
 
 // What an Envoy sidecar sees (outbound services) and serves (its own inbound service ports), and the
 // class key naming every proxy fact the sidecar generator's output depends on. Replicas of one
@@ -34,11 +35,6 @@ export function outboundServices(ctx: PushContext, proxy: Proxy): MeshService[] 
   return ctx.registry.services.filter((s) => serviceVisibleFrom(s, proxy.namespace));
 }
 
-function selects(selector: Readonly<Record<string, string>> | undefined, labels: Readonly<Record<string, string>>): boolean {
-  if (!selector || Object.keys(selector).length === 0) return false;
-  return Object.entries(selector).every(([k, v]) => labels[k] === v);
-}
-
 /**
  * The service ports of services in the proxy's namespace whose selector matches the proxy's labels
  * (istiod's ServiceTargets), with the container port resolved: a numeric targetPort as is; a named one
@@ -61,7 +57,7 @@ export function serviceTargets(ctx: PushContext, proxy: Proxy): InboundServicePo
   const ownIps = new Set(proxy.ips);
   const out: InboundServicePort[] = [];
   for (const service of ctx.registry.services) {
-    if (service.namespace !== proxy.namespace || !selects(service.selector, labels)) continue;
+    if (service.namespace !== proxy.namespace || !labelsMatch(service.selector, labels, 'selects-none')) continue;
     for (const port of [...service.ports].sort((a, b) => a.port - b.port)) {
       if (port.protocol === 'UDP') continue;
       out.push({ service, port, targetPort: resolveTargetPort(ctx, service, port, ownIps) });
