@@ -2,10 +2,11 @@
 // with the listener status istiod reports: TLS certificate references resolved against Secrets/ConfigMaps
 // and ReferenceGrants, hosts from allowedRoutes, supported route kinds.
 
+import { selectorMatches } from '../labels.js';
 import { extractCertInfo, extractRoot, isCertBundle, keyPairError } from '../credentials.js';
 import { filterCipherSuites } from '../tls-ciphers.js';
 import { buildConditions, joinErrors, type ConditionSpec, type ConfigError } from './conditions.js';
-import { GATEWAY_API_GROUP, type Condition, type FrontendTLS, type GatewaySpec, type KubeObject, type LabelSelector, type Listener } from './objects.js';
+import { GATEWAY_API_GROUP, type Condition, type FrontendTLS, type GatewaySpec, type KubeObject, type Listener } from './objects.js';
 
 type Json = Record<string, unknown>;
 
@@ -74,31 +75,6 @@ function protocolToIstio(p: string): string | { error: string } {
   return { error: `protocol "${p}" is unsupported` };
 }
 
-export function labelSelectorMatches(sel: LabelSelector, labels: Readonly<Record<string, string>>): boolean {
-  for (const [k, v] of Object.entries(sel.matchLabels ?? {})) if (labels[k] !== v) return false;
-  for (const e of sel.matchExpressions ?? []) {
-    const has = e.key in labels;
-    const val = labels[e.key];
-    switch (e.operator) {
-      case 'In':
-        if (!has || !(e.values ?? []).includes(val!)) return false;
-        break;
-      case 'NotIn':
-        if (has && (e.values ?? []).includes(val!)) return false;
-        break;
-      case 'Exists':
-        if (!has) return false;
-        break;
-      case 'DoesNotExist':
-        if (has) return false;
-        break;
-      default:
-        return false;
-    }
-  }
-  return true;
-}
-
 function allowedNamespaces(world: ListenerWorld, localNamespace: string, l: Listener): string[] {
   const from = l.allowedRoutes?.namespaces?.from;
   if (from === undefined || from === 'Same') return [localNamespace];
@@ -108,7 +84,7 @@ function allowedNamespaces(world: ListenerWorld, localNamespace: string, l: List
   return world
     .namespaces()
     .filter((ns) =>
-      labelSelectorMatches(selector, { ...ns.metadata.labels, 'kubernetes.io/metadata.name': ns.metadata.name }),
+      selectorMatches(selector, { ...ns.metadata.labels, 'kubernetes.io/metadata.name': ns.metadata.name }),
     )
     .map((ns) => ns.metadata.name)
     .sort();

@@ -2,6 +2,8 @@
 // data. Gateway API objects arrive as Kubernetes sends them (validated by the CRD's structural schema);
 // the conversion reads only the fields below and treats anything else as absent.
 
+import type { LabelSelector } from '../labels.js';
+
 export const GATEWAY_API_GROUP = 'gateway.networking.k8s.io';
 export const ISTIO_GATEWAY_CONTROLLER = 'istio.io/gateway-controller';
 /** Marker istiod puts between a Gateway API Gateway's name and a listener's name in the Istio Gateway it derives. */
@@ -145,10 +147,6 @@ export interface Listener {
   };
 }
 
-export interface LabelSelector {
-  matchLabels?: Record<string, string>;
-  matchExpressions?: { key: string; operator: string; values?: string[] }[];
-}
 
 export interface ObjectReference {
   group: string;
