@@ -6,6 +6,7 @@ import { ANY_TYPE, anyOf, TLS_TRANSPORT_SOCKET_NAME } from '../envoy/type-urls.j
 import { effectiveMtls, peerAuthenticationLabelKeys, type MtlsMode } from './authn.js';
 import { buildHttpFilters, meshTrustDomainBundle, policiesForWorkload } from './authz.js';
 import { jwtRulesForWorkload } from './jwt/requestauthn.js';
+import type { J } from '../envoy/json.js';
 
 // PeerAuthentication / AuthorizationPolicy / DestinationRule tls → what proxyless gRPC accepts
 // (istiod grpcgen lds.go / cds.go, gRFC A29 security and A41 RBAC):
@@ -33,7 +34,6 @@ import { jwtRulesForWorkload } from './jwt/requestauthn.js';
 //                                                        certificates from a DestinationRule; istiod's grpc
 //                                                        generator ignores them too)
 
-type J = Record<string, unknown>;
 export const TLS_MODE_LABEL = 'security.istio.io/tlsMode';
 
 const providerInstance = (certificateName: string) => ({ instance_name: 'default', certificate_name: certificateName });

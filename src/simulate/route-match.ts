@@ -1,5 +1,5 @@
 import { metadataMatches } from './metadata-match.js';
-import { re2FullMatch } from './regex.js';
+import { re2FullMatch } from '../regex/re2.js';
 import { wrapped, type Json } from './resources.js';
 
 // Virtual host and route selection inside one RouteConfiguration, following Envoy's RouteMatcher and
