@@ -127,6 +127,8 @@ export interface SecureServerOptions {
   readonly maxTtlMs?: number;
   /** adds ADS to the server; given the xDS guard for this port */
   readonly registerXds?: (server: grpc.Server, guard: ReturnType<typeof xdsStreamGuard>) => void;
+  /** the self-signed root rotator, run while the server runs */
+  readonly rootRotator?: { start(): void; stop(): void };
 }
 
 /** istiod's 15012: TLS, the CSR service, and xDS for authenticated proxies. */
@@ -154,12 +156,14 @@ export class SecureServer {
   /** Binds `host:port` (port 0 = OS-chosen); resolves with the bound address. */
   async start(host: string, port: number): Promise<string> {
     const creds = await this.serving.start();
+    this.opts.rootRotator?.start();
     const bound = await bindGrpcServer(this.server, host, port, creds);
     return `${host}:${bound}`;
   }
 
   async stop(graceMs = 5000): Promise<void> {
     this.serving.stop();
+    this.opts.rootRotator?.stop();
     this.opts.ca.close();
     await shutdownGrpcServer(this.server, graceMs);
   }
