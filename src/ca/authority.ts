@@ -94,6 +94,8 @@ export interface IssuedCertificate {
   /** leaf, then intermediates, then the root: one PEM per element (IstioCertificateResponse.cert_chain) */
   readonly chain: readonly string[];
   readonly notAfter: Date;
+  /** SHA-256 fingerprint of the root it chains to */
+  readonly rootFingerprint: string;
 }
 
 interface Material {
@@ -246,7 +248,7 @@ export class CertificateAuthority extends EventEmitter {
     // RSA signatures (~0.3–0.6 ms) go to the thread pool, so a burst of CSRs does not block the event
     // loop; ECDSA ones (~0.03 ms) are cheaper made on the spot than handed to another thread
     const der = m.profile.signer.asymmetricKeyType === 'ec' ? m.profile.signSync(fields) : await m.profile.signOnThreadPool(fields);
-    return { chain: [toPem('CERTIFICATE', der), ...m.responseTail], notAfter };
+    return { chain: [toPem('CERTIFICATE', der), ...m.responseTail], notAfter, rootFingerprint: m.fingerprint };
   }
 
   /** A key and certificate for meshd's own TLS servers (e.g. `istiod.istio-system.svc` on 15012). */
@@ -269,14 +271,29 @@ export class CertificateAuthority extends EventEmitter {
     return this.swap(() => readCaDir(this.options.dir!));
   }
 
-  /** New material from the CA's source (a changed Secret); kept only if it loads, like reload(). */
-  replace(pems: CaPems): boolean {
-    return this.swap(() => pems);
+  /**
+   * Set by the root rotation: material from the CA's source (changed files or Secret) whose signing chain
+   * leads to a root not trusted today goes to it to be staged (published first, then signed with) instead
+   * of being swapped in at once, which would break every workload still holding only the old root.
+   */
+  onNewRoot: ((pems: CaPems) => void) | undefined;
+
+  /**
+   * New material; kept only if it loads, like reload(). From the CA's source a new root goes to onNewRoot;
+   * `direct` (the rotators' own steps) swaps it in as given.
+   */
+  replace(pems: CaPems, opts: { direct?: boolean } = {}): boolean {
+    return this.swap(() => pems, opts.direct === true);
   }
 
-  private swap(read: () => CaPems): boolean {
+  private swap(read: () => CaPems, direct = false): boolean {
     try {
       const next = loadMaterial(read(), this.source);
+      if (!direct && this.onNewRoot && !this.material.roots.some((r) => r.fingerprint === next.fingerprint)) {
+        this.log.info({ source: this.source, newRootFingerprint: next.fingerprint }, 'new CA material with a new root: staging a rotation instead of swapping it in');
+        this.onNewRoot(next.pems);
+        return false;
+      }
       if (next.rootPem === this.material.rootPem && next.chain.join('') === this.material.chain.join('') && next.certDer.equals(this.material.certDer)) {
         return false;
       }

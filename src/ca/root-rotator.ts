@@ -99,7 +99,7 @@ export class SelfSignedRootRotator {
       this.log.error({ err: (err as Error).message }, 'could not store the new self-signed root; keeping the current one');
       return false;
     }
-    if (!ca.replace(next)) return false;
+    if (!ca.replace(next, { direct: true })) return false;
     this.log.info(
       { oldNotAfter: new crypto.X509Certificate(oldCert).validTo, newNotAfter: new crypto.X509Certificate(cert).validTo, rootFingerprint: ca.signingRootFingerprint },
       'rotated the self-signed root (same key: certificates issued before stay valid)',

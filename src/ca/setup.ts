@@ -4,6 +4,7 @@ import type { Metrics } from '../telemetry/metrics.js';
 import type { DiscoveryServer } from '../xds/server.js';
 import { CertificateAuthority, DEFAULT_CERT_TTL_MS, MAX_CERT_TTL_MS, writeCaFiles, type CaPems } from './authority.js';
 import { SelfSignedRootRotator } from './root-rotator.js';
+import type { Issuance } from './rotation.js';
 import { ClientCertificateAuthenticator, TokenReviewAuthenticator, TrustedKeyJwtAuthenticator, type Authenticator } from './authn.js';
 import { DEFAULT_SERVING_DNS_NAMES, SecureServer } from './secure-server.js';
 import { RootCertPublisher, type KubeRequester } from './root-publisher.js';
@@ -75,7 +76,7 @@ export async function openAuthority(opts: SecurityOptions, deps: { trustDomain: 
 
 export async function buildSecureServer(
   opts: SecurityOptions,
-  deps: { trustDomain: string; metrics: Metrics; log: Logger; discovery: DiscoveryServer },
+  deps: { trustDomain: string; metrics: Metrics; log: Logger; discovery: DiscoveryServer; onIssued?: (i: Issuance) => void },
 ): Promise<SecureServer> {
   const { ca, persist } = await openAuthority(opts, deps);
   const rotator = new SelfSignedRootRotator({
@@ -111,6 +112,8 @@ export async function buildSecureServer(
     maxTtlMs: maxTtl,
     registerXds: (server: grpc.Server, guard) => deps.discovery.register(server, guard),
     rootRotator: rotator,
+    persist,
+    ...(deps.onIssued ? { onIssued: deps.onIssued } : {}),
   });
 }
 

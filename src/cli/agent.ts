@@ -25,6 +25,7 @@ export interface AgentFlags {
   initialCertTimeout: string;
   keyType: 'rsa' | 'ec';
   once?: boolean;
+  rootCheckInterval: string;
   logLevel: string;
 }
 
@@ -51,6 +52,7 @@ export function addAgentCommand(program: Command): void {
     .option('--cert-ttl <duration>', 'requested certificate lifetime', '24h')
     .option('--initial-cert-timeout <duration>', 'keep retrying the first certificate (jittered backoff, 1s doubling to 30s) this long before exiting with the last error', '5m')
     .addOption(new Option('--key-type <type>', 'workload key type').choices(['rsa', 'ec']).default('ec'))
+    .option('--root-check-interval <duration>', 'how often --ca-root is checked for a changed trust bundle (a root rotation: renew at once); 0 never', '5s')
     .option('--once', 'write the first certificate and the bootstrap, then exit')
     .addOption(new Option('--log-level <level>', 'log level').choices(['trace', 'debug', 'info', 'warn', 'error', 'silent']).default('info'))
     .action(async (flags: AgentFlags) => {
@@ -88,6 +90,7 @@ export async function runAgent(flags: AgentFlags): Promise<void> {
     certTtlMs: parseDurationMs(flags.certTtl, '--cert-ttl'),
     initialCertTimeoutMs: parseDurationMs(flags.initialCertTimeout, '--initial-cert-timeout'),
     keyType: flags.keyType,
+    rootFileCheckMs: parseDurationMs(flags.rootCheckInterval, '--root-check-interval'),
     log,
   });
   const first = await agent.start();

@@ -4,6 +4,7 @@ import { runServe, type ServeFlags } from './serve.js';
 import { addSecurityFlags } from './security-flags.js';
 import { addWebhookFlags } from './webhook-flags.js';
 import { addAgentCommand } from './agent.js';
+import { addCaCommand } from './ca.js';
 import { addBootstrapCommand } from './bootstrap.js';
 import { runValidate } from './validate.js';
 import { addInstallCommands } from './install.js';
@@ -46,6 +47,7 @@ program
   });
 
 addAgentCommand(program);
+addCaCommand(program);
 addBootstrapCommand(program);
 addInstallCommands(program);
 addSimulateCommand(program);

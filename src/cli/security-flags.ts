@@ -24,6 +24,9 @@ export interface SecurityFlags {
   selfSignedRootTtl: string;
   selfSignedRootCheckInterval: string;
   selfSignedRootGracePercentile: string;
+  /** the CA admin endpoint (`meshd ca …`) and how often a root rotation checks its progress */
+  caAdminAddr: string;
+  caRotationCheckInterval: string;
   /** RequestAuthentication JWKS fetching */
   jwksCaFile?: string;
   jwksRefreshInterval: string;
@@ -44,6 +47,8 @@ export function addSecurityFlags(cmd: Command): Command {
     .option('--jwt-issuer <iss>', 'with --jwt-public-keys: the only accepted token issuer (iss)')
     .option('--workload-cert-ttl <duration>', 'certificate lifetime when a CSR asks for none', '24h')
     .option('--max-workload-cert-ttl <duration>', 'longest certificate lifetime a CSR may ask for', '2160h')
+    .option('--ca-admin-addr <addr>', 'CA admin endpoint for `meshd ca status|rotate|abort` (root rotation); keep it on localhost; "off" disables', '127.0.0.1:15013')
+    .option('--ca-rotation-check-interval <duration>', 'how often a root rotation (meshd ca rotate) checks whether its phase is complete', '5s')
     .option('--self-signed-root-ttl <duration>', 'lifetime of a self-signed root meshd creates or rotates (istiod CITADEL_SELF_SIGNED_CA_CERT_TTL)', process.env.CITADEL_SELF_SIGNED_CA_CERT_TTL || '87600h')
     .option('--self-signed-root-check-interval <duration>', 'how often the self-signed root\'s expiry is checked and the root rotated (istiod CITADEL_SELF_SIGNED_ROOT_CERT_CHECK_INTERVAL); 0 disables', process.env.CITADEL_SELF_SIGNED_ROOT_CERT_CHECK_INTERVAL || '1h')
     .option('--self-signed-root-grace-percentile <n>', 'rotate the self-signed root once less than this % of its lifetime is left (istiod CITADEL_SELF_SIGNED_ROOT_CERT_GRACE_PERIOD_PERCENTILE)', process.env.CITADEL_SELF_SIGNED_ROOT_CERT_GRACE_PERIOD_PERCENTILE || '20')
