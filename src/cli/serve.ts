@@ -8,7 +8,7 @@ import { createLogger, type Logger } from '../telemetry/log.js';
 import { parseDurationMs } from './duration.js';
 import { parseByteSize } from './byte-size.js';
 import { DEFAULT_FILE_LIMITS, type ConfigFileLimits } from '../sources/dir/directory-source.js';
-import { kubeApiOf, securityOptions, type SecurityFlags } from './security-flags.js';
+import { jwksOptions, kubeApiOf, securityOptions, type SecurityFlags } from './security-flags.js';
 import { webhookOptions, type WebhookFlags } from './webhook-flags.js';
 
 export interface ServeFlags extends Partial<SecurityFlags>, Partial<Omit<WebhookFlags, 'caDnsNames'>> {
@@ -87,6 +87,7 @@ export async function runServe(flags: ServeFlags, out: NodeJS.WritableStream = p
     mesh,
     ...(meshFile ? { meshConfigFile: meshFile } : {}),
     log,
+    jwks: jwksOptions({ jwksCaFile: flags.jwksCaFile, jwksRefreshInterval: flags.jwksRefreshInterval ?? '20m' }),
     ...(flags.secureGrpcAddr
       ? { security: securityOptions(flags as SecurityFlags, kube && kubeApiOf(kube.kc), kube && { http: new KubeHttp(kube.kc), namespace: caNamespace(mesh) }) }
       : {}),
