@@ -74,6 +74,33 @@ export const meshConfigSchema = z.looseObject({
 });
 export type MeshConfigFile = z.infer<typeof meshConfigSchema>;
 
+/**
+ * The mesh config the model reads: a file (MeshConfigFile) resolved with the command line's flags and
+ * istiod's defaults (sources/mesh meshFromFile). One type for the daemon, the model and the tests.
+ */
+export interface MeshConfig {
+  /** `cluster.local`: services are `name.ns.svc.<domainSuffix>` */
+  readonly domainSuffix: string;
+  readonly trustDomain: string;
+  /** mesh-wide config (DestinationRules, PeerAuthentication, AuthorizationPolicy) lives here */
+  readonly rootNamespace: string;
+  /**
+   * Where sidecars send traffic for hosts outside the registry: ALLOW_ANY (default) → PassthroughCluster,
+   * REGISTRY_ONLY → BlackHoleCluster / a 502 virtual host (MeshConfig.outboundTrafficPolicy.mode)
+   */
+  readonly outboundTrafficPolicy?: 'ALLOW_ANY' | 'REGISTRY_ONLY';
+  /** trust domains also accepted as this mesh's (MeshConfig.trustDomainAliases): AuthorizationPolicy principals match under each */
+  readonly trustDomainAliases?: readonly string[];
+  /** CUSTOM AuthorizationPolicy providers (MeshConfig.extensionProviders); only the ext_authz kinds are acted on */
+  readonly extensionProviders?: readonly ExtensionProvider[];
+}
+
+export const DEFAULT_MESH_CONFIG: MeshConfig = Object.freeze({
+  domainSuffix: 'cluster.local',
+  trustDomain: 'cluster.local',
+  rootNamespace: 'istio-system',
+});
+
 /** Parses mesh config YAML; throws with `SOURCE: field.path: reason` for every problem. */
 export function parseMeshConfig(text: string, source: string): MeshConfigFile {
   let raw: unknown;
