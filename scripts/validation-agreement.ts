@@ -155,6 +155,12 @@ function renderings(p: { path: string; reason: string }): string[] {
   return [`${p.path}: ${p.reason}`, `${p.path} in body ${p.reason}`];
 }
 
+/** Kubernetes also names a field relative to its list item (`audiences[0] in body should be …`): its tail and reason. */
+function istioRelativeErr(err: string): { field: string; reason: string } | undefined {
+  const m = /^([A-Za-z0-9_]+(?:\[\d+\])*) in body (.+)$/.exec(err);
+  return m ? { field: m[1]!, reason: m[2]! } : undefined;
+}
+
 export function evaluate(cases: readonly CorpusCase[]): CaseResult[] {
   return cases.map((c) => {
     if (c.yamlError !== undefined) {
@@ -171,8 +177,11 @@ export function evaluate(cases: readonly CorpusCase[]): CaseResult[] {
     if (c.expect === 'reject' && !r.ok && c.err !== undefined) {
       const err = c.err.trim();
       const path = c.corpus === 'meshd' ? undefined : istioErrPath(err);
+      const relative = c.corpus === 'meshd' ? undefined : istioRelativeErr(err);
       verbatim = r.problems.some((p) => renderings(p).some((text) => text.includes(err)));
-      messageMatch = verbatim || problems.some((p) => p.includes(err) || (path !== undefined && (p === path || p.startsWith(`${path}:`) || p.startsWith(`${path}.`) || p.startsWith(`${path}[`))));
+      messageMatch = verbatim || problems.some((p) => p.includes(err)
+        || (path !== undefined && (p === path || p.startsWith(`${path}:`) || p.startsWith(`${path}.`) || p.startsWith(`${path}[`)))
+        || (relative !== undefined && p.split(': ')[0]!.endsWith(relative.field) && p.includes(relative.reason)));
     }
     return {
       ...c,

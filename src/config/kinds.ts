@@ -63,10 +63,6 @@ export const KINDS = {
     kind: 'ProxyConfig', group: 'networking.istio.io', versions: ['v1beta1'], plural: 'proxyconfigs',
     shortNames: [], clusterScoped: false, istio: true, served: false,
   },
-  RequestAuthentication: {
-    kind: 'RequestAuthentication', group: 'security.istio.io', versions: ['v1', 'v1beta1'], plural: 'requestauthentications',
-    shortNames: ['ra'], clusterScoped: false, istio: true, served: false,
-  },
   Telemetry: {
     kind: 'Telemetry', group: 'telemetry.istio.io', versions: ['v1', 'v1alpha1'], plural: 'telemetries',
     shortNames: ['telemetry'], clusterScoped: false, istio: true, served: false,
@@ -78,6 +74,10 @@ export const KINDS = {
   TrafficExtension: {
     kind: 'TrafficExtension', group: 'extensions.istio.io', versions: ['v1alpha1'], plural: 'trafficextensions',
     shortNames: [], clusterScoped: false, istio: true, served: false,
+  },
+  RequestAuthentication: {
+    kind: 'RequestAuthentication', group: 'security.istio.io', versions: ['v1', 'v1beta1'],
+    plural: 'requestauthentications', shortNames: ['ra'], clusterScoped: false, istio: true, served: true,
   },
   Service: {
     kind: 'Service', group: '', versions: ['v1'], plural: 'services', shortNames: ['svc'],

@@ -45,6 +45,8 @@ const PRINTER_COLUMNS: Partial<Record<Kind, readonly PrinterColumn[]>> = {
     { name: 'Action', type: 'string', jsonPath: '.spec.action', description: 'The operation to take.' },
     AGE,
   ],
+  // Istio's RequestAuthentication CRD defines no printer columns
+  RequestAuthentication: [],
 };
 
 /** Istio's status shape is open (conditions, validationMessages, observedGeneration…): kept as written. */

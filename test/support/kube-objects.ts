@@ -46,6 +46,7 @@ export const INVALID_ISTIO_OBJECTS: KObject[] = [
   o({ apiVersion: 'networking.istio.io/v1', kind: 'DestinationRule', metadata: { name: 'bad-dr', namespace: 'default' }, spec: { subsets: [] } }),
   pa('bad-pa', 'SOMETIMES'),
   ap('bad-ap', 'MAYBE'),
+  o({ apiVersion: 'security.istio.io/v1', kind: 'RequestAuthentication', metadata: { name: 'bad-ra', namespace: 'default' }, spec: { jwtRules: [{ issuer: 'x', jwksUri: 'ftp://nope' }] } }),
   // every other Istio kind: each one is validated (Istio's CRD schema) and gets status when refused
   o({ apiVersion: 'networking.istio.io/v1', kind: 'Gateway', metadata: { name: 'bad-gw', namespace: 'default' }, spec: { servers: [{ port: { number: 80, name: 'http', protocol: 'HTTP' }, hosts: 'x' }] } }),
   o({ apiVersion: 'networking.istio.io/v1', kind: 'ServiceEntry', metadata: { name: 'bad-se', namespace: 'default' }, spec: { hosts: ['*'] } }),
@@ -54,7 +55,6 @@ export const INVALID_ISTIO_OBJECTS: KObject[] = [
   o({ apiVersion: 'networking.istio.io/v1', kind: 'Sidecar', metadata: { name: 'bad-sidecar', namespace: 'default' }, spec: { egress: [{ hosts: ['noslash'] }] } }),
   o({ apiVersion: 'networking.istio.io/v1alpha3', kind: 'EnvoyFilter', metadata: { name: 'bad-ef', namespace: 'default' }, spec: { configPatches: [{ applyTo: 'NOPE' }] } }),
   o({ apiVersion: 'networking.istio.io/v1beta1', kind: 'ProxyConfig', metadata: { name: 'bad-pc', namespace: 'default' }, spec: { concurrency: -1 } }),
-  o({ apiVersion: 'security.istio.io/v1', kind: 'RequestAuthentication', metadata: { name: 'bad-ra', namespace: 'default' }, spec: { jwtRules: [{ issuer: '' , audiences: [''] }] } }),
   o({ apiVersion: 'telemetry.istio.io/v1', kind: 'Telemetry', metadata: { name: 'bad-telemetry', namespace: 'default' }, spec: { metrics: [{ providers: [{ name: '' }] }] } }),
   o({ apiVersion: 'extensions.istio.io/v1alpha1', kind: 'WasmPlugin', metadata: { name: 'bad-wasm', namespace: 'default' }, spec: { url: '' } }),
   o({ apiVersion: 'extensions.istio.io/v1alpha1', kind: 'TrafficExtension', metadata: { name: 'bad-te', namespace: 'default' }, spec: {} }),

@@ -4,10 +4,11 @@ import { virtualService } from './virtual-service.js';
 import { destinationRule } from './destination-rule.js';
 import { peerAuthentication } from './peer-authentication.js';
 import { authorizationPolicy } from './authorization-policy.js';
+import { requestAuthentication } from './request-authentication.js';
 import { service, endpointSlice, pod, namespace } from './kubernetes.js';
 import { serviceEntry, workloadEntry, workloadGroup } from './service-entry.js';
 import { sidecar } from './sidecar.js';
-import { envoyFilter, gateway, proxyConfig, requestAuthentication, telemetry, trafficExtension, wasmPlugin } from './validated-only.js';
+import { envoyFilter, gateway, proxyConfig, telemetry, trafficExtension, wasmPlugin } from './validated-only.js';
 
 export const SCHEMAS = {
   VirtualService: virtualService,
@@ -39,6 +40,7 @@ export type { VirtualService } from './virtual-service.js';
 export type { DestinationRule } from './destination-rule.js';
 export type { PeerAuthentication } from './peer-authentication.js';
 export type { AuthorizationPolicy } from './authorization-policy.js';
+export type { RequestAuthentication } from './request-authentication.js';
 export type { Service, EndpointSlice, Pod, Namespace } from './kubernetes.js';
 export type { ServiceEntry, WorkloadEntry, WorkloadGroup } from './service-entry.js';
 export type { Sidecar } from './sidecar.js';

@@ -2,11 +2,10 @@ import { crdDerived } from './crd-derived.js';
 
 // Istio kinds meshd validates (Istio's CRD schema + CEL, crd-derived.ts, and istiod's webhook rules in
 // ../semantics/) but does not turn into xDS. Each is reported as "validated, not served" wherever it
-// enters. Gateway, RequestAuthentication and Telemetry get hand-written zod schemas from their owners;
+// enters. Gateway and Telemetry get hand-written zod schemas from their owners;
 // until then Istio's CRD schema stands in, so no Istio kind is ever "unknown".
 
 export const gateway = crdDerived('Gateway');
-export const requestAuthentication = crdDerived('RequestAuthentication');
 export const telemetry = crdDerived('Telemetry');
 export const envoyFilter = crdDerived('EnvoyFilter');
 export const proxyConfig = crdDerived('ProxyConfig');

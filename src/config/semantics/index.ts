@@ -4,6 +4,7 @@ import type { KindMap } from '../schemas/index.js';
 import { checkAuthorizationPolicy } from './authorization-policy.js';
 import { checkDestinationRule } from './destination-rule.js';
 import { checkPeerAuthentication } from './peer-authentication.js';
+import { checkRequestAuthentication } from './request-authentication.js';
 import { checkVirtualService } from './virtual-service.js';
 import { checkEnvoyFilter, checkProxyConfig, checkTrafficExtension, checkWasmPlugin } from './extensions.js';
 import { checkServiceEntry, checkWorkloadEntry, checkWorkloadGroup } from './service-entry.js';
@@ -20,6 +21,7 @@ export const SEMANTIC_CHECKS: { [K in Kind]?: (obj: KindMap[K]) => Problem[] } =
   DestinationRule: checkDestinationRule,
   PeerAuthentication: checkPeerAuthentication,
   AuthorizationPolicy: checkAuthorizationPolicy,
+  RequestAuthentication: checkRequestAuthentication,
   ServiceEntry: checkServiceEntry,
   WorkloadEntry: checkWorkloadEntry,
   WorkloadGroup: checkWorkloadGroup,
