@@ -14,6 +14,7 @@ import { Metrics } from './telemetry/metrics.js';
 import { Debouncer, type DebounceOptions } from './xds/debounce.js';
 import { bindGrpcServer, shutdownGrpcServer } from './net/grpc-server.js';
 import { DiscoveryServer, type DiscoveryServerOptions } from './xds/server.js';
+import { loadXdsCodecs } from './xds/wire.js';
 import { grpcGenerator } from './xds/generators/grpc/index.js';
 import { sidecarGenerator } from './xds/generators/sidecar/index.js';
 import { buildSecureServer, startRootPublisher, type SecurityOptions } from './ca/setup.js';
@@ -147,6 +148,7 @@ export class Daemon {
   }
 
   async start(): Promise<ListeningAddresses> {
+    loadXdsCodecs();
     const handler = debugHandler({ store: this.store, discovery: this.discovery, metrics: this.metrics, isReady: () => this.ready });
     const grpcAddr = await this.bindGrpc(this.options.grpcAddr);
     const monitoringAddr = await this.listenHttp(this.options.monitoringAddr, handler);
