@@ -5,6 +5,7 @@ import { DEFAULT_ISTIO_VERSION, DEFAULT_SDS_SOCKET } from '../bootstrap/defaults
 import { addKubeFlags, addLabelFlag, addLogFlags, addNamespaceFlag, collect } from './flags.js';
 import { addSecurityFlags } from './security-flags.js';
 import { addWebhookFlags } from './webhook-flags.js';
+import { addXdsFlags } from './xds-flags.js';
 import type { InstallIO } from './install.js';
 
 // The whole command line of meshd: every command, its flags and its help. Only commander and the flag
@@ -33,8 +34,8 @@ function addServeCommand(program: Command): void {
     .optionsGroup('xDS:')
     .option('--grpc-addr <addr>', 'plaintext xDS (ADS) address', ':15010')
     .option('--debounce-after <duration>', 'push after this long without config events', '100ms')
-    .option('--debounce-max <duration>', 'push at most this long after the first event of a burst', '10s')
-    .optionsGroup('Certificate authority and xDS over TLS:');
+    .option('--debounce-max <duration>', 'push at most this long after the first event of a burst', '10s');
+  addXdsFlags(serve).optionsGroup('Certificate authority and xDS over TLS:');
   addSecurityFlags(serve).optionsGroup('Webhooks (sidecar injection, validation):');
   addWebhookFlags(serve)
     .optionsGroup('Operations:')

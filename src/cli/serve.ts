@@ -8,10 +8,11 @@ import { parseDiscoverySelectors } from '../sources/kube/selectors.js';
 import { createCliLogger, type Logger } from '../telemetry/log.js';
 import { parseDurationMs } from './duration.js';
 import type { KubeFlags, LogFlags } from './flags.js';
-import { kubeApiOf, securityOptions, type SecurityFlags } from './security-flags.js';
+import { jwksOptions, kubeApiOf, securityOptions, type SecurityFlags } from './security-flags.js';
 import { webhookOptions, type WebhookFlags } from './webhook-flags.js';
+import { xdsServerOptions, type XdsFlags } from './xds-flags.js';
 
-export interface ServeFlags extends Partial<SecurityFlags>, Partial<Omit<WebhookFlags, 'caDnsNames'>>, LogFlags, KubeFlags {
+export interface ServeFlags extends Partial<SecurityFlags>, Partial<Omit<WebhookFlags, 'caDnsNames'>>, Partial<XdsFlags>, LogFlags, KubeFlags {
   configDir?: string;
   grpcAddr: string;
   monitoringAddr: string;
@@ -75,9 +76,11 @@ export async function runServe(flags: ServeFlags, out: NodeJS.WritableStream = p
     monitoringAddr: flags.monitoringAddr,
     httpAddr: flags.httpAddr,
     debounce: { quietMs, maxMs },
+    xds: xdsServerOptions(flags),
     mesh,
     ...(meshFile ? { meshConfigFile: meshFile } : {}),
     log,
+    jwks: jwksOptions({ jwksCaFile: flags.jwksCaFile, jwksRefreshInterval: flags.jwksRefreshInterval ?? '20m' }),
     ...(flags.secureGrpcAddr
       ? { security: securityOptions(flags as SecurityFlags, kube && kubeApiOf(kube.kc), cluster && { http: cluster.http, namespace: caNamespace(mesh) }) }
       : {}),
