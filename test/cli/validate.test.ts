@@ -29,11 +29,13 @@ test('valid files: exit 0, no problem lines, summary on stderr', async () => {
 test('one line per problem: FILE#doc Kind namespace/name: field.path: reason', async () => {
   const r = await run([f('bad.yaml')]);
   assert.equal(r.code, 1);
-  assert.deepEqual(r.out, [
+  assert.deepEqual(r.out.slice(0, 2), [
     `${f('bad.yaml')}#0 VirtualService prod/reviews: spec.http[0].rout: unknown field`,
     `${f('bad.yaml')}#1 VirtualService split: spec.http[0].route: total destination weight = 0: with 2 destinations at least one needs a positive weight`,
-    `${f('bad.yaml')}#2 Gateway gw: kind: unsupported kind "Gateway" (meshd reads VirtualService, DestinationRule, PeerAuthentication, AuthorizationPolicy, Service, EndpointSlice, Pod, Namespace)`,
   ]);
+  // the list of kinds meshd reads grows as kinds are served; the line's shape does not change
+  assert.match(r.out[2]!, new RegExp(`^${f('bad.yaml').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}#2 Gateway gw: kind: unsupported kind "Gateway" \\(meshd reads VirtualService, DestinationRule, [A-Za-z, ]+\\)$`));
+  assert.equal(r.out.length, 3);
   assert.equal(r.err, '3 documents, 3 invalid\n');
 });
 
