@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ConfigStore } from '../config/store.js';
 import { describeOrigin } from '../config/origin.js';
-import { ALL_KINDS } from '../config/kinds.js';
+import { ALL_KINDS, KINDS, type KindInfo } from '../config/kinds.js';
 import type { AnyConnection, DiscoveryServer } from '../xds/server.js';
 import { SHORT_TYPE } from '../xds/resource-types.js';
 import type { Subscription } from '../xds/connection.js';
@@ -83,6 +83,7 @@ export function configz(store: ConfigStore): object {
     objects: ALL_KINDS.flatMap((kind) =>
       store.list(kind).map((s) => ({
         kind,
+        served: (KINDS[kind] as KindInfo).served,
         namespace: s.object.metadata.namespace,
         name: s.object.metadata.name,
         origin: describeOrigin(s.origin),
