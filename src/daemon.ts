@@ -1,6 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
+import { KINDS, type KindInfo } from './config/kinds.js';
 import { ConfigStore, type StoreEvent } from './config/store.js';
 import { DEFAULT_MESH_CONFIG, type MeshConfig } from './config/mesh-config.js';
 import { PushContext } from './model/push-context.js';
@@ -137,6 +138,8 @@ export class Daemon {
     });
     this.store.on('change', (e) => {
       this.metrics.inboundUpdates.inc({ type: eventType(e) });
+      // an object of a kind meshd validates but does not serve changes no proxy's config: no push
+      if (!(KINDS[e.kind] as KindInfo).served) return;
       this.debouncer.add(e);
     });
   }

@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { ALL_KINDS, type Kind } from './kinds.js';
+import { ALL_KINDS, KINDS, type Kind, type KindInfo } from './kinds.js';
 import { describeOrigin } from './origin.js';
 import { SCHEMAS } from './schemas/index.js';
 import type { ConfigStore } from './store.js';
@@ -87,6 +87,7 @@ export function configz(store: ConfigStore): object {
     objects: ALL_KINDS.flatMap((kind) =>
       store.list(kind).map((s) => ({
         kind,
+        served: (KINDS[kind] as KindInfo).served,
         namespace: s.object.metadata.namespace,
         name: s.object.metadata.name,
         origin: describeOrigin(s.origin),

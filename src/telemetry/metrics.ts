@@ -76,6 +76,11 @@ export class Metrics {
     help: 'Configuration documents refused by validation, by kind and source.',
     labelNames: ['kind', 'source'] as const, registers: [this.registry],
   });
+  readonly configNotServed = new client.Counter({
+    name: 'meshd_config_not_served_total',
+    help: 'Accepted objects of an Istio kind meshd validates but does not serve (no effect on xDS), once per object, by kind and source.',
+    labelNames: ['kind', 'source'] as const, registers: [this.registry],
+  });
   readonly configWarnings = new client.Counter({
     name: 'meshd_config_warnings_total',
     help: 'Accepted configuration that generators could not apply as written (e.g. a CUSTOM policy whose provider is missing), once per distinct warning and snapshot.',
