@@ -6,8 +6,8 @@ import type { ConfigStore } from './store.js';
 
 // /debug/configz: what the store holds (accepted objects, refusals), as istiod's configz shows its config.
 //
-// Objects are shown through their schema: only the fields meshd's schemas declare, which are the fields
-// the model reads. Kubernetes objects pass through validation loosely (a Pod keeps its containers' env,
+// Kubernetes objects are shown through their schema: only the fields meshd's schemas declare, which are
+// the fields the model reads. Kubernetes objects pass through validation loosely (a Pod keeps its containers' env,
 // its managedFields, every annotation), and a debug page must never show those: environment values are
 // where Kubernetes users put credentials, and `kubectl.kubernetes.io/last-applied-configuration` repeats the
 // whole object. Annotations are kept only in Istio's own domains (sidecar.istio.io/…, networking.istio.io/…),
@@ -69,9 +69,21 @@ function project(schema: z.ZodType, value: unknown): unknown {
   }
 }
 
-/** An object as /debug/configz shows it: the declared fields, Istio's annotations only. */
+/**
+ * An object as /debug/configz shows it. Istio config is the user's mesh config and is shown whole, but for
+ * its metadata; a Kubernetes object shows only the fields its schema declares. Either way annotations
+ * outside Istio's domains are left out.
+ */
 export function redactForDebug(kind: Kind, object: unknown): unknown {
-  const shown = project(SCHEMAS[kind] as z.ZodType, object) as { metadata?: { annotations?: Record<string, string> } };
+  const schema = SCHEMAS[kind] as z.ZodType;
+  let shown: { metadata?: { annotations?: Record<string, string> } };
+  if ((KINDS[kind] as KindInfo).istio) {
+    const metadataSchema = defOf(schema).shape?.metadata;
+    const whole = object as { metadata?: unknown };
+    shown = { ...whole, metadata: metadataSchema ? project(metadataSchema, whole.metadata) : whole.metadata } as typeof shown;
+  } else {
+    shown = project(schema, object) as typeof shown;
+  }
   const annotations = shown.metadata?.annotations;
   if (annotations) {
     const kept = Object.entries(annotations).filter(([k]) => ISTIO_ANNOTATION.test(k));
