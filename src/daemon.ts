@@ -7,7 +7,7 @@ import { DEFAULT_MESH_CONFIG, type MeshConfig } from './config/mesh-config.js';
 import { PushContext } from './model/push-context.js';
 import { DirectorySource, type ConfigFileLimits } from './sources/dir/directory-source.js';
 import type { MeshConfigFileSource } from './sources/mesh/mesh-config-file.js';
-import { KubeSource, type KubeSourceOptions } from './sources/kube/kube-source.js';
+import type { KubeSource, KubeSourceOptions } from './sources/kube/kube-source.js';
 import { configz } from './config/debug.js';
 import { debugHttpHandler } from './net/debug-http.js';
 import { adsz, syncz } from './xds/debug.js';
@@ -193,6 +193,8 @@ export class Daemon {
    * (and so /ready) must never be a half-listed cluster, or connected proxies would lose config.
    */
   private async startKube(kube: NonNullable<DaemonOptions['kube']>): Promise<void> {
+    // loaded here: the Kubernetes client costs seconds of start-up that a config-dir daemon never needs
+    const { KubeSource } = await import('./sources/kube/kube-source.js');
     const src = new KubeSource({ ...kube, store: this.store, log: this.log, metrics: this.metrics });
     this.kube = src;
     this.sources.push(src);

@@ -15,6 +15,7 @@ import { Resolver, type ResolverStats } from './resolve.js';
 import { PUSH_ORDER, SHORT_TYPE, type TypeUrl } from './resource-types.js';
 import { SotwProtocol, type SotwConnection } from './sotw.js';
 import { decodeDiscoveryRequest } from './wire.js';
+import { DEFAULT_SUBSCRIPTION_LIMITS, type SubscriptionLimits } from './subscription-limits.js';
 
 const ADS_SERVICE = 'envoy.service.discovery.v3.AggregatedDiscoveryService';
 
@@ -51,13 +52,7 @@ export interface DiscoveryServerOptions {
   readonly controlPlaneId?: string;
 }
 
-/** Bounds on what clients can make meshd hold: subscribed resource names (every type of a stream together). */
-export interface SubscriptionLimits {
-  readonly namesPerConnection: number;
-  readonly namesTotal: number;
-}
-
-export const DEFAULT_SUBSCRIPTION_LIMITS: SubscriptionLimits = { namesPerConnection: 100_000, namesTotal: 10_000_000 };
+export { DEFAULT_SUBSCRIPTION_LIMITS, type SubscriptionLimits };
 
 /** A stream meshd cut because its writes did not complete: kept for /debug/syncz. */
 export interface CutStream {
