@@ -8,7 +8,9 @@ import { PushContext } from './model/push-context.js';
 import { DirectorySource, type ConfigFileLimits } from './sources/dir/directory-source.js';
 import type { MeshConfigFileSource } from './sources/mesh/mesh-config-file.js';
 import type { KubeSource, KubeSourceOptions } from './sources/kube/kube-source.js';
-import { debugHandler } from './telemetry/debug.js';
+import { configz } from './config/debug.js';
+import { debugHttpHandler } from './net/debug-http.js';
+import { adsz, syncz } from './xds/debug.js';
 import type { Logger } from './telemetry/log.js';
 import { Metrics } from './telemetry/metrics.js';
 import { Debouncer, type DebounceOptions } from './xds/debounce.js';
@@ -149,7 +151,11 @@ export class Daemon {
 
   async start(): Promise<ListeningAddresses> {
     loadXdsCodecs();
-    const handler = debugHandler({ store: this.store, discovery: this.discovery, metrics: this.metrics, isReady: () => this.ready });
+    const handler = debugHttpHandler({
+      isReady: () => this.ready,
+      metrics: { contentType: this.metrics.registry.contentType, text: () => this.metrics.registry.metrics() },
+      debug: { syncz: () => syncz(this.discovery), configz: () => configz(this.store), adsz: () => adsz(this.discovery) },
+    });
     const grpcAddr = await this.bindGrpc(this.options.grpcAddr);
     const monitoringAddr = await this.listenHttp(this.options.monitoringAddr, handler);
     const httpAddr = await this.listenHttp(this.options.httpAddr, handler);
