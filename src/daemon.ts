@@ -1,18 +1,22 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
+import { KINDS, type KindInfo } from './config/kinds.js';
 import { ConfigStore, type StoreEvent } from './config/store.js';
 import { DEFAULT_MESH_CONFIG, type MeshConfig } from './config/mesh-config.js';
 import { PushContext } from './model/push-context.js';
-import { DirectorySource } from './sources/dir/directory-source.js';
+import { DirectorySource, type ConfigFileLimits } from './sources/dir/directory-source.js';
 import type { MeshConfigFileSource } from './sources/mesh/mesh-config-file.js';
-import { KubeSource, type KubeSourceOptions } from './sources/kube/kube-source.js';
-import { debugHandler } from './telemetry/debug.js';
+import type { KubeSource, KubeSourceOptions } from './sources/kube/kube-source.js';
+import { configz } from './config/debug.js';
+import { debugHttpHandler } from './net/debug-http.js';
+import { adsz, syncz } from './xds/debug.js';
 import type { Logger } from './telemetry/log.js';
 import { Metrics } from './telemetry/metrics.js';
 import { Debouncer, type DebounceOptions } from './xds/debounce.js';
 import { bindGrpcServer, shutdownGrpcServer } from './net/grpc-server.js';
-import { DiscoveryServer } from './xds/server.js';
+import { DiscoveryServer, type DiscoveryServerOptions } from './xds/server.js';
+import { loadXdsCodecs } from './xds/wire.js';
 import { grpcGenerator } from './xds/generators/grpc/index.js';
 import { sidecarGenerator } from './xds/generators/sidecar/index.js';
 import { buildSecureServer, startRootPublisher, type SecurityOptions } from './ca/setup.js';
@@ -26,10 +30,14 @@ import { startWebhooks, type RunningWebhooks, type WebhookOptions } from './webh
 
 export interface DaemonOptions {
   readonly configDir?: string;
+  /** size limits for config-dir files and documents (default DEFAULT_FILE_LIMITS) */
+  readonly configLimits?: ConfigFileLimits;
   readonly grpcAddr: string;
   readonly monitoringAddr: string;
   readonly httpAddr: string;
   readonly debounce: DebounceOptions;
+  /** push scheduling and subscription limits of the xDS server (defaults: DiscoveryServer's) */
+  readonly xds?: Pick<DiscoveryServerOptions, 'push' | 'limits'>;
   readonly mesh?: MeshConfig;
   /** the mesh config file (`--mesh-config`): its config beats `mesh`, and its edits are followed */
   readonly meshConfigFile?: MeshConfigFileSource;
@@ -86,9 +94,12 @@ export class Daemon {
   readonly store = new ConfigStore();
   readonly metrics = new Metrics();
   readonly discovery: DiscoveryServer;
+  // Keepalive pings are answered only while the event loop turns: the push scheduler keeps it turning
+  // (bounded slices), so a healthy proxy is never cut for a missed ping during a large push.
   private readonly grpcServer = new grpc.Server({
     'grpc.max_receive_message_length': 16 * 1024 * 1024,
     'grpc.keepalive_time_ms': 30_000,
+    'grpc.keepalive_timeout_ms': 20_000,
   });
   private readonly httpServers: http.Server[] = [];
   private readonly sources: { stop(): Promise<void> }[] = [];
@@ -97,6 +108,8 @@ export class Daemon {
   private readonly debouncer: Debouncer<StoreEvent>;
   private snapshotSeq = 0;
   private ready = false;
+  /** every source has loaded its initial state (the whole config directory read, every informer synced) */
+  private sourcesLoaded = false;
   private readonly log: Logger;
   private mesh: MeshConfig;
   /** generator warnings logged for the current snapshot (each distinct one once) */
@@ -124,11 +137,17 @@ export class Daemon {
       },
     });
     this.mesh = options.meshConfigFile?.current ?? options.mesh ?? DEFAULT_MESH_CONFIG;
-    this.discovery = new DiscoveryServer({ log: this.log, metrics: this.metrics, generators: { grpc: grpcGenerator, sidecar: sidecarGenerator } });
+    this.discovery = new DiscoveryServer({ log: this.log, metrics: this.metrics, generators: { grpc: grpcGenerator, sidecar: sidecarGenerator }, ...options.xds });
     this.discovery.register(this.grpcServer);
-    this.debouncer = new Debouncer(options.debounce, (events, firstAt) => this.rebuild(events.length, firstAt));
+    // No snapshot before every source has delivered its initial state: a push from a half-read directory
+    // (or half-listed cluster) would serve proxies a partial mesh and make /ready true too early.
+    this.debouncer = new Debouncer(options.debounce, (events, firstAt) => {
+      if (this.sourcesLoaded) this.rebuild(events.length, firstAt);
+    });
     this.store.on('change', (e) => {
       this.metrics.inboundUpdates.inc({ type: eventType(e) });
+      // an object of a kind meshd validates but does not serve changes no proxy's config: no push
+      if (!(KINDS[e.kind] as KindInfo).served) return;
       this.debouncer.add(e);
     });
   }
@@ -138,14 +157,19 @@ export class Daemon {
   }
 
   async start(): Promise<ListeningAddresses> {
-    const handler = debugHandler({ store: this.store, discovery: this.discovery, metrics: this.metrics, isReady: () => this.ready });
+    loadXdsCodecs();
+    const handler = debugHttpHandler({
+      isReady: () => this.ready,
+      metrics: { contentType: this.metrics.registry.contentType, text: () => this.metrics.registry.metrics() },
+      debug: { syncz: () => syncz(this.discovery), configz: () => configz(this.store), adsz: () => adsz(this.discovery) },
+    });
     const grpcAddr = await this.bindGrpc(this.options.grpcAddr);
     const monitoringAddr = await this.listenHttp(this.options.monitoringAddr, handler);
     const httpAddr = await this.listenHttp(this.options.httpAddr, handler);
     const secureGrpcAddr = this.options.security ? await this.startSecure(this.options.security) : undefined;
     this.addresses = { grpcAddr, monitoringAddr, httpAddr, ...(secureGrpcAddr ? { secureGrpcAddr } : {}), ...(this.caAdminAddress ? { caAdminAddr: this.caAdminAddress } : {}) };
     if (this.options.configDir) {
-      const dir = new DirectorySource({ dir: this.options.configDir, store: this.store, log: this.log, metrics: this.metrics });
+      const dir = new DirectorySource({ dir: this.options.configDir, store: this.store, log: this.log, metrics: this.metrics, ...(this.options.configLimits ? { limits: this.options.configLimits } : {}) });
       this.sources.push(dir);
       await dir.start();
     }
@@ -167,6 +191,7 @@ export class Daemon {
       if (this.ready) this.rebuild(0, Date.now());
     });
     // The first snapshot goes out at once: there is nothing to coalesce with at start-up.
+    this.sourcesLoaded = true;
     this.debouncer.flush();
     if (!this.ready) this.rebuild(0, Date.now());
     return this.addresses;
@@ -177,6 +202,8 @@ export class Daemon {
    * (and so /ready) must never be a half-listed cluster, or connected proxies would lose config.
    */
   private async startKube(kube: NonNullable<DaemonOptions['kube']>): Promise<void> {
+    // loaded here: the Kubernetes client costs seconds of start-up that a config-dir daemon never needs
+    const { KubeSource } = await import('./sources/kube/kube-source.js');
     const src = new KubeSource({ ...kube, store: this.store, log: this.log, metrics: this.metrics });
     this.kube = src;
     this.sources.push(src);

@@ -1,14 +1,12 @@
 import path from 'node:path';
-import type { Command } from 'commander';
 import type { RotationStatus } from '../ca/rotation.js';
 import { parseDurationMs } from './duration.js';
 
 // `meshd ca status | rotate --new-dir DIR | abort`: the root rotation of a running meshd, through its CA
 // admin endpoint (`meshd serve --ca-admin-addr`, 127.0.0.1:15013). See src/ca/rotation.ts for the phases.
+// The command line itself is in program.ts.
 
-export const DEFAULT_CA_ADMIN_ADDR = '127.0.0.1:15013';
-
-interface CaFlags {
+export interface CaFlags {
   admin: string;
 }
 
@@ -51,43 +49,34 @@ export function describeStatus(s: RotationStatus): string {
   return lines.join('\n') + '\n';
 }
 
-export function addCaCommand(program: Command): void {
-  const ca = program.command('ca').description("the mesh CA's root of trust: status and rotation without downtime (talks to a running meshd serve)");
-  const admin = (cmd: Command) => cmd.option('--admin <addr>', "meshd's CA admin endpoint (meshd serve --ca-admin-addr)", DEFAULT_CA_ADMIN_ADDR);
-  const json = (cmd: Command) => cmd.option('-o, --output <format>', 'text or json', 'text');
-  const print = (s: RotationStatus, output: string): void => void process.stdout.write(output === 'json' ? JSON.stringify(s, null, 2) + '\n' : describeStatus(s));
+/** `meshd ca status` */
+export async function runCaStatus(flags: CaFlags & { output: string }): Promise<void> {
+  print(await call(flags.admin, 'GET', '/ca/rotation'), flags.output);
+}
 
-  json(admin(ca.command('status')))
-    .description('the rotation phase, trusted and signing roots, and which proxies a phase waits for')
-    .action(async (flags: CaFlags & { output: string }) => {
-      print(await call(flags.admin, 'GET', '/ca/rotation'), flags.output);
-    });
+/** `meshd ca abort` */
+export async function runCaAbort(flags: CaFlags & { output: string }): Promise<void> {
+  print(await call(flags.admin, 'POST', '/ca/rotation/abort'), flags.output);
+}
 
-  json(admin(ca.command('rotate')))
-    .description('stage a new root: (a) publish old+new roots until every connected proxy holds both, (b) sign with the new CA until no certificate of the old CA is alive, (c) drop the old root')
-    .requiredOption('--new-dir <dir>', 'the new CA material in Istio cacerts layout (ca-cert.pem, ca-key.pem, cert-chain.pem, root-cert.pem), on meshd\'s host')
-    .option('--wait', 'follow the phases until the rotation completes or is aborted')
-    .option('--poll <duration>', 'with --wait: how often to look', '1s')
-    .action(async (flags: CaFlags & { output: string; newDir: string; wait?: boolean; poll: string }) => {
-      const pollMs = parseDurationMs(flags.poll, '--poll');
-      let s = await call(flags.admin, 'POST', '/ca/rotation', { newDir: path.resolve(flags.newDir) });
+/** `meshd ca rotate --new-dir DIR [--wait]` */
+export async function runCaRotate(flags: CaFlags & { output: string; newDir: string; wait?: boolean; poll: string }): Promise<void> {
+  const pollMs = parseDurationMs(flags.poll, '--poll');
+  let s = await call(flags.admin, 'POST', '/ca/rotation', { newDir: path.resolve(flags.newDir) });
+  print(s, flags.output);
+  if (!flags.wait) return;
+  let last = `${s.phase}|${s.message}`;
+  while (s.phase !== 'idle') {
+    await new Promise((r) => setTimeout(r, pollMs));
+    s = await call(flags.admin, 'GET', '/ca/rotation');
+    const now = `${s.phase}|${s.message}`;
+    if (now !== last) {
       print(s, flags.output);
-      if (!flags.wait) return;
-      let last = `${s.phase}|${s.message}`;
-      while (s.phase !== 'idle') {
-        await new Promise((r) => setTimeout(r, pollMs));
-        s = await call(flags.admin, 'GET', '/ca/rotation');
-        const now = `${s.phase}|${s.message}`;
-        if (now !== last) {
-          print(s, flags.output);
-          last = now;
-        }
-      }
-    });
+      last = now;
+    }
+  }
+}
 
-  json(admin(ca.command('abort')))
-    .description('one step back: from signing to publishing (old CA signs again), from publishing to the old roots only')
-    .action(async (flags: CaFlags & { output: string }) => {
-      print(await call(flags.admin, 'POST', '/ca/rotation/abort'), flags.output);
-    });
+function print(s: RotationStatus, output: string): void {
+  process.stdout.write(output === 'json' ? JSON.stringify(s, null, 2) + '\n' : describeStatus(s));
 }

@@ -11,6 +11,7 @@ import { greeterDocs, ONLY_CLIENT_POLICY_DOC, strictPeerAuthenticationDoc, write
 import { SecureClient, startAgent, startSecureXdsServer, TokenIssuer, type AgentProcess, type SecureServerProcess } from './harness/secure.js';
 import { exitWhenIdle, freePort, REPO_ROOT, sleep, tempDir, trackChild, waitUntil } from './harness/util.js';
 import { pluggedCacerts } from '../support/cacerts.js';
+import { meshdCommand } from '../support/meshd-bin.js';
 
 // Root-of-trust rotation without downtime, with real peers: a grpc-js-xds server and client with mTLS
 // (STRICT, an AuthorizationPolicy allowing only the client) keep exchanging requests — on a long-lived
@@ -101,7 +102,7 @@ describe('root rotation under mTLS traffic (meshd ca rotate)', { timeout: 150_00
       }
     })();
 
-    const cli = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'src/cli/main.ts'), 'ca', 'rotate', '--new-dir', newDir, '--wait', '--poll', '300ms', '--admin', admin], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const cli = spawn(...meshdCommand(['ca', 'rotate', '--new-dir', newDir, '--wait', '--poll', '300ms', '--admin', admin]), { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     trackChild(cli);
     let out = '';
     cli.stdout.on('data', (d: Buffer) => (out += d.toString()));
