@@ -79,7 +79,8 @@ export const NOT_SERVED_REASON = 'validated but not served by meshd: it has no e
 
 /** Logs and counts a refusal, and records it on the store when the document names an object. */
 export function refuse(sink: SourceSink, origin: Origin, refused: Extract<Admission, { ok: false }> | { ref: ObjectRef; messages: string[]; key?: string }): void {
-  for (const line of refused.messages) sink.log.warn({ rejected: line }, line);
+  // the validate-style line is the whole event (source, object, field path, reason): logged once, as the message
+  for (const line of refused.messages) sink.log.warn(line);
   sink.metrics?.configRejections.inc({ kind: refused.ref.kind ?? 'unknown', source: sink.metricSource });
   if (refused.key && refused.ref.name) {
     sink.store.reject(refused.key, { ...refused.ref, origin, messages: refused.messages, at: new Date() });
