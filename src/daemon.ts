@@ -8,12 +8,15 @@ import { PushContext } from './model/push-context.js';
 import { DirectorySource, type ConfigFileLimits } from './sources/dir/directory-source.js';
 import type { MeshConfigFileSource } from './sources/mesh/mesh-config-file.js';
 import type { KubeSource, KubeSourceOptions } from './sources/kube/kube-source.js';
-import { debugHandler } from './telemetry/debug.js';
+import { configz } from './config/debug.js';
+import { debugHttpHandler } from './net/debug-http.js';
+import { adsz, syncz } from './xds/debug.js';
 import type { Logger } from './telemetry/log.js';
 import { Metrics } from './telemetry/metrics.js';
 import { Debouncer, type DebounceOptions } from './xds/debounce.js';
 import { bindGrpcServer, shutdownGrpcServer } from './net/grpc-server.js';
 import { DiscoveryServer, type DiscoveryServerOptions } from './xds/server.js';
+import { loadXdsCodecs } from './xds/wire.js';
 import { grpcGenerator } from './xds/generators/grpc/index.js';
 import { sidecarGenerator } from './xds/generators/sidecar/index.js';
 import { buildSecureServer, startRootPublisher, type SecurityOptions } from './ca/setup.js';
@@ -147,7 +150,12 @@ export class Daemon {
   }
 
   async start(): Promise<ListeningAddresses> {
-    const handler = debugHandler({ store: this.store, discovery: this.discovery, metrics: this.metrics, isReady: () => this.ready });
+    loadXdsCodecs();
+    const handler = debugHttpHandler({
+      isReady: () => this.ready,
+      metrics: { contentType: this.metrics.registry.contentType, text: () => this.metrics.registry.metrics() },
+      debug: { syncz: () => syncz(this.discovery), configz: () => configz(this.store), adsz: () => adsz(this.discovery) },
+    });
     const grpcAddr = await this.bindGrpc(this.options.grpcAddr);
     const monitoringAddr = await this.listenHttp(this.options.monitoringAddr, handler);
     const httpAddr = await this.listenHttp(this.options.httpAddr, handler);

@@ -41,7 +41,7 @@ export class DeltaProtocol implements XdsProtocol<DeltaConnection, DeltaDiscover
       if (req.response_nonce !== watch.sentNonce) {
         this.host.log.debug({ proxy: conn.proxy.id, type: short, nonce: req.response_nonce }, 'stale nonce on delta stream');
       } else if (req.error_detail && (req.error_detail.message !== '' || req.error_detail.code !== 0)) {
-        this.host.recordNack(conn, type, watch, req.response_nonce, req.error_detail.message);
+        this.host.recordNack(conn, type, watch, req.response_nonce, req.error_detail);
       } else {
         this.host.recordAck(conn, type, watch, req.response_nonce);
       }

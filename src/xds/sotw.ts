@@ -65,7 +65,7 @@ export class SotwProtocol implements XdsProtocol<SotwConnection, DiscoveryReques
       return undefined;
     }
     if (kind === 'nack') {
-      this.host.recordNack(conn, type, watch, req.response_nonce, req.error_detail?.message ?? '', req.version_info);
+      this.host.recordNack(conn, type, watch, req.response_nonce, req.error_detail ?? { code: 2, message: '' }, req.version_info);
     } else if (kind === 'ack') {
       this.host.recordAck(conn, type, watch, req.response_nonce, req.version_info);
     }

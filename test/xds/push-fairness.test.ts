@@ -5,7 +5,7 @@ import { ConfigStore } from '../../src/config/store.js';
 import { PushContext } from '../../src/model/push-context.js';
 import { silentLogger } from '../../src/telemetry/log.js';
 import { Metrics } from '../../src/telemetry/metrics.js';
-import { syncz } from '../../src/telemetry/debug.js';
+import { syncz } from '../../src/xds/debug.js';
 import { DiscoveryServer, type DiscoveryServerOptions } from '../../src/xds/server.js';
 import { TYPE } from '../../src/xds/resource-types.js';
 import type { Generator } from '../../src/xds/generators/generator.js';
