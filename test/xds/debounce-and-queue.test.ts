@@ -96,6 +96,27 @@ describe('PushScheduler', () => {
     await s.idle();
   });
 
+  it('bounds the bytes of all writes in progress, slow ones included: memory stays bounded when clients stop reading', async () => {
+    const items = Array.from({ length: 10 }, (_, i) => `p${i}`);
+    const t = target(new Map(items.map((i) => [i, 1])));
+    const s = new PushScheduler<string>({ sendNext: t.sendNext, cut: t.cutStream }, { ...options, maxBytesInFlight: 250, slowAfterMs: 5 });
+    items.forEach((i) => s.wake(i));
+    await until(() => t.writes.length === 3);
+    await until(() => s.stats.slow === 3);
+    for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+    assert.equal(t.writes.length, 3, 'three 100-byte writes fill a 250-byte budget even once they are slow');
+    assert.equal(s.stats.bytesInFlight, 300);
+    t.writes[0]!.done();
+    await until(() => t.writes.length === 4);
+    for (const w of t.writes.slice(1)) w.done();
+    let finished = 4;
+    while (finished < 10) {
+      await until(() => t.writes.length > finished);
+      t.writes[finished++]!.done();
+    }
+    await s.idle();
+  });
+
   it('a stalled write holds only its own stream: the others get their turns, and it is cut after the send timeout', async () => {
     const t = target(new Map([['stuck', 1], ['healthy', 5]]));
     const s = new PushScheduler<string>({ sendNext: t.sendNext, cut: t.cutStream }, { ...options, concurrency: 1, slowAfterMs: 10, sendTimeoutMs: 200 });
