@@ -21,6 +21,10 @@ export const KINDS = {
     kind: 'DestinationRule', group: 'networking.istio.io', versions: ['v1', 'v1beta1', 'v1alpha3'],
     plural: 'destinationrules', shortNames: ['dr'], clusterScoped: false, istio: true,
   },
+  Gateway: {
+    kind: 'Gateway', group: 'networking.istio.io', versions: ['v1', 'v1beta1', 'v1alpha3'],
+    plural: 'gateways', shortNames: ['gw'], clusterScoped: false, istio: true,
+  },
   PeerAuthentication: {
     kind: 'PeerAuthentication', group: 'security.istio.io', versions: ['v1', 'v1beta1'],
     plural: 'peerauthentications', shortNames: ['pa'], clusterScoped: false, istio: true,

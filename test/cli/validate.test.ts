@@ -32,7 +32,7 @@ test('one line per problem: FILE#doc Kind namespace/name: field.path: reason', a
   assert.deepEqual(r.out, [
     `${f('bad.yaml')}#0 VirtualService prod/reviews: spec.http[0].rout: unknown field`,
     `${f('bad.yaml')}#1 VirtualService split: spec.http[0].route: total destination weight = 0: with 2 destinations at least one needs a positive weight`,
-    `${f('bad.yaml')}#2 Gateway gw: kind: unsupported kind "Gateway" (meshd reads VirtualService, DestinationRule, PeerAuthentication, AuthorizationPolicy, Service, EndpointSlice, Pod, Namespace)`,
+    `${f('bad.yaml')}#2 Gateway gw: spec.servers: gateway must have at least one server`,
   ]);
   assert.equal(r.err, '3 documents, 3 invalid\n');
 });

@@ -245,7 +245,7 @@ describe('/validate over HTTPS', () => {
     for (const r of [
       review(fixture('virtualservice-valid.json')),
       review(fixture('virtualservice-bad-weight.json'), { operation: 'DELETE' }),
-      review({ apiVersion: 'networking.istio.io/v1', kind: 'Gateway', metadata: { name: 'gw', namespace: 'bookinfo' }, spec: { nonsense: 1 } }),
+      review({ apiVersion: 'networking.istio.io/v1', kind: 'EnvoyFilter', metadata: { name: 'ef', namespace: 'bookinfo' }, spec: { nonsense: 1 } }),
     ]) {
       const res = await post('/validate', r);
       assert.equal(res.json!.response.allowed, true, res.text);

@@ -2,6 +2,7 @@ import type { z } from 'zod';
 import type { Kind } from '../kinds.js';
 import { virtualService } from './virtual-service.js';
 import { destinationRule } from './destination-rule.js';
+import { gateway } from './gateway.js';
 import { peerAuthentication } from './peer-authentication.js';
 import { authorizationPolicy } from './authorization-policy.js';
 import { service, endpointSlice, pod, namespace } from './kubernetes.js';
@@ -9,6 +10,7 @@ import { service, endpointSlice, pod, namespace } from './kubernetes.js';
 export const SCHEMAS = {
   VirtualService: virtualService,
   DestinationRule: destinationRule,
+  Gateway: gateway,
   PeerAuthentication: peerAuthentication,
   AuthorizationPolicy: authorizationPolicy,
   Service: service,
@@ -23,6 +25,7 @@ export type MeshObject = KindMap[Kind];
 
 export type { VirtualService } from './virtual-service.js';
 export type { DestinationRule } from './destination-rule.js';
+export type { Gateway } from './gateway.js';
 export type { PeerAuthentication } from './peer-authentication.js';
 export type { AuthorizationPolicy } from './authorization-policy.js';
 export type { Service, EndpointSlice, Pod, Namespace } from './kubernetes.js';

@@ -3,6 +3,7 @@ import type { Problem } from '../origin.js';
 import type { KindMap } from '../schemas/index.js';
 import { checkAuthorizationPolicy } from './authorization-policy.js';
 import { checkDestinationRule } from './destination-rule.js';
+import { checkGateway } from './gateway.js';
 import { checkPeerAuthentication } from './peer-authentication.js';
 import { checkVirtualService } from './virtual-service.js';
 
@@ -13,6 +14,7 @@ import { checkVirtualService } from './virtual-service.js';
 export const SEMANTIC_CHECKS: { [K in Kind]?: (obj: KindMap[K]) => Problem[] } = {
   VirtualService: checkVirtualService,
   DestinationRule: checkDestinationRule,
+  Gateway: checkGateway,
   PeerAuthentication: checkPeerAuthentication,
   AuthorizationPolicy: checkAuthorizationPolicy,
 };
