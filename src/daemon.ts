@@ -15,6 +15,7 @@ import { bindGrpcServer, shutdownGrpcServer } from './net/grpc-server.js';
 import { DiscoveryServer } from './xds/server.js';
 import { grpcGenerator } from './xds/generators/grpc/index.js';
 import { sidecarGenerator } from './xds/generators/sidecar/index.js';
+import { createRouterGenerator } from './xds/generators/router/index.js';
 import { buildSecureServer, startRootPublisher, type SecurityOptions } from './ca/setup.js';
 import type { RootCertPublisher } from './ca/root-publisher.js';
 import type { SecureServer } from './ca/secure-server.js';
@@ -36,6 +37,8 @@ export interface DaemonOptions {
   readonly security?: SecurityOptions;
   /** the injection and validation webhooks (HTTPS, certificate from the CA); needs `security` */
   readonly webhook?: WebhookOptions;
+  /** PILOT_SCOPE_GATEWAY_TO_NAMESPACE: a Gateway applies only to gateway pods in its own namespace */
+  readonly scopeGatewayToNamespace?: boolean;
 }
 
 export interface ListeningAddresses {
@@ -95,7 +98,12 @@ export class Daemon {
   constructor(private readonly options: DaemonOptions) {
     this.log = options.log;
     this.mesh = options.meshConfigFile?.current ?? options.mesh ?? DEFAULT_MESH_CONFIG;
-    this.discovery = new DiscoveryServer({ log: this.log, metrics: this.metrics, generators: { grpc: grpcGenerator, sidecar: sidecarGenerator } });
+    this.discovery = new DiscoveryServer({ log: this.log, metrics: this.metrics, generators: {
+        grpc: grpcGenerator,
+        sidecar: sidecarGenerator,
+        router: createRouterGenerator({ scopeGatewayToNamespace: options.scopeGatewayToNamespace ?? false }),
+      },
+    });
     this.discovery.register(this.grpcServer);
     this.debouncer = new Debouncer(options.debounce, (events, firstAt) => this.rebuild(events.length, firstAt));
     this.store.on('change', (e) => {

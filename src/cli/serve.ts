@@ -75,6 +75,8 @@ export async function runServe(flags: ServeFlags, out: NodeJS.WritableStream = p
     mesh,
     ...(meshFile ? { meshConfigFile: meshFile } : {}),
     log,
+    // istiod's environment switch, kept under its name so an istiod Deployment's env works unchanged
+    scopeGatewayToNamespace: process.env.PILOT_SCOPE_GATEWAY_TO_NAMESPACE === 'true',
     ...(flags.secureGrpcAddr
       ? { security: securityOptions(flags as SecurityFlags, kube && kubeApiOf(kube.kc), kube && { http: new KubeHttp(kube.kc), namespace: caNamespace(mesh) }) }
       : {}),

@@ -3,7 +3,7 @@ import type { Kind } from '../config/kinds.js';
 import { labelsMatch } from '../config/labels.js';
 import { DEFAULT_MESH_CONFIG, type MeshConfig } from '../config/mesh-config.js';
 import type { ConfigStore, StoredObject } from '../config/store.js';
-import type { AuthorizationPolicy, DestinationRule, PeerAuthentication, VirtualService } from '../config/schemas/index.js';
+import type { AuthorizationPolicy, DestinationRule, Gateway, PeerAuthentication, VirtualService } from '../config/schemas/index.js';
 import { buildRegistry, endpointKey, type Registry } from './registry.js';
 import type { MeshService, ServiceEndpoint, Workload } from './types.js';
 import type { Proxy } from './proxy.js';
@@ -97,6 +97,7 @@ export class PushContext {
   private readonly drList: readonly IndexedDestinationRule[];
   private readonly paList: readonly StoredObject<'PeerAuthentication'>[];
   private readonly apList: readonly StoredObject<'AuthorizationPolicy'>[];
+  private readonly gwList: readonly Gateway[];
   private readonly nsLabels: ReadonlyMap<string, Readonly<Record<string, string>>>;
   /** per kind: digest over every object's key and revision, the fingerprint of whole-collection reads */
   private readonly kindDigests = new Map<Kind, string>();
@@ -119,7 +120,7 @@ export class PushContext {
     this.meshDigest = createHash('sha1').update(JSON.stringify(mesh)).digest('base64url').slice(0, 12);
     this.onWarning = options.onWarning;
     this.builtAt = new Date();
-    for (const kind of ['Service', 'EndpointSlice', 'Pod', 'Namespace', 'VirtualService', 'DestinationRule', 'PeerAuthentication', 'AuthorizationPolicy'] as const) {
+    for (const kind of ['Service', 'EndpointSlice', 'Pod', 'Namespace', 'VirtualService', 'DestinationRule', 'PeerAuthentication', 'AuthorizationPolicy', 'Gateway'] as const) {
       const h = createHash('sha1');
       for (const o of store.list(kind)) h.update(`${o.object.metadata.namespace ?? ''}/${o.object.metadata.name}@${o.revision};`);
       this.kindDigests.set(kind, h.digest('base64url'));
@@ -153,6 +154,7 @@ export class PushContext {
       .sort(byCreation);
     this.paList = store.list('PeerAuthentication');
     this.apList = store.list('AuthorizationPolicy');
+    this.gwList = store.list('Gateway').map((g) => g.object);
     this.nsLabels = new Map(store.list('Namespace').map((n) => [n.object.metadata.name, n.object.metadata.labels ?? {}]));
     // Lookups run once per generated resource: index them so a push stays linear in the mesh size.
     for (const vs of this.vsList) {
@@ -192,6 +194,10 @@ export class PushContext {
   get authorizationPolicies(): readonly StoredObject<'AuthorizationPolicy'>[] {
     dep(`all${SEP}AuthorizationPolicy`);
     return this.apList;
+  }
+  get gateways(): readonly Gateway[] {
+    dep(`all${SEP}Gateway`);
+    return this.gwList;
   }
   get namespaceLabels(): ReadonlyMap<string, Readonly<Record<string, string>>> {
     dep(`all${SEP}Namespace`);
