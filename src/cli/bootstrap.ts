@@ -9,6 +9,7 @@ import { parseLabels } from './agent.js';
 // Defaults follow the Kubernetes downward API / Istio's env names a pod would set, like `meshd agent`.
 
 export interface BootstrapFlags {
+  proxyType: string;
   podName: string;
   namespace: string;
   podIp: string;
@@ -39,6 +40,7 @@ export const DEFAULT_ISTIO_VERSION = '1.24.0';
 
 /** Which flag each input comes from, so every error names what the user typed. */
 const FLAG_OF: Record<keyof BootstrapInput, string> = {
+  proxyType: '--proxy-type',
   podName: '--pod-name',
   namespace: '--namespace',
   podIps: '--pod-ip',
@@ -95,6 +97,7 @@ export function bootstrapInputFromFlags(flags: BootstrapFlags): BootstrapInput {
     locality = { region, zone, sub_zone: subZone };
   }
   const raw = {
+    proxyType: flags.proxyType,
     podName: flags.podName,
     namespace: flags.namespace,
     podIps: flags.podIp.split(',').map((s) => s.trim()).filter(Boolean),
@@ -131,6 +134,7 @@ export function addBootstrapCommand(program: Command): void {
   program
     .command('bootstrap')
     .description('print an Envoy v3 bootstrap (JSON) for running stock Envoy as a sidecar against meshd, without istio-proxy')
+    .option('--proxy-type <type>', 'sidecar, or router for a gateway (node id router~…: meshd sends it the gateway configuration)', 'sidecar')
     .option('--pod-name <name>', 'pod name (node id, metadata NAME)', env('POD_NAME', 'pod'))
     .option('--namespace <ns>', 'pod namespace', env('POD_NAMESPACE', 'default'))
     .option('--pod-ip <ips>', 'pod IPs, comma-separated; the first goes in the node id (INSTANCE_IPS)', env('INSTANCE_IP', '127.0.0.1'))

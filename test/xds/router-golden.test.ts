@@ -215,3 +215,18 @@ describe('router goldens: bookinfo behind the ingress gateway', () => {
     assert.ok(JSON.stringify(gwRds).includes('/api/v1/products'));
   });
 });
+
+describe('router class key', () => {
+  it('two gateway pods of one namespace with different labels never share encoded resources', () => {
+    const world = [...bookinfoWorld(), ...ingressGateway()];
+    const ctx = load([...world, ...readDocs(path.join(BOOKINFO, 'networking', 'bookinfo-gateway.yaml'))]);
+    const gen = createRouterGenerator();
+    const egress = parseProxy({
+      id: 'router~10.1.1.11~istio-egressgateway-abcde.istio-system~istio-system.svc.cluster.local',
+      metadata: { NAMESPACE: 'istio-system', LABELS: { app: 'istio-egressgateway', istio: 'egressgateway' }, ISTIO_VERSION: '1.24.0' },
+    });
+    assert.notEqual(gen.classKey(ctx, routerProxy()), gen.classKey(ctx, egress));
+    assert.deepEqual(gen.wildcardNames(TYPE.LDS, ctx, egress), [], 'bookinfo-gateway selects istio=ingressgateway only');
+    assert.deepEqual(gen.wildcardNames(TYPE.LDS, ctx, routerProxy()), ['0.0.0.0_8080']);
+  });
+});

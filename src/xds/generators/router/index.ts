@@ -308,7 +308,9 @@ function routerClusterNames(ctx: PushContext, proxy: Proxy): string[] {
 export function createRouterGenerator(opts: RouterGeneratorOptions = {}): Generator {
   return {
     name: 'router',
-    classKey: (ctx, proxy) => `router|${sidecarClassKey(ctx, proxy)}`,
+    // Which Gateways select a proxy depends on all its labels (selectors are not among the label keys the
+    // sidecar key tracks): gateways are few, so the key carries them whole rather than risk sharing.
+    classKey: (ctx, proxy) => `router|${JSON.stringify(Object.entries(ctx.proxyLabels(proxy)).sort())}|${sidecarClassKey(ctx, proxy)}`,
     wildcardNames(type: TypeUrl, ctx: PushContext, proxy: Proxy): string[] {
       if (type === TYPE.CDS) return routerClusterNames(ctx, proxy);
       if (type === TYPE.LDS) return listenerNames(ctx, proxy, merged(ctx, proxy, opts));
