@@ -19,6 +19,8 @@ import { createRouterGenerator } from './xds/generators/router/index.js';
 import { buildSecureServer, startRootPublisher, type SecurityOptions } from './ca/setup.js';
 import type { RootCertPublisher } from './ca/root-publisher.js';
 import type { SecureServer } from './ca/secure-server.js';
+import { JwksResolver } from './security/jwt/jwks-resolver.js';
+import { jwksNeeds } from './security/jwt/requestauthn.js';
 import { startWebhooks, type RunningWebhooks, type WebhookOptions } from './webhook/setup.js';
 
 export interface DaemonOptions {
@@ -39,6 +41,8 @@ export interface DaemonOptions {
   readonly webhook?: WebhookOptions;
   /** PILOT_SCOPE_GATEWAY_TO_NAMESPACE: a Gateway applies only to gateway pods in its own namespace */
   readonly scopeGatewayToNamespace?: boolean;
+  /** RequestAuthentication JWKS fetching (security/jwt/jwks-resolver.ts) */
+  readonly jwks?: { readonly refreshIntervalMs?: number; readonly extraCaPem?: string };
 }
 
 export interface ListeningAddresses {
@@ -94,9 +98,27 @@ export class Daemon {
   /** generator warnings logged for the current snapshot (each distinct one once) */
   private readonly warned = new Set<string>();
   addresses: ListeningAddresses | undefined;
+  /** RequestAuthentication keys fetched from jwksUri / OpenID discovery: a snapshot input */
+  readonly jwks: JwksResolver;
+  private jwksRebuildQueued = false;
 
   constructor(private readonly options: DaemonOptions) {
     this.log = options.log;
+    this.jwks = new JwksResolver({
+      log: this.log,
+      ...(options.jwks?.refreshIntervalMs !== undefined ? { refreshIntervalMs: options.jwks.refreshIntervalMs } : {}),
+      ...(options.jwks?.extraCaPem !== undefined ? { extraCaPem: options.jwks.extraCaPem } : {}),
+      metrics: { fetchSuccess: this.metrics.jwksFetchSuccess, fetchFailure: this.metrics.jwksFetchFailure },
+      // fetched keys are data like any source's: a change is a new snapshot (never awaited by a push)
+      onChange: () => {
+        if (this.jwksRebuildQueued) return;
+        this.jwksRebuildQueued = true;
+        setImmediate(() => {
+          this.jwksRebuildQueued = false;
+          if (this.ready) this.rebuild(0, Date.now());
+        });
+      },
+    });
     this.mesh = options.meshConfigFile?.current ?? options.mesh ?? DEFAULT_MESH_CONFIG;
     this.discovery = new DiscoveryServer({ log: this.log, metrics: this.metrics, generators: {
         grpc: grpcGenerator,
@@ -177,7 +199,12 @@ export class Daemon {
   rebuild(events: number, firstEventAt: number): PushContext {
     const t0 = performance.now();
     this.warned.clear();
-    const ctx = new PushContext(this.store, `${new Date().toISOString()}/${++this.snapshotSeq}`, this.mesh, { onWarning: (w) => this.warnOnce(w) });
+    // start fetching keys the config now names (in the background: this snapshot has what is fetched so far)
+    this.jwks.sync(jwksNeeds(this.store.list('RequestAuthentication').map((s) => s.object)));
+    const ctx = new PushContext(this.store, `${new Date().toISOString()}/${++this.snapshotSeq}`, this.mesh, {
+      onWarning: (w) => this.warnOnce(w),
+      jwks: this.jwks.snapshot(),
+    });
     this.metrics.pushContextBuild.observe((performance.now() - t0) / 1000);
     this.metrics.services.set(ctx.registry.services.length);
     this.metrics.virtualServices.set(ctx.virtualServices.length);
@@ -207,6 +234,7 @@ export class Daemon {
   async stop(graceMs = 5000): Promise<void> {
     await this.options.meshConfigFile?.stop();
     this.debouncer.stop();
+    this.jwks.stop();
     this.rootPublisher?.stop();
     await this.webhooks?.stop();
     await Promise.all(this.sources.map((s) => s.stop()));

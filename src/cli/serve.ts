@@ -6,7 +6,7 @@ import type { LabelSelector } from '../config/labels.js';
 import { parseDiscoverySelectors } from '../sources/kube/selectors.js';
 import { createLogger, type Logger } from '../telemetry/log.js';
 import { parseDurationMs } from './duration.js';
-import { kubeApiOf, securityOptions, type SecurityFlags } from './security-flags.js';
+import { jwksOptions, kubeApiOf, securityOptions, type SecurityFlags } from './security-flags.js';
 import { webhookOptions, type WebhookFlags } from './webhook-flags.js';
 
 export interface ServeFlags extends Partial<SecurityFlags>, Partial<Omit<WebhookFlags, 'caDnsNames'>> {
@@ -77,6 +77,7 @@ export async function runServe(flags: ServeFlags, out: NodeJS.WritableStream = p
     log,
     // istiod's environment switch, kept under its name so an istiod Deployment's env works unchanged
     scopeGatewayToNamespace: process.env.PILOT_SCOPE_GATEWAY_TO_NAMESPACE === 'true',
+    jwks: jwksOptions({ jwksCaFile: flags.jwksCaFile, jwksRefreshInterval: flags.jwksRefreshInterval ?? '20m' }),
     ...(flags.secureGrpcAddr
       ? { security: securityOptions(flags as SecurityFlags, kube && kubeApiOf(kube.kc), kube && { http: new KubeHttp(kube.kc), namespace: caNamespace(mesh) }) }
       : {}),

@@ -33,6 +33,10 @@ export const KINDS = {
     kind: 'AuthorizationPolicy', group: 'security.istio.io', versions: ['v1', 'v1beta1'],
     plural: 'authorizationpolicies', shortNames: ['ap'], clusterScoped: false, istio: true,
   },
+  RequestAuthentication: {
+    kind: 'RequestAuthentication', group: 'security.istio.io', versions: ['v1', 'v1beta1'],
+    plural: 'requestauthentications', shortNames: ['ra'], clusterScoped: false, istio: true,
+  },
   Service: {
     kind: 'Service', group: '', versions: ['v1'], plural: 'services', shortNames: ['svc'],
     clusterScoped: false, istio: false,

@@ -24,9 +24,6 @@ const AGE: PrinterColumn = {
     'CreationTimestamp is a timestamp representing the server time when this object was created. It is not guaranteed to be set in happens-before order across separate operations. Clients may not set this value. It is represented in RFC3339 form and is in UTC. Populated by the system. Read-only. Null for lists. More info: https://git.k8s.io/community/contributors/devel/api-conventions.md#metadata',
 };
 
-/** Kinds whose CRD Istio ships without `additionalPrinterColumns` (kubectl get shows NAME and AGE). */
-const NO_PRINTER_COLUMNS: ReadonlySet<Kind> = new Set(['Gateway']);
-
 /** Istio's `additionalPrinterColumns`, per kind (kubectl get's columns). */
 const PRINTER_COLUMNS: Partial<Record<Kind, readonly PrinterColumn[]>> = {
   VirtualService: [
@@ -46,6 +43,9 @@ const PRINTER_COLUMNS: Partial<Record<Kind, readonly PrinterColumn[]>> = {
     { name: 'Action', type: 'string', jsonPath: '.spec.action', description: 'The operation to take.' },
     AGE,
   ],
+  // Istio's RequestAuthentication CRD defines no printer columns
+  RequestAuthentication: [],
+  Gateway: [],
 };
 
 /** Istio's status shape is open (conditions, validationMessages, observedGeneration…): kept as written. */
@@ -92,7 +92,7 @@ export function crdFor(kind: Kind): Record<string, unknown> {
       },
       scope: 'Namespaced',
       versions: versions.map((name) => ({
-        ...(NO_PRINTER_COLUMNS.has(kind) ? {} : { additionalPrinterColumns: (PRINTER_COLUMNS[kind] ?? [AGE]).map((c) => ({ ...c })) }),
+        ...((PRINTER_COLUMNS[kind] ?? [AGE]).length > 0 ? { additionalPrinterColumns: (PRINTER_COLUMNS[kind] ?? [AGE]).map((c) => ({ ...c })) } : {}),
         name,
         schema: { openAPIV3Schema: { type: 'object', properties: { spec, status: STATUS_SCHEMA } } },
         served: true,

@@ -14,6 +14,8 @@ export interface RegistryInput {
 export interface Registry {
   readonly services: readonly MeshService[];
   readonly servicesByHost: ReadonlyMap<string, MeshService>;
+  /** by namespace, each sorted by hostname */
+  readonly servicesByNamespace: ReadonlyMap<string, readonly MeshService[]>;
   /** key `hostname|servicePort` */
   readonly endpoints: ReadonlyMap<string, readonly ServiceEndpoint[]>;
   readonly workloadsByIp: ReadonlyMap<string, Workload>;
@@ -134,6 +136,12 @@ export function buildRegistry(input: RegistryInput): Registry {
     byNamespacedName.set(`${svc.namespace}/${svc.name}`, svc);
   }
   services.sort((a, b) => (a.hostname < b.hostname ? -1 : a.hostname > b.hostname ? 1 : 0));
+  const servicesByNamespace = new Map<string, MeshService[]>();
+  for (const svc of services) {
+    const list = servicesByNamespace.get(svc.namespace);
+    if (list) list.push(svc);
+    else servicesByNamespace.set(svc.namespace, [svc]);
+  }
 
   const endpoints = new Map<string, ServiceEndpoint[]>();
   const push = (host: string, servicePort: number, ep: ServiceEndpoint) => {
@@ -176,7 +184,7 @@ export function buildRegistry(input: RegistryInput): Registry {
   }
 
   for (const list of endpoints.values()) list.sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : a.port - b.port));
-  return { services, servicesByHost, endpoints, workloadsByIp, workloadsByName };
+  return { services, servicesByHost, servicesByNamespace, endpoints, workloadsByIp, workloadsByName };
 }
 
 function addSliceEndpoints(

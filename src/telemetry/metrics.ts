@@ -88,6 +88,16 @@ export class Metrics {
     labelNames: ['result'] as const, registers: [this.registry],
   });
 
+  // istiod's JWKS resolver (pilot/pkg/model/jwks_resolver.go): RequestAuthentication keys meshd fetches.
+  readonly jwksFetchSuccess = new client.Counter({
+    name: 'pilot_jwks_resolver_network_fetch_success_total', help: 'Total number of successfully network fetch by pilot jwks resolver',
+    registers: [this.registry],
+  });
+  readonly jwksFetchFailure = new client.Counter({
+    name: 'pilot_jwks_resolver_network_fetch_fail_total', help: 'Total number of failed network fetch by pilot jwks resolver',
+    registers: [this.registry],
+  });
+
   // Citadel (security/pkg/server/ca/monitoring.go): the CSR service on 15012.
   readonly csrCount = new client.Counter({
     name: 'citadel_server_csr_count', help: 'The number of CSRs received by Citadel server.', registers: [this.registry],

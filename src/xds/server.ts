@@ -5,13 +5,14 @@ import type { Logger } from '../telemetry/log.js';
 import type { Metrics, XdsShortType } from '../telemetry/metrics.js';
 import type { PushContext } from '../model/push-context.js';
 import { nodeSchema, parseProxy, type GeneratorName, type Proxy } from '../model/proxy.js';
-import { ResourceCache, resourceSetOf, type EncodedResource, type ResourceSet } from './cache.js';
+import type { ResourceSet } from './cache.js';
 import type { StreamConnection, Subscription, TypeWatch, XdsCall, XdsMode } from './connection.js';
 import { DeltaProtocol, type DeltaConnection } from './delta.js';
 import { decodeDeltaDiscoveryRequest } from './delta-wire.js';
 import type { Generator } from './generators/generator.js';
 import type { ProtocolHost, XdsProtocol } from './protocol.js';
 import { PushQueue } from './push-queue.js';
+import { Resolver, type ResolverStats } from './resolve.js';
 import { PUSH_ORDER, SHORT_TYPE, type TypeUrl } from './resource-types.js';
 import { SotwProtocol, type SotwConnection } from './sotw.js';
 import { decodeDiscoveryRequest } from './wire.js';
@@ -59,11 +60,11 @@ export type StreamGuard = (call: XdsCall<unknown>) => Promise<ProxyCheck>;
  * ADS, state of the world (StreamAggregatedResources, sotw.ts) and incremental (DeltaAggregatedResources,
  * delta.ts). Holds the current snapshot and its encode cache, one connection per stream, the push queue
  * and the metrics; the protocols say what requests mean and what to answer, and resolve subscriptions
- * through the same per-class ResourceSets. Generators are called through the cache only.
+ * through the same shared ResourceSets (resolve.ts). Generators are called through the resolver only.
  */
 export class DiscoveryServer implements ProtocolHost {
   private ctx: PushContext | undefined;
-  private readonly cache = new ResourceCache();
+  private readonly resolver: Resolver;
   private pushStartedAt = 0;
   private readonly conns = new Map<string, AnyConnection>();
   private readonly queue: PushQueue<AnyConnection>;
@@ -77,6 +78,7 @@ export class DiscoveryServer implements ProtocolHost {
     this.log = options.log.child({ scope: 'ads' });
     this.metrics = options.metrics;
     this.controlPlaneId = options.controlPlaneId ?? 'meshd';
+    this.resolver = new Resolver(options.generators);
     this.protocols = { sotw: new SotwProtocol(this) as XdsProtocol, delta: new DeltaProtocol(this) as XdsProtocol };
     this.queue = new PushQueue(options.pushConcurrency ?? 100, (c) => this.pushConnection(c), (c, err) =>
       this.log.error({ err, proxy: c.proxy.id }, 'push failed'),
@@ -91,8 +93,8 @@ export class DiscoveryServer implements ProtocolHost {
     return [...this.conns.values()];
   }
 
-  get cacheStats(): { hits: number; reused: number; built: number; size: number } {
-    return { ...this.cache.stats, size: this.cache.size };
+  get cacheStats(): ResolverStats {
+    return this.resolver.stats;
   }
 
   /**
@@ -123,7 +125,7 @@ export class DiscoveryServer implements ProtocolHost {
   push(ctx: PushContext, triggeredAt: number = Date.now()): void {
     this.ctx = ctx;
     this.recordCacheReads();
-    this.cache.beginSnapshot(ctx);
+    this.resolver.beginSnapshot(ctx);
     this.pushStartedAt = triggeredAt;
     for (const c of this.conns.values()) this.queue.enqueue(c);
   }
@@ -132,7 +134,7 @@ export class DiscoveryServer implements ProtocolHost {
 
   /** istiod's pilot_xds_cache_reads{type=hit|miss}: a reuse across snapshots counts as a hit. */
   private recordCacheReads(): void {
-    const { hits, reused, built } = this.cache.stats;
+    const { hits, reused, built } = this.resolver.stats;
     this.metrics.cacheReads.inc({ type: 'hit' }, hits + reused - this.cacheReadsSeen.hit);
     this.metrics.cacheReads.inc({ type: 'miss' }, built - this.cacheReadsSeen.miss);
     this.cacheReadsSeen.hit = hits + reused;
@@ -272,26 +274,11 @@ export class DiscoveryServer implements ProtocolHost {
   }
 
   /**
-   * What a subscription resolves to in the current snapshot: built once per (proxy class, type, name
-   * set) and shared by every proxy of that class watching the same names; each resource encoded once
-   * per class. The generator contract makes this safe: output depends only on snapshot, class key and name.
+   * What a subscription resolves to in the current snapshot (resolve.ts): shared segments of the
+   * proxy's outbound view and of its class, the same object across snapshots while nothing in it changed.
    */
   resolve(conn: StreamConnection, type: TypeUrl, sub: Subscription): ResourceSet {
-    const ctx = this.ctx!;
-    const cache = this.cache;
-    const generator = this.options.generators[conn.proxy.generator]!;
-    const classId = `${generator.name}\u0000${generator.classKey(ctx, conn.proxy)}`;
-    return cache.resourceSet(classId, type, sub.signature, () => {
-      const names = sub.wildcard
-        ? [...new Set([...generator.wildcardNames(type, ctx, conn.proxy), ...sub.names])].sort()
-        : sub.names;
-      const resources: EncodedResource[] = [];
-      for (const name of names) {
-        const r = cache.resource(classId, type, name, () => generator.generate(type, ctx, conn.proxy, name));
-        if (r) resources.push(r);
-      }
-      return resourceSetOf(resources);
-    });
+    return this.resolver.resolve(conn.proxy, type, sub);
   }
 }
 

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { parseMeshConfig } from '../../src/config/mesh-config.js';
 import { validateDocument } from '../../src/config/validate.js';
 import type { Rule } from '../../src/config/schemas/authorization-policy.js';
-import { trackDependencies, type PushContext } from '../../src/model/push-context.js';
+import { dependencyId, trackDependencies, type Dependency, type PushContext } from '../../src/model/push-context.js';
 import { parseProxy } from '../../src/model/proxy.js';
 import { buildHttpFilters, buildTcpFilters, policiesForWorkload, type ScopedPolicy } from '../../src/security/authz.js';
 import { grpcInboundSecurity } from '../../src/security/grpc.js';
@@ -11,6 +11,8 @@ import { sidecarInboundSecurity } from '../../src/security/sidecar.js';
 import { checkEnvoyResource } from '../support/envoy-check/pgv-check.js';
 import { buildSidecarListener } from '../../src/xds/generators/sidecar/lds.js';
 import { meshConfigOf, snapshotOf, type Doc } from '../support/snapshot.js';
+
+const ALL_POLICIES: Dependency = { kind: 'collection', of: 'AuthorizationPolicy' };
 
 // AuthorizationPolicy conditions that must never be dropped (a DENY that silently denies nothing is a
 // hole), and CUSTOM policies: ext_authz to the mesh config's extension provider on Envoy sidecars, fail
@@ -183,14 +185,14 @@ describe('CUSTOM → ext_authz on Envoy sidecars', () => {
   it('the listener depends on the provider\'s service, so the encode cache rebuilds it when that service goes', () => {
     const { ctx } = world([custom('ext-grpc')], GRPC_PROVIDER);
     const { deps } = trackDependencies(() => buildSidecarListener(ctx, sidecar, 'virtualInbound'));
-    assert.ok(deps.some((d) => d.includes('ext-authz.security.svc.cluster.local')), deps.join(' '));
+    assert.ok(deps.some((d) => dependencyId(d).includes('ext-authz.security.svc.cluster.local')), deps.map(dependencyId).join(' '));
   });
 
   it('a mesh config change changes every fingerprint (a full rebuild, as istiod pushes on mesh config changes)', () => {
     const a = world([], GRPC_PROVIDER).ctx;
     const b = world([], '').ctx;
-    assert.notEqual(a.fingerprint('all\u0000AuthorizationPolicy'), b.fingerprint('all\u0000AuthorizationPolicy'));
-    assert.equal(a.fingerprint('all\u0000AuthorizationPolicy'), world([], GRPC_PROVIDER).ctx.fingerprint('all\u0000AuthorizationPolicy'));
+    assert.notEqual(a.fingerprint(ALL_POLICIES), b.fingerprint(ALL_POLICIES));
+    assert.equal(a.fingerprint(ALL_POLICIES), world([], GRPC_PROVIDER).ctx.fingerprint(ALL_POLICIES));
   });
 
   it('TCP: the network ext_authz carries the gRPC service and its own filter_enabled_metadata', () => {

@@ -29,4 +29,5 @@ export const INVALID_ISTIO_OBJECTS: KObject[] = [
   pa('bad-pa', 'SOMETIMES'),
   ap('bad-ap', 'MAYBE'),
   o({ apiVersion: 'networking.istio.io/v1', kind: 'Gateway', metadata: { name: 'bad-gw', namespace: 'default' }, spec: { servers: [] } }),
+  o({ apiVersion: 'security.istio.io/v1', kind: 'RequestAuthentication', metadata: { name: 'bad-ra', namespace: 'default' }, spec: { jwtRules: [{ issuer: 'x', jwksUri: 'ftp://nope' }] } }),
 ];

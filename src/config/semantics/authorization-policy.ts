@@ -83,7 +83,7 @@ export function checkAuthorizationPolicy(ap: AuthorizationPolicy): Problem[] {
   return out.list;
 }
 
-function checkTargetRef(out: Problems, path: string, ref: PolicyTargetReference): void {
+export function checkTargetRef(out: Problems, path: string, ref: PolicyTargetReference): void {
   if (!ref.name) out.add(at(path, 'name'), 'targetRef name must be set');
   if (ref.namespace) out.add(at(path, 'namespace'), 'targetRef namespace must not be set; cross namespace referencing is not supported');
   const group = ref.group ?? '';

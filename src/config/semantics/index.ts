@@ -5,6 +5,7 @@ import { checkAuthorizationPolicy } from './authorization-policy.js';
 import { checkDestinationRule } from './destination-rule.js';
 import { checkGateway } from './gateway.js';
 import { checkPeerAuthentication } from './peer-authentication.js';
+import { checkRequestAuthentication } from './request-authentication.js';
 import { checkVirtualService } from './virtual-service.js';
 
 /**
@@ -17,4 +18,5 @@ export const SEMANTIC_CHECKS: { [K in Kind]?: (obj: KindMap[K]) => Problem[] } =
   Gateway: checkGateway,
   PeerAuthentication: checkPeerAuthentication,
   AuthorizationPolicy: checkAuthorizationPolicy,
+  RequestAuthentication: checkRequestAuthentication,
 };

@@ -73,6 +73,11 @@ export const INBOUND_PASSTHROUGH_BIND_IPV4 = '127.0.0.6';
 export const INBOUND_PASSTHROUGH_BIND_IPV6 = '::6';
 
 export function sidecarClusterNames(ctx: PushContext, proxy: Proxy): string[] {
+  return [...new Set([...outboundClusterNames(ctx, proxy), ...inboundClusterNames(ctx, proxy)])];
+}
+
+/** Outbound clusters (per service port and subset) and the three fixed ones: what the proxy consumes. */
+export function outboundClusterNames(ctx: PushContext, proxy: Proxy): string[] {
   const names: string[] = [];
   const labels = ctx.proxyLabels(proxy);
   for (const svc of outboundServices(ctx, proxy)) {
@@ -84,8 +89,17 @@ export function sidecarClusterNames(ctx: PushContext, proxy: Proxy): string[] {
     }
   }
   names.push(BLACKHOLE_CLUSTER, PASSTHROUGH_CLUSTER, INBOUND_PASSTHROUGH_CLUSTER);
-  if (hasInboundClusters(proxy)) for (const p of inboundServicePorts(ctx, proxy)) names.push(inboundClusterName(p.targetPort));
-  return [...new Set(names)];
+  return names;
+}
+
+/** `inbound|PORT||` per container port the workload serves: what the proxy's workload serves. */
+export function inboundClusterNames(ctx: PushContext, proxy: Proxy): string[] {
+  return hasInboundClusters(proxy) ? inboundServicePorts(ctx, proxy).map((p) => inboundClusterName(p.targetPort)) : [];
+}
+
+/** Whether a cluster name is one of the workload's own (inbound) clusters rather than one it consumes. */
+export function isInboundClusterName(name: string): boolean {
+  return name.startsWith('inbound|');
 }
 
 export function buildSidecarCluster(ctx: PushContext, proxy: Proxy, name: string): object | undefined {
