@@ -14,8 +14,9 @@ import { checkEnvoyResource } from '../support/envoy-check/pgv-check.js';
 import { createRouterGenerator } from '../../src/xds/generators/router/index.js';
 import { sidecarGenerator } from '../../src/xds/generators/sidecar/index.js';
 import type { Generator } from '../../src/xds/generators/generator.js';
-import { TYPE, type TypeUrl } from '../../src/xds/resource-types.js';
+import { TYPE } from '../../src/xds/resource-types.js';
 import { istioReference } from '../support/istio-reference.js';
+import { generateAll as generateAllOf } from '../support/generate-all.js';
 
 // Golden files of the gateway (router) generator's full output — LDS, RDS, CDS, EDS as an ingress gateway
 // Envoy fetches them — for bookinfo with Istio's gateway samples: bookinfo-gateway.yaml,
@@ -105,41 +106,7 @@ function routerProxy(): Proxy {
   });
 }
 
-function referenced(value: unknown, key: string, out: Set<string>): void {
-  if (Array.isArray(value)) for (const v of value) referenced(v, key, out);
-  else if (value && typeof value === 'object') {
-    for (const [k, v] of Object.entries(value)) {
-      if (k === key && typeof v === 'string') out.add(v);
-      else referenced(v, key, out);
-    }
-  }
-}
-
-type Output = Record<'lds' | 'rds' | 'cds' | 'eds', Record<string, object>>;
-
-export function generateAll(gen: Generator, ctx: PushContext, proxy: Proxy): { output: Output; problems: string[] } {
-  const problems: string[] = [];
-  const build = (type: TypeUrl, names: Iterable<string>) => {
-    const out: Record<string, object> = {};
-    for (const name of [...names].sort()) {
-      const body = gen.generate(type, ctx, proxy, name);
-      if (!body) {
-        problems.push(`${type} ${name}: referenced but not generated`);
-        continue;
-      }
-      for (const p of checkEnvoyResource(type, body)) problems.push(`${name}: ${p}`);
-      out[name] = body;
-    }
-    return out;
-  };
-  const cds = build(TYPE.CDS, gen.wildcardNames(TYPE.CDS, ctx, proxy));
-  const lds = build(TYPE.LDS, gen.wildcardNames(TYPE.LDS, ctx, proxy));
-  const edsNames = new Set<string>();
-  for (const c of Object.values(cds) as Doc[]) if (c.type === 'EDS') edsNames.add(c.eds_cluster_config?.service_name ?? c.name);
-  const rdsNames = new Set<string>();
-  referenced(lds, 'route_config_name', rdsNames);
-  return { output: { lds, rds: build(TYPE.RDS, rdsNames), cds, eds: build(TYPE.EDS, edsNames) }, problems };
-}
+const generateAll = (gen: Generator, ctx: PushContext, proxy: Proxy) => generateAllOf(gen, ctx, proxy, checkEnvoyResource);
 
 /** The Gateway API sample converted as istiod converts it (GatewayClass istio is built in). */
 function gatewayApiBookinfo(world: Doc[]): Doc[] {
