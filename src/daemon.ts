@@ -12,7 +12,7 @@ import type { Logger } from './telemetry/log.js';
 import { Metrics } from './telemetry/metrics.js';
 import { Debouncer, type DebounceOptions } from './xds/debounce.js';
 import { bindGrpcServer, shutdownGrpcServer } from './net/grpc-server.js';
-import { DiscoveryServer } from './xds/server.js';
+import { DiscoveryServer, type DiscoveryServerOptions } from './xds/server.js';
 import { grpcGenerator } from './xds/generators/grpc/index.js';
 import { sidecarGenerator } from './xds/generators/sidecar/index.js';
 import { createRouterGenerator } from './xds/generators/router/index.js';
@@ -29,6 +29,8 @@ export interface DaemonOptions {
   readonly monitoringAddr: string;
   readonly httpAddr: string;
   readonly debounce: DebounceOptions;
+  /** push scheduling and subscription limits of the xDS server (defaults: DiscoveryServer's) */
+  readonly xds?: Pick<DiscoveryServerOptions, 'push' | 'limits'>;
   readonly mesh?: MeshConfig;
   /** the mesh config file (`--mesh-config`): its config beats `mesh`, and its edits are followed */
   readonly meshConfigFile?: MeshConfigFileSource;
@@ -82,9 +84,12 @@ export class Daemon {
   readonly store = new ConfigStore();
   readonly metrics = new Metrics();
   readonly discovery: DiscoveryServer;
+  // Keepalive pings are answered only while the event loop turns: the push scheduler keeps it turning
+  // (bounded slices), so a healthy proxy is never cut for a missed ping during a large push.
   private readonly grpcServer = new grpc.Server({
     'grpc.max_receive_message_length': 16 * 1024 * 1024,
     'grpc.keepalive_time_ms': 30_000,
+    'grpc.keepalive_timeout_ms': 20_000,
   });
   private readonly httpServers: http.Server[] = [];
   private readonly sources: { stop(): Promise<void> }[] = [];
@@ -120,11 +125,15 @@ export class Daemon {
       },
     });
     this.mesh = options.meshConfigFile?.current ?? options.mesh ?? DEFAULT_MESH_CONFIG;
-    this.discovery = new DiscoveryServer({ log: this.log, metrics: this.metrics, generators: {
+    this.discovery = new DiscoveryServer({
+      log: this.log,
+      metrics: this.metrics,
+      generators: {
         grpc: grpcGenerator,
         sidecar: sidecarGenerator,
         router: createRouterGenerator({ scopeGatewayToNamespace: options.scopeGatewayToNamespace ?? false }),
       },
+      ...options.xds,
     });
     this.discovery.register(this.grpcServer);
     this.debouncer = new Debouncer(options.debounce, (events, firstAt) => this.rebuild(events.length, firstAt));

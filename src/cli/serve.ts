@@ -8,8 +8,9 @@ import { createLogger, type Logger } from '../telemetry/log.js';
 import { parseDurationMs } from './duration.js';
 import { jwksOptions, kubeApiOf, securityOptions, type SecurityFlags } from './security-flags.js';
 import { webhookOptions, type WebhookFlags } from './webhook-flags.js';
+import { xdsServerOptions, type XdsFlags } from './xds-flags.js';
 
-export interface ServeFlags extends Partial<SecurityFlags>, Partial<Omit<WebhookFlags, 'caDnsNames'>> {
+export interface ServeFlags extends Partial<SecurityFlags>, Partial<Omit<WebhookFlags, 'caDnsNames'>>, Partial<XdsFlags> {
   configDir?: string;
   grpcAddr: string;
   monitoringAddr: string;
@@ -72,6 +73,7 @@ export async function runServe(flags: ServeFlags, out: NodeJS.WritableStream = p
     monitoringAddr: flags.monitoringAddr,
     httpAddr: flags.httpAddr,
     debounce: { quietMs, maxMs },
+    xds: xdsServerOptions(flags),
     mesh,
     ...(meshFile ? { meshConfigFile: meshFile } : {}),
     log,
