@@ -7,6 +7,9 @@ import { peerAuthentication } from './peer-authentication.js';
 import { authorizationPolicy } from './authorization-policy.js';
 import { requestAuthentication } from './request-authentication.js';
 import { service, endpointSlice, pod, namespace } from './kubernetes.js';
+import { serviceEntry, workloadEntry, workloadGroup } from './service-entry.js';
+import { sidecar } from './sidecar.js';
+import { envoyFilter, proxyConfig, telemetry, trafficExtension, wasmPlugin } from './validated-only.js';
 
 export const SCHEMAS = {
   VirtualService: virtualService,
@@ -14,7 +17,16 @@ export const SCHEMAS = {
   Gateway: gateway,
   PeerAuthentication: peerAuthentication,
   AuthorizationPolicy: authorizationPolicy,
+  ServiceEntry: serviceEntry,
+  WorkloadEntry: workloadEntry,
+  WorkloadGroup: workloadGroup,
+  Sidecar: sidecar,
+  EnvoyFilter: envoyFilter,
+  ProxyConfig: proxyConfig,
   RequestAuthentication: requestAuthentication,
+  Telemetry: telemetry,
+  WasmPlugin: wasmPlugin,
+  TrafficExtension: trafficExtension,
   Service: service,
   EndpointSlice: endpointSlice,
   Pod: pod,
@@ -32,3 +44,5 @@ export type { PeerAuthentication } from './peer-authentication.js';
 export type { AuthorizationPolicy } from './authorization-policy.js';
 export type { RequestAuthentication } from './request-authentication.js';
 export type { Service, EndpointSlice, Pod, Namespace } from './kubernetes.js';
+export type { ServiceEntry, WorkloadEntry, WorkloadGroup } from './service-entry.js';
+export type { Sidecar } from './sidecar.js';
