@@ -18,8 +18,9 @@ export const KUBERNETES_OBJECT_LIMIT_BYTES = 1.5 * 1024 * 1024;
 // A line starting with `---` followed by a blank or the end of the line starts a document, wherever it is:
 // YAML forbids such a line inside any scalar, so splitting here agrees with a full parse.
 const DOCUMENT_START = /^---(?=[ \t\r\n]|$)/gm;
-/** text with no content: blank lines, comments, directives (`%YAML 1.2`) */
-const NO_CONTENT = /^(?:[ \t]*(?:#[^\n]*|%[^\n]*)?\r?\n?)*$/;
+/** a line with no content: blank, a comment, or a directive (`%YAML 1.2`) */
+const NO_CONTENT_LINE = /^[ \t]*(?:[#%].*)?\r?$/;
+const hasNoContent = (text: string): boolean => text.split('\n').every((line) => NO_CONTENT_LINE.test(line));
 
 interface Chunk {
   readonly text: string;
@@ -43,7 +44,7 @@ function* documentChunks(text: string): Generator<Chunk> {
     const piece = text.slice(start, m.index);
     // what precedes the first `---` is a document of its own only when it has content (else it is
     // comments or directives belonging to the first document)
-    if (start === 0 && NO_CONTENT.test(piece)) continue;
+    if (start === 0 && hasNoContent(piece)) continue;
     yield { text: piece, line: startLine };
     start = m.index;
     startLine = lineOf(m.index);
