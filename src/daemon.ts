@@ -16,6 +16,7 @@ import { Metrics } from './telemetry/metrics.js';
 import { Debouncer, type DebounceOptions } from './xds/debounce.js';
 import { bindGrpcServer, shutdownGrpcServer } from './net/grpc-server.js';
 import { DiscoveryServer, type DiscoveryServerOptions } from './xds/server.js';
+import { loadXdsCodecs } from './xds/wire.js';
 import { grpcGenerator } from './xds/generators/grpc/index.js';
 import { sidecarGenerator } from './xds/generators/sidecar/index.js';
 import { buildSecureServer, startRootPublisher, type SecurityOptions } from './ca/setup.js';
@@ -149,6 +150,7 @@ export class Daemon {
   }
 
   async start(): Promise<ListeningAddresses> {
+    loadXdsCodecs();
     const handler = debugHttpHandler({
       isReady: () => this.ready,
       metrics: { contentType: this.metrics.registry.contentType, text: () => this.metrics.registry.metrics() },

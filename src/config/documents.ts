@@ -18,9 +18,12 @@ export const KUBERNETES_OBJECT_LIMIT_BYTES = 1.5 * 1024 * 1024;
 // A line starting with `---` followed by a blank or the end of the line starts a document, wherever it is:
 // YAML forbids such a line inside any scalar, so splitting here agrees with a full parse.
 const DOCUMENT_START = /^---(?=[ \t\r\n]|$)/gm;
-/** a line with no content: blank, a comment, or a directive (`%YAML 1.2`) */
-const NO_CONTENT_LINE = /^[ \t]*(?:[#%].*)?\r?$/;
-const hasNoContent = (text: string): boolean => text.split('\n').every((line) => NO_CONTENT_LINE.test(line));
+/**
+ * text with no content: blank lines, comments, directives (`%YAML 1.2`). Each repetition consumes one whole
+ * line, so matching stays linear (a repeated group of all-optional parts backtracks exponentially on a long
+ * comment header followed by content — bookinfo.yaml's licence header hung the parse).
+ */
+const NO_CONTENT = /^(?:[ \t]*(?:[#%][^\n]*)?(?:\r?\n|$))*$/;
 
 interface Chunk {
   readonly text: string;
@@ -44,7 +47,7 @@ function* documentChunks(text: string): Generator<Chunk> {
     const piece = text.slice(start, m.index);
     // what precedes the first `---` is a document of its own only when it has content (else it is
     // comments or directives belonging to the first document)
-    if (start === 0 && hasNoContent(piece)) continue;
+    if (start === 0 && NO_CONTENT.test(piece)) continue;
     yield { text: piece, line: startLine };
     start = m.index;
     startLine = lineOf(m.index);

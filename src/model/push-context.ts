@@ -189,7 +189,7 @@ export class PushContext {
     this.meshDigest = createHash('sha1').update(JSON.stringify(mesh)).digest('base64url').slice(0, 12);
     this.onWarning = options.onWarning;
     this.builtAt = new Date();
-    for (const kind of ['Service', 'EndpointSlice', 'Pod', 'Namespace', 'VirtualService', 'DestinationRule', 'PeerAuthentication', 'AuthorizationPolicy', 'RequestAuthentication'] as const) {
+    for (const kind of ['Service', 'EndpointSlice', 'Pod', 'Namespace', 'VirtualService', 'DestinationRule', 'PeerAuthentication', 'AuthorizationPolicy', 'RequestAuthentication', 'ServiceEntry', 'WorkloadEntry'] as const) {
       const h = createHash('sha1');
       for (const o of store.list(kind)) h.update(`${o.object.metadata.namespace ?? ''}/${o.object.metadata.name}@${o.revision};`);
       this.kindDigests.set(kind, h.digest('base64url'));
@@ -198,6 +198,8 @@ export class PushContext {
       services: store.list('Service'),
       endpointSlices: store.list('EndpointSlice'),
       pods: store.list('Pod'),
+      serviceEntries: store.list('ServiceEntry'),
+      workloadEntries: store.list('WorkloadEntry'),
       domainSuffix: mesh.domainSuffix,
     });
     this.vsList = store
@@ -383,11 +385,11 @@ export class PushContext {
         return out.join(',');
       }
       case 'services':
-        return this.kindDigests.get('Service') ?? '-';
+        return `${this.kindDigests.get('Service') ?? '-'}${this.kindDigests.get('ServiceEntry') ?? '-'}`;
       case 'servicesIn':
         return (this.reg.servicesByNamespace.get(d.namespace) ?? []).map((s) => `${s.name}@${s.revision}`).join(',');
       case 'registry':
-        return `${this.kindDigests.get('Service')}${this.kindDigests.get('Pod')}${this.kindDigests.get('EndpointSlice')}`;
+        return `${this.kindDigests.get('Service')}${this.kindDigests.get('Pod')}${this.kindDigests.get('EndpointSlice')}${this.kindDigests.get('ServiceEntry')}${this.kindDigests.get('WorkloadEntry')}`;
       case 'collection':
         return this.kindDigests.get(d.of) ?? '-';
       case 'jwks': {

@@ -20,6 +20,8 @@ import { FakeApiServer } from '../kube-fixture/server.js';
 import { kubeconfigYaml, kubectlAvailable, kubectlFor, type Kubectl } from '../kube-fixture/kubectl.js';
 
 const PLAN = installPlan(defaultValues());
+/** every CRD install applies, as `kubectl get -o name` prints it (the list grows as kinds are added) */
+const CRD_NAMES = PLAN.crds.map((c) => `customresourcedefinition.apiextensions.k8s.io/${c.metadata.name}`);
 
 function io(answer?: string): InstallIO & { out: () => string; err: () => string } {
   let out = '';
@@ -97,10 +99,7 @@ describe('meshd install / uninstall against the API-server fixture (real kubectl
       'clusterrole.rbac.authorization.k8s.io/meshd',
       'clusterrolebinding.rbac.authorization.k8s.io/meshd',
       'configmap/istio',
-      'customresourcedefinition.apiextensions.k8s.io/authorizationpolicies.security.istio.io',
-      'customresourcedefinition.apiextensions.k8s.io/destinationrules.networking.istio.io',
-      'customresourcedefinition.apiextensions.k8s.io/peerauthentications.security.istio.io',
-      'customresourcedefinition.apiextensions.k8s.io/virtualservices.networking.istio.io',
+      ...CRD_NAMES,
       'deployment.apps/istiod',
       'horizontalpodautoscaler.autoscaling/istiod',
       'mutatingwebhookconfiguration.admissionregistration.k8s.io/istio-sidecar-injector',
@@ -111,7 +110,7 @@ describe('meshd install / uninstall against the API-server fixture (real kubectl
       'service/istiod',
       'serviceaccount/istiod',
       'validatingwebhookconfiguration.admissionregistration.k8s.io/istio-validator-istio-system',
-    ]);
+    ].sort());
     const deploy = JSON.parse(await kubectl().run(['get', '-n', 'istio-system', 'deployment', 'istiod', '-o', 'json', '--show-managed-fields'])) as { metadata: { managedFields: { manager: string; operation: string }[] } };
     assert.ok(deploy.metadata.managedFields.some((m) => m.manager === 'meshd' && m.operation === 'Apply'), JSON.stringify(deploy.metadata.managedFields));
     const svc = await kubectl().run(['get', '-n', 'istio-system', 'service', 'istiod', '-o', 'jsonpath={.spec.ports[*].port}']);
@@ -188,12 +187,9 @@ describe('meshd install / uninstall against the API-server fixture (real kubectl
     assert.match(t.out(), /removed Deployment istio-system\/istiod/);
     const left = names(await kubectl().run(['get', '-A', '-o', 'name', '-l', 'app.kubernetes.io/part-of=meshd', 'crd,ns,sa,cm,svc,deploy,pdb,hpa,role,rolebinding,clusterrole,clusterrolebinding,mutatingwebhookconfiguration,validatingwebhookconfiguration']));
     assert.deepEqual(left, [
-      'customresourcedefinition.apiextensions.k8s.io/authorizationpolicies.security.istio.io',
-      'customresourcedefinition.apiextensions.k8s.io/destinationrules.networking.istio.io',
-      'customresourcedefinition.apiextensions.k8s.io/peerauthentications.security.istio.io',
-      'customresourcedefinition.apiextensions.k8s.io/virtualservices.networking.istio.io',
+      ...CRD_NAMES,
       'namespace/istio-system',
-    ]);
+    ].sort());
     const again = io();
     assert.equal(await runUninstall({ set: [], kubeconfig, skipConfirmation: true, purge: true }, again), 0, again.err());
     assert.match(again.out(), /Deployment istio-system\/istiod was not there/);

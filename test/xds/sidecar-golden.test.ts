@@ -236,16 +236,6 @@ const SAME_AS_BASE: Record<string, { readonly why: string; readonly reported: re
     why: 'Gateway + VirtualService bound to cert-manager-gateway only: applies to the ingress gateway, not to sidecars',
     reported: [/^Gateway\/cert-manager-gateway: validated but not served by meshd/],
   },
-  // istiod, which serves ServiceEntry, would add for this sample: clusters outbound|80||www.googleapis.com
-  // and outbound|443||www.googleapis.com (STRICT_DNS, the DestinationRule's ROUND_ROBIN, TLS origination
-  // — an UpstreamTlsContext, SIMPLE — on 443), listener 0.0.0.0_80 whose route configuration 80 gets a
-  // virtual host www.googleapis.com:80 routing to the 443 cluster (the VirtualService's port rewrite), and
-  // a 443 listener chain matched on SNI www.googleapis.com. meshd validates the ServiceEntry and reports it
-  // as a kind it does not serve; the VirtualService and DestinationRule load but name a host no registry service has.
-  'egress-rule-google-apis.yaml': {
-    why: 'ServiceEntry www.googleapis.com is reported as a kind meshd does not serve; its VirtualService (port 80 only) and DestinationRule load but apply to no service meshd knows, so nothing changes',
-    reported: [/^ServiceEntry\/googleapis: validated but not served by meshd/],
-  },
 };
 
 /** VirtualService samples route to subsets v1/v2/v3 that only destination-rule-all.yaml defines. */
