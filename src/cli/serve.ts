@@ -94,6 +94,8 @@ export async function runServe(flags: ServeFlags, out: NodeJS.WritableStream = p
     log,
     ...(flags.secureGrpcAddr && flags.secureGrpcAddr !== 'off' && flags.caAdminAddr ? { caAdminAddr: flags.caAdminAddr } : {}),
     rotationCheckIntervalMs: parseDurationMs(flags.caRotationCheckInterval ?? '5s', '--ca-rotation-check-interval'),
+    // istiod's environment switch, kept under its name so an istiod Deployment's env works unchanged
+    scopeGatewayToNamespace: process.env.PILOT_SCOPE_GATEWAY_TO_NAMESPACE === 'true',
     jwks: jwksOptions({ jwksCaFile: flags.jwksCaFile, jwksRefreshInterval: flags.jwksRefreshInterval ?? '20m' }),
     ...(flags.secureGrpcAddr
       ? { security: securityOptions(flags as SecurityFlags, kube && kubeApiOf(kube.kc), cluster && { http: cluster.http, namespace: caNamespace(mesh) }) }
