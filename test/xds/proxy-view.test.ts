@@ -11,6 +11,7 @@ import { subscriptionOf, WILDCARD_ONLY } from '../../src/xds/connection.js';
 import type { EncodedResource, ResourceSet } from '../../src/xds/cache.js';
 import type { Generator } from '../../src/xds/generators/generator.js';
 import { grpcGenerator } from '../../src/xds/generators/grpc/index.js';
+import { createRouterGenerator } from '../../src/xds/generators/router/index.js';
 import { sidecarGenerator } from '../../src/xds/generators/sidecar/index.js';
 import { Resolver } from '../../src/xds/resolve.js';
 import { TYPE, type TypeUrl } from '../../src/xds/resource-types.js';
@@ -23,7 +24,7 @@ import { TYPE, type TypeUrl } from '../../src/xds/resource-types.js';
 // - keying: changing each view field changes the view, and the output where the field matters.
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
-const GENERATORS = { sidecar: sidecarGenerator, grpc: grpcGenerator };
+const GENERATORS = { sidecar: sidecarGenerator, grpc: grpcGenerator, router: createRouterGenerator() };
 const origin = { source: 'memory', label: 'proxy-view test' } as const;
 
 function storeOf(docs: Obj[], base = true): ConfigStore {
@@ -265,6 +266,23 @@ describe('outbound views: keying (a mis-keyed view would serve one proxy another
       spec: { host: 'alpha', workloadSelector: { matchLabels: { role: 'batch' } }, trafficPolicy: { connectionPool: { tcp: { maxConnections: 7 } } } } };
     const drCtx = worldWith([selected]);
     assert.ok(differs(drCtx, proxy({ ns: 'ns1', labels: { role: 'batch' } }), proxy({ ns: 'ns1', labels: { role: 'web' } }), 'workloadSelector').some((k) => k.includes('outbound|5000||alpha')));
+  });
+  it('Sidecar resource: its workloadSelector labels pick the Sidecar, so they are in the view, and its egress scopes the output', () => {
+    const scoped: Obj = { apiVersion: 'networking.istio.io/v1', kind: 'Sidecar', metadata: { name: 'batch-only-alpha', namespace: 'ns1' },
+      spec: { workloadSelector: { labels: { role: 'batch' } }, egress: [{ hosts: ['./alpha.ns1.svc.cluster.local'] }], outboundTrafficPolicy: { mode: 'REGISTRY_ONLY' } } };
+    const ctx = worldWith([scoped]);
+    const batch = proxy({ ns: 'ns1', labels: { role: 'batch' } });
+    const web = proxy({ ns: 'ns1', labels: { role: 'web' } });
+    const changed = differs(ctx, batch, web, 'Sidecar workloadSelector');
+    assert.ok(changed.some((k) => k.includes('outbound|5000||gamma')), 'gamma is hidden from the batch proxy only');
+    const mine = outbound(ctx, batch);
+    assert.ok([...mine.keys()].some((k) => k.includes('outbound|5000||alpha')), 'alpha stays');
+    assert.ok(![...mine.keys()].some((k) => k.includes('||gamma')), 'no gamma cluster');
+    assert.match(mine.get(`${TYPE.LDS} virtualOutbound`) ?? '', /BlackHoleCluster","cluster":"BlackHoleCluster"|"cluster":"BlackHoleCluster"/, 'REGISTRY_ONLY from the Sidecar');
+    // a namespace default (no selector) applies to every proxy there: one view for both again
+    const nsDefault: Obj = { ...scoped, metadata: { name: 'default', namespace: 'ns1' }, spec: { egress: [{ hosts: ['./*'] }] } };
+    const ctx2 = worldWith([nsDefault]);
+    assert.equal(viewOf(ctx2, batch), viewOf(ctx2, web));
   });
   it('locality and failoverPriority labels, only when a DestinationRule makes them matter', () => {
     const near = { region: 'r1', zone: 'z1' };
