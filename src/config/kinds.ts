@@ -37,7 +37,7 @@ export const KINDS = {
   },
   Gateway: {
     kind: 'Gateway', group: 'networking.istio.io', versions: ['v1', 'v1beta1', 'v1alpha3'], plural: 'gateways',
-    shortNames: ['gw'], clusterScoped: false, istio: true, served: false,
+    shortNames: ['gw'], clusterScoped: false, istio: true, served: true,
   },
   ServiceEntry: {
     kind: 'ServiceEntry', group: 'networking.istio.io', versions: ['v1', 'v1beta1', 'v1alpha3'], plural: 'serviceentries',
