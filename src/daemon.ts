@@ -24,6 +24,8 @@ import { buildSecureServer, startRootPublisher, type SecurityOptions } from './c
 import type { RootCertPublisher } from './ca/root-publisher.js';
 import type { SecureServer } from './ca/secure-server.js';
 import { JwksResolver } from './security/jwt/jwks-resolver.js';
+import { RootRotation } from './ca/rotation.js';
+import { CaAdminServer } from './ca/admin.js';
 import { jwksNeeds } from './security/jwt/requestauthn.js';
 import { startWebhooks, type RunningWebhooks, type WebhookOptions } from './webhook/setup.js';
 
@@ -47,6 +49,10 @@ export interface DaemonOptions {
   readonly security?: SecurityOptions;
   /** the injection and validation webhooks (HTTPS, certificate from the CA); needs `security` */
   readonly webhook?: WebhookOptions;
+  /** the CA admin endpoint (`meshd ca …`): HOST:PORT (`meshd serve`: 127.0.0.1:15013); 'off' or unset: none */
+  readonly caAdminAddr?: string;
+  /** how often the root rotation checks its progress (5 s) */
+  readonly rotationCheckIntervalMs?: number;
   /** PILOT_SCOPE_GATEWAY_TO_NAMESPACE: a Gateway applies only to gateway pods in its own namespace */
   readonly scopeGatewayToNamespace?: boolean;
   /** RequestAuthentication JWKS fetching (security/jwt/jwks-resolver.ts) */
@@ -59,6 +65,7 @@ export interface ListeningAddresses {
   readonly httpAddr: string;
   readonly secureGrpcAddr?: string;
   readonly webhookAddr?: string;
+  readonly caAdminAddr?: string;
 }
 
 /** `:15010` → all interfaces; `127.0.0.1:0` → an OS-chosen port. */
@@ -172,7 +179,7 @@ export class Daemon {
     const monitoringAddr = await this.listenHttp(this.options.monitoringAddr, handler);
     const httpAddr = await this.listenHttp(this.options.httpAddr, handler);
     const secureGrpcAddr = this.options.security ? await this.startSecure(this.options.security) : undefined;
-    this.addresses = { grpcAddr, monitoringAddr, httpAddr, ...(secureGrpcAddr ? { secureGrpcAddr } : {}) };
+    this.addresses = { grpcAddr, monitoringAddr, httpAddr, ...(secureGrpcAddr ? { secureGrpcAddr } : {}), ...(this.caAdminAddress ? { caAdminAddr: this.caAdminAddress } : {}) };
     if (this.options.configDir) {
       const dir = new DirectorySource({ dir: this.options.configDir, store: this.store, log: this.log, metrics: this.metrics, ...(this.options.configLimits ? { limits: this.options.configLimits } : {}) });
       this.sources.push(dir);
@@ -266,6 +273,8 @@ export class Daemon {
     await this.options.meshConfigFile?.stop();
     this.debouncer.stop();
     this.jwks.stop();
+    this.rotation?.stop();
+    await this.caAdmin?.close();
     this.rootPublisher?.stop();
     await this.webhooks?.stop();
     await Promise.all(this.sources.map((s) => s.stop()));
@@ -292,12 +301,42 @@ export class Daemon {
 
   private async startSecure(security: SecurityOptions): Promise<string> {
     const mesh = this.mesh;
-    this.secure = await buildSecureServer(security, { trustDomain: mesh.trustDomain, metrics: this.metrics, log: this.log, discovery: this.discovery });
+    this.secure = await buildSecureServer(security, {
+      trustDomain: mesh.trustDomain, metrics: this.metrics, log: this.log, discovery: this.discovery,
+      onIssued: (i) => this.rotation?.recordIssuance(i),
+    });
+    const secure = this.secure;
+    this.rotation = new RootRotation({
+      ca: secure.ca, log: this.log, trustDomain: mesh.trustDomain,
+      persist: secure.persist ?? (async () => {}),
+      proxies: () => this.discovery.connections.map((c) => c.proxy),
+      ...(this.options.rotationCheckIntervalMs !== undefined ? { checkIntervalMs: this.options.rotationCheckIntervalMs } : {}),
+      metrics: { setPhase: (n) => this.metrics.caRotationPhase.set(n), setPending: (n) => this.metrics.caRotationPending.set(n) },
+    });
+    // new root material from the CA's source (a replaced cacerts Secret or --ca-dir files) is staged, not swapped
+    secure.ca.onNewRoot = (pems) => {
+      this.rotation!.stage(pems, `${secure.ca.source} (changed)`).catch((err: Error) => this.log.error({ err: err.message }, 'could not stage the new CA root'));
+    };
+    this.rotation.start();
+    const adminAddr = this.options.caAdminAddr ?? 'off';
+    if (adminAddr !== 'off') {
+      this.caAdmin = new CaAdminServer(this.rotation, this.log.child({ scope: 'ca-admin' }));
+      const a = parseAddress(adminAddr);
+      this.caAdminAddress = await this.caAdmin.listen(a.host, a.port).catch((err: Error) => {
+        throw new Error(`--ca-admin-addr ${adminAddr}: ${err.message}`);
+      });
+    }
     const { host, port } = parseAddress(security.addr);
-    return this.secure.start(host, port).catch((err: Error) => {
+    return secure.start(host, port).catch((err: Error) => {
       throw new Error(`--secure-grpc-addr ${security.addr}: ${err.message}`);
     });
   }
+
+  /** the root rotation (`meshd ca rotate`), when the CA runs */
+  rotation: RootRotation | undefined;
+  private caAdmin: CaAdminServer | undefined;
+  /** where the CA admin endpoint listens, when it does */
+  caAdminAddress: string | undefined;
 
   private bindGrpc(addr: string): Promise<string> {
     const { host, port } = parseAddress(addr);

@@ -4,7 +4,7 @@ import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from '../telemetry/log.js';
 import { spiffeId } from '../ca/authn.js';
-import { certificateServiceClient, type IstioCertificateResponse } from '../ca/csr-service.js';
+import { certificateServiceClient, NODE_ID_HEADER, RELOAD_SECONDS_HEADER, type IstioCertificateResponse } from '../ca/csr-service.js';
 import { createCsr, generateKeyPair, type KeyType } from '../ca/x509.js';
 import { writeAtomicDir, writeFileReplace } from './files.js';
 
@@ -65,6 +65,13 @@ export interface AgentOptions {
   readonly backoff?: { readonly initialMs: number; readonly maxMs: number };
   /** the CA call; default: CreateCertificate over TLS to caAddr (tests substitute one) */
   readonly requester?: CertificateRequester;
+  /**
+   * how often --ca-root-file (the istio-ca-root-cert mount) is checked for a changed trust bundle (5 s;
+   * 0: never). A change is a root rotation: the CA connection is rebuilt with the new bundle and the
+   * certificate renewed at once, so the workload's ROOTCA file holds the new roots without waiting for
+   * the next renewal.
+   */
+  readonly rootFileCheckMs?: number;
   /** time, timers and randomness (tests substitute a fake clock instead of sleeping) */
   readonly clock?: AgentClock;
 }
@@ -111,7 +118,14 @@ export function backoffDelay(attempt: number, backoff: { readonly initialMs: num
 export class GrpcCertificateRequester implements CertificateRequester {
   private readonly client: grpc.Client;
 
-  constructor(caAddr: string, caRootFile: string, caServerName: string, backoff: { readonly initialMs: number; readonly maxMs: number } = DEFAULT_BACKOFF) {
+  constructor(
+    caAddr: string,
+    caRootFile: string,
+    caServerName: string,
+    backoff: { readonly initialMs: number; readonly maxMs: number } = DEFAULT_BACKOFF,
+    /** sent with every request (the node id and reload interval the CA's root rotation follows) */
+    private readonly extraMetadata: Readonly<Record<string, string>> = {},
+  ) {
     const Client = certificateServiceClient();
     const root = fs.readFileSync(caRootFile);
     this.client = new Client(caAddr, grpc.credentials.createSsl(root), {
@@ -128,6 +142,7 @@ export class GrpcCertificateRequester implements CertificateRequester {
     const md = new grpc.Metadata();
     md.set('authorization', `Bearer ${token}`);
     md.set('ClusterID', 'Kubernetes');
+    for (const [k, v] of Object.entries(this.extraMetadata)) md.set(k, v);
     return new Promise((resolve, reject) => {
       (this.client as unknown as { CreateCertificate: Function }).CreateCertificate(
         { csr, validity_duration: validitySeconds },
@@ -154,7 +169,11 @@ export class Agent {
   private timer: unknown;
   private stopped = false;
   private current: IssuedFiles | undefined;
-  private readonly requester: CertificateRequester;
+  private requester: CertificateRequester;
+  private rootWatch: NodeJS.Timeout | undefined;
+  private rootSeen = '';
+  /** a renewal in flight (a root change waits for it rather than racing it) */
+  private renewing: Promise<unknown> | undefined;
   private readonly clock: AgentClock;
   private readonly backoff: { readonly initialMs: number; readonly maxMs: number };
   /** wakes a first-certificate retry that is waiting, so stop() does not wait for it */
@@ -164,7 +183,25 @@ export class Agent {
   constructor(private readonly opts: AgentOptions) {
     this.clock = opts.clock ?? systemClock;
     this.backoff = opts.backoff ?? DEFAULT_BACKOFF;
-    this.requester = opts.requester ?? new GrpcCertificateRequester(opts.caAddr, opts.caRootFile, opts.caServerName, this.backoff);
+    this.requester = opts.requester ?? this.grpcRequester();
+  }
+
+  private grpcRequester(): CertificateRequester {
+    return new GrpcCertificateRequester(this.opts.caAddr, this.opts.caRootFile, this.opts.caServerName, this.backoff, {
+      [NODE_ID_HEADER]: this.nodeId,
+      [RELOAD_SECONDS_HEADER]: String(this.fileWatcherRefreshSeconds + 1),
+    });
+  }
+
+  /** the xDS node id the bootstrap announces */
+  get nodeId(): string {
+    const o = this.opts;
+    return `sidecar~${o.podIp}~${o.podName}.${o.namespace}~${o.namespace}.svc.${o.domainSuffix ?? 'cluster.local'}`;
+  }
+
+  /** gRPC's file_watcher polls the files this often: well inside the renewal window, at most 15 min */
+  private get fileWatcherRefreshSeconds(): number {
+    return Math.max(1, Math.min(900, Math.floor(this.opts.certTtlMs / 1000 / 12)));
   }
 
   get identity(): string {
@@ -181,11 +218,40 @@ export class Agent {
     writeFileReplace(this.opts.bootstrapFile, JSON.stringify(this.bootstrap(), null, 2) + '\n');
     this.opts.log.info({ bootstrap: this.opts.bootstrapFile }, 'wrote gRPC xDS bootstrap');
     this.schedule(this.delayFor(issued));
+    this.watchRootFile();
     return issued;
+  }
+
+  private readRootFile(): string {
+    try {
+      return fs.readFileSync(this.opts.caRootFile, 'utf8');
+    } catch {
+      return this.rootSeen;
+    }
+  }
+
+  private watchRootFile(): void {
+    const every = this.opts.rootFileCheckMs ?? 5000;
+    if (every <= 0) return;
+    this.rootSeen = this.readRootFile();
+    this.rootWatch = setInterval(() => {
+      const now = this.readRootFile();
+      if (now === this.rootSeen || this.stopped || !now.includes('-----BEGIN CERTIFICATE-----')) return;
+      this.rootSeen = now;
+      this.opts.log.info({ caRootFile: this.opts.caRootFile }, 'the mesh trust bundle changed: renewing the certificate now');
+      if (!this.opts.requester) {
+        this.requester.close();
+        this.requester = this.grpcRequester();
+      }
+      if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
+      void (this.renewing ?? Promise.resolve()).then(() => this.renew(1));
+    }, every);
+    this.rootWatch.unref();
   }
 
   stop(): void {
     this.stopped = true;
+    if (this.rootWatch) clearInterval(this.rootWatch);
     if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
     this.wake?.();
     this.requester.close();
@@ -194,15 +260,13 @@ export class Agent {
   /** Istio-style proxyless gRPC bootstrap (what istio-agent writes to GRPC_XDS_BOOTSTRAP). */
   bootstrap(): Record<string, unknown> {
     const o = this.opts;
-    const domain = o.domainSuffix ?? 'cluster.local';
     const certDir = path.resolve(o.certDir);
-    const ttlS = o.certTtlMs / 1000;
     // file_watcher polls; poll well inside the renewal window so new files are picked up promptly
-    const refresh = Math.max(1, Math.min(900, Math.floor(ttlS / 12)));
+    const refresh = this.fileWatcherRefreshSeconds;
     return {
       xds_servers: [{ server_uri: o.xdsAddr, channel_creds: [{ type: 'insecure' }], server_features: ['xds_v3'] }],
       node: {
-        id: `sidecar~${o.podIp}~${o.podName}.${o.namespace}~${o.namespace}.svc.${domain}`,
+        id: this.nodeId,
         cluster: `${o.podName}.${o.namespace}`,
         locality: {},
         metadata: {
@@ -301,7 +365,11 @@ export class Agent {
   private async renew(attempt: number): Promise<void> {
     if (this.stopped) return;
     try {
-      const issued = await this.rotate();
+      const pending = this.rotate();
+      this.renewing = pending;
+      const issued = await pending.finally(() => {
+        if (this.renewing === pending) this.renewing = undefined;
+      });
       this.renewals++;
       this.schedule(this.delayFor(issued));
     } catch (err) {

@@ -94,9 +94,13 @@ export interface IssuedCertificate {
   /** leaf, then intermediates, then the root: one PEM per element (IstioCertificateResponse.cert_chain) */
   readonly chain: readonly string[];
   readonly notAfter: Date;
+  /** SHA-256 fingerprint of the root it chains to */
+  readonly rootFingerprint: string;
 }
 
 interface Material {
+  /** what it was loaded from (the cacerts files or Secret keys): rotations build on it */
+  readonly pems: CaPems;
   /**
    * The CA's private key (parsed once, when the material loads) with the issuer fields of every
    * certificate it signs, encoded once: swapping the material on rotation swaps all of it together.
@@ -105,13 +109,28 @@ interface Material {
   readonly certDer: Buffer;
   /** signing cert + intermediates (PEM each), without the root */
   readonly chain: readonly string[];
-  /** what follows the leaf in a response: `chain`, then the root unless the signing cert is the root */
+  /** what follows the leaf in a response: `chain` (without a self-signed signing cert), then the root bundle */
   readonly responseTail: readonly string[];
+  /** root-cert.pem: every trusted root, PEMs concatenated (the trust bundle published everywhere) */
   readonly rootPem: string;
+  /** each trusted root */
+  readonly roots: readonly TrustedRoot[];
+  /** the root the signing certificate chains to */
   readonly rootNotAfter: Date;
   readonly selfSigned: boolean;
+  /** SHA-256 fingerprint of the root the signing certificate chains to */
   readonly fingerprint: string;
 }
+
+/** One certificate of the trust bundle. */
+export interface TrustedRoot {
+  readonly fingerprint: string;
+  readonly subject: string;
+  readonly notAfter: Date;
+}
+
+/** More roots than any rotation needs is a mistake (or an attack on the publishers' ConfigMaps). */
+const MAX_ROOTS = 16;
 
 /** 0600 for keys, 0644 otherwise; written to a temp file and renamed so readers never see half a file. */
 export function writeFileAtomic(file: string, data: string | Buffer, mode: number): void {
@@ -158,7 +177,7 @@ export class CertificateAuthority extends EventEmitter {
     }
     const material = loadMaterial(readCaDir(options.dir), `--ca-dir ${options.dir}`);
     const ca = new CertificateAuthority(options, material, `--ca-dir ${options.dir}`);
-    ca.log.info({ dir: options.dir, selfSigned: material.selfSigned, rootFingerprint: material.fingerprint, rootNotAfter: material.rootNotAfter.toISOString() }, 'CA loaded');
+    ca.log.info({ dir: options.dir, selfSigned: material.selfSigned, rootFingerprint: material.fingerprint, roots: material.roots.length, rootNotAfter: material.rootNotAfter.toISOString() }, 'CA loaded');
     if ((options.watchIntervalMs ?? 2000) > 0) ca.watch(options.watchIntervalMs ?? 2000);
     return ca;
   }
@@ -172,12 +191,38 @@ export class CertificateAuthority extends EventEmitter {
   static fromPems(options: PemAuthorityOptions, pems: CaPems): CertificateAuthority {
     const material = loadMaterial(pems, options.source);
     const ca = new CertificateAuthority(options, material, options.source);
-    ca.log.info({ source: options.source, selfSigned: material.selfSigned, rootFingerprint: material.fingerprint, rootNotAfter: material.rootNotAfter.toISOString() }, 'CA loaded');
+    ca.log.info({ source: options.source, selfSigned: material.selfSigned, rootFingerprint: material.fingerprint, roots: material.roots.length, rootNotAfter: material.rootNotAfter.toISOString() }, 'CA loaded');
     return ca;
   }
 
+  /** the trust bundle: every root of root-cert.pem (one PEM each, concatenated) */
   get rootPem(): string {
     return this.material.rootPem;
+  }
+
+  get roots(): readonly TrustedRoot[] {
+    return this.material.roots;
+  }
+
+  /** SHA-256 fingerprint of the root the signing certificate chains to */
+  get signingRootFingerprint(): string {
+    return this.material.fingerprint;
+  }
+
+  /** the material in use, as cacerts contents (includes the private key: never log it) */
+  get pems(): CaPems {
+    return this.material.pems;
+  }
+
+  /** the signing certificate's validity */
+  get signingValidity(): { notBefore: Date; notAfter: Date } {
+    const x = new crypto.X509Certificate(this.material.certDer);
+    return { notBefore: new Date(x.validFrom), notAfter: new Date(x.validTo) };
+  }
+
+  /** the signing certificate (ca-cert.pem) */
+  get signingCertPem(): string {
+    return toPem('CERTIFICATE', this.material.certDer);
   }
 
   get rootNotAfter(): Date {
@@ -203,7 +248,7 @@ export class CertificateAuthority extends EventEmitter {
     // RSA signatures (~0.3–0.6 ms) go to the thread pool, so a burst of CSRs does not block the event
     // loop; ECDSA ones (~0.03 ms) are cheaper made on the spot than handed to another thread
     const der = m.profile.signer.asymmetricKeyType === 'ec' ? m.profile.signSync(fields) : await m.profile.signOnThreadPool(fields);
-    return { chain: [toPem('CERTIFICATE', der), ...m.responseTail], notAfter };
+    return { chain: [toPem('CERTIFICATE', der), ...m.responseTail], notAfter, rootFingerprint: m.fingerprint };
   }
 
   /** A key and certificate for meshd's own TLS servers (e.g. `istiod.istio-system.svc` on 15012). */
@@ -226,19 +271,34 @@ export class CertificateAuthority extends EventEmitter {
     return this.swap(() => readCaDir(this.options.dir!));
   }
 
-  /** New material from the CA's source (a changed Secret); kept only if it loads, like reload(). */
-  replace(pems: CaPems): boolean {
-    return this.swap(() => pems);
+  /**
+   * Set by the root rotation: material from the CA's source (changed files or Secret) whose signing chain
+   * leads to a root not trusted today goes to it to be staged (published first, then signed with) instead
+   * of being swapped in at once, which would break every workload still holding only the old root.
+   */
+  onNewRoot: ((pems: CaPems) => void) | undefined;
+
+  /**
+   * New material; kept only if it loads, like reload(). From the CA's source a new root goes to onNewRoot;
+   * `direct` (the rotators' own steps) swaps it in as given.
+   */
+  replace(pems: CaPems, opts: { direct?: boolean } = {}): boolean {
+    return this.swap(() => pems, opts.direct === true);
   }
 
-  private swap(read: () => CaPems): boolean {
+  private swap(read: () => CaPems, direct = false): boolean {
     try {
       const next = loadMaterial(read(), this.source);
-      if (next.fingerprint === this.material.fingerprint && next.chain.join('') === this.material.chain.join('') && next.certDer.equals(this.material.certDer)) {
+      if (!direct && this.onNewRoot && !this.material.roots.some((r) => r.fingerprint === next.fingerprint)) {
+        this.log.info({ source: this.source, newRootFingerprint: next.fingerprint }, 'new CA material with a new root: staging a rotation instead of swapping it in');
+        this.onNewRoot(next.pems);
+        return false;
+      }
+      if (next.rootPem === this.material.rootPem && next.chain.join('') === this.material.chain.join('') && next.certDer.equals(this.material.certDer)) {
         return false;
       }
       this.material = next;
-      this.log.info({ source: this.source, rootFingerprint: next.fingerprint, selfSigned: next.selfSigned }, 'CA certificates reloaded');
+      this.log.info({ source: this.source, rootFingerprint: next.fingerprint, roots: next.roots.length, selfSigned: next.selfSigned }, 'CA certificates reloaded');
       this.emit('rotated');
       return true;
     } catch (err) {
@@ -325,7 +385,35 @@ export function createSelfSignedRoot(options: { readonly trustDomain: string; re
   return { cert: pem, key: privateKey.export({ type: 'pkcs8', format: 'pem' }) as string, chain: '', root: pem };
 }
 
-function writeCaFiles(dir: string, pems: CaPems): void {
+/**
+ * A new self-signed root for the same key and subject (istiod's SelfSignedCARootCertRotator,
+ * GenRootCertFromExistingKey): certificates the old root issued verify under the new one, because
+ * verification needs only the issuer's name and key.
+ */
+export function renewSelfSignedRoot(pems: CaPems, rootTtlMs: number = DEFAULT_ROOT_TTL_MS): string {
+  const key = crypto.createPrivateKey(pems.key);
+  const [certDer] = fromPemAll(pems.cert, 'CERTIFICATE');
+  if (!certDer) throw new Error(`${CA_FILES.cert}: no certificate`);
+  const old = parseCertificate(certDer);
+  const spki = spkiDer(key);
+  const now = new Date();
+  const der = buildCertificateSync(
+    {
+      issuer: old.subject,
+      subject: old.subject,
+      notBefore: new Date(now.getTime() - 60_000),
+      notAfter: new Date(now.getTime() + rootTtlMs),
+      spki,
+      isCa: true,
+      keyUsage: { keyCertSign: true, cRLSign: true, digitalSignature: true },
+      authorityKeyId: keyIdentifier(spki),
+    },
+    key,
+  );
+  return toPem('CERTIFICATE', der);
+}
+
+export function writeCaFiles(dir: string, pems: CaPems): void {
   writeFileAtomic(path.join(dir, CA_FILES.key), pems.key, 0o600);
   writeFileAtomic(path.join(dir, CA_FILES.cert), pems.cert, 0o644);
   writeFileAtomic(path.join(dir, CA_FILES.root), pems.root, 0o644);
@@ -370,29 +458,42 @@ function parseMaterial(pems: CaPems): Material {
   if (!x.ca) throw new Error(`${CA_FILES.cert} is not a CA certificate (basicConstraints CA:TRUE)`);
   const parsed = parseCertificate(certDer);
   const selfSigned = parsed.subject.equals(parsed.issuer) && x.verify(x.publicKey);
-  const rootText = pems.root;
-  const rootPems = splitPemCertificates(rootText);
-  const rootPem = rootPems[0] ?? (selfSigned ? toPem('CERTIFICATE', certDer) : '');
-  if (!rootPem) throw new Error(`${CA_FILES.root}: missing; a plugged (non self-signed) CA needs its root`);
-  const root = new crypto.X509Certificate(rootPem);
-  // The chain served after the leaf: ca-cert then its issuers from cert-chain.pem, without the root.
-  const chain: string[] = [toPem('CERTIFICATE', certDer)];
+  const ownPem = toPem('CERTIFICATE', certDer);
+  // root-cert.pem may hold several roots (a rotation publishes old and new): every one is trusted and
+  // published; a self-signed signing certificate is always among them
+  const roots = splitPemCertificates(pems.root);
+  if (selfSigned && !roots.includes(ownPem)) roots.unshift(ownPem);
+  if (roots.length === 0) throw new Error(`${CA_FILES.root}: missing; a plugged (non self-signed) CA needs its root`);
+  if (roots.length > MAX_ROOTS) throw new Error(`${CA_FILES.root}: ${roots.length} certificates; at most ${MAX_ROOTS} roots are accepted`);
+  const rootCerts = roots.map((pem, i) => {
+    try {
+      return new crypto.X509Certificate(pem);
+    } catch (err) {
+      throw new Error(`${CA_FILES.root}: certificate ${i + 1} does not parse (${(err as Error).message})`);
+    }
+  });
+  // The chain served after the leaf: ca-cert then its issuers from cert-chain.pem, without roots.
+  const chain: string[] = [ownPem];
   for (const pem of splitPemCertificates(pems.chain)) {
-    if (pem === rootPem || chain.includes(pem)) continue;
+    if (roots.includes(pem) || chain.includes(pem)) continue;
     chain.push(pem);
   }
+  let anchor: crypto.X509Certificate;
   if (selfSigned) {
-    // a self-signed signing cert is the root: the response is leaf + root
+    // a self-signed signing cert is the root: the response is leaf + the root bundle
     chain.length = 0;
-    chain.push(toPem('CERTIFICATE', certDer));
+    anchor = new crypto.X509Certificate(ownPem);
   } else {
-    // the plugged chain must lead to the root, or workloads would get certificates nobody trusts
+    // the plugged chain must lead to one of the roots, or workloads would get certificates nobody trusts
     const last = new crypto.X509Certificate(chain[chain.length - 1]!);
-    if (!last.checkIssued(root) || !last.verify(root.publicKey)) {
-      throw new Error(`${CA_FILES.cert}/${CA_FILES.chain} do not chain to ${CA_FILES.root}`);
-    }
+    const found = rootCerts.find((r) => last.checkIssued(r) && last.verify(r.publicKey));
+    if (!found) throw new Error(`${CA_FILES.cert}/${CA_FILES.chain} do not chain to ${rootCerts.length > 1 ? `any of the ${rootCerts.length} roots in` : ''} ${CA_FILES.root}`.replace('  ', ' '));
+    anchor = found;
   }
+  const rootPem = roots.join('');
+  const root = anchor;
   return {
+    pems,
     // workload and serving certificates alike: empty subject, SANs only, TLS server and client
     profile: new CertificateProfile(key, {
       issuer: parsed.subject,
@@ -404,10 +505,12 @@ function parseMaterial(pems: CaPems): Material {
     }),
     certDer,
     chain,
-    responseTail: selfSigned ? chain : [...chain, rootPem],
+    // istiod's CreateCertificate answer: leaf, the signing chain, then root-cert.pem whole (every root)
+    responseTail: [...chain, rootPem],
     rootPem,
     rootNotAfter: new Date(root.validTo),
     selfSigned,
     fingerprint: root.fingerprint256,
+    roots: rootCerts.map((r) => ({ fingerprint: r.fingerprint256, subject: r.subject, notAfter: new Date(r.validTo) })),
   };
 }

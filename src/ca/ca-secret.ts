@@ -35,6 +35,8 @@ export interface CaSecretOptions {
   readonly trustDomain: string;
   /** key type of a root created here */
   readonly keyType?: KeyType;
+  /** lifetime of a root created here (10 years) */
+  readonly rootTtlMs?: number;
   readonly log: Logger;
 }
 
@@ -87,6 +89,21 @@ function secretBody(namespace: string, pems: CaPems): unknown {
 }
 
 /**
+ * Writes new material into an existing CA Secret (a self-signed root rotation), guarded by the
+ * resourceVersion read just before: a concurrent writer (another replica's rotator) wins and this throws.
+ */
+export async function writeCaSecret(http: KubeRequester, namespace: string, name: string, pems: CaPems): Promise<void> {
+  const raw = await http.request<{ metadata?: { resourceVersion?: string; [k: string]: unknown }; [k: string]: unknown }>('GET', secretPath(namespace, name), { timeoutMs: 10_000 });
+  const b64 = (v: string) => Buffer.from(v, 'utf8').toString('base64');
+  const data = { ...((raw as { data?: Record<string, string> }).data ?? {}), [CA_FILES.cert]: b64(pems.cert), [CA_FILES.key]: b64(pems.key), [CA_FILES.chain]: b64(pems.chain), [CA_FILES.root]: b64(pems.root) };
+  try {
+    await http.request('PUT', secretPath(namespace, name), { body: { ...raw, apiVersion: 'v1', kind: 'Secret', data }, timeoutMs: 10_000 });
+  } catch (err) {
+    throw new Error(`${describeSecret(namespace, name)}: update: ${(err as Error).message}`);
+  }
+}
+
+/**
  * The CA material for Kubernetes mode: the plugged `cacerts` Secret if there is one, else
  * istio-ca-secret, created with a new self-signed root when absent (adopting a concurrent replica's).
  */
@@ -98,7 +115,7 @@ export async function loadCaSecret(opts: CaSecretOptions): Promise<CaSecretMater
   const existing = await readCaSecret(http, namespace, SELF_SIGNED_CA_SECRET);
   if (existing) return existing;
 
-  const pems = createSelfSignedRoot({ trustDomain: opts.trustDomain, keyType: opts.keyType });
+  const pems = createSelfSignedRoot({ trustDomain: opts.trustDomain, keyType: opts.keyType, rootTtlMs: opts.rootTtlMs });
   try {
     const created = await http.request<unknown>('POST', secretPath(namespace), { body: secretBody(namespace, pems), timeoutMs: 10_000 });
     const rv = secretSchema.safeParse(created);

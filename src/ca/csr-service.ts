@@ -5,6 +5,7 @@ import * as protoLoader from '@grpc/proto-loader';
 import type { Logger } from '../telemetry/log.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import { DEFAULT_CERT_TTL_MS, MAX_CERT_TTL_MS, type CertificateAuthority } from './authority.js';
+import type { Issuance } from './rotation.js';
 import { authenticate, AuthenticationError, peerCertificateOf, type Authenticator, type Caller } from './authn.js';
 import { CsrError, parseCsr } from './x509.js';
 
@@ -56,6 +57,24 @@ export interface CertificateServiceOptions {
   readonly log: Logger;
   readonly defaultTtlMs?: number;
   readonly maxTtlMs?: number;
+  /** every certificate issued (the root rotation follows who holds which trust bundle and CA) */
+  readonly onIssued?: (i: Issuance) => void;
+}
+
+/** meshd agents name their xDS node and their proxy's certificate reload interval with each request. */
+export const NODE_ID_HEADER = 'x-meshd-node-id';
+export const RELOAD_SECONDS_HEADER = 'x-meshd-cert-reload-seconds';
+
+/** `127.0.0.1:5000`, `[::1]:5000`, `ipv4:…` → the IP. */
+function peerIpOf(peer: string): string {
+  const p = peer.replace(/^ipv[46]:/, '');
+  const m = /^\[([^\]]+)\]:\d+$/.exec(p) ?? /^([^:]+):\d+$/.exec(p);
+  return (m?.[1] ?? p).replace(/^::ffff:/, '');
+}
+
+function headerOf(md: grpc.Metadata, name: string): string | undefined {
+  const v = md.get(name)[0];
+  return typeof v === 'string' && v.length > 0 && v.length <= 512 ? v : undefined;
 }
 
 export class ServiceError extends Error {
@@ -118,6 +137,16 @@ export class CertificateService {
     try {
       const issued = await this.opts.ca.sign(csr, { uris: [caller.identity], ttlMs });
       metrics.certIssuances.inc();
+      if (this.opts.onIssued) {
+        const reload = Number(headerOf(ctx.metadata, RELOAD_SECONDS_HEADER));
+        const nodeId = headerOf(ctx.metadata, NODE_ID_HEADER);
+        this.opts.onIssued({
+          identity: caller.identity, peerIp: peerIpOf(peer), issuedAt: Date.now(), notAfter: issued.notAfter.getTime(),
+          bundle: issued.chain[issued.chain.length - 1]!, signerRoot: issued.rootFingerprint,
+          ...(nodeId ? { nodeId } : {}),
+          ...(Number.isFinite(reload) && reload >= 0 && reload <= 3600 ? { reloadMs: reload * 1000 } : {}),
+        });
+      }
       this.log.info({ peer, identity: caller.identity, via: caller.method, notAfter: issued.notAfter.toISOString() }, 'certificate issued');
       return { cert_chain: [...issued.chain] };
     } catch (err) {

@@ -3,7 +3,8 @@ import * as grpc from '@grpc/grpc-js';
 import type { SecureContextOptions } from 'node:tls';
 import type { Logger } from '../telemetry/log.js';
 import type { Metrics } from '../telemetry/metrics.js';
-import type { CertificateAuthority } from './authority.js';
+import type { CaPems, CertificateAuthority } from './authority.js';
+import type { Issuance } from './rotation.js';
 import { CertificateService } from './csr-service.js';
 import { authenticate, peerCertificateOf, type Authenticator } from './authn.js';
 import type { Proxy } from '../model/proxy.js';
@@ -127,6 +128,12 @@ export interface SecureServerOptions {
   readonly maxTtlMs?: number;
   /** adds ADS to the server; given the xDS guard for this port */
   readonly registerXds?: (server: grpc.Server, guard: ReturnType<typeof xdsStreamGuard>) => void;
+  /** the self-signed root rotator, run while the server runs */
+  readonly rootRotator?: { start(): void; stop(): void };
+  /** writes CA material where the CA's lives (--ca-dir files or the Secret) */
+  readonly persist?: (pems: CaPems) => Promise<void>;
+  /** every certificate the CSR service issued */
+  readonly onIssued?: (i: Issuance) => void;
 }
 
 /** istiod's 15012: TLS, the CSR service, and xDS for authenticated proxies. */
@@ -140,6 +147,7 @@ export class SecureServer {
     this.certificates = new CertificateService({
       ca: opts.ca, authenticators: opts.authenticators, metrics: opts.metrics, log: opts.log,
       defaultTtlMs: opts.defaultTtlMs, maxTtlMs: opts.maxTtlMs,
+      ...(opts.onIssued ? { onIssued: opts.onIssued } : {}),
     });
     this.certificates.register(this.server);
     opts.registerXds?.(this.server, xdsStreamGuard(opts.authenticators, opts.log.child({ scope: 'xds-auth' })));
@@ -151,15 +159,22 @@ export class SecureServer {
     return this.opts.ca;
   }
 
+  /** writes CA material where the CA's lives; undefined when nothing can be written */
+  get persist(): ((pems: CaPems) => Promise<void>) | undefined {
+    return this.opts.persist;
+  }
+
   /** Binds `host:port` (port 0 = OS-chosen); resolves with the bound address. */
   async start(host: string, port: number): Promise<string> {
     const creds = await this.serving.start();
+    this.opts.rootRotator?.start();
     const bound = await bindGrpcServer(this.server, host, port, creds);
     return `${host}:${bound}`;
   }
 
   async stop(graceMs = 5000): Promise<void> {
     this.serving.stop();
+    this.opts.rootRotator?.stop();
     this.opts.ca.close();
     await shutdownGrpcServer(this.server, graceMs);
   }

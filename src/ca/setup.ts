@@ -2,11 +2,13 @@ import type * as grpc from '@grpc/grpc-js';
 import type { Logger } from '../telemetry/log.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import type { DiscoveryServer } from '../xds/server.js';
-import { CertificateAuthority, DEFAULT_CERT_TTL_MS, MAX_CERT_TTL_MS } from './authority.js';
+import { CertificateAuthority, DEFAULT_CERT_TTL_MS, MAX_CERT_TTL_MS, writeCaFiles, type CaPems } from './authority.js';
+import { SelfSignedRootRotator } from './root-rotator.js';
+import type { Issuance } from './rotation.js';
 import { ClientCertificateAuthenticator, TokenReviewAuthenticator, TrustedKeyJwtAuthenticator, type Authenticator } from './authn.js';
 import { DEFAULT_SERVING_DNS_NAMES, SecureServer } from './secure-server.js';
 import { RootCertPublisher, type KubeRequester } from './root-publisher.js';
-import { loadCaSecret, readCaSecret } from './ca-secret.js';
+import { loadCaSecret, readCaSecret, writeCaSecret } from './ca-secret.js';
 import type { ConfigStore } from '../config/store.js';
 import type { KeyType } from './x509.js';
 
@@ -43,18 +45,23 @@ export interface SecurityOptions {
   readonly jwtIssuer?: string;
   readonly defaultCertTtlMs?: number;
   readonly maxCertTtlMs?: number;
+  /** self-signed root: lifetime, and the rotator's check interval (≤ 0 disables) and grace period (%) */
+  readonly rootTtlMs?: number;
+  readonly rootCheckIntervalMs?: number;
+  readonly rootGracePeriodPercentile?: number;
 }
 
 /**
  * The CA: plugged files in --ca-dir win; in Kubernetes mode an empty --ca-dir means the Secrets (plugged
  * `cacerts`, else istio-ca-secret, created if absent); in config-dir mode a root is created in --ca-dir.
  */
-export async function openAuthority(opts: SecurityOptions, deps: { trustDomain: string; log: Logger }): Promise<CertificateAuthority> {
+export async function openAuthority(opts: SecurityOptions, deps: { trustDomain: string; log: Logger }): Promise<{ ca: CertificateAuthority; persist: (pems: CaPems) => Promise<void> }> {
   const kube = opts.caSecret;
   if (!kube || CertificateAuthority.dirHasMaterial(opts.caDir)) {
-    return CertificateAuthority.open({ dir: opts.caDir, trustDomain: deps.trustDomain, keyType: opts.caKeyType, log: deps.log });
+    const ca = CertificateAuthority.open({ dir: opts.caDir, trustDomain: deps.trustDomain, keyType: opts.caKeyType, rootTtlMs: opts.rootTtlMs, log: deps.log });
+    return { ca, persist: async (pems) => writeCaFiles(opts.caDir, pems) };
   }
-  const loaded = await loadCaSecret({ http: kube.http, namespace: kube.namespace, trustDomain: deps.trustDomain, keyType: opts.caKeyType, log: deps.log });
+  const loaded = await loadCaSecret({ http: kube.http, namespace: kube.namespace, trustDomain: deps.trustDomain, keyType: opts.caKeyType, rootTtlMs: opts.rootTtlMs, log: deps.log });
   const ca = CertificateAuthority.fromPems({ trustDomain: deps.trustDomain, log: deps.log, source: `Secret ${kube.namespace}/${loaded.name}` }, loaded.pems);
   let resourceVersion = loaded.resourceVersion;
   ca.pollSource(async () => {
@@ -64,14 +71,20 @@ export async function openAuthority(opts: SecurityOptions, deps: { trustDomain: 
     resourceVersion = now.resourceVersion;
     return now.pems;
   }, kube.resyncMs ?? 60_000);
-  return ca;
+  return { ca, persist: (pems) => writeCaSecret(kube.http, kube.namespace, loaded.name, pems) };
 }
 
 export async function buildSecureServer(
   opts: SecurityOptions,
-  deps: { trustDomain: string; metrics: Metrics; log: Logger; discovery: DiscoveryServer },
+  deps: { trustDomain: string; metrics: Metrics; log: Logger; discovery: DiscoveryServer; onIssued?: (i: Issuance) => void },
 ): Promise<SecureServer> {
-  const ca = await openAuthority(opts, deps);
+  const { ca, persist } = await openAuthority(opts, deps);
+  const rotator = new SelfSignedRootRotator({
+    ca, log: deps.log, persist,
+    ...(opts.rootCheckIntervalMs !== undefined ? { checkIntervalMs: opts.rootCheckIntervalMs } : {}),
+    ...(opts.rootGracePeriodPercentile !== undefined ? { gracePeriodPercentile: opts.rootGracePeriodPercentile } : {}),
+    ...(opts.rootTtlMs !== undefined ? { rootTtlMs: opts.rootTtlMs } : {}),
+  });
   const authenticators: Authenticator[] = [];
   if (opts.tokenReview) {
     authenticators.push(new TokenReviewAuthenticator({
@@ -98,6 +111,9 @@ export async function buildSecureServer(
     defaultTtlMs: defaultTtl,
     maxTtlMs: maxTtl,
     registerXds: (server: grpc.Server, guard) => deps.discovery.register(server, guard),
+    rootRotator: rotator,
+    persist,
+    ...(deps.onIssued ? { onIssued: deps.onIssued } : {}),
   });
 }
 

@@ -24,6 +24,7 @@ export interface AgentFlags extends LabelFlags, LogFlags {
   initialCertTimeout: string;
   keyType: 'rsa' | 'ec';
   once?: boolean;
+  rootCheckInterval: string;
 }
 
 export async function runAgent(flags: AgentFlags): Promise<void> {
@@ -46,6 +47,7 @@ export async function runAgent(flags: AgentFlags): Promise<void> {
     certTtlMs: parseDurationMs(flags.certTtl, '--cert-ttl'),
     initialCertTimeoutMs: parseDurationMs(flags.initialCertTimeout, '--initial-cert-timeout'),
     keyType: flags.keyType,
+    rootFileCheckMs: parseDurationMs(flags.rootCheckInterval ?? '5s', '--root-check-interval'),
     log,
   });
   const first = await agent.start();

@@ -81,11 +81,43 @@ function addAgentCommand(program: Command): void {
     .option('--cert-ttl <duration>', 'requested certificate lifetime', '24h')
     .option('--initial-cert-timeout <duration>', 'keep retrying the first certificate (jittered backoff, 1s doubling to 30s) this long before exiting with the last error', '5m')
     .addOption(new Option('--key-type <type>', 'workload key type').choices(['rsa', 'ec']).default('ec'))
+    .option('--root-check-interval <duration>', 'how often --ca-root is checked for a changed trust bundle (a root rotation: renew at once); 0 never', '5s')
     .option('--once', 'write the first certificate and the bootstrap, then exit');
   addLogFlags(agent).action(async (flags) => {
     const { runAgent } = await import('./agent.js');
     await runAgent(flags);
   });
+}
+
+/** Where `meshd serve` listens for `meshd ca …` (--ca-admin-addr). */
+const DEFAULT_CA_ADMIN_ADDR = '127.0.0.1:15013';
+
+function addCaCommand(program: Command): void {
+  const ca = program.command('ca').description("the mesh CA's root of trust: status and rotation without downtime (talks to a running meshd serve)");
+  const common = (cmd: Command) => cmd
+    .option('--admin <addr>', "meshd's CA admin endpoint (meshd serve --ca-admin-addr)", DEFAULT_CA_ADMIN_ADDR)
+    .addOption(new Option('-o, --output <format>', 'output format').choices(['text', 'json']).default('text'));
+  common(ca.command('status'))
+    .description('the rotation phase, trusted and signing roots, and which proxies a phase waits for')
+    .action(async (flags) => {
+      const { runCaStatus } = await import('./ca.js');
+      await runCaStatus(flags);
+    });
+  common(ca.command('rotate'))
+    .description('stage a new root: (a) publish old+new roots until every connected proxy holds both, (b) sign with the new CA until no certificate of the old CA is alive, (c) drop the old root')
+    .requiredOption('--new-dir <dir>', "the new CA material in Istio's cacerts layout (ca-cert.pem, ca-key.pem, cert-chain.pem, root-cert.pem), on meshd's host")
+    .option('--wait', 'follow the phases until the rotation completes or is aborted')
+    .option('--poll <duration>', 'with --wait: how often to look', '1s')
+    .action(async (flags) => {
+      const { runCaRotate } = await import('./ca.js');
+      await runCaRotate(flags);
+    });
+  common(ca.command('abort'))
+    .description('one step back: from signing to publishing (the old CA signs again), from publishing to the old roots only')
+    .action(async (flags) => {
+      const { runCaAbort } = await import('./ca.js');
+      await runCaAbort(flags);
+    });
 }
 
 function addBootstrapCommand(program: Command): void {
@@ -260,6 +292,7 @@ export function buildProgram(): Command {
   addServeCommand(program);
   addValidateCommand(program);
   addAgentCommand(program);
+  addCaCommand(program);
   addBootstrapCommand(program);
   addInstallCommands(program);
   addSimulateCommand(program);

@@ -20,6 +20,13 @@ export interface SecurityFlags {
   jwtIssuer?: string;
   workloadCertTtl: string;
   maxWorkloadCertTtl: string;
+  /** self-signed root: lifetime and rotator (istiod CITADEL_SELF_SIGNED_*) */
+  selfSignedRootTtl: string;
+  selfSignedRootCheckInterval: string;
+  selfSignedRootGracePercentile: string;
+  /** the CA admin endpoint (`meshd ca …`) and how often a root rotation checks its progress */
+  caAdminAddr: string;
+  caRotationCheckInterval: string;
   /** RequestAuthentication JWKS fetching */
   jwksCaFile?: string;
   jwksRefreshInterval: string;
@@ -40,6 +47,11 @@ export function addSecurityFlags(cmd: Command): Command {
     .option('--jwt-issuer <iss>', 'with --jwt-public-keys: the only accepted token issuer (iss)')
     .option('--workload-cert-ttl <duration>', 'certificate lifetime when a CSR asks for none', '24h')
     .option('--max-workload-cert-ttl <duration>', 'longest certificate lifetime a CSR may ask for', '2160h')
+    .option('--ca-admin-addr <addr>', 'CA admin endpoint for `meshd ca status|rotate|abort` (root rotation); keep it on localhost; "off" disables', '127.0.0.1:15013')
+    .option('--ca-rotation-check-interval <duration>', 'how often a root rotation (meshd ca rotate) checks whether its phase is complete', '5s')
+    .option('--self-signed-root-ttl <duration>', 'lifetime of a self-signed root meshd creates or rotates (istiod CITADEL_SELF_SIGNED_CA_CERT_TTL)', process.env.CITADEL_SELF_SIGNED_CA_CERT_TTL || '87600h')
+    .option('--self-signed-root-check-interval <duration>', 'how often the self-signed root\'s expiry is checked and the root rotated (istiod CITADEL_SELF_SIGNED_ROOT_CERT_CHECK_INTERVAL); 0 disables', process.env.CITADEL_SELF_SIGNED_ROOT_CERT_CHECK_INTERVAL || '1h')
+    .option('--self-signed-root-grace-percentile <n>', 'rotate the self-signed root once less than this % of its lifetime is left (istiod CITADEL_SELF_SIGNED_ROOT_CERT_GRACE_PERIOD_PERCENTILE)', process.env.CITADEL_SELF_SIGNED_ROOT_CERT_GRACE_PERIOD_PERCENTILE || '20')
     .option('--jwks-ca-file <file>', 'RequestAuthentication jwksUri over https: PEM roots trusted beside the system ones')
     .option('--jwks-refresh-interval <duration>', 'how often fetched RequestAuthentication JWKS are re-fetched (istiod PILOT_JWT_PUB_KEY_REFRESH_INTERVAL)', '20m');
 }
@@ -85,7 +97,16 @@ export function securityOptions(flags: SecurityFlags, kubeApi?: KubeApi, caSecre
     ...(flags.jwtPublicKeys ? { jwtPublicKeysFile: flags.jwtPublicKeys, jwtIssuer: flags.jwtIssuer } : {}),
     defaultCertTtlMs: parseDurationMs(flags.workloadCertTtl, '--workload-cert-ttl'),
     maxCertTtlMs: parseDurationMs(flags.maxWorkloadCertTtl, '--max-workload-cert-ttl'),
+    rootTtlMs: parseDurationMs(flags.selfSignedRootTtl ?? '87600h', '--self-signed-root-ttl'),
+    rootCheckIntervalMs: flags.selfSignedRootCheckInterval === '0' ? 0 : parseDurationMs(flags.selfSignedRootCheckInterval ?? '1h', '--self-signed-root-check-interval'),
+    rootGracePeriodPercentile: gracePercentile(flags.selfSignedRootGracePercentile ?? '20'),
   };
+}
+
+function gracePercentile(v: string): number {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0 || n >= 100) throw new Error(`--self-signed-root-grace-percentile ${JSON.stringify(v)}: want a number between 0 and 100 (exclusive)`);
+  return n;
 }
 
 /** TokenReview target from the Kubernetes source's KubeConfig (server URL + meshd's credentials). */

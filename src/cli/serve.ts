@@ -92,6 +92,8 @@ export async function runServe(flags: ServeFlags, out: NodeJS.WritableStream = p
     mesh,
     ...(meshFile ? { meshConfigFile: meshFile } : {}),
     log,
+    ...(flags.secureGrpcAddr && flags.secureGrpcAddr !== 'off' && flags.caAdminAddr ? { caAdminAddr: flags.caAdminAddr } : {}),
+    rotationCheckIntervalMs: parseDurationMs(flags.caRotationCheckInterval ?? '5s', '--ca-rotation-check-interval'),
     // istiod's environment switch, kept under its name so an istiod Deployment's env works unchanged
     scopeGatewayToNamespace: process.env.PILOT_SCOPE_GATEWAY_TO_NAMESPACE === 'true',
     jwks: jwksOptions({ jwksCaFile: flags.jwksCaFile, jwksRefreshInterval: flags.jwksRefreshInterval ?? '20m' }),
@@ -134,6 +136,7 @@ export async function runServe(flags: ServeFlags, out: NodeJS.WritableStream = p
       `  xDS (ADS, plaintext)  ${addrs.grpcAddr}`,
       addrs.webhookAddr ? `  webhooks (HTTPS)      https://${addrs.webhookAddr}/inject  /validate` : '',
       addrs.secureGrpcAddr ? `  CA + xDS over TLS     ${addrs.secureGrpcAddr}  (CA from ${daemon.caSource})` : '',
+      addrs.caAdminAddr ? `  CA admin (meshd ca)   http://${addrs.caAdminAddr}/ca/rotation` : '',
       `  metrics and debug     http://${addrs.monitoringAddr}/metrics  /debug/syncz  /debug/configz  /debug/adsz`,
       `  readiness             http://${addrs.httpAddr}/ready`,
       `  ${snap.registry.services.length} services, ${snap.virtualServices.length} VirtualServices, ${snap.destinationRules.length} DestinationRules`,

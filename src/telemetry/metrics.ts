@@ -193,6 +193,16 @@ export class Metrics {
     },
   });
 
+  // meshd's root rotation (src/ca/rotation.ts; istiod has no such controller, hence meshd_ names)
+  readonly caRotationPhase = new client.Gauge({
+    name: 'meshd_ca_rotation_phase', help: 'Root rotation phase: 0 idle, 1 publishing old+new roots, 2 signing with the new CA.',
+    registers: [this.registry],
+  });
+  readonly caRotationPending = new client.Gauge({
+    name: 'meshd_ca_rotation_pending_proxies', help: 'Connected proxies the current root rotation phase waits for.',
+    registers: [this.registry],
+  });
+
   constructor() {
     client.collectDefaultMetrics({ register: this.registry });
   }

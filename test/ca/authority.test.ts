@@ -1,6 +1,5 @@
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -9,6 +8,7 @@ import { CA_FILES, CertificateAuthority, createSelfSignedRoot } from '../../src/
 import { createCsr, CsrError, generateKeyPair, parseCsr } from '../../src/ca/x509.js';
 import { silentLogger } from '../../src/telemetry/log.js';
 import { openssl, opensslVerify } from '../support/openssl.js';
+import { pluggedCacerts } from '../support/cacerts.js';
 
 // The CA: self-signed root creation and persistence, issued leaf certificates checked by OpenSSL and by
 // Node's X509Certificate, plugged `cacerts` with hot reload, CSR verification.
@@ -96,19 +96,6 @@ describe('CertificateAuthority (self-signed)', () => {
     );
   });
 });
-
-/** An external root and an intermediate signed by it, in Istio's cacerts layout (as `make -f Makefile.selfsigned.mk`). */
-function pluggedCacerts(dir: string, name: string): void {
-  fs.mkdirSync(dir, { recursive: true });
-  const run = (args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
-  fs.writeFileSync(path.join(dir, 'ca.ext'), 'basicConstraints=critical,CA:TRUE,pathlen:0\nkeyUsage=critical,keyCertSign,cRLSign,digitalSignature\nsubjectKeyIdentifier=hash\n');
-  run(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'root-key.pem', '-out', 'root-cert.pem', '-days', '30', '-subj', `/O=Istio/CN=${name} Root CA`,
-    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign']);
-  run(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'ca-key.pem', '-out', 'ca.csr', '-subj', `/O=Istio/CN=${name} Intermediate CA`]);
-  run(['x509', '-req', '-in', 'ca.csr', '-CA', 'root-cert.pem', '-CAkey', 'root-key.pem', '-CAcreateserial', '-out', 'ca-cert.pem', '-days', '20', '-extfile', 'ca.ext']);
-  fs.writeFileSync(path.join(dir, 'cert-chain.pem'), fs.readFileSync(path.join(dir, 'ca-cert.pem'), 'utf8') + fs.readFileSync(path.join(dir, 'root-cert.pem'), 'utf8'));
-  for (const f of ['ca.csr', 'ca.ext', 'root-key.pem', 'root-cert.srl']) fs.rmSync(path.join(dir, f), { force: true });
-}
 
 describe('CertificateAuthority rotation', () => {
   // The CA encodes its issuer fields once per loaded key (a CertificateProfile in its material): after a

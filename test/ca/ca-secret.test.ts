@@ -1,11 +1,11 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { CA_FILES, CertificateAuthority, createSelfSignedRoot } from '../../src/ca/authority.js';
+import { CA_FILES, CertificateAuthority, createSelfSignedRoot, type CaPems } from '../../src/ca/authority.js';
+import { SelfSignedRootRotator } from '../../src/ca/root-rotator.js';
 import { CA_SECRET_TYPE, PLUGGED_CA_SECRET, SELF_SIGNED_CA_SECRET } from '../../src/ca/ca-secret.js';
 import { openAuthority, type SecurityOptions } from '../../src/ca/setup.js';
 import { createCsr, generateKeyPair, parseCsr } from '../../src/ca/x509.js';
@@ -15,6 +15,7 @@ import { FakeApiServer } from '../kube-fixture/server.js';
 import { kubectlFor, type Kubectl } from '../kube-fixture/kubectl.js';
 import { kubeConfigFor } from '../support/kube.js';
 import { openssl } from '../support/openssl.js';
+import { pluggedCacerts } from '../support/cacerts.js';
 
 // Kubernetes mode keeps the CA in Secrets of istio-system, as istiod does: istio-ca-secret is created with
 // a self-signed root on first start and read on every later one (so a restart, or a second replica, signs
@@ -40,14 +41,16 @@ after(async () => {
 });
 
 let dirs = 0;
+const persisters = new Map<CertificateAuthority, (pems: CaPems) => Promise<void>>();
 /** What `meshd serve` with the Kubernetes source does at start: a fresh pod, so an empty --ca-dir. */
 async function start(overrides: Partial<SecurityOptions> = {}): Promise<CertificateAuthority> {
   const caDir = path.join(tmp, `pod-${++dirs}`);
-  const ca = await openAuthority(
+  const { ca, persist } = await openAuthority(
     { addr: ':0', caDir, caKeyType: 'ec', caSecret: { http: new KubeHttp(kubeConfigFor(url)), namespace: 'istio-system', resyncMs: 50 }, ...overrides },
     { trustDomain: 'cluster.local', log: silentLogger },
   );
   cas.push(ca);
+  persisters.set(ca, persist);
   return ca;
 }
 
@@ -112,7 +115,7 @@ describe('CA in Secret istio-ca-secret (Kubernetes mode)', () => {
 
   it('a plugged cacerts Secret (kubectl create secret generic cacerts --from-file …) wins and is followed when replaced', async () => {
     const dirA = path.join(tmp, 'plugged-a');
-    pluggedCacerts(dirA, 'first');
+    pluggedCacerts(dirA, 'first', 'ec');
     // kubectl's generators POST protobuf, which the fixture does not speak: render the manifest, then create it
     const manifestOf = (dir: string) => kubectl.run(['create', 'secret', 'generic', PLUGGED_CA_SECRET, '-n', 'istio-system',
       ...Object.values(CA_FILES).map((f) => `--from-file=${f}=${path.join(dir, f)}`), '--dry-run=client', '-o', 'yaml']);
@@ -123,7 +126,7 @@ describe('CA in Secret istio-ca-secret (Kubernetes mode)', () => {
     assert.match(new crypto.X509Certificate(ca.rootPem).subject, /first Root CA/);
 
     const dirB = path.join(tmp, 'plugged-b');
-    pluggedCacerts(dirB, 'second');
+    pluggedCacerts(dirB, 'second', 'ec');
     const rotated = new Promise((resolve) => ca.once('rotated', resolve));
     await kubectl.run(['replace', '-f', '-'], await manifestOf(dirB));
     await Promise.race([rotated, new Promise((_, reject) => setTimeout(() => reject(new Error('no reload within 5 s')), 5000))]);
@@ -133,7 +136,7 @@ describe('CA in Secret istio-ca-secret (Kubernetes mode)', () => {
 
   it('plugged files in --ca-dir win over the Secrets; without the Kubernetes source --ca-dir gets the root', async () => {
     const dir = path.join(tmp, 'plugged-dir');
-    pluggedCacerts(dir, 'files');
+    pluggedCacerts(dir, 'files', 'ec');
     const ca = await start({ caDir: dir });
     assert.equal(ca.source, `--ca-dir ${dir}`);
     assert.match(new crypto.X509Certificate(ca.rootPem).subject, /files Root CA/);
@@ -143,17 +146,31 @@ describe('CA in Secret istio-ca-secret (Kubernetes mode)', () => {
     assert.equal(own.rootPem, fs.readFileSync(path.join(configDirMode, CA_FILES.root), 'utf8'));
     assert.notEqual(own.rootPem, secretData(SELF_SIGNED_CA_SECRET)[CA_FILES.root]);
   });
-});
 
-/** An external root and an intermediate signed by it, in Istio's cacerts layout. */
-function pluggedCacerts(dir: string, name: string): void {
-  fs.mkdirSync(dir, { recursive: true });
-  const run = (args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
-  fs.writeFileSync(path.join(dir, 'ca.ext'), 'basicConstraints=critical,CA:TRUE,pathlen:0\nkeyUsage=critical,keyCertSign,cRLSign,digitalSignature\nsubjectKeyIdentifier=hash\n');
-  run(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'root-key.pem', '-out', 'root-cert.pem', '-days', '30', '-subj', `/O=Istio/CN=${name} Root CA`,
-    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign']);
-  run(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'ca-key.pem', '-out', 'ca.csr', '-subj', `/O=Istio/CN=${name} Intermediate CA`]);
-  run(['x509', '-req', '-in', 'ca.csr', '-CA', 'root-cert.pem', '-CAkey', 'root-key.pem', '-CAcreateserial', '-out', 'ca-cert.pem', '-days', '20', '-extfile', 'ca.ext']);
-  fs.writeFileSync(path.join(dir, 'cert-chain.pem'), fs.readFileSync(path.join(dir, 'ca-cert.pem'), 'utf8') + fs.readFileSync(path.join(dir, 'root-cert.pem'), 'utf8'));
-  for (const f of ['ca.csr', 'ca.ext', 'root-key.pem', 'root-cert.srl']) fs.rmSync(path.join(dir, f), { force: true });
-}
+  it('the self-signed root rotator renews istio-ca-secret with the same key; certificates issued before verify under the new root', async () => {
+    await Promise.all(cas.map((earlier) => earlier.close()));
+    api.remove('v1', 'Secret', 'istio-system', SELF_SIGNED_CA_SECRET);
+    // a root created with 1 s left: well inside the 20 % grace period of its (61 s) lifetime
+    const ca = await start({ rootTtlMs: 1000 });
+    const leafBefore = await issue(ca, 'before-rotation');
+    const oldRoot = ca.rootPem;
+    const rotator = new SelfSignedRootRotator({ ca, log: silentLogger, persist: persisters.get(ca)!, rootTtlMs: 3600e3, jitter: false });
+    assert.ok(rotator.waitMs() <= 0);
+    assert.equal(await rotator.checkNow(), true);
+    const data = secretData(SELF_SIGNED_CA_SECRET);
+    assert.equal(data[CA_FILES.root], ca.rootPem, 'the Secret holds the new root');
+    assert.notEqual(ca.rootPem, oldRoot);
+    const [o, n] = [new crypto.X509Certificate(oldRoot), new crypto.X509Certificate(ca.rootPem)];
+    assert.equal(n.subject, o.subject);
+    assert.ok(n.publicKey.equals(o.publicKey), 'same key');
+    assert.ok(Date.parse(n.validTo) > Date.parse(o.validTo) + 3000e3);
+    const rootFile = path.join(tmp, 'rotated-root.pem');
+    fs.writeFileSync(rootFile, ca.rootPem);
+    for (const leaf of [leafBefore, await issue(ca, 'after-rotation')]) {
+      const v = openssl(['verify', '-x509_strict', '-CAfile', rootFile, leaf]);
+      assert.equal(v.status, 0, v.out);
+    }
+    // well before its grace period the new root is left alone
+    assert.equal(await rotator.checkNow(), false);
+  });
+});
