@@ -486,3 +486,108 @@ describe('sidecar simulation table (Istio YAML → sidecar generator → Envoy m
     });
   }
 });
+
+// ---------------------------------------------------------------------------------------------------------
+// ServiceEntry, outboundTrafficPolicy and the Sidecar resource, on top of the same world: an external API
+// (DNS resolution, TLS origination on 443 via a VirtualService port rewrite, as egress-rule-google-apis) and
+// a namespace `locked` whose default Sidecar sees only its own namespace and is REGISTRY_ONLY.
+
+const EXTERNAL = 'api.example.com';
+const BOUNDARY_DOCS = `
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: external-api, namespace: default}
+spec:
+  hosts: [${EXTERNAL}]
+  location: MESH_EXTERNAL
+  resolution: DNS
+  ports:
+  - {number: 80, name: http, protocol: HTTP}
+  - {number: 443, name: https, protocol: HTTPS}
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: external-api-v2, namespace: default}
+spec:
+  hosts: [${EXTERNAL}]
+  http:
+  - match: [{uri: {prefix: /v2}}]
+    route: [{destination: {host: ${EXTERNAL}, port: {number: 443}}}]
+  - route: [{destination: {host: ${EXTERNAL}, port: {number: 80}}}]
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: static-db, namespace: default}
+spec:
+  hosts: [db.internal.example]
+  addresses: [192.0.2.50]
+  location: MESH_INTERNAL
+  resolution: STATIC
+  ports: [{number: 5432, name: tcp-postgres, protocol: TCP}]
+  endpoints: [{address: 10.9.0.1}, {address: 10.9.0.2}]
+---
+apiVersion: networking.istio.io/v1
+kind: Sidecar
+metadata: {name: default, namespace: locked}
+spec:
+  egress: [{hosts: ["./*", "istio-system/*"]}]
+  outboundTrafficPolicy: {mode: REGISTRY_ONLY}
+`;
+
+describe('sidecar simulation: ServiceEntry, outbound traffic policy, Sidecar egress', () => {
+  let open: GeneratedSidecar;
+  let locked: GeneratedSidecar;
+  before(() => {
+    const docs = [...docsOfYaml(readFileSync(new URL('./sidecar-world.yaml', import.meta.url), 'utf8')), ...docsOfYaml(BOUNDARY_DOCS)];
+    const ctx = snapshotOf(docs, { label: 'sidecar-world.yaml + boundaries' });
+    open = generateSidecarResources(ctx, proxy('productpage'));
+    locked = generateSidecarResources(ctx, parseProxy({
+      id: 'sidecar~10.3.0.5~app-1.locked~locked.svc.cluster.local',
+      metadata: { NAMESPACE: 'locked', LABELS: { app: 'app' }, INSTANCE_IPS: '10.3.0.5', ISTIO_VERSION: '1.24.0', INTERCEPTION_MODE: 'REDIRECT' },
+    }));
+  });
+  const ext = (port: number, o: Partial<SimRequestInput> = {}): SimRequestInput => ({ destinationIp: '203.0.113.10', port, host: `${EXTERNAL}:${port}`, ...o });
+
+  it('resources still pass Envoy\'s protos and PGV rules', () => {
+    for (const g of [open, locked]) {
+      for (const body of g.resources.clusters.values()) assert.deepEqual(checkEnvoyResource(TYPE.CDS, body), [], String(body.name));
+      for (const body of g.resources.listeners) assert.deepEqual(checkEnvoyResource(TYPE.LDS, body), [], String(body.name));
+    }
+  });
+  it('ServiceEntry + VirtualService: /v2 goes to the 443 cluster, the rest to 80', () => {
+    cluster(`outbound|443||${EXTERNAL}`)(simulate(open.resources, ext(80, { path: '/v2/items' })));
+    cluster(`outbound|80||${EXTERNAL}`)(simulate(open.resources, ext(80, { path: '/v1' })));
+  });
+  it('DNS resolution: STRICT_DNS clusters with the host as their endpoint, no auto-mTLS (MESH_EXTERNAL)', () => {
+    const r = simulate(open.resources, ext(80));
+    const c = clusterFacts(r, `outbound|80||${EXTERNAL}`);
+    assert.equal(c.type, 'STRICT_DNS');
+    const body = open.resources.clusters.get(`outbound|80||${EXTERNAL}`)!;
+    assert.equal(body.load_assignment.endpoints[0].lb_endpoints[0].endpoint.address.socket_address.address, EXTERNAL);
+    assert.equal(body.transport_socket_matches, undefined);
+  });
+  it('STATIC ServiceEntry with a VIP: a TCP listener on the address, an EDS cluster, auto-mTLS for MESH_INTERNAL', () => {
+    const r = simulate(open.resources, { destinationIp: '192.0.2.50', port: 5432, protocol: 'tcp' });
+    assert.equal(r.listener, '192.0.2.50_5432');
+    assert.deepEqual(r.tcpClusters?.map((c) => c.name), ['outbound|5432||db.internal.example']);
+    const body = open.resources.clusters.get('outbound|5432||db.internal.example')!;
+    assert.equal(body.type, 'EDS');
+    assert.ok(body.transport_socket_matches);
+  });
+  it('ALLOW_ANY (mesh default): an unknown destination leaves through PassthroughCluster', () => {
+    const r = simulate(open.resources, { destinationIp: '198.51.100.7', port: 8443, protocol: 'tcp' });
+    assert.deepEqual(r.tcpClusters?.map((c) => c.name), ['PassthroughCluster']);
+  });
+  it('REGISTRY_ONLY (Sidecar): an unknown destination goes to BlackHoleCluster (HTTP too: no listener on its port)', () => {
+    const r = simulate(locked.resources, { destinationIp: '198.51.100.7', port: 8443, protocol: 'tcp' });
+    assert.deepEqual(r.tcpClusters?.map((c) => c.name), ['BlackHoleCluster']);
+    const h = simulate(locked.resources, { destinationIp: '198.51.100.7', port: 80, host: 'example.org' });
+    assert.equal(h.listener, 'virtualOutbound');
+    assert.deepEqual(h.tcpClusters?.map((c) => c.name), ['BlackHoleCluster']);
+  });
+  it('Sidecar egress scoping: services of other namespaces (and the ServiceEntry in default) are not there', () => {
+    assert.ok(![...locked.resources.clusters.keys()].some((n) => n.includes('.default.svc.cluster.local') || n.includes(EXTERNAL)));
+    const r = simulate(locked.resources, to(R, 9080));
+    assert.notEqual(r.http?.action, 'route', 'reviews is not routable from `locked`');
+  });
+});
