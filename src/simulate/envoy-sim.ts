@@ -176,6 +176,14 @@ export function simulate(resources: ResourceSet, input: SimRequestInput): SimRes
   const authority = headerValue(rreq.headers, ':authority') ?? '';
   const vhc = selectVirtualHost(rc, authority);
   if (!vhc) return { ...chainInfo, httpFilters, clusters: [], failure: 'no_virtual_host', detail: `route configuration ${rc.name} has no virtual host for ${JSON.stringify(authority)}` };
+  // require_tls (a gateway server's httpsRedirect): a plaintext request is answered with a 301 to https
+  // before any route is looked at (Envoy's SslRedirectRoute).
+  const requireTls = vhc.virtualHost.require_tls;
+  if ((requireTls === 'ALL' || requireTls === 'EXTERNAL_ONLY') && !req.tls) {
+    const redirect = { name: 'require_tls', match: { prefix: '/' }, redirect: { https_redirect: true } };
+    const outcome = routeOutcome(rc, vhc.virtualHost, vhc.domain, redirect, -1, { kind: 'prefix', matchedLength: 0 }, rreq, req);
+    return { ...chainInfo, httpFilters, http: outcome, clusters: [] };
+  }
   const choice = selectRoute(vhc.virtualHost, rreq);
   if (!choice) {
     return { ...chainInfo, httpFilters, clusters: [], failure: 'no_route', detail: `virtual host ${vhc.virtualHost.name} has no route for ${rreq.method} ${rreq.path}` };

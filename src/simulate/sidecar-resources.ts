@@ -1,6 +1,7 @@
 import type { PushContext } from '../model/push-context.js';
 import type { Proxy } from '../model/proxy.js';
 import { sidecarGenerator } from '../xds/generators/sidecar/index.js';
+import type { Generator } from '../xds/generators/generator.js';
 import { TYPE } from '../xds/resource-types.js';
 import { anyType, ResourceSet, type Json } from './resources.js';
 import { HCM_TYPE } from './envoy-sim.js';
@@ -27,12 +28,13 @@ function routeNamesOf(listener: Json): string[] {
   return out;
 }
 
-export function generateSidecarResources(ctx: PushContext, proxy: Proxy): GeneratedSidecar {
-  const gen = (type: (typeof TYPE)[keyof typeof TYPE], name: string) => sidecarGenerator.generate(type, ctx, proxy, name) as Json | undefined;
+/** `generator`: the sidecar's by default; a gateway (router) proxy passes the router generator. */
+export function generateSidecarResources(ctx: PushContext, proxy: Proxy, generator: Generator = sidecarGenerator): GeneratedSidecar {
+  const gen = (type: (typeof TYPE)[keyof typeof TYPE], name: string) => generator.generate(type, ctx, proxy, name) as Json | undefined;
   const of = (type: (typeof TYPE)[keyof typeof TYPE], names: readonly string[]) =>
     names.map((n) => gen(type, n)).filter((r): r is Json => r !== undefined);
-  const listeners = of(TYPE.LDS, sidecarGenerator.wildcardNames(TYPE.LDS, ctx, proxy));
-  const clusters = of(TYPE.CDS, sidecarGenerator.wildcardNames(TYPE.CDS, ctx, proxy));
+  const listeners = of(TYPE.LDS, generator.wildcardNames(TYPE.LDS, ctx, proxy));
+  const clusters = of(TYPE.CDS, generator.wildcardNames(TYPE.CDS, ctx, proxy));
   const routeNames = [...new Set(listeners.flatMap(routeNamesOf))];
   const routes: Json[] = [];
   const missingRoutes: string[] = [];
