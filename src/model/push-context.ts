@@ -135,6 +135,19 @@ function dep(d: Dependency): void {
 
 const SEP = '\u0000';
 
+/**
+ * A function of the snapshot alone, computed at most once per snapshot (memoised on the PushContext):
+ * for facts generators and cache keys derive from whole collections.
+ */
+export function perSnapshot<T>(compute: (ctx: PushContext) => T): (ctx: PushContext) => T {
+  const memo = new WeakMap<PushContext, { readonly value: T }>();
+  return (ctx) => {
+    let m = memo.get(ctx);
+    if (!m) memo.set(ctx, (m = { value: compute(ctx) }));
+    return m.value;
+  };
+}
+
 export interface PushContextOptions {
   /** where generators' warnings go (see warn()) */
   readonly onWarning?: (message: string) => void;
