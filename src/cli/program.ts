@@ -91,7 +91,8 @@ function addAgentCommand(program: Command): void {
 function addBootstrapCommand(program: Command): void {
   const bootstrap = program
     .command('bootstrap')
-    .description('print an Envoy v3 bootstrap (JSON) for running stock Envoy as a sidecar against meshd, without istio-proxy')
+    .description('print an Envoy v3 bootstrap (JSON) for running stock Envoy as a sidecar or gateway against meshd, without istio-proxy')
+    .option('--proxy-type <type>', 'sidecar, or router for a gateway (node id router~…: meshd sends it the gateway configuration)', 'sidecar')
     .option('--pod-name <name>', 'pod name (node id, metadata NAME)', env('POD_NAME', 'pod'));
   addNamespaceFlag(bootstrap, 'pod namespace', env('POD_NAMESPACE', 'default'))
     .option('--pod-ip <ips>', 'pod IPs, comma-separated; the first goes in the node id (INSTANCE_IPS)', env('INSTANCE_IP', '127.0.0.1'));

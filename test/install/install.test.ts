@@ -4,10 +4,9 @@
 // once the Deployment exists (or installs with --no-wait). A real cluster's rollout is not exercised here,
 // nor SSA's per-item list merging (the fixture treats lists as atomic; a real API server keeps, e.g., the
 // caBundle meshd writes into a webhook entry when install is re-run, because webhooks is listType=map).
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { Command } from 'commander';
@@ -17,7 +16,8 @@ import { addInstallCommands } from '../../src/cli/program.js';
 import { installPlan, objectRef, planYaml } from '../../src/install/installer.js';
 import { defaultValues } from '../../src/install/values.js';
 import { FakeApiServer } from '../kube-fixture/server.js';
-import { kubeconfigYaml, kubectlAvailable, kubectlFor, type Kubectl } from '../kube-fixture/kubectl.js';
+import { kubectlAvailable } from '../kube-fixture/kubectl.js';
+import { fixtureCluster } from './fixture-cluster.js';
 
 const PLAN = installPlan(defaultValues());
 /** every CRD install applies, as `kubectl get -o name` prints it (the list grows as kinds are added) */
@@ -46,27 +46,6 @@ function markAvailableWhenCreated(api: FakeApiServer): () => void {
     api.update({ ...d, status: { observedGeneration: generation, replicas: 1, updatedReplicas: 1, readyReplicas: 1, availableReplicas: 1, conditions: [{ type: 'Available', status: 'True', reason: 'MinimumReplicasAvailable' }] } });
   }, 100);
   return () => clearInterval(timer);
-}
-
-/**
- * A fixture API server for one describe block: started before its tests with a kubeconfig file and real
- * kubectl pointed at it, stopped and cleaned up after them.
- */
-function fixtureCluster(api: FakeApiServer, prefix: string): { readonly dir: string; readonly kubeconfig: string; readonly kubectl: () => Kubectl } {
-  const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
-  const kubeconfig = path.join(dir, 'kubeconfig');
-  let k: Kubectl | undefined;
-  before(async () => {
-    const url = await api.start();
-    writeFileSync(kubeconfig, kubeconfigYaml({ server: url }));
-    k = kubectlFor({ server: url });
-  });
-  after(async () => {
-    k?.cleanup();
-    await api.stop();
-    rmSync(dir, { recursive: true, force: true });
-  });
-  return { dir, kubeconfig, kubectl: () => k! };
 }
 
 describe('meshd install / uninstall against the API-server fixture (real kubectl)', { skip: !kubectlAvailable() && 'no kubectl' }, () => {

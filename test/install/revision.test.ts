@@ -6,10 +6,9 @@
 // API server answers it: every MutatingWebhookConfiguration in the cluster (read with kubectl), each
 // webhook's namespaceSelector against the namespace's labels and objectSelector against the pod's
 // (Kubernetes LabelSelector semantics, src/config/labels.ts), and the Service the matching webhooks call.
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import YAML from 'yaml';
@@ -20,7 +19,8 @@ import { installObjects, type KObject } from '../../src/install/objects.js';
 import { embeddedYaml } from '../../src/install/render.js';
 import { defaultValues, valuesWithOverrides } from '../../src/install/values.js';
 import { FakeApiServer } from '../kube-fixture/server.js';
-import { kubeconfigYaml, kubectlAvailable, kubectlFor, type Kubectl } from '../kube-fixture/kubectl.js';
+import { kubectlAvailable } from '../kube-fixture/kubectl.js';
+import { fixtureCluster } from './fixture-cluster.js';
 import { renderTemplate } from './helm-subset.js';
 
 const REPO_ROOT = path.resolve(import.meta.dirname, '../..');
@@ -38,20 +38,9 @@ interface Hook {
 }
 
 describe('revisions side by side (API-server fixture, real kubectl)', { skip: !kubectlAvailable() && 'no kubectl' }, () => {
-  const api = new FakeApiServer();
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'meshd-revision-'));
-  const kubeconfig = path.join(dir, 'kubeconfig');
-  let k: Kubectl;
-  before(async () => {
-    const url = await api.start();
-    writeFileSync(kubeconfig, kubeconfigYaml({ server: url }));
-    k = kubectlFor({ server: url });
-  });
-  after(async () => {
-    k?.cleanup();
-    await api.stop();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const cluster = fixtureCluster(new FakeApiServer(), 'meshd-revision-');
+  const { kubeconfig } = cluster;
+  const k = { run: (args: readonly string[], input?: string) => cluster.kubectl().run(args, input) };
 
   const createNamespace = (name: string) => k.run(['apply', '-f', '-'], `apiVersion: v1\nkind: Namespace\nmetadata:\n  name: ${name}\n`);
   const install = (...set: string[]) => runInstall({ set, kubeconfig, skipConfirmation: true, wait: false, waitTimeout: '1s' } as InstallFlags, io());

@@ -12,6 +12,7 @@ import { subscriptionOf, WILDCARD_ONLY } from '../../src/xds/connection.js';
 import type { EncodedResource, ResourceSet } from '../../src/xds/cache.js';
 import type { Generator } from '../../src/xds/generators/generator.js';
 import { grpcGenerator } from '../../src/xds/generators/grpc/index.js';
+import { createRouterGenerator } from '../../src/xds/generators/router/index.js';
 import { sidecarGenerator } from '../../src/xds/generators/sidecar/index.js';
 import { Resolver } from '../../src/xds/resolve.js';
 import { TYPE, type TypeUrl } from '../../src/xds/resource-types.js';
@@ -24,7 +25,7 @@ import { TYPE, type TypeUrl } from '../../src/xds/resource-types.js';
 // - keying: changing each view field changes the view, and the output where the field matters.
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
-const GENERATORS = { sidecar: sidecarGenerator, grpc: grpcGenerator };
+const GENERATORS = { sidecar: sidecarGenerator, grpc: grpcGenerator, router: createRouterGenerator() };
 const origin = { source: 'memory', label: 'proxy-view test' } as const;
 
 function storeOf(docs: Obj[], base = true): ConfigStore {

@@ -2,10 +2,9 @@ import { crdDerived } from './crd-derived.js';
 
 // Istio kinds meshd validates (Istio's CRD schema + CEL, crd-derived.ts, and istiod's webhook rules in
 // ../semantics/) but does not turn into xDS. Each is reported as "validated, not served" wherever it
-// enters. Gateway and Telemetry get hand-written zod schemas from their owners;
+// enters. Telemetry gets a hand-written zod schema from its owner;
 // until then Istio's CRD schema stands in, so no Istio kind is ever "unknown".
 
-export const gateway = crdDerived('Gateway');
 export const telemetry = crdDerived('Telemetry');
 export const envoyFilter = crdDerived('EnvoyFilter');
 export const proxyConfig = crdDerived('ProxyConfig');

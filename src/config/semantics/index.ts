@@ -3,6 +3,7 @@ import type { Problem } from '../origin.js';
 import type { KindMap } from '../schemas/index.js';
 import { checkAuthorizationPolicy } from './authorization-policy.js';
 import { checkDestinationRule } from './destination-rule.js';
+import { checkGateway } from './gateway.js';
 import { checkPeerAuthentication } from './peer-authentication.js';
 import { checkRequestAuthentication } from './request-authentication.js';
 import { checkVirtualService } from './virtual-service.js';
@@ -19,6 +20,7 @@ import { checkSidecar } from './sidecar.js';
 export const SEMANTIC_CHECKS: { [K in Kind]?: (obj: KindMap[K]) => Problem[] } = {
   VirtualService: checkVirtualService,
   DestinationRule: checkDestinationRule,
+  Gateway: checkGateway,
   PeerAuthentication: checkPeerAuthentication,
   AuthorizationPolicy: checkAuthorizationPolicy,
   RequestAuthentication: checkRequestAuthentication,

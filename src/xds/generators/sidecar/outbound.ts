@@ -178,7 +178,10 @@ function tcpChainsFor(ctx: PushContext, proxy: Proxy, service: MeshService, sp: 
   }
   if (!defaultAdded) {
     const cluster = outboundClusterName(service.hostname, port);
-    out.push(chain([istioStatsFilter('outbound'), tcpProxyFilter(cluster, cluster)], undefined));
+    // istiod buildSidecarOutboundTLSFilterChainOpts: a TLS/HTTPS port without a VIP shares the wildcard
+    // listener with every such host, so its chain matches the host as SNI (ServiceEntry hosts, headless)
+    const bySni = (sp.protocol === 'TLS' || sp.protocol === 'HTTPS') && (!service.clusterIP || service.clusterIP === 'None');
+    out.push(chain([istioStatsFilter('outbound'), tcpProxyFilter(cluster, cluster)], bySni ? { server_names: [service.hostname] } : undefined));
   }
   return out;
 }
