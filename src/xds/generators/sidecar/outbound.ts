@@ -17,6 +17,7 @@ import { destinationCluster, virtualServiceMetadata } from './http-routes.js';
 import { localhostFor, wildcardFor } from './bind.js';
 import { isGrpc, isHttp2, listenerProtocol } from './protocols.js';
 import { outboundServices } from './scope.js';
+import { outboundTrafficPolicyFor } from '../../../model/sidecar-scope.js';
 import type { J } from '../../../envoy/json.js';
 
 // Outbound listeners of an Envoy sidecar (istiod buildSidecarOutboundListeners, listener.go):
@@ -43,18 +44,19 @@ const OUTBOUND_PORT = 15001;
 const PLAINTEXT_HTTP_ALPNS = ['http/1.1', 'h2c'];
 const MESH_GATEWAY = 'mesh';
 
-function egressCluster(ctx: PushContext): string {
-  return ctx.mesh.outboundTrafficPolicy === 'REGISTRY_ONLY' ? BLACKHOLE_CLUSTER : PASSTHROUGH_CLUSTER;
+/** Unknown destinations: BlackHole under REGISTRY_ONLY, else Passthrough (the proxy's Sidecar, else mesh config). */
+function egressCluster(ctx: PushContext, proxy: Proxy): string {
+  return outboundTrafficPolicyFor(ctx, proxy) === 'REGISTRY_ONLY' ? BLACKHOLE_CLUSTER : PASSTHROUGH_CLUSTER;
 }
 
 /** The chain that takes whatever no other chain of an outbound listener matched (istiod PassthroughFilterChain). */
-export function passthroughFilterChain(ctx: PushContext): J {
-  const cluster = egressCluster(ctx);
+export function passthroughFilterChain(ctx: PushContext, proxy: Proxy): J {
+  const cluster = egressCluster(ctx, proxy);
   return { filter_chain_match: {}, filters: [istioStatsFilter('outbound'), tcpProxyFilter(cluster, cluster)], name: 'PassthroughFilterChain' };
 }
 
 export function buildVirtualOutboundListener(ctx: PushContext, proxy: Proxy): J {
-  const cluster = egressCluster(ctx);
+  const cluster = egressCluster(ctx, proxy);
   return {
     name: VIRTUAL_OUTBOUND,
     address: { socket_address: { address: wildcardFor(proxy), port_value: OUTBOUND_PORT } },
@@ -289,7 +291,7 @@ function renderOutbound(ctx: PushContext, proxy: Proxy, e: OutboundEntry): J {
   const matchAllIdx = chains.findIndex((c) => !c.filter_chain_match || Object.keys(c.filter_chain_match as J).length === 0);
   let defaultChain: J | undefined;
   if (matchAllIdx >= 0 && chains.length > 1) defaultChain = chains.splice(matchAllIdx, 1)[0];
-  else if (matchAllIdx < 0) defaultChain = passthroughFilterChain(ctx);
+  else if (matchAllIdx < 0) defaultChain = passthroughFilterChain(ctx, proxy);
   listener.filter_chains = chains;
   if (defaultChain) listener.default_filter_chain = defaultChain;
   const needsSni = chains.some((c) => (c.filter_chain_match as J | undefined)?.server_names);
