@@ -87,7 +87,9 @@ export type Dependency =
   | { readonly kind: 'registry' }
   | { readonly kind: 'collection'; readonly of: CollectionKind }
   /** the JWKS meshd fetched for a jwtRule source (issuer + jwksUri) */
-  | { readonly kind: 'jwks'; readonly source: string };
+  | { readonly kind: 'jwks'; readonly source: string }
+  /** the mesh config: every generation reads it (see trackDependencies) */
+  | { readonly kind: 'mesh' };
 
 /** A Dependency as a string, unique per dependency: what the recorder and the cache key by. */
 export function dependencyId(d: Dependency): string {
@@ -109,15 +111,23 @@ export function dependencyId(d: Dependency): string {
       return `jwks${SEP}${d.source}`;
     case 'services':
     case 'registry':
+    case 'mesh':
       return d.kind;
   }
 }
 
 let recorder: Map<string, Dependency> | undefined;
 
+const MESH: Dependency = Object.freeze({ kind: 'mesh' });
+
+/**
+ * Runs `fn`, recording what it reads through a PushContext. Every generation depends on the mesh config
+ * (generators read `ctx.mesh` directly), so that is always among the dependencies: a resource that
+ * reads nothing else is still rebuilt when the mesh config changes.
+ */
 export function trackDependencies<T>(fn: () => T): { value: T; deps: Dependency[] } {
   const previous = recorder;
-  const deps = new Map<string, Dependency>();
+  const deps = new Map<string, Dependency>([[dependencyId(MESH), MESH]]);
   recorder = deps;
   try {
     return { value: fn(), deps: [...deps.values()] };
@@ -134,6 +144,19 @@ function dep(d: Dependency): void {
 }
 
 const SEP = '\u0000';
+
+/**
+ * A function of the snapshot alone, computed at most once per snapshot (memoised on the PushContext):
+ * for facts generators and cache keys derive from whole collections.
+ */
+export function perSnapshot<T>(compute: (ctx: PushContext) => T): (ctx: PushContext) => T {
+  const memo = new WeakMap<PushContext, { readonly value: T }>();
+  return (ctx) => {
+    let m = memo.get(ctx);
+    if (!m) memo.set(ctx, (m = { value: compute(ctx) }));
+    return m.value;
+  };
+}
 
 export interface PushContextOptions {
   /** where generators' warnings go (see warn()) */
@@ -409,6 +432,9 @@ export class PushContext {
         const body = this.jwksKeys.get(d.source);
         return body === undefined ? '-' : createHash('sha1').update(body).digest('base64url');
       }
+      case 'mesh':
+        // every fingerprint carries the mesh config's digest (see fingerprint)
+        return '';
     }
   }
 

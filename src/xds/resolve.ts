@@ -21,6 +21,18 @@ interface ProxyScopes {
   readonly view?: { readonly id: string; readonly proxy: Proxy };
 }
 
+/** What one segment is asked for: a scope of a generator, a type, and that scope's part of a subscription. */
+interface SegmentRequest {
+  readonly generator: Generator;
+  readonly scope: ResourceScope;
+  readonly scopeId: string;
+  /** the proxy to generate from: the view's canonical proxy, or the real proxy for its class */
+  readonly proxy: Proxy;
+  readonly type: TypeUrl;
+  readonly wildcard: boolean;
+  readonly part: Part;
+}
+
 /** A subscription's explicit names split by scope, with a signature per part. */
 interface Part {
   readonly names: readonly string[];
@@ -139,10 +151,10 @@ export class Resolver {
     const parts = this.partsOf(scopes.generator, type, sub);
     const segments: ResourceSegment[] = [];
     if (scopes.view) {
-      const seg = this.segment(scopes.generator, 'view', scopes.view.id, scopes.view.proxy, type, sub.wildcard, parts.view);
+      const seg = this.segment({ generator: scopes.generator, scope: 'view', scopeId: scopes.view.id, proxy: scopes.view.proxy, type, wildcard: sub.wildcard, part: parts.view });
       if (seg.resources.length > 0) segments.push(seg);
     }
-    const own = this.segment(scopes.generator, 'class', scopes.classId, proxy, type, sub.wildcard, parts.class);
+    const own = this.segment({ generator: scopes.generator, scope: 'class', scopeId: scopes.classId, proxy, type, wildcard: sub.wildcard, part: parts.class });
     if (own.resources.length > 0 || segments.length === 0) segments.push(own);
     const previous = this.previousSets.get(key);
     set = previous && sameItems(previous.segments, segments) ? previous : new ResourceSet(segments);
@@ -203,16 +215,8 @@ export class Resolver {
    * some resources' dependencies changed, and rebuilt (reusing every resource whose dependencies did not
    * change) when its wildcard name list may have.
    */
-  private segment(
-    generator: Generator,
-    scope: ResourceScope,
-    scopeId: string,
-    proxy: Proxy,
-    type: TypeUrl,
-    wildcard: boolean,
-    part: Part,
-  ): ResourceSegment {
-    const key = `${scopeId}\u0001${type}\u0001${part.signature}`;
+  private segment(req: SegmentRequest): ResourceSegment {
+    const key = `${req.scopeId}\u0001${req.type}\u0001${req.part.signature}`;
     let state = this.segments.get(key);
     if (state) return state.segment;
     const ctx = this.ctx!;
@@ -224,10 +228,10 @@ export class Resolver {
       this.segmentsKept++;
       this.cache.noteCarried(prior.names.length);
     } else if (prior && !affected!.has(NAMES)) {
-      state = this.patch(prior, affected!, generator, scopeId, proxy, type);
+      state = this.patch(prior, affected!, req);
       this.segmentsPatched++;
     } else {
-      state = this.build(prior, affected, generator, scope, scopeId, proxy, type, wildcard, part);
+      state = this.build(prior, affected, req);
       this.segmentsBuilt++;
     }
     this.segments.set(key, state);
@@ -241,7 +245,7 @@ export class Resolver {
     return out;
   }
 
-  private generateOne(generator: Generator, scopeId: string, proxy: Proxy, type: TypeUrl, name: string): { resource: EncodedResource | null; deps: string[] } {
+  private generateOne({ generator, scopeId, proxy, type }: SegmentRequest, name: string): { resource: EncodedResource | null; deps: string[] } {
     const ctx = this.ctx!;
     const r = this.cache.resourceAndReads(scopeId, type, name, () => generator.generate(type, ctx, proxy, name));
     const deps = r.deps.map((d) => this.watch(d));
@@ -256,12 +260,12 @@ export class Resolver {
   }
 
   /** `prior` with the resources at `affected` regenerated (same names). */
-  private patch(prior: SegmentState, affected: ReadonlySet<number>, generator: Generator, scopeId: string, proxy: Proxy, type: TypeUrl): SegmentState {
+  private patch(prior: SegmentState, affected: ReadonlySet<number>, req: SegmentRequest): SegmentState {
     const entries = [...prior.entries];
     const entryDeps = [...prior.entryDeps];
     let changed = false;
     for (const i of affected) {
-      const { resource, deps } = this.generateOne(generator, scopeId, proxy, type, prior.names[i]!);
+      const { resource, deps } = this.generateOne(req, prior.names[i]!);
       if (resource !== entries[i]) changed = true;
       entries[i] = resource;
       entryDeps[i] = deps;
@@ -274,17 +278,8 @@ export class Resolver {
   }
 
   /** Builds a segment from its names, keeping from `prior` every resource whose dependencies did not change. */
-  private build(
-    prior: SegmentState | undefined,
-    affected: ReadonlySet<number> | undefined,
-    generator: Generator,
-    scope: ResourceScope,
-    scopeId: string,
-    proxy: Proxy,
-    type: TypeUrl,
-    wildcard: boolean,
-    part: Part,
-  ): SegmentState {
+  private build(prior: SegmentState | undefined, affected: ReadonlySet<number> | undefined, req: SegmentRequest): SegmentState {
+    const { generator, scope, proxy, type, wildcard, part } = req;
     const ctx = this.ctx!;
     const byDep = new Map<string, number[]>();
     let names = part.names;
@@ -307,7 +302,7 @@ export class Resolver {
         deps = prior!.entryDeps[j]!;
         carried++;
       } else {
-        ({ resource, deps } = this.generateOne(generator, scopeId, proxy, type, name));
+        ({ resource, deps } = this.generateOne(req, name));
       }
       entries.push(resource);
       entryDeps.push(deps);

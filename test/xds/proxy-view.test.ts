@@ -5,6 +5,7 @@ import { parseAllDocuments } from 'yaml';
 import { ConfigStore } from '../../src/config/store.js';
 import { validateDocument } from '../../src/config/validate.js';
 import { PushContext } from '../../src/model/push-context.js';
+import { DEFAULT_MESH_CONFIG } from '../../src/config/mesh-config.js';
 import { parseProxy, type Proxy } from '../../src/model/proxy.js';
 import { viewKey } from '../../src/model/proxy-view.js';
 import { subscriptionOf, WILDCARD_ONLY } from '../../src/xds/connection.js';
@@ -343,5 +344,19 @@ describe('what a change rebuilds (narrow dependencies)', () => {
       `ClusterLoadAssignment outbound|5000|v1|${beta}`, `ClusterLoadAssignment outbound|5000|v1|${beta}`,
       `ClusterLoadAssignment outbound|5000|v2|${beta}`, `ClusterLoadAssignment outbound|5000|v2|${beta}`,
     ].sort());
+  });
+
+  it('a mesh config change reaches resources that read nothing else (REGISTRY_ONLY: virtualOutbound, the route catch-all)', () => {
+    const store = benchLikeStore();
+    const resolver = new Resolver(GENERATORS);
+    const p = proxy({ ns: 'ns1' });
+    resolver.beginSnapshot(new PushContext(store, 'v1'));
+    const before = resolveAll(resolver, p);
+    resolver.beginSnapshot(new PushContext(store, 'v2', { ...DEFAULT_MESH_CONFIG, outboundTrafficPolicy: 'REGISTRY_ONLY' }));
+    const after = resolveAll(resolver, p);
+    const body = (sets: Map<TypeUrl, ResourceSet>, type: TypeUrl, name: string) => JSON.stringify(sets.get(type)!.get(name)?.body);
+    assert.notEqual(body(after, TYPE.LDS, 'virtualOutbound'), body(before, TYPE.LDS, 'virtualOutbound'));
+    assert.match(body(after, TYPE.LDS, 'virtualOutbound'), /BlackHoleCluster/);
+    assert.match(body(after, TYPE.RDS, '5000'), /block_all/);
   });
 });

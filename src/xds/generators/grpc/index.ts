@@ -1,4 +1,4 @@
-import type { PushContext } from '../../../model/push-context.js';
+import { perSnapshot, type PushContext } from '../../../model/push-context.js';
 import type { Proxy } from '../../../model/proxy.js';
 import { TYPE, type TypeUrl } from '../../resource-types.js';
 import type { Generator, ResourceScope } from '../generator.js';
@@ -15,50 +15,37 @@ import { sidecarSelectorKeys } from '../../../model/sidecar-scope.js';
 // gRPC clients name every LDS/CDS resource they want; see lds.ts, rds.ts, cds.ts, eds.ts for each type
 // and docs/proxyless-grpc.md for the VirtualService/DestinationRule support table.
 
-const labelKeysCache = new WeakMap<PushContext, readonly string[]>();
-const outboundKeysCache = new WeakMap<PushContext, readonly string[]>();
-
 /**
  * Proxy label keys what a proxy consumes can depend on: the keys VirtualService matches select sources by
  * (`sourceLabels` of http routes, and of tcp/tls routes, which Envoy sidecars also select by —
  * sidecar/outbound.ts), the keys DestinationRule workload selectors match on, and those of Sidecar
  * resources (which Sidecar scopes the proxy).
  */
-export function outboundLabelKeys(ctx: PushContext): readonly string[] {
-  let keys = outboundKeysCache.get(ctx);
-  if (!keys) {
-    const set = new Set<string>();
-    for (const vs of ctx.virtualServices) {
-      for (const http of vs.config.spec.http ?? []) {
-        for (const m of http.match ?? []) for (const k of Object.keys(m.sourceLabels ?? {})) set.add(k);
-      }
-      for (const r of [...(vs.config.spec.tcp ?? []), ...(vs.config.spec.tls ?? [])]) {
-        for (const m of r.match ?? []) for (const k of Object.keys(m.sourceLabels ?? {})) set.add(k);
-      }
+export const outboundLabelKeys = perSnapshot((ctx): readonly string[] => {
+  const set = new Set<string>();
+  for (const vs of ctx.virtualServices) {
+    for (const http of vs.config.spec.http ?? []) {
+      for (const m of http.match ?? []) for (const k of Object.keys(m.sourceLabels ?? {})) set.add(k);
     }
-    for (const dr of ctx.destinationRules) {
-      for (const k of Object.keys(dr.config.spec.workloadSelector?.matchLabels ?? {})) set.add(k);
+    for (const r of [...(vs.config.spec.tcp ?? []), ...(vs.config.spec.tls ?? [])]) {
+      for (const m of r.match ?? []) for (const k of Object.keys(m.sourceLabels ?? {})) set.add(k);
     }
-    // the Sidecar resource a proxy gets (egress scoping, outbound traffic policy) is chosen by these
-    for (const k of sidecarSelectorKeys(ctx)) set.add(k);
-    keys = [...set].sort();
-    outboundKeysCache.set(ctx, keys);
   }
-  return keys;
-}
+  for (const dr of ctx.destinationRules) {
+    for (const k of Object.keys(dr.config.spec.workloadSelector?.matchLabels ?? {})) set.add(k);
+  }
+  // the Sidecar resource a proxy gets (egress scoping, outbound traffic policy) is chosen by these
+  for (const k of sidecarSelectorKeys(ctx)) set.add(k);
+  return [...set].sort();
+});
 
 /**
  * Proxy label keys any output can depend on: outboundLabelKeys, and the keys PeerAuthentication and
  * AuthorizationPolicy selectors match on (plus security.istio.io/tlsMode).
  */
-export function referencedLabelKeys(ctx: PushContext): readonly string[] {
-  let keys = labelKeysCache.get(ctx);
-  if (!keys) {
-    keys = [...new Set([...outboundLabelKeys(ctx), ...securityLabelKeys(ctx)])].sort();
-    labelKeysCache.set(ctx, keys);
-  }
-  return keys;
-}
+export const referencedLabelKeys = perSnapshot((ctx): readonly string[] =>
+  [...new Set([...outboundLabelKeys(ctx), ...securityLabelKeys(ctx)])].sort(),
+);
 
 /**
  * The proxyless client's outbound view (model/proxy-view.ts): namespace and DNS domain (name resolution,

@@ -1,4 +1,4 @@
-import type { PushContext } from '../../../model/push-context.js';
+import { perSnapshot, type PushContext } from '../../../model/push-context.js';
 import type { Proxy } from '../../../model/proxy.js';
 import { ipFamilyOf, proxyViewOf, type ProxyView } from '../../../model/proxy-view.js';
 import type { MeshService, ServicePort } from '../../../model/types.js';
@@ -85,84 +85,42 @@ function resolveTargetPort(ctx: PushContext, service: MeshService, port: Service
   return own?.port ?? port.port;
 }
 
-const localityCache = new WeakMap<PushContext, boolean>();
-
 /**
  * Whether any DestinationRule can make endpoints depend on where the proxy is: localityLbSetting, or
  * outlierDetection (istiod applies locality failover by default once outlier detection is on).
  */
-export function localityMatters(ctx: PushContext): boolean {
-  let v = localityCache.get(ctx);
-  if (v === undefined) {
-    v = ctx.destinationRules.some((dr) => {
-      const text = JSON.stringify(dr.config.spec);
-      return text.includes('"localityLbSetting"') || text.includes('"outlierDetection"');
-    });
-    localityCache.set(ctx, v);
-  }
-  return v;
-}
-
-const l4KeysCache = new WeakMap<PushContext, readonly string[]>();
-
-/**
- * Label keys of VirtualService `tcp`/`tls` match sourceLabels: the sidecar's TCP/TLS listeners select
- * routes by them (referencedLabelKeys covers the HTTP matches proxyless gRPC also has).
- */
-function l4SourceLabelKeys(ctx: PushContext): readonly string[] {
-  let keys = l4KeysCache.get(ctx);
-  if (!keys) {
-    const set = new Set<string>();
-    for (const vs of ctx.virtualServices) {
-      for (const route of [...(vs.config.spec.tcp ?? []), ...(vs.config.spec.tls ?? [])]) {
-        for (const m of route.match ?? []) for (const k of Object.keys(m.sourceLabels ?? {})) set.add(k);
-      }
-    }
-    keys = [...set].sort();
-    l4KeysCache.set(ctx, keys);
-  }
-  return keys;
-}
-
-const failoverKeysCache = new WeakMap<PushContext, readonly string[]>();
+export const localityMatters = perSnapshot((ctx): boolean =>
+  ctx.destinationRules.some((dr) => {
+    const text = JSON.stringify(dr.config.spec);
+    return text.includes('"localityLbSetting"') || text.includes('"outlierDetection"');
+  }),
+);
 
 /** Label keys `localityLbSetting.failoverPriority` ranks endpoints by (compared with the proxy's labels). */
-export function failoverPriorityLabelKeys(ctx: PushContext): readonly string[] {
-  let keys = failoverKeysCache.get(ctx);
-  if (!keys) {
-    const set = new Set<string>();
-    const visit = (v: unknown): void => {
-      if (Array.isArray(v)) v.forEach(visit);
-      else if (v && typeof v === 'object') {
-        for (const [k, val] of Object.entries(v)) {
-          if (k === 'failoverPriority' && Array.isArray(val)) {
-            for (const p of val) if (typeof p === 'string') set.add(p.split('=')[0]!);
-          } else visit(val);
-        }
+export const failoverPriorityLabelKeys = perSnapshot((ctx): readonly string[] => {
+  const set = new Set<string>();
+  const visit = (v: unknown): void => {
+    if (Array.isArray(v)) v.forEach(visit);
+    else if (v && typeof v === 'object') {
+      for (const [k, val] of Object.entries(v)) {
+        if (k === 'failoverPriority' && Array.isArray(val)) {
+          for (const p of val) if (typeof p === 'string') set.add(p.split('=')[0]!);
+        } else visit(val);
       }
-    };
-    for (const dr of ctx.destinationRules) visit(dr.config.spec);
-    keys = [...set].sort();
-    failoverKeysCache.set(ctx, keys);
-  }
-  return keys;
-}
-
-const viewLabelKeysCache = new WeakMap<PushContext, readonly string[]>();
+    }
+  };
+  for (const dr of ctx.destinationRules) visit(dr.config.spec);
+  return [...set].sort();
+});
 
 /**
  * Label keys a sidecar's outbound output selects on: VirtualService sourceLabels (http, tcp, tls),
  * DestinationRule workloadSelector, and the failoverPriority labels endpoints are ranked by. Not the
  * security selectors or Service selectors: those shape only what the workload serves (class scope).
  */
-function sidecarViewLabelKeys(ctx: PushContext): readonly string[] {
-  let keys = viewLabelKeysCache.get(ctx);
-  if (!keys) {
-    keys = [...new Set([...outboundLabelKeys(ctx), ...failoverPriorityLabelKeys(ctx)])].sort();
-    viewLabelKeysCache.set(ctx, keys);
-  }
-  return keys;
-}
+const sidecarViewLabelKeys = perSnapshot((ctx): readonly string[] =>
+  [...new Set([...outboundLabelKeys(ctx), ...failoverPriorityLabelKeys(ctx)])].sort(),
+);
 
 /**
  * The sidecar's outbound view (model/proxy-view.ts): namespace (exportTo, DestinationRule/VirtualService
@@ -200,7 +158,7 @@ export function sidecarView(ctx: PushContext, proxy: Proxy): ProxyView {
  */
 export function sidecarClassKey(ctx: PushContext, proxy: Proxy): string {
   const labels = ctx.proxyLabels(proxy);
-  const keys = new Set<string>([...referencedLabelKeys(ctx), ...l4SourceLabelKeys(ctx), ...failoverPriorityLabelKeys(ctx)]);
+  const keys = new Set<string>([...referencedLabelKeys(ctx), ...failoverPriorityLabelKeys(ctx)]);
   for (const s of ctx.servicesIn(proxy.namespace)) for (const k of Object.keys(s.selector ?? {})) keys.add(k);
   const projected = [...keys].sort().filter((k) => k in labels).map((k) => [k, labels[k]]);
   const inbound = inboundServicePorts(ctx, proxy).map((p) => `${p.service.hostname}:${p.port.port}>${p.targetPort}`);
