@@ -4,8 +4,10 @@
 export interface KindInfo {
   readonly kind: string;
   readonly group: string; // '' for the core API group
-  /** served versions, preferred (storage) first */
+  /** served versions, preferred first (the version informers and status writes use) */
   readonly versions: readonly string[];
+  /** the CRD's storage version when it is not the preferred one (Telemetry: v1 preferred, v1alpha1 stored) */
+  readonly storageVersion?: string;
   readonly plural: string;
   readonly shortNames: readonly string[];
   readonly clusterScoped: boolean;
@@ -28,6 +30,10 @@ export const KINDS = {
   AuthorizationPolicy: {
     kind: 'AuthorizationPolicy', group: 'security.istio.io', versions: ['v1', 'v1beta1'],
     plural: 'authorizationpolicies', shortNames: ['ap'], clusterScoped: false, istio: true,
+  },
+  Telemetry: {
+    kind: 'Telemetry', group: 'telemetry.istio.io', versions: ['v1', 'v1alpha1'], storageVersion: 'v1alpha1',
+    plural: 'telemetries', shortNames: ['telemetry'], clusterScoped: false, istio: true,
   },
   Service: {
     kind: 'Service', group: '', versions: ['v1'], plural: 'services', shortNames: ['svc'],

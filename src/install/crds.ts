@@ -61,13 +61,16 @@ export function specOpenApiSchema(kind: Kind): JSONSchema {
   return structuralSchema(specSchemaOf(kind), `${kind}.spec`);
 }
 
+/** Istio's CRDs carry `istio: security` / `istio: telemetry` by API group (networking has none). */
+const ISTIO_LABEL: Readonly<Record<string, string>> = { 'security.istio.io': 'security', 'telemetry.istio.io': 'telemetry' };
+
 export function crdFor(kind: Kind): Record<string, unknown> {
   const info = KINDS[kind];
   if (!info.istio) throw new Error(`${kind} is a built-in Kubernetes kind, not a CRD`);
   const spec = specOpenApiSchema(kind);
-  // Istio lists the storage version first, then the others alphabetically; all are served.
-  const [storage, ...others] = info.versions;
-  const versions = [storage!, ...[...others].sort()];
+  // Istio lists the versions alphabetically (v1, v1alpha3, v1beta1); all are served, one is stored.
+  const storage = 'storageVersion' in info ? info.storageVersion : info.versions[0];
+  const versions = [...info.versions].sort();
   const groupCategory = `${info.group.replaceAll('.', '-')}`;
   return {
     apiVersion: 'apiextensions.k8s.io/v1',
@@ -75,7 +78,7 @@ export function crdFor(kind: Kind): Record<string, unknown> {
     metadata: {
       name: `${info.plural}.${info.group}`,
       annotations: { 'helm.sh/resource-policy': 'keep' },
-      labels: { app: 'istio-pilot', ...(info.group === 'security.istio.io' ? { istio: 'security' } : {}), ...PART_OF_LABEL },
+      labels: { app: 'istio-pilot', ...(ISTIO_LABEL[info.group] ? { istio: ISTIO_LABEL[info.group] } : {}), ...PART_OF_LABEL },
     },
     spec: {
       group: info.group,

@@ -4,6 +4,7 @@ import { virtualService } from './virtual-service.js';
 import { destinationRule } from './destination-rule.js';
 import { peerAuthentication } from './peer-authentication.js';
 import { authorizationPolicy } from './authorization-policy.js';
+import { telemetry } from './telemetry.js';
 import { service, endpointSlice, pod, namespace } from './kubernetes.js';
 
 export const SCHEMAS = {
@@ -11,6 +12,7 @@ export const SCHEMAS = {
   DestinationRule: destinationRule,
   PeerAuthentication: peerAuthentication,
   AuthorizationPolicy: authorizationPolicy,
+  Telemetry: telemetry,
   Service: service,
   EndpointSlice: endpointSlice,
   Pod: pod,
@@ -25,4 +27,5 @@ export type { VirtualService } from './virtual-service.js';
 export type { DestinationRule } from './destination-rule.js';
 export type { PeerAuthentication } from './peer-authentication.js';
 export type { AuthorizationPolicy } from './authorization-policy.js';
+export type { Telemetry } from './telemetry.js';
 export type { Service, EndpointSlice, Pod, Namespace } from './kubernetes.js';

@@ -4,6 +4,7 @@ import type { KindMap } from '../schemas/index.js';
 import { checkAuthorizationPolicy } from './authorization-policy.js';
 import { checkDestinationRule } from './destination-rule.js';
 import { checkPeerAuthentication } from './peer-authentication.js';
+import { checkTelemetry } from './telemetry.js';
 import { checkVirtualService } from './virtual-service.js';
 
 /**
@@ -15,4 +16,5 @@ export const SEMANTIC_CHECKS: { [K in Kind]?: (obj: KindMap[K]) => Problem[] } =
   DestinationRule: checkDestinationRule,
   PeerAuthentication: checkPeerAuthentication,
   AuthorizationPolicy: checkAuthorizationPolicy,
+  Telemetry: checkTelemetry,
 };
