@@ -1,5 +1,5 @@
 import { connectionFacts, selectFilterChain, selectListener, type ConnectionFacts } from './listener-match.js';
-import { re2GlobalReplace } from './regex.js';
+import { re2GlobalReplace } from '../regex/re2.js';
 import { anyType, requestSchema, ResourceSet, wrapped, type Json, type SimRequest, type SimRequestInput } from './resources.js';
 import {
   headerValue, parseQuery, pathWithoutQuery, selectRoute, selectVirtualHost, stripPort, type PathMatch, type RouteRequest,

@@ -1,4 +1,4 @@
-import { re2FullMatch } from './regex.js';
+import { re2FullMatch } from '../regex/re2.js';
 import { wrapped, type Json } from './resources.js';
 
 // Virtual host and route selection inside one RouteConfiguration, following Envoy's RouteMatcher and

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { clusterFacts, simulate, ResourceSet } from '../../src/simulate/envoy-sim.js';
-import { re2FullMatch, re2GlobalReplace, UnsupportedRegexError } from '../../src/simulate/regex.js';
+import { re2FullMatch, re2GlobalReplace, InvalidRegexError } from '../../src/regex/re2.js';
 import { headerMatches, queryParameterMatches, parseQuery, selectVirtualHost } from '../../src/simulate/route-match.js';
 
 // The simulator's matching rules on hand-written Envoy resources: each case pins one documented Envoy
@@ -36,13 +36,27 @@ describe('simulator: RE2 translation', () => {
   });
 
   it('refuses what RE2 refuses (Envoy would NACK): lookaround, backreferences', () => {
-    assert.throws(() => re2FullMatch('(?=a)a', 'a'), UnsupportedRegexError);
-    assert.throws(() => re2FullMatch('(a)\\1', 'aa'), UnsupportedRegexError);
+    assert.throws(() => re2FullMatch('(?=a)a', 'a'), InvalidRegexError);
+    assert.throws(() => re2FullMatch('(a)\\1', 'aa'), InvalidRegexError);
+  });
+
+  it('matches in linear time: `/(a+)+$` on 40 a\'s and a ! (JavaScript backtracking never returns)', { timeout: 60_000 }, () => {
+    // a backtracking engine takes 2^n steps here; RE2 walks the input once
+    assert.equal(re2FullMatch('/(a+)+$', `/${'a'.repeat(40)}!`), false);
+    assert.equal(re2FullMatch('/(a+)+$', `/${'a'.repeat(100_000)}!`), false);
+    assert.equal(re2FullMatch('/(a+)+', `/${'a'.repeat(100_000)}`), true);
+  });
+
+  it('refuses repeat counts RE2 refuses, with RE2\'s message', () => {
+    assert.throws(() => re2FullMatch('(a{1000}){1000}', 'a'), /invalid repeat count: `\{1000\}`/);
+    assert.throws(() => re2FullMatch('((a{10}){10}){11}', 'a'), /invalid repeat count: `\{11\}`/);
   });
 
   it('GlobalReplace with \\N substitutions', () => {
     assert.equal(re2GlobalReplace('^/service/([^/]+)(/.*)$', '/service/foo/v1/api', '\\2/instance/\\1'), '/v1/api/instance/foo');
     assert.equal(re2GlobalReplace('o', 'foo', '0'), 'f00');
+    assert.equal(re2GlobalReplace('a*', 'baaac', '-'), '-b-c-', 'RE2 skips an empty match where the last one ended');
+    assert.equal(re2GlobalReplace('(b)', 'abc', '[\\0|\\1|\\\\]'), 'a[b|b|\\]c');
   });
 });
 

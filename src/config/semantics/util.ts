@@ -1,7 +1,7 @@
 import { isIP } from 'node:net';
 import type { Problem } from '../origin.js';
 import { parseDuration, type PolicyTargetReference } from '../schemas/common.js';
-import { checkRE2 } from './re2.js';
+import { re2SyntaxError } from '../../regex/re2.js';
 
 // Helpers shared by the per-kind semantic rules. The rules follow istiod's validating webhook
 // (pkg/config/validation in istio/istio); messages say what is wrong and why.
@@ -182,7 +182,7 @@ export function checkRegex(out: Problems, path: string, re: string): void {
     out.add(path, `regex is too large (${re.length} characters, max length allowed is 1024)`);
     return;
   }
-  const err = checkRE2(re);
+  const err = re2SyntaxError(re);
   if (err) {
     out.add(path, `invalid regex ${JSON.stringify(re)}: ${err}; Istio uses RE2 syntax (https://github.com/google/re2/wiki/Syntax)`);
   }
