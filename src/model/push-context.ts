@@ -6,6 +6,7 @@ import type { AuthorizationPolicy, DestinationRule, PeerAuthentication, VirtualS
 import { buildRegistry, endpointKey, type Registry } from './registry.js';
 import type { MeshService, ServiceEndpoint, Workload } from './types.js';
 import type { Proxy } from './proxy.js';
+import { TelemetryIndex, type MeshTelemetry } from './telemetry.js';
 
 export interface MeshConfig {
   /** `cluster.local`: services are `name.ns.svc.<domainSuffix>` */
@@ -20,8 +21,10 @@ export interface MeshConfig {
   readonly outboundTrafficPolicy?: 'ALLOW_ANY' | 'REGISTRY_ONLY';
   /** trust domains also accepted as this mesh's (MeshConfig.trustDomainAliases): AuthorizationPolicy principals match under each */
   readonly trustDomainAliases?: readonly string[];
-  /** CUSTOM AuthorizationPolicy providers (MeshConfig.extensionProviders); only the ext_authz kinds are acted on */
+  /** MeshConfig.extensionProviders: ext_authz kinds for CUSTOM AuthorizationPolicy, the others for Telemetry */
   readonly extensionProviders?: readonly ExtensionProvider[];
+  /** access logs, tracing and metrics defaults (model/telemetry.ts); absent: istiod's and Istio's chart's */
+  readonly telemetry?: MeshTelemetry;
 }
 
 export const DEFAULT_MESH_CONFIG: MeshConfig = Object.freeze({
@@ -123,6 +126,7 @@ export class PushContext {
   private readonly drList: readonly IndexedDestinationRule[];
   private readonly paList: readonly StoredObject<'PeerAuthentication'>[];
   private readonly apList: readonly StoredObject<'AuthorizationPolicy'>[];
+  private readonly telemetryIndex: TelemetryIndex;
   private readonly nsLabels: ReadonlyMap<string, Readonly<Record<string, string>>>;
   /** per kind: digest over every object's key and revision, the fingerprint of whole-collection reads */
   private readonly kindDigests = new Map<Kind, string>();
@@ -145,7 +149,7 @@ export class PushContext {
     this.meshDigest = createHash('sha1').update(JSON.stringify(mesh)).digest('base64url').slice(0, 12);
     this.onWarning = options.onWarning;
     this.builtAt = new Date();
-    for (const kind of ['Service', 'EndpointSlice', 'Pod', 'Namespace', 'VirtualService', 'DestinationRule', 'PeerAuthentication', 'AuthorizationPolicy'] as const) {
+    for (const kind of ['Service', 'EndpointSlice', 'Pod', 'Namespace', 'VirtualService', 'DestinationRule', 'PeerAuthentication', 'AuthorizationPolicy', 'Telemetry'] as const) {
       const h = createHash('sha1');
       for (const o of store.list(kind)) h.update(`${o.object.metadata.namespace ?? ''}/${o.object.metadata.name}@${o.revision};`);
       this.kindDigests.set(kind, h.digest('base64url'));
@@ -179,6 +183,7 @@ export class PushContext {
       .sort(byCreation);
     this.paList = store.list('PeerAuthentication');
     this.apList = store.list('AuthorizationPolicy');
+    this.telemetryIndex = new TelemetryIndex(store.list('Telemetry'), mesh.rootNamespace);
     this.nsLabels = new Map(store.list('Namespace').map((n) => [n.object.metadata.name, n.object.metadata.labels ?? {}]));
     // Lookups run once per generated resource: index them so a push stays linear in the mesh size.
     for (const vs of this.vsList) {
@@ -218,6 +223,10 @@ export class PushContext {
   get authorizationPolicies(): readonly StoredObject<'AuthorizationPolicy'>[] {
     dep(`all${SEP}AuthorizationPolicy`);
     return this.apList;
+  }
+  get telemetries(): TelemetryIndex {
+    dep(`all${SEP}Telemetry`);
+    return this.telemetryIndex;
   }
   get namespaceLabels(): ReadonlyMap<string, Readonly<Record<string, string>>> {
     dep(`all${SEP}Namespace`);

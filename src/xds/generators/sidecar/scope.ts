@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import type { PushContext } from '../../../model/push-context.js';
 import type { Proxy } from '../../../model/proxy.js';
+import { telemetryClassFacts } from './telemetry.js';
 import type { MeshService, ServicePort } from '../../../model/types.js';
 import { workloadTlsModeKey } from '../../../security/grpc.js';
 import { referencedLabelKeys } from '../grpc/index.js';
@@ -164,6 +165,8 @@ function ipFamilies(ips: readonly string[]): string {
  * - the workload's tlsMode (from the pod when the node metadata lacks the label);
  * - the proxy's locality, only when some DestinationRule can make endpoints locality-dependent.
  * - whether the proxy is stock Envoy (no istio-proxy extensions in its listeners);
+ * - what the telemetry output reads (telemetry.ts telemetryClassFacts): span-tag values and the labels
+ *   Telemetry selectors use;
  * Not in it: pod name, IPs, service account, Istio version (no output differs by version today).
  */
 export function sidecarClassKey(ctx: PushContext, proxy: Proxy): string {
@@ -185,5 +188,6 @@ export function sidecarClassKey(ctx: PushContext, proxy: Proxy): string {
     inbound,
     tls: workloadTlsModeKey(ctx, proxy),
     ...(localityMatters(ctx) ? { locality: `${l.region}/${l.zone}/${l.subzone}` } : {}),
+    telemetry: telemetryClassFacts(ctx, proxy),
   });
 }
