@@ -1,8 +1,9 @@
 import { Daemon, type DaemonOptions } from '../daemon.js';
-import type { MeshConfig } from '../model/push-context.js';
+import type { MeshConfig } from '../config/mesh-config.js';
 import { meshFromFile, MeshConfigFileSource, type MeshFlags } from '../sources/mesh/mesh-config-file.js';
 import { KubeHttp, resolveKubeConnection } from '../sources/kube/client.js';
-import { parseDiscoverySelectors, type LabelSelector } from '../sources/kube/selectors.js';
+import type { LabelSelector } from '../config/labels.js';
+import { parseDiscoverySelectors } from '../sources/kube/selectors.js';
 import { createLogger, type Logger } from '../telemetry/log.js';
 import { parseDurationMs } from './duration.js';
 import { kubeApiOf, securityOptions, type SecurityFlags } from './security-flags.js';

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import YAML from 'yaml';
 import { duration, stringList, stringMap, uint32 } from './schemas/common.js';
 import { formatPath } from './validate.js';
-import { TELEMETRY_PROVIDER_KINDS, meshTelemetryFields } from './mesh-telemetry.js';
+import { TELEMETRY_PROVIDER_KINDS, meshTelemetryFields, type MeshTelemetry } from './mesh-telemetry.js';
 
 // Istio's mesh config (istio.mesh.v1alpha1.MeshConfig) as meshd reads it: the `mesh` key of ConfigMap
 // `istio`, mounted at /etc/istio/config/mesh and passed as `--mesh-config` (istiod's --meshConfig).
@@ -89,6 +89,35 @@ export const meshConfigSchema = z.looseObject({
   ...meshTelemetryFields,
 });
 export type MeshConfigFile = z.infer<typeof meshConfigSchema>;
+
+/**
+ * The mesh config the model reads: a file (MeshConfigFile) resolved with the command line's flags and
+ * istiod's defaults (sources/mesh meshFromFile). One type for the daemon, the model and the tests.
+ */
+export interface MeshConfig {
+  /** `cluster.local`: services are `name.ns.svc.<domainSuffix>` */
+  readonly domainSuffix: string;
+  readonly trustDomain: string;
+  /** mesh-wide config (DestinationRules, PeerAuthentication, AuthorizationPolicy) lives here */
+  readonly rootNamespace: string;
+  /**
+   * Where sidecars send traffic for hosts outside the registry: ALLOW_ANY (default) → PassthroughCluster,
+   * REGISTRY_ONLY → BlackHoleCluster / a 502 virtual host (MeshConfig.outboundTrafficPolicy.mode)
+   */
+  readonly outboundTrafficPolicy?: 'ALLOW_ANY' | 'REGISTRY_ONLY';
+  /** trust domains also accepted as this mesh's (MeshConfig.trustDomainAliases): AuthorizationPolicy principals match under each */
+  readonly trustDomainAliases?: readonly string[];
+  /** MeshConfig.extensionProviders: ext_authz kinds for CUSTOM AuthorizationPolicy, the others for Telemetry */
+  readonly extensionProviders?: readonly ExtensionProvider[];
+  /** access logs, tracing and metrics defaults (model/telemetry.ts); absent: istiod's and Istio's chart's */
+  readonly telemetry?: MeshTelemetry;
+}
+
+export const DEFAULT_MESH_CONFIG: MeshConfig = Object.freeze({
+  domainSuffix: 'cluster.local',
+  trustDomain: 'cluster.local',
+  rootNamespace: 'istio-system',
+});
 
 /** Parses mesh config YAML; throws with `SOURCE: field.path: reason` for every problem. */
 export function parseMeshConfig(text: string, source: string): MeshConfigFile {

@@ -210,3 +210,21 @@ export const meshTelemetryFields = {
   defaultProviders: defaultProviders.optional(),
   defaultConfig: z.looseObject({ tracing: proxyTracing.optional() }).optional(),
 };
+
+/** The observability part of the mesh config the model reads (sources/mesh fills it; absent: istiod's defaults). */
+export interface MeshTelemetry {
+  /** MeshConfig.accessLogFile: every listener logs there when no Telemetry configures access logging */
+  readonly accessLogFile?: string;
+  /** MeshConfig.accessLogFormat: a text format, or a JSON object's text when the encoding is JSON */
+  readonly accessLogFormat?: string;
+  readonly accessLogEncoding?: 'TEXT' | 'JSON';
+  /** MeshConfig.enableTracing (istiod default true): tracing on every HCM when no Telemetry configures it */
+  readonly enableTracing?: boolean;
+  /** MeshConfig.enableEnvoyAccessLogService: gRPC ALS to the bootstrap's envoy_accesslog_service cluster */
+  readonly enableEnvoyAccessLogService?: boolean;
+  readonly disableEnvoyListenerLog?: boolean;
+  /** MeshConfig.defaultProviders; absent: `metrics: [prometheus]`, as Istio's chart writes the mesh config */
+  readonly defaultProviders?: DefaultProviders;
+  /** MeshConfig.defaultConfig.tracing: sampling, custom tags and max path tag length of the legacy path */
+  readonly proxyTracing?: ProxyTracing;
+}

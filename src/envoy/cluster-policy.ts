@@ -7,13 +7,12 @@ import type {
 import type { Protocol } from '../model/types.js';
 import { toDuration, type Duration } from './duration.js';
 import { ANY_TYPE, anyOf } from './type-urls.js';
+import type { J } from './json.js';
 
 // DestinationRule traffic policy → the Envoy Cluster fields an Envoy sidecar enforces (istiod
 // cluster_traffic_policy.go / cluster_builder.go). Outlier detection is translateOutlierDetection in
 // traffic-policy.ts; TLS is upstream-tls.ts. Each function mutates a ClusterDraft, the analogue of istiod's
 // clusterWrapper: a Cluster plus the HttpProtocolOptions that end up in typed_extension_protocol_options.
-
-type J = Record<string, unknown>;
 
 export const UINT32_MAX = 4294967295;
 /** istiod meshconfig connectTimeout default */

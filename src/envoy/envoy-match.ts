@@ -2,14 +2,13 @@ import type { StringMatch } from '../config/schemas/common.js';
 import type { HTTPMatchRequest } from '../config/schemas/virtual-service.js';
 import { isPresenceMatch } from './matchers.js';
 import { isJwtClaimHeader, PSEUDO_HEADER } from './route.js';
+import type { J } from './json.js';
 
 // VirtualService HTTPMatchRequest → envoy.config.route.v3.RouteMatch the way current istiod writes it for
 // Envoy (route.TranslateRouteMatch): `string_match` header matchers, `safe_regex` without the deprecated
 // engine field, case_sensitive only when ignoreUriCase, query parameters, and JWT-claim conditions as
 // dynamic-metadata matchers on `istio_authn`. The proxyless generator keeps its legacy spelling
 // (matchers.ts) because gRPC C-core rejects string_match.
-
-type J = Record<string, unknown>;
 
 /** envoy.type.matcher.v3.StringMatcher (istiod util.ConvertToEnvoyMatch). */
 export function envoyStringMatcher(m: StringMatch, ignoreCase = false): J | undefined {

@@ -1,12 +1,11 @@
 import { jsonToStruct } from './protos.js';
 import { ZERO_DURATION } from './duration.js';
 import { adsConfigSource, ANY_TYPE, anyOf, FILTER_NAME, routerFilter } from './type-urls.js';
+import type { J } from './json.js';
 
 // The Envoy sidecar's network/HTTP filter building blocks, as istiod writes them
 // (pilot/pkg/networking/core/httproute.go, listener*.go, xds/filters): the HttpConnectionManager, its HTTP
 // filter chain, tcp_proxy, istio.stats and the listener filters.
-
-type J = Record<string, unknown>;
 
 /** `stats.PluginConfig`: istio-proxy's stats extension config. No Envoy proto knows it, hence TypedStruct. */
 export const ISTIO_STATS_CONFIG_TYPE = 'type.googleapis.com/stats.PluginConfig';

@@ -1,5 +1,6 @@
 import type { LocalityLoadBalancerSetting } from '../config/schemas/destination-rule.js';
 import type { Locality } from '../model/types.js';
+import type { J } from './json.js';
 
 // Locality-aware load balancing on the EDS side (istiod pilot/pkg/networking/core/loadbalancer): what a
 // DestinationRule's localityLbSetting (or the mesh default, enabled) does to a ClusterLoadAssignment's
@@ -12,8 +13,6 @@ import type { Locality } from '../model/types.js';
 //   failoverPriority   with outlier detection on: endpoints split by how many leading labels (optionally
 //                      `label=value`) they share with the proxy, then `failover` if also given
 // Priorities are then renumbered 0..N without gaps, as Envoy requires.
-
-type J = Record<string, unknown>;
 
 /** Labels istiod puts on proxies and endpoints for failoverPriority (besides the pod's own). */
 export const TOPOLOGY_REGION = 'topology.kubernetes.io/region';

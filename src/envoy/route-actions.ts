@@ -13,11 +13,10 @@ import { envoyStringMatcher } from './envoy-match.js';
 import { integerPercentToFractional, percentToFractional } from './percent.js';
 import { DEFAULT_RETRY_ATTEMPTS, DEFAULT_RETRY_ON, parseRetryOn } from './route.js';
 import { ANY_TYPE, anyOf } from './type-urls.js';
+import type { J } from './json.js';
 
 // VirtualService HTTPRoute pieces Envoy implements and proxyless gRPC does not, translated as istiod does
 // for sidecars (pilot/pkg/networking/core/route/route.go, route/retry/retry.go).
-
-type J = Record<string, unknown>;
 
 // ---------------------------------------------------------------------------------------------------------
 // redirect / direct response / rewrite

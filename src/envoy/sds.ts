@@ -1,4 +1,5 @@
 import { ZERO_DURATION } from './duration.js';
+import type { J } from './json.js';
 
 // Workload certificates for Envoy sidecars come over SDS from istio-agent (pilot-agent), never inline:
 // the bootstrap istio-agent writes has a cluster `sds-grpc` (a Unix socket to the agent), and every TLS
@@ -6,8 +7,6 @@ import { ZERO_DURATION } from './duration.js';
 // (the mesh root to verify peers). Shapes as istiod's ConstructSdsSecretConfig and
 // ApplyToCommonTLSContext build them; shared by the inbound (DownstreamTlsContext) and outbound
 // (UpstreamTlsContext, ISTIO_MUTUAL / auto-mTLS) sides.
-
-type J = Record<string, unknown>;
 
 /** The bootstrap cluster istio-agent serves SDS on. */
 export const SDS_CLUSTER_NAME = 'sds-grpc';

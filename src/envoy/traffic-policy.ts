@@ -159,9 +159,3 @@ export function grpcCircuitBreakers(cp: ConnectionPoolSettings | undefined): Rec
   if (max === undefined || max <= 0) return undefined;
   return { thresholds: [{ max_requests: { value: max } }] };
 }
-
-/** True when every label of the selector is on the workload (an empty selector selects everything). */
-export function labelsMatch(selector: Readonly<Record<string, string>> | undefined, labels: Readonly<Record<string, string>>): boolean {
-  if (!selector) return true;
-  return Object.entries(selector).every(([k, v]) => labels[k] === v);
-}

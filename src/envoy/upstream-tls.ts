@@ -1,6 +1,7 @@
 import type { ClientTLSSettings } from '../config/schemas/destination-rule.js';
 import { meshCommonTlsContext, sdsSecretConfig } from './sds.js';
 import { ANY_TYPE, anyOf, TLS_TRANSPORT_SOCKET_NAME } from './type-urls.js';
+import type { J } from './json.js';
 
 // The client side of TLS on an Envoy cluster (istiod cluster_tls.go): DestinationRule `tls` and
 // auto-mTLS turned into an UpstreamTlsContext transport socket, or transport_socket_matches that pick
@@ -24,8 +25,6 @@ import { ANY_TYPE, anyOf, TLS_TRANSPORT_SOCKET_NAME } from './type-urls.js';
 // istio-proxy extension outside Envoy's API), so it offers what istiod offers with PILOT_DISABLE_MX_ALPN:
 // a server that picked `istio-peer-exchange` would expect an exchange header this client never sends.
 // The inbound side (src/security/sidecar.ts) makes the same choice.
-
-type J = Record<string, unknown>;
 
 /** What an in-mesh (ISTIO_MUTUAL) client offers: istiod util.ALPNInMesh / ALPNInMeshH2. */
 export const ISTIO_MTLS_CLIENT_ALPN: readonly string[] = Object.freeze(['istio']);

@@ -1,37 +1,14 @@
 import { createHash } from 'node:crypto';
 import type { Kind } from '../config/kinds.js';
-import type { ExtensionProvider } from '../config/mesh-config.js';
+import { labelsMatch } from '../config/labels.js';
+import { DEFAULT_MESH_CONFIG, type MeshConfig } from '../config/mesh-config.js';
 import type { ConfigStore, StoredObject } from '../config/store.js';
 import type { AuthorizationPolicy, DestinationRule, PeerAuthentication, VirtualService } from '../config/schemas/index.js';
 import { buildRegistry, endpointKey, type Registry } from './registry.js';
 import type { MeshService, ServiceEndpoint, Workload } from './types.js';
 import type { Proxy } from './proxy.js';
-import { TelemetryIndex, type MeshTelemetry } from './telemetry.js';
-
-export interface MeshConfig {
-  /** `cluster.local`: services are `name.ns.svc.<domainSuffix>` */
-  readonly domainSuffix: string;
-  readonly trustDomain: string;
-  /** mesh-wide config (DestinationRules, PeerAuthentication, AuthorizationPolicy) lives here */
-  readonly rootNamespace: string;
-  /**
-   * Where sidecars send traffic for hosts outside the registry: ALLOW_ANY (default) → PassthroughCluster,
-   * REGISTRY_ONLY → BlackHoleCluster / a 502 virtual host (MeshConfig.outboundTrafficPolicy.mode)
-   */
-  readonly outboundTrafficPolicy?: 'ALLOW_ANY' | 'REGISTRY_ONLY';
-  /** trust domains also accepted as this mesh's (MeshConfig.trustDomainAliases): AuthorizationPolicy principals match under each */
-  readonly trustDomainAliases?: readonly string[];
-  /** MeshConfig.extensionProviders: ext_authz kinds for CUSTOM AuthorizationPolicy, the others for Telemetry */
-  readonly extensionProviders?: readonly ExtensionProvider[];
-  /** access logs, tracing and metrics defaults (model/telemetry.ts); absent: istiod's and Istio's chart's */
-  readonly telemetry?: MeshTelemetry;
-}
-
-export const DEFAULT_MESH_CONFIG: MeshConfig = Object.freeze({
-  domainSuffix: 'cluster.local',
-  trustDomain: 'cluster.local',
-  rootNamespace: 'istio-system',
-});
+import { TelemetryIndex } from './telemetry.js';
+import { isViewProxy } from './proxy-view.js';
 
 export interface IndexedVirtualService {
   readonly config: VirtualService;
@@ -76,34 +53,78 @@ function pushTo<K, V>(map: Map<K, V[]>, key: K, value: V): void {
   else map.set(key, [value]);
 }
 
-function labelsMatch(selector: Readonly<Record<string, string>>, labels: Readonly<Record<string, string>>): boolean {
-  return Object.entries(selector).every(([k, v]) => labels[k] === v);
-}
-
 function byCreation<T extends { revision: number; namespace: string; config: { metadata: { name: string } } }>(a: T, b: T): number {
   return a.revision - b.revision || a.namespace.localeCompare(b.namespace) || a.config.metadata.name.localeCompare(b.config.metadata.name);
 }
 
 // Dependency tracking. While a generator runs under trackDependencies(), every lookup it makes through
-// a PushContext records a key naming what it read; fingerprint(key) says what that read returns in a
-// given snapshot. The encode cache keeps a resource across snapshots while every fingerprint it was
-// built with is unchanged. Reads of whole collections record a coarse key covering the collection.
+// a PushContext records a Dependency naming what it read; fingerprint(dependency) says what that read
+// returns in a given snapshot. The encode cache keeps a resource across snapshots while every
+// fingerprint it was built with is unchanged. Reads of whole collections record a coarse dependency
+// covering the collection; they are kept narrow (the service list does not change when a Pod does).
 
-let recorder: Set<string> | undefined;
+/** Kinds whose whole collection a generator can read (see the getters below). */
+export type CollectionKind = 'VirtualService' | 'DestinationRule' | 'PeerAuthentication' | 'AuthorizationPolicy' | 'Telemetry' | 'Namespace';
 
-export function trackDependencies<T>(fn: () => T): { value: T; deps: string[] } {
+/** What one lookup through a PushContext read. */
+export type Dependency =
+  /** the service with this hostname (any field) */
+  | { readonly kind: 'service'; readonly hostname: string }
+  /** the endpoints of hostname:servicePort, with what they carry of their pods */
+  | { readonly kind: 'endpoints'; readonly hostname: string; readonly port: number }
+  /** the workload behind a proxy: by pod name, then by IP */
+  | { readonly kind: 'workload'; readonly name: string; readonly ips: readonly string[] }
+  /** the mesh-gateway VirtualServices that can route this hostname */
+  | { readonly kind: 'virtualServices'; readonly hostname: string }
+  /** the DestinationRules that can apply to this hostname, in any namespace */
+  | { readonly kind: 'destinationRules'; readonly hostname: string }
+  /** every Service (the list, each one's fields), not their endpoints or pods */
+  | { readonly kind: 'services' }
+  /** the Services of one namespace */
+  | { readonly kind: 'servicesIn'; readonly namespace: string }
+  /** the whole registry — services, endpoints and pods (only code outside the generators reads it) */
+  | { readonly kind: 'registry' }
+  | { readonly kind: 'collection'; readonly of: CollectionKind };
+
+/** A Dependency as a string, unique per dependency: what the recorder and the cache key by. */
+export function dependencyId(d: Dependency): string {
+  switch (d.kind) {
+    case 'service':
+    case 'virtualServices':
+    case 'destinationRules':
+      return `${d.kind}${SEP}${d.hostname}`;
+    case 'endpoints':
+      return `endpoints${SEP}${d.hostname}${SEP}${d.port}`;
+    case 'workload':
+      return `workload${SEP}${d.name}${SEP}${d.ips.join(',')}`;
+    case 'servicesIn':
+      return `servicesIn${SEP}${d.namespace}`;
+    case 'collection':
+      return `collection${SEP}${d.of}`;
+    case 'services':
+    case 'registry':
+      return d.kind;
+  }
+}
+
+let recorder: Map<string, Dependency> | undefined;
+
+export function trackDependencies<T>(fn: () => T): { value: T; deps: Dependency[] } {
   const previous = recorder;
-  const deps = new Set<string>();
+  const deps = new Map<string, Dependency>();
   recorder = deps;
   try {
-    return { value: fn(), deps: [...deps] };
+    return { value: fn(), deps: [...deps.values()] };
   } finally {
     recorder = previous;
   }
 }
 
-function dep(key: string): void {
-  recorder?.add(key);
+function dep(d: Dependency): void {
+  if (recorder) {
+    const id = dependencyId(d);
+    if (!recorder.has(id)) recorder.set(id, d);
+  }
 }
 
 const SEP = '\u0000';
@@ -203,50 +224,63 @@ export class PushContext {
     }
   }
 
-  // Whole-collection reads: tracked coarsely (any change to the kind invalidates what read them).
+  // Whole-collection reads: tracked coarsely (any change to the collection invalidates what read them).
+  /** The whole registry, for code outside the generators (counts, summaries): depends on every Pod too. */
   get registry(): Registry {
-    dep(`all${SEP}registry`);
+    dep({ kind: 'registry' });
     return this.reg;
   }
+  /** Every service, sorted by hostname. */
+  get services(): readonly MeshService[] {
+    dep({ kind: 'services' });
+    return this.reg.services;
+  }
+  /** The services of one namespace, sorted by hostname. */
+  servicesIn(namespace: string): readonly MeshService[] {
+    dep({ kind: 'servicesIn', namespace });
+    return this.reg.servicesByNamespace.get(namespace) ?? [];
+  }
   get virtualServices(): readonly IndexedVirtualService[] {
-    dep(`all${SEP}VirtualService`);
+    dep({ kind: 'collection', of: 'VirtualService' });
     return this.vsList;
   }
   get destinationRules(): readonly IndexedDestinationRule[] {
-    dep(`all${SEP}DestinationRule`);
+    dep({ kind: 'collection', of: 'DestinationRule' });
     return this.drList;
   }
   get peerAuthentications(): readonly StoredObject<'PeerAuthentication'>[] {
-    dep(`all${SEP}PeerAuthentication`);
+    dep({ kind: 'collection', of: 'PeerAuthentication' });
     return this.paList;
   }
   get authorizationPolicies(): readonly StoredObject<'AuthorizationPolicy'>[] {
-    dep(`all${SEP}AuthorizationPolicy`);
+    dep({ kind: 'collection', of: 'AuthorizationPolicy' });
     return this.apList;
   }
   get telemetries(): TelemetryIndex {
-    dep(`all${SEP}Telemetry`);
+    dep({ kind: 'collection', of: 'Telemetry' });
     return this.telemetryIndex;
   }
   get namespaceLabels(): ReadonlyMap<string, Readonly<Record<string, string>>> {
-    dep(`all${SEP}Namespace`);
+    dep({ kind: 'collection', of: 'Namespace' });
     return this.nsLabels;
   }
 
   service(hostname: string): MeshService | undefined {
-    dep(`svc${SEP}${hostname}`);
+    dep({ kind: 'service', hostname });
     return this.reg.servicesByHost.get(hostname);
   }
 
   endpoints(hostname: string, servicePort: number): readonly ServiceEndpoint[] {
-    dep(`eps${SEP}${hostname}${SEP}${servicePort}`);
+    dep({ kind: 'endpoints', hostname, port: servicePort });
     return this.reg.endpoints.get(endpointKey(hostname, servicePort)) ?? [];
   }
 
-  /** The pod behind a proxy: by pod name first, then by any of its IPs. */
+  /** The pod behind a proxy: by pod name first, then by any of its IPs. A view proxy has none. */
   workloadOf(proxy: Proxy): Workload | undefined {
-    dep(`wl${SEP}${proxy.namespace}/${proxy.podName}${SEP}${proxy.ips.join(',')}`);
-    return this.findWorkload(`${proxy.namespace}/${proxy.podName}`, proxy.ips);
+    if (isViewProxy(proxy)) return undefined;
+    const name = `${proxy.namespace}/${proxy.podName}`;
+    dep({ kind: 'workload', name, ips: proxy.ips });
+    return this.findWorkload(name, proxy.ips);
   }
 
   private findWorkload(name: string, ips: readonly string[]): Workload | undefined {
@@ -255,12 +289,13 @@ export class PushContext {
   }
 
   /**
-   * What a dependency key reads in this snapshot, as a short string: equal fingerprints in two
-   * snapshots mean every lookup behind the key returns the same thing. Memoised per snapshot.
+   * What a dependency reads in this snapshot, as a short string: equal fingerprints in two
+   * snapshots mean every lookup behind it returns the same thing. Memoised per snapshot.
    */
-  fingerprint(key: string): string {
-    let fp = this.fingerprints.get(key);
-    if (fp === undefined) this.fingerprints.set(key, (fp = `${this.meshDigest}${SEP}${this.computeFingerprint(key)}`));
+  fingerprint(d: Dependency): string {
+    const id = dependencyId(d);
+    let fp = this.fingerprints.get(id);
+    if (fp === undefined) this.fingerprints.set(id, (fp = `${this.meshDigest}${SEP}${this.computeFingerprint(d)}`));
     return fp;
   }
 
@@ -272,40 +307,42 @@ export class PushContext {
     this.onWarning?.(message);
   }
 
-  private computeFingerprint(key: string): string {
-    const [kind = '', a = '', b = ''] = key.split(SEP);
+  private computeFingerprint(d: Dependency): string {
     const id = (o: { namespace: string; config: { metadata: { name: string } }; revision: number }) =>
       `${o.namespace}/${o.config.metadata.name}@${o.revision}`;
-    switch (kind) {
-      case 'svc':
-        return String(this.reg.servicesByHost.get(a)?.revision ?? '-');
-      case 'eps':
-        return (this.reg.endpoints.get(endpointKey(a, Number(b))) ?? [])
+    switch (d.kind) {
+      case 'service':
+        return String(this.reg.servicesByHost.get(d.hostname)?.revision ?? '-');
+      case 'endpoints':
+        return (this.reg.endpoints.get(endpointKey(d.hostname, d.port)) ?? [])
           .map((e) => `${e.address}:${e.port}:${+e.ready}${+e.serving}${+e.terminating}:${e.locality.region}/${e.locality.zone}/${e.locality.subzone}:${e.workload?.revision ?? ''}`)
           .join(',');
-      case 'wl':
-        return String(this.findWorkload(a, b ? b.split(',') : [])?.revision ?? '-');
-      case 'vs':
-        return [...(this.vsByHost.get(a) ?? []), ...this.wildcardVs.filter((v) => v.hosts.some((h) => hostMatches(h, a)))].map(id).join(',');
-      case 'dr': {
+      case 'workload':
+        return String(this.findWorkload(d.name, d.ips)?.revision ?? '-');
+      case 'virtualServices':
+        return [...(this.vsByHost.get(d.hostname) ?? []), ...this.wildcardVs.filter((v) => v.hosts.some((h) => hostMatches(h, d.hostname)))].map(id).join(',');
+      case 'destinationRules': {
         const out: string[] = [];
         for (const idx of this.drIndex.values()) {
-          for (const d of idx.byHost.get(a) ?? []) out.push(id(d));
-          for (const d of idx.wildcard) if (hostMatches(d.host, a)) out.push(id(d));
+          for (const r of idx.byHost.get(d.hostname) ?? []) out.push(id(r));
+          for (const r of idx.wildcard) if (hostMatches(r.host, d.hostname)) out.push(id(r));
         }
         return out.join(',');
       }
-      case 'all':
-        return a === 'registry'
-          ? `${this.kindDigests.get('Service')}${this.kindDigests.get('Pod')}${this.kindDigests.get('EndpointSlice')}`
-          : (this.kindDigests.get(a as Kind) ?? '-');
-      default:
-        throw new Error(`unknown dependency key ${JSON.stringify(key)}`);
+      case 'services':
+        return this.kindDigests.get('Service') ?? '-';
+      case 'servicesIn':
+        return (this.reg.servicesByNamespace.get(d.namespace) ?? []).map((s) => `${s.name}@${s.revision}`).join(',');
+      case 'registry':
+        return `${this.kindDigests.get('Service')}${this.kindDigests.get('Pod')}${this.kindDigests.get('EndpointSlice')}`;
+      case 'collection':
+        return this.kindDigests.get(d.of) ?? '-';
     }
   }
 
   /** Labels used for `sourceLabels` matches and workload selectors: node metadata, else the pod's. */
   proxyLabels(proxy: Proxy): Readonly<Record<string, string>> {
+    if (isViewProxy(proxy)) return proxy.labels;
     return Object.keys(proxy.labels).length > 0 ? proxy.labels : (this.workloadOf(proxy)?.labels ?? {});
   }
 
@@ -314,7 +351,7 @@ export class PushContext {
    * (gateway `mesh`, visible by exportTo). An exact host beats a wildcard; then the oldest wins, as in Istio.
    */
   virtualServiceFor(proxyNamespace: string, hostname: string): IndexedVirtualService | undefined {
-    dep(`vs${SEP}${hostname}`);
+    dep({ kind: 'virtualServices', hostname });
     const visible = (vs: IndexedVirtualService) => visibleFrom(vs.config.spec.exportTo, vs.namespace, proxyNamespace);
     return this.vsByHost.get(hostname)?.find(visible)
       ?? this.wildcardVs.find((vs) => visible(vs) && vs.hosts.some((h) => hostMatches(h, hostname)));
@@ -331,7 +368,7 @@ export class PushContext {
     hostname: string,
     proxyLabels: Readonly<Record<string, string>> = {},
   ): IndexedDestinationRule | undefined {
-    dep(`dr${SEP}${hostname}`);
+    dep({ kind: 'destinationRules', hostname });
     const svcNamespace = this.service(hostname)?.namespace;
     const order = [proxyNamespace, svcNamespace, this.mesh.rootNamespace].filter((n): n is string => !!n);
     const pick = (ns: string, selected: boolean): IndexedDestinationRule | undefined => {
@@ -340,7 +377,7 @@ export class PushContext {
       const applies = (dr: IndexedDestinationRule) => {
         const selector = dr.config.spec.workloadSelector?.matchLabels;
         if (selected !== (selector !== undefined)) return false;
-        if (selector && (ns !== proxyNamespace || !labelsMatch(selector, proxyLabels))) return false;
+        if (selector && (ns !== proxyNamespace || !labelsMatch(selector, proxyLabels, 'selects-all'))) return false;
         return visibleFrom(dr.config.spec.exportTo, dr.namespace, proxyNamespace);
       };
       return idx.byHost.get(hostname)?.find(applies) ?? idx.wildcard.find((dr) => applies(dr) && hostMatches(dr.host, hostname));

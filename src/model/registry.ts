@@ -2,6 +2,7 @@ import type { StoredObject } from '../config/store.js';
 import type { EndpointSlice, Pod, Service } from '../config/schemas/index.js';
 import { protocolOf } from './protocol.js';
 import { NO_LOCALITY, type Locality, type MeshService, type ServiceEndpoint, type ServicePort, type Workload } from './types.js';
+import { labelsMatch } from '../config/labels.js';
 
 export interface RegistryInput {
   readonly services: readonly StoredObject<'Service'>[];
@@ -13,6 +14,8 @@ export interface RegistryInput {
 export interface Registry {
   readonly services: readonly MeshService[];
   readonly servicesByHost: ReadonlyMap<string, MeshService>;
+  /** by namespace, each sorted by hostname */
+  readonly servicesByNamespace: ReadonlyMap<string, readonly MeshService[]>;
   /** key `hostname|servicePort` */
   readonly endpoints: ReadonlyMap<string, readonly ServiceEndpoint[]>;
   readonly workloadsByIp: ReadonlyMap<string, Workload>;
@@ -94,11 +97,6 @@ function toService(stored: StoredObject<'Service'>, domainSuffix: string): MeshS
   });
 }
 
-function selects(selector: Readonly<Record<string, string>> | undefined, labels: Readonly<Record<string, string>>): boolean {
-  if (!selector || Object.keys(selector).length === 0) return false;
-  return Object.entries(selector).every(([k, v]) => labels[k] === v);
-}
-
 /** A named targetPort resolves through the pod's container ports, as kube-proxy does. */
 function resolveTargetPort(port: ServicePort, pod: Pod | undefined): number | undefined {
   if (port.targetPort === undefined) return port.port;
@@ -138,6 +136,12 @@ export function buildRegistry(input: RegistryInput): Registry {
     byNamespacedName.set(`${svc.namespace}/${svc.name}`, svc);
   }
   services.sort((a, b) => (a.hostname < b.hostname ? -1 : a.hostname > b.hostname ? 1 : 0));
+  const servicesByNamespace = new Map<string, MeshService[]>();
+  for (const svc of services) {
+    const list = servicesByNamespace.get(svc.namespace);
+    if (list) list.push(svc);
+    else servicesByNamespace.set(svc.namespace, [svc]);
+  }
 
   const endpoints = new Map<string, ServiceEndpoint[]>();
   const push = (host: string, servicePort: number, ep: ServiceEndpoint) => {
@@ -164,7 +168,7 @@ export function buildRegistry(input: RegistryInput): Registry {
     if (servicesWithSlices.has(svc) || !svc.selector) continue;
     for (const { object: pod } of input.pods) {
       if ((pod.metadata.namespace ?? 'default') !== svc.namespace) continue;
-      if (!selects(svc.selector, pod.metadata.labels ?? {})) continue;
+      if (!labelsMatch(svc.selector, pod.metadata.labels ?? {}, 'selects-none')) continue;
       const w = workloadsByName.get(`${svc.namespace}/${pod.metadata.name}`);
       if (!w || w.ips.length === 0) continue;
       const ready = pod.status?.phase === undefined || pod.status.phase === 'Running';
@@ -180,7 +184,7 @@ export function buildRegistry(input: RegistryInput): Registry {
   }
 
   for (const list of endpoints.values()) list.sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : a.port - b.port));
-  return { services, servicesByHost, endpoints, workloadsByIp, workloadsByName };
+  return { services, servicesByHost, servicesByNamespace, endpoints, workloadsByIp, workloadsByName };
 }
 
 function addSliceEndpoints(

@@ -1,5 +1,7 @@
 import type { ExtensionProvider } from '../config/mesh-config.js';
-import type { DefaultProviders, ProxyTracing } from '../config/mesh-telemetry.js';
+import type { DefaultProviders, MeshTelemetry } from '../config/mesh-telemetry.js';
+
+export type { MeshTelemetry } from '../config/mesh-telemetry.js';
 import type { StoredObject } from '../config/store.js';
 import type { AccessLogging, CustomTag, Metrics, TagOverride, TelemetrySpec, Tracing, WorkloadMode } from '../config/schemas/telemetry.js';
 import { ISTIO_METRICS } from '../config/schemas/telemetry.js';
@@ -12,24 +14,6 @@ import { ISTIO_METRICS } from '../config/schemas/telemetry.js';
 // The mesh config's observability fields (accessLogFile, enableTracing, defaultConfig.tracing, the
 // extension and default providers) come in through MeshTelemetry; when no Telemetry and no default provider
 // speaks about a concern, the legacy mesh-config path applies, exactly where istiod falls back to it.
-
-/** The observability part of the mesh config the model reads (sources/mesh fills it; absent: istiod's defaults). */
-export interface MeshTelemetry {
-  /** MeshConfig.accessLogFile: every listener logs there when no Telemetry configures access logging */
-  readonly accessLogFile?: string;
-  /** MeshConfig.accessLogFormat: a text format, or a JSON object's text when the encoding is JSON */
-  readonly accessLogFormat?: string;
-  readonly accessLogEncoding?: 'TEXT' | 'JSON';
-  /** MeshConfig.enableTracing (istiod default true): tracing on every HCM when no Telemetry configures it */
-  readonly enableTracing?: boolean;
-  /** MeshConfig.enableEnvoyAccessLogService: gRPC ALS to the bootstrap's envoy_accesslog_service cluster */
-  readonly enableEnvoyAccessLogService?: boolean;
-  readonly disableEnvoyListenerLog?: boolean;
-  /** MeshConfig.defaultProviders; absent: `metrics: [prometheus]`, as Istio's chart writes the mesh config */
-  readonly defaultProviders?: DefaultProviders;
-  /** MeshConfig.defaultConfig.tracing: sampling, custom tags and max path tag length of the legacy path */
-  readonly proxyTracing?: ProxyTracing;
-}
 
 /** What Istio's chart puts in every mesh config (telemetry.v2.prometheus.enabled). */
 export const CHART_DEFAULT_PROVIDERS: DefaultProviders = Object.freeze({ metrics: ['prometheus'] });

@@ -1,5 +1,6 @@
 import type { PeerAuthentication } from '../config/schemas/peer-authentication.js';
 import type { PushContext } from '../model/push-context.js';
+import { labelsMatch } from '../config/labels.js';
 
 // PeerAuthentication → the effective mTLS mode of a workload port (istiod authn ComposePeerAuthentication).
 //
@@ -24,7 +25,7 @@ function hasSelector(pa: PeerAuthentication): boolean {
 }
 
 function matches(pa: PeerAuthentication, labels: Readonly<Record<string, string>>): boolean {
-  return Object.entries(pa.spec.selector?.matchLabels ?? {}).every(([k, v]) => labels[k] === v);
+  return labelsMatch(pa.spec.selector?.matchLabels, labels, 'selects-all');
 }
 
 function oldest(list: Candidate[]): PeerAuthentication | undefined {

@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import type { Rule } from '../config/schemas/authorization-policy.js';
+import type { J } from '../envoy/json.js';
 
 // One AuthorizationPolicy rule → one Envoy RBAC Policy (permissions × principals), the way istiod's
 // pilot/pkg/security/authz/model does it, checked against Istio's own builder goldens
@@ -13,8 +14,6 @@ import type { Rule } from '../config/schemas/authorization-policy.js';
 //
 // A condition a filter cannot express (an HTTP-only key on a TCP port) fails the rule for ALLOW (the rule
 // is dropped: stricter) and is dropped for DENY/AUDIT (the rule matches more: stricter), as istiod does.
-
-type J = Record<string, unknown>;
 
 export type RbacAction = 'ALLOW' | 'DENY' | 'LOG';
 

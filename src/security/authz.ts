@@ -3,6 +3,8 @@ import type { PushContext } from '../model/push-context.js';
 import { ANY_TYPE } from '../envoy/type-urls.js';
 import { RuleModel, type RbacAction, type TrustDomainBundle } from './authz-model.js';
 import { EXT_AUTHZ_MATCH_PREFIX, EXT_AUTHZ_SHADOW_STAT_PREFIX, filterEnabledMetadata, type ResolvedProvider } from './ext-authz.js';
+import type { J } from '../envoy/json.js';
+import { labelsMatch } from '../config/labels.js';
 
 // AuthorizationPolicy → Envoy RBAC filters (istiod pilot/pkg/security/authz/builder).
 //
@@ -22,8 +24,6 @@ import { EXT_AUTHZ_MATCH_PREFIX, EXT_AUTHZ_SHADOW_STAT_PREFIX, filterEnabledMeta
 // several providers on one workload) turns the policies into a DENY of what their rules match, named
 // `…-deny-due-to-bad-CUSTOM-action` (fail closed), and a warning says why. Dry-run CUSTOM policies are not
 // evaluated: an RBAC filter cannot run ext_authz without its decision counting.
-
-type J = Record<string, unknown>;
 
 export interface ScopedPolicy {
   readonly name: string;
@@ -48,16 +48,12 @@ export function scopedPolicy(p: AuthorizationPolicy): ScopedPolicy {
   };
 }
 
-function selectorMatches(selector: { matchLabels?: Record<string, string> } | undefined, labels: Readonly<Record<string, string>>): boolean {
-  return Object.entries(selector?.matchLabels ?? {}).every(([k, v]) => labels[k] === v);
-}
-
 /** Groups `policies` (already in precedence order: root namespace first) by action, keeping those that select the workload. */
 export function selectPolicies(policies: readonly AuthorizationPolicy[], labels: Readonly<Record<string, string>>): SelectedPolicies {
   const out: SelectedPolicies = { allow: [], deny: [], audit: [], custom: [] };
   for (const p of policies) {
     if (p.spec.targetRef || (p.spec.targetRefs && p.spec.targetRefs.length > 0)) continue;
-    if (!selectorMatches(p.spec.selector, labels)) continue;
+    if (!labelsMatch(p.spec.selector?.matchLabels, labels, 'selects-all')) continue;
     const s = scopedPolicy(p);
     switch (p.spec.action ?? 'ALLOW') {
       case 'DENY':

@@ -3,6 +3,7 @@ import type { PushContext } from '../model/push-context.js';
 import { lookupProviderCluster } from '../envoy/provider-cluster.js';
 import { durationFromNanos, toDuration } from '../envoy/duration.js';
 import { envoyRoot } from '../envoy/protos.js';
+import type { J } from '../envoy/json.js';
 
 // Mesh config `extensionProviders` → Envoy ext_authz filters for CUSTOM AuthorizationPolicies (istiod
 // pilot/pkg/security/authz/builder/extauthz.go). A provider names a mesh service (`ns/host` or `host`) and a
@@ -13,8 +14,6 @@ import { envoyRoot } from '../envoy/protos.js';
 // provider's prefix (filter_enabled_metadata), so the authorization service is asked only about the
 // requests the policies select. A provider that is missing or invalid makes the policies deny what they
 // select instead (fail closed), as istiod does; why is reported as a warning.
-
-type J = Record<string, unknown>;
 
 /** What a provider resolves to: the filters' typed configs, or why it cannot be used. */
 export interface ResolvedProvider {

@@ -5,6 +5,7 @@ import type { Workload } from '../model/types.js';
 import { ANY_TYPE, anyOf, TLS_TRANSPORT_SOCKET_NAME } from '../envoy/type-urls.js';
 import { effectiveMtls, peerAuthenticationLabelKeys, type MtlsMode } from './authn.js';
 import { buildHttpFilters, meshTrustDomainBundle, policiesForWorkload } from './authz.js';
+import type { J } from '../envoy/json.js';
 
 // PeerAuthentication / AuthorizationPolicy / DestinationRule tls → what proxyless gRPC accepts
 // (istiod grpcgen lds.go / cds.go, gRFC A29 security and A41 RBAC):
@@ -30,7 +31,6 @@ import { buildHttpFilters, meshTrustDomainBundle, policiesForWorkload } from './
 //                                                        certificates from a DestinationRule; istiod's grpc
 //                                                        generator ignores them too)
 
-type J = Record<string, unknown>;
 export const TLS_MODE_LABEL = 'security.istio.io/tlsMode';
 
 const providerInstance = (certificateName: string) => ({ instance_name: 'default', certificate_name: certificateName });

@@ -5,6 +5,7 @@ import { meshCommonTlsContext } from '../envoy/sds.js';
 import { effectiveMtls, type MtlsMode } from './authn.js';
 import { buildHttpFilters, buildTcpFilters, meshTrustDomainBundle, policiesForWorkload } from './authz.js';
 import { resolveExtensionProviders } from './ext-authz.js';
+import type { J } from '../envoy/json.js';
 
 // What PeerAuthentication and AuthorizationPolicy put on an Envoy sidecar's inbound port (istiod
 // authn policy_applier InboundMTLSConfiguration / BuildInboundTLS, and the authz builder). The listener
@@ -26,8 +27,6 @@ import { resolveExtensionProviders } from './ext-authz.js';
 // RBAC: the policies of the root namespace and of the workload's namespace selecting it, in Istio's order
 // (CUSTOM as RBAC shadow + ext_authz to the mesh config's provider, AUDIT, DENY, ALLOW; `spec: {}` denies
 // all), HTTP filters for HTTP chains and network filters for TCP chains.
-
-type J = Record<string, unknown>;
 
 /** DownstreamTlsContext alpn_protocols (istiod ALPNHttp / ALPNDownstream). */
 export const INBOUND_TLS_ALPNS: readonly string[] = Object.freeze(['h2', 'http/1.1']);

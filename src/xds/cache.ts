@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import protobuf from 'protobufjs';
-import { trackDependencies, type PushContext } from '../model/push-context.js';
+import { dependencyId, trackDependencies, type Dependency, type PushContext } from '../model/push-context.js';
 import { encodeMessage } from '../envoy/protos.js';
 import { typeName, type TypeUrl } from './resource-types.js';
 
@@ -22,24 +22,116 @@ export function encodeResource(typeUrl: TypeUrl, name: string, body: object): En
 }
 
 /**
- * The resources one subscription resolves to, in name order, with a digest over names and content
- * hashes. Proxies of one class watching the same names share one ResourceSet per snapshot; a proxy
- * whose last-sent set has the same digest needs no push, whatever the number of resources.
+ * Part of a resolved subscription that many proxies share: the resources of one scope (an outbound view,
+ * or one proxy class) for one type and subscription, in name order, with a digest over names and content
+ * hashes. Immutable; a segment whose resources did not change across snapshots is the same object.
  */
-export interface ResourceSet {
-  readonly resources: readonly EncodedResource[];
-  readonly byName: ReadonlyMap<string, string>;
+export class ResourceSegment {
   readonly digest: string;
+  private index: Map<string, EncodedResource> | undefined;
+
+  constructor(readonly resources: readonly EncodedResource[]) {
+    const h = createHash('sha1');
+    for (const r of resources) h.update(r.name).update('\u0000').update(r.hash).update('\u0000');
+    this.digest = h.digest('base64url');
+  }
+
+  get(name: string): EncodedResource | undefined {
+    if (!this.index) {
+      if (this.resources.length <= 8) return this.resources.find((r) => r.name === name);
+      this.index = new Map(this.resources.map((r) => [r.name, r]));
+    }
+    return this.index.get(name);
+  }
 }
 
-export function resourceSetOf(resources: readonly EncodedResource[]): ResourceSet {
-  const h = createHash('sha1');
-  const byName = new Map<string, string>();
-  for (const r of resources) {
-    h.update(r.name).update('\u0000').update(r.hash).update('\u0000');
-    byName.set(r.name, r.hash);
+/** name → content hash lookups over a ResourceSet (what the old per-set Map offered). */
+export interface NameIndex {
+  get(name: string): string | undefined;
+  has(name: string): boolean;
+}
+
+/**
+ * What one subscription resolves to: shared segments, disjoint by name (typically the proxy's outbound
+ * view's and its class's own). Proxies with the same view, class and subscription share one set per
+ * snapshot, and a set whose segments did not change across snapshots is the same object, so "the proxy
+ * holds this set" is one reference. A proxy whose last-sent set has the same digest needs no push.
+ */
+export class ResourceSet {
+  readonly digest: string;
+  readonly byName: NameIndex;
+  private flat: readonly EncodedResource[] | undefined;
+
+  constructor(readonly segments: readonly ResourceSegment[]) {
+    this.digest = segments.length === 1
+      ? segments[0]!.digest
+      : createHash('sha1').update(segments.map((s) => s.digest).join('\u0000')).digest('base64url');
+    this.byName = {
+      get: (name) => this.get(name)?.hash,
+      has: (name) => this.get(name) !== undefined,
+    };
   }
-  return { resources, byName, digest: h.digest('base64url') };
+
+  /** every resource: the segments concatenated, each in name order */
+  get resources(): readonly EncodedResource[] {
+    if (this.segments.length === 1) return this.segments[0]!.resources;
+    return (this.flat ??= this.segments.flatMap((s) => s.resources));
+  }
+
+  get size(): number {
+    let n = 0;
+    for (const s of this.segments) n += s.resources.length;
+    return n;
+  }
+
+  get(name: string): EncodedResource | undefined {
+    for (const s of this.segments) {
+      const r = s.get(name);
+      if (r) return r;
+    }
+    return undefined;
+  }
+}
+
+/** A set of one segment holding `resources` (name order is the caller's). */
+export function resourceSetOf(resources: readonly EncodedResource[]): ResourceSet {
+  return new ResourceSet([new ResourceSegment(resources)]);
+}
+
+/** What changed from one set to another: resources new or with another hash, and names no longer present. */
+export interface SetDiff {
+  readonly changed: readonly EncodedResource[];
+  readonly removed: readonly string[];
+}
+
+const diffs = new WeakMap<ResourceSet, WeakMap<ResourceSet, SetDiff>>();
+
+/**
+ * The diff from `from` to `to`, computed once per pair and shared by every connection making that step
+ * (kept as long as `to` is). Segments both sets share are skipped without looking inside.
+ */
+export function diffSets(from: ResourceSet, to: ResourceSet): SetDiff {
+  let byFrom = diffs.get(to);
+  if (!byFrom) diffs.set(to, (byFrom = new WeakMap()));
+  let diff = byFrom.get(from);
+  if (diff) return diff;
+  const changed: EncodedResource[] = [];
+  const removed: string[] = [];
+  if (from !== to) {
+    const fromSegments = new Set(from.segments);
+    const toSegments = new Set(to.segments);
+    for (const seg of to.segments) {
+      if (fromSegments.has(seg)) continue;
+      for (const r of seg.resources) if (from.get(r.name)?.hash !== r.hash) changed.push(r);
+    }
+    for (const seg of from.segments) {
+      if (toSegments.has(seg)) continue;
+      for (const r of seg.resources) if (!to.get(r.name)) removed.push(r.name);
+    }
+  }
+  diff = { changed, removed: removed.sort() };
+  byFrom.set(from, diff);
+  return diff;
 }
 
 export interface CacheStats {
@@ -64,7 +156,7 @@ interface Entry {
  * snapshot checks them once for every class rather than once per class.
  */
 interface Reads {
-  readonly deps: readonly string[];
+  readonly deps: readonly Dependency[];
   readonly fingerprints: readonly string[];
   /** the snapshot `unchanged` was computed for */
   checkedIn?: PushContext;
@@ -77,6 +169,9 @@ interface Reads {
  * per class or namespace, and beyond this many an encode is cheaper than the comparisons.
  */
 const DISTINCT_BODIES_PER_NAME = 16;
+
+/** How many "this name does not exist" answers one snapshot remembers (see `resource`). */
+const MAX_ABSENT_ENTRIES = 10_000;
 
 /**
  * Whether two generated bodies are the same encoder input: equal JSON values with keys in the same
@@ -101,7 +196,7 @@ export function sameBody(a: unknown, b: unknown): boolean {
   return true;
 }
 
-type ClassMap = Map<string, Map<string, Map<string, Entry>>>; // class → type → name → entry
+type ClassMap = Map<string, Map<string, Map<string, Entry>>>; // scope → type → name → entry
 
 function lookup(map: ClassMap, classId: string, typeUrl: string, name: string): Entry | undefined {
   return map.get(classId)?.get(typeUrl)?.get(name);
@@ -117,7 +212,8 @@ function store(map: ClassMap, classId: string, typeUrl: string, name: string, en
 
 /**
  * Encoded resources, kept across snapshots. An entry is keyed by every generator input besides the
- * snapshot — proxy class (generator + class key), type and name — and remembers what it read from the
+ * snapshot — its scope (generator + outbound view, or generator + class key: see resolve.ts), type and
+ * name — and remembers what it read from the
  * snapshot (dependency keys and their fingerprints). In a new snapshot an entry is reused only if every
  * fingerprint is unchanged, so a change costs work in proportion to what it touches. Entries no proxy
  * asked for during a whole snapshot are dropped at the next one (two generations).
@@ -125,9 +221,10 @@ function store(map: ClassMap, classId: string, typeUrl: string, name: string, en
 export class ResourceCache {
   private current: ClassMap = new Map();
   private previous: ClassMap = new Map();
-  private sets = new Map<string, ResourceSet>();
   private ctx: PushContext | undefined;
   private entries = 0;
+  /** entries recording that a name does not exist, this snapshot */
+  private absent = 0;
   /** distinct encoded bodies by type and name (see `encodeOnce`), this snapshot's and the previous one's */
   private bodies = new Map<string, EncodedResource[]>();
   private previousBodies = new Map<string, EncodedResource[]>();
@@ -140,8 +237,8 @@ export class ResourceCache {
     this.ctx = ctx;
     this.previous = this.current;
     this.current = new Map();
-    this.sets = new Map();
     this.entries = 0;
+    this.absent = 0;
     this.previousBodies = this.bodies;
     this.bodies = new Map();
     this.previousReads = this.reads;
@@ -158,7 +255,7 @@ export class ResourceCache {
       return hit.resource;
     }
     const old = lookup(this.previous, classId, typeUrl, name);
-    if (old && this.unchangedIn(ctx, old.reads)) {
+    if (old && this.unchangedIn(ctx, old.reads) && (old.resource || this.absent++ < MAX_ABSENT_ENTRIES)) {
       this.stats.reused++;
       store(this.current, classId, typeUrl, name, old);
       this.entries++;
@@ -166,6 +263,12 @@ export class ResourceCache {
     }
     this.stats.built++;
     const { value, deps } = trackDependencies(generate);
+    if (!value) {
+      // Clients choose the names they subscribe to, so remembering that a name does not exist is
+      // bounded: past the bound it is regenerated when asked (names that do not parse cost nothing).
+      if (this.absent >= MAX_ABSENT_ENTRIES) return null;
+      this.absent++;
+    }
     const reads = this.internReads(deps, deps.map((d) => ctx.fingerprint(d)));
     const entry: Entry = {
       resource: value ? this.encodeOnce(typeUrl, name, value) : null,
@@ -209,20 +312,12 @@ export class ResourceCache {
   }
 
   /** The shared Reads equal to these (this snapshot's or the previous one's), or a new one. */
-  private internReads(deps: readonly string[], fingerprints: readonly string[]): Reads {
-    const key = `${deps.join('\u0000')}\u0001${fingerprints.join('\u0000')}`;
+  private internReads(deps: readonly Dependency[], fingerprints: readonly string[]): Reads {
+    const key = `${deps.map(dependencyId).join('\u0000')}\u0001${fingerprints.join('\u0000')}`;
     let reads = this.reads.get(key) ?? this.previousReads.get(key);
     reads ??= { deps, fingerprints };
     this.reads.set(key, reads);
     return reads;
-  }
-
-  /** The resolved subscription for a class, type and name-set signature, built once per snapshot. */
-  resourceSet(classId: string, typeUrl: TypeUrl, signature: string, build: () => ResourceSet): ResourceSet {
-    const key = `${classId}\u0000${typeUrl}\u0000${signature}`;
-    let set = this.sets.get(key);
-    if (!set) this.sets.set(key, (set = build()));
-    return set;
   }
 
   /** entries validated or built for the current snapshot */

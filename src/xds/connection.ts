@@ -3,7 +3,6 @@ import type * as grpc from '@grpc/grpc-js';
 import type { ResourceSet } from './cache.js';
 import type { Proxy } from '../model/proxy.js';
 import type { TypeUrl } from './resource-types.js';
-import type { DiscoveryRequest } from './wire.js';
 
 export interface Nack {
   readonly nonce: string;
@@ -53,29 +52,8 @@ export abstract class TypeWatch {
   }
 }
 
-/** One type's state-of-the-world subscription: the whole name list, replaced by every request. */
-export class Watch extends TypeWatch {
-  private watched: readonly string[] | null = null;
-  private sub: Subscription = WILDCARD_ONLY;
-
-  /** null = wildcard (LDS/CDS with no names); otherwise the names, sorted */
-  get names(): readonly string[] | null {
-    return this.watched;
-  }
-
-  set names(names: Iterable<string> | null) {
-    this.sub = names === null ? WILDCARD_ONLY : subscriptionOf(false, names);
-    this.watched = names === null ? null : this.sub.names;
-  }
-
-  get subscription(): Subscription {
-    return this.sub;
-  }
-}
-
 /** The bidirectional stream of either ADS method, as the server sees it. */
 export type XdsCall<Req> = grpc.ServerDuplexStream<Req, Uint8Array>;
-export type AdsCall = XdsCall<DiscoveryRequest>;
 
 export type XdsMode = 'sotw' | 'delta';
 
@@ -104,14 +82,5 @@ export abstract class StreamConnection<W extends TypeWatch = TypeWatch> {
     let w = this.watches.get(type);
     if (!w) this.watches.set(type, (w = this.newWatch(type)));
     return w;
-  }
-}
-
-/** A StreamAggregatedResources (state-of-the-world) stream. */
-export class Connection extends StreamConnection<Watch> {
-  readonly mode = 'sotw' as const;
-
-  protected newWatch(): Watch {
-    return new Watch();
   }
 }

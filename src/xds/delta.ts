@@ -1,14 +1,15 @@
-import type { Logger } from '../telemetry/log.js';
-import type { PushContext } from '../model/push-context.js';
+import type { Proxy } from '../model/proxy.js';
 import type { ResourceSet } from './cache.js';
-import { StreamConnection, type Subscription } from './connection.js';
+import { StreamConnection, type XdsCall } from './connection.js';
 import { DeltaWatch, type DeltaDiff } from './delta-watch.js';
 import { encodeDeltaDiscoveryResponse, type DeltaDiscoveryRequest } from './delta-wire.js';
+import type { OutgoingResponse, ProtocolHost, XdsProtocol } from './protocol.js';
 import { SHORT_TYPE, STATE_OF_THE_WORLD_FULL, isKnownType, type TypeUrl } from './resource-types.js';
 
 // Incremental ADS (DeltaAggregatedResources), the protocol istio-proxy speaks by default since Istio
-// 1.22. The DiscoveryServer owns streams, snapshot, cache, push queue and metrics for both protocols;
-// this module owns what is Delta-specific: subscription deltas, per-resource versions, removals.
+// 1.22. The DiscoveryServer owns streams, snapshot, scheduling and metrics for both protocols (sotw.ts
+// is the other); this module owns what is Delta-specific: subscription deltas, per-resource versions,
+// removals.
 
 /** A DeltaAggregatedResources stream. */
 export class DeltaConnection extends StreamConnection<DeltaWatch> {
@@ -20,19 +21,9 @@ export class DeltaConnection extends StreamConnection<DeltaWatch> {
   }
 }
 
-/** What the Delta protocol needs from the server both protocols share. */
-export interface DeltaHost {
-  readonly snapshot: PushContext | undefined;
-  readonly log: Logger;
-  readonly controlPlaneId: string;
-  resolve(conn: StreamConnection, type: TypeUrl, subscription: Subscription): ResourceSet;
-  recordAck(conn: StreamConnection, type: TypeUrl, watch: DeltaWatch, nonce: string): void;
-  recordNack(conn: StreamConnection, type: TypeUrl, watch: DeltaWatch, nonce: string, message: string): void;
-  /** writes an encoded response and records it on the watch and in the push metrics */
-  send(conn: StreamConnection, type: TypeUrl, watch: DeltaWatch, nonce: string, bytes: Uint8Array): void;
-}
+export class DeltaProtocol implements XdsProtocol<DeltaConnection, DeltaDiscoveryRequest> {
+  readonly mode = 'delta' as const;
 
-export class DeltaProtocol {
   /**
    * Diffs shared by proxies of one class: once a watch has been brought up to date with a set, what it
    * holds is exactly that set (and the names it was told are absent are exactly its explicit names
@@ -41,13 +32,17 @@ export class DeltaProtocol {
    */
   private readonly diffs = new WeakMap<ResourceSet, Map<string, DeltaDiff>>();
 
-  constructor(private readonly host: DeltaHost) {}
+  constructor(private readonly host: ProtocolHost) {}
 
-  onRequest(conn: DeltaConnection, req: DeltaDiscoveryRequest): void {
+  open(id: string, proxy: Proxy, peer: string, call: XdsCall<unknown>): DeltaConnection {
+    return new DeltaConnection(id, proxy, peer, call);
+  }
+
+  onRequest(conn: DeltaConnection, req: DeltaDiscoveryRequest): TypeUrl | undefined {
     const type = req.type_url;
     if (!isKnownType(type)) {
       this.host.log.warn({ proxy: conn.proxy.id, type }, 'unsupported type_url requested on a delta stream; ignoring');
-      return;
+      return undefined;
     }
     const watch = conn.watch(type);
     if (req.response_nonce) {
@@ -67,22 +62,20 @@ export class DeltaProtocol {
       unsubscribe: req.resource_names_unsubscribe,
       initialVersions: req.initial_resource_versions,
     });
-    if (changed && this.host.snapshot) this.respond(conn, type, watch);
+    return changed ? type : undefined;
   }
 
-  /**
-   * Sends what the client lacks of its subscription in the current snapshot: changed resources and
-   * removals. Returns whether a response was written.
-   */
-  respond(conn: DeltaConnection, type: TypeUrl, watch: DeltaWatch): boolean {
+  /** What the client lacks of its subscription in the current snapshot: changed resources and removals. */
+  respond(conn: DeltaConnection, type: TypeUrl): OutgoingResponse | undefined {
     const ctx = this.host.snapshot!;
+    const watch = conn.watch(type);
     const set = this.host.resolve(conn, type, watch.subscription);
     const diff = this.diffFor(watch, set);
     // Until a type has been answered once, answer even with nothing: a client with nothing to receive
     // must still finish warming.
     if (watch.sentNonce !== '' && diff.upserts.length === 0 && diff.removed.length === 0) {
       watch.syncedTo = set;
-      return false;
+      return undefined;
     }
     const nonce = conn.nextNonce();
     const bytes = encodeDeltaDiscoveryResponse({
@@ -90,12 +83,7 @@ export class DeltaProtocol {
       controlPlane: this.host.controlPlaneId,
     });
     watch.commit(set, diff);
-    this.host.send(conn, type, watch, nonce, bytes);
-    this.host.log.debug(
-      { proxy: conn.proxy.id, type: SHORT_TYPE[type], version: ctx.version, nonce, resources: diff.upserts.length, removed: diff.removed.length },
-      'sent delta',
-    );
-    return true;
+    return { nonce, bytes, resources: diff.upserts.length + diff.removed.length };
   }
 
   private diffFor(watch: DeltaWatch, set: ResourceSet): DeltaDiff {

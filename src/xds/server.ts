@@ -5,14 +5,17 @@ import type { Logger } from '../telemetry/log.js';
 import type { Metrics, XdsShortType } from '../telemetry/metrics.js';
 import type { PushContext } from '../model/push-context.js';
 import { nodeSchema, parseProxy, type GeneratorName, type Proxy } from '../model/proxy.js';
-import { ResourceCache, resourceSetOf, type EncodedResource, type ResourceSet } from './cache.js';
-import { Connection, type StreamConnection, type Subscription, type TypeWatch, type Watch, type XdsCall, type XdsMode } from './connection.js';
-import { DeltaConnection, DeltaProtocol, type DeltaHost } from './delta.js';
-import { decodeDeltaDiscoveryRequest, type DeltaDiscoveryRequest } from './delta-wire.js';
+import type { ResourceSet } from './cache.js';
+import type { StreamConnection, Subscription, TypeWatch, XdsCall, XdsMode } from './connection.js';
+import { DeltaProtocol, type DeltaConnection } from './delta.js';
+import { decodeDeltaDiscoveryRequest } from './delta-wire.js';
 import type { Generator } from './generators/generator.js';
+import type { ProtocolHost, XdsProtocol } from './protocol.js';
 import { PushQueue } from './push-queue.js';
-import { PUSH_ORDER, SHORT_TYPE, STATE_OF_THE_WORLD_FULL, isKnownType, type TypeUrl } from './resource-types.js';
-import { decodeDiscoveryRequest, encodeDiscoveryResponse, type DiscoveryRequest } from './wire.js';
+import { Resolver, type ResolverStats } from './resolve.js';
+import { PUSH_ORDER, SHORT_TYPE, type TypeUrl } from './resource-types.js';
+import { SotwProtocol, type SotwConnection } from './sotw.js';
+import { decodeDiscoveryRequest } from './wire.js';
 
 const ADS_SERVICE = 'envoy.service.discovery.v3.AggregatedDiscoveryService';
 
@@ -37,7 +40,7 @@ export const ADS_SERVICE_DEFINITION: grpc.ServiceDefinition = {
 };
 
 /** A connection of either protocol. */
-export type AnyConnection = Connection | DeltaConnection;
+export type AnyConnection = SotwConnection | DeltaConnection;
 
 export interface DiscoveryServerOptions {
   readonly log: Logger;
@@ -48,26 +51,24 @@ export interface DiscoveryServerOptions {
   readonly controlPlaneId?: string;
 }
 
-type RequestKind = 'initial' | 'ack' | 'nack' | 'stale';
-
 /** A reason to refuse the proxy a stream announces, or undefined to accept it. */
 export type ProxyCheck = (proxy: Proxy) => string | undefined;
 /** Authenticates a stream (rejects with an Error carrying a gRPC `code` to refuse it) and returns its proxy check. */
 export type StreamGuard = (call: XdsCall<unknown>) => Promise<ProxyCheck>;
 
 /**
- * ADS, state of the world (StreamAggregatedResources) and incremental (DeltaAggregatedResources). Holds
- * the current snapshot and its encode cache, one connection per stream, and a push queue; both protocols
- * resolve subscriptions through the same per-class ResourceSets. Generators are called through the
- * cache only.
+ * ADS, state of the world (StreamAggregatedResources, sotw.ts) and incremental (DeltaAggregatedResources,
+ * delta.ts). Holds the current snapshot and its encode cache, one connection per stream, the push queue
+ * and the metrics; the protocols say what requests mean and what to answer, and resolve subscriptions
+ * through the same shared ResourceSets (resolve.ts). Generators are called through the resolver only.
  */
-export class DiscoveryServer implements DeltaHost {
+export class DiscoveryServer implements ProtocolHost {
   private ctx: PushContext | undefined;
-  private readonly cache = new ResourceCache();
+  private readonly resolver: Resolver;
   private pushStartedAt = 0;
   private readonly conns = new Map<string, AnyConnection>();
   private readonly queue: PushQueue<AnyConnection>;
-  private readonly delta: DeltaProtocol;
+  private readonly protocols: { readonly [M in XdsMode]: XdsProtocol };
   private connSeq = 0;
   readonly log: Logger;
   private readonly metrics: Metrics;
@@ -77,7 +78,8 @@ export class DiscoveryServer implements DeltaHost {
     this.log = options.log.child({ scope: 'ads' });
     this.metrics = options.metrics;
     this.controlPlaneId = options.controlPlaneId ?? 'meshd';
-    this.delta = new DeltaProtocol(this);
+    this.resolver = new Resolver(options.generators);
+    this.protocols = { sotw: new SotwProtocol(this) as XdsProtocol, delta: new DeltaProtocol(this) as XdsProtocol };
     this.queue = new PushQueue(options.pushConcurrency ?? 100, (c) => this.pushConnection(c), (c, err) =>
       this.log.error({ err, proxy: c.proxy.id }, 'push failed'),
     );
@@ -91,8 +93,8 @@ export class DiscoveryServer implements DeltaHost {
     return [...this.conns.values()];
   }
 
-  get cacheStats(): { hits: number; reused: number; built: number; size: number } {
-    return { ...this.cache.stats, size: this.cache.size };
+  get cacheStats(): ResolverStats {
+    return this.resolver.stats;
   }
 
   /**
@@ -123,7 +125,7 @@ export class DiscoveryServer implements DeltaHost {
   push(ctx: PushContext, triggeredAt: number = Date.now()): void {
     this.ctx = ctx;
     this.recordCacheReads();
-    this.cache.beginSnapshot(ctx);
+    this.resolver.beginSnapshot(ctx);
     this.pushStartedAt = triggeredAt;
     for (const c of this.conns.values()) this.queue.enqueue(c);
   }
@@ -132,7 +134,7 @@ export class DiscoveryServer implements DeltaHost {
 
   /** istiod's pilot_xds_cache_reads{type=hit|miss}: a reuse across snapshots counts as a hit. */
   private recordCacheReads(): void {
-    const { hits, reused, built } = this.cache.stats;
+    const { hits, reused, built } = this.resolver.stats;
     this.metrics.cacheReads.inc({ type: 'hit' }, hits + reused - this.cacheReadsSeen.hit);
     this.metrics.cacheReads.inc({ type: 'miss' }, built - this.cacheReadsSeen.miss);
     this.cacheReadsSeen.hit = hits + reused;
@@ -159,14 +161,15 @@ export class DiscoveryServer implements DeltaHost {
       this.metrics.xdsClients.dec({ version: conn.proxy.istioVersion || 'unknown' });
       this.log.info({ proxy: conn.proxy.id, conn: conn.id, mode: conn.mode }, 'proxy disconnected');
     };
-    call.on('data', (req: DiscoveryRequest | DeltaDiscoveryRequest) => {
+    const protocol = this.protocols[mode];
+    call.on('data', (req: { node?: unknown }) => {
       try {
         if (!conn) {
-          conn = this.connect(call, mode, req.node, peer, check);
+          conn = this.connect(call, protocol, req.node, peer, check);
           if (!conn) return;
         }
-        if (conn.mode === 'delta') this.delta.onRequest(conn, req as DeltaDiscoveryRequest);
-        else this.onRequest(conn, req as DiscoveryRequest);
+        const type = protocol.onRequest(conn, req);
+        if (type && this.ctx) this.answer(conn, type);
       } catch (err) {
         this.log.error({ err, peer }, 'failed to handle discovery request');
         call.emit('error', { code: grpc.status.INTERNAL, details: (err as Error).message });
@@ -183,7 +186,8 @@ export class DiscoveryServer implements DeltaHost {
     call.on('cancelled', close);
   }
 
-  private connect(call: XdsCall<unknown>, mode: XdsMode, rawNode: unknown, peer: string, check?: ProxyCheck): AnyConnection | undefined {
+  private connect(call: XdsCall<unknown>, protocol: XdsProtocol, rawNode: unknown, peer: string, check?: ProxyCheck): AnyConnection | undefined {
+    const mode = protocol.mode;
     const node = nodeSchema.safeParse(rawNode ?? {});
     const fail = (details: string) => {
       this.log.warn({ peer, details }, 'refusing xDS stream');
@@ -209,46 +213,11 @@ export class DiscoveryServer implements DeltaHost {
       );
     }
     const id = `${proxy.podName || 'proxy'}-${++this.connSeq}`;
-    const conn = mode === 'delta' ? new DeltaConnection(id, proxy, peer, call) : new Connection(id, proxy, peer, call);
+    const conn = protocol.open(id, proxy, peer, call) as AnyConnection;
     this.conns.set(conn.id, conn);
     this.metrics.xdsClients.inc({ version: proxy.istioVersion || 'unknown' });
     this.log.info({ proxy: proxy.id, conn: conn.id, peer, generator: proxy.generator, mode }, 'proxy connected');
     return conn;
-  }
-
-  private classify(watch: Watch | undefined, req: DiscoveryRequest): RequestKind {
-    if (!req.response_nonce || !watch) return 'initial';
-    if (req.response_nonce !== watch.sentNonce) return 'stale';
-    return req.error_detail && req.error_detail.message !== '' ? 'nack' : req.error_detail?.code ? 'nack' : 'ack';
-  }
-
-  private onRequest(conn: Connection, req: DiscoveryRequest): void {
-    const type = req.type_url;
-    if (!isKnownType(type)) {
-      this.log.warn({ proxy: conn.proxy.id, type }, 'unsupported type_url requested; ignoring');
-      return;
-    }
-    const existing = conn.watches.get(type);
-    const kind = this.classify(existing, req);
-    const watch = conn.watch(type);
-    if (kind === 'stale') {
-      this.log.debug({ proxy: conn.proxy.id, type: SHORT_TYPE[type], nonce: req.response_nonce }, 'stale nonce; ignoring');
-      return;
-    }
-    if (kind === 'nack') {
-      this.recordNack(conn, type, watch, req.response_nonce, req.error_detail?.message ?? '', req.version_info);
-    } else if (kind === 'ack') {
-      watch.ackedNonce = req.response_nonce;
-      watch.ackedVersion = req.version_info;
-      watch.ackedAt = new Date();
-    }
-    const wildcardable = STATE_OF_THE_WORLD_FULL.has(type);
-    const names = req.resource_names.length === 0 && wildcardable ? null : new Set(req.resource_names);
-    const changed = kind === 'initial' || !sameNames(watch.names, names);
-    if (changed) watch.names = names;
-    // Always answer the first request of a stream, even when the client claims a version: after a
-    // control-plane restart clients come back with their old version_info and an empty nonce.
-    if (changed && this.ctx) this.respond(conn, type, watch, kind === 'initial' ? 'full' : 'names');
   }
 
   /** A NACK, either protocol: kept on the watch for /debug/syncz and counted like istiod does. */
@@ -260,22 +229,30 @@ export class DiscoveryServer implements DeltaHost {
     this.log.warn({ proxy: conn.proxy.id, type: short, nonce, error: message, mode: conn.mode }, 'proxy rejected config (NACK)');
   }
 
-  /** A Delta ACK: the version acknowledged is the one sent with that nonce. */
-  recordAck(_conn: StreamConnection, _type: TypeUrl, watch: TypeWatch, nonce: string): void {
+  /** An ACK, either protocol: Delta's acknowledges the version sent with that nonce. */
+  recordAck(_conn: StreamConnection, _type: TypeUrl, watch: TypeWatch, nonce: string, version = watch.sentVersion): void {
     watch.ackedNonce = nonce;
-    watch.ackedVersion = watch.sentVersion;
+    watch.ackedVersion = version;
     watch.ackedAt = new Date();
   }
 
-  /** Writes one encoded response of either protocol and records it. */
-  send(conn: StreamConnection, type: TypeUrl, watch: TypeWatch, nonce: string, bytes: Uint8Array): void {
-    watch.sentNonce = nonce;
+  /**
+   * Asks the connection's protocol for the response that brings its watch of `type` up to date, writes
+   * it and records it. Returns whether anything was written.
+   */
+  private answer(conn: AnyConnection, type: TypeUrl): boolean {
+    const response = this.protocols[conn.mode].respond(conn, type);
+    if (!response) return false;
+    const watch = conn.watch(type);
+    watch.sentNonce = response.nonce;
     watch.sentVersion = this.ctx!.version;
     watch.sentAt = new Date();
     const t0 = performance.now();
-    conn.call.write(bytes);
+    conn.call.write(response.bytes);
     this.metrics.xdsSendTime.observe((performance.now() - t0) / 1000);
     this.metrics.pushes.inc({ type: SHORT_TYPE[type]!.toLowerCase() });
+    this.log.debug({ proxy: conn.proxy.id, type: SHORT_TYPE[type], version: this.ctx!.version, nonce: response.nonce, resources: response.resources, mode: conn.mode }, 'sent');
+    return true;
   }
 
   /** Pushes the current snapshot to one connection, type by type, honouring write back-pressure. */
@@ -289,7 +266,7 @@ export class DiscoveryServer implements DeltaHost {
       // while a large push is under way.
       await nextTurn();
       if (conn.closed || !this.ctx) return;
-      const wrote = conn.mode === 'delta' ? this.delta.respond(conn, type, conn.watch(type)) : this.respond(conn, type, conn.watch(type), 'push');
+      const wrote = this.answer(conn, type);
       wroteAny ||= wrote;
       if (wrote && conn.call.writableNeedDrain) await waitDrain(conn.call);
     }
@@ -297,64 +274,12 @@ export class DiscoveryServer implements DeltaHost {
   }
 
   /**
-   * Builds and writes one response. `full`: every requested resource. `names`: the subscription changed.
-   * `push`: a new snapshot; LDS/CDS go out whole if anything in them changed, RDS/EDS carry only the
-   * resources whose content changed. Returns whether anything was written.
-   */
-  private respond(conn: Connection, type: TypeUrl, watch: Watch, mode: 'full' | 'names' | 'push'): boolean {
-    const ctx = this.ctx!;
-    const set = this.resolve(conn, type, watch.subscription);
-    const full = STATE_OF_THE_WORLD_FULL.has(type);
-    let toSend = set.resources;
-    const prev = watch.syncedTo;
-    if (mode === 'push' && prev) {
-      if (prev.digest === set.digest) return false;
-      if (!full) {
-        toSend = set.resources.filter((r) => prev.byName.get(r.name) !== r.hash);
-        if (toSend.length === 0) {
-          watch.syncedTo = set;
-          return false;
-        }
-      }
-    }
-    const nonce = conn.nextNonce();
-    const bytes = encodeDiscoveryResponse({
-      versionInfo: ctx.version, typeUrl: type, nonce, resources: toSend, controlPlane: this.controlPlaneId,
-    });
-    watch.syncedTo = set;
-    this.send(conn, type, watch, nonce, bytes);
-    this.log.debug({ proxy: conn.proxy.id, type: SHORT_TYPE[type], version: ctx.version, nonce, resources: toSend.length, mode }, 'sent');
-    return true;
-  }
-
-  /**
-   * What a subscription resolves to in the current snapshot: built once per (proxy class, type, name
-   * set) and shared by every proxy of that class watching the same names; each resource encoded once
-   * per class. The generator contract makes this safe: output depends only on snapshot, class key and name.
+   * What a subscription resolves to in the current snapshot (resolve.ts): shared segments of the
+   * proxy's outbound view and of its class, the same object across snapshots while nothing in it changed.
    */
   resolve(conn: StreamConnection, type: TypeUrl, sub: Subscription): ResourceSet {
-    const ctx = this.ctx!;
-    const cache = this.cache;
-    const generator = this.options.generators[conn.proxy.generator]!;
-    const classId = `${generator.name}\u0000${generator.classKey(ctx, conn.proxy)}`;
-    return cache.resourceSet(classId, type, sub.signature, () => {
-      const names = sub.wildcard
-        ? [...new Set([...generator.wildcardNames(type, ctx, conn.proxy), ...sub.names])].sort()
-        : sub.names;
-      const resources: EncodedResource[] = [];
-      for (const name of names) {
-        const r = cache.resource(classId, type, name, () => generator.generate(type, ctx, conn.proxy, name));
-        if (r) resources.push(r);
-      }
-      return resourceSetOf(resources);
-    });
+    return this.resolver.resolve(conn.proxy, type, sub);
   }
-}
-
-function sameNames(a: readonly string[] | null, b: ReadonlySet<string> | null): boolean {
-  if (a === null || b === null) return a === null && b === null;
-  if (a.length !== b.size) return false;
-  return a.every((n) => b.has(n));
 }
 
 async function waitDrain(call: XdsCall<unknown>): Promise<void> {

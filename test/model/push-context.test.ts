@@ -1,11 +1,11 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { ConfigStore } from '../../src/config/store.js';
-import { PushContext, hostMatches, resolveHostname } from '../../src/model/push-context.js';
+import type { PushContext } from '../../src/model/push-context.js';
+import { hostMatches, resolveHostname } from '../../src/model/push-context.js';
+import { snapshotOf } from '../support/snapshot.js';
 
 // Istio's lookup rules for which VirtualService and DestinationRule apply to a host, from a namespace.
 
-const origin = { source: 'memory', label: 'test' } as const;
 const HOST = 'reviews.prod.svc.cluster.local';
 
 function vs(name: string, ns: string, hosts: string[], extra: Record<string, unknown> = {}) {
@@ -15,13 +15,7 @@ function dr(name: string, ns: string, host: string, extra: Record<string, unknow
   return { apiVersion: 'networking.istio.io/v1', kind: 'DestinationRule' as const, metadata: { name, namespace: ns }, spec: { host, ...extra } };
 }
 function ctxOf(...objs: (ReturnType<typeof vs> | ReturnType<typeof dr>)[]): PushContext {
-  const store = new ConfigStore();
-  store.upsert('Service', { apiVersion: 'v1', kind: 'Service', metadata: { name: 'reviews', namespace: 'prod' }, spec: { ports: [{ port: 9080, name: 'http' }] } }, origin, 't');
-  for (const o of objs) {
-    if (o.kind === 'VirtualService') store.upsert('VirtualService', o as never, origin, 't');
-    else store.upsert('DestinationRule', o as never, origin, 't');
-  }
-  return new PushContext(store, 'v1');
+  return snapshotOf([{ apiVersion: 'v1', kind: 'Service', metadata: { name: 'reviews', namespace: 'prod' }, spec: { ports: [{ port: 9080, name: 'http' }] } }, ...objs]);
 }
 
 describe('host names', () => {

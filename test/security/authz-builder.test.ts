@@ -4,14 +4,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
 import { authorizationPolicy, type AuthorizationPolicy } from '../../src/config/schemas/authorization-policy.js';
-import { meshConfigSchema } from '../../src/config/mesh-config.js';
-import { ConfigStore } from '../../src/config/store.js';
-import { validateDocument } from '../../src/config/validate.js';
-import { DEFAULT_MESH_CONFIG, PushContext } from '../../src/model/push-context.js';
+import type { PushContext } from '../../src/model/push-context.js';
 import { buildHttpFilters, buildTcpFilters, selectPolicies, type SelectedPolicies } from '../../src/security/authz.js';
 import { resolveExtensionProviders } from '../../src/security/ext-authz.js';
 import { checkEnvoyResource } from '../support/envoy-check/pgv-check.js';
 import { istioReference } from '../support/istio-reference.js';
+import { meshConfigOf, snapshotOf } from '../support/snapshot.js';
 
 // meshd's AuthorizationPolicy → RBAC builder against Istio's own builder goldens
 // (shared/istio-reference/testdata/authz-builder, from pilot/pkg/security/authz/builder/builder_test.go):
@@ -38,13 +36,8 @@ interface MeshConfigs {
 
 /** The harness's world: one service the CUSTOM providers name, my-custom-ext-authz.foo.svc.cluster.local. */
 function harnessContext(meshConfig: unknown): PushContext {
-  const store = new ConfigStore();
   const svc = { apiVersion: 'v1', kind: 'Service', metadata: { name: 'my-custom-ext-authz', namespace: 'foo' }, spec: { ports: [{ name: 'grpc', port: 9000 }] } };
-  const r = validateDocument(svc);
-  if (!r.ok) throw new Error('invalid harness service');
-  store.upsert(r.value.kind, r.value.object, { source: 'memory', label: 'authz-builder' }, 'test');
-  const mesh = meshConfigSchema.parse(meshConfig ?? {});
-  return new PushContext(store, 'v1', { ...DEFAULT_MESH_CONFIG, ...(mesh.extensionProviders ? { extensionProviders: mesh.extensionProviders } : {}) });
+  return snapshotOf([svc], { label: 'authz-builder harness', mesh: meshConfigOf(YAML.stringify(meshConfig ?? {}), 'harness meshConfig') });
 }
 
 /** proto-JSON writes a Duration as "1.5s" and an enum by name; meshd's objects carry {seconds, nanos}. */

@@ -1,22 +1,23 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseMeshConfig } from '../../src/config/mesh-config.js';
-import { ConfigStore } from '../../src/config/store.js';
 import { validateDocument } from '../../src/config/validate.js';
 import type { Rule } from '../../src/config/schemas/authorization-policy.js';
-import { DEFAULT_MESH_CONFIG, PushContext, trackDependencies, type MeshConfig } from '../../src/model/push-context.js';
+import { dependencyId, trackDependencies, type Dependency, type PushContext } from '../../src/model/push-context.js';
 import { parseProxy } from '../../src/model/proxy.js';
 import { buildHttpFilters, buildTcpFilters, policiesForWorkload, type ScopedPolicy } from '../../src/security/authz.js';
 import { grpcInboundSecurity } from '../../src/security/grpc.js';
 import { sidecarInboundSecurity } from '../../src/security/sidecar.js';
 import { checkEnvoyResource } from '../support/envoy-check/pgv-check.js';
 import { buildSidecarListener } from '../../src/xds/generators/sidecar/lds.js';
+import { meshConfigOf, snapshotOf, type Doc } from '../support/snapshot.js';
+
+const ALL_POLICIES: Dependency = { kind: 'collection', of: 'AuthorizationPolicy' };
 
 // AuthorizationPolicy conditions that must never be dropped (a DENY that silently denies nothing is a
 // hole), and CUSTOM policies: ext_authz to the mesh config's extension provider on Envoy sidecars, fail
 // closed (deny what the rules match) wherever that cannot be done, with a warning that says why.
 
-type Doc = Record<string, unknown>;
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 const ap = (name: string, spec: Obj, ns = 'shop'): Doc => ({ apiVersion: 'security.istio.io/v1', kind: 'AuthorizationPolicy', metadata: { name, namespace: ns }, spec });
@@ -29,16 +30,9 @@ const sidecar = parseProxy({ id: 'sidecar~10.2.0.5~reviews-1.shop~shop.svc.clust
 const proxyless = parseProxy({ id: 'sidecar~10.2.0.5~reviews-1.shop~shop.svc.cluster.local', metadata: { GENERATOR: 'grpc', NAMESPACE: 'shop', LABELS: { app: 'reviews' } } });
 
 function world(docs: Doc[], meshYaml = '', base = BASE): { ctx: PushContext; warnings: string[] } {
-  const store = new ConfigStore();
-  for (const d of [...base, ...docs]) {
-    const r = validateDocument(d);
-    if (!r.ok) throw new Error(`invalid fixture: ${JSON.stringify(r.problems)}`);
-    store.upsert(r.value.kind, r.value.object, { source: 'memory', label: 'authz-custom.test' }, 'test');
-  }
-  const file = parseMeshConfig(meshYaml, 'mesh.yaml');
-  const mesh: MeshConfig = { ...DEFAULT_MESH_CONFIG, ...(file.extensionProviders ? { extensionProviders: file.extensionProviders } : {}) };
   const warnings: string[] = [];
-  return { ctx: new PushContext(store, 'v1', mesh, { onWarning: (w) => warnings.push(w) }), warnings };
+  const ctx = snapshotOf([...base, ...docs], { label: 'authz-custom.test', mesh: meshConfigOf(meshYaml), onWarning: (w) => warnings.push(w) });
+  return { ctx, warnings };
 }
 
 const GRPC_PROVIDER = `
@@ -191,14 +185,14 @@ describe('CUSTOM → ext_authz on Envoy sidecars', () => {
   it('the listener depends on the provider\'s service, so the encode cache rebuilds it when that service goes', () => {
     const { ctx } = world([custom('ext-grpc')], GRPC_PROVIDER);
     const { deps } = trackDependencies(() => buildSidecarListener(ctx, sidecar, 'virtualInbound'));
-    assert.ok(deps.some((d) => d.includes('ext-authz.security.svc.cluster.local')), deps.join(' '));
+    assert.ok(deps.some((d) => dependencyId(d).includes('ext-authz.security.svc.cluster.local')), deps.map(dependencyId).join(' '));
   });
 
   it('a mesh config change changes every fingerprint (a full rebuild, as istiod pushes on mesh config changes)', () => {
     const a = world([], GRPC_PROVIDER).ctx;
     const b = world([], '').ctx;
-    assert.notEqual(a.fingerprint('all\u0000AuthorizationPolicy'), b.fingerprint('all\u0000AuthorizationPolicy'));
-    assert.equal(a.fingerprint('all\u0000AuthorizationPolicy'), world([], GRPC_PROVIDER).ctx.fingerprint('all\u0000AuthorizationPolicy'));
+    assert.notEqual(a.fingerprint(ALL_POLICIES), b.fingerprint(ALL_POLICIES));
+    assert.equal(a.fingerprint(ALL_POLICIES), world([], GRPC_PROVIDER).ctx.fingerprint(ALL_POLICIES));
   });
 
   it('TCP: the network ext_authz carries the gRPC service and its own filter_enabled_metadata', () => {

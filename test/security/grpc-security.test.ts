@@ -1,19 +1,17 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { ConfigStore } from '../../src/config/store.js';
-import { validateDocument } from '../../src/config/validate.js';
-import { PushContext } from '../../src/model/push-context.js';
+import type { PushContext } from '../../src/model/push-context.js';
 import { parseProxy, type Proxy } from '../../src/model/proxy.js';
 import { effectiveMtls } from '../../src/security/authn.js';
 import { grpcGenerator } from '../../src/xds/generators/grpc/index.js';
 import { roundTripLosses } from '../support/envoy-check/proto-check.js';
 import { TYPE, typeName } from '../../src/xds/resource-types.js';
+import { snapshotOf, type Doc } from '../support/snapshot.js';
 
 // PeerAuthentication precedence, and what the proxyless generator emits for mTLS and RBAC: server
 // listeners (DownstreamTlsContext with provider instances, RBAC filters), clusters (ISTIO_MUTUAL,
 // auto-mTLS, SANs), and the cache key (policy selectors).
 
-type Doc = Record<string, unknown>;
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 const pa = (name: string, ns: string, spec: Obj): Doc => ({ apiVersion: 'security.istio.io/v1', kind: 'PeerAuthentication', metadata: { name, namespace: ns }, spec });
@@ -28,13 +26,7 @@ const BASE: Doc[] = [
 ];
 
 function mesh(...extra: Doc[]): PushContext {
-  const store = new ConfigStore();
-  for (const d of [...BASE, ...extra]) {
-    const r = validateDocument(d);
-    if (!r.ok) throw new Error(`invalid fixture: ${JSON.stringify(r.problems)}`);
-    store.upsert(r.value.kind, r.value.object, { source: 'memory', label: 'grpc-security.test' }, 'test');
-  }
-  return new PushContext(store, 'v1');
+  return snapshotOf([...BASE, ...extra], { label: 'grpc-security.test' });
 }
 
 function proxy(pod: string, ip: string, labels?: Record<string, string>): Proxy {

@@ -1,12 +1,12 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { ConfigStore } from '../../src/config/store.js';
-import { validateDocument } from '../../src/config/validate.js';
 import { PushContext, trackDependencies } from '../../src/model/push-context.js';
 import { parseProxy, type Proxy } from '../../src/model/proxy.js';
 import { sidecarInboundSecurity, type SidecarInboundSecurity } from '../../src/security/sidecar.js';
 import { roundTripLosses } from '../support/envoy-check/proto-check.js';
 import * as fx from '../xds/sidecar/lds-rds-fixture.js';
+import { addDocs, snapshotOf, type Doc } from '../support/snapshot.js';
 import { buildSidecarCluster } from '../../src/xds/generators/sidecar/cds.js';
 import { buildSidecarListener } from '../../src/xds/generators/sidecar/lds.js';
 
@@ -14,7 +14,6 @@ import { buildSidecarListener } from '../../src/xds/generators/sidecar/lds.js';
 // gets (and the DownstreamTlsContext Envoy needs for it: SDS default/ROOTCA on sds-grpc, client
 // certificates required, Istio's TLS parameters and ALPN), and the RBAC filters for HTTP and TCP chains.
 
-type Doc = Record<string, unknown>;
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 const pa = (name: string, ns: string, spec: Obj): Doc => ({ apiVersion: 'security.istio.io/v1', kind: 'PeerAuthentication', metadata: { name, namespace: ns }, spec });
@@ -25,13 +24,7 @@ const BASE: Doc[] = [
 ];
 
 function mesh(...extra: Doc[]): PushContext {
-  const store = new ConfigStore();
-  for (const d of [...BASE, ...extra]) {
-    const r = validateDocument(d);
-    if (!r.ok) throw new Error(`invalid fixture: ${JSON.stringify(r.problems)}`);
-    store.upsert(r.value.kind, r.value.object, { source: 'memory', label: 'sidecar-security.test' }, 'test');
-  }
-  return new PushContext(store, 'v1');
+  return snapshotOf([...BASE, ...extra], { label: 'sidecar-security.test' });
 }
 
 const proxy: Proxy = parseProxy({ id: 'sidecar~10.2.0.5~reviews-1.shop~shop.svc.cluster.local', metadata: { NAMESPACE: 'shop', LABELS: { app: 'reviews', version: 'v1' } } });
@@ -267,11 +260,7 @@ describe('sidecar client mTLS (outbound clusters) against the inbound side', () 
 describe('sidecar virtualInbound: policy edits are seen by the encode cache', () => {
   it('after each PeerAuthentication/AuthorizationPolicy change, unchanged fingerprints mean an identical listener; edits that matter rebuild it', () => {
     const store = new ConfigStore();
-    const apply = (d: Doc) => {
-      const r = validateDocument(d);
-      if (!r.ok) throw new Error(JSON.stringify(r.problems));
-      store.upsert(r.value.kind, r.value.object, { source: 'memory', label: 'security cache walk' }, 'test');
-    };
+    const apply = (d: Doc) => addDocs(store, [d], { label: 'security cache walk' });
     for (const d of [fx.service('reviews', 'default', [{ name: 'http', port: 9080 }, { name: 'tcp-db', port: 5432 }], '10.96.0.10'), fx.pod('reviews-v1', 'default', '10.1.0.11', { app: 'reviews' })]) apply(d);
     const p = fx.sidecar({ pod: 'reviews-v1', ip: '10.1.0.11', labels: { app: 'reviews' } });
     const build = (c: PushContext) => {

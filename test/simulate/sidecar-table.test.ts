@@ -1,14 +1,12 @@
 import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { parseAllDocuments } from 'yaml';
-import { ConfigStore } from '../../src/config/store.js';
-import { validateDocument } from '../../src/config/validate.js';
-import { PushContext } from '../../src/model/push-context.js';
+import type { PushContext } from '../../src/model/push-context.js';
 import { parseProxy, type Proxy } from '../../src/model/proxy.js';
 import { durationText, simulate, type SimResult } from '../../src/simulate/envoy-sim.js';
 import type { SimRequestInput } from '../../src/simulate/resources.js';
 import { checkEnvoyResource } from '../support/envoy-check/pgv-check.js';
+import { docsOfYaml, snapshotOf } from '../support/snapshot.js';
 import { TYPE } from '../../src/xds/resource-types.js';
 import { generateSidecarResources, type GeneratedSidecar } from '../../src/simulate/sidecar-resources.js';
 
@@ -28,14 +26,7 @@ const IP: Record<string, string> = {
 };
 
 function world(): PushContext {
-  const store = new ConfigStore();
-  const text = readFileSync(new URL('./sidecar-world.yaml', import.meta.url), 'utf8');
-  parseAllDocuments(text).forEach((doc, i) => {
-    const r = validateDocument(doc.toJS());
-    if (!r.ok) throw new Error(`sidecar-world.yaml#${i}: ${JSON.stringify(r.problems)}`);
-    store.upsert(r.value.kind, r.value.object, { source: 'memory', label: `sidecar-world.yaml#${i}` }, 'test');
-  });
-  return new PushContext(store, 'v1');
+  return snapshotOf(docsOfYaml(readFileSync(new URL('./sidecar-world.yaml', import.meta.url), 'utf8')), { label: 'sidecar-world.yaml' });
 }
 
 // productpage reports its locality in the node (as istio-proxy does from the pod's node): locality

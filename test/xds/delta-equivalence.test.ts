@@ -2,7 +2,6 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
 import { ConfigStore, objectKey } from '../../src/config/store.js';
-import { validateDocument } from '../../src/config/validate.js';
 import type { Kind } from '../../src/config/kinds.js';
 import { PushContext } from '../../src/model/push-context.js';
 import { silentLogger } from '../../src/telemetry/log.js';
@@ -13,6 +12,7 @@ import { grpcGenerator } from '../../src/xds/generators/grpc/index.js';
 import { sidecarGenerator } from '../../src/xds/generators/sidecar/index.js';
 import type { Generator } from '../../src/xds/generators/generator.js';
 import { DeltaFollower, SotwFollower, type FollowOptions, type Holdings } from '../support/xds-follow.js';
+import { addDocs } from '../support/snapshot.js';
 
 // The issue's proof for Delta xDS: a state-of-the-world client and a Delta client of the same node, both
 // following references like Envoy (LDS/CDS → RDS/EDS names), are driven through the same sequence of
@@ -23,7 +23,6 @@ import { DeltaFollower, SotwFollower, type FollowOptions, type Holdings } from '
 // generator (CDS and LDS by wildcard, RDS and EDS by name, as Envoy subscribes).
 
 type Doc = Record<string, unknown>;
-const origin = { source: 'memory', label: 'delta-equivalence.test' } as const;
 
 const service = (name: string, ports: number[], ns = 'default'): Doc => ({
   apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: ns },
@@ -46,9 +45,7 @@ const SUBSETS = [{ name: 'v1', labels: { version: 'v1' } }, { name: 'v2', labels
 const split = (w1: number) => [{ route: [{ destination: { host: 'helloworld', subset: 'v1' }, weight: w1 }, { destination: { host: 'helloworld', subset: 'v2' }, weight: 100 - w1 }] }];
 
 function apply(store: ConfigStore, doc: Doc): void {
-  const r = validateDocument(doc);
-  if (!r.ok) throw new Error(`fixture is not valid: ${JSON.stringify(r.problems)}`);
-  store.upsert(r.value.kind, r.value.object, origin, 'test');
+  addDocs(store, [doc], { label: 'delta-equivalence.test' });
 }
 function remove(store: ConfigStore, kind: Kind, name: string, ns = 'default'): void {
   assert.ok(store.delete(kind, objectKey(kind, ns, name)), `${kind} ${ns}/${name} existed`);

@@ -1,18 +1,16 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { ConfigStore } from '../../src/config/store.js';
-import { validateDocument } from '../../src/config/validate.js';
-import { PushContext } from '../../src/model/push-context.js';
+import type { PushContext } from '../../src/model/push-context.js';
 import { parseProxy, type Proxy } from '../../src/model/proxy.js';
 import { grpcGenerator } from '../../src/xds/generators/grpc/index.js';
 import { roundTripLosses } from '../support/envoy-check/proto-check.js';
 import { checkEnvoyResource } from '../support/envoy-check/pgv-check.js';
 import { TYPE, typeName, type TypeUrl } from '../../src/xds/resource-types.js';
+import { snapshotOf, unvalidated, type Doc } from '../support/snapshot.js';
 
 // Unit tests of the proxyless gRPC generator: every translation, generated from small stores, asserted on
 // the proto-JSON, and every generated resource checked to survive encode → decode with Envoy's protos.
 
-type Doc = Record<string, unknown>;
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 const HOST = 'helloworld.default.svc.cluster.local';
@@ -46,28 +44,8 @@ const BASE: Doc[] = [
   pod('client-1', 'default', '10.1.0.20', { app: 'client' }),
 ];
 
-/**
- * Config Istio's webhook would reject (but that reaches istiod from a cluster whose webhook is off or
- * older): stored without validation, to pin down that the generator still emits something gRPC accepts.
- */
-function unvalidated(d: Doc): Doc {
-  return { ...d, [RAW]: true };
-}
-const RAW = Symbol('unvalidated');
-
 function mesh(...extra: Doc[]): PushContext {
-  const store = new ConfigStore();
-  for (const d of [...BASE, ...extra]) {
-    if ((d as Record<symbol, unknown>)[RAW]) {
-      const kind = d.kind as 'VirtualService';
-      store.upsert(kind, d as never, { source: 'memory', label: 'grpc-generator.test (unvalidated)' }, 'test');
-      continue;
-    }
-    const r = validateDocument(d);
-    if (!r.ok) throw new Error(`test fixture is not valid: ${JSON.stringify(r.problems)} in ${JSON.stringify(d)}`);
-    store.upsert(r.value.kind, r.value.object, { source: 'memory', label: 'grpc-generator.test' }, 'test');
-  }
-  return new PushContext(store, 'v1');
+  return snapshotOf([...BASE, ...extra], { label: 'grpc-generator.test' });
 }
 
 function proxy(opts: { ns?: string; pod?: string; ip?: string; labels?: Record<string, string> } = {}): Proxy {

@@ -2,15 +2,13 @@ import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { parseAllDocuments } from 'yaml';
-import { ConfigStore } from '../../src/config/store.js';
-import { validateDocument } from '../../src/config/validate.js';
-import { PushContext } from '../../src/model/push-context.js';
+import type { PushContext } from '../../src/model/push-context.js';
 import { parseProxy, type Proxy } from '../../src/model/proxy.js';
 import { structToJson } from '../../src/envoy/protos.js';
 import { sidecarGenerator } from '../../src/xds/generators/sidecar/index.js';
 import { TYPE, type TypeUrl } from '../../src/xds/resource-types.js';
 import { istioReference } from '../support/istio-reference.js';
+import { docsOfYaml, snapshotOf } from '../support/snapshot.js';
 
 // meshd's sidecar xDS next to Istio's own reference outputs (shared/istio-reference/testdata, README §4):
 //   istioctl-configdump/   real Envoy /config_dump JSON of Istio-configured proxies (EDS of a bookinfo
@@ -148,15 +146,7 @@ status: {podIP: 10.11.0.1, phase: Running}
 `;
 
 function load(yamlText: string): PushContext {
-  const store = new ConfigStore();
-  parseAllDocuments(yamlText).forEach((doc, i) => {
-    const d = doc.toJS();
-    if (!d) return;
-    const r = validateDocument(d);
-    if (!r.ok) throw new Error(`world#${i}: ${JSON.stringify(r.problems)}`);
-    store.upsert(r.value.kind, r.value.object, { source: 'memory', label: `istio-golden-names#${i}` }, 'test');
-  });
-  return new PushContext(store, 'names');
+  return snapshotOf(docsOfYaml(yamlText), { label: 'istio-golden-names', version: 'names' });
 }
 
 interface Generated {

@@ -15,7 +15,8 @@ import { ResilientInformer, type BackoffOptions, type InformerState } from './in
 import { LeaderElector, type LeaderElectionOptions } from './leader.js';
 import { storeForm, type KubeObject } from './normalize.js';
 import { resourceOf } from './resources.js';
-import { namespaceSelected, type LabelSelector } from './selectors.js';
+import type { LabelSelector } from '../../config/labels.js';
+import { namespaceSelected } from './selectors.js';
 import { StatusWriter } from './status.js';
 
 export interface KubeSourceOptions {

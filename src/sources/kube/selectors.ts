@@ -1,41 +1,6 @@
-// Kubernetes LabelSelector (matchLabels + matchExpressions), as mesh config `discoverySelectors` uses it:
-// a namespace is selected when ANY selector matches it; no selectors select everything.
-
-export interface LabelSelectorRequirement {
-  readonly key: string;
-  readonly operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist';
-  readonly values?: readonly string[];
-}
-
-export interface LabelSelector {
-  readonly matchLabels?: Readonly<Record<string, string>>;
-  readonly matchExpressions?: readonly LabelSelectorRequirement[];
-}
-
-export function selectorMatches(sel: LabelSelector, labels: Readonly<Record<string, string>>): boolean {
-  for (const [k, v] of Object.entries(sel.matchLabels ?? {})) if (labels[k] !== v) return false;
-  for (const e of sel.matchExpressions ?? []) {
-    const has = Object.prototype.hasOwnProperty.call(labels, e.key);
-    const values = e.values ?? [];
-    switch (e.operator) {
-      case 'In':
-        if (!has || !values.includes(labels[e.key]!)) return false;
-        break;
-      case 'NotIn':
-        if (has && values.includes(labels[e.key]!)) return false;
-        break;
-      case 'Exists':
-        if (!has) return false;
-        break;
-      case 'DoesNotExist':
-        if (has) return false;
-        break;
-      default:
-        return false;
-    }
-  }
-  return true;
-}
+// Mesh config `discoverySelectors` (Kubernetes LabelSelectors, matched by config/labels): a namespace is
+// selected when ANY selector matches it; no selectors select everything.
+import { selectorMatches, type LabelSelector, type LabelSelectorRequirement } from '../../config/labels.js';
 
 /** Istio semantics: an empty list selects every namespace; an empty selector `{}` selects every namespace. */
 export function namespaceSelected(selectors: readonly LabelSelector[] | undefined, labels: Readonly<Record<string, string>> | undefined): boolean {

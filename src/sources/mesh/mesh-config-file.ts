@@ -1,6 +1,5 @@
 import fs from 'node:fs';
-import { parseMeshConfig, type MeshConfigFile } from '../../config/mesh-config.js';
-import { DEFAULT_MESH_CONFIG, type MeshConfig } from '../../model/push-context.js';
+import { DEFAULT_MESH_CONFIG, parseMeshConfig, type MeshConfig, type MeshConfigFile } from '../../config/mesh-config.js';
 import type { Logger } from '../../telemetry/log.js';
 import type { MeshTelemetry } from '../../model/telemetry.js';
 

@@ -1,4 +1,4 @@
-import { selectorMatches, type LabelSelector } from '../../sources/kube/selectors.js';
+import { selectorMatches, type LabelSelector } from '../../config/labels.js';
 import { A, truthy } from './annotations.js';
 import type { InjectionConfig } from './config.js';
 

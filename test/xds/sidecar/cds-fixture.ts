@@ -1,13 +1,14 @@
 import assert from 'node:assert/strict';
-import { ConfigStore } from '../../../src/config/store.js';
+import type { ConfigStore } from '../../../src/config/store.js';
 import type { Kind } from '../../../src/config/kinds.js';
-import { PushContext } from '../../../src/model/push-context.js';
+import type { PushContext } from '../../../src/model/push-context.js';
 import { parseProxy, type Proxy } from '../../../src/model/proxy.js';
 import { roundTripLosses } from '../../support/envoy-check/proto-check.js';
 import { pgvViolations } from '../../support/envoy-check/pgv-check.js';
 import { sidecarGenerator } from '../../../src/xds/generators/sidecar/index.js';
 import { TYPE } from '../../../src/xds/resource-types.js';
 import { structToJson } from '../../../src/envoy/protos.js';
+import { snapshotOf, storeOf as storeOfDocs } from '../../support/snapshot.js';
 
 // Shared mesh builders for the sidecar CDS/EDS tests: a store from plain Kubernetes/Istio objects, the
 // proxy of a pod, and generate-and-check helpers that insist every body survives Envoy's protos and
@@ -18,16 +19,12 @@ export type Obj = Record<string, unknown> & { kind: Kind; metadata: { name: stri
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type Body = any;
 
-const origin = { source: 'memory', label: 'test' } as const;
-
 export function storeOf(objs: Obj[]): ConfigStore {
-  const store = new ConfigStore();
-  for (const o of objs) store.upsert(o.kind, o as never, origin, 't');
-  return store;
+  return storeOfDocs(objs, { label: 'sidecar cds/eds test' });
 }
 
 export function ctxOf(objs: Obj[], version = 'v1'): PushContext {
-  return new PushContext(storeOf(objs), version);
+  return snapshotOf(objs, { label: 'sidecar cds/eds test', version });
 }
 
 export const svc = (name: string, ports: unknown[], opts: { ns?: string; selector?: Record<string, string>; labels?: Record<string, string>; annotations?: Record<string, string> } = {}): Obj => ({

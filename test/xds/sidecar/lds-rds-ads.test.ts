@@ -2,7 +2,6 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
 import { ConfigStore } from '../../../src/config/store.js';
-import { validateDocument } from '../../../src/config/validate.js';
 import { PushContext } from '../../../src/model/push-context.js';
 import { silentLogger } from '../../../src/telemetry/log.js';
 import { Metrics } from '../../../src/telemetry/metrics.js';
@@ -11,6 +10,7 @@ import { TYPE } from '../../../src/xds/resource-types.js';
 import { sidecarGenerator } from '../../../src/xds/generators/sidecar/index.js';
 import { RawAdsClient } from '../../support/ads-client.js';
 import { BASE, vs, type Doc } from './lds-rds-fixture.js';
+import { addDocs } from '../../support/snapshot.js';
 
 // The sidecar listeners and routes over a real ADS stream, the way istio-proxy asks for them: LDS by
 // wildcard, then RDS by the names the HCMs reference; a VirtualService change reaches the route
@@ -23,11 +23,7 @@ describe('sidecar LDS/RDS over ADS', () => {
   let addr = '';
   let version = 0;
   const clients: RawAdsClient[] = [];
-  const apply = (d: Doc) => {
-    const r = validateDocument(d);
-    if (!r.ok) throw new Error(JSON.stringify(r.problems));
-    store.upsert(r.value.kind, r.value.object, { source: 'memory', label: 'ads test' }, 't');
-  };
+  const apply = (d: Doc) => addDocs(store, [d], { label: 'ads test' });
   const push = () => {
     ds.push(new PushContext(store, `v${++version}`));
     return ds.settled();

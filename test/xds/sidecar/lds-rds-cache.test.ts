@@ -1,20 +1,18 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { ConfigStore } from '../../../src/config/store.js';
-import { validateDocument } from '../../../src/config/validate.js';
-import { PushContext, trackDependencies } from '../../../src/model/push-context.js';
+import { PushContext, trackDependencies, type Dependency } from '../../../src/model/push-context.js';
 import { buildSidecarListener, sidecarListenerNames } from '../../../src/xds/generators/sidecar/lds.js';
 import { buildSidecarRouteConfiguration } from '../../../src/xds/generators/sidecar/rds.js';
 import { BASE, dr, service, sidecar, vs, type Doc } from './lds-rds-fixture.js';
+import { addDocs } from '../../support/snapshot.js';
 
 // The encode cache keeps a resource across snapshots while every dependency fingerprint it was built with
 // is unchanged. For sidecar listeners and routes that must be sound: walk through config changes and
 // insist that whenever the fingerprints say "unchanged", regenerating gives exactly the same resource.
 
 function apply(store: ConfigStore, d: Doc): void {
-  const r = validateDocument(d);
-  if (!r.ok) throw new Error(JSON.stringify(r.problems));
-  store.upsert(r.value.kind, r.value.object, { source: 'memory', label: 'cache walk' }, 'test');
+  addDocs(store, [d], { label: 'cache walk' });
 }
 
 const CHANGES: Doc[] = [
@@ -35,7 +33,7 @@ describe('sidecar LDS/RDS: dependency tracking is sound for the encode cache', (
     for (const d of BASE) apply(store, d);
     const p = sidecar();
     let ctx = new PushContext(store, 'v0');
-    type Built = { body: string; deps: string[] };
+    type Built = { body: string; deps: Dependency[] };
     const build = (c: PushContext): Map<string, Built> => {
       const out = new Map<string, Built>();
       const names = sidecarListenerNames(c, p).map((n) => `lds:${n}`).concat(['9080', '6379', '27017', 'legacy.default.svc.cluster.local:7000'].map((n) => `rds:${n}`));

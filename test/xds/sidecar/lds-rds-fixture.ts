@@ -1,18 +1,18 @@
 import assert from 'node:assert/strict';
-import { ConfigStore } from '../../../src/config/store.js';
-import { validateDocument } from '../../../src/config/validate.js';
-import { PushContext, type MeshConfig, DEFAULT_MESH_CONFIG } from '../../../src/model/push-context.js';
+import { DEFAULT_MESH_CONFIG, type MeshConfig } from '../../../src/config/mesh-config.js';
+import type { PushContext } from '../../../src/model/push-context.js';
 import { parseProxy, type Proxy } from '../../../src/model/proxy.js';
 import { buildSidecarListener, sidecarListenerNames } from '../../../src/xds/generators/sidecar/lds.js';
 import { buildSidecarRouteConfiguration } from '../../../src/xds/generators/sidecar/rds.js';
 import { checkEnvoyResource } from '../../support/envoy-check/pgv-check.js';
 import { TYPE } from '../../../src/xds/resource-types.js';
+import { snapshotOf, type Doc } from '../../support/snapshot.js';
 
 // Small meshes for the sidecar LDS/RDS tests: Services/Pods/Istio config validated like any input, a
 // sidecar node as istio-proxy announces itself, and generators whose every output must survive Envoy's
 // protos without losing a field and satisfy their protoc-gen-validate rules.
 
-export type Doc = Record<string, unknown>;
+export type { Doc };
 export type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 export function service(
@@ -55,13 +55,7 @@ export const BASE: Doc[] = [
 ];
 
 export function mesh(extra: Doc[] = [], base: Doc[] = BASE, meshConfig: MeshConfig = DEFAULT_MESH_CONFIG): PushContext {
-  const store = new ConfigStore();
-  for (const d of [...base, ...extra]) {
-    const r = validateDocument(d);
-    if (!r.ok) throw new Error(`test fixture is not valid: ${JSON.stringify(r.problems)} in ${JSON.stringify(d)}`);
-    store.upsert(r.value.kind, r.value.object, { source: 'memory', label: 'sidecar lds/rds test' }, 'test');
-  }
-  return new PushContext(store, 'v1', meshConfig);
+  return snapshotOf([...base, ...extra], { label: 'sidecar lds/rds test', mesh: meshConfig });
 }
 
 export function sidecar(opts: { ns?: string; pod?: string; ip?: string; labels?: Record<string, string>; mode?: string } = {}): Proxy {

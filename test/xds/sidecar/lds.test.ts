@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { DEFAULT_MESH_CONFIG } from '../../../src/model/push-context.js';
+import { DEFAULT_MESH_CONFIG } from '../../../src/config/mesh-config.js';
 import { ISTIO_STATS_CONFIG_TYPE } from '../../../src/envoy/hcm.js';
 import { inboundPortChains } from '../../../src/xds/generators/sidecar/inbound.js';
 import { sidecarClassKey } from '../../../src/xds/generators/sidecar/scope.js';

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { DEFAULT_MESH_CONFIG } from '../../../src/model/push-context.js';
+import { DEFAULT_MESH_CONFIG } from '../../../src/config/mesh-config.js';
 import { envoyRouteMatch } from '../../../src/envoy/envoy-match.js';
 import { roundTripLosses } from '../../support/envoy-check/proto-check.js';
 import { BASE, C, dr, mesh, RATINGS, REVIEWS, routeConfig, routesFor, service, sidecar, vhost, vs, type Obj } from './lds-rds-fixture.js';

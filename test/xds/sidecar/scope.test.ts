@@ -1,20 +1,17 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { ConfigStore } from '../../../src/config/store.js';
 import type { Kind } from '../../../src/config/kinds.js';
-import { PushContext } from '../../../src/model/push-context.js';
+import type { PushContext } from '../../../src/model/push-context.js';
 import { parseProxy, type Proxy } from '../../../src/model/proxy.js';
 import { inboundServicePorts, outboundServices, sidecarClassKey } from '../../../src/xds/generators/sidecar/scope.js';
+import { snapshotOf } from '../../support/snapshot.js';
 
 // What a sidecar sees and serves, and which proxies share encoded resources (class key).
 
-const origin = { source: 'memory', label: 'test' } as const;
 type Obj = Record<string, unknown> & { kind: Kind; metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> } };
 
 function ctxOf(objs: Obj[]): PushContext {
-  const store = new ConfigStore();
-  for (const o of objs) store.upsert(o.kind, o as never, origin, 't');
-  return new PushContext(store, 'v1');
+  return snapshotOf(objs, { label: 'scope.test' });
 }
 const svc = (name: string, ns: string, ports: unknown[], selector: Record<string, string> | undefined = { app: name }, annotations?: Record<string, string>): Obj =>
   ({ apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: ns, ...(annotations ? { annotations } : {}) }, spec: { ...(selector ? { selector } : {}), ports } });

@@ -1,18 +1,17 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { ConfigStore } from '../../../src/config/store.js';
 import type { Kind } from '../../../src/config/kinds.js';
-import { PushContext } from '../../../src/model/push-context.js';
+import type { PushContext } from '../../../src/model/push-context.js';
 import { parseProxy, type XdsNode } from '../../../src/model/proxy.js';
 import { sidecarGenerator } from '../../../src/xds/generators/sidecar/index.js';
 import { TYPE } from '../../../src/xds/resource-types.js';
 import { checkEnvoyResource } from '../../support/envoy-check/pgv-check.js';
+import { snapshotOf } from '../../support/snapshot.js';
 
 // Stock Envoy rejects a listener that names an extension it lacks (istio.stats is istio-proxy's). A node
 // that says it is stock Envoy — by the extensions Envoy reports, or `meshd bootstrap`'s metadata — gets
 // listeners without them; istio-proxy keeps them for users' Prometheus dashboards.
 
-const origin = { source: 'memory', label: 'test' } as const;
 type Obj = Record<string, unknown> & { kind: Kind; metadata: { name: string; namespace?: string; labels?: Record<string, string> } };
 
 const objs: Obj[] = [
@@ -22,9 +21,7 @@ const objs: Obj[] = [
 ];
 
 function ctx(): PushContext {
-  const store = new ConfigStore();
-  for (const o of objs) store.upsert(o.kind, o as never, origin, 't');
-  return new PushContext(store, 'v1');
+  return snapshotOf(objs, { label: 'stock-envoy.test' });
 }
 
 const node = (extra: Partial<XdsNode> = {}, md: Record<string, unknown> = {}): XdsNode => ({

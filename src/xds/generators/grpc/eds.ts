@@ -4,7 +4,8 @@ import type { Proxy } from '../../../model/proxy.js';
 import type { Locality, ServiceEndpoint } from '../../../model/types.js';
 import { parseSubsetKey } from '../../../envoy/cluster-name.js';
 import { localityKey, localityOf } from '../../../envoy/locality-lb.js';
-import { findSubset, labelsMatch } from '../../../envoy/traffic-policy.js';
+import { findSubset } from '../../../envoy/traffic-policy.js';
+import { labelsMatch } from '../../../config/labels.js';
 
 // EDS for proxyless gRPC: ClusterLoadAssignment for `outbound|PORT|SUBSET|FQDN`.
 //
@@ -23,7 +24,7 @@ export function buildClusterLoadAssignment(ctx: PushContext, proxy: Proxy, name:
   if (key.subset) {
     const dr = ctx.destinationRuleFor(proxy.namespace, key.hostname, ctx.proxyLabels(proxy))?.config;
     const subset = findSubset(dr, key.subset);
-    endpoints = subset ? endpoints.filter((ep) => labelsMatch(subset.labels, ep.workload?.labels ?? {})) : [];
+    endpoints = subset ? endpoints.filter((ep) => labelsMatch(subset.labels, ep.workload?.labels ?? {}, 'selects-all')) : [];
   }
   return { cluster_name: name, endpoints: groupByLocality(endpoints) };
 }

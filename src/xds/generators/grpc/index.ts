@@ -1,10 +1,12 @@
 import type { PushContext } from '../../../model/push-context.js';
 import type { Proxy } from '../../../model/proxy.js';
 import { TYPE, type TypeUrl } from '../../resource-types.js';
-import type { Generator } from '../generator.js';
+import type { Generator, ResourceScope } from '../generator.js';
 import { buildCluster } from './cds.js';
 import { buildClusterLoadAssignment } from './eds.js';
 import { allClientListenerNames, buildListener } from './lds.js';
+import { parseServerListenerName } from './names.js';
+import { proxyViewOf, type ProxyView } from '../../../model/proxy-view.js';
 import { buildRouteConfiguration } from './rds.js';
 import { securityLabelKeys, workloadTlsModeKey } from '../../../security/grpc.js';
 
@@ -13,21 +15,21 @@ import { securityLabelKeys, workloadTlsModeKey } from '../../../security/grpc.js
 // and docs/proxyless-grpc.md for the VirtualService/DestinationRule support table.
 
 const labelKeysCache = new WeakMap<PushContext, readonly string[]>();
+const outboundKeysCache = new WeakMap<PushContext, readonly string[]>();
 
 /**
- * Proxy label keys any output can depend on: the keys VirtualService matches select sources by
- * (`sourceLabels`), the keys DestinationRule workload selectors match on, and the keys PeerAuthentication
- * and AuthorizationPolicy selectors match on (plus security.istio.io/tlsMode).
+ * Proxy label keys what a proxy consumes can depend on: the keys VirtualService matches select sources by
+ * (`sourceLabels` of http routes, and of tcp/tls routes, which Envoy sidecars also select by —
+ * sidecar/outbound.ts) and the keys DestinationRule workload selectors match on.
  */
-export function referencedLabelKeys(ctx: PushContext): readonly string[] {
-  let keys = labelKeysCache.get(ctx);
+export function outboundLabelKeys(ctx: PushContext): readonly string[] {
+  let keys = outboundKeysCache.get(ctx);
   if (!keys) {
     const set = new Set<string>();
     for (const vs of ctx.virtualServices) {
       for (const http of vs.config.spec.http ?? []) {
         for (const m of http.match ?? []) for (const k of Object.keys(m.sourceLabels ?? {})) set.add(k);
       }
-      // Envoy sidecars also select tcp/tls routes by source labels (sidecar/outbound.ts)
       for (const r of [...(vs.config.spec.tcp ?? []), ...(vs.config.spec.tls ?? [])]) {
         for (const m of r.match ?? []) for (const k of Object.keys(m.sourceLabels ?? {})) set.add(k);
       }
@@ -35,11 +37,32 @@ export function referencedLabelKeys(ctx: PushContext): readonly string[] {
     for (const dr of ctx.destinationRules) {
       for (const k of Object.keys(dr.config.spec.workloadSelector?.matchLabels ?? {})) set.add(k);
     }
-    for (const k of securityLabelKeys(ctx)) set.add(k);
     keys = [...set].sort();
+    outboundKeysCache.set(ctx, keys);
+  }
+  return keys;
+}
+
+/**
+ * Proxy label keys any output can depend on: outboundLabelKeys, and the keys PeerAuthentication and
+ * AuthorizationPolicy selectors match on (plus security.istio.io/tlsMode).
+ */
+export function referencedLabelKeys(ctx: PushContext): readonly string[] {
+  let keys = labelKeysCache.get(ctx);
+  if (!keys) {
+    keys = [...new Set([...outboundLabelKeys(ctx), ...securityLabelKeys(ctx)])].sort();
     labelKeysCache.set(ctx, keys);
   }
   return keys;
+}
+
+/**
+ * The proxyless client's outbound view (model/proxy-view.ts): namespace and DNS domain (name resolution,
+ * exportTo, DestinationRule lookup) and the labels outboundLabelKeys names. Client listeners, routes,
+ * clusters and assignments are built from it; server listeners (with their mTLS and RBAC) per class.
+ */
+export function grpcView(ctx: PushContext, proxy: Proxy): ProxyView {
+  return proxyViewOf(proxy, { labelKeys: outboundLabelKeys(ctx), labels: ctx.proxyLabels(proxy), localityMatters: false, failoverPriority: false });
 }
 
 /**
@@ -63,10 +86,15 @@ export function grpcClassKey(ctx: PushContext, proxy: Proxy): string {
 export const grpcGenerator: Generator = {
   name: 'grpc',
   classKey: grpcClassKey,
-  wildcardNames(type: TypeUrl, ctx: PushContext): string[] {
+  view: grpcView,
+  scopeOf(type: TypeUrl, name: string): ResourceScope {
+    // server listeners carry the workload's own mTLS and RBAC
+    return type === TYPE.LDS && parseServerListenerName(name) ? 'class' : 'view';
+  },
+  wildcardNames(type: TypeUrl, ctx: PushContext, _proxy: Proxy, scope?: ResourceScope): string[] {
     // gRPC never subscribes by wildcard; istiod answers a wildcard LDS with every service listener and a
     // wildcard CDS with nothing.
-    return type === TYPE.LDS ? allClientListenerNames(ctx) : [];
+    return type === TYPE.LDS && scope !== 'class' ? allClientListenerNames(ctx) : [];
   },
   generate(type: TypeUrl, ctx: PushContext, proxy: Proxy, name: string): object | undefined {
     switch (type) {

@@ -101,6 +101,6 @@ function buildServerListener(ctx: PushContext, proxy: Proxy, name: string, at: H
 /** Every client listener name a wildcard LDS subscription means: `FQDN:PORT` for each service port. */
 export function allClientListenerNames(ctx: PushContext): string[] {
   const out: string[] = [];
-  for (const svc of ctx.registry.services) for (const p of svc.ports) out.push(`${svc.hostname}:${p.port}`);
+  for (const svc of ctx.services) for (const p of svc.ports) out.push(`${svc.hostname}:${p.port}`);
   return out;
 }

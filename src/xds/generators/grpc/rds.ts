@@ -15,7 +15,8 @@ import {
   translateRouteMatch,
 } from '../../../envoy/route.js';
 import { headerMatcher, isPresenceMatch } from '../../../envoy/matchers.js';
-import { destinationConsistentHash, labelsMatch, serviceConsistentHash } from '../../../envoy/traffic-policy.js';
+import { destinationConsistentHash, serviceConsistentHash } from '../../../envoy/traffic-policy.js';
+import { labelsMatch } from '../../../config/labels.js';
 import { FILTER_NAME } from '../../../envoy/type-urls.js';
 import { parseRouteName, proxyDnsDomain } from './names.js';
 
@@ -120,7 +121,7 @@ function defaultRoute(ctx: PushContext, proxy: Proxy, service: MeshService, port
 /** istiod sourceMatchHTTP: `gateways` must name `mesh`; else sourceLabels ⊆ proxy labels and sourceNamespace. */
 function sourceMatches(match: HTTPMatchRequest, ctx: PushContext, proxy: Proxy): boolean {
   if (match.gateways && match.gateways.length > 0) return match.gateways.includes('mesh');
-  if (!labelsMatch(match.sourceLabels, ctx.proxyLabels(proxy))) return false;
+  if (!labelsMatch(match.sourceLabels, ctx.proxyLabels(proxy), 'selects-all')) return false;
   return !match.sourceNamespace || match.sourceNamespace === proxy.namespace;
 }
 

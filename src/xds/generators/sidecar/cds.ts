@@ -37,6 +37,7 @@ import { ANY_TYPE } from '../../../envoy/type-urls.js';
 import { ZERO_DURATION } from '../../../envoy/duration.js';
 import { jsonToStruct } from '../../../envoy/protos.js';
 import { inboundServicePorts, outboundServices, serviceTargets, serviceVisibleFrom } from './scope.js';
+import type { J } from '../../../envoy/json.js';
 
 // CDS for Envoy sidecars (istiod cluster.go / cluster_builder.go / cluster_traffic_policy.go /
 // cluster_tls.go), every cluster by name:
@@ -67,13 +68,16 @@ import { inboundServicePorts, outboundServices, serviceTargets, serviceVisibleFr
 // (the model does not tell headless from unspecified cluster IPs), credentialName secrets are referenced
 // as istiod does (SDS over ADS) but meshd does not serve them.
 
-type J = Record<string, unknown>;
-
 /** istiod InboundPassthroughBindIpv4 / Ipv6: source addresses iptables exempts from redirection. */
 export const INBOUND_PASSTHROUGH_BIND_IPV4 = '127.0.0.6';
 export const INBOUND_PASSTHROUGH_BIND_IPV6 = '::6';
 
 export function sidecarClusterNames(ctx: PushContext, proxy: Proxy): string[] {
+  return [...new Set([...outboundClusterNames(ctx, proxy), ...inboundClusterNames(ctx, proxy)])];
+}
+
+/** Outbound clusters (per service port and subset) and the three fixed ones: what the proxy consumes. */
+export function outboundClusterNames(ctx: PushContext, proxy: Proxy): string[] {
   const names: string[] = [];
   const labels = ctx.proxyLabels(proxy);
   for (const svc of outboundServices(ctx, proxy)) {
@@ -85,8 +89,17 @@ export function sidecarClusterNames(ctx: PushContext, proxy: Proxy): string[] {
     }
   }
   names.push(BLACKHOLE_CLUSTER, PASSTHROUGH_CLUSTER, INBOUND_PASSTHROUGH_CLUSTER);
-  if (hasInboundClusters(proxy)) for (const p of inboundServicePorts(ctx, proxy)) names.push(inboundClusterName(p.targetPort));
-  return [...new Set(names)];
+  return names;
+}
+
+/** `inbound|PORT||` per container port the workload serves: what the proxy's workload serves. */
+export function inboundClusterNames(ctx: PushContext, proxy: Proxy): string[] {
+  return hasInboundClusters(proxy) ? inboundServicePorts(ctx, proxy).map((p) => inboundClusterName(p.targetPort)) : [];
+}
+
+/** Whether a cluster name is one of the workload's own (inbound) clusters rather than one it consumes. */
+export function isInboundClusterName(name: string): boolean {
+  return name.startsWith('inbound|');
 }
 
 export function buildSidecarCluster(ctx: PushContext, proxy: Proxy, name: string): object | undefined {

@@ -13,10 +13,12 @@ import {
   withTopologyLabels,
   type LocalityGroup,
 } from '../../../envoy/locality-lb.js';
-import { effectiveTrafficPolicy, findSubset, labelsMatch } from '../../../envoy/traffic-policy.js';
+import { effectiveTrafficPolicy, findSubset } from '../../../envoy/traffic-policy.js';
+import { labelsMatch } from '../../../config/labels.js';
 import { TLS_MODE_SHORTNAME, TRANSPORT_SOCKET_MATCH_KEY } from '../../../envoy/upstream-tls.js';
 import { jsonToStruct } from '../../../envoy/protos.js';
 import { serviceVisibleFrom } from './scope.js';
+import type { J } from '../../../envoy/json.js';
 
 // EDS for Envoy sidecars (istiod EndpointBuilder): ClusterLoadAssignment for `outbound|PORT|SUBSET|FQDN`.
 //
@@ -31,8 +33,6 @@ import { serviceVisibleFrom } from './scope.js';
 // "NAME;NAMESPACE;CANONICAL-NAME;CANONICAL-REVISION;CLUSTER"}`. localityLbSetting (DestinationRule or the
 // mesh default) reweights or prioritises groups relative to the proxy (src/envoy/locality-lb.ts).
 // Unknown services, ports and subsets get an empty assignment, as istiod answers.
-
-type J = Record<string, unknown>;
 
 const PERSISTENT_SESSION_LABELS = ['istio.io/persistent-session', 'istio.io/persistent-session-header'];
 const CANONICAL_NAME = 'service.istio.io/canonical-name';
@@ -52,7 +52,7 @@ export function buildSidecarLoadAssignment(ctx: PushContext, proxy: Proxy, name:
   if (key.subset) {
     const subset = findSubset(dr, key.subset);
     if (!subset) return empty;
-    endpoints = endpoints.filter((ep) => labelsMatch(subset.labels, ep.workload?.labels ?? {}));
+    endpoints = endpoints.filter((ep) => labelsMatch(subset.labels, ep.workload?.labels ?? {}, 'selects-all'));
   }
   const policy = dr ? effectiveTrafficPolicy(dr, key.subset, key.port) : undefined;
   const drDisablesMtls = mtlsDisabledByTls(policy?.tls);

@@ -17,15 +17,15 @@ import {
   redirectAction,
   rewriteFields,
 } from '../../../envoy/route-actions.js';
-import { destinationConsistentHash, labelsMatch, serviceConsistentHash } from '../../../envoy/traffic-policy.js';
+import { destinationConsistentHash, serviceConsistentHash } from '../../../envoy/traffic-policy.js';
+import { labelsMatch } from '../../../config/labels.js';
 import { FILTER_NAME } from '../../../envoy/type-urls.js';
 import { jsonToStruct } from '../../../envoy/protos.js';
+import type { J } from '../../../envoy/json.js';
 
 // VirtualService http routes → envoy.config.route.v3.Route list for one service port of an Envoy sidecar
 // (istiod BuildHTTPRoutesForVirtualService / TranslateRoute, sidecar flavour). See README "Envoy sidecar"
 // for the field-by-field mapping.
-
-type J = Record<string, unknown>;
 
 const MESH_GATEWAY = 'mesh';
 
@@ -37,7 +37,7 @@ const MESH_GATEWAY = 'mesh';
 function matchApplies(match: HTTPMatchRequest, ctx: PushContext, proxy: Proxy, port: number): boolean {
   if (match.port !== undefined && match.port !== 0 && match.port !== port) return false;
   if (match.gateways && match.gateways.length > 0 && !match.gateways.includes(MESH_GATEWAY)) return false;
-  if (!labelsMatch(match.sourceLabels, ctx.proxyLabels(proxy))) return false;
+  if (!labelsMatch(match.sourceLabels, ctx.proxyLabels(proxy), 'selects-all')) return false;
   return !match.sourceNamespace || match.sourceNamespace === proxy.namespace;
 }
 

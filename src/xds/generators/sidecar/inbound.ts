@@ -19,6 +19,7 @@ import { wildcardFor } from './bind.js';
 import { isGrpc, isHttp2, listenerProtocol, type ListenerProtocol } from './protocols.js';
 import { inboundServicePorts } from './scope.js';
 import { SidecarTelemetry, type HcmTelemetry } from './telemetry.js';
+import type { J } from '../../../envoy/json.js';
 
 // `virtualInbound` 0.0.0.0:15006 (istiod listener_inbound.go): iptables sends every inbound connection here;
 // the original_dst listener filter restores the destination port, the TLS and HTTP inspectors fill in
@@ -32,8 +33,6 @@ import { SidecarTelemetry, type HcmTelemetry } from './telemetry.js';
 //   PERMISSIVE); unless STRICT a plaintext chain (`raw_buffer`); PERMISSIVE TCP also accepts one-way TLS
 //   straight through. HTTP chains carry an HCM with an inline route to `inbound|PORT||`, the security HTTP
 //   filters first; TCP chains the security network filters, istio.stats, tcp_proxy.
-
-type J = Record<string, unknown>;
 
 export const VIRTUAL_INBOUND = 'virtualInbound';
 const INBOUND_PORT = 15006;

@@ -1,24 +1,43 @@
 import type { PushContext } from '../../../model/push-context.js';
 import type { Proxy } from '../../../model/proxy.js';
 import { TYPE, type TypeUrl } from '../../resource-types.js';
-import type { Generator } from '../generator.js';
-import { buildSidecarCluster, sidecarClusterNames } from './cds.js';
+import type { Generator, ResourceScope } from '../generator.js';
+import { buildSidecarCluster, inboundClusterNames, isInboundClusterName, outboundClusterNames, sidecarClusterNames } from './cds.js';
 import { buildSidecarLoadAssignment } from './eds.js';
 import { buildSidecarListener, sidecarListenerNames } from './lds.js';
 import { buildSidecarRouteConfiguration } from './rds.js';
-import { sidecarClassKey } from './scope.js';
+import { sidecarClassKey, sidecarView } from './scope.js';
 import { forStockEnvoy } from './stock-envoy.js';
 
 // The Envoy sidecar generator (istio-proxy nodes `sidecar~IP~POD.NS~NS.svc.DOMAIN` without
 // GENERATOR=grpc): Istio's data-plane contract. Envoy subscribes to CDS and LDS by wildcard and to
 // EDS/RDS by the names those resources reference; see cds.ts, eds.ts, lds.ts, rds.ts.
+//
+// Scopes (generator.ts): the workload's own inbound clusters (`inbound|PORT||`) and every listener are
+// class-scoped; everything else — outbound clusters, the three fixed clusters, every load assignment and
+// route configuration — is view-scoped. Outbound listeners carry what istiod writes per workload into each
+// HCM and tcp_proxy (sidecar/telemetry.ts): Istio's span tags (canonical service and revision, mesh and
+// cluster id) when tracing is on — istiod's default — and the access logs, tracer and metrics of the
+// Telemetry objects selecting the workload; a view would have to hold all of them, splitting it per
+// workload for every type, so the listeners are per class instead.
 
 export const sidecarGenerator: Generator = {
   name: 'sidecar',
   classKey: sidecarClassKey,
-  wildcardNames(type: TypeUrl, ctx: PushContext, proxy: Proxy): string[] {
-    if (type === TYPE.CDS) return sidecarClusterNames(ctx, proxy);
-    if (type === TYPE.LDS) return sidecarListenerNames(ctx, proxy);
+  view: sidecarView,
+  scopeOf(type: TypeUrl, name: string): ResourceScope {
+    if (type === TYPE.CDS) return isInboundClusterName(name) ? 'class' : 'view';
+    if (type === TYPE.LDS) return 'class';
+    return 'view';
+  },
+  wildcardNames(type: TypeUrl, ctx: PushContext, proxy: Proxy, scope?: ResourceScope): string[] {
+    if (type === TYPE.CDS) {
+      if (scope === 'view') return outboundClusterNames(ctx, proxy);
+      return scope === 'class' ? inboundClusterNames(ctx, proxy) : sidecarClusterNames(ctx, proxy);
+    }
+    if (type === TYPE.LDS) {
+      return scope === 'view' ? [] : sidecarListenerNames(ctx, proxy);
+    }
     return [];
   },
   generate(type: TypeUrl, ctx: PushContext, proxy: Proxy, name: string): object | undefined {

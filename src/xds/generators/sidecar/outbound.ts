@@ -11,12 +11,13 @@ import {
   tcpProxyFilter,
   tlsInspectorListenerFilter,
 } from '../../../envoy/hcm.js';
-import { labelsMatch } from '../../../envoy/traffic-policy.js';
+import { labelsMatch } from '../../../config/labels.js';
 import { destinationCluster, virtualServiceMetadata } from './http-routes.js';
 import { localhostFor, wildcardFor } from './bind.js';
 import { isGrpc, isHttp2, listenerProtocol } from './protocols.js';
 import { outboundServices } from './scope.js';
 import { SidecarTelemetry } from './telemetry.js';
+import type { J } from '../../../envoy/json.js';
 
 // Outbound listeners of an Envoy sidecar (istiod buildSidecarOutboundListeners, listener.go):
 // - `virtualOutbound` 0.0.0.0:15001 — iptables sends every outbound connection here; use_original_dst hands
@@ -35,8 +36,6 @@ import { SidecarTelemetry } from './telemetry.js';
 // Interception mode NONE (no iptables; the application dials the sidecar): no virtualOutbound, and every
 // listener above binds for real to `127.0.0.1_PORT` — one per port, so services sharing a port share or
 // lose it by istiod's conflict rules (outboundEntries); HTTP-only ports need no inspector there.
-
-type J = Record<string, unknown>;
 
 export const VIRTUAL_OUTBOUND = 'virtualOutbound';
 const OUTBOUND_PORT = 15001;
@@ -117,7 +116,7 @@ function cidrRange(cidr: string): J {
 function l4MatchApplies(m: L4MatchAttributes | TLSMatchAttributes, ctx: PushContext, proxy: Proxy, port: number): boolean {
   if (m.port !== undefined && m.port !== 0 && m.port !== port) return false;
   if (m.gateways && m.gateways.length > 0 && !m.gateways.includes(MESH_GATEWAY)) return false;
-  if (!labelsMatch(m.sourceLabels, ctx.proxyLabels(proxy))) return false;
+  if (!labelsMatch(m.sourceLabels, ctx.proxyLabels(proxy), 'selects-all')) return false;
   return !m.sourceNamespace || m.sourceNamespace === proxy.namespace;
 }
 

@@ -8,6 +8,7 @@ import { proxyDnsDomain } from '../grpc/names.js';
 import { defaultHttpRoute, exportedTo, virtualServiceHttpRoutes } from './http-routes.js';
 import { listenerProtocol } from './protocols.js';
 import { outboundServices } from './scope.js';
+import type { J } from '../../../envoy/json.js';
 
 // RDS for Envoy sidecars (istiod BuildSidecarOutboundVirtualHosts / buildSidecarOutboundHTTPRouteConfig).
 //
@@ -18,8 +19,6 @@ import { outboundServices } from './scope.js';
 // so requests to unknown hosts still leave the pod (outboundTrafficPolicy ALLOW_ANY, meshd's default;
 // REGISTRY_ONLY puts `block_all`, a 502 direct response, there instead).
 // `FQDN:PORT` (the route of a sniffed port's cluster-IP listener): the same for that one service.
-
-type J = Record<string, unknown>;
 
 function servicesForRoute(ctx: PushContext, proxy: Proxy, name: string): { port: number; services: MeshService[] } | undefined {
   const httpOn = (s: MeshService, port: number) =>

@@ -1,10 +1,11 @@
-import { isIP } from 'node:net';
 import type { PushContext } from '../../../model/push-context.js';
 import type { Proxy } from '../../../model/proxy.js';
 import { telemetryClassFacts } from './telemetry.js';
+import { ipFamilyOf, proxyViewOf, type ProxyView } from '../../../model/proxy-view.js';
 import type { MeshService, ServicePort } from '../../../model/types.js';
 import { workloadTlsModeKey } from '../../../security/grpc.js';
-import { referencedLabelKeys } from '../grpc/index.js';
+import { outboundLabelKeys, referencedLabelKeys } from '../grpc/index.js';
+import { labelsMatch } from '../../../config/labels.js';
 
 // What an Envoy sidecar sees (outbound services) and serves (its own inbound service ports), and the
 // class key naming every proxy fact the sidecar generator's output depends on. Replicas of one
@@ -31,13 +32,8 @@ export function serviceVisibleFrom(service: MeshService, proxyNamespace: string)
 
 /** Services the sidecar gets outbound clusters/listeners for: every visible registry service, by hostname. */
 export function outboundServices(ctx: PushContext, proxy: Proxy): MeshService[] {
-  // registry.services is already sorted by hostname
-  return ctx.registry.services.filter((s) => serviceVisibleFrom(s, proxy.namespace));
-}
-
-function selects(selector: Readonly<Record<string, string>> | undefined, labels: Readonly<Record<string, string>>): boolean {
-  if (!selector || Object.keys(selector).length === 0) return false;
-  return Object.entries(selector).every(([k, v]) => labels[k] === v);
+  // ctx.services is already sorted by hostname
+  return ctx.services.filter((s) => serviceVisibleFrom(s, proxy.namespace));
 }
 
 /**
@@ -61,8 +57,8 @@ export function serviceTargets(ctx: PushContext, proxy: Proxy): InboundServicePo
   const labels = ctx.proxyLabels(proxy);
   const ownIps = new Set(proxy.ips);
   const out: InboundServicePort[] = [];
-  for (const service of ctx.registry.services) {
-    if (service.namespace !== proxy.namespace || !selects(service.selector, labels)) continue;
+  for (const service of ctx.servicesIn(proxy.namespace)) {
+    if (!labelsMatch(service.selector, labels, 'selects-none')) continue;
     for (const port of [...service.ports].sort((a, b) => a.port - b.port)) {
       if (port.protocol === 'UDP') continue;
       out.push({ service, port, targetPort: resolveTargetPort(ctx, service, port, ownIps) });
@@ -122,7 +118,7 @@ function l4SourceLabelKeys(ctx: PushContext): readonly string[] {
 const failoverKeysCache = new WeakMap<PushContext, readonly string[]>();
 
 /** Label keys `localityLbSetting.failoverPriority` ranks endpoints by (compared with the proxy's labels). */
-function failoverPriorityLabelKeys(ctx: PushContext): readonly string[] {
+export function failoverPriorityLabelKeys(ctx: PushContext): readonly string[] {
   let keys = failoverKeysCache.get(ctx);
   if (!keys) {
     const set = new Set<string>();
@@ -143,10 +139,36 @@ function failoverPriorityLabelKeys(ctx: PushContext): readonly string[] {
   return keys;
 }
 
-function ipFamilies(ips: readonly string[]): string {
-  const v4 = ips.some((ip) => isIP(ip) === 4);
-  const v6 = ips.some((ip) => isIP(ip) === 6);
-  return v4 && v6 ? 'dual' : v6 ? 'v6' : 'v4';
+const viewLabelKeysCache = new WeakMap<PushContext, readonly string[]>();
+
+/**
+ * Label keys a sidecar's outbound output selects on: VirtualService sourceLabels (http, tcp, tls),
+ * DestinationRule workloadSelector, and the failoverPriority labels endpoints are ranked by. Not the
+ * security selectors or Service selectors: those shape only what the workload serves (class scope).
+ */
+function sidecarViewLabelKeys(ctx: PushContext): readonly string[] {
+  let keys = viewLabelKeysCache.get(ctx);
+  if (!keys) {
+    keys = [...new Set([...outboundLabelKeys(ctx), ...failoverPriorityLabelKeys(ctx)])].sort();
+    viewLabelKeysCache.set(ctx, keys);
+  }
+  return keys;
+}
+
+/**
+ * The sidecar's outbound view (model/proxy-view.ts): namespace (exportTo, DestinationRule/VirtualService
+ * precedence, sourceNamespace, short names), DNS domain, IP family (wildcard/loopback binds, passthrough
+ * bind address), interception mode (NONE binds outbound listeners to loopback and has no virtual
+ * listeners), stock Envoy or istio-proxy, the labels sidecarViewLabelKeys names, and the locality when a
+ * DestinationRule makes endpoints depend on it.
+ */
+export function sidecarView(ctx: PushContext, proxy: Proxy): ProxyView {
+  return proxyViewOf(proxy, {
+    labelKeys: sidecarViewLabelKeys(ctx),
+    labels: ctx.proxyLabels(proxy),
+    localityMatters: localityMatters(ctx),
+    failoverPriority: failoverPriorityLabelKeys(ctx).length > 0,
+  });
 }
 
 /**
@@ -172,9 +194,7 @@ function ipFamilies(ips: readonly string[]): string {
 export function sidecarClassKey(ctx: PushContext, proxy: Proxy): string {
   const labels = ctx.proxyLabels(proxy);
   const keys = new Set<string>([...referencedLabelKeys(ctx), ...l4SourceLabelKeys(ctx), ...failoverPriorityLabelKeys(ctx)]);
-  for (const s of ctx.registry.services) {
-    if (s.namespace === proxy.namespace) for (const k of Object.keys(s.selector ?? {})) keys.add(k);
-  }
+  for (const s of ctx.servicesIn(proxy.namespace)) for (const k of Object.keys(s.selector ?? {})) keys.add(k);
   const projected = [...keys].sort().filter((k) => k in labels).map((k) => [k, labels[k]]);
   const inbound = inboundServicePorts(ctx, proxy).map((p) => `${p.service.hostname}:${p.port.port}>${p.targetPort}`);
   const l = proxy.locality;
@@ -184,7 +204,7 @@ export function sidecarClassKey(ctx: PushContext, proxy: Proxy): string {
     labels: projected,
     mode: proxy.interceptionMode,
     ...(proxy.istioExtensions ? {} : { stock: true }),
-    ip: ipFamilies(proxy.ips),
+    ip: ipFamilyOf(proxy.ips),
     inbound,
     tls: workloadTlsModeKey(ctx, proxy),
     ...(localityMatters(ctx) ? { locality: `${l.region}/${l.zone}/${l.subzone}` } : {}),

@@ -1,10 +1,9 @@
 import { FILTER_NAME } from '../../../envoy/type-urls.js';
+import type { J } from '../../../envoy/json.js';
 
 // Stock Envoy (configured through `meshd bootstrap`) rejects a whole listener that names an extension it
 // was not built with, and network filters have no is_optional escape. istio-proxy's own extensions are
 // therefore dropped from a stock Envoy's listeners in one place, after the listener is built Istio's way.
-
-type J = Record<string, unknown>;
 
 const ISTIO_PROXY_ONLY_FILTERS: ReadonlySet<string> = new Set([FILTER_NAME.ISTIO_STATS]);
 

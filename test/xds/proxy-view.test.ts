@@ -1,0 +1,293 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { parseAllDocuments } from 'yaml';
+import { ConfigStore } from '../../src/config/store.js';
+import { validateDocument } from '../../src/config/validate.js';
+import { PushContext } from '../../src/model/push-context.js';
+import { parseProxy, type Proxy } from '../../src/model/proxy.js';
+import { viewKey } from '../../src/model/proxy-view.js';
+import { subscriptionOf, WILDCARD_ONLY } from '../../src/xds/connection.js';
+import type { EncodedResource, ResourceSet } from '../../src/xds/cache.js';
+import type { Generator } from '../../src/xds/generators/generator.js';
+import { grpcGenerator } from '../../src/xds/generators/grpc/index.js';
+import { sidecarGenerator } from '../../src/xds/generators/sidecar/index.js';
+import { Resolver } from '../../src/xds/resolve.js';
+import { TYPE, type TypeUrl } from '../../src/xds/resource-types.js';
+
+// Outbound resources are generated once per outbound *view* from a canonical proxy built from the view
+// alone (model/proxy-view.ts), not once per proxy class from the real proxy. These tests pin that:
+// - equivalence: for every proxy of the simulator world (and variants of each view field), what the
+//   resolver serves is exactly what the generator makes for the real proxy — the view loses nothing;
+// - sharing: two classes differing only in labels are served the same built outbound objects;
+// - keying: changing each view field changes the view, and the output where the field matters.
+
+type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+const GENERATORS = { sidecar: sidecarGenerator, grpc: grpcGenerator };
+const origin = { source: 'memory', label: 'proxy-view test' } as const;
+
+function storeOf(docs: Obj[], base = true): ConfigStore {
+  const store = new ConfigStore();
+  const all = base
+    ? [...parseAllDocuments(readFileSync(new URL('../simulate/sidecar-world.yaml', import.meta.url), 'utf8')).map((d) => d.toJS() as Obj), ...docs]
+    : docs;
+  all.forEach((doc, i) => {
+    const r = validateDocument(doc);
+    if (!r.ok) throw new Error(`doc ${i}: ${JSON.stringify(r.problems)}`);
+    store.upsert(r.value.kind, r.value.object, origin, 't');
+  });
+  return store;
+}
+
+interface ProxyOpts {
+  ip?: string;
+  pod?: string;
+  ns?: string;
+  labels?: Record<string, string>;
+  mode?: string;
+  locality?: { region: string; zone: string };
+  stock?: boolean;
+  domain?: string;
+  grpc?: boolean;
+}
+
+function proxy(o: ProxyOpts = {}): Proxy {
+  const ns = o.ns ?? 'default';
+  const ip = o.ip ?? '10.1.0.200';
+  return parseProxy({
+    id: `sidecar~${ip.split(',')[0]}~${o.pod ?? 'client-1'}.${ns}~${ns}.svc.${o.domain ?? 'cluster.local'}`,
+    metadata: {
+      NAMESPACE: ns, LABELS: o.labels ?? { app: 'client' }, INSTANCE_IPS: ip, ISTIO_VERSION: '1.24.0',
+      INTERCEPTION_MODE: o.mode ?? 'REDIRECT', ...(o.stock ? { ISTIO_PROXY_EXTENSIONS: 'false' } : {}),
+      ...(o.grpc ? { GENERATOR: 'grpc' } : {}),
+    },
+    ...(o.locality ? { locality: o.locality } : {}),
+  });
+}
+
+/** Names a value references under `key` (EDS service names of clusters, RDS names of HCMs). */
+function referenced(value: unknown, key: string, out = new Set<string>()): Set<string> {
+  if (Array.isArray(value)) for (const v of value) referenced(v, key, out);
+  else if (value && typeof value === 'object') {
+    for (const [k, v] of Object.entries(value)) {
+      if (k === key && typeof v === 'string') out.add(v);
+      else referenced(v, key, out);
+    }
+  }
+  return out;
+}
+
+/** Everything Envoy fetches through the resolver: CDS/LDS wildcard, EDS/RDS by the names those name. */
+function resolveAll(resolver: Resolver, p: Proxy): Map<TypeUrl, ResourceSet> {
+  const out = new Map<TypeUrl, ResourceSet>();
+  const cds = resolver.resolve(p, TYPE.CDS, WILDCARD_ONLY);
+  const lds = resolver.resolve(p, TYPE.LDS, WILDCARD_ONLY);
+  const eds = referenced(cds.resources.map((r) => r.body), 'service_name');
+  const rds = referenced(lds.resources.map((r) => r.body), 'route_config_name');
+  out.set(TYPE.CDS, cds).set(TYPE.LDS, lds);
+  out.set(TYPE.EDS, resolver.resolve(p, TYPE.EDS, subscriptionOf(false, eds)));
+  out.set(TYPE.RDS, resolver.resolve(p, TYPE.RDS, subscriptionOf(false, rds)));
+  return out;
+}
+
+/** The resolver's answer equals the generator's for the real proxy, resource by resource. */
+function assertEquivalent(ctx: PushContext, resolver: Resolver, p: Proxy, label: string): void {
+  const g: Generator = GENERATORS[p.generator];
+  for (const [type, set] of resolveAll(resolver, p)) {
+    const names = type === TYPE.CDS || type === TYPE.LDS ? [...new Set(g.wildcardNames(type, ctx, p))].sort() : set.resources.map((r) => r.name).sort();
+    assert.deepEqual(set.resources.map((r) => r.name).sort(), names.filter((n) => g.generate(type, ctx, p, n) !== undefined), `${label} ${type}: names`);
+    for (const r of set.resources) assert.deepEqual(r.body, g.generate(type, ctx, p, r.name), `${label} ${type} ${r.name}`);
+  }
+}
+
+describe('outbound views: equivalence with the real proxy', () => {
+  it('every simulator-world proxy and every view-field variant gets exactly what its own generation gives', () => {
+    const store = storeOf([
+      // failoverPriority ranks endpoints by the proxy's labels: a DestinationRule that makes them matter
+      { apiVersion: 'networking.istio.io/v1', kind: 'DestinationRule', metadata: { name: 'ratings-fo', namespace: 'default' },
+        spec: { host: 'ratings', trafficPolicy: { outlierDetection: { consecutive5xxErrors: 3 }, loadBalancer: { localityLbSetting: { failoverPriority: ['version', 'topology.kubernetes.io/zone'] } } } } },
+    ]);
+    const ctx = new PushContext(store, 'v1');
+    const resolver = new Resolver(GENERATORS);
+    resolver.beginSnapshot(ctx);
+    const proxies: [string, Proxy][] = [
+      ['productpage', proxy({ ip: '10.1.0.20', pod: 'productpage-v1', labels: { app: 'productpage', version: 'v1' }, locality: { region: 'us-east1', zone: 'us-east1-b' } })],
+      ['sleep', proxy({ ip: '10.2.0.5', pod: 'sleep', ns: 'other', labels: { app: 'sleep' } })],
+      ['httpbin', proxy({ ip: '10.1.0.61', pod: 'httpbin-v1', labels: { app: 'httpbin', version: 'v1' } })],
+      ['legacy (NONE)', proxy({ ip: '10.1.0.90', pod: 'legacy-v1', labels: { app: 'legacy' }, mode: 'NONE' })],
+      ['TPROXY', proxy({ mode: 'TPROXY' })],
+      ['IPv6', proxy({ ip: 'fd00::5' })],
+      ['dual stack', proxy({ ip: '10.1.0.201,fd00::6' })],
+      ['IPv6 + unparsable', proxy({ ip: 'fd00::7,nonsense' })],
+      ['stock Envoy', proxy({ stock: true })],
+      ['other DNS domain', proxy({ domain: 'corp.example' })],
+      ['no labels at all', proxy({ labels: {} })],
+      ['failoverPriority label', proxy({ labels: { version: 'v2' }, locality: { region: 'us-west1', zone: 'us-west1-a' } })],
+      ['unrelated labels only', proxy({ labels: { team: 'a' }, locality: { region: 'us-west1', zone: 'us-west1-a' } })],
+    ];
+    for (const [label, p] of proxies) assertEquivalent(ctx, resolver, p, label);
+  });
+
+  it('proxyless gRPC: client listeners, routes, clusters and assignments by view, server listeners by class', () => {
+    const ctx = new PushContext(storeOf([]), 'v1');
+    const resolver = new Resolver(GENERATORS);
+    resolver.beginSnapshot(ctx);
+    const clients = [
+      proxy({ grpc: true, labels: { app: 'sleep' }, ip: '10.1.0.210' }),
+      proxy({ grpc: true, labels: { app: 'productpage', version: 'v1' }, ip: '10.1.0.20', pod: 'productpage-v1' }),
+    ];
+    const lds = ['reviews:9080', 'reviews.default.svc.cluster.local:9080', 'ratings:9080', 'nope:1', 'xds.istio.io/grpc/lds/inbound/10.1.0.20:9080'];
+    const rds = ['outbound|9080||reviews.default.svc.cluster.local', 'outbound|9080||ratings.default.svc.cluster.local'];
+    const cds = ['outbound|9080|v1|reviews.default.svc.cluster.local', 'outbound|9080||reviews.default.svc.cluster.local'];
+    for (const p of clients) {
+      for (const [type, names] of [[TYPE.LDS, lds], [TYPE.RDS, rds], [TYPE.CDS, cds], [TYPE.EDS, cds]] as [TypeUrl, string[]][]) {
+        const set = resolver.resolve(p, type, subscriptionOf(false, names));
+        const want = [...names].sort().filter((n) => grpcGenerator.generate(type, ctx, p, n) !== undefined);
+        assert.deepEqual(set.resources.map((r) => r.name).sort(), want, `${p.podName} ${type}`);
+        for (const r of set.resources) assert.deepEqual(r.body, grpcGenerator.generate(type, ctx, p, r.name), `${p.podName} ${type} ${r.name}`);
+      }
+    }
+  });
+});
+
+/** A mesh like the load bench's: services on port 5000 with DestinationRule subsets and a VirtualService. */
+function benchLikeStore(extra: Obj[] = []): ConfigStore {
+  const docs: Obj[] = [];
+  for (const name of ['alpha', 'beta', 'gamma']) {
+    docs.push(
+      { apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: 'ns1' }, spec: { clusterIP: `10.96.1.${docs.length + 1}`, selector: { app: name }, ports: [{ name: 'http', port: 5000 }] } },
+      { apiVersion: 'v1', kind: 'Pod', metadata: { name: `${name}-v1`, namespace: 'ns1', labels: { app: name, version: 'v1', 'security.istio.io/tlsMode': 'istio' } }, spec: { serviceAccountName: name }, status: { podIP: `10.1.1.${docs.length + 1}`, phase: 'Running' } },
+    );
+    // gamma is left without routing config for the keying tests to add their own
+    if (name === 'gamma') continue;
+    docs.push(
+      { apiVersion: 'networking.istio.io/v1', kind: 'DestinationRule', metadata: { name, namespace: 'ns1' }, spec: { host: name, subsets: [{ name: 'v1', labels: { version: 'v1' } }, { name: 'v2', labels: { version: 'v2' } }] } },
+      { apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: { name, namespace: 'ns1' }, spec: { hosts: [name], http: [{ route: [{ destination: { host: name, subset: 'v1' }, weight: 90 }, { destination: { host: name, subset: 'v2' }, weight: 10 }] }] } },
+    );
+  }
+  return storeOf([...docs, ...extra], false);
+}
+
+const names = (rs: readonly EncodedResource[]) => rs.map((r) => r.name);
+
+describe('outbound views: sharing', () => {
+  it('two classes differing only in labels (and their own Services) are served the same built outbound objects', () => {
+    const ctx = new PushContext(benchLikeStore(), 'v1');
+    const resolver = new Resolver(GENERATORS);
+    resolver.beginSnapshot(ctx);
+    const a = proxy({ ns: 'ns1', pod: 'alpha-v1', ip: '10.1.1.2', labels: { app: 'alpha', version: 'v1', 'security.istio.io/tlsMode': 'istio' } });
+    const b = proxy({ ns: 'ns1', pod: 'beta-v1', ip: '10.1.1.6', labels: { app: 'beta', version: 'v1', 'security.istio.io/tlsMode': 'istio' } });
+    assert.notEqual(sidecarGenerator.classKey(ctx, a), sidecarGenerator.classKey(ctx, b), 'two classes');
+    const setsA = resolveAll(resolver, a);
+    const before = resolver.stats.built;
+    const setsB = resolveAll(resolver, b);
+    // listeners are per class (sidecar/index.ts: Istio's span tags and workload Telemetry are per workload)
+    for (const type of [TYPE.CDS, TYPE.EDS, TYPE.RDS]) {
+      const [sa, sb] = [setsA.get(type)!, setsB.get(type)!];
+      assert.equal(sb.segments[0], sa.segments[0], `${type}: one outbound segment object for both classes`);
+      for (const r of sa.segments[0]!.resources) assert.equal(sb.get(r.name), r, `${type} ${r.name}: the same built object`);
+    }
+    // what each workload serves is its own
+    const inbound = (sets: Map<TypeUrl, ResourceSet>) => sets.get(TYPE.CDS)!.resources.filter((r) => r.name.startsWith('inbound|'));
+    assert.deepEqual(names(inbound(setsA)), ['inbound|5000||']);
+    assert.notEqual(inbound(setsA)[0], inbound(setsB)[0], 'inbound clusters are per class');
+    const outboundBuilt = resolver.stats.built - before;
+    const listeners = setsB.get(TYPE.LDS)!.resources.length;
+    assert.ok(outboundBuilt <= 2 + listeners, `the second class built only its own inbound resources and listeners (built ${outboundBuilt})`);
+    assert.equal(resolver.stats.views, 1);
+    assert.equal(resolver.stats.classes, 2);
+  });
+
+  it('a new snapshot in which nothing changed serves the same set objects; a change elsewhere keeps unrelated segments', () => {
+    const store = benchLikeStore();
+    const resolver = new Resolver(GENERATORS);
+    const p = proxy({ ns: 'ns1', pod: 'alpha-v1', ip: '10.1.1.2', labels: { app: 'alpha', version: 'v1' } });
+    resolver.beginSnapshot(new PushContext(store, 'v1'));
+    const first = resolveAll(resolver, p);
+    resolver.beginSnapshot(new PushContext(store, 'v2'));
+    const second = resolveAll(resolver, p);
+    for (const [type, set] of first) assert.equal(second.get(type), set, `${type}: same set object`);
+  });
+});
+
+describe('outbound views: keying (a mis-keyed view would serve one proxy another\'s config)', () => {
+  const worldWith = (extra: Obj[]) => new PushContext(benchLikeStore(extra), 'v1');
+  const viewOf = (ctx: PushContext, p: Proxy) => viewKey(sidecarGenerator.view!(ctx, p));
+  /**
+   * The outbound resources a proxy is served, as JSON by name: view segments, and the outbound listeners,
+   * which are class-scoped (sidecar/index.ts) but still built from the view's facts.
+   */
+  const outbound = (ctx: PushContext, p: Proxy): Map<string, string> => {
+    const resolver = new Resolver(GENERATORS);
+    resolver.beginSnapshot(ctx);
+    const out = new Map<string, string>();
+    for (const [type, set] of resolveAll(resolver, p)) {
+      for (const r of set.resources) {
+        const consumed = sidecarGenerator.scopeOf!(type, r.name) === 'view' || (type === TYPE.LDS && r.name !== 'virtualInbound');
+        if (consumed) out.set(`${type} ${r.name}`, JSON.stringify(r.body));
+      }
+    }
+    return out;
+  };
+  const differs = (ctx: PushContext, a: Proxy, b: Proxy, field: string) => {
+    assert.notEqual(viewOf(ctx, a), viewOf(ctx, b), `${field}: different views`);
+    const [oa, ob] = [outbound(ctx, a), outbound(ctx, b)];
+    const changed = [...new Set([...oa.keys(), ...ob.keys()])].filter((k) => oa.get(k) !== ob.get(k));
+    assert.ok(changed.length > 0, `${field}: the outbound output differs`);
+    return changed;
+  };
+  const sourceLabelsVs: Obj = { apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: { name: 'gamma-canary', namespace: 'ns1' },
+    spec: { hosts: ['gamma'], http: [{ match: [{ sourceLabels: { track: 'canary' } }], route: [{ destination: { host: 'gamma', port: { number: 5000 } }, headers: { request: { set: { 'x-canary': '1' } } } }] }, { route: [{ destination: { host: 'gamma' } }] }] } };
+
+  it('namespace', () => {
+    const ctx = worldWith([]);
+    differs(ctx, proxy({ ns: 'ns1' }), proxy({ ns: 'ns2' }), 'namespace');
+  });
+  it('DNS domain', () => {
+    const ctx = worldWith([]);
+    differs(ctx, proxy({ ns: 'ns1' }), proxy({ ns: 'ns1', domain: 'corp.example' }), 'dnsDomain');
+  });
+  it('IP family (v4, v6, dual, v6 with an unparsable address)', () => {
+    const ctx = worldWith([]);
+    const v4 = proxy({ ns: 'ns1' });
+    assert.ok(differs(ctx, v4, proxy({ ns: 'ns1', ip: 'fd00::1' }), 'v6').some((k) => k.includes('::_5000') || k.includes('InboundPassthroughCluster')));
+    differs(ctx, v4, proxy({ ns: 'ns1', ip: '10.1.0.9,fd00::1' }), 'dual');
+    differs(ctx, proxy({ ns: 'ns1', ip: 'fd00::1' }), proxy({ ns: 'ns1', ip: 'fd00::1,nonsense' }), 'v6-mixed');
+  });
+  it('interception mode', () => {
+    const ctx = worldWith([]);
+    differs(ctx, proxy({ ns: 'ns1' }), proxy({ ns: 'ns1', mode: 'NONE' }), 'NONE');
+    assert.equal(viewOf(ctx, proxy({ mode: 'TPROXY' })) === viewOf(ctx, proxy()), false, 'TPROXY is its own view');
+  });
+  it('stock Envoy or istio-proxy', () => {
+    const ctx = worldWith([]);
+    differs(ctx, proxy({ ns: 'ns1' }), proxy({ ns: 'ns1', stock: true }), 'istioExtensions');
+  });
+  it('labels: only the keys outbound output selects on, and then they change it', () => {
+    const plain = worldWith([]);
+    assert.equal(viewOf(plain, proxy({ labels: { app: 'a', track: 'canary' } })), viewOf(plain, proxy({ labels: { app: 'b' } })), 'unreferenced labels do not split views');
+    const ctx = worldWith([sourceLabelsVs]);
+    const changed = differs(ctx, proxy({ ns: 'ns1', labels: { app: 'a', track: 'canary' } }), proxy({ ns: 'ns1', labels: { app: 'a', track: 'stable' } }), 'sourceLabels');
+    assert.deepEqual(changed, [`${TYPE.RDS} 5000`]);
+    const selected: Obj = { apiVersion: 'networking.istio.io/v1', kind: 'DestinationRule', metadata: { name: 'alpha-for-batch', namespace: 'ns1' },
+      spec: { host: 'alpha', workloadSelector: { matchLabels: { role: 'batch' } }, trafficPolicy: { connectionPool: { tcp: { maxConnections: 7 } } } } };
+    const drCtx = worldWith([selected]);
+    assert.ok(differs(drCtx, proxy({ ns: 'ns1', labels: { role: 'batch' } }), proxy({ ns: 'ns1', labels: { role: 'web' } }), 'workloadSelector').some((k) => k.includes('outbound|5000||alpha')));
+  });
+  it('locality and failoverPriority labels, only when a DestinationRule makes them matter', () => {
+    const near = { region: 'r1', zone: 'z1' };
+    const far = { region: 'r2', zone: 'z2' };
+    const plain = worldWith([]);
+    assert.equal(viewOf(plain, proxy({ locality: near })), viewOf(plain, proxy({ locality: far })), 'locality does not split views by default');
+    const failover: Obj = { apiVersion: 'networking.istio.io/v1', kind: 'DestinationRule', metadata: { name: 'gamma-fo', namespace: 'ns1' },
+      spec: { host: 'gamma', trafficPolicy: { outlierDetection: { consecutive5xxErrors: 3 }, loadBalancer: { localityLbSetting: { failoverPriority: ['version'] } } } } };
+    const extraPod: Obj = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'gamma-v2', namespace: 'ns1', labels: { app: 'gamma', version: 'v2', 'istio-locality': 'r2.z2' } }, status: { podIP: '10.1.1.99', phase: 'Running' } };
+    const ctx = worldWith([failover, extraPod]);
+    differs(ctx, proxy({ ns: 'ns1', locality: near, labels: { version: 'v1' } }), proxy({ ns: 'ns1', locality: near, labels: { version: 'v2' } }), 'failoverPriority label');
+    const unversioned: Obj = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'gamma-unversioned', namespace: 'ns1', labels: { app: 'gamma' } }, status: { podIP: '10.1.1.98', phase: 'Running' } };
+    differs(worldWith([failover, extraPod, unversioned]), proxy({ ns: 'ns1', labels: { app: 'x' } }), proxy({ ns: 'ns1', labels: {} }), 'labeled (istiod skips failoverPriority for a proxy without labels or locality)');
+    const distribute: Obj = { apiVersion: 'networking.istio.io/v1', kind: 'DestinationRule', metadata: { name: 'gamma-lb', namespace: 'ns1' },
+      spec: { host: 'gamma', trafficPolicy: { outlierDetection: { consecutive5xxErrors: 3 }, loadBalancer: { localityLbSetting: { failover: [{ from: 'r1', to: 'r3' }] } } } } };
+    differs(worldWith([distribute, extraPod]), proxy({ ns: 'ns1', locality: near }), proxy({ ns: 'ns1', locality: far }), 'locality');
+  });
+});
