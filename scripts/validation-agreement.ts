@@ -4,7 +4,7 @@
 //   npx tsx scripts/validation-agreement.ts --verbose  plus every case that does not agree
 //
 // Corpora (documents of the Istio kinds meshd serves):
-//   istio-crd      testdata/validation-crds/{authz,destinationrule,peerauth,telemetry}-{valid,invalid}.yaml: Istio's own
+//   istio-crd      testdata/validation-crds/{authz,destinationrule,peerauth,reqauth,telemetry}-{valid,invalid}.yaml: Istio's own
 //                  conformance docs; a doc with `_err` must be rejected, one without must be accepted.
 //   istio-samples  samples/bookinfo/networking/*.yaml and testdata/xds/tests-testdata-config/*.yaml: config
 //                  Istio ships and loads; all must be accepted.
@@ -22,7 +22,7 @@ export const ISTIO_REFERENCE = process.env['MESHD_ISTIO_REFERENCE'] ?? '/work/sh
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const FIXTURES = join(REPO, 'test', 'fixtures', 'validate');
 
-export const CORPUS_KINDS = ['VirtualService', 'DestinationRule', 'PeerAuthentication', 'AuthorizationPolicy', 'Telemetry'] as const;
+export const CORPUS_KINDS = ['VirtualService', 'DestinationRule', 'PeerAuthentication', 'AuthorizationPolicy', 'RequestAuthentication', 'Telemetry'] as const;
 export type CorpusKind = (typeof CORPUS_KINDS)[number];
 export type CorpusName = 'istio-crd' | 'istio-samples' | 'meshd';
 
@@ -77,7 +77,7 @@ function casesOf(corpus: CorpusName, file: string): CorpusCase[] {
 
 export function loadCorpus(): CorpusCase[] {
   const crd = join(ISTIO_REFERENCE, 'testdata', 'validation-crds');
-  const istioCrd = listYaml(crd, (f) => /^(authz|destinationrule|peerauth|telemetry)-(valid|invalid)\.yaml$/.test(f));
+  const istioCrd = listYaml(crd, (f) => /^(authz|destinationrule|peerauth|reqauth|telemetry)-(valid|invalid)\.yaml$/.test(f));
   const samples = [
     ...listYaml(join(ISTIO_REFERENCE, 'samples', 'bookinfo', 'networking')),
     ...listYaml(join(ISTIO_REFERENCE, 'testdata', 'xds', 'tests-testdata-config')),
@@ -95,9 +95,10 @@ function istioErrPath(err: string): string | undefined {
   return /^(spec(?:\.[A-Za-z0-9_]+|\[\d+\])+)(?::| in body)/.exec(err)?.[1];
 }
 
-/** The API server names only the last field of a bad item in a list (`name in body should be at least 1 chars long`). */
-function istioErrField(err: string): string | undefined {
-  return /^([A-Za-z0-9_]+) in body/.exec(err)?.[1];
+/** Kubernetes also names a field relative to its list item (`audiences[0] in body should be …`): its tail and reason. */
+function istioRelativeErr(err: string): { field: string; reason: string } | undefined {
+  const m = /^([A-Za-z0-9_]+(?:\[\d+\])*) in body (.+)$/.exec(err);
+  return m ? { field: m[1]!, reason: m[2]! } : undefined;
 }
 
 export function evaluate(cases: readonly CorpusCase[]): CaseResult[] {
@@ -109,10 +110,10 @@ export function evaluate(cases: readonly CorpusCase[]): CaseResult[] {
     if (c.expect === 'reject' && !r.ok && c.err !== undefined) {
       const err = c.err;
       const path = c.corpus === 'meshd' ? undefined : istioErrPath(err);
-      const field = c.corpus === 'meshd' ? undefined : istioErrField(err);
+      const relative = c.corpus === 'meshd' ? undefined : istioRelativeErr(err);
       messageMatch = problems.some((p) => p.includes(err)
         || (path !== undefined && (p === path || p.startsWith(`${path}:`) || p.startsWith(`${path}.`)))
-        || (field !== undefined && p.split(':')[0]!.endsWith(`.${field}`)));
+        || (relative !== undefined && p.split(': ')[0]!.endsWith(relative.field) && p.includes(relative.reason)));
     }
     return { ...c, got, problems, agree: got === c.expect, ...(messageMatch !== undefined ? { messageMatch } : {}) };
   });

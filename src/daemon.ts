@@ -12,12 +12,14 @@ import type { Logger } from './telemetry/log.js';
 import { Metrics } from './telemetry/metrics.js';
 import { Debouncer, type DebounceOptions } from './xds/debounce.js';
 import { bindGrpcServer, shutdownGrpcServer } from './net/grpc-server.js';
-import { DiscoveryServer } from './xds/server.js';
+import { DiscoveryServer, type DiscoveryServerOptions } from './xds/server.js';
 import { grpcGenerator } from './xds/generators/grpc/index.js';
 import { sidecarGenerator } from './xds/generators/sidecar/index.js';
 import { buildSecureServer, startRootPublisher, type SecurityOptions } from './ca/setup.js';
 import type { RootCertPublisher } from './ca/root-publisher.js';
 import type { SecureServer } from './ca/secure-server.js';
+import { JwksResolver } from './security/jwt/jwks-resolver.js';
+import { jwksNeeds } from './security/jwt/requestauthn.js';
 import { startWebhooks, type RunningWebhooks, type WebhookOptions } from './webhook/setup.js';
 
 export interface DaemonOptions {
@@ -26,6 +28,8 @@ export interface DaemonOptions {
   readonly monitoringAddr: string;
   readonly httpAddr: string;
   readonly debounce: DebounceOptions;
+  /** push scheduling and subscription limits of the xDS server (defaults: DiscoveryServer's) */
+  readonly xds?: Pick<DiscoveryServerOptions, 'push' | 'limits'>;
   readonly mesh?: MeshConfig;
   /** the mesh config file (`--mesh-config`): its config beats `mesh`, and its edits are followed */
   readonly meshConfigFile?: MeshConfigFileSource;
@@ -36,6 +40,8 @@ export interface DaemonOptions {
   readonly security?: SecurityOptions;
   /** the injection and validation webhooks (HTTPS, certificate from the CA); needs `security` */
   readonly webhook?: WebhookOptions;
+  /** RequestAuthentication JWKS fetching (security/jwt/jwks-resolver.ts) */
+  readonly jwks?: { readonly refreshIntervalMs?: number; readonly extraCaPem?: string };
 }
 
 export interface ListeningAddresses {
@@ -75,9 +81,12 @@ export class Daemon {
   readonly store = new ConfigStore();
   readonly metrics = new Metrics();
   readonly discovery: DiscoveryServer;
+  // Keepalive pings are answered only while the event loop turns: the push scheduler keeps it turning
+  // (bounded slices), so a healthy proxy is never cut for a missed ping during a large push.
   private readonly grpcServer = new grpc.Server({
     'grpc.max_receive_message_length': 16 * 1024 * 1024,
     'grpc.keepalive_time_ms': 30_000,
+    'grpc.keepalive_timeout_ms': 20_000,
   });
   private readonly httpServers: http.Server[] = [];
   private readonly sources: { stop(): Promise<void> }[] = [];
@@ -91,11 +100,29 @@ export class Daemon {
   /** generator warnings logged for the current snapshot (each distinct one once) */
   private readonly warned = new Set<string>();
   addresses: ListeningAddresses | undefined;
+  /** RequestAuthentication keys fetched from jwksUri / OpenID discovery: a snapshot input */
+  readonly jwks: JwksResolver;
+  private jwksRebuildQueued = false;
 
   constructor(private readonly options: DaemonOptions) {
     this.log = options.log;
+    this.jwks = new JwksResolver({
+      log: this.log,
+      ...(options.jwks?.refreshIntervalMs !== undefined ? { refreshIntervalMs: options.jwks.refreshIntervalMs } : {}),
+      ...(options.jwks?.extraCaPem !== undefined ? { extraCaPem: options.jwks.extraCaPem } : {}),
+      metrics: { fetchSuccess: this.metrics.jwksFetchSuccess, fetchFailure: this.metrics.jwksFetchFailure },
+      // fetched keys are data like any source's: a change is a new snapshot (never awaited by a push)
+      onChange: () => {
+        if (this.jwksRebuildQueued) return;
+        this.jwksRebuildQueued = true;
+        setImmediate(() => {
+          this.jwksRebuildQueued = false;
+          if (this.ready) this.rebuild(0, Date.now());
+        });
+      },
+    });
     this.mesh = options.meshConfigFile?.current ?? options.mesh ?? DEFAULT_MESH_CONFIG;
-    this.discovery = new DiscoveryServer({ log: this.log, metrics: this.metrics, generators: { grpc: grpcGenerator, sidecar: sidecarGenerator } });
+    this.discovery = new DiscoveryServer({ log: this.log, metrics: this.metrics, generators: { grpc: grpcGenerator, sidecar: sidecarGenerator }, ...options.xds });
     this.discovery.register(this.grpcServer);
     this.debouncer = new Debouncer(options.debounce, (events, firstAt) => this.rebuild(events.length, firstAt));
     this.store.on('change', (e) => {
@@ -169,7 +196,12 @@ export class Daemon {
   rebuild(events: number, firstEventAt: number): PushContext {
     const t0 = performance.now();
     this.warned.clear();
-    const ctx = new PushContext(this.store, `${new Date().toISOString()}/${++this.snapshotSeq}`, this.mesh, { onWarning: (w) => this.warnOnce(w) });
+    // start fetching keys the config now names (in the background: this snapshot has what is fetched so far)
+    this.jwks.sync(jwksNeeds(this.store.list('RequestAuthentication').map((s) => s.object)));
+    const ctx = new PushContext(this.store, `${new Date().toISOString()}/${++this.snapshotSeq}`, this.mesh, {
+      onWarning: (w) => this.warnOnce(w),
+      jwks: this.jwks.snapshot(),
+    });
     this.metrics.pushContextBuild.observe((performance.now() - t0) / 1000);
     this.metrics.services.set(ctx.registry.services.length);
     this.metrics.virtualServices.set(ctx.virtualServices.length);
@@ -199,6 +231,7 @@ export class Daemon {
   async stop(graceMs = 5000): Promise<void> {
     await this.options.meshConfigFile?.stop();
     this.debouncer.stop();
+    this.jwks.stop();
     this.rootPublisher?.stop();
     await this.webhooks?.stop();
     await Promise.all(this.sources.map((s) => s.stop()));

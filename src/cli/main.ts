@@ -3,6 +3,7 @@ import { Command, Option } from 'commander';
 import { runServe, type ServeFlags } from './serve.js';
 import { addSecurityFlags } from './security-flags.js';
 import { addWebhookFlags } from './webhook-flags.js';
+import { addXdsFlags } from './xds-flags.js';
 import { addAgentCommand } from './agent.js';
 import { addBootstrapCommand } from './bootstrap.js';
 import { runValidate } from './validate.js';
@@ -18,7 +19,7 @@ program
   .description('An istiod-compatible service-mesh control plane: Istio config in, xDS out.')
   .showHelpAfterError();
 
-addWebhookFlags(addSecurityFlags(program.command('serve')))
+addXdsFlags(addWebhookFlags(addSecurityFlags(program.command('serve'))))
   .description('run the control plane: watch config, serve xDS to proxies')
   .option('--config-dir <dir>', 'load mesh config (Istio and Kubernetes YAML/JSON) from this directory, watched')
   .option('--grpc-addr <addr>', 'plaintext xDS (ADS) address', ':15010')

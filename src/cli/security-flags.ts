@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import type https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
@@ -19,6 +20,9 @@ export interface SecurityFlags {
   jwtIssuer?: string;
   workloadCertTtl: string;
   maxWorkloadCertTtl: string;
+  /** RequestAuthentication JWKS fetching */
+  jwksCaFile?: string;
+  jwksRefreshInterval: string;
 }
 
 export const DEFAULT_CA_DIR = path.join(os.homedir(), '.meshd', 'ca');
@@ -35,7 +39,23 @@ export function addSecurityFlags(cmd: Command): Command {
     .option('--jwt-public-keys <file>', 'config-dir mode: trust service-account JWTs signed by these keys (PEM keys/certificates or JWKS)')
     .option('--jwt-issuer <iss>', 'with --jwt-public-keys: the only accepted token issuer (iss)')
     .option('--workload-cert-ttl <duration>', 'certificate lifetime when a CSR asks for none', '24h')
-    .option('--max-workload-cert-ttl <duration>', 'longest certificate lifetime a CSR may ask for', '2160h');
+    .option('--max-workload-cert-ttl <duration>', 'longest certificate lifetime a CSR may ask for', '2160h')
+    .option('--jwks-ca-file <file>', 'RequestAuthentication jwksUri over https: PEM roots trusted beside the system ones')
+    .option('--jwks-refresh-interval <duration>', 'how often fetched RequestAuthentication JWKS are re-fetched (istiod PILOT_JWT_PUB_KEY_REFRESH_INTERVAL)', '20m');
+}
+
+/** The JWKS fetcher's options (DaemonOptions.jwks); the CA file is read once, here, so a bad path fails at start. */
+export function jwksOptions(flags: Pick<SecurityFlags, 'jwksCaFile' | 'jwksRefreshInterval'>): { refreshIntervalMs: number; extraCaPem?: string } {
+  const refreshIntervalMs = parseDurationMs(flags.jwksRefreshInterval ?? '20m', '--jwks-refresh-interval');
+  if (!flags.jwksCaFile) return { refreshIntervalMs };
+  let extraCaPem: string;
+  try {
+    extraCaPem = fs.readFileSync(flags.jwksCaFile, 'utf8');
+  } catch (err) {
+    throw new Error(`--jwks-ca-file ${flags.jwksCaFile}: ${(err as Error).message}`);
+  }
+  if (!extraCaPem.includes('-----BEGIN CERTIFICATE-----')) throw new Error(`--jwks-ca-file ${flags.jwksCaFile}: no PEM certificate`);
+  return { refreshIntervalMs, extraCaPem };
 }
 
 /** The API server meshd already watches (Kubernetes source): TokenReview goes there unless --token-review-url says otherwise. */

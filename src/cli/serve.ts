@@ -6,10 +6,11 @@ import type { LabelSelector } from '../config/labels.js';
 import { parseDiscoverySelectors } from '../sources/kube/selectors.js';
 import { createLogger, type Logger } from '../telemetry/log.js';
 import { parseDurationMs } from './duration.js';
-import { kubeApiOf, securityOptions, type SecurityFlags } from './security-flags.js';
+import { jwksOptions, kubeApiOf, securityOptions, type SecurityFlags } from './security-flags.js';
 import { webhookOptions, type WebhookFlags } from './webhook-flags.js';
+import { xdsServerOptions, type XdsFlags } from './xds-flags.js';
 
-export interface ServeFlags extends Partial<SecurityFlags>, Partial<Omit<WebhookFlags, 'caDnsNames'>> {
+export interface ServeFlags extends Partial<SecurityFlags>, Partial<Omit<WebhookFlags, 'caDnsNames'>>, Partial<XdsFlags> {
   configDir?: string;
   grpcAddr: string;
   monitoringAddr: string;
@@ -72,9 +73,11 @@ export async function runServe(flags: ServeFlags, out: NodeJS.WritableStream = p
     monitoringAddr: flags.monitoringAddr,
     httpAddr: flags.httpAddr,
     debounce: { quietMs, maxMs },
+    xds: xdsServerOptions(flags),
     mesh,
     ...(meshFile ? { meshConfigFile: meshFile } : {}),
     log,
+    jwks: jwksOptions({ jwksCaFile: flags.jwksCaFile, jwksRefreshInterval: flags.jwksRefreshInterval ?? '20m' }),
     ...(flags.secureGrpcAddr
       ? { security: securityOptions(flags as SecurityFlags, kube && kubeApiOf(kube.kc), kube && { http: new KubeHttp(kube.kc), namespace: caNamespace(mesh) }) }
       : {}),

@@ -35,6 +35,10 @@ export const KINDS = {
     kind: 'Telemetry', group: 'telemetry.istio.io', versions: ['v1', 'v1alpha1'], storageVersion: 'v1alpha1',
     plural: 'telemetries', shortNames: ['telemetry'], clusterScoped: false, istio: true,
   },
+  RequestAuthentication: {
+    kind: 'RequestAuthentication', group: 'security.istio.io', versions: ['v1', 'v1beta1'],
+    plural: 'requestauthentications', shortNames: ['ra'], clusterScoped: false, istio: true,
+  },
   Service: {
     kind: 'Service', group: '', versions: ['v1'], plural: 'services', shortNames: ['svc'],
     clusterScoped: false, istio: false,

@@ -7,7 +7,7 @@ import type { J } from './json.js';
 // VirtualService HTTPMatchRequest → envoy.config.route.v3.RouteMatch the way current istiod writes it for
 // Envoy (route.TranslateRouteMatch): `string_match` header matchers, `safe_regex` without the deprecated
 // engine field, case_sensitive only when ignoreUriCase, query parameters, and JWT-claim conditions as
-// dynamic-metadata matchers on `istio_authn`. The proxyless generator keeps its legacy spelling
+// dynamic-metadata matchers on the JWT payload jwt_authn stores. The proxyless generator keeps its legacy spelling
 // (matchers.ts) because gRPC C-core rejects string_match.
 
 /** envoy.type.matcher.v3.StringMatcher (istiod util.ConvertToEnvoyMatch). */
@@ -42,8 +42,8 @@ export function envoyPathSpecifier(uri: StringMatch | undefined): J {
 }
 
 /**
- * `@request.auth.claims.a.b` / `@request.auth.claims[a][b]` → the claim path istiod matches in the
- * `istio_authn` filter's dynamic metadata (request.auth.claims → a → b).
+ * `@request.auth.claims.a.b` / `@request.auth.claims[a][b]` → the claim path [a, b] istiod matches under the
+ * JWT payload jwt_authn puts in dynamic metadata.
  */
 export function jwtClaimPath(header: string): string[] {
   const rest = header.slice('@request.auth.claims'.length);
@@ -51,13 +51,15 @@ export function jwtClaimPath(header: string): string[] {
   return rest.replace(/^\./, '').split('.').filter(Boolean);
 }
 
-/** A claim condition as a MetadataMatcher: claims may be lists, so the value is a list `one_of` match. */
+/**
+ * A claim condition as a MetadataMatcher on `envoy.filters.http.jwt_authn` → `payload` → claim path
+ * (istiod authz.MetadataMatcherForJWTClaims): the claim may be a list (one element matches) or a string.
+ */
 function claimMatcher(header: string, m: StringMatch | undefined, invert: boolean): J {
-  const path = ['request.auth.claims', ...jwtClaimPath(header)].map((key) => ({ key }));
-  const value: J = isPresenceMatch(m)
-    ? { present_match: true }
-    : { list_match: { one_of: { string_match: envoyStringMatcher(m as StringMatch) } } };
-  return { filter: 'istio_authn', path, value, ...(invert ? { invert: true } : {}) };
+  const path = ['payload', ...jwtClaimPath(header)].map((key) => ({ key }));
+  const one: J = isPresenceMatch(m) ? { present_match: true } : { string_match: envoyStringMatcher(m as StringMatch) };
+  const value: J = { or_match: { value_matchers: [{ list_match: { one_of: one } }, one] } };
+  return { filter: 'envoy.filters.http.jwt_authn', path, value, ...(invert ? { invert: true } : {}) };
 }
 
 function byName(a: J, b: J): number {

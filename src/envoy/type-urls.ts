@@ -9,6 +9,7 @@ export const ANY_TYPE = {
   HTTP_FAULT: `${PREFIX}envoy.extensions.filters.http.fault.v3.HTTPFault`,
   HTTP_RBAC: `${PREFIX}envoy.extensions.filters.http.rbac.v3.RBAC`,
   HTTP_EXT_AUTHZ: `${PREFIX}envoy.extensions.filters.http.ext_authz.v3.ExtAuthz`,
+  JWT_AUTHN: `${PREFIX}envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication`,
   NETWORK_EXT_AUTHZ: `${PREFIX}envoy.extensions.filters.network.ext_authz.v3.ExtAuthz`,
   UPSTREAM_TLS_CONTEXT: `${PREFIX}envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext`,
   DOWNSTREAM_TLS_CONTEXT: `${PREFIX}envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext`,

@@ -43,6 +43,8 @@ const PRINTER_COLUMNS: Partial<Record<Kind, readonly PrinterColumn[]>> = {
     { name: 'Action', type: 'string', jsonPath: '.spec.action', description: 'The operation to take.' },
     AGE,
   ],
+  // Istio's RequestAuthentication CRD defines no printer columns
+  RequestAuthentication: [],
 };
 
 /** Istio's status shape is open (conditions, validationMessages, observedGeneration…): kept as written. */
@@ -92,7 +94,7 @@ export function crdFor(kind: Kind): Record<string, unknown> {
       },
       scope: 'Namespaced',
       versions: versions.map((name) => ({
-        additionalPrinterColumns: (PRINTER_COLUMNS[kind] ?? [AGE]).map((c) => ({ ...c })),
+        ...((PRINTER_COLUMNS[kind] ?? [AGE]).length > 0 ? { additionalPrinterColumns: (PRINTER_COLUMNS[kind] ?? [AGE]).map((c) => ({ ...c })) } : {}),
         name,
         schema: { openAPIV3Schema: { type: 'object', properties: { spec, status: STATUS_SCHEMA } } },
         served: true,

@@ -3,7 +3,7 @@ import type { Kind } from '../config/kinds.js';
 import { labelsMatch } from '../config/labels.js';
 import { DEFAULT_MESH_CONFIG, type MeshConfig } from '../config/mesh-config.js';
 import type { ConfigStore, StoredObject } from '../config/store.js';
-import type { AuthorizationPolicy, DestinationRule, PeerAuthentication, VirtualService } from '../config/schemas/index.js';
+import type { AuthorizationPolicy, DestinationRule, PeerAuthentication, RequestAuthentication, VirtualService } from '../config/schemas/index.js';
 import { buildRegistry, endpointKey, type Registry } from './registry.js';
 import type { MeshService, ServiceEndpoint, Workload } from './types.js';
 import type { Proxy } from './proxy.js';
@@ -64,7 +64,7 @@ function byCreation<T extends { revision: number; namespace: string; config: { m
 // covering the collection; they are kept narrow (the service list does not change when a Pod does).
 
 /** Kinds whose whole collection a generator can read (see the getters below). */
-export type CollectionKind = 'VirtualService' | 'DestinationRule' | 'PeerAuthentication' | 'AuthorizationPolicy' | 'Telemetry' | 'Namespace';
+export type CollectionKind = 'VirtualService' | 'DestinationRule' | 'PeerAuthentication' | 'AuthorizationPolicy' | 'RequestAuthentication' | 'Telemetry' | 'Namespace';
 
 /** What one lookup through a PushContext read. */
 export type Dependency =
@@ -84,7 +84,9 @@ export type Dependency =
   | { readonly kind: 'servicesIn'; readonly namespace: string }
   /** the whole registry — services, endpoints and pods (only code outside the generators reads it) */
   | { readonly kind: 'registry' }
-  | { readonly kind: 'collection'; readonly of: CollectionKind };
+  | { readonly kind: 'collection'; readonly of: CollectionKind }
+  /** the JWKS meshd fetched for a jwtRule source (issuer + jwksUri) */
+  | { readonly kind: 'jwks'; readonly source: string };
 
 /** A Dependency as a string, unique per dependency: what the recorder and the cache key by. */
 export function dependencyId(d: Dependency): string {
@@ -101,6 +103,8 @@ export function dependencyId(d: Dependency): string {
       return `servicesIn${SEP}${d.namespace}`;
     case 'collection':
       return `collection${SEP}${d.of}`;
+    case 'jwks':
+      return `jwks${SEP}${d.source}`;
     case 'services':
     case 'registry':
       return d.kind;
@@ -132,6 +136,16 @@ const SEP = '\u0000';
 export interface PushContextOptions {
   /** where generators' warnings go (see warn()) */
   readonly onWarning?: (message: string) => void;
+  /**
+   * JWKS fetched for RequestAuthentication jwtRules (security/jwt/jwks-resolver.ts), by jwksSourceKey():
+   * data like any other source's, so a fetch or a refresh that changes keys is a new snapshot
+   */
+  readonly jwks?: ReadonlyMap<string, string>;
+}
+
+/** The key of a fetched JWKS: its issuer and jwksUri (empty: found by OpenID discovery from the issuer). */
+export function jwksSourceKey(issuer: string, jwksUri: string): string {
+  return `${issuer}\u0000${jwksUri}`;
 }
 
 /**
@@ -148,6 +162,8 @@ export class PushContext {
   private readonly paList: readonly StoredObject<'PeerAuthentication'>[];
   private readonly apList: readonly StoredObject<'AuthorizationPolicy'>[];
   private readonly telemetryIndex: TelemetryIndex;
+  private readonly raList: readonly StoredObject<'RequestAuthentication'>[];
+  private readonly jwksKeys: ReadonlyMap<string, string>;
   private readonly nsLabels: ReadonlyMap<string, Readonly<Record<string, string>>>;
   /** per kind: digest over every object's key and revision, the fingerprint of whole-collection reads */
   private readonly kindDigests = new Map<Kind, string>();
@@ -170,7 +186,7 @@ export class PushContext {
     this.meshDigest = createHash('sha1').update(JSON.stringify(mesh)).digest('base64url').slice(0, 12);
     this.onWarning = options.onWarning;
     this.builtAt = new Date();
-    for (const kind of ['Service', 'EndpointSlice', 'Pod', 'Namespace', 'VirtualService', 'DestinationRule', 'PeerAuthentication', 'AuthorizationPolicy', 'Telemetry'] as const) {
+    for (const kind of ['Service', 'EndpointSlice', 'Pod', 'Namespace', 'VirtualService', 'DestinationRule', 'PeerAuthentication', 'AuthorizationPolicy', 'RequestAuthentication', 'Telemetry'] as const) {
       const h = createHash('sha1');
       for (const o of store.list(kind)) h.update(`${o.object.metadata.namespace ?? ''}/${o.object.metadata.name}@${o.revision};`);
       this.kindDigests.set(kind, h.digest('base64url'));
@@ -205,6 +221,8 @@ export class PushContext {
     this.paList = store.list('PeerAuthentication');
     this.apList = store.list('AuthorizationPolicy');
     this.telemetryIndex = new TelemetryIndex(store.list('Telemetry'), mesh.rootNamespace);
+    this.raList = [...store.list('RequestAuthentication')].sort((a, b) => a.revision - b.revision);
+    this.jwksKeys = options.jwks ?? new Map();
     this.nsLabels = new Map(store.list('Namespace').map((n) => [n.object.metadata.name, n.object.metadata.labels ?? {}]));
     // Lookups run once per generated resource: index them so a push stays linear in the mesh size.
     for (const vs of this.vsList) {
@@ -260,6 +278,18 @@ export class PushContext {
     dep({ kind: 'collection', of: 'Telemetry' });
     return this.telemetryIndex;
   }
+  get requestAuthentications(): readonly StoredObject<'RequestAuthentication'>[] {
+    dep({ kind: 'collection', of: 'RequestAuthentication' });
+    return this.raList;
+  }
+
+  /** The fetched JWKS of a jwtRule without inline `jwks` (undefined: not fetched yet, or the fetch failed). */
+  jwks(issuer: string, jwksUri: string): string | undefined {
+    const key = jwksSourceKey(issuer, jwksUri);
+    dep({ kind: 'jwks', source: key });
+    return this.jwksKeys.get(key);
+  }
+
   get namespaceLabels(): ReadonlyMap<string, Readonly<Record<string, string>>> {
     dep({ kind: 'collection', of: 'Namespace' });
     return this.nsLabels;
@@ -337,6 +367,10 @@ export class PushContext {
         return `${this.kindDigests.get('Service')}${this.kindDigests.get('Pod')}${this.kindDigests.get('EndpointSlice')}`;
       case 'collection':
         return this.kindDigests.get(d.of) ?? '-';
+      case 'jwks': {
+        const body = this.jwksKeys.get(d.source);
+        return body === undefined ? '-' : createHash('sha1').update(body).digest('base64url');
+      }
     }
   }
 
@@ -395,5 +429,10 @@ export class PushContext {
 
   authorizationPoliciesIn(namespace: string): readonly AuthorizationPolicy[] {
     return this.authorizationPolicies.filter((p) => p.object.metadata.namespace === namespace).map((p) => p.object);
+  }
+
+  /** RequestAuthentications of `namespace`, oldest first. */
+  requestAuthenticationsIn(namespace: string): readonly RequestAuthentication[] {
+    return this.requestAuthentications.filter((p) => (p.object.metadata.namespace ?? 'default') === namespace).map((p) => p.object);
   }
 }

@@ -1,4 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
+import http2 from 'node:http2';
 
 // Binding and stopping a grpc-js server the same way for every port meshd serves (plaintext xDS on
 // 15010, CA + xDS over TLS on 15012).
@@ -21,4 +22,28 @@ export function shutdownGrpcServer(server: grpc.Server, graceMs: number): Promis
       resolve();
     });
   });
+}
+
+/**
+ * Resets a server call's HTTP/2 stream at once (RST_STREAM CANCEL), whatever it still has to write.
+ * The only way to end a call whose client stopped reading: a status goes out in trailers, after the
+ * data the client does not take. grpc-js has no public API for it, so this follows its call objects
+ * (ServerDuplexStreamImpl.call → ServerInterceptingCall.nextCall → BaseServerInterceptingCall.stream);
+ * test/xds/push-fairness.test.ts fails if a grpc-js upgrade moves them. Returns whether it found the stream.
+ */
+export function resetServerCall(call: object): boolean {
+  let o: unknown = call;
+  for (let depth = 0; depth < 5 && typeof o === 'object' && o !== null; depth++) {
+    const stream = (o as { stream?: unknown }).stream;
+    if (isHttp2Stream(stream)) {
+      if (!stream.closed && !stream.destroyed) stream.close(http2.constants.NGHTTP2_CANCEL);
+      return true;
+    }
+    o = (o as { call?: unknown }).call ?? (o as { nextCall?: unknown }).nextCall;
+  }
+  return false;
+}
+
+function isHttp2Stream(s: unknown): s is http2.Http2Stream {
+  return typeof s === 'object' && s !== null && 'rstCode' in s && typeof (s as { close?: unknown }).close === 'function';
 }

@@ -111,7 +111,8 @@ function requestPrincipal(v: string): J {
 
 /** audiences/presenter/claims: one metadata matcher over all values (the claim may be a list or a string). */
 function claimMatcher(path: string[], values: readonly string[]): J {
-  const ors = { or_match: { value_matchers: values.map((v) => ({ string_match: stringMatcher(v) })) } };
+  // an OrMatcher needs at least two matchers (Envoy's PGV rule): one value is its string_match alone
+  const ors = values.length === 1 ? { string_match: stringMatcher(values[0]!) } : { or_match: { value_matchers: values.map((v) => ({ string_match: stringMatcher(v) })) } };
   return jwtMetadata(path, { or_match: { value_matchers: [{ list_match: { one_of: ors } }, ors] } });
 }
 

@@ -5,6 +5,7 @@ import type { Workload } from '../model/types.js';
 import { ANY_TYPE, anyOf, TLS_TRANSPORT_SOCKET_NAME } from '../envoy/type-urls.js';
 import { effectiveMtls, peerAuthenticationLabelKeys, type MtlsMode } from './authn.js';
 import { buildHttpFilters, meshTrustDomainBundle, policiesForWorkload } from './authz.js';
+import { jwtRulesForWorkload } from './jwt/requestauthn.js';
 import type { J } from '../envoy/json.js';
 
 // PeerAuthentication / AuthorizationPolicy / DestinationRule tls → what proxyless gRPC accepts
@@ -21,6 +22,8 @@ import type { J } from '../envoy/json.js';
 //   AUDIT is left out: gRPC implements no LOG action). Header matchers use the deprecated
 //   exact_match/prefix_match/… form C-core 1.51 understands. gRPC servers need GRPC_XDS_EXPERIMENTAL_RBAC=true
 //   (grpc-js) or they NACK the listener.
+//   RequestAuthentication: gRPC has no jwt_authn filter; meshd generates none and warns (see
+//   grpcInboundSecurity), so requestPrincipals/request.auth.* ALLOW rules deny and DENY rules never match.
 //
 // Client (CDS `outbound|PORT|SUBSET|FQDN`):
 //   DestinationRule tls.mode ISTIO_MUTUAL             → UpstreamTlsContext with provider instances, SANs
@@ -113,6 +116,12 @@ export function grpcInboundSecurity(ctx: PushContext, proxy: Proxy, port: number
   // no ext_authz option: a CUSTOM policy fails closed on proxyless servers
   const built = buildHttpFilters({ ...sel, audit: [] }, { trustDomainBundle: meshTrustDomainBundle(ctx) });
   const warnings = [...built.warnings, ...(sel.audit.length > 0 ? [`AUDIT policies ${sel.audit.map((p) => `${p.namespace}/${p.name}`).join(', ')} are not applied to proxyless gRPC servers`] : [])];
+  // gRPC's xDS server has no jwt_authn filter (gRFC A41 RBAC only; istiod's grpcgen writes none either):
+  // tokens are not verified, and requestPrincipals / request.auth.* rules read JWT metadata gRPC never has
+  const jwtFrom = [...new Set(jwtRulesForWorkload(ctx, proxy.namespace, labels).map((r) => r.from))];
+  if (jwtFrom.length > 0) {
+    warnings.push(`RequestAuthentication ${jwtFrom.join(', ')} is not enforced: proxyless gRPC servers have no JWT filter (tokens are not verified; AuthorizationPolicy requestPrincipals and request.auth.* conditions never match there)`);
+  }
   for (const w of warnings) ctx.warn(`proxyless gRPC ${proxy.namespace}/${proxy.podName}: ${w}`);
   // gRPC NACKs an HCM whose HTTP filters share a name (Envoy does not care): one name per RBAC filter
   const used = new Map<string, number>();
@@ -163,6 +172,7 @@ export function grpcUpstreamTransportSocket(ctx: PushContext, _proxy: Proxy, tls
 export function securityLabelKeys(ctx: PushContext): string[] {
   const keys = new Set<string>([TLS_MODE_LABEL, ...peerAuthenticationLabelKeys(ctx)]);
   for (const s of ctx.authorizationPolicies) for (const k of Object.keys(s.object.spec.selector?.matchLabels ?? {})) keys.add(k);
+  for (const s of ctx.requestAuthentications) for (const k of Object.keys(s.object.spec.selector?.matchLabels ?? {})) keys.add(k);
   return [...keys];
 }
 

@@ -5,6 +5,7 @@ import { meshCommonTlsContext } from '../envoy/sds.js';
 import { effectiveMtls, type MtlsMode } from './authn.js';
 import { buildHttpFilters, buildTcpFilters, meshTrustDomainBundle, policiesForWorkload } from './authz.js';
 import { resolveExtensionProviders } from './ext-authz.js';
+import { buildJwtAuthnFilter, jwtRulesForWorkload } from './jwt/requestauthn.js';
 import type { J } from '../envoy/json.js';
 
 // What PeerAuthentication and AuthorizationPolicy put on an Envoy sidecar's inbound port (istiod
@@ -23,6 +24,9 @@ import type { J } from '../envoy/json.js';
 // `istio-peer-exchange` on TCP chains only because it also installs istio-proxy's metadata-exchange network
 // filter there; meshd does not, and a server that selected that ALPN would make the client's filter prefix
 // the stream with exchange bytes nothing strips (istiod's own PILOT_DISABLE_MX_ALPN behaviour).
+//
+// RequestAuthentication: istiod's jwt_authn filter (jwt/requestauthn.ts) after the CUSTOM (ext_authz)
+// filters and before the AUDIT/DENY/ALLOW RBAC filters, so RBAC sees the verified JWT payload.
 //
 // RBAC: the policies of the root namespace and of the workload's namespace selecting it, in Istio's order
 // (CUSTOM as RBAC shadow + ext_authz to the mesh config's provider, AUDIT, DENY, ALLOW; `spec: {}` denies
@@ -48,7 +52,7 @@ export interface SidecarInboundSecurity {
    * Istio's ALPN) for the mTLS filter chains; undefined when the port takes no mTLS (DISABLE)
    */
   readonly transportSocket?: J;
-  /** RBAC HTTP filters, in order, to insert before the router on HTTP chains */
+  /** CUSTOM ext_authz, jwt_authn and RBAC HTTP filters, in order, to insert before the router on HTTP chains */
   readonly httpFilters: readonly J[];
   /** RBAC network filters, in order, to insert before tcp_proxy on TCP chains */
   readonly networkFilters: readonly J[];
@@ -88,12 +92,14 @@ export function sidecarInboundSecurity(ctx: PushContext, proxy: Proxy, port: num
   const opts = { trustDomainBundle: meshTrustDomainBundle(ctx), extAuthz: selected.custom.length > 0 ? resolveExtensionProviders(ctx) : new Map() };
   const http = buildHttpFilters(selected, opts);
   const tcp = buildTcpFilters(selected, opts);
-  for (const w of new Set([...http.warnings, ...tcp.warnings])) ctx.warn(`sidecar ${proxy.namespace}/${proxy.podName}: ${w}`);
+  const jwt = buildJwtAuthnFilter(ctx, jwtRulesForWorkload(ctx, proxy.namespace, labels));
+  for (const w of new Set([...http.warnings, ...tcp.warnings, ...jwt.warnings])) ctx.warn(`sidecar ${proxy.namespace}/${proxy.podName}: ${w}`);
+  const custom = http.actions.filter((a) => a === 'CUSTOM').length;
   return {
     mode: pa.mode,
     ...(pa.mode !== 'DISABLE' ? { transportSocket: sidecarDownstreamTlsSocket() } : {}),
-    httpFilters: http.filters,
+    httpFilters: [...http.filters.slice(0, custom), ...(jwt.filter ? [jwt.filter] : []), ...http.filters.slice(custom)],
     networkFilters: tcp.filters,
-    notes: [`mTLS ${pa.mode} from ${pa.from}`, ...new Set([...http.warnings, ...tcp.warnings, ...http.notes, ...tcp.notes])],
+    notes: [`mTLS ${pa.mode} from ${pa.from}`, ...new Set([...http.warnings, ...tcp.warnings, ...jwt.warnings, ...http.notes, ...tcp.notes])],
   };
 }

@@ -1,3 +1,4 @@
+import { metadataMatches } from './metadata-match.js';
 import { re2FullMatch } from '../regex/re2.js';
 import { wrapped, type Json } from './resources.js';
 
@@ -150,6 +151,8 @@ export interface RouteRequest {
   /** Sample for runtime_fraction (Envoy: a random number per request). */
   readonly random: number;
   readonly tlsPresented: boolean;
+  /** dynamic metadata HTTP filters set before routing (jwt_authn's payload), filter name → value */
+  readonly dynamicMetadata?: ReadonlyMap<string, unknown>;
 }
 
 /** How the path condition matched: the part `prefix_rewrite` replaces. */
@@ -205,9 +208,7 @@ export function routeMatches(match: Json, req: RouteRequest): PathMatch | undefi
     const presented = wrapped<boolean>(match.tls_context.presented);
     if (presented !== undefined && presented !== req.tlsPresented) return undefined;
   }
-  if (match.dynamic_metadata !== undefined && (match.dynamic_metadata as unknown[]).length > 0) {
-    throw new UnsupportedConfigError('RouteMatch.dynamic_metadata is not supported by the simulator');
-  }
+  if (!((match.dynamic_metadata ?? []) as Json[]).every((m) => metadataMatches(m, req.dynamicMetadata ?? new Map()))) return undefined;
   return pathMatches(match, req);
 }
 

@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ConfigStore } from '../config/store.js';
 import { describeOrigin } from '../config/origin.js';
 import { ALL_KINDS } from '../config/kinds.js';
-import type { DiscoveryServer } from '../xds/server.js';
+import type { AnyConnection, DiscoveryServer } from '../xds/server.js';
 import { SHORT_TYPE } from '../xds/resource-types.js';
 import type { Subscription } from '../xds/connection.js';
 import type { Metrics } from './metrics.js';
@@ -17,12 +17,18 @@ export interface DebugSources {
   readonly isReady: () => boolean;
 }
 
+/**
+ * One entry per stream: what each type was sent and what the client said back, and the write in
+ * progress if any (`stalled` once it has waited past the slow threshold). Streams meshd cut because
+ * their writes did not complete follow, with why and when (the last 100).
+ */
 export function syncz(discovery: DiscoveryServer): object[] {
-  return discovery.connections.map((c) => ({
+  const live = discovery.connections.map((c) => ({
     proxy: c.proxy.id,
     connection: c.id,
     mode: c.mode,
     generator: c.proxy.generator,
+    sending: sendingState(discovery, c),
     types: Object.fromEntries(
       [...c.watches].map(([type, w]) => [
         SHORT_TYPE[type] ?? type,
@@ -35,6 +41,13 @@ export function syncz(discovery: DiscoveryServer): object[] {
       ]),
     ),
   }));
+  const cut = discovery.recentCuts.map((c) => ({ proxy: c.proxy, connection: c.connection, cut: { reason: c.reason, at: c.at.toISOString() } }));
+  return [...live, ...cut];
+}
+
+function sendingState(discovery: DiscoveryServer, conn: AnyConnection): object | undefined {
+  const w = discovery.pendingWrite(conn);
+  return w && { bytes: w.bytes, pendingMs: Math.round(w.ms), stalled: w.slow };
 }
 
 export function adsz(discovery: DiscoveryServer): object {

@@ -60,6 +60,39 @@ export class Metrics {
     name: 'pilot_xds_send_time', help: 'Total time in seconds Pilot takes to send generated configuration.',
     buckets: [0.01, 0.1, 1, 3, 5, 10, 20, 30], registers: [this.registry],
   });
+  readonly writeTimeouts = new client.Counter({
+    name: 'pilot_xds_write_timeout', help: 'Pilot XDS response write timeouts.', registers: [this.registry],
+  });
+  readonly subscriptionRefusals = new client.Counter({
+    name: 'meshd_xds_subscription_limit_refusals_total',
+    help: 'xDS streams refused (RESOURCE_EXHAUSTED) for subscribing to more resource names than the limits allow.',
+    registers: [this.registry],
+  });
+  /** set by the xDS server: its push scheduler's figures */
+  xdsPushStats: (() => { waiting: number; writing: number; slow: number; bytesInFlight: number }) | undefined;
+  readonly xdsPushWaiting = new client.Gauge({
+    name: 'meshd_xds_push_waiting', help: 'xDS streams waiting for their turn to be sent a response.', registers: [this.registry],
+    collect: () => {
+      if (this.xdsPushStats) this.xdsPushWaiting.set(this.xdsPushStats().waiting);
+    },
+  });
+  readonly xdsWritesInProgress = new client.Gauge({
+    name: 'meshd_xds_writes_in_progress',
+    help: 'xDS responses being written (state=active counts against the push throttle; slow ones have waited longer than the slow threshold).',
+    labelNames: ['state'] as const, registers: [this.registry],
+    collect: () => {
+      if (!this.xdsPushStats) return;
+      const s = this.xdsPushStats();
+      this.xdsWritesInProgress.set({ state: 'active' }, s.writing - s.slow);
+      this.xdsWritesInProgress.set({ state: 'slow' }, s.slow);
+    },
+  });
+  readonly xdsBytesInFlight = new client.Gauge({
+    name: 'meshd_xds_bytes_in_flight', help: 'Bytes of xDS responses written but not yet taken by their streams.', registers: [this.registry],
+    collect: () => {
+      if (this.xdsPushStats) this.xdsBytesInFlight.set(this.xdsPushStats().bytesInFlight);
+    },
+  });
   readonly pushContextBuild = new client.Histogram({
     name: 'pilot_pushcontext_init_seconds', help: 'Total time in seconds Pilot takes to init pushContext.',
     buckets: [0.01, 0.1, 0.5, 1, 3, 5], registers: [this.registry],
@@ -86,6 +119,16 @@ export class Metrics {
   readonly kubeStatusWrites = new client.Counter({
     name: 'meshd_kube_status_writes_total', help: 'Status subresource writes for refused Istio objects, by result (ok, stale, error).',
     labelNames: ['result'] as const, registers: [this.registry],
+  });
+
+  // istiod's JWKS resolver (pilot/pkg/model/jwks_resolver.go): RequestAuthentication keys meshd fetches.
+  readonly jwksFetchSuccess = new client.Counter({
+    name: 'pilot_jwks_resolver_network_fetch_success_total', help: 'Total number of successfully network fetch by pilot jwks resolver',
+    registers: [this.registry],
+  });
+  readonly jwksFetchFailure = new client.Counter({
+    name: 'pilot_jwks_resolver_network_fetch_fail_total', help: 'Total number of failed network fetch by pilot jwks resolver',
+    registers: [this.registry],
   });
 
   // Citadel (security/pkg/server/ca/monitoring.go): the CSR service on 15012.

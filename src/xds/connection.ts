@@ -57,13 +57,22 @@ export type XdsCall<Req> = grpc.ServerDuplexStream<Req, Uint8Array>;
 
 export type XdsMode = 'sotw' | 'delta';
 
-/** One proxy's ADS stream: its watches by type and its nonce sequence. */
+/** One proxy's ADS stream: its watches by type, its nonce sequence, and what it waits for. */
 export abstract class StreamConnection<W extends TypeWatch = TypeWatch> {
   abstract readonly mode: XdsMode;
   readonly watches = new Map<TypeUrl, W>();
   readonly connectedAt = new Date();
   private nonceSeq = 0;
   closed = false;
+  /** types that want a response when the stream's turn comes (requests and snapshots coalesce here) */
+  readonly pending = new Set<TypeUrl>();
+  /** when the config change behind the push this stream has not finished yet was first seen */
+  pushTriggeredAt: number | undefined;
+  wroteSincePush = false;
+  /** resource names subscribed on all types, as last counted against the limits */
+  subscribedNames = 0;
+  /** requests read from the stream */
+  requests = 0;
 
   constructor(
     readonly id: string,

@@ -1,6 +1,5 @@
-import { once } from 'node:events';
-import { setImmediate as nextTurn } from 'node:timers/promises';
 import * as grpc from '@grpc/grpc-js';
+import { resetServerCall } from '../net/grpc-server.js';
 import type { Logger } from '../telemetry/log.js';
 import type { Metrics, XdsShortType } from '../telemetry/metrics.js';
 import type { PushContext } from '../model/push-context.js';
@@ -11,7 +10,7 @@ import { DeltaProtocol, type DeltaConnection } from './delta.js';
 import { decodeDeltaDiscoveryRequest } from './delta-wire.js';
 import type { Generator } from './generators/generator.js';
 import type { ProtocolHost, XdsProtocol } from './protocol.js';
-import { PushQueue } from './push-queue.js';
+import { DEFAULT_PUSH_SCHEDULER_OPTIONS, PushScheduler, type PushSchedulerOptions, type PushSchedulerStats } from './push-scheduler.js';
 import { Resolver, type ResolverStats } from './resolve.js';
 import { PUSH_ORDER, SHORT_TYPE, type TypeUrl } from './resource-types.js';
 import { SotwProtocol, type SotwConnection } from './sotw.js';
@@ -46,10 +45,30 @@ export interface DiscoveryServerOptions {
   readonly log: Logger;
   readonly metrics: Metrics;
   readonly generators: Partial<Record<GeneratorName, Generator>>;
-  /** concurrent pushes (istiod's PILOT_PUSH_THROTTLE) */
-  readonly pushConcurrency?: number;
+  /** how responses are scheduled and bounded (concurrency = istiod's PILOT_PUSH_THROTTLE, send timeout) */
+  readonly push?: Partial<PushSchedulerOptions>;
+  readonly limits?: Partial<SubscriptionLimits>;
   readonly controlPlaneId?: string;
 }
+
+/** Bounds on what clients can make meshd hold: subscribed resource names (every type of a stream together). */
+export interface SubscriptionLimits {
+  readonly namesPerConnection: number;
+  readonly namesTotal: number;
+}
+
+export const DEFAULT_SUBSCRIPTION_LIMITS: SubscriptionLimits = { namesPerConnection: 100_000, namesTotal: 10_000_000 };
+
+/** A stream meshd cut because its writes did not complete: kept for /debug/syncz. */
+export interface CutStream {
+  readonly connection: string;
+  readonly proxy: string;
+  readonly peer: string;
+  readonly reason: string;
+  readonly at: Date;
+}
+
+const RECENT_CUTS = 100;
 
 /** A reason to refuse the proxy a stream announces, or undefined to accept it. */
 export type ProxyCheck = (proxy: Proxy) => string | undefined;
@@ -65,9 +84,11 @@ export type StreamGuard = (call: XdsCall<unknown>) => Promise<ProxyCheck>;
 export class DiscoveryServer implements ProtocolHost {
   private ctx: PushContext | undefined;
   private readonly resolver: Resolver;
-  private pushStartedAt = 0;
   private readonly conns = new Map<string, AnyConnection>();
-  private readonly queue: PushQueue<AnyConnection>;
+  private readonly scheduler: PushScheduler<AnyConnection>;
+  private readonly limits: SubscriptionLimits;
+  private namesTotal = 0;
+  private readonly cuts: CutStream[] = [];
   private readonly protocols: { readonly [M in XdsMode]: XdsProtocol };
   private connSeq = 0;
   readonly log: Logger;
@@ -80,9 +101,31 @@ export class DiscoveryServer implements ProtocolHost {
     this.controlPlaneId = options.controlPlaneId ?? 'meshd';
     this.resolver = new Resolver(options.generators);
     this.protocols = { sotw: new SotwProtocol(this) as XdsProtocol, delta: new DeltaProtocol(this) as XdsProtocol };
-    this.queue = new PushQueue(options.pushConcurrency ?? 100, (c) => this.pushConnection(c), (c, err) =>
-      this.log.error({ err, proxy: c.proxy.id }, 'push failed'),
+    this.limits = { ...DEFAULT_SUBSCRIPTION_LIMITS, ...options.limits };
+    this.scheduler = new PushScheduler(
+      {
+        sendNext: (c, done) => this.sendNext(c, done),
+        cut: (c, ms, bytes) => this.cutStalled(c, ms, bytes),
+        onWriteDone: (_c, _bytes, ms) => this.metrics.xdsSendTime.observe(ms / 1000),
+      },
+      { ...DEFAULT_PUSH_SCHEDULER_OPTIONS, ...options.push },
     );
+    this.metrics.xdsPushStats = () => this.pushStats;
+  }
+
+  /** the scheduler's view: streams waiting for a turn, writes in progress, bytes in flight, streams cut */
+  get pushStats(): PushSchedulerStats {
+    return this.scheduler.stats;
+  }
+
+  /** the streams cut for not taking their writes, newest last (bounded) */
+  get recentCuts(): readonly CutStream[] {
+    return this.cuts;
+  }
+
+  /** the write in progress on a stream, if any: how long it has been pending, its size, whether slow */
+  pendingWrite(conn: AnyConnection): { ms: number; bytes: number; slow: boolean } | undefined {
+    return this.scheduler.pendingWrite(conn);
   }
 
   get snapshot(): PushContext | undefined {
@@ -121,13 +164,19 @@ export class DiscoveryServer implements ProtocolHost {
     );
   }
 
-  /** Installs a new snapshot and queues a push to every connected proxy. */
+  /**
+   * Installs a new snapshot: every type every connected proxy watches wants a response (coalescing with
+   * any still pending), produced when the proxy's turn comes.
+   */
   push(ctx: PushContext, triggeredAt: number = Date.now()): void {
     this.ctx = ctx;
     this.recordCacheReads();
     this.resolver.beginSnapshot(ctx);
-    this.pushStartedAt = triggeredAt;
-    for (const c of this.conns.values()) this.queue.enqueue(c);
+    for (const c of this.conns.values()) {
+      c.pushTriggeredAt ??= triggeredAt;
+      for (const type of c.watches.keys()) c.pending.add(type);
+      this.scheduler.wake(c);
+    }
   }
 
   private readonly cacheReadsSeen = { hit: 0, miss: 0 };
@@ -141,25 +190,24 @@ export class DiscoveryServer implements ProtocolHost {
     this.cacheReadsSeen.miss = built;
   }
 
-  /** Resolves once every queued push has been written. */
+  /** Resolves once no stream waits for a response and every write is done. */
   settled(): Promise<void> {
-    return this.queue.idle();
+    return this.scheduler.idle();
   }
 
   closeAll(): void {
-    for (const c of this.conns.values()) c.call.end();
+    this.scheduler.stop();
+    for (const c of this.conns.values()) {
+      if (this.scheduler.writing(c)) resetServerCall(c.call);
+      else c.call.end();
+    }
   }
 
   private onStream(call: XdsCall<unknown>, mode: XdsMode, check?: ProxyCheck): void {
     let conn: AnyConnection | undefined;
     const peer = call.getPeer();
     const close = () => {
-      if (!conn || conn.closed) return;
-      conn.closed = true;
-      this.conns.delete(conn.id);
-      this.queue.remove(conn);
-      this.metrics.xdsClients.dec({ version: conn.proxy.istioVersion || 'unknown' });
-      this.log.info({ proxy: conn.proxy.id, conn: conn.id, mode: conn.mode }, 'proxy disconnected');
+      if (conn) this.forget(conn);
     };
     const protocol = this.protocols[mode];
     call.on('data', (req: { node?: unknown }) => {
@@ -168,8 +216,15 @@ export class DiscoveryServer implements ProtocolHost {
           conn = this.connect(call, protocol, req.node, peer, check);
           if (!conn) return;
         }
+        if (conn.closed) return;
+        conn.requests++;
+        // Only record what the client wants: responses are produced when the scheduler gives this
+        // stream its turn, never here in the data callback.
         const type = protocol.onRequest(conn, req);
-        if (type && this.ctx) this.answer(conn, type);
+        if (!type) return;
+        if (!this.withinLimits(conn)) return;
+        conn.pending.add(type);
+        if (this.ctx) this.scheduler.wake(conn);
       } catch (err) {
         this.log.error({ err, peer }, 'failed to handle discovery request');
         call.emit('error', { code: grpc.status.INTERNAL, details: (err as Error).message });
@@ -237,40 +292,83 @@ export class DiscoveryServer implements ProtocolHost {
   }
 
   /**
-   * Asks the connection's protocol for the response that brings its watch of `type` up to date, writes
-   * it and records it. Returns whether anything was written.
+   * The stream's turn: the next type that wants an answer, in make-before-break order, gets the
+   * response its protocol builds from the current snapshot. Returns the bytes written, or undefined when
+   * the stream needs nothing (then a pending push to it has converged).
    */
-  private answer(conn: AnyConnection, type: TypeUrl): boolean {
-    const response = this.protocols[conn.mode].respond(conn, type);
-    if (!response) return false;
-    const watch = conn.watch(type);
-    watch.sentNonce = response.nonce;
-    watch.sentVersion = this.ctx!.version;
-    watch.sentAt = new Date();
-    const t0 = performance.now();
-    conn.call.write(response.bytes);
-    this.metrics.xdsSendTime.observe((performance.now() - t0) / 1000);
-    this.metrics.pushes.inc({ type: SHORT_TYPE[type]!.toLowerCase() });
-    this.log.debug({ proxy: conn.proxy.id, type: SHORT_TYPE[type], version: this.ctx!.version, nonce: response.nonce, resources: response.resources, mode: conn.mode }, 'sent');
-    return true;
+  private sendNext(conn: AnyConnection, done: (err?: Error | null) => void): number | undefined {
+    const ctx = this.ctx;
+    if (!ctx || conn.closed) return undefined;
+    const protocol = this.protocols[conn.mode];
+    for (const type of PUSH_ORDER) {
+      if (!conn.pending.delete(type)) continue;
+      const response = protocol.respond(conn, type);
+      if (!response) continue;
+      const watch = conn.watch(type);
+      watch.sentNonce = response.nonce;
+      watch.sentVersion = ctx.version;
+      watch.sentAt = new Date();
+      conn.wroteSincePush = true;
+      conn.call.write(response.bytes, done);
+      this.metrics.pushes.inc({ type: SHORT_TYPE[type]!.toLowerCase() });
+      this.log.debug({ proxy: conn.proxy.id, type: SHORT_TYPE[type], version: ctx.version, nonce: response.nonce, resources: response.resources, mode: conn.mode }, 'sent');
+      return response.bytes.byteLength;
+    }
+    conn.pending.clear();
+    if (conn.pushTriggeredAt !== undefined) {
+      if (conn.wroteSincePush) this.metrics.convergence.observe((Date.now() - conn.pushTriggeredAt) / 1000);
+      conn.pushTriggeredAt = undefined;
+      conn.wroteSincePush = false;
+    }
+    return undefined;
   }
 
-  /** Pushes the current snapshot to one connection, type by type, honouring write back-pressure. */
-  private async pushConnection(conn: AnyConnection): Promise<void> {
-    if (!this.ctx || conn.closed) return;
-    const startedAt = this.pushStartedAt;
-    let wroteAny = false;
-    for (const type of PUSH_ORDER) {
-      if (!conn.watches.has(type) || conn.closed) continue;
-      // Give the event loop a turn between responses: ACKs, new streams and /metrics keep flowing
-      // while a large push is under way.
-      await nextTurn();
-      if (conn.closed || !this.ctx) return;
-      const wrote = this.answer(conn, type);
-      wroteAny ||= wrote;
-      if (wrote && conn.call.writableNeedDrain) await waitDrain(conn.call);
-    }
-    if (wroteAny) this.metrics.convergence.observe((Date.now() - startedAt) / 1000);
+  /** A stream whose write did not complete within the send timeout: cut, logged, counted, kept for syncz. */
+  private cutStalled(conn: AnyConnection, pendingMs: number, bytes: number): void {
+    const reason = `send did not complete within ${Math.round(pendingMs)} ms (${bytes} bytes pending)`;
+    this.metrics.writeTimeouts.inc();
+    this.log.warn({ proxy: conn.proxy.id, conn: conn.id, peer: conn.peer, pendingMs: Math.round(pendingMs), bytes }, 'cutting xDS stream: send timed out');
+    this.cuts.push({ connection: conn.id, proxy: conn.proxy.id, peer: conn.peer, reason, at: new Date() });
+    if (this.cuts.length > RECENT_CUTS) this.cuts.shift();
+    resetServerCall(conn.call);
+    this.forget(conn);
+  }
+
+  /**
+   * Enforces the subscription limits after a request changed what the stream subscribes to: a stream
+   * over them is refused with RESOURCE_EXHAUSTED (and logged); other streams are unaffected.
+   */
+  private withinLimits(conn: AnyConnection): boolean {
+    let names = 0;
+    for (const w of conn.watches.values()) names += w.subscription.names.length;
+    this.namesTotal += names - conn.subscribedNames;
+    conn.subscribedNames = names;
+    const over =
+      names > this.limits.namesPerConnection
+        ? `subscribes to ${names} resource names, more than the ${this.limits.namesPerConnection} allowed per stream`
+        : this.namesTotal > this.limits.namesTotal
+          ? `subscriptions of all streams would hold ${this.namesTotal} resource names, more than the ${this.limits.namesTotal} allowed`
+          : undefined;
+    if (!over) return true;
+    this.metrics.subscriptionRefusals.inc();
+    this.log.warn({ proxy: conn.proxy.id, conn: conn.id, peer: conn.peer, names, total: this.namesTotal }, `refusing xDS stream: ${over}`);
+    const details = `node ${conn.proxy.id} ${over}`;
+    if (this.scheduler.writing(conn)) resetServerCall(conn.call);
+    else conn.call.emit('error', { code: grpc.status.RESOURCE_EXHAUSTED, details });
+    this.forget(conn);
+    return false;
+  }
+
+  /** Drops a closed (or cut, or refused) stream from every account. */
+  private forget(conn: AnyConnection): void {
+    if (conn.closed) return;
+    conn.closed = true;
+    this.conns.delete(conn.id);
+    this.scheduler.remove(conn);
+    this.namesTotal -= conn.subscribedNames;
+    conn.subscribedNames = 0;
+    this.metrics.xdsClients.dec({ version: conn.proxy.istioVersion || 'unknown' });
+    this.log.info({ proxy: conn.proxy.id, conn: conn.id, mode: conn.mode }, 'proxy disconnected');
   }
 
   /**
@@ -280,8 +378,4 @@ export class DiscoveryServer implements ProtocolHost {
   resolve(conn: StreamConnection, type: TypeUrl, sub: Subscription): ResourceSet {
     return this.resolver.resolve(conn.proxy, type, sub);
   }
-}
-
-async function waitDrain(call: XdsCall<unknown>): Promise<void> {
-  await Promise.race([once(call, 'drain'), once(call, 'close'), once(call, 'error').catch(() => undefined)]);
 }

@@ -30,7 +30,7 @@ test('validation corpus covers each corpus and each kind', () => {
   const count = (corpus: string, kind?: string) =>
     results.filter((r) => r.corpus === corpus && (kind === undefined || r.kind === kind)).length;
   // Istio's conformance files for the security kinds and DestinationRule (there is none for VirtualService)
-  for (const kind of ['AuthorizationPolicy', 'DestinationRule', 'PeerAuthentication']) assert.ok(count('istio-crd', kind) > 0, kind);
+  for (const kind of ['AuthorizationPolicy', 'DestinationRule', 'PeerAuthentication', 'RequestAuthentication']) assert.ok(count('istio-crd', kind) > 0, kind);
   // bookinfo + tests/testdata/config must all be accepted
   assert.ok(count('istio-samples', 'VirtualService') >= 40);
   assert.ok(count('istio-samples', 'DestinationRule') >= 20);

@@ -78,8 +78,12 @@ abstract class RawStreamClient<Req extends { type_url: string }, Res extends { t
         clearTimeout(timer);
         resolve(r);
       };
-      if (this.error) reject(this.error);
-      this.waiters.push({ pred, resolve: wrapped, reject });
+      const failed = (e: Error) => {
+        clearTimeout(timer);
+        reject(e);
+      };
+      if (this.error) return failed(this.error);
+      this.waiters.push({ pred, resolve: wrapped, reject: failed });
     });
   }
 

@@ -29,4 +29,5 @@ export const INVALID_ISTIO_OBJECTS: KObject[] = [
   pa('bad-pa', 'SOMETIMES'),
   ap('bad-ap', 'MAYBE'),
   o({ apiVersion: 'telemetry.istio.io/v1', kind: 'Telemetry', metadata: { name: 'bad-telemetry', namespace: 'default' }, spec: { tracing: [{ randomSamplingPercentage: 101 }] } }),
+  o({ apiVersion: 'security.istio.io/v1', kind: 'RequestAuthentication', metadata: { name: 'bad-ra', namespace: 'default' }, spec: { jwtRules: [{ issuer: 'x', jwksUri: 'ftp://nope' }] } }),
 ];

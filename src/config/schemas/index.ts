@@ -5,6 +5,7 @@ import { destinationRule } from './destination-rule.js';
 import { peerAuthentication } from './peer-authentication.js';
 import { authorizationPolicy } from './authorization-policy.js';
 import { telemetry } from './telemetry.js';
+import { requestAuthentication } from './request-authentication.js';
 import { service, endpointSlice, pod, namespace } from './kubernetes.js';
 
 export const SCHEMAS = {
@@ -13,6 +14,7 @@ export const SCHEMAS = {
   PeerAuthentication: peerAuthentication,
   AuthorizationPolicy: authorizationPolicy,
   Telemetry: telemetry,
+  RequestAuthentication: requestAuthentication,
   Service: service,
   EndpointSlice: endpointSlice,
   Pod: pod,
@@ -28,4 +30,5 @@ export type { DestinationRule } from './destination-rule.js';
 export type { PeerAuthentication } from './peer-authentication.js';
 export type { AuthorizationPolicy } from './authorization-policy.js';
 export type { Telemetry } from './telemetry.js';
+export type { RequestAuthentication } from './request-authentication.js';
 export type { Service, EndpointSlice, Pod, Namespace } from './kubernetes.js';

@@ -5,6 +5,7 @@ import { checkAuthorizationPolicy } from './authorization-policy.js';
 import { checkDestinationRule } from './destination-rule.js';
 import { checkPeerAuthentication } from './peer-authentication.js';
 import { checkTelemetry } from './telemetry.js';
+import { checkRequestAuthentication } from './request-authentication.js';
 import { checkVirtualService } from './virtual-service.js';
 
 /**
@@ -17,4 +18,5 @@ export const SEMANTIC_CHECKS: { [K in Kind]?: (obj: KindMap[K]) => Problem[] } =
   PeerAuthentication: checkPeerAuthentication,
   AuthorizationPolicy: checkAuthorizationPolicy,
   Telemetry: checkTelemetry,
+  RequestAuthentication: checkRequestAuthentication,
 };

@@ -162,12 +162,12 @@ describe('sidecar RDS: VirtualService match', () => {
     assert.equal(routesFor(ctx, sidecar(), REVIEWS).length, 2);
   });
 
-  it('JWT claim conditions (accepted by Istio only on gateway routes) become dynamic_metadata matchers on istio_authn', () => {
+  it('JWT claim conditions (accepted by Istio only on gateway routes) become dynamic_metadata matchers on the jwt_authn payload, as current istiod', () => {
     const m = envoyRouteMatch({ headers: { '@request.auth.claims.groups': { exact: 'admin' } }, withoutHeaders: { '@request.auth.claims[org][team]': {} } });
     assert.equal(m.headers, undefined);
     assert.deepEqual(m.dynamic_metadata, [
-      { filter: 'istio_authn', path: [{ key: 'request.auth.claims' }, { key: 'groups' }], value: { list_match: { one_of: { string_match: { exact: 'admin' } } } } },
-      { filter: 'istio_authn', path: [{ key: 'request.auth.claims' }, { key: 'org' }, { key: 'team' }], value: { present_match: true }, invert: true },
+      { filter: 'envoy.filters.http.jwt_authn', path: [{ key: 'payload' }, { key: 'groups' }], value: { or_match: { value_matchers: [{ list_match: { one_of: { string_match: { exact: 'admin' } } } }, { string_match: { exact: 'admin' } }] } } },
+      { filter: 'envoy.filters.http.jwt_authn', path: [{ key: 'payload' }, { key: 'org' }, { key: 'team' }], value: { or_match: { value_matchers: [{ list_match: { one_of: { present_match: true } } }, { present_match: true }] } }, invert: true },
     ]);
     assert.deepEqual(roundTripLosses('envoy.config.route.v3.RouteMatch', m), []);
   });
