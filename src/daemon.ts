@@ -4,7 +4,7 @@ import * as grpc from '@grpc/grpc-js';
 import { ConfigStore, type StoreEvent } from './config/store.js';
 import { DEFAULT_MESH_CONFIG, type MeshConfig } from './config/mesh-config.js';
 import { PushContext } from './model/push-context.js';
-import { DirectorySource } from './sources/dir/directory-source.js';
+import { DirectorySource, type ConfigFileLimits } from './sources/dir/directory-source.js';
 import type { MeshConfigFileSource } from './sources/mesh/mesh-config-file.js';
 import { KubeSource, type KubeSourceOptions } from './sources/kube/kube-source.js';
 import { debugHandler } from './telemetry/debug.js';
@@ -24,6 +24,8 @@ import { startWebhooks, type RunningWebhooks, type WebhookOptions } from './webh
 
 export interface DaemonOptions {
   readonly configDir?: string;
+  /** size limits for config-dir files and documents (default DEFAULT_FILE_LIMITS) */
+  readonly configLimits?: ConfigFileLimits;
   readonly grpcAddr: string;
   readonly monitoringAddr: string;
   readonly httpAddr: string;
@@ -95,6 +97,8 @@ export class Daemon {
   private readonly debouncer: Debouncer<StoreEvent>;
   private snapshotSeq = 0;
   private ready = false;
+  /** every source has loaded its initial state (the whole config directory read, every informer synced) */
+  private sourcesLoaded = false;
   private readonly log: Logger;
   private mesh: MeshConfig;
   /** generator warnings logged for the current snapshot (each distinct one once) */
@@ -124,7 +128,11 @@ export class Daemon {
     this.mesh = options.meshConfigFile?.current ?? options.mesh ?? DEFAULT_MESH_CONFIG;
     this.discovery = new DiscoveryServer({ log: this.log, metrics: this.metrics, generators: { grpc: grpcGenerator, sidecar: sidecarGenerator }, ...options.xds });
     this.discovery.register(this.grpcServer);
-    this.debouncer = new Debouncer(options.debounce, (events, firstAt) => this.rebuild(events.length, firstAt));
+    // No snapshot before every source has delivered its initial state: a push from a half-read directory
+    // (or half-listed cluster) would serve proxies a partial mesh and make /ready true too early.
+    this.debouncer = new Debouncer(options.debounce, (events, firstAt) => {
+      if (this.sourcesLoaded) this.rebuild(events.length, firstAt);
+    });
     this.store.on('change', (e) => {
       this.metrics.inboundUpdates.inc({ type: eventType(e) });
       this.debouncer.add(e);
@@ -143,7 +151,7 @@ export class Daemon {
     const secureGrpcAddr = this.options.security ? await this.startSecure(this.options.security) : undefined;
     this.addresses = { grpcAddr, monitoringAddr, httpAddr, ...(secureGrpcAddr ? { secureGrpcAddr } : {}) };
     if (this.options.configDir) {
-      const dir = new DirectorySource({ dir: this.options.configDir, store: this.store, log: this.log, metrics: this.metrics });
+      const dir = new DirectorySource({ dir: this.options.configDir, store: this.store, log: this.log, metrics: this.metrics, ...(this.options.configLimits ? { limits: this.options.configLimits } : {}) });
       this.sources.push(dir);
       await dir.start();
     }
@@ -165,6 +173,7 @@ export class Daemon {
       if (this.ready) this.rebuild(0, Date.now());
     });
     // The first snapshot goes out at once: there is nothing to coalesce with at start-up.
+    this.sourcesLoaded = true;
     this.debouncer.flush();
     if (!this.ready) this.rebuild(0, Date.now());
     return this.addresses;

@@ -33,6 +33,8 @@ addXdsFlags(addWebhookFlags(addSecurityFlags(program.command('serve'))))
   .option('--root-namespace <ns>', 'mesh root namespace for mesh-wide config (default: the mesh config\'s rootNamespace, else $POD_NAMESPACE, else istio-system)')
   .option('--kubeconfig <file>', 'watch this Kubernetes cluster (default: in-cluster service account; without --config-dir also $KUBECONFIG or ~/.kube/config)')
   .option('--cluster-id <name>', 'cluster name in source ids and messages (istiod CLUSTER_ID)', process.env.CLUSTER_ID || 'Kubernetes')
+  .option('--max-config-file-size <size>', 'config-dir: refuse (unread) a file larger than this; what it held stays', '16Mi')
+  .option('--max-document-size <size>', 'config-dir: refuse (unparsed) a YAML/JSON document larger than this (Kubernetes refuses objects over 1.5Mi)', '1.5Mi')
   .option('--mesh-config <file>', 'mesh config YAML (istiod --meshConfig): trustDomain(Aliases), rootNamespace, outboundTrafficPolicy, extensionProviders, discoverySelectors; edits are followed')
   .action(async (flags: ServeFlags) => {
     await runServe(flags);

@@ -6,6 +6,8 @@ import type { LabelSelector } from '../config/labels.js';
 import { parseDiscoverySelectors } from '../sources/kube/selectors.js';
 import { createLogger, type Logger } from '../telemetry/log.js';
 import { parseDurationMs } from './duration.js';
+import { parseByteSize } from './byte-size.js';
+import { DEFAULT_FILE_LIMITS, type ConfigFileLimits } from '../sources/dir/directory-source.js';
 import { jwksOptions, kubeApiOf, securityOptions, type SecurityFlags } from './security-flags.js';
 import { webhookOptions, type WebhookFlags } from './webhook-flags.js';
 import { xdsServerOptions, type XdsFlags } from './xds-flags.js';
@@ -27,6 +29,9 @@ export interface ServeFlags extends Partial<SecurityFlags>, Partial<Omit<Webhook
   kubeconfig?: string;
   /** istiod's CLUSTER_ID */
   clusterId?: string;
+  /** config-dir limits: `16Mi`, `1.5Mi`, or bytes */
+  maxConfigFileSize?: string;
+  maxDocumentSize?: string;
   /** mesh config YAML (istiod's --meshConfig), followed while serving */
   meshConfig?: string;
 }
@@ -53,6 +58,13 @@ function kubeOptions(flags: ServeFlags, useDefaultFiles: boolean, mesh: MeshConf
   };
 }
 
+function configLimits(flags: ServeFlags): ConfigFileLimits {
+  return {
+    maxFileBytes: flags.maxConfigFileSize ? parseByteSize(flags.maxConfigFileSize, '--max-config-file-size') : DEFAULT_FILE_LIMITS.maxFileBytes,
+    maxDocumentBytes: flags.maxDocumentSize ? parseByteSize(flags.maxDocumentSize, '--max-document-size') : DEFAULT_FILE_LIMITS.maxDocumentBytes,
+  };
+}
+
 export async function runServe(flags: ServeFlags, out: NodeJS.WritableStream = process.stdout): Promise<void> {
   const log = createLogger(flags.logLevel);
   const quietMs = parseDurationMs(flags.debounceAfter, '--debounce-after');
@@ -68,7 +80,7 @@ export async function runServe(flags: ServeFlags, out: NodeJS.WritableStream = p
   }
   const daemon = new Daemon({
     ...(kube ? { kube } : {}),
-    ...(flags.configDir ? { configDir: flags.configDir } : {}),
+    ...(flags.configDir ? { configDir: flags.configDir, configLimits: configLimits(flags) } : {}),
     grpcAddr: flags.grpcAddr,
     monitoringAddr: flags.monitoringAddr,
     httpAddr: flags.httpAddr,

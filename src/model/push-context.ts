@@ -72,6 +72,8 @@ export type Dependency =
   | { readonly kind: 'service'; readonly hostname: string }
   /** the endpoints of hostname:servicePort, with what they carry of their pods */
   | { readonly kind: 'endpoints'; readonly hostname: string; readonly port: number }
+  /** only the identities (SPIFFE IDs) of the workloads behind hostname:servicePort */
+  | { readonly kind: 'serviceAccounts'; readonly hostname: string; readonly port: number }
   /** the workload behind a proxy: by pod name, then by IP */
   | { readonly kind: 'workload'; readonly name: string; readonly ips: readonly string[] }
   /** the mesh-gateway VirtualServices that can route this hostname */
@@ -96,7 +98,8 @@ export function dependencyId(d: Dependency): string {
     case 'destinationRules':
       return `${d.kind}${SEP}${d.hostname}`;
     case 'endpoints':
-      return `endpoints${SEP}${d.hostname}${SEP}${d.port}`;
+    case 'serviceAccounts':
+      return `${d.kind}${SEP}${d.hostname}${SEP}${d.port}`;
     case 'workload':
       return `workload${SEP}${d.name}${SEP}${d.ips.join(',')}`;
     case 'servicesIn':
@@ -168,6 +171,8 @@ export class PushContext {
   /** per kind: digest over every object's key and revision, the fingerprint of whole-collection reads */
   private readonly kindDigests = new Map<Kind, string>();
   private readonly fingerprints = new Map<string, string>();
+  /** serviceAccounts() by endpoint key, memoised */
+  private readonly identities = new Map<string, readonly string[]>();
   readonly builtAt: Date;
   /** mesh-gateway VirtualServices by exact host, and those with wildcard hosts; each in creation order */
   private readonly vsByHost = new Map<string, IndexedVirtualService[]>();
@@ -305,6 +310,29 @@ export class PushContext {
     return this.reg.endpoints.get(endpointKey(hostname, servicePort)) ?? [];
   }
 
+  /**
+   * SPIFFE identities of the workloads behind hostname:servicePort, sorted (SAN matching): a read of its
+   * own, so a new Pod under an identity already there changes no cluster.
+   */
+  serviceAccounts(hostname: string, servicePort: number): readonly string[] {
+    dep({ kind: 'serviceAccounts', hostname, port: servicePort });
+    return this.identitiesBehind(hostname, servicePort);
+  }
+
+  private identitiesBehind(hostname: string, servicePort: number): readonly string[] {
+    const key = endpointKey(hostname, servicePort);
+    let ids = this.identities.get(key);
+    if (!ids) {
+      const out = new Set<string>();
+      for (const ep of this.reg.endpoints.get(key) ?? []) {
+        const w = ep.workload;
+        if (w) out.add(`spiffe://${this.mesh.trustDomain}/ns/${w.namespace}/sa/${w.serviceAccount}`);
+      }
+      this.identities.set(key, (ids = [...out].sort()));
+    }
+    return ids;
+  }
+
   /** The pod behind a proxy: by pod name first, then by any of its IPs. A view proxy has none. */
   workloadOf(proxy: Proxy): Workload | undefined {
     if (isViewProxy(proxy)) return undefined;
@@ -347,6 +375,8 @@ export class PushContext {
         return (this.reg.endpoints.get(endpointKey(d.hostname, d.port)) ?? [])
           .map((e) => `${e.address}:${e.port}:${+e.ready}${+e.serving}${+e.terminating}:${e.locality.region}/${e.locality.zone}/${e.locality.subzone}:${e.workload?.revision ?? ''}`)
           .join(',');
+      case 'serviceAccounts':
+        return this.identitiesBehind(d.hostname, d.port).join(',');
       case 'workload':
         return String(this.findWorkload(d.name, d.ips)?.revision ?? '-');
       case 'virtualServices':

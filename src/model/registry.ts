@@ -164,10 +164,19 @@ export function buildRegistry(input: RegistryInput): Registry {
     addSliceEndpoints(slice, svc, ns, workloadsByIp, workloadsByName, push);
   }
 
+  const podsByLabel = new Map<string, Pod[]>();
+  for (const { object: pod } of input.pods) {
+    const ns = pod.metadata.namespace ?? 'default';
+    for (const [k, v] of Object.entries(pod.metadata.labels ?? {})) {
+      const key = labelIndexKey(ns, k, v);
+      const list = podsByLabel.get(key);
+      if (list) list.push(pod);
+      else podsByLabel.set(key, [pod]);
+    }
+  }
   for (const svc of services) {
     if (servicesWithSlices.has(svc) || !svc.selector) continue;
-    for (const { object: pod } of input.pods) {
-      if ((pod.metadata.namespace ?? 'default') !== svc.namespace) continue;
+    for (const pod of candidatePods(podsByLabel, svc.namespace, svc.selector)) {
       if (!labelsMatch(svc.selector, pod.metadata.labels ?? {}, 'selects-none')) continue;
       const w = workloadsByName.get(`${svc.namespace}/${pod.metadata.name}`);
       if (!w || w.ips.length === 0) continue;
@@ -185,6 +194,24 @@ export function buildRegistry(input: RegistryInput): Registry {
 
   for (const list of endpoints.values()) list.sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : a.port - b.port));
   return { services, servicesByHost, servicesByNamespace, endpoints, workloadsByIp, workloadsByName };
+}
+
+function labelIndexKey(namespace: string, key: string, value: string): string {
+  return `${namespace}\u0000${key}\u0000${value}`;
+}
+
+/**
+ * Pods of `namespace` that may match `selector`, in input order: those carrying its rarest label (the
+ * caller checks the rest). Indexing pods by label keeps selector matching linear in the mesh size rather
+ * than services × pods.
+ */
+function candidatePods(podsByLabel: ReadonlyMap<string, readonly Pod[]>, namespace: string, selector: Readonly<Record<string, string>>): readonly Pod[] {
+  let best: readonly Pod[] | undefined;
+  for (const [k, v] of Object.entries(selector)) {
+    const pods = podsByLabel.get(labelIndexKey(namespace, k, v)) ?? [];
+    if (!best || pods.length < best.length) best = pods;
+  }
+  return best ?? [];
 }
 
 function addSliceEndpoints(

@@ -141,12 +141,7 @@ export function grpcInboundSecurity(ctx: PushContext, proxy: Proxy, port: number
 
 /** SPIFFE identities of the workloads behind hostname:port (for SAN matching). */
 export function serviceAccountsOf(ctx: PushContext, hostname: string, port: number): string[] {
-  const out = new Set<string>();
-  for (const ep of ctx.endpoints(hostname, port)) {
-    const w = ep.workload;
-    if (w) out.add(`spiffe://${ctx.mesh.trustDomain}/ns/${w.namespace}/sa/${w.serviceAccount}`);
-  }
-  return [...out].sort();
+  return [...ctx.serviceAccounts(hostname, port)];
 }
 
 /** Auto-mTLS: every ready endpoint's workload is a gRPC server that will serve mTLS on its port. */

@@ -291,3 +291,40 @@ describe('outbound views: keying (a mis-keyed view would serve one proxy another
     differs(worldWith([distribute, extraPod]), proxy({ ns: 'ns1', locality: near }), proxy({ ns: 'ns1', locality: far }), 'locality');
   });
 });
+
+describe('what a change rebuilds (narrow dependencies)', () => {
+  /** The sidecar generator, recording every (type, name) it is asked to build. */
+  const recording = (built: string[]): Generator => ({
+    ...sidecarGenerator,
+    generate: (type, ctx, p, name) => {
+      built.push(`${type.split('.').pop()} ${name}`);
+      return sidecarGenerator.generate(type, ctx, p, name);
+    },
+  });
+
+  it('a new Pod rebuilds only the load assignments that contain it: no route configuration, listener or cluster', () => {
+    const store = benchLikeStore();
+    const built: string[] = [];
+    const resolver = new Resolver({ sidecar: recording(built) });
+    const proxies = [
+      proxy({ ns: 'ns1', pod: 'alpha-v1', ip: '10.1.1.2', labels: { app: 'alpha', version: 'v1', 'security.istio.io/tlsMode': 'istio' } }),
+      proxy({ ns: 'ns2', pod: 'client-1', ip: '10.1.2.1', labels: { app: 'client' } }),
+    ];
+    const syncAll = (version: string) => {
+      resolver.beginSnapshot(new PushContext(store, version));
+      for (const p of proxies) resolveAll(resolver, p);
+    };
+    syncAll('v1');
+    built.length = 0;
+    store.upsert('Pod', { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'beta-v2', namespace: 'ns1', labels: { app: 'beta', version: 'v2', 'security.istio.io/tlsMode': 'istio' } }, spec: { serviceAccountName: 'beta' }, status: { podIP: '10.1.1.50', phase: 'Running' } } as never, origin, 't');
+    syncAll('v2');
+    // once per outbound view (two namespaces): the service's assignments — the v1 subset's too, which
+    // reads the same endpoint list (its body comes out unchanged and is not re-encoded)
+    const beta = 'beta.ns1.svc.cluster.local';
+    assert.deepEqual([...built].sort(), [
+      `ClusterLoadAssignment outbound|5000||${beta}`, `ClusterLoadAssignment outbound|5000||${beta}`,
+      `ClusterLoadAssignment outbound|5000|v1|${beta}`, `ClusterLoadAssignment outbound|5000|v1|${beta}`,
+      `ClusterLoadAssignment outbound|5000|v2|${beta}`, `ClusterLoadAssignment outbound|5000|v2|${beta}`,
+    ].sort());
+  });
+});

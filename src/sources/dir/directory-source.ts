@@ -1,16 +1,30 @@
 import fs from 'node:fs/promises';
+import type { Stats } from 'node:fs';
 import path from 'node:path';
-import { watch, type FSWatcher } from 'node:fs';
-import { parseDocuments } from '../../config/documents.js';
+import { readFile, watch, type FSWatcher } from 'node:fs';
+import { promisify } from 'node:util';
+import { KUBERNETES_OBJECT_LIMIT_BYTES, parseDocumentsYielding } from '../../config/documents.js';
 import { isIgnorableKind, type Kind } from '../../config/kinds.js';
 import { formatProblem, type Origin } from '../../config/origin.js';
-import { keyOf, type ConfigStore } from '../../config/store.js';
-import type { Validated } from '../../config/validate.js';
-import { accept, admit, refuse, type SourceSink } from '../apply.js';
+import type { ConfigStore } from '../../config/store.js';
+import type { KindMap } from '../../config/schemas/index.js';
+import { accept, admit, refuse, withdraw, type SourceSink } from '../apply.js';
 import type { Logger } from '../../telemetry/log.js';
 import type { Metrics } from '../../telemetry/metrics.js';
 
 const CONFIG_FILE = /\.(ya?ml|json)$/i;
+
+export interface ConfigFileLimits {
+  /** a file larger than this is refused unread (`--max-config-file-size`) */
+  readonly maxFileBytes: number;
+  /** a document larger than this is refused unparsed (`--max-document-size`) */
+  readonly maxDocumentBytes: number;
+}
+
+export const DEFAULT_FILE_LIMITS: ConfigFileLimits = {
+  maxFileBytes: 16 * 1024 * 1024,
+  maxDocumentBytes: KUBERNETES_OBJECT_LIMIT_BYTES,
+};
 
 export interface DirectorySourceOptions {
   readonly dir: string;
@@ -19,104 +33,306 @@ export interface DirectorySourceOptions {
   readonly metrics?: Metrics;
   /** delay before re-reading a changed file, so an editor's burst of writes is read once */
   readonly settleMs?: number;
+  readonly limits?: ConfigFileLimits;
 }
 
-interface Owned {
+/** One accepted document: what a file says an object is. */
+interface Definition {
   readonly kind: Kind;
-  readonly key: string;
+  readonly object: KindMap[Kind];
+  readonly origin: Origin;
 }
+
+interface FileState {
+  /** `inode:size:mtime` when last read */
+  readonly signature: string;
+  /** the objects this file defines (the last good version of each) */
+  readonly objects: ReadonlyMap<string, Definition>;
+  /** keys of documents refused at the last read */
+  readonly refused: ReadonlySet<string>;
+}
+
+/** What one read of a file found, ready to apply. */
+interface FileRead {
+  readonly file: string;
+  readonly signature: string;
+  readonly accepted: Map<string, Definition>;
+  /** keys whose last good version stays although this read refused them */
+  readonly keep: Set<string>;
+  /** the file could not be read as a whole (YAML error, too large): every object it held stays */
+  readonly keepAll: boolean;
+  readonly refusals: (() => void)[];
+}
+
+/** How many files are stat'ed or read at once: enough to keep the disk and thread pool busy. */
+const IO_CONCURRENCY = 32;
 
 /**
- * Loads every YAML/JSON document under a directory (recursive, multi-document) into the store and keeps
- * it in step with the files. A document that fails validation is refused with a validate-style message;
- * the last good version of that object stays in force. A file that cannot be parsed at all keeps every
- * object it held before. Nothing here ever throws out of a file event.
+ * Loads every YAML/JSON document under a directory (recursive, multi-document, symlinks followed) into
+ * the store and keeps it in step with the files. A document that fails validation is refused with a
+ * validate-style message; the last good version of that object stays in force. A file that cannot be
+ * parsed at all, or is over the size limit, keeps every object it held before. An object defined in two
+ * files is reported, and the definition in the first file in path order is used, whichever was read last,
+ * so removing either file leaves the other's in force. Nothing here ever throws out of a file event.
+ *
+ * Reads are batched: a scan reads every changed file, then applies them all at once, so a Kubernetes
+ * ConfigMap update (the `..data` symlink swapped to a new directory) reaches the store as one change.
  */
 export class DirectorySource {
   readonly sourceId: string;
   private readonly dir: string;
-  private readonly owners = new Map<string, string>(); // object key → file
-  private readonly fileObjects = new Map<string, Owned[]>(); // file → objects it defines
+  private readonly limits: ConfigFileLimits;
+  private readonly files = new Map<string, FileState>();
+  /** object key → file → its definition there (more than one file: a duplicate) */
+  private readonly definitions = new Map<string, Map<string, Definition>>();
+  /** key → the files of a duplicate as last reported, so each duplicate is reported once */
+  private readonly reportedDuplicates = new Map<string, string>();
   private readonly timers = new Map<string, NodeJS.Timeout>();
-  private readonly inFlight = new Map<string, Promise<void>>();
-  private readonly watchers = new Map<string, FSWatcher>(); // directory → its watcher
-  /** file → `inode:size:mtime` when last read */
-  private readonly stats = new Map<string, string>();
-  /** file → keys of the documents in it that were refused at its last read */
-  private readonly rejectedByFile = new Map<string, Set<string>>();
+  /** directory → its watcher; `tree` directories report file names, `target` ones (symlink targets) only trigger a scan */
+  private readonly watchers = new Map<string, { watcher: FSWatcher; role: 'tree' | 'target' }>();
+  /** every read and apply runs in this chain, one at a time, so batches never interleave */
+  private chain: Promise<void> = Promise.resolve();
   private rescanTimer: NodeJS.Timeout | undefined;
+  private readonly reportedLoops = new Set<string>();
   private stopped = false;
   private readonly log: Logger;
   private readonly sink: SourceSink;
 
   constructor(private readonly options: DirectorySourceOptions) {
     this.dir = path.resolve(options.dir);
+    this.limits = options.limits ?? DEFAULT_FILE_LIMITS;
     this.sourceId = `dir:${this.dir}`;
     this.log = options.log.child({ source: 'config-dir', dir: this.dir });
     this.sink = { store: options.store, sourceId: this.sourceId, log: this.log, metrics: options.metrics, metricSource: 'file' };
   }
 
-  /** Reads everything once, then watches. Resolves after the initial load is in the store. */
+  /** Reads every file once and applies them, then watches. Resolves after the whole directory is in the store. */
   async start(): Promise<void> {
     const stat = await fs.stat(this.dir).catch(() => undefined);
     if (!stat?.isDirectory()) throw new Error(`--config-dir ${this.options.dir}: not a directory`);
     // One non-recursive fs.watch (inotify) per directory. Node 20's recursive mode watches each file on
     // Linux, and loses a file for good once an editor saves it by rename (new inode); chokidar 4 drops a
     // second change to a file inside its throttle window. A directory watch sees every entry change.
-    await this.rescan();
-    this.log.info({ files: this.stats.size, objects: this.owners.size }, 'config directory loaded');
+    await this.exclusive(() => this.rescan());
+    this.log.info({ files: this.files.size, objects: this.definitions.size }, 'config directory loaded');
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
     for (const t of this.timers.values()) clearTimeout(t);
     this.timers.clear();
-    for (const w of this.watchers.values()) w.close();
+    if (this.rescanTimer) clearTimeout(this.rescanTimer);
+    for (const { watcher } of this.watchers.values()) watcher.close();
     this.watchers.clear();
-    await Promise.all(this.inFlight.values());
+    await this.chain;
   }
 
-  /** Reads files that appeared, changed (by inode, size or mtime) or vanished since the last look. */
-  private async rescan(): Promise<void> {
-    const listing = await listConfigTree(this.dir).catch((err: Error) => {
-      this.log.error({ err }, 'cannot list config directory; keeping current config');
-      return undefined;
+  private exclusive(work: () => Promise<void>): Promise<void> {
+    const next = this.chain.then(async () => {
+      if (this.stopped) return;
+      try {
+        await work();
+      } catch (err) {
+        this.log.error({ err }, 'config directory scan failed; keeping current config');
+      }
     });
-    if (!listing || this.stopped) return;
-    this.syncWatchers(listing.dirs);
-    const seen = new Set<string>();
-    for (const file of listing.files) {
-      seen.add(file);
-      const st = await fs.stat(file).catch(() => undefined);
-      const sig = st ? `${st.ino}:${st.size}:${st.mtimeMs}` : '';
-      if (this.stats.get(file) !== sig) await this.enqueueLoad(file);
-    }
-    for (const file of [...this.stats.keys()]) if (!seen.has(file)) await this.enqueueLoad(file);
+    this.chain = next;
+    return next;
   }
 
-  /** Watches every directory of the tree: new subdirectories get a watcher, vanished ones lose it. */
-  private syncWatchers(dirs: readonly string[]): void {
-    const wanted = new Set(dirs);
+  /** The path a user would type: relative to the working directory when inside it, else absolute. */
+  private rel(file: string): string {
+    const rel = path.relative(process.cwd(), file);
+    return rel && !rel.startsWith('..') ? rel : file;
+  }
+
+  /** Lists the tree, reads what appeared or changed (by inode, size or mtime), drops what vanished. */
+  private async rescan(): Promise<void> {
+    let listing: Listing;
+    try {
+      listing = await listConfigTree(this.dir, (loop) => this.reportLoop(loop));
+    } catch (err) {
+      this.log.error({ err }, 'cannot list config directory; keeping current config');
+      return;
+    }
+    if (this.stopped) return;
+    this.syncWatchers(listing);
+    const changed = [...listing.files].filter(([file, st]) => this.files.get(file)?.signature !== signatureOf(st));
+    const vanished = [...this.files.keys()].filter((file) => !listing.files.has(file));
+    const reads = await mapLimited(changed, IO_CONCURRENCY, ([file, st]) => this.read(file, st));
+    this.apply(reads.filter((r): r is FileRead => r !== undefined), vanished);
+  }
+
+  /** One file changed (a watcher named it): read it alone, or hand over to a scan when it is no longer a file. */
+  private async reload(file: string): Promise<void> {
+    const st = await fs.stat(file).catch(() => undefined);
+    if (!st?.isFile()) {
+      // gone, or now a directory (or something else): its objects go as for a deletion; a scan reads what replaced it
+      this.apply([], this.files.has(file) ? [file] : []);
+      if (st) this.scheduleRescan();
+      return;
+    }
+    if (this.files.get(file)?.signature === signatureOf(st)) return;
+    const read = await this.read(file, st);
+    this.apply(read ? [read] : [], []);
+  }
+
+  /** Reads and validates one file; undefined when it vanished meanwhile (the next scan sees that). */
+  private async read(file: string, st: Stats): Promise<FileRead | undefined> {
+    const signature = signatureOf(st);
+    const result: FileRead = { file, signature, accepted: new Map(), keep: new Set(), keepAll: false, refusals: [] };
+    const fileOrigin: Origin = { source: 'file', file: this.rel(file), doc: 0 };
+    if (st.size > this.limits.maxFileBytes) {
+      const message = formatProblem(fileOrigin, {}, { path: '', reason: `file is ${st.size} bytes, over the limit of ${this.limits.maxFileBytes} bytes per file (--max-config-file-size); not read, what it held stays in force` });
+      result.refusals.push(() => refuse(this.sink, fileOrigin, { ref: {}, messages: [message] }));
+      return { ...result, keepAll: true };
+    }
+    let text: string;
+    try {
+      text = await readFileText(file, 'utf8');
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'EISDIR') {
+        this.scheduleRescan();
+        return undefined;
+      }
+      this.log.error({ err, file: this.rel(file) }, 'failed to read config file; keeping what it held');
+      return undefined;
+    }
+    let keepAll = false;
+    await parseDocumentsYielding(text, { maxDocumentBytes: this.limits.maxDocumentBytes }, (doc) => {
+      const origin: Origin = { source: 'file', file: this.rel(file), doc: doc.index };
+      if (doc.error !== undefined) {
+        keepAll = true;
+        const reason = doc.error.startsWith('document is ') ? doc.error : `YAML: ${doc.error}`;
+        result.refusals.push(() => refuse(this.sink, origin, { ref: {}, messages: [formatProblem(origin, {}, { path: '', reason })] }));
+        return;
+      }
+      const raw = doc.value as { apiVersion?: unknown; kind?: unknown };
+      if (isIgnorableKind(raw?.apiVersion, raw?.kind)) {
+        this.log.debug({ file: origin.file, doc: doc.index, kind: raw.kind }, 'not a mesh kind; ignored');
+        return;
+      }
+      const admission = admit(doc.value, origin);
+      if (admission.ok) {
+        result.accepted.set(admission.key, { kind: admission.kind, object: admission.object, origin });
+        return;
+      }
+      result.refusals.push(() => refuse(this.sink, origin, admission));
+      if (admission.key) result.keep.add(admission.key);
+    });
+    return { ...result, keepAll };
+  }
+
+  /** Applies a batch of reads and removals in one go (one burst of store events). */
+  private apply(reads: readonly FileRead[], vanished: readonly string[]): void {
+    const touched = new Set<string>();
+    for (const file of vanished) {
+      const state = this.files.get(file);
+      if (!state) continue;
+      this.log.debug({ file: this.rel(file), objects: state.objects.size }, 'config file gone; its objects withdrawn');
+      for (const key of state.refused) this.options.store.clearRejection(key);
+      for (const key of state.objects.keys()) {
+        this.definitions.get(key)?.delete(file);
+        touched.add(key);
+      }
+      this.files.delete(file);
+    }
+    for (const read of reads) {
+      for (const refusal of read.refusals) refusal();
+      const before = this.files.get(read.file);
+      const objects = new Map(read.accepted);
+      // what this read could not judge keeps its last good version
+      for (const [key, def] of before?.objects ?? []) {
+        if (!objects.has(key) && (read.keepAll || read.keep.has(key))) objects.set(key, def);
+      }
+      if (!read.keepAll) {
+        // a refusal ends when the refused document is fixed, removed, or its file is gone
+        for (const key of before?.refused ?? []) if (!read.keep.has(key)) this.options.store.clearRejection(key);
+      }
+      for (const key of before?.objects.keys() ?? []) {
+        if (!objects.has(key)) {
+          this.definitions.get(key)?.delete(read.file);
+          touched.add(key);
+        }
+      }
+      for (const [key, def] of objects) {
+        let defs = this.definitions.get(key);
+        if (!defs) this.definitions.set(key, (defs = new Map()));
+        if (defs.get(read.file) === def) continue; // kept as it was: leave the store (and its refusal) alone
+        defs.set(read.file, def);
+        touched.add(key);
+      }
+      const refused = read.keepAll ? new Set([...(before?.refused ?? []), ...read.keep]) : read.keep;
+      this.files.set(read.file, { signature: read.signature, objects, refused });
+    }
+    for (const key of touched) this.resolve(key);
+  }
+
+  /** Puts the winning definition of a key in the store (the first file in path order), or removes the object. */
+  private resolve(key: string): void {
+    const defs = this.definitions.get(key);
+    if (!defs || defs.size === 0) {
+      this.definitions.delete(key);
+      this.reportedDuplicates.delete(key);
+      const kind = key.slice(0, key.indexOf('/')) as Kind;
+      withdraw(this.sink, kind, key);
+      return;
+    }
+    const files = [...defs.keys()].sort(byPath);
+    const winnerFile = files[0]!;
+    const winner = defs.get(winnerFile)!;
+    if (files.length > 1) {
+      const signature = files.join('\n');
+      if (this.reportedDuplicates.get(key) !== signature) {
+        this.reportedDuplicates.set(key, signature);
+        this.log.warn(
+          { key, files: files.map((f) => this.rel(f)), used: this.rel(winnerFile) },
+          `${key.replace(/\/\//, '/')} is defined in ${files.length} files; the first in path order is used: ${this.rel(winnerFile)}`,
+        );
+      }
+    } else {
+      this.reportedDuplicates.delete(key);
+    }
+    const changed = accept(this.sink, winner.kind, key, winner.object, winner.origin);
+    const stored = this.options.store.get(winner.kind, key);
+    // same object from another file (the other copy of a duplicate was removed): say where it now comes from
+    if (!changed && stored && stored.origin.source === 'file' && winner.origin.source === 'file' && stored.origin.file !== winner.origin.file) {
+      this.options.store.upsert(winner.kind, winner.object, winner.origin, this.sourceId);
+    }
+  }
+
+  private reportLoop(dir: string): void {
+    if (this.reportedLoops.has(dir)) return;
+    this.reportedLoops.add(dir);
+    this.log.warn({ dir: this.rel(dir) }, 'symlink leads to a directory already read (a loop or a second path to it); not read again');
+  }
+
+  /** Watches every directory of the tree, and the directories symlinked files live in. */
+  private syncWatchers(listing: Listing): void {
+    const wanted = new Map<string, 'tree' | 'target'>();
+    for (const dir of listing.targetDirs) wanted.set(dir, 'target');
+    for (const dir of listing.dirs) wanted.set(dir, 'tree');
     for (const [dir, w] of this.watchers) {
-      if (!wanted.has(dir)) {
-        w.close();
+      if (wanted.get(dir) !== w.role) {
+        w.watcher.close();
         this.watchers.delete(dir);
       }
     }
-    for (const dir of dirs) {
+    for (const [dir, role] of wanted) {
       if (this.watchers.has(dir)) continue;
       try {
-        const w = watch(dir, { persistent: true }, (_event, name) => {
-          if (name && CONFIG_FILE.test(name)) this.schedule(path.join(dir, name));
-          this.scheduleRescan();
+        const watcher = watch(dir, { persistent: true }, (_event, name) => {
+          if (role === 'tree' && name && CONFIG_FILE.test(name) && !name.startsWith('.')) this.schedule(path.join(dir, name));
+          else this.scheduleRescan();
         });
-        w.on('error', (err) => {
+        watcher.on('error', (err) => {
           this.log.warn({ err, dir }, 'directory watcher failed; rescanning');
-          w.close();
-          this.watchers.delete(dir);
+          watcher.close();
+          if (this.watchers.get(dir)?.watcher === watcher) this.watchers.delete(dir);
           this.scheduleRescan();
         });
-        this.watchers.set(dir, w);
+        this.watchers.set(dir, { watcher, role });
       } catch (err) {
         this.log.warn({ err, dir }, 'cannot watch directory');
       }
@@ -127,7 +343,7 @@ export class DirectorySource {
     if (this.rescanTimer || this.stopped) return;
     this.rescanTimer = setTimeout(() => {
       this.rescanTimer = undefined;
-      void this.rescan();
+      void this.exclusive(() => this.rescan());
     }, (this.options.settleMs ?? 20) * 5);
   }
 
@@ -139,122 +355,108 @@ export class DirectorySource {
       file,
       setTimeout(() => {
         this.timers.delete(file);
-        void this.enqueueLoad(file);
+        void this.exclusive(() => this.reload(file));
       }, this.options.settleMs ?? 20),
     );
   }
-
-  /** Serialised per file, so an older read never overwrites a newer one. */
-  private enqueueLoad(file: string): Promise<void> {
-    const prev = this.inFlight.get(file) ?? Promise.resolve();
-    const next = prev.then(() => this.loadFile(file)).finally(() => {
-      if (this.inFlight.get(file) === next) this.inFlight.delete(file);
-    });
-    this.inFlight.set(file, next);
-    return next;
-  }
-
-  /** The path a user would type: relative to the working directory when inside it, else absolute. */
-  private rel(file: string): string {
-    const rel = path.relative(process.cwd(), file);
-    return rel && !rel.startsWith('..') ? rel : file;
-  }
-
-  /** (Re)reads one file and reconciles the store with what it now says. */
-  async loadFile(file: string): Promise<void> {
-    try {
-      const st = await fs.stat(file).catch(() => undefined);
-      if (st) this.stats.set(file, `${st.ino}:${st.size}:${st.mtimeMs}`);
-      else this.stats.delete(file);
-      const text = await fs.readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
-        if (err.code === 'ENOENT') return undefined;
-        throw err;
-      });
-      if (text === undefined) {
-        this.reconcile(file, [], new Set(), false);
-        return;
-      }
-      this.applyText(file, text);
-    } catch (err) {
-      this.log.error({ err, file: this.rel(file) }, 'failed to read config file; keeping what it held');
-    }
-  }
-
-  private applyText(file: string, text: string): void {
-    const accepted: { value: Validated; origin: Origin }[] = [];
-    const keep = new Set<string>(); // keys whose last good version stays although this read failed
-    let unreadable = false;
-    for (const doc of parseDocuments(text)) {
-      const origin: Origin = { source: 'file', file: this.rel(file), doc: doc.index };
-      if (doc.error !== undefined) {
-        unreadable = true;
-        refuse(this.sink, origin, { ref: {}, messages: [formatProblem(origin, {}, { path: '', reason: `YAML: ${doc.error}` })] });
-        continue;
-      }
-      const raw = doc.value as { apiVersion?: unknown; kind?: unknown };
-      if (isIgnorableKind(raw?.apiVersion, raw?.kind)) {
-        this.log.debug({ file: origin.file, doc: doc.index, kind: raw.kind }, 'not a mesh kind; ignored');
-        continue;
-      }
-      const result = admit(doc.value, origin);
-      if (result.ok) {
-        accepted.push({ value: { kind: result.kind, object: result.object } as Validated, origin });
-        continue;
-      }
-      refuse(this.sink, origin, result);
-      if (result.key) keep.add(result.key);
-    }
-    this.reconcile(file, accepted, keep, unreadable);
-  }
-
-  private reconcile(file: string, accepted: { value: Validated; origin: Origin }[], keep: ReadonlySet<string>, keepAll: boolean): void {
-    const store = this.options.store;
-    if (!keepAll) {
-      // a refusal ends when the refused document is fixed, removed, or its file is gone
-      for (const k of this.rejectedByFile.get(file) ?? []) if (!keep.has(k)) store.clearRejection(k);
-      if (keep.size > 0) this.rejectedByFile.set(file, new Set(keep));
-      else this.rejectedByFile.delete(file);
-    }
-    const before = this.fileObjects.get(file) ?? [];
-    const now: Owned[] = [];
-    for (const { value: { kind, object }, origin } of accepted) {
-      const key = keyOf(object, kind);
-      now.push({ kind, key });
-      const owner = this.owners.get(key);
-      if (owner && owner !== file) {
-        this.log.warn({ key, file: this.rel(file), previous: this.rel(owner) }, 'object defined in two files; the newest read wins');
-      }
-      this.owners.set(key, file);
-      accept(this.sink, kind, key, object, origin);
-    }
-    const nowKeys = new Set(now.map((o) => o.key));
-    for (const old of before) {
-      if (nowKeys.has(old.key)) continue;
-      if (keepAll || keep.has(old.key)) {
-        now.push(old);
-        continue;
-      }
-      if (this.owners.get(old.key) !== file) continue;
-      this.owners.delete(old.key);
-      store.delete(old.kind, old.key);
-    }
-    if (now.length > 0) this.fileObjects.set(file, now);
-    else this.fileObjects.delete(file);
-  }
 }
 
-async function listConfigTree(dir: string): Promise<{ files: string[]; dirs: string[] }> {
-  const files: string[] = [];
-  const dirs: string[] = [dir];
-  const entries = await fs.readdir(dir, { withFileTypes: true });
-  for (const e of entries.sort((a, b) => a.name.localeCompare(b.name))) {
-    if (e.name.startsWith('.')) continue;
-    const full = path.join(dir, e.name);
-    if (e.isDirectory()) {
-      const sub = await listConfigTree(full).catch(() => ({ files: [], dirs: [] }));
-      files.push(...sub.files);
-      dirs.push(...sub.dirs);
-    } else if (e.isFile() && CONFIG_FILE.test(e.name)) files.push(full);
+// fs.readFile with a callback: the promise API's FileHandle costs about twice as much per small file,
+// which is most of the I/O time of a cold start over thousands of files
+const readFileText = promisify(readFile) as (file: string, encoding: 'utf8') => Promise<string>;
+
+function signatureOf(st: Stats): string {
+  return `${st.ino}:${st.size}:${st.mtimeMs}`;
+}
+
+/** Paths in a fixed order, whatever the locale: the order duplicates are decided by. */
+function byPath(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+interface Listing {
+  /** config files (as named in the tree, symlinks not resolved) → their stat (symlinks followed) */
+  readonly files: Map<string, Stats>;
+  /** directories of the tree (as named in it) */
+  readonly dirs: string[];
+  /** real directories of symlinked files outside the tree's own directories */
+  readonly targetDirs: Set<string>;
+}
+
+/**
+ * Lists config files under `root`, following symlinks to files and directories. Entries whose name starts
+ * with a dot are skipped (editor files, and a ConfigMap mount's `..data` and `..2024_…` directories: their
+ * files are reached through the symlinks beside them). A directory reached twice (a symlink loop, or two
+ * paths to one directory) is read once.
+ */
+async function listConfigTree(root: string, onLoop: (dir: string) => void): Promise<Listing> {
+  const listing: Listing = { files: new Map(), dirs: [], targetDirs: new Set() };
+  const seenDirs = new Set<string>([await fs.realpath(root)]);
+  const symlinkedFiles: string[] = [];
+  const candidates: string[] = [];
+  const walk = async (dir: string, isRoot: boolean): Promise<void> => {
+    let entries;
+    try {
+      entries = await fs.readdir(dir, { withFileTypes: true });
+    } catch (err) {
+      if (isRoot) throw err;
+      return; // vanished meanwhile, or unreadable: the next scan sees
+    }
+    listing.dirs.push(dir);
+    const subdirs: string[] = [];
+    for (const e of entries.sort((a, b) => byPath(a.name, b.name))) {
+      if (e.name.startsWith('.')) continue;
+      const full = path.join(dir, e.name);
+      if (e.isSymbolicLink()) {
+        const target = await fs.stat(full).catch(() => undefined); // dangling: nothing to read
+        if (target?.isDirectory()) {
+          const real = await fs.realpath(full).catch(() => undefined);
+          if (real === undefined) continue;
+          if (seenDirs.has(real)) onLoop(full);
+          else {
+            seenDirs.add(real);
+            subdirs.push(full);
+          }
+        } else if (target?.isFile() && CONFIG_FILE.test(e.name)) {
+          listing.files.set(full, target);
+          symlinkedFiles.push(full);
+        }
+      } else if (e.isDirectory()) {
+        const real = await fs.realpath(full).catch(() => full);
+        if (!seenDirs.has(real)) {
+          seenDirs.add(real);
+          subdirs.push(full);
+        }
+      } else if (e.isFile() && CONFIG_FILE.test(e.name)) {
+        candidates.push(full);
+      }
+    }
+    for (const sub of subdirs) await walk(sub, false);
+  };
+  await walk(root, true);
+  const stats = await mapLimited(candidates, IO_CONCURRENCY, (file) => fs.stat(file).catch(() => undefined));
+  candidates.forEach((file, i) => {
+    const st = stats[i];
+    if (st?.isFile()) listing.files.set(file, st);
+  });
+  const treeDirs = new Set(listing.dirs);
+  for (const file of symlinkedFiles) {
+    const real = await fs.realpath(file).catch(() => undefined);
+    if (real && !treeDirs.has(path.dirname(real))) listing.targetDirs.add(path.dirname(real));
   }
-  return { files, dirs };
+  return listing;
+}
+
+/** `Promise.all(items.map(fn))` with at most `limit` calls running at once; results in input order. */
+async function mapLimited<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await fn(items[i] as T);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
 }
