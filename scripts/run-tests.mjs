@@ -2,6 +2,8 @@
 // Runs the test suites with Node's built-in runner: unit tests in parallel, then end-to-end tests
 // (each starts real meshd processes and real gRPC peers) one file at a time so timings stay honest on
 // small machines. Usage: node scripts/run-tests.mjs [unit|e2e] [extra node --test args]
+// Tests run meshd compiled (bin/meshd.js → dist/), as users do: dist/ is rebuilt first when any file
+// under src/ is newer than it (`npm ci` already built it through `prepare`).
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
@@ -14,6 +16,28 @@ function find(dir) {
     else if (name.endsWith('.test.ts')) out.push(full);
   }
   return out;
+}
+
+function newestMtime(dir) {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const full = path.join(dir, entry.name);
+    newest = Math.max(newest, entry.isDirectory() ? newestMtime(full) : statSync(full).mtimeMs);
+  }
+  return newest;
+}
+
+function buildIfStale() {
+  let builtAt = 0;
+  try {
+    builtAt = statSync(path.join('dist', 'cli', 'main.js')).mtimeMs;
+  } catch {
+    // not built yet
+  }
+  if (builtAt > newestMtime('src')) return 0;
+  process.stdout.write('run-tests: building meshd (dist/ is missing or older than src/)\n');
+  const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
+  return spawnSync(npm, ['run', '--silent', 'build'], { stdio: 'inherit' }).status ?? 1;
 }
 
 const only = process.argv[2] === 'unit' || process.argv[2] === 'e2e' ? process.argv[2] : undefined;
@@ -31,6 +55,8 @@ function run(files, concurrency) {
   return r.status ?? 1;
 }
 
+const built = buildIfStale();
+if (built !== 0) process.exit(built);
 let status = 0;
 if (only !== 'e2e') status ||= run(unit, 2);
 if (only !== 'unit') status = run(e2e, 1) || status;

@@ -1,13 +1,16 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
+import { KINDS, type KindInfo } from './config/kinds.js';
 import { ConfigStore, type StoreEvent } from './config/store.js';
 import { DEFAULT_MESH_CONFIG, type MeshConfig } from './config/mesh-config.js';
 import { PushContext } from './model/push-context.js';
 import { DirectorySource, type ConfigFileLimits } from './sources/dir/directory-source.js';
 import type { MeshConfigFileSource } from './sources/mesh/mesh-config-file.js';
-import { KubeSource, type KubeSourceOptions } from './sources/kube/kube-source.js';
-import { debugHandler } from './telemetry/debug.js';
+import type { KubeSource, KubeSourceOptions } from './sources/kube/kube-source.js';
+import { configz } from './config/debug.js';
+import { debugHttpHandler } from './net/debug-http.js';
+import { adsz, syncz } from './xds/debug.js';
 import type { Logger } from './telemetry/log.js';
 import { Metrics } from './telemetry/metrics.js';
 import { Debouncer, type DebounceOptions } from './xds/debounce.js';
@@ -135,6 +138,8 @@ export class Daemon {
     });
     this.store.on('change', (e) => {
       this.metrics.inboundUpdates.inc({ type: eventType(e) });
+      // an object of a kind meshd validates but does not serve changes no proxy's config: no push
+      if (!(KINDS[e.kind] as KindInfo).served) return;
       this.debouncer.add(e);
     });
   }
@@ -144,7 +149,11 @@ export class Daemon {
   }
 
   async start(): Promise<ListeningAddresses> {
-    const handler = debugHandler({ store: this.store, discovery: this.discovery, metrics: this.metrics, isReady: () => this.ready });
+    const handler = debugHttpHandler({
+      isReady: () => this.ready,
+      metrics: { contentType: this.metrics.registry.contentType, text: () => this.metrics.registry.metrics() },
+      debug: { syncz: () => syncz(this.discovery), configz: () => configz(this.store), adsz: () => adsz(this.discovery) },
+    });
     const grpcAddr = await this.bindGrpc(this.options.grpcAddr);
     const monitoringAddr = await this.listenHttp(this.options.monitoringAddr, handler);
     const httpAddr = await this.listenHttp(this.options.httpAddr, handler);
@@ -184,6 +193,8 @@ export class Daemon {
    * (and so /ready) must never be a half-listed cluster, or connected proxies would lose config.
    */
   private async startKube(kube: NonNullable<DaemonOptions['kube']>): Promise<void> {
+    // loaded here: the Kubernetes client costs seconds of start-up that a config-dir daemon never needs
+    const { KubeSource } = await import('./sources/kube/kube-source.js');
     const src = new KubeSource({ ...kube, store: this.store, log: this.log, metrics: this.metrics });
     this.kube = src;
     this.sources.push(src);

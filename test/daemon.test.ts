@@ -9,6 +9,7 @@ import { silentLogger } from '../src/telemetry/log.js';
 import { meshdVersion } from '../src/telemetry/build-info.js';
 import { TYPE } from '../src/xds/resource-types.js';
 import { RawAdsClient } from './support/ads-client.js';
+import { meshdCommand } from './support/meshd-bin.js';
 
 // The daemon wired end to end in one process: config dir → store → snapshot → ADS, plus the
 // operational surface (readiness, istiod metric names, debug endpoints).
@@ -110,7 +111,7 @@ describe('daemon', () => {
 
 describe('meshd CLI', () => {
   const cli = (...args: string[]) =>
-    spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { encoding: 'utf8', timeout: 30_000 });
+    spawnSync(...meshdCommand(args), { encoding: 'utf8' });
 
   it('refuses to serve without a config source and says why', () => {
     const r = cli('serve', '--grpc-addr', '127.0.0.1:0');

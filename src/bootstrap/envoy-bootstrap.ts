@@ -13,8 +13,7 @@ import { jsonToStruct } from '../envoy/protos.js';
 export const XDS_CLUSTER = 'xds-grpc';
 export const SDS_CLUSTER = 'sds-grpc';
 export const PROMETHEUS_CLUSTER = 'prometheus_stats';
-/** pilot-agent's default SDS socket; istio-proxy's `sds-grpc` points there (SPIRE's agent can serve it too). */
-export const DEFAULT_SDS_SOCKET = './var/run/secrets/workload-spiffe-uds/socket';
+export { DEFAULT_SDS_SOCKET } from './defaults.js';
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;

@@ -7,7 +7,6 @@
 
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { Command } from 'commander';
 import YAML from 'yaml';
 import { resolveKubeConnection } from '../sources/kube/client.js';
 import { applyObjects, deleteObjects, installPlan, planYaml, waitForDeployment } from '../install/installer.js';
@@ -20,7 +19,7 @@ export interface InstallIO {
   readonly stdin: NodeJS.ReadableStream;
 }
 
-interface ValuesFlags {
+export interface ValuesFlags {
   set: string[];
   filename?: string;
 }
@@ -66,9 +65,8 @@ function deepMerge(base: unknown, over: unknown): unknown {
 }
 
 function connect(flags: ClusterFlags) {
-  const conn = resolveKubeConnection({ kubeconfig: flags.kubeconfig, useDefaultFiles: true });
+  const conn = resolveKubeConnection({ kubeconfig: flags.kubeconfig, context: flags.context, useDefaultFiles: true });
   if (!conn) throw new Error('no Kubernetes cluster: pass --kubeconfig FILE, set KUBECONFIG, or have ~/.kube/config');
-  if (flags.context) conn.kc.setCurrentContext(flags.context);
   return conn;
 }
 
@@ -150,42 +148,7 @@ export async function runUninstall(flags: UninstallFlags, io: InstallIO): Promis
   return 0;
 }
 
-const collect = (value: string, previous: string[]) => [...previous, value];
-
-function valuesOptions(cmd: Command): Command {
-  return cmd
-    .option('--set <key=value>', 'override a value (chart keys: hub, tag, autoscaleEnabled, resources.requests.cpu, meshConfig.X, global.istioNamespace…; istioctl spellings values.pilot.X / values.global.X / profile=default accepted); repeatable', collect, [])
-    .option('-f, --filename <file>', 'values file (the chart\'s values.yaml layout), applied before --set');
-}
-
-function clusterOptions(cmd: Command): Command {
-  return cmd
-    .option('--kubeconfig <file>', 'kubeconfig (default: $KUBECONFIG, then ~/.kube/config, or in-cluster)')
-    .option('--context <name>', 'kubeconfig context to use')
-    .option('-y, --skip-confirmation', 'do not ask for confirmation');
-}
-
-export function addInstallCommands(program: Command, io: InstallIO = { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin }): void {
-  clusterOptions(valuesOptions(program.command('install')))
-    .description('install meshd into a cluster: CRDs, RBAC, Deployment, Service istiod, webhooks, mesh ConfigMap, PDB, HPA (server-side apply), then wait until it is available')
-    .option('--no-wait', 'do not wait for the Deployment to become available')
-    .option('--wait-timeout <duration>', 'how long to wait for the Deployment', '5m')
-    .option('--dry-run', 'send every request with dryRun=All: the API server checks, nothing changes (objects in a namespace the install would create are listed as not checked)')
-    .action(async (flags: InstallFlags) => {
-      process.exitCode = await runInstall(flags, io);
-    });
-
-  clusterOptions(valuesOptions(program.command('uninstall')))
-    .description('remove what meshd install applied; --purge also removes the Istio CRDs (and all Istio config) and the namespace')
-    .option('--purge', 'also delete the CRDs and the namespace')
-    .action(async (flags: UninstallFlags) => {
-      process.exitCode = await runUninstall(flags, io);
-    });
-
-  const manifest = program.command('manifest').description('installation manifests');
-  valuesOptions(manifest.command('generate'))
-    .description('print what meshd install would apply (CRDs, then the objects) as YAML')
-    .action((flags: ValuesFlags) => {
-      io.stdout.write(planYaml(installPlan(valuesFromFlags(flags))));
-    });
+/** `meshd manifest generate`: what install would apply, as YAML. */
+export function runManifestGenerate(flags: ValuesFlags, io: InstallIO): void {
+  io.stdout.write(planYaml(installPlan(valuesFromFlags(flags))));
 }

@@ -1,23 +1,24 @@
 import { Daemon, type DaemonOptions } from '../daemon.js';
+import type { KubeHttp } from '../sources/kube/client.js';
 import type { MeshConfig } from '../config/mesh-config.js';
 import { meshFromFile, MeshConfigFileSource, type MeshFlags } from '../sources/mesh/mesh-config-file.js';
-import { KubeHttp, resolveKubeConnection } from '../sources/kube/client.js';
+import { kubeconfigSource } from '../sources/kube/kubeconfig-source.js';
 import type { LabelSelector } from '../config/labels.js';
 import { parseDiscoverySelectors } from '../sources/kube/selectors.js';
-import { createLogger, type Logger } from '../telemetry/log.js';
+import { createCliLogger, type Logger } from '../telemetry/log.js';
 import { parseDurationMs } from './duration.js';
+import type { KubeFlags, LogFlags } from './flags.js';
 import { parseByteSize } from './byte-size.js';
 import { DEFAULT_FILE_LIMITS, type ConfigFileLimits } from '../sources/dir/directory-source.js';
 import { jwksOptions, kubeApiOf, securityOptions, type SecurityFlags } from './security-flags.js';
 import { webhookOptions, type WebhookFlags } from './webhook-flags.js';
 import { xdsServerOptions, type XdsFlags } from './xds-flags.js';
 
-export interface ServeFlags extends Partial<SecurityFlags>, Partial<Omit<WebhookFlags, 'caDnsNames'>>, Partial<XdsFlags> {
+export interface ServeFlags extends Partial<SecurityFlags>, Partial<Omit<WebhookFlags, 'caDnsNames'>>, Partial<XdsFlags>, LogFlags, KubeFlags {
   configDir?: string;
   grpcAddr: string;
   monitoringAddr: string;
   httpAddr: string;
-  logLevel: string;
   debounceAfter: string;
   debounceMax: string;
   domain: string;
@@ -25,8 +26,6 @@ export interface ServeFlags extends Partial<SecurityFlags>, Partial<Omit<Webhook
   trustDomain?: string;
   /** unset: the mesh config file's, else istio-system */
   rootNamespace?: string;
-  /** Kubernetes source: kubeconfig file (else in-cluster, else $KUBECONFIG/~/.kube/config without --config-dir) */
-  kubeconfig?: string;
   /** istiod's CLUSTER_ID */
   clusterId?: string;
   /** config-dir limits: `16Mi`, `1.5Mi`, or bytes */
@@ -41,9 +40,14 @@ function caNamespace(mesh: MeshConfig): string {
   return process.env.POD_NAMESPACE || mesh.rootNamespace;
 }
 
-/** The Kubernetes source's options, or undefined when there is no cluster to watch. */
-function kubeOptions(flags: ServeFlags, useDefaultFiles: boolean, mesh: MeshConfig, meshFile: MeshConfigFileSource | undefined, log: Logger): DaemonOptions['kube'] {
-  const conn = resolveKubeConnection({ kubeconfig: flags.kubeconfig, useDefaultFiles });
+/**
+ * The Kubernetes source's options, or undefined when there is no cluster to watch (the Kubernetes client
+ * is loaded only when there is one).
+ */
+async function kubeOptions(flags: ServeFlags, useDefaultFiles: boolean, mesh: MeshConfig, meshFile: MeshConfigFileSource | undefined, log: Logger): Promise<{ source: NonNullable<DaemonOptions['kube']>; http: KubeHttp } | undefined> {
+  if (!kubeconfigSource({ kubeconfig: flags.kubeconfig, useDefaultFiles })) return undefined;
+  const { KubeHttp, resolveKubeConnection } = await import('../sources/kube/client.js');
+  const conn = resolveKubeConnection({ kubeconfig: flags.kubeconfig, context: flags.context, useDefaultFiles });
   if (!conn) return undefined;
   const discoverySelectors: LabelSelector[] = meshFile?.parsed.discoverySelectors
     ? parseDiscoverySelectors(meshFile.parsed.discoverySelectors, `${meshFile.path}: discoverySelectors`)
@@ -51,10 +55,8 @@ function kubeOptions(flags: ServeFlags, useDefaultFiles: boolean, mesh: MeshConf
   const namespace = caNamespace(mesh);
   log.info({ from: conn.from, server: conn.server, discoverySelectors: discoverySelectors.length }, 'Kubernetes source configured');
   return {
-    kc: conn.kc,
-    cluster: flags.clusterId || process.env.CLUSTER_ID || 'Kubernetes',
-    discoverySelectors,
-    status: { namespace, name: 'istio-status-leader' },
+    source: { kc: conn.kc, cluster: flags.clusterId || process.env.CLUSTER_ID || 'Kubernetes', discoverySelectors, status: { namespace, name: 'istio-status-leader' } },
+    http: new KubeHttp(conn.kc),
   };
 }
 
@@ -66,7 +68,7 @@ function configLimits(flags: ServeFlags): ConfigFileLimits {
 }
 
 export async function runServe(flags: ServeFlags, out: NodeJS.WritableStream = process.stdout): Promise<void> {
-  const log = createLogger(flags.logLevel);
+  const log = await createCliLogger({ level: flags.logLevel, format: flags.logFormat, outputLevels: flags.logOutputLevel });
   const quietMs = parseDurationMs(flags.debounceAfter, '--debounce-after');
   const maxMs = parseDurationMs(flags.debounceMax, '--debounce-max');
   const meshFlags: MeshFlags = {
@@ -74,7 +76,8 @@ export async function runServe(flags: ServeFlags, out: NodeJS.WritableStream = p
   };
   const meshFile = flags.meshConfig ? new MeshConfigFileSource(flags.meshConfig, meshFlags, log) : undefined;
   const mesh: MeshConfig = meshFile?.current ?? meshFromFile({}, meshFlags);
-  const kube = kubeOptions(flags, !flags.configDir, mesh, meshFile, log);
+  const cluster = await kubeOptions(flags, !flags.configDir, mesh, meshFile, log);
+  const kube = cluster?.source;
   if (!flags.configDir && !kube) {
     throw new Error('no configuration source: pass --config-dir DIR, or --kubeconfig FILE (or set KUBECONFIG, or run in a cluster) for the Kubernetes source');
   }
@@ -91,7 +94,7 @@ export async function runServe(flags: ServeFlags, out: NodeJS.WritableStream = p
     log,
     jwks: jwksOptions({ jwksCaFile: flags.jwksCaFile, jwksRefreshInterval: flags.jwksRefreshInterval ?? '20m' }),
     ...(flags.secureGrpcAddr
-      ? { security: securityOptions(flags as SecurityFlags, kube && kubeApiOf(kube.kc), kube && { http: new KubeHttp(kube.kc), namespace: caNamespace(mesh) }) }
+      ? { security: securityOptions(flags as SecurityFlags, kube && kubeApiOf(kube.kc), cluster && { http: cluster.http, namespace: caNamespace(mesh) }) }
       : {}),
     // the webhooks' certificate comes from the CA, which runs with the TLS port
     ...(flags.secureGrpcAddr && flags.secureGrpcAddr !== 'off' && flags.webhookAddr

@@ -2,12 +2,16 @@ import { readFile, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseDocuments } from '../config/documents.js';
 import { describeOrigin, formatProblem, type Origin } from '../config/origin.js';
+import { KINDS, isIgnorableKind, type Kind, type KindInfo } from '../config/kinds.js';
 import { validateDocument } from '../config/validate.js';
 
 // `meshd validate -f PATH...`: the same schema + semantic checks the daemon applies at its edge, run over
-// files, directories (recursively: *.yaml, *.yml, *.json) and `-` (stdin). One line per problem on stdout:
+// files, directories (recursively: *.yaml, *.yml, *.json) and `-` (stdin), for every Istio kind (served by
+// meshd or not). One line per problem on stdout:
 //   FILE#doc Kind namespace/name: field.path: reason
-// a one-line summary on stderr, exit 0 when every document is valid and 1 otherwise.
+// plus a line for each document that is not Istio config (a Deployment beside the mesh config: skipped,
+// not an error) and for each valid document of a kind meshd validates but does not serve. A summary on
+// stderr; exit 0 when every Istio/mesh document is valid and 1 otherwise.
 
 export interface ValidateIO {
   stdout: { write(chunk: string): unknown };
@@ -69,6 +73,16 @@ async function expand(paths: readonly string[], io: ValidateIO, errors: string[]
   return inputs;
 }
 
+export const NOT_SERVED = 'valid; validated but not served by meshd (it has no effect on the xDS meshd sends)';
+
+/** `apps/v1 Deployment default/reviews-v1` for a document meshd does not read. */
+function describeForeign(raw: { apiVersion?: unknown; kind?: unknown; metadata?: { name?: unknown; namespace?: unknown } } | null): string {
+  const str = (v: unknown, fallback: string) => (typeof v === 'string' && v !== '' ? v : fallback);
+  const name = str(raw?.metadata?.name, '<unnamed>');
+  const ns = str(raw?.metadata?.namespace, 'default');
+  return `${str(raw?.apiVersion, '<no apiVersion>')} ${str(raw?.kind, '<no kind>')} ${ns}/${name}`;
+}
+
 export async function runValidate(paths: string[], io: ValidateIO): Promise<number> {
   if (paths.length === 0) {
     io.stderr.write('meshd validate: no input; pass -f FILE, -f DIRECTORY or -f - (stdin)\n');
@@ -80,6 +94,8 @@ export async function runValidate(paths: string[], io: ValidateIO): Promise<numb
 
   let documents = 0;
   let invalid = 0;
+  let skipped = 0;
+  const notServed = new Map<string, number>();
   for (const input of inputs) {
     let text: string;
     try {
@@ -97,14 +113,32 @@ export async function runValidate(paths: string[], io: ValidateIO): Promise<numb
         io.stdout.write(`${describeOrigin(origin)}: YAML syntax error: ${doc.error}\n`);
         continue;
       }
+      const raw = doc.value as { apiVersion?: unknown; kind?: unknown; metadata?: { name?: unknown; namespace?: unknown } } | null;
+      if (isIgnorableKind(raw?.apiVersion, raw?.kind)) {
+        skipped++;
+        io.stdout.write(`${describeOrigin(origin)} ${describeForeign(raw)}: not Istio config, skipped\n`);
+        continue;
+      }
       const result = validateDocument(doc.value);
-      if (result.ok) continue;
+      if (result.ok) {
+        const kind = result.value.kind;
+        if (!(KINDS[kind] as KindInfo).served) {
+          notServed.set(kind, (notServed.get(kind) ?? 0) + 1);
+          io.stdout.write(`${formatProblem(origin, result.ref, { path: '', reason: NOT_SERVED })}\n`);
+        }
+        continue;
+      }
       invalid++;
       for (const problem of result.problems) io.stdout.write(`${formatProblem(origin, result.ref, problem)}\n`);
     }
   }
 
   const unreadable = readErrors.length > 0 ? `, ${readErrors.length} unreadable` : '';
-  io.stderr.write(`${documents} document${documents === 1 ? '' : 's'}, ${invalid} invalid${unreadable}\n`);
+  const skippedNote = skipped > 0 ? `, ${skipped} skipped (not Istio config)` : '';
+  const notServedNote =
+    notServed.size > 0
+      ? `; validated but not served by meshd: ${[...notServed].map(([k, n]) => `${k} (${n})`).join(', ')}`
+      : '';
+  io.stderr.write(`${documents} document${documents === 1 ? '' : 's'}, ${invalid} invalid${skippedNote}${unreadable}${notServedNote}\n`);
   return invalid === 0 && readErrors.length === 0 ? 0 : 1;
 }

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { DEFAULT_PUSH_SCHEDULER_OPTIONS } from '../xds/push-scheduler.js';
-import { DEFAULT_SUBSCRIPTION_LIMITS, type DiscoveryServerOptions } from '../xds/server.js';
+import type { DiscoveryServerOptions } from '../xds/server.js';
+import { DEFAULT_SUBSCRIPTION_LIMITS } from '../xds/subscription-limits.js';
 import { parseDurationMs } from './duration.js';
 
 // `meshd serve` flags bounding the xDS push path: istiod's PILOT_PUSH_THROTTLE and PILOT_XDS_SEND_TIMEOUT,

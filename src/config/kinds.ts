@@ -12,54 +12,98 @@ export interface KindInfo {
   readonly shortNames: readonly string[];
   readonly clusterScoped: boolean;
   readonly istio: boolean;
+  /**
+   * meshd turns it into xDS (the model reads it). A kind that is not served is still validated, stored and
+   * reported ("validated, not served": `meshd validate`, a log line and metric per object, /debug/configz),
+   * never silently ignored.
+   */
+  readonly served: boolean;
 }
 
 export const KINDS = {
   VirtualService: {
     kind: 'VirtualService', group: 'networking.istio.io', versions: ['v1', 'v1beta1', 'v1alpha3'],
-    plural: 'virtualservices', shortNames: ['vs'], clusterScoped: false, istio: true,
+    plural: 'virtualservices', shortNames: ['vs'], clusterScoped: false, istio: true, served: true,
   },
   DestinationRule: {
     kind: 'DestinationRule', group: 'networking.istio.io', versions: ['v1', 'v1beta1', 'v1alpha3'],
-    plural: 'destinationrules', shortNames: ['dr'], clusterScoped: false, istio: true,
+    plural: 'destinationrules', shortNames: ['dr'], clusterScoped: false, istio: true, served: true,
   },
   PeerAuthentication: {
     kind: 'PeerAuthentication', group: 'security.istio.io', versions: ['v1', 'v1beta1'],
-    plural: 'peerauthentications', shortNames: ['pa'], clusterScoped: false, istio: true,
+    plural: 'peerauthentications', shortNames: ['pa'], clusterScoped: false, istio: true, served: true,
   },
   AuthorizationPolicy: {
     kind: 'AuthorizationPolicy', group: 'security.istio.io', versions: ['v1', 'v1beta1'],
-    plural: 'authorizationpolicies', shortNames: ['ap'], clusterScoped: false, istio: true,
+    plural: 'authorizationpolicies', shortNames: ['ap'], clusterScoped: false, istio: true, served: true,
+  },
+  Gateway: {
+    kind: 'Gateway', group: 'networking.istio.io', versions: ['v1', 'v1beta1', 'v1alpha3'], plural: 'gateways',
+    shortNames: ['gw'], clusterScoped: false, istio: true, served: false,
+  },
+  ServiceEntry: {
+    kind: 'ServiceEntry', group: 'networking.istio.io', versions: ['v1', 'v1beta1', 'v1alpha3'], plural: 'serviceentries',
+    shortNames: ['se'], clusterScoped: false, istio: true, served: false,
+  },
+  WorkloadEntry: {
+    kind: 'WorkloadEntry', group: 'networking.istio.io', versions: ['v1', 'v1beta1', 'v1alpha3'], plural: 'workloadentries',
+    shortNames: ['we'], clusterScoped: false, istio: true, served: false,
+  },
+  WorkloadGroup: {
+    kind: 'WorkloadGroup', group: 'networking.istio.io', versions: ['v1', 'v1beta1', 'v1alpha3'], plural: 'workloadgroups',
+    shortNames: ['wg'], clusterScoped: false, istio: true, served: false,
+  },
+  Sidecar: {
+    kind: 'Sidecar', group: 'networking.istio.io', versions: ['v1', 'v1beta1', 'v1alpha3'], plural: 'sidecars',
+    shortNames: [], clusterScoped: false, istio: true, served: false,
+  },
+  EnvoyFilter: {
+    kind: 'EnvoyFilter', group: 'networking.istio.io', versions: ['v1alpha3'], plural: 'envoyfilters',
+    shortNames: [], clusterScoped: false, istio: true, served: false,
+  },
+  ProxyConfig: {
+    kind: 'ProxyConfig', group: 'networking.istio.io', versions: ['v1beta1'], plural: 'proxyconfigs',
+    shortNames: [], clusterScoped: false, istio: true, served: false,
   },
   Telemetry: {
     kind: 'Telemetry', group: 'telemetry.istio.io', versions: ['v1', 'v1alpha1'], storageVersion: 'v1alpha1',
-    plural: 'telemetries', shortNames: ['telemetry'], clusterScoped: false, istio: true,
+    plural: 'telemetries', shortNames: ['telemetry'], clusterScoped: false, istio: true, served: true,
+  },
+  WasmPlugin: {
+    kind: 'WasmPlugin', group: 'extensions.istio.io', versions: ['v1alpha1'], plural: 'wasmplugins',
+    shortNames: [], clusterScoped: false, istio: true, served: false,
+  },
+  TrafficExtension: {
+    kind: 'TrafficExtension', group: 'extensions.istio.io', versions: ['v1alpha1'], plural: 'trafficextensions',
+    shortNames: [], clusterScoped: false, istio: true, served: false,
   },
   RequestAuthentication: {
     kind: 'RequestAuthentication', group: 'security.istio.io', versions: ['v1', 'v1beta1'],
-    plural: 'requestauthentications', shortNames: ['ra'], clusterScoped: false, istio: true,
+    plural: 'requestauthentications', shortNames: ['ra'], clusterScoped: false, istio: true, served: true,
   },
   Service: {
     kind: 'Service', group: '', versions: ['v1'], plural: 'services', shortNames: ['svc'],
-    clusterScoped: false, istio: false,
+    clusterScoped: false, istio: false, served: true,
   },
   EndpointSlice: {
     kind: 'EndpointSlice', group: 'discovery.k8s.io', versions: ['v1'], plural: 'endpointslices',
-    shortNames: [], clusterScoped: false, istio: false,
+    shortNames: [], clusterScoped: false, istio: false, served: true,
   },
   Pod: {
     kind: 'Pod', group: '', versions: ['v1'], plural: 'pods', shortNames: ['po'], clusterScoped: false,
-    istio: false,
+    istio: false, served: true,
   },
   Namespace: {
     kind: 'Namespace', group: '', versions: ['v1'], plural: 'namespaces', shortNames: ['ns'],
-    clusterScoped: true, istio: false,
+    clusterScoped: true, istio: false, served: true,
   },
 } as const satisfies Record<string, KindInfo>;
 
 export type Kind = keyof typeof KINDS;
 export const ALL_KINDS = Object.keys(KINDS) as Kind[];
 export const ISTIO_KINDS = ALL_KINDS.filter((k) => KINDS[k].istio);
+/** Istio kinds meshd validates and stores but does not (yet) turn into xDS. */
+export const VALIDATED_ONLY_KINDS = ALL_KINDS.filter((k) => !(KINDS[k] as KindInfo).served);
 
 export function apiVersionsOf(kind: Kind): string[] {
   const info: KindInfo = KINDS[kind];
@@ -88,7 +132,8 @@ export function resolveKind(apiVersion: unknown, kind: unknown): { kind: Kind } 
  */
 export function isIgnorableKind(apiVersion: unknown, kind: unknown): boolean {
   if (typeof kind !== 'string' || typeof apiVersion !== 'string') return false;
-  if (kind in KINDS) return false;
   const group = apiVersion.includes('/') ? apiVersion.slice(0, apiVersion.lastIndexOf('/')) : '';
+  // a kind meshd reads, in its own group (a Gateway API `Gateway` is not Istio's `Gateway`)
+  if (kind in KINDS && (KINDS[kind as Kind] as KindInfo).group === group) return false;
   return !group.endsWith('istio.io');
 }

@@ -71,17 +71,31 @@ export function validateDocument(doc: unknown): ValidationResult {
   const kind = resolved.kind;
   const input = Object.fromEntries(Object.entries(doc).filter(([k]) => !IGNORED_TOP_LEVEL_KEYS.has(k)));
   const parsed = SCHEMAS[kind].safeParse(input);
-  if (!parsed.success) return { ok: false, ref, problems: zodProblems(parsed.error) };
   const check = SEMANTIC_CHECKS[kind] as ((o: KindMap[typeof kind]) => Problem[]) | undefined;
-  const problems = check ? safeCheck(() => check(parsed.data)) : [];
+  if (!parsed.success) {
+    // Report the semantic problems too (all of a document's problems in one run), except where the schema
+    // already found the field at fault; the raw document may break a rule's assumptions, so a throw here
+    // adds nothing rather than an internal error.
+    const schemaProblems = zodProblems(parsed.error);
+    const semantic = check ? safeCheck(() => check(input as KindMap[typeof kind]), true) : [];
+    const covered = (p: Problem) => schemaProblems.some((s) => s.path === '' || underPath(p.path, s.path));
+    return { ok: false, ref, problems: [...schemaProblems, ...semantic.filter((p) => !covered(p))] };
+  }
+  const problems = check ? safeCheck(() => check(parsed.data), false) : [];
   if (problems.length > 0) return { ok: false, ref, problems };
   return { ok: true, ref, value: { kind, object: parsed.data } as Validated };
 }
 
-function safeCheck(run: () => Problem[]): Problem[] {
+/** `path` is `base` or a field inside it (`spec.a` is under `spec`, `spec.ab` is not). */
+function underPath(path: string, base: string): boolean {
+  return path === base || path.startsWith(`${base}.`) || path.startsWith(`${base}[`);
+}
+
+function safeCheck(run: () => Problem[], schemaRefused: boolean): Problem[] {
   try {
     return run();
   } catch (err) {
+    if (schemaRefused) return [];
     return [{ path: '', reason: `internal validation error: ${(err as Error).message}` }];
   }
 }

@@ -1,4 +1,4 @@
-// The CustomResourceDefinitions of the four Istio kinds meshd serves, built from the project's one source
+// The CustomResourceDefinitions of every Istio kind meshd validates, built from the project's one source
 // of truth: names and versions from the kinds table (src/config/kinds.ts), the schema from the zod schemas
 // (src/config/schemas) that also drive `meshd validate`, the sources and the validation webhook. What the
 // zod schemas cannot say (printer columns, categories) follows Istio's crd-all.gen.yaml.
@@ -6,6 +6,8 @@
 import type { z } from 'zod';
 import { ISTIO_KINDS, KINDS, type Kind } from '../config/kinds.js';
 import { SCHEMAS } from '../config/schemas/index.js';
+import { crdSourceOf } from '../config/schemas/crd-derived.js';
+import { ISTIO_CRD_SCHEMAS } from '../config/crd/istio-crd-schemas.gen.js';
 import { structuralSchema, type JSONSchema } from './crd-schema.js';
 import { PART_OF_LABEL } from './labels.js';
 
@@ -63,16 +65,29 @@ export function specOpenApiSchema(kind: Kind): JSONSchema {
   return structuralSchema(specSchemaOf(kind), `${kind}.spec`);
 }
 
-/** Istio's CRDs carry `istio: security` / `istio: telemetry` by API group (networking has none). */
-const ISTIO_LABEL: Readonly<Record<string, string>> = { 'security.istio.io': 'security', 'telemetry.istio.io': 'telemetry' };
+/**
+ * The `openAPIV3Schema` and printer columns of a kind: from its zod schema, or — for a kind whose schema is
+ * Istio's own CRD schema (crd-derived.ts) — Istio's, CEL rules included.
+ */
+function versionSchema(kind: Kind): { openAPIV3Schema: unknown; printerColumns: readonly object[]; storage?: string } {
+  const derived = crdSourceOf(SCHEMAS[kind] as z.ZodType);
+  if (derived) {
+    const vendored = ISTIO_CRD_SCHEMAS[derived];
+    return { openAPIV3Schema: vendored.schema, printerColumns: vendored.printerColumns.map((c) => (c.name === 'Age' ? AGE : c)), storage: vendored.storage };
+  }
+  const spec = specOpenApiSchema(kind);
+  return {
+    openAPIV3Schema: { type: 'object', properties: { spec, status: STATUS_SCHEMA } },
+    printerColumns: PRINTER_COLUMNS[kind] ?? [AGE],
+  };
+}
 
 export function crdFor(kind: Kind): Record<string, unknown> {
   const info = KINDS[kind];
   if (!info.istio) throw new Error(`${kind} is a built-in Kubernetes kind, not a CRD`);
-  const spec = specOpenApiSchema(kind);
-  // Istio lists the versions alphabetically (v1, v1alpha3, v1beta1); all are served, one is stored.
-  const storage = 'storageVersion' in info ? info.storageVersion : info.versions[0];
-  const versions = [...info.versions].sort();
+  const { openAPIV3Schema, printerColumns, storage: vendoredStorage } = versionSchema(kind);
+  const storage = vendoredStorage ?? ('storageVersion' in info ? info.storageVersion : info.versions[0]!);
+  const versions = [...info.versions].sort(); // Istio lists versions alphabetically (storage marked, not first)
   const groupCategory = `${info.group.replaceAll('.', '-')}`;
   return {
     apiVersion: 'apiextensions.k8s.io/v1',
@@ -80,7 +95,7 @@ export function crdFor(kind: Kind): Record<string, unknown> {
     metadata: {
       name: `${info.plural}.${info.group}`,
       annotations: { 'helm.sh/resource-policy': 'keep' },
-      labels: { app: 'istio-pilot', ...(ISTIO_LABEL[info.group] ? { istio: ISTIO_LABEL[info.group] } : {}), ...PART_OF_LABEL },
+      labels: { app: 'istio-pilot', ...(info.group === 'security.istio.io' ? { istio: 'security' } : info.group === 'telemetry.istio.io' ? { istio: 'telemetry' } : {}), ...PART_OF_LABEL },
     },
     spec: {
       group: info.group,
@@ -89,14 +104,14 @@ export function crdFor(kind: Kind): Record<string, unknown> {
         kind: info.kind,
         listKind: `${info.kind}List`,
         plural: info.plural,
-        shortNames: [...info.shortNames],
+        ...(info.shortNames.length > 0 ? { shortNames: [...info.shortNames] } : {}),
         singular: info.kind.toLowerCase(),
       },
       scope: 'Namespaced',
       versions: versions.map((name) => ({
-        ...((PRINTER_COLUMNS[kind] ?? [AGE]).length > 0 ? { additionalPrinterColumns: (PRINTER_COLUMNS[kind] ?? [AGE]).map((c) => ({ ...c })) } : {}),
+        ...(printerColumns.length > 0 ? { additionalPrinterColumns: printerColumns.map((c) => ({ ...c })) } : {}),
         name,
-        schema: { openAPIV3Schema: { type: 'object', properties: { spec, status: STATUS_SCHEMA } } },
+        schema: { openAPIV3Schema },
         served: true,
         storage: name === storage,
         subresources: { status: {} },

@@ -1,5 +1,4 @@
 import { readFile } from 'node:fs/promises';
-import type { Command } from 'commander';
 import { ConfigStore } from '../config/store.js';
 import { PushContext } from '../model/push-context.js';
 import { parseProxy } from '../model/proxy.js';
@@ -100,32 +99,4 @@ export async function runSimulate(flags: SimulateFlags, io: SimulateIO): Promise
   const result = simulate(resources, request);
   io.stdout.write(`${JSON.stringify(flags.verbose ? result : brief(result), null, 2)}\n`);
   return result.failure ? 1 : 0;
-}
-
-export function addSimulateCommand(program: Command): void {
-  const collect = (v: string, prev: string[]) => [...prev, v];
-  program
-    .command('simulate')
-    .description("show how an Envoy sidecar routes one request: listener, filter chain, virtual host, route, clusters")
-    .option('--config-dir <dir>', 'mesh config (Istio and Kubernetes YAML/JSON) to generate the sidecar from')
-    .option('--proxy <node-id>', 'the sidecar: sidecar~IP~POD.NAMESPACE~NAMESPACE.svc.cluster.local')
-    .option('--label <k=v>', 'a label of the proxy workload (repeatable)', collect, [])
-    .option('--resources <file>', 'Envoy /config_dump JSON, or {listeners, routes, clusters}, instead of --config-dir')
-    .requiredOption('--port <port>', 'destination port the application connects to')
-    .option('--ip <addr>', 'destination IP the application connects to (a service cluster IP)')
-    .option('--host <authority>', 'Host / :authority')
-    .option('--path <path>', ':path, with query string', '/')
-    .option('--method <method>', 'HTTP method', 'GET')
-    .option('--scheme <scheme>', ':scheme (http or https)', 'http')
-    .option('--header <name:value>', 'request header (repeatable)', collect, [])
-    .option('--tcp', 'opaque TCP instead of HTTP')
-    .option('--sni <name>', 'TLS client: SNI')
-    .option('--alpn <list>', 'TLS client: comma-separated ALPN')
-    .option('--inbound', 'the connection arrives at the pod (virtualInbound, 15006) instead of leaving it')
-    .option('--source-ip <addr>', 'client IP')
-    .option('--random <n>', 'random value for weighted clusters and runtime fractions', '0')
-    .option('--verbose', 'include the matched route and cluster resources')
-    .action(async (flags: SimulateFlags) => {
-      process.exitCode = await runSimulate(flags, { stdout: process.stdout, stderr: process.stderr });
-    });
 }

@@ -3,7 +3,7 @@
 // logged, counted, recorded on the store — the last good version stays in force).
 
 import { isDeepStrictEqual } from 'node:util';
-import type { Kind } from '../config/kinds.js';
+import { KINDS, type Kind, type KindInfo } from '../config/kinds.js';
 import { formatProblem, type ObjectRef, type Origin } from '../config/origin.js';
 import { keyOf, objectKey, type ConfigStore } from '../config/store.js';
 import type { KindMap } from '../config/schemas/index.js';
@@ -55,20 +55,32 @@ export interface SourceSink {
   readonly metricSource: string;
 }
 
-/** Upserts an accepted object unless the store already holds an identical one. Returns whether it changed. */
+/**
+ * Upserts an accepted object unless the store already holds an identical one. Returns whether it changed.
+ * An object of a kind meshd validates but does not serve is stored too (so /debug/configz lists it) and,
+ * the first time, logged and counted: it must never look as if it were in force.
+ */
 export function accept(sink: SourceSink, kind: Kind, key: string, object: KindMap[Kind], origin: Origin): boolean {
   const current = sink.store.get(kind, key);
   if (current && isDeepStrictEqual(current.object, object)) {
     sink.store.clearRejection(key);
     return false;
   }
+  if (!current && !(KINDS[kind] as KindInfo).served) {
+    const line = `${formatProblem(origin, { kind, namespace: object.metadata.namespace, name: object.metadata.name }, { path: '', reason: NOT_SERVED_REASON })}`;
+    sink.log.warn({ kind, object: key, notServed: true }, line);
+    sink.metrics?.configNotServed.inc({ kind, source: sink.metricSource });
+  }
   sink.store.upsert(kind, object, origin, sink.sourceId);
   return true;
 }
 
+export const NOT_SERVED_REASON = 'validated but not served by meshd: it has no effect on the xDS meshd sends';
+
 /** Logs and counts a refusal, and records it on the store when the document names an object. */
 export function refuse(sink: SourceSink, origin: Origin, refused: Extract<Admission, { ok: false }> | { ref: ObjectRef; messages: string[]; key?: string }): void {
-  for (const line of refused.messages) sink.log.warn({ rejected: line }, line);
+  // the validate-style line is the whole event (source, object, field path, reason): logged once, as the message
+  for (const line of refused.messages) sink.log.warn(line);
   sink.metrics?.configRejections.inc({ kind: refused.ref.kind ?? 'unknown', source: sink.metricSource });
   if (refused.key && refused.ref.name) {
     sink.store.reject(refused.key, { ...refused.ref, origin, messages: refused.messages, at: new Date() });

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import client from 'prom-client';
 import { meshdVersion } from './build-info.js';
 
@@ -6,10 +7,29 @@ import { meshdVersion } from './build-info.js';
 
 export type XdsShortType = 'cds' | 'eds' | 'lds' | 'rds';
 
+/** what an Istio version looks like (1.24.2, 1.25.0-alpha.0, 1.24-dev, a build's tag): anything else is `unknown` */
+const VERSION_LABEL = /^[0-9A-Za-z][0-9A-Za-z.+_-]{0,63}$/;
+/** distinct version labels at once; more (a client making them up) are `other` */
+const MAX_VERSION_LABELS = 50;
+/** node ids longer than this are cut in labels (a hash keeps them apart) */
+const MAX_NODE_LABEL = 253;
+/** Go's codes.Code.String(), istiod's `err` label of pilot_xds_*_reject */
+const GRPC_CODE_NAMES = [
+  'OK', 'Canceled', 'Unknown', 'InvalidArgument', 'DeadlineExceeded', 'NotFound', 'AlreadyExists', 'PermissionDenied',
+  'ResourceExhausted', 'FailedPrecondition', 'Aborted', 'OutOfRange', 'Unimplemented', 'Internal', 'Unavailable', 'DataLoss',
+  'Unauthenticated',
+];
+
+/** A node id as a label value: as sent up to MAX_NODE_LABEL characters, else cut, with a hash of the whole. */
+function nodeLabel(node: string): string {
+  if (node.length <= MAX_NODE_LABEL) return node;
+  return `${node.slice(0, MAX_NODE_LABEL - 17)}…${createHash('sha256').update(node).digest('hex').slice(0, 16)}`;
+}
+
 export class Metrics {
   readonly registry = new client.Registry();
 
-  /** connected xDS clients */
+  /** connected xDS clients, by the ISTIO_VERSION they report: use proxyConnected/proxyLeft */
   readonly xdsClients = new client.Gauge({
     name: 'pilot_xds', help: 'Number of endpoints connected to this pilot using XDS.',
     labelNames: ['version'] as const, registers: [this.registry],
@@ -27,12 +47,17 @@ export class Metrics {
     name: 'pilot_total_xds_rejects', help: 'Total number of XDS responses from pilot rejected by proxy.',
     labelNames: ['type'] as const, registers: [this.registry],
   });
+  /** NACKs by proxy and gRPC code, as istiod labels them (node, err): use recordReject */
   readonly rejects: Record<XdsShortType, client.Gauge<'node' | 'err'>> = {
     cds: this.rejectGauge('pilot_xds_cds_reject', 'Pilot rejected CDS.'),
     eds: this.rejectGauge('pilot_xds_eds_reject', 'Pilot rejected EDS.'),
     lds: this.rejectGauge('pilot_xds_lds_reject', 'Pilot rejected LDS.'),
     rds: this.rejectGauge('pilot_xds_rds_reject', 'Pilot rejected RDS.'),
   };
+  /** connected streams per version label, so a version's series goes when its last proxy does */
+  private readonly versionStreams = new Map<string, number>();
+  /** connected streams per node label, and the reject series recorded for it */
+  private readonly nodeStreams = new Map<string, { streams: number; rejects: Set<string> }>();
   readonly services = new client.Gauge({
     name: 'pilot_services', help: 'Total services known to pilot.', registers: [this.registry],
   });
@@ -79,6 +104,11 @@ export class Metrics {
   readonly configRejections = new client.Counter({
     name: 'meshd_config_rejections_total',
     help: 'Configuration documents refused by validation, by kind and source.',
+    labelNames: ['kind', 'source'] as const, registers: [this.registry],
+  });
+  readonly configNotServed = new client.Counter({
+    name: 'meshd_config_not_served_total',
+    help: 'Accepted objects of an Istio kind meshd validates but does not serve (no effect on xDS), once per object, by kind and source.',
     labelNames: ['kind', 'source'] as const, registers: [this.registry],
   });
   readonly configWarnings = new client.Counter({
@@ -196,6 +226,58 @@ export class Metrics {
   constructor() {
     client.collectDefaultMetrics({ register: this.registry });
     this.build.set({ component: 'pilot', tag: meshdVersion() }, 1);
+  }
+
+  /**
+   * A proxy's stream opened. Label values are what the client sent, so they are bounded here: a version
+   * that does not look like one is `unknown`, and past MAX_VERSION_LABELS distinct versions `other`.
+   */
+  proxyConnected(node: string, istioVersion: string | undefined): void {
+    const version = this.versionLabel(istioVersion);
+    this.versionStreams.set(version, (this.versionStreams.get(version) ?? 0) + 1);
+    this.xdsClients.inc({ version });
+    const label = nodeLabel(node);
+    const entry = this.nodeStreams.get(label) ?? { streams: 0, rejects: new Set<string>() };
+    entry.streams++;
+    this.nodeStreams.set(label, entry);
+  }
+
+  /** A proxy's stream closed: when it was the last of its version or node, their series go too. */
+  proxyLeft(node: string, istioVersion: string | undefined): void {
+    const version = this.versionLabel(istioVersion);
+    const left = (this.versionStreams.get(version) ?? 1) - 1;
+    if (left > 0) {
+      this.versionStreams.set(version, left);
+      this.xdsClients.dec({ version });
+    } else {
+      this.versionStreams.delete(version);
+      this.xdsClients.remove({ version });
+    }
+    const label = nodeLabel(node);
+    const entry = this.nodeStreams.get(label);
+    if (!entry || --entry.streams > 0) return;
+    this.nodeStreams.delete(label);
+    for (const series of entry.rejects) {
+      const [type, err] = series.split(' ') as [XdsShortType, string];
+      this.rejects[type].remove({ node: label, err });
+    }
+  }
+
+  /** A NACK: pilot_total_xds_rejects{type} and pilot_xds_TYPE_reject{node, err = the gRPC code's name}. */
+  recordReject(type: XdsShortType, node: string, grpcCode: number | undefined): void {
+    this.totalRejects.inc({ type });
+    const label = nodeLabel(node);
+    const entry = this.nodeStreams.get(label);
+    if (!entry) return; // not a connected proxy: nothing to attach a series to, nothing to remove it later
+    const err = GRPC_CODE_NAMES[grpcCode ?? 2] ?? 'Unknown';
+    entry.rejects.add(`${type} ${err}`);
+    this.rejects[type].inc({ node: label, err });
+  }
+
+  private versionLabel(istioVersion: string | undefined): string {
+    if (!istioVersion || !VERSION_LABEL.test(istioVersion)) return 'unknown';
+    if (this.versionStreams.has(istioVersion) || this.versionStreams.size < MAX_VERSION_LABELS) return istioVersion;
+    return 'other';
   }
 
   private rejectGauge(name: string, help: string): client.Gauge<'node' | 'err'> {

@@ -1,4 +1,4 @@
-import { ISTIO_KINDS, KINDS, type Kind } from '../config/kinds.js';
+import { ISTIO_KINDS, KINDS, type Kind, type KindInfo } from '../config/kinds.js';
 import { validateDocument } from '../config/validate.js';
 import { allow, deny, type AdmissionRequest, type AdmissionReviewOut } from './admission.js';
 import type { WebhookMetrics } from './metrics.js';
@@ -6,7 +6,8 @@ import type { WebhookMetrics } from './metrics.js';
 // `/validate` (Galley's validating webhook): the same schemas and semantic checks as `meshd validate`
 // and the config sources, so nothing the API server admits is later refused by meshd. As istiod: DELETE
 // is always allowed (there is nothing to validate); kinds meshd has no schema for are allowed with a
-// warning rather than refused, so installing meshd never blocks Istio kinds it does not serve yet.
+// warning rather than refused. Every Istio kind has a schema (Istio's own CRD schema where meshd has no
+// hand-written one); a valid object of a kind meshd does not serve is admitted with a warning saying so.
 
 const VALIDATED = new Map<string, Kind>(ISTIO_KINDS.map((k) => [`${KINDS[k].group}/${KINDS[k].kind}`, k]));
 
@@ -29,6 +30,9 @@ export function validateAdmission(req: AdmissionRequest, metrics?: WebhookMetric
   const result = validateDocument(doc);
   if (result.ok) {
     metrics?.validationPassed.inc(labels);
+    if (!(KINDS[kind] as KindInfo).served) {
+      return allow(req.uid, { warnings: [`${gvk.kind} is validated but not served by meshd: it has no effect on the proxies meshd configures`] });
+    }
     return allow(req.uid);
   }
   metrics?.validationFailed.inc({ ...labels, reason: 'invalid_resource' });

@@ -14,22 +14,53 @@ export interface Nack {
 /**
  * What a subscription asks the generator for: the wildcard set (LDS/CDS), explicit names, or both
  * (Delta lets a client mix them). `signature` identifies it, so proxies of one class asking for the same
- * thing share one resolved ResourceSet whatever protocol they speak.
+ * thing share one resolved ResourceSet whatever protocol they speak. Subscriptions are interned: every
+ * stream subscribing to the same names holds the same object (one copy of the names, not one per proxy).
  */
 export interface Subscription {
   readonly wildcard: boolean;
   /** explicit names, sorted */
   readonly names: readonly string[];
   readonly signature: string;
+  /** whether `name` is one of the explicit names */
+  has(name: string): boolean;
 }
 
-export const WILDCARD_ONLY: Subscription = { wildcard: true, names: [], signature: '*' };
+class InternedSubscription implements Subscription {
+  private index: Set<string> | undefined;
+
+  constructor(
+    readonly wildcard: boolean,
+    readonly names: readonly string[],
+    readonly signature: string,
+  ) {}
+
+  has(name: string): boolean {
+    if (this.names.length <= 8) return this.names.includes(name);
+    return (this.index ??= new Set(this.names)).has(name);
+  }
+}
+
+export const WILDCARD_ONLY: Subscription = new InternedSubscription(true, [], '*');
+export const NO_NAMES: Subscription = new InternedSubscription(false, [], '');
+
+/** Live subscriptions by signature; an entry goes when no stream holds its subscription any more. */
+const interned = new Map<string, WeakRef<InternedSubscription>>();
+const released = new FinalizationRegistry<string>((signature) => {
+  if (interned.get(signature)?.deref() === undefined) interned.delete(signature);
+});
 
 export function subscriptionOf(wildcard: boolean, names: Iterable<string>): Subscription {
   const sorted = [...new Set(names)].sort();
-  if (wildcard && sorted.length === 0) return WILDCARD_ONLY;
+  if (sorted.length === 0) return wildcard ? WILDCARD_ONLY : NO_NAMES;
   const digest = createHash('sha1').update(sorted.join('\n')).digest('base64url');
-  return { wildcard, names: sorted, signature: wildcard ? `*+${digest}` : digest };
+  const signature = wildcard ? `*+${digest}` : digest;
+  const existing = interned.get(signature)?.deref();
+  if (existing) return existing;
+  const sub = new InternedSubscription(wildcard, sorted, signature);
+  interned.set(signature, new WeakRef(sub));
+  released.register(sub, signature);
+  return sub;
 }
 
 /** One type's exchange on one stream, either protocol: what was sent, what the client said back. */

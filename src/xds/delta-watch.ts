@@ -1,5 +1,5 @@
-import type { EncodedResource, ResourceSet } from './cache.js';
-import { TypeWatch, subscriptionOf, type Subscription } from './connection.js';
+import { diffSets, type EncodedResource, type ResourceSet } from './cache.js';
+import { NO_NAMES, TypeWatch, subscriptionOf, type Subscription } from './connection.js';
 
 // One type's incremental (Delta) subscription on one stream. Unlike state of the world, the server must
 // remember what the client holds: each response carries only resources whose version (content hash)
@@ -19,35 +19,44 @@ export interface DeltaDiff {
   readonly removed: readonly string[];
 }
 
+/**
+ * Per-stream state is references, not per-name maps: once a response is committed the client holds
+ * exactly that (shared, immutable) ResourceSet, and the explicit names it was told do not exist are
+ * exactly its (interned) subscription's names missing from that set. Only what departs from that —
+ * versions a reconnecting client claims before its first response, names it dropped since — is kept
+ * per stream, and only until the next response.
+ */
 export class DeltaWatch extends TypeWatch {
   private started = false;
-  private wildcard = false;
-  private readonly explicit = new Set<string>();
-  /** what the client holds, as far as this stream told it (or it told us): name → version */
-  private readonly held = new Map<string, string>();
-  /** explicitly subscribed names already reported as not existing, so they are reported once */
-  private readonly toldAbsent = new Set<string>();
-  private sub: Subscription | undefined;
+  private sub: Subscription = NO_NAMES;
+  /** the set last committed: what the client holds (but for `forgotten`) */
+  private base: ResourceSet | undefined;
+  /** the subscription when `base` was committed: its names missing from `base` were told absent */
+  private baseSub: Subscription = NO_NAMES;
+  /** before the first response: the versions a reconnecting client says it holds */
+  private claimed: Map<string, string> | undefined;
+  /** names the client dropped since `base`/`claimed` (re-subscribed or unsubscribed): neither held nor told */
+  private forgotten: Set<string> | undefined;
 
   constructor(private readonly wildcardable: boolean) {
     super();
   }
 
   get subscription(): Subscription {
-    return (this.sub ??= subscriptionOf(this.wildcard, this.explicit));
+    return this.sub;
   }
 
   get isWildcard(): boolean {
-    return this.wildcard;
+    return this.sub.wildcard;
   }
 
   get explicitNames(): readonly string[] {
-    return this.subscription.names;
+    return this.sub.names;
   }
 
   /** resources the client holds as far as this stream knows */
   get heldCount(): number {
-    return this.held.size;
+    return this.heldNames().length;
   }
 
   /**
@@ -58,18 +67,22 @@ export class DeltaWatch extends TypeWatch {
     const first = !this.started;
     this.started = true;
     let changed = first;
+    let wildcard = this.sub.wildcard;
+    let explicit: Set<string> | undefined;
+    const names = () => (explicit ??= new Set(this.sub.names));
     if (first) {
       // Legacy wildcard: a first LDS/CDS request naming nothing asks for everything.
-      if (this.wildcardable && change.subscribe.length === 0) this.wildcard = true;
-      for (const [name, version] of Object.entries(change.initialVersions)) this.held.set(name, version);
+      if (this.wildcardable && change.subscribe.length === 0) wildcard = true;
+      const claimed = Object.entries(change.initialVersions);
+      if (claimed.length > 0) this.claimed = new Map(claimed);
     }
     for (const name of change.subscribe) {
       if (name === WILDCARD) {
-        changed ||= !this.wildcard;
-        this.wildcard = true;
+        changed ||= !wildcard;
+        wildcard = true;
         continue;
       }
-      this.explicit.add(name);
+      names().add(name);
       changed = true;
       // A later subscribe to a name the client seems to hold must still be answered: the client may
       // have dropped it (xDS protocol, "Subscribing to Resources").
@@ -77,25 +90,25 @@ export class DeltaWatch extends TypeWatch {
     }
     for (const name of change.unsubscribe) {
       if (name === WILDCARD) {
-        if (!this.wildcard) continue;
-        this.wildcard = false;
+        if (!wildcard) continue;
+        wildcard = false;
         changed = true;
         // The client lets go of what only the wildcard gave it; nothing to report.
-        for (const held of [...this.held.keys()]) if (!this.explicit.has(held)) this.forget(held);
+        for (const held of this.heldNames()) if (!names().has(held)) this.forget(held);
         continue;
       }
       // Phantom unsubscriptions are ignored. A name still covered by the wildcard is forgotten too, so
       // it is sent again: the client dropped it on unsubscribing.
-      if (!this.explicit.delete(name)) continue;
+      if (!names().delete(name)) continue;
       this.forget(name);
       changed = true;
     }
-    if (first && !this.wildcard) {
+    if (first && !wildcard && this.claimed) {
       // Versions claimed for names not subscribed mean nothing to this subscription.
-      for (const held of [...this.held.keys()]) if (!this.explicit.has(held)) this.held.delete(held);
+      for (const held of [...this.claimed.keys()]) if (!names().has(held)) this.claimed.delete(held);
     }
     if (changed) {
-      this.sub = undefined;
+      this.sub = subscriptionOf(wildcard, explicit ?? this.sub.names);
       // the next push must diff resource by resource, not trust the last set's digest
       this.syncedTo = undefined;
     }
@@ -105,34 +118,52 @@ export class DeltaWatch extends TypeWatch {
   /**
    * What to send to bring the client to `set`: resources whose version differs from the one it holds,
    * and as removed the names it holds that are not in `set` (deleted, or no longer in the wildcard) and
-   * explicitly subscribed names that do not exist (reported once).
+   * explicitly subscribed names that do not exist (reported once). A client in step with its last set
+   * and subscription gets the diff between the two sets, computed once per pair for every stream.
    */
   diff(set: ResourceSet): DeltaDiff {
-    if (this.syncedTo && this.syncedTo.digest === set.digest) return { upserts: [], removed: [] };
-    const upserts = set.resources.filter((r) => this.held.get(r.name) !== r.hash);
+    if (this.syncedTo && this.syncedTo.digest === set.digest) return NOTHING;
+    if (this.base && !this.claimed && !this.forgotten && this.baseSub === this.sub) {
+      const d = diffSets(this.base, set);
+      return { upserts: d.changed, removed: d.removed };
+    }
+    const upserts = set.resources.filter((r) => this.heldVersion(r.name) !== r.hash);
     const removed: string[] = [];
-    for (const name of this.held.keys()) if (!set.byName.has(name)) removed.push(name);
-    for (const name of this.explicit) {
-      if (!set.byName.has(name) && !this.held.has(name) && !this.toldAbsent.has(name)) removed.push(name);
+    for (const name of this.heldNames()) if (!set.byName.has(name)) removed.push(name);
+    for (const name of this.sub.names) {
+      if (!set.byName.has(name) && this.heldVersion(name) === undefined && !this.toldAbsent(name)) removed.push(name);
     }
     return { upserts, removed: removed.sort() };
   }
 
   /** Records that `diff` was sent: the client now holds exactly `set`. */
-  commit(set: ResourceSet, diff: DeltaDiff): void {
-    for (const r of diff.upserts) {
-      this.held.set(r.name, r.hash);
-      this.toldAbsent.delete(r.name);
-    }
-    for (const name of diff.removed) {
-      this.held.delete(name);
-      if (this.explicit.has(name)) this.toldAbsent.add(name);
-    }
+  commit(set: ResourceSet, _diff: DeltaDiff): void {
+    this.base = set;
+    this.baseSub = this.sub;
+    this.claimed = undefined;
+    this.forgotten = undefined;
     this.syncedTo = set;
   }
 
+  private heldVersion(name: string): string | undefined {
+    if (this.forgotten?.has(name)) return undefined;
+    return this.claimed ? this.claimed.get(name) : this.base?.get(name)?.hash;
+  }
+
+  private heldNames(): string[] {
+    const all = this.claimed ? [...this.claimed.keys()] : (this.base?.resources ?? []).map((r) => r.name);
+    const forgotten = this.forgotten;
+    return forgotten ? all.filter((n) => !forgotten.has(n)) : all;
+  }
+
+  private toldAbsent(name: string): boolean {
+    if (!this.base || this.claimed || this.forgotten?.has(name)) return false;
+    return this.baseSub.has(name) && !this.base.byName.has(name);
+  }
+
   private forget(name: string): void {
-    this.held.delete(name);
-    this.toldAbsent.delete(name);
+    (this.forgotten ??= new Set()).add(name);
   }
 }
+
+const NOTHING: DeltaDiff = { upserts: [], removed: [] };

@@ -1,7 +1,6 @@
 import type { Proxy } from '../model/proxy.js';
-import type { ResourceSet } from './cache.js';
 import { StreamConnection, type XdsCall } from './connection.js';
-import { DeltaWatch, type DeltaDiff } from './delta-watch.js';
+import { DeltaWatch } from './delta-watch.js';
 import { encodeDeltaDiscoveryResponse, type DeltaDiscoveryRequest } from './delta-wire.js';
 import type { OutgoingResponse, ProtocolHost, XdsProtocol } from './protocol.js';
 import { SHORT_TYPE, STATE_OF_THE_WORLD_FULL, isKnownType, type TypeUrl } from './resource-types.js';
@@ -24,14 +23,6 @@ export class DeltaConnection extends StreamConnection<DeltaWatch> {
 export class DeltaProtocol implements XdsProtocol<DeltaConnection, DeltaDiscoveryRequest> {
   readonly mode = 'delta' as const;
 
-  /**
-   * Diffs shared by proxies of one class: once a watch has been brought up to date with a set, what it
-   * holds is exactly that set (and the names it was told are absent are exactly its explicit names
-   * missing from it), so the diff to a new set depends only on (new set, previous set's digest,
-   * subscription). Keyed by the new set, which lives for one snapshot.
-   */
-  private readonly diffs = new WeakMap<ResourceSet, Map<string, DeltaDiff>>();
-
   constructor(private readonly host: ProtocolHost) {}
 
   open(id: string, proxy: Proxy, peer: string, call: XdsCall<unknown>): DeltaConnection {
@@ -50,7 +41,7 @@ export class DeltaProtocol implements XdsProtocol<DeltaConnection, DeltaDiscover
       if (req.response_nonce !== watch.sentNonce) {
         this.host.log.debug({ proxy: conn.proxy.id, type: short, nonce: req.response_nonce }, 'stale nonce on delta stream');
       } else if (req.error_detail && (req.error_detail.message !== '' || req.error_detail.code !== 0)) {
-        this.host.recordNack(conn, type, watch, req.response_nonce, req.error_detail.message);
+        this.host.recordNack(conn, type, watch, req.response_nonce, req.error_detail);
       } else {
         this.host.recordAck(conn, type, watch, req.response_nonce);
       }
@@ -70,11 +61,11 @@ export class DeltaProtocol implements XdsProtocol<DeltaConnection, DeltaDiscover
     const ctx = this.host.snapshot!;
     const watch = conn.watch(type);
     const set = this.host.resolve(conn, type, watch.subscription);
-    const diff = this.diffFor(watch, set);
+    const diff = watch.diff(set);
     // Until a type has been answered once, answer even with nothing: a client with nothing to receive
     // must still finish warming.
     if (watch.sentNonce !== '' && diff.upserts.length === 0 && diff.removed.length === 0) {
-      watch.syncedTo = set;
+      watch.commit(set, diff);
       return undefined;
     }
     const nonce = conn.nextNonce();
@@ -84,16 +75,5 @@ export class DeltaProtocol implements XdsProtocol<DeltaConnection, DeltaDiscover
     });
     watch.commit(set, diff);
     return { nonce, bytes, resources: diff.upserts.length + diff.removed.length };
-  }
-
-  private diffFor(watch: DeltaWatch, set: ResourceSet): DeltaDiff {
-    const prev = watch.syncedTo;
-    if (!prev) return watch.diff(set);
-    const key = `${prev.digest}\u0000${watch.subscription.signature}`;
-    let bySet = this.diffs.get(set);
-    if (!bySet) this.diffs.set(set, (bySet = new Map()));
-    let diff = bySet.get(key);
-    if (!diff) bySet.set(key, (diff = watch.diff(set)));
-    return diff;
   }
 }

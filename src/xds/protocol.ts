@@ -43,5 +43,11 @@ export interface ProtocolHost {
   /** what a subscription resolves to in the current snapshot (shared by every proxy of its class) */
   resolve(conn: StreamConnection, type: TypeUrl, subscription: Subscription): ResourceSet;
   recordAck(conn: StreamConnection, type: TypeUrl, watch: TypeWatch, nonce: string, version?: string): void;
-  recordNack(conn: StreamConnection, type: TypeUrl, watch: TypeWatch, nonce: string, message: string, version?: string): void;
+  recordNack(conn: StreamConnection, type: TypeUrl, watch: TypeWatch, nonce: string, detail: NackDetail, version?: string): void;
+}
+
+/** A request's error_detail (google.rpc.Status): the gRPC code labels the reject metric, the message is shown. */
+export interface NackDetail {
+  readonly code: number;
+  readonly message: string;
 }

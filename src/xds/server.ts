@@ -9,12 +9,13 @@ import type { StreamConnection, Subscription, TypeWatch, XdsCall, XdsMode } from
 import { DeltaProtocol, type DeltaConnection } from './delta.js';
 import { decodeDeltaDiscoveryRequest } from './delta-wire.js';
 import type { Generator } from './generators/generator.js';
-import type { ProtocolHost, XdsProtocol } from './protocol.js';
+import type { NackDetail, ProtocolHost, XdsProtocol } from './protocol.js';
 import { DEFAULT_PUSH_SCHEDULER_OPTIONS, PushScheduler, type PushSchedulerOptions, type PushSchedulerStats } from './push-scheduler.js';
 import { Resolver, type ResolverStats } from './resolve.js';
 import { PUSH_ORDER, SHORT_TYPE, type TypeUrl } from './resource-types.js';
 import { SotwProtocol, type SotwConnection } from './sotw.js';
 import { decodeDiscoveryRequest } from './wire.js';
+import { DEFAULT_SUBSCRIPTION_LIMITS, type SubscriptionLimits } from './subscription-limits.js';
 
 const ADS_SERVICE = 'envoy.service.discovery.v3.AggregatedDiscoveryService';
 
@@ -51,13 +52,7 @@ export interface DiscoveryServerOptions {
   readonly controlPlaneId?: string;
 }
 
-/** Bounds on what clients can make meshd hold: subscribed resource names (every type of a stream together). */
-export interface SubscriptionLimits {
-  readonly namesPerConnection: number;
-  readonly namesTotal: number;
-}
-
-export const DEFAULT_SUBSCRIPTION_LIMITS: SubscriptionLimits = { namesPerConnection: 100_000, namesTotal: 10_000_000 };
+export { DEFAULT_SUBSCRIPTION_LIMITS, type SubscriptionLimits };
 
 /** A stream meshd cut because its writes did not complete: kept for /debug/syncz. */
 export interface CutStream {
@@ -270,18 +265,18 @@ export class DiscoveryServer implements ProtocolHost {
     const id = `${proxy.podName || 'proxy'}-${++this.connSeq}`;
     const conn = protocol.open(id, proxy, peer, call) as AnyConnection;
     this.conns.set(conn.id, conn);
-    this.metrics.xdsClients.inc({ version: proxy.istioVersion || 'unknown' });
+    this.metrics.proxyConnected(proxy.id, proxy.istioVersion);
     this.log.info({ proxy: proxy.id, conn: conn.id, peer, generator: proxy.generator, mode }, 'proxy connected');
     return conn;
   }
 
   /** A NACK, either protocol: kept on the watch for /debug/syncz and counted like istiod does. */
-  recordNack(conn: StreamConnection, type: TypeUrl, watch: TypeWatch, nonce: string, message: string, version = watch.sentVersion): void {
+  recordNack(conn: StreamConnection, type: TypeUrl, watch: TypeWatch, nonce: string, detail: NackDetail, version = watch.sentVersion): void {
     const short = SHORT_TYPE[type]!.toLowerCase() as XdsShortType;
+    const message = detail.message;
     watch.lastNack = { nonce, version, message, at: new Date() };
-    this.metrics.totalRejects.inc({ type: short });
-    this.metrics.rejects[short].set({ node: conn.proxy.id, err: message.slice(0, 200) }, 1);
-    this.log.warn({ proxy: conn.proxy.id, type: short, nonce, error: message, mode: conn.mode }, 'proxy rejected config (NACK)');
+    this.metrics.recordReject(short, conn.proxy.id, detail.code);
+    this.log.warn({ proxy: conn.proxy.id, type: short, nonce, error: message.length > 4096 ? `${message.slice(0, 4096)}…` : message, mode: conn.mode }, 'proxy rejected config (NACK)');
   }
 
   /** An ACK, either protocol: Delta's acknowledges the version sent with that nonce. */
@@ -378,7 +373,7 @@ export class DiscoveryServer implements ProtocolHost {
     this.scheduler.remove(conn);
     this.namesTotal -= conn.subscribedNames;
     conn.subscribedNames = 0;
-    this.metrics.xdsClients.dec({ version: conn.proxy.istioVersion || 'unknown' });
+    this.metrics.proxyLeft(conn.proxy.id, conn.proxy.istioVersion);
     this.log.info({ proxy: conn.proxy.id, conn: conn.id, mode: conn.mode }, 'proxy disconnected');
   }
 

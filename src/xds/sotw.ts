@@ -1,4 +1,5 @@
 import type { Proxy } from '../model/proxy.js';
+import { diffSets } from './cache.js';
 import { StreamConnection, TypeWatch, WILDCARD_ONLY, subscriptionOf, type Subscription, type XdsCall } from './connection.js';
 import type { OutgoingResponse, ProtocolHost, XdsProtocol } from './protocol.js';
 import { SHORT_TYPE, STATE_OF_THE_WORLD_FULL, isKnownType, type TypeUrl } from './resource-types.js';
@@ -64,7 +65,7 @@ export class SotwProtocol implements XdsProtocol<SotwConnection, DiscoveryReques
       return undefined;
     }
     if (kind === 'nack') {
-      this.host.recordNack(conn, type, watch, req.response_nonce, req.error_detail?.message ?? '', req.version_info);
+      this.host.recordNack(conn, type, watch, req.response_nonce, req.error_detail ?? { code: 2, message: '' }, req.version_info);
     } else if (kind === 'ack') {
       this.host.recordAck(conn, type, watch, req.response_nonce, req.version_info);
     }
@@ -92,7 +93,8 @@ export class SotwProtocol implements XdsProtocol<SotwConnection, DiscoveryReques
     if (!watch.requested && prev) {
       if (prev.digest === set.digest) return undefined;
       if (!STATE_OF_THE_WORLD_FULL.has(type)) {
-        toSend = set.resources.filter((r) => prev.byName.get(r.name) !== r.hash);
+        // computed once per (previous, new) set pair and shared by every stream making that step
+        toSend = diffSets(prev, set).changed;
         if (toSend.length === 0) {
           watch.syncedTo = set;
           return undefined;

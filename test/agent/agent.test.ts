@@ -15,6 +15,7 @@ import { generateKeyPair } from '../../src/ca/x509.js';
 import { Daemon } from '../../src/daemon.js';
 import { silentLogger } from '../../src/telemetry/log.js';
 import { opensslAsync } from '../support/openssl.js';
+import { meshdCommand } from '../support/meshd-bin.js';
 
 // meshd agent against an in-process meshd CA: files, modes, atomic layout, bootstrap, renewal.
 
@@ -145,9 +146,9 @@ describe('meshd agent', () => {
     const dir = path.join(tmp, 'a3');
     const run = (extra: string[]) =>
       new Promise<{ code: number | null; err: string }>((resolve) => {
-        const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'agent', '--once', '--ca-addr', secureAddr,
+        const child = spawn(...meshdCommand(['agent', '--once', '--ca-addr', secureAddr,
           '--ca-root', path.join(tmp, 'ca', CA_FILES.root), '--token-file', tokenFile, '--cert-dir', path.join(dir, 'certs'),
-          '--bootstrap', path.join(dir, 'bootstrap.json'), '--xds-addr', '127.0.0.1:1', '--pod-name', 'p', '--log-level', 'error', ...extra]);
+          '--bootstrap', path.join(dir, 'bootstrap.json'), '--xds-addr', '127.0.0.1:1', '--pod-name', 'p', '--log-level', 'error', ...extra]));
         let err = '';
         child.stderr.on('data', (d: Buffer) => (err += d.toString()));
         child.on('exit', (code) => resolve({ code, err }));

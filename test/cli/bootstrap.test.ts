@@ -11,6 +11,7 @@ import { bootstrapInputFromFlags, renderBootstrap, type BootstrapFlags } from '.
 import { parseProxy } from '../../src/model/proxy.js';
 import { checkEnvoyResource } from '../support/envoy-check/pgv-check.js';
 import { istioReference } from '../support/istio-reference.js';
+import { meshdCommand } from '../support/meshd-bin.js';
 
 // `meshd bootstrap` output must be a Bootstrap Envoy accepts (nothing lost in an encode/decode with Envoy's
 // protos, no PGV rule broken), identify the node the way meshd parses istio-proxy nodes, and keep the
@@ -22,7 +23,7 @@ const ISTIO_GOLDEN = JSON.parse(fs.readFileSync(istioReference('testdata', 'boot
 
 const FLAGS: BootstrapFlags = {
   podName: 'productpage-v1-5b9b7d8c6f-x2kqz', namespace: 'bookinfo', podIp: '10.1.0.5,fd00::5',
-  labels: 'app=productpage,version=v1,pod-template-hash=5b9b7d8c6f', serviceAccount: 'bookinfo-productpage',
+  label: ['app=productpage', 'version=v1', 'pod-template-hash=5b9b7d8c6f'], serviceAccount: 'bookinfo-productpage',
   domain: 'cluster.local', trustDomain: 'cluster.local', clusterId: 'Kubernetes', istioVersion: '1.24.0',
   interceptionMode: 'REDIRECT', xdsMode: 'delta', discoveryAddress: 'istiod.istio-system.svc:15010',
   xdsServerName: 'istiod.istio-system.svc', sdsSocket: './var/run/secrets/workload-spiffe-uds/socket',
@@ -170,8 +171,9 @@ describe('meshd bootstrap: bad input names the flag', () => {
     assert.match(error({ discoveryAddress: 'meshd' }), /^--discovery-address: "meshd" is not host:port/);
     assert.match(error({ discoveryAddress: 'meshd:15012' }), /^--cert-dir: is required for the TLS port 15012/);
     assert.match(error({ namespace: 'Bad_NS' }), /^--namespace: must be a Kubernetes namespace name/);
+    assert.match(error({ label: ['app'] }), /^--label: "app" is not key=value/);
     assert.match(error({ labels: 'app' }), /^--labels: "app" is not key=value/);
-    assert.match(error({ labels: 'app=bad value' }), /^--labels \(app\): label value is not a valid/);
+    assert.match(error({ label: ['app=bad value'] }), /^--label \(app\): label value is not a valid/);
     assert.match(error({ statsPort: '15000' }), /^--stats-port: port 15000 is already used/);
     assert.match(error({ xdsMode: 'incremental' }), /^--xds-mode: /);
     assert.match(error({ adminPort: 'x', istioVersion: 'latest' }), /--istio-version: .*; --admin-port: must be a port|--admin-port: must be a port.*--istio-version/);
@@ -181,11 +183,9 @@ describe('meshd bootstrap: bad input names the flag', () => {
     const run = promisify(execFile);
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'meshd-bootstrap-'));
     const out = path.join(dir, 'envoy.json');
-    const main = path.join(ROOT, 'src', 'cli', 'main.ts');
-    // Both runs at once: each pays tsx start-up, which dominates this file's time.
     const [, failed] = await Promise.all([
-      run(process.execPath, ['--import', 'tsx', main, 'bootstrap', '--pod-name', 'reviews-v2-abc', '--namespace', 'default', '--pod-ip', '10.1.0.9', '--labels', 'app=reviews,version=v2', '-o', out], { cwd: ROOT }),
-      run(process.execPath, ['--import', 'tsx', main, 'bootstrap', '--pod-ip', 'nope'], { cwd: ROOT }).then(() => undefined, (err: { code: number; stderr: string }) => err),
+      run(...meshdCommand(['bootstrap', '--pod-name', 'reviews-v2-abc', '--namespace', 'default', '--pod-ip', '10.1.0.9', '--label', 'app=reviews', '--label', 'version=v2', '-o', out]), { cwd: ROOT }),
+      run(...meshdCommand(['bootstrap', '--pod-ip', 'nope']), { cwd: ROOT }).then(() => undefined, (err: { code: number; stderr: string }) => err),
     ]);
     const written = JSON.parse(fs.readFileSync(out, 'utf8'));
     assert.equal(written.node.id, 'sidecar~10.1.0.9~reviews-v2-abc.default~default.svc.cluster.local');

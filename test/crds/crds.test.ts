@@ -1,5 +1,5 @@
-// The generated CRDs (crds/, from the zod schemas) against Istio's own (shared/istio-reference/crds):
-// every field path of the four kinds, the names kubectl uses (short names, categories, printer columns),
+// The generated CRDs (crds/, from the zod schemas, or Istio's own schema for the kinds whose zod schema is
+// derived from it) against Istio's own (shared/istio-reference/crds): every field path of every kind, the names kubectl uses (short names, categories, printer columns),
 // versions, the status subresource; structural by Kubernetes' rules; accepted by real kubectl
 // `apply --dry-run=server` against the API-server fixture.
 import { after, before, describe, it } from 'node:test';
@@ -32,8 +32,18 @@ const ours = (kind: Kind): Crd => YAML.parse(readFileSync(path.join(root, 'crds'
 function structuralViolations(node: JSONSchema, at: string, out: string[] = []): string[] {
   const preserve = node['x-kubernetes-preserve-unknown-fields'] === true;
   if (node.type === undefined && !preserve && node['x-kubernetes-int-or-string'] !== true) out.push(`${at}: no type`);
-  for (const banned of ['$ref', '$schema', '$defs', 'const', 'propertyNames', 'anyOf', 'oneOf', 'allOf', 'not', 'contentEncoding']) {
+  for (const banned of ['$ref', '$schema', '$defs', 'const', 'propertyNames', 'contentEncoding']) {
     if (banned in node) out.push(`${at}: ${banned}`);
+  }
+  // Value validations (anyOf/oneOf/allOf/not) are structural when their branches declare no types or
+  // fields (Istio's oneof encoding: `required` only); typed branches only under x-kubernetes-int-or-string.
+  const typed = (b: JSONSchema): boolean =>
+    ['type', 'properties', 'items', 'additionalProperties'].some((k) => k in b) ||
+    ['anyOf', 'oneOf', 'allOf'].some((k) => Array.isArray(b[k]) && (b[k] as JSONSchema[]).some(typed)) ||
+    (typeof b.not === 'object' && typed(b.not as JSONSchema));
+  for (const combinator of ['anyOf', 'oneOf', 'allOf', 'not']) {
+    const branches = combinator === 'not' ? (node.not ? [node.not as JSONSchema] : []) : ((node[combinator] as JSONSchema[] | undefined) ?? []);
+    if (branches.some(typed) && node['x-kubernetes-int-or-string'] !== true) out.push(`${at}: typed ${combinator}`);
   }
   if (node.additionalProperties === false) out.push(`${at}: additionalProperties: false`);
   if (node.properties && node.additionalProperties) out.push(`${at}: properties with additionalProperties`);

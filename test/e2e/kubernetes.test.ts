@@ -20,6 +20,7 @@ import { failures, format, total, untilTraffic } from './harness/traffic.js';
 import { REPO_ROOT, tempDir, trackChild, waitUntil } from './harness/util.js';
 import { XdsClient } from './harness/xds-client.js';
 import { startHelloworldVersions } from './harness/helloworld.js';
+import { meshdCommand } from '../support/meshd-bin.js';
 
 const SVC = 'helloworld';
 const HOST = fqdn(SVC);
@@ -150,7 +151,8 @@ test('meshd serve without --config-dir uses the cluster from $KUBECONFIG', { tim
   const api = new FakeApiServer();
   const url = await api.start();
   const k = kubectlFor({ server: url });
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve', '--grpc-addr', '127.0.0.1:0', '--monitoring-addr', '127.0.0.1:0', '--http-addr', '127.0.0.1:0'], {
+  const ca = tempDir('kubeconfig-ca');
+  const child = spawn(...meshdCommand(['serve', '--grpc-addr', '127.0.0.1:0', '--monitoring-addr', '127.0.0.1:0', '--http-addr', '127.0.0.1:0', '--secure-grpc-addr', '127.0.0.1:0', '--webhook-addr', '127.0.0.1:0', '--ca-dir', ca.dir]), {
     cwd: REPO_ROOT, env: { ...process.env, KUBECONFIG: k.kubeconfig }, stdio: ['ignore', 'pipe', 'pipe'],
   });
   trackChild(child);
@@ -166,5 +168,6 @@ test('meshd serve without --config-dir uses the cluster from $KUBECONFIG', { tim
     await new Promise((r) => child.once('exit', r));
     await api.stop();
     k.cleanup();
+    ca.remove();
   }
 });

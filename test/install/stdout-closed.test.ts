@@ -8,16 +8,16 @@ import { spawn } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import path from 'node:path';
 import { exitQuietlyWhenStdoutCloses } from '../../src/cli/output.js';
+import { meshdCommand } from '../support/meshd-bin.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
-const MAIN = path.join(ROOT, 'src', 'cli', 'main.ts');
 
 interface Ended { code: number | null; signal: NodeJS.Signals | null; stderr: string; bytesRead: number }
 
 /** Runs `meshd ARGS` with stdout into a pipe whose reading end is closed after `closeAfterBytes` bytes (0: at once). */
 function runWithReaderThatCloses(args: string[], closeAfterBytes: number): Promise<Ended> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(...meshdCommand(args), { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
     let bytesRead = 0;
     child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));

@@ -23,6 +23,24 @@ export const slice = (name: string, service: string, port: number, ips: string[]
 export const ns = (name: string, labels: Record<string, string> = {}) => o({ apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels } });
 
 /** One refused object per Istio kind (schema or semantic errors). */
+/** A valid object of every Istio kind beyond the four meshd served first (the sources hold them all). */
+export function everyOtherIstioKind(namespace: string): KObject[] {
+  const meta = (name: string) => ({ name, namespace });
+  return [
+    o({ apiVersion: 'networking.istio.io/v1', kind: 'Gateway', metadata: meta('gw'), spec: { selector: { istio: 'ingressgateway' }, servers: [{ port: { number: 80, name: 'http', protocol: 'HTTP' }, hosts: ['*'] }] } }),
+    o({ apiVersion: 'networking.istio.io/v1', kind: 'ServiceEntry', metadata: meta('ext'), spec: { hosts: ['api.example.com'], ports: [{ number: 443, name: 'https', protocol: 'TLS' }], resolution: 'DNS', location: 'MESH_EXTERNAL' } }),
+    o({ apiVersion: 'networking.istio.io/v1', kind: 'WorkloadEntry', metadata: meta('vm-1'), spec: { address: '10.9.0.1', labels: { app: 'vm' } } }),
+    o({ apiVersion: 'networking.istio.io/v1', kind: 'WorkloadGroup', metadata: meta('vms'), spec: { metadata: { labels: { app: 'vm' } }, template: { serviceAccount: 'vm' } } }),
+    o({ apiVersion: 'networking.istio.io/v1', kind: 'Sidecar', metadata: meta('default'), spec: { egress: [{ hosts: ['./*', 'istio-system/*'] }] } }),
+    o({ apiVersion: 'networking.istio.io/v1alpha3', kind: 'EnvoyFilter', metadata: meta('ef'), spec: { configPatches: [{ applyTo: 'CLUSTER', patch: { operation: 'REMOVE' } }] } }),
+    o({ apiVersion: 'networking.istio.io/v1beta1', kind: 'ProxyConfig', metadata: meta('pc'), spec: { concurrency: 2 } }),
+    o({ apiVersion: 'security.istio.io/v1', kind: 'RequestAuthentication', metadata: meta('jwt'), spec: { jwtRules: [{ issuer: 'https://issuer.example.com' }] } }),
+    o({ apiVersion: 'telemetry.istio.io/v1', kind: 'Telemetry', metadata: meta('tel'), spec: { tracing: [{ randomSamplingPercentage: 10 }] } }),
+    o({ apiVersion: 'extensions.istio.io/v1alpha1', kind: 'WasmPlugin', metadata: meta('wasm'), spec: { url: 'oci://ghcr.io/example/plugin:1' } }),
+    o({ apiVersion: 'extensions.istio.io/v1alpha1', kind: 'TrafficExtension', metadata: meta('lua'), spec: { lua: { inlineCode: 'function envoy_on_request(h) end' } } }),
+  ];
+}
+
 export const INVALID_ISTIO_OBJECTS: KObject[] = [
   o({ apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: { name: 'bad-vs', namespace: 'default' }, spec: { hosts: ['a'], http: [{ route: [{ destination: { subset: 'v1' } }] }] } }),
   o({ apiVersion: 'networking.istio.io/v1', kind: 'DestinationRule', metadata: { name: 'bad-dr', namespace: 'default' }, spec: { subsets: [] } }),
@@ -30,4 +48,15 @@ export const INVALID_ISTIO_OBJECTS: KObject[] = [
   ap('bad-ap', 'MAYBE'),
   o({ apiVersion: 'telemetry.istio.io/v1', kind: 'Telemetry', metadata: { name: 'bad-telemetry', namespace: 'default' }, spec: { tracing: [{ randomSamplingPercentage: 101 }] } }),
   o({ apiVersion: 'security.istio.io/v1', kind: 'RequestAuthentication', metadata: { name: 'bad-ra', namespace: 'default' }, spec: { jwtRules: [{ issuer: 'x', jwksUri: 'ftp://nope' }] } }),
+  // every other Istio kind: each one is validated (Istio's CRD schema) and gets status when refused
+  o({ apiVersion: 'networking.istio.io/v1', kind: 'Gateway', metadata: { name: 'bad-gw', namespace: 'default' }, spec: { servers: [{ port: { number: 80, name: 'http', protocol: 'HTTP' }, hosts: 'x' }] } }),
+  o({ apiVersion: 'networking.istio.io/v1', kind: 'ServiceEntry', metadata: { name: 'bad-se', namespace: 'default' }, spec: { hosts: ['*'] } }),
+  o({ apiVersion: 'networking.istio.io/v1', kind: 'WorkloadEntry', metadata: { name: 'bad-we', namespace: 'default' }, spec: { ports: { http: 99999 } } }),
+  o({ apiVersion: 'networking.istio.io/v1', kind: 'WorkloadGroup', metadata: { name: 'bad-wg', namespace: 'default' }, spec: {} }),
+  o({ apiVersion: 'networking.istio.io/v1', kind: 'Sidecar', metadata: { name: 'bad-sidecar', namespace: 'default' }, spec: { egress: [{ hosts: ['noslash'] }] } }),
+  o({ apiVersion: 'networking.istio.io/v1alpha3', kind: 'EnvoyFilter', metadata: { name: 'bad-ef', namespace: 'default' }, spec: { configPatches: [{ applyTo: 'NOPE' }] } }),
+  o({ apiVersion: 'networking.istio.io/v1beta1', kind: 'ProxyConfig', metadata: { name: 'bad-pc', namespace: 'default' }, spec: { concurrency: -1 } }),
+  o({ apiVersion: 'telemetry.istio.io/v1', kind: 'Telemetry', metadata: { name: 'bad-telemetry', namespace: 'default' }, spec: { metrics: [{ providers: [{ name: '' }] }] } }),
+  o({ apiVersion: 'extensions.istio.io/v1alpha1', kind: 'WasmPlugin', metadata: { name: 'bad-wasm', namespace: 'default' }, spec: { url: '' } }),
+  o({ apiVersion: 'extensions.istio.io/v1alpha1', kind: 'TrafficExtension', metadata: { name: 'bad-te', namespace: 'default' }, spec: {} }),
 ];

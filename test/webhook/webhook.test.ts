@@ -245,7 +245,7 @@ describe('/validate over HTTPS', () => {
     for (const r of [
       review(fixture('virtualservice-valid.json')),
       review(fixture('virtualservice-bad-weight.json'), { operation: 'DELETE' }),
-      review({ apiVersion: 'networking.istio.io/v1', kind: 'Gateway', metadata: { name: 'gw', namespace: 'bookinfo' }, spec: { nonsense: 1 } }),
+      review({ apiVersion: 'example.com/v1', kind: 'Widget', metadata: { name: 'w', namespace: 'bookinfo' }, spec: { nonsense: 1 } }),
     ]) {
       const res = await post('/validate', r);
       assert.equal(res.json!.response.allowed, true, res.text);
@@ -254,6 +254,20 @@ describe('/validate over HTTPS', () => {
     const text = await metrics.registry.metrics();
     assert.match(text, /galley_validation_passed\{group="networking.istio.io",version="v1",resource="virtualservice"\} 1/);
     assert.match(text, /galley_validation_failed\{[^}]*reason="invalid_resource"\} 1/);
+  });
+
+  it('validates every Istio kind, served or not: an invalid ServiceEntry is denied, a valid Gateway admitted with a "not served" warning', async () => {
+    const se = review({ apiVersion: 'networking.istio.io/v1', kind: 'ServiceEntry', metadata: { name: 'se', namespace: 'bookinfo' }, spec: { hosts: ['*'], resolution: 'DNS' } });
+    const denied = await post('/validate', se);
+    assert.equal(denied.json!.response.allowed, false);
+    assert.match(denied.json!.response.status.message, /ServiceEntry bookinfo\/se: spec\.hosts\[0\]: Invalid value: "string": hostname cannot be wildcard/);
+    const bad = await post('/validate', review({ apiVersion: 'networking.istio.io/v1', kind: 'Gateway', metadata: { name: 'gw', namespace: 'bookinfo' }, spec: { nonsense: 1 } }));
+    assert.equal(bad.json!.response.allowed, false);
+    assert.match(bad.json!.response.status.message, /spec\.nonsense: unknown field/);
+    const gw = review({ apiVersion: 'networking.istio.io/v1', kind: 'Gateway', metadata: { name: 'gw', namespace: 'bookinfo' }, spec: { selector: { istio: 'ingressgateway' }, servers: [{ port: { number: 80, name: 'http', protocol: 'HTTP' }, hosts: ['*'] }] } });
+    const ok = await post('/validate', gw);
+    assert.equal(ok.json!.response.allowed, true, ok.text);
+    assert.match(JSON.stringify(ok.json!.response.warnings), /Gateway is validated but not served by meshd/);
   });
 });
 

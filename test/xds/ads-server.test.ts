@@ -5,7 +5,7 @@ import { ConfigStore } from '../../src/config/store.js';
 import { PushContext } from '../../src/model/push-context.js';
 import { silentLogger } from '../../src/telemetry/log.js';
 import { Metrics } from '../../src/telemetry/metrics.js';
-import { syncz } from '../../src/telemetry/debug.js';
+import { syncz } from '../../src/xds/debug.js';
 import { DiscoveryServer } from '../../src/xds/server.js';
 import { TYPE } from '../../src/xds/resource-types.js';
 import type { Generator } from '../../src/xds/generators/generator.js';
@@ -114,7 +114,7 @@ describe('ADS server (state of the world)', () => {
     assert.equal(entry.types.EDS?.lastNack?.nonce, r.nonce);
     const text = await metrics.registry.metrics();
     assert.match(text, /pilot_total_xds_rejects\{type="eds"\} 1/);
-    assert.match(text, /pilot_xds_eds_reject\{node="sidecar~10\.0\.0\.1~p3\.default~default\.svc\.cluster\.local",err="bad endpoint"\} 1/);
+    assert.match(text, /pilot_xds_eds_reject\{node="sidecar~10\.0\.0\.1~p3\.default~default\.svc\.cluster\.local",err="InvalidArgument"\} 1/, "err is the gRPC code, as istiod labels it");
   });
 
   it('ignores requests carrying a stale nonce', async () => {

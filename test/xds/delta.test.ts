@@ -5,7 +5,7 @@ import { ConfigStore } from '../../src/config/store.js';
 import { PushContext } from '../../src/model/push-context.js';
 import { silentLogger } from '../../src/telemetry/log.js';
 import { Metrics } from '../../src/telemetry/metrics.js';
-import { adsz, syncz } from '../../src/telemetry/debug.js';
+import { adsz, syncz } from '../../src/xds/debug.js';
 import { DiscoveryServer } from '../../src/xds/server.js';
 import { TYPE } from '../../src/xds/resource-types.js';
 import type { Generator } from '../../src/xds/generators/generator.js';
@@ -259,7 +259,7 @@ describe('ADS server (Delta)', () => {
     assert.equal(entry.types.EDS?.synced, false);
     const text = await metrics.registry.metrics();
     assert.match(text, /pilot_total_xds_rejects\{type="eds"\} 1/);
-    assert.match(text, /pilot_xds_eds_reject\{node="sidecar~10\.0\.0\.1~n1\.default~default\.svc\.cluster\.local",err="bad endpoint"\} 1/);
+    assert.match(text, /pilot_xds_eds_reject\{node="sidecar~10\.0\.0\.1~n1\.default~default\.svc\.cluster\.local",err="InvalidArgument"\} 1/, "err is the gRPC code, as istiod labels it");
 
     const next = c.next(ofType(TYPE.EDS));
     store.upsert('Pod', pod('a-3', '10.1.0.5', 'a'), origin, 't');

@@ -5,7 +5,7 @@ import { ConfigStore } from '../../src/config/store.js';
 import { PushContext } from '../../src/model/push-context.js';
 import { silentLogger } from '../../src/telemetry/log.js';
 import { Metrics } from '../../src/telemetry/metrics.js';
-import { syncz } from '../../src/telemetry/debug.js';
+import { syncz } from '../../src/xds/debug.js';
 import { DiscoveryServer, type DiscoveryServerOptions } from '../../src/xds/server.js';
 import { TYPE } from '../../src/xds/resource-types.js';
 import type { Generator } from '../../src/xds/generators/generator.js';
@@ -255,5 +255,23 @@ describe('keepalive during a connect-and-sync', () => {
     }
     assert.deepEqual(clients.filter((c) => c.error).map((c) => c.error!.message), []);
     assert.equal(h.ds.connections.length, 30);
+  });
+});
+
+describe('per-connection state', () => {
+  it('streams of one class subscribing alike hold references to one subscription and one resolved set, not copies', async () => {
+    const h = harness();
+    after(() => h.stop());
+    await h.start(3);
+    const names = ['outbound|80||s0.default.svc.cluster.local', 'outbound|80||s2.default.svc.cluster.local'];
+    const a = h.client();
+    const b = h.client();
+    a.send({ node: node('ref-a'), type_url: TYPE.CDS, resource_names: names });
+    b.send({ node: node('ref-b'), type_url: TYPE.CDS, resource_names: [...names].reverse() });
+    await Promise.all([a.next(undefined, 60_000), b.next(undefined, 60_000)]);
+    const [wa, wb] = [h.conn('ref-a')!.watch(TYPE.CDS), h.conn('ref-b')!.watch(TYPE.CDS)];
+    assert.equal(wa.subscription, wb.subscription);
+    assert.equal(wa.syncedTo, wb.syncedTo);
+    assert.equal(wa.syncedTo?.size, 2);
   });
 });

@@ -7,14 +7,26 @@ import { authorizationPolicy } from './authorization-policy.js';
 import { telemetry } from './telemetry.js';
 import { requestAuthentication } from './request-authentication.js';
 import { service, endpointSlice, pod, namespace } from './kubernetes.js';
+import { serviceEntry, workloadEntry, workloadGroup } from './service-entry.js';
+import { sidecar } from './sidecar.js';
+import { envoyFilter, gateway, proxyConfig, trafficExtension, wasmPlugin } from './validated-only.js';
 
 export const SCHEMAS = {
   VirtualService: virtualService,
   DestinationRule: destinationRule,
   PeerAuthentication: peerAuthentication,
   AuthorizationPolicy: authorizationPolicy,
-  Telemetry: telemetry,
+  Gateway: gateway,
+  ServiceEntry: serviceEntry,
+  WorkloadEntry: workloadEntry,
+  WorkloadGroup: workloadGroup,
+  Sidecar: sidecar,
+  EnvoyFilter: envoyFilter,
+  ProxyConfig: proxyConfig,
   RequestAuthentication: requestAuthentication,
+  Telemetry: telemetry,
+  WasmPlugin: wasmPlugin,
+  TrafficExtension: trafficExtension,
   Service: service,
   EndpointSlice: endpointSlice,
   Pod: pod,
@@ -32,3 +44,5 @@ export type { AuthorizationPolicy } from './authorization-policy.js';
 export type { Telemetry } from './telemetry.js';
 export type { RequestAuthentication } from './request-authentication.js';
 export type { Service, EndpointSlice, Pod, Namespace } from './kubernetes.js';
+export type { ServiceEntry, WorkloadEntry, WorkloadGroup } from './service-entry.js';
+export type { Sidecar } from './sidecar.js';

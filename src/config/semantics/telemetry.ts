@@ -1,4 +1,4 @@
-import { parse as parseCel } from '@marcbachmann/cel-js';
+import { parse as parseCel } from '@bufbuild/cel';
 import type { Problem } from '../origin.js';
 import type { Telemetry } from '../schemas/telemetry.js';
 import { Problems, at, checkTargetRef, checkWorkloadSelector } from './util.js';
@@ -62,8 +62,8 @@ function checkProviders(out: Problems, path: string, providers: readonly { name:
 }
 
 /**
- * istiod parses (does not type-check) the filter with cel-go; Envoy compiles it when the listener loads. The
- * first line of the parser's message says what is wrong; the rest is a caret diagram.
+ * istiod parses (does not type-check) the filter with cel-go; Envoy compiles it when the listener loads.
+ * The same CEL parser as the CRD rules (@bufbuild/cel); its first line says what is wrong and where.
  */
 export function celSyntaxError(expression: string): string | undefined {
   try {

@@ -250,13 +250,14 @@ export function headerValueError(value: string): string | undefined {
 
 // --- exportTo ----------------------------------------------------------------------------------------------
 
-/** istio validateExportTo for VirtualService/DestinationRule (ServiceEntry-only rules left out). */
+/** istio validateExportTo; `~` (exported to no one) is a ServiceEntry-only value. */
 export function checkExportTo(
   out: Problems,
   path: string,
   namespace: string | undefined,
   exportTo: readonly string[] | undefined,
   destinationRuleWithSelector = false,
+  serviceEntry = false,
 ): void {
   if (!exportTo || exportTo.length === 0) return;
   const ns = namespace ?? '.';
@@ -268,7 +269,8 @@ export function checkExportTo(
       return;
     }
     if (key === '~') {
-      out.add(at(path, i), 'exportTo ~ (none) is only allowed for ServiceEntry');
+      if (serviceEntry) seen.add(key);
+      else out.add(at(path, i), 'exportTo ~ (none) is only allowed for ServiceEntry');
       return;
     }
     if (key !== '.' && key !== '*' && !isLowerDNS1123Label(key)) {
@@ -287,6 +289,7 @@ export function checkExportTo(
   if (seen.has('*') && exportTo.length > 1) {
     out.add(path, 'cannot have both public (*) and non-public exportTo values for a resource');
   }
+  if (seen.has('~') && exportTo.length > 1) out.add(path, 'cannot export service entry to no one (~) and someone');
 }
 
 // --- policy target references (istiod validatePolicyTargetReference) -----------------------------------------

@@ -2,12 +2,10 @@
 // ~/.kube/config) and a small JSON request helper that reuses client-node's own HTTP stack (TLS, tokens,
 // exec/OIDC auth plugins) for the calls the generated clients do not fit (raw LIST, status, Lease).
 
-import { existsSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { HttpMethod, IsomorphicFetchHttpLibrary, KubeConfig, RequestContext } from '@kubernetes/client-node';
+import { kubeconfigSource, SERVICE_ACCOUNT_DIR, type KubeconfigSourceOptions } from './kubeconfig-source.js';
 
-export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
+export { SERVICE_ACCOUNT_DIR };
 
 export interface KubeConnection {
   readonly kc: KubeConfig;
@@ -16,55 +14,43 @@ export interface KubeConnection {
   readonly server: string;
 }
 
-export interface ResolveOptions {
-  /** --kubeconfig */
-  readonly kubeconfig?: string | undefined;
-  readonly env?: NodeJS.ProcessEnv;
-  /** look at $KUBECONFIG and ~/.kube/config too (meshd does when no other source is configured) */
-  readonly useDefaultFiles?: boolean;
-  /** root for the in-cluster service-account files (tests) */
-  readonly serviceAccountDir?: string;
+export interface ResolveOptions extends KubeconfigSourceOptions {
+  /** --context: a context of the kubeconfig file other than its current-context */
+  readonly context?: string | undefined;
 }
 
 /**
- * Picks the cluster connection, in istiod's order: an explicit kubeconfig, then the in-cluster service
- * account (KUBERNETES_SERVICE_HOST + token file), then $KUBECONFIG / ~/.kube/config when allowed.
- * Returns undefined when there is no cluster to talk to.
+ * The cluster connection, in istiod's order (kubeconfig-source.ts): an explicit kubeconfig, then the
+ * in-cluster service account, then $KUBECONFIG / ~/.kube/config when allowed; `context` picks a context
+ * of a kubeconfig file. Returns undefined when there is no cluster to talk to.
  */
-export function resolveKubeConnection({ kubeconfig, env = process.env, useDefaultFiles = false, serviceAccountDir = SERVICE_ACCOUNT_DIR }: ResolveOptions): KubeConnection | undefined {
+export function resolveKubeConnection(options: ResolveOptions): KubeConnection | undefined {
+  const source = kubeconfigSource(options);
+  if (!source) return undefined;
   const kc = new KubeConfig();
-  if (kubeconfig) {
-    if (!existsSync(kubeconfig)) throw new Error(`--kubeconfig ${kubeconfig}: no such file`);
-    kc.loadFromFile(kubeconfig);
-    return finish(kc, `--kubeconfig ${kubeconfig}`);
-  }
-  if (env.KUBERNETES_SERVICE_HOST && existsSync(path.join(serviceAccountDir, 'token'))) {
-    // loadFromCluster reads token, ca.crt and namespace from `${prefix}/var/run/secrets/...`
-    const prefix = serviceAccountDir.endsWith(SERVICE_ACCOUNT_DIR) ? serviceAccountDir.slice(0, -SERVICE_ACCOUNT_DIR.length) : undefined;
-    if (prefix === undefined) throw new Error(`service account dir ${serviceAccountDir} must end with ${SERVICE_ACCOUNT_DIR}`);
-    const saved = { host: process.env.KUBERNETES_SERVICE_HOST, port: process.env.KUBERNETES_SERVICE_PORT };
-    process.env.KUBERNETES_SERVICE_HOST = env.KUBERNETES_SERVICE_HOST;
-    process.env.KUBERNETES_SERVICE_PORT = env.KUBERNETES_SERVICE_PORT ?? '443';
-    try {
-      kc.loadFromCluster(prefix);
-    } finally {
-      restoreEnv('KUBERNETES_SERVICE_HOST', saved.host);
-      restoreEnv('KUBERNETES_SERVICE_PORT', saved.port);
+  if (source.kind === 'file') {
+    kc.loadFromFile(source.file);
+    if (options.context) {
+      if (!kc.getContextObject(options.context)) throw new Error(`--context ${options.context}: no such context in ${source.file} (has ${kc.getContexts().map((c) => c.name).join(', ') || 'none'})`);
+      kc.setCurrentContext(options.context);
     }
-    return finish(kc, 'in-cluster service account');
+    return finish(kc, source.from);
   }
-  if (!useDefaultFiles) return undefined;
-  const fromEnv = env.KUBECONFIG?.split(path.delimiter).find((f) => f && existsSync(f));
-  if (fromEnv) {
-    kc.loadFromFile(fromEnv);
-    return finish(kc, `$KUBECONFIG ${fromEnv}`);
+  const env = options.env ?? process.env;
+  const serviceAccountDir = options.serviceAccountDir ?? SERVICE_ACCOUNT_DIR;
+  // loadFromCluster reads token, ca.crt and namespace from `${prefix}/var/run/secrets/...`
+  const prefix = serviceAccountDir.endsWith(SERVICE_ACCOUNT_DIR) ? serviceAccountDir.slice(0, -SERVICE_ACCOUNT_DIR.length) : undefined;
+  if (prefix === undefined) throw new Error(`service account dir ${serviceAccountDir} must end with ${SERVICE_ACCOUNT_DIR}`);
+  const saved = { host: process.env.KUBERNETES_SERVICE_HOST, port: process.env.KUBERNETES_SERVICE_PORT };
+  process.env.KUBERNETES_SERVICE_HOST = env.KUBERNETES_SERVICE_HOST;
+  process.env.KUBERNETES_SERVICE_PORT = env.KUBERNETES_SERVICE_PORT ?? '443';
+  try {
+    kc.loadFromCluster(prefix);
+  } finally {
+    restoreEnv('KUBERNETES_SERVICE_HOST', saved.host);
+    restoreEnv('KUBERNETES_SERVICE_PORT', saved.port);
   }
-  const home = path.join(env.HOME ?? os.homedir(), '.kube', 'config');
-  if (existsSync(home)) {
-    kc.loadFromFile(home);
-    return finish(kc, home);
-  }
-  return undefined;
+  return finish(kc, source.from);
 }
 
 function restoreEnv(name: string, value: string | undefined): void {

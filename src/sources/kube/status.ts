@@ -6,7 +6,9 @@
 // Only the replica holding the leader Lease writes; writes are merge patches of the status subresource
 // with the observed resourceVersion as precondition (a 409 means a newer version is on its way).
 
-import type { Kind } from '../../config/kinds.js';
+import { KINDS, type Kind, type KindInfo } from '../../config/kinds.js';
+
+const notServed = (kind: Kind): Kind | undefined => ((KINDS[kind] as KindInfo).served ? undefined : kind);
 import type { Logger } from '../../telemetry/log.js';
 import type { Metrics } from '../../telemetry/metrics.js';
 import type { Admission } from '../apply.js';
@@ -15,6 +17,8 @@ import type { KubeObject } from './normalize.js';
 import { resourceOf, resourcePath } from './resources.js';
 
 export const SCHEMA_VALIDATION_ERROR = { code: 'IST0106', name: 'SchemaValidationError' } as const;
+/** meshd's own message (no Istio analyzer says this): a valid object of a kind meshd does not serve. */
+export const NOT_SERVED = { code: 'MESHD0001', name: 'NotServed' } as const;
 const DOC_URL = 'https://istio.io/latest/docs/reference/config/analysis/ist0106/?ref=status-controller';
 
 export interface ValidationMessage {
@@ -33,6 +37,15 @@ export function validationMessages(problems: readonly { path: string; reason: st
   }));
 }
 
+function notServedMessage(kind: Kind): ValidationMessage {
+  return {
+    documentationUrl: '',
+    level: 'WARNING',
+    type: { ...NOT_SERVED },
+    message: `${kind} is validated but not served by meshd: it has no effect on the proxies meshd configures`,
+  };
+}
+
 interface Entry {
   kind: Kind;
   key: string;
@@ -48,7 +61,10 @@ interface StatusWriterOptions {
   readonly retryMs?: number;
 }
 
-const ours = (m: unknown) => (m as { type?: { code?: string } })?.type?.code === SCHEMA_VALIDATION_ERROR.code;
+const ours = (m: unknown) => {
+  const code = (m as { type?: { code?: string } })?.type?.code;
+  return code === SCHEMA_VALIDATION_ERROR.code || code === NOT_SERVED.code;
+};
 
 export class StatusWriter {
   private readonly entries = new Map<string, Entry>();
@@ -85,12 +101,12 @@ export class StatusWriter {
   }
 
   /** The status patch an entry needs, or undefined when its status is already right. */
-  static desiredPatch(obj: KubeObject, problems: readonly { path: string; reason: string }[]): Record<string, unknown> | undefined {
+  static desiredPatch(obj: KubeObject, problems: readonly { path: string; reason: string }[], notServedKind?: Kind): Record<string, unknown> | undefined {
     const status = (obj.status ?? {}) as { validationMessages?: unknown[]; observedGeneration?: unknown };
     const current = Array.isArray(status.validationMessages) ? status.validationMessages : [];
     const generation = obj.metadata.generation;
-    if (problems.length > 0) {
-      const want = validationMessages(problems);
+    if (problems.length > 0 || notServedKind) {
+      const want = problems.length > 0 ? validationMessages(problems) : [notServedMessage(notServedKind!)];
       const others = current.filter((m) => !ours(m));
       const next = [...others, ...want];
       const sameGen = generation === undefined || String(status.observedGeneration) === String(generation);
@@ -104,7 +120,7 @@ export class StatusWriter {
 
   private evaluate(e: Entry): void {
     if (!this.opts.isLeader() || this.stopped) return;
-    if (!StatusWriter.desiredPatch(e.obj, e.problems)) {
+    if (!StatusWriter.desiredPatch(e.obj, e.problems, notServed(e.kind))) {
       this.queue.delete(e.key);
       return;
     }
@@ -120,7 +136,7 @@ export class StatusWriter {
       while (this.queue.size > 0 && !this.stopped && this.opts.isLeader()) {
         const [key, e] = this.queue.entries().next().value as [string, Entry];
         this.queue.delete(key);
-        const patch = StatusWriter.desiredPatch(e.obj, e.problems);
+        const patch = StatusWriter.desiredPatch(e.obj, e.problems, notServed(e.kind));
         if (!patch) continue;
         const r = resourceOf(e.kind);
         const version = (e.obj.apiVersion ?? '').split('/').pop() || r.versions[0]!;

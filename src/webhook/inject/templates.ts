@@ -335,12 +335,12 @@ export function grpcAgentTemplate(input: TemplateInput): TemplateOutput {
       { mountPath: '/var/run/secrets/workload-spiffe-credentials', name: 'workload-certs' },
     ];
   }
-  const labelArg = Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(',');
+  const labelArgs = Object.entries(labels).flatMap(([k, v]) => ['--label', `${k}=${v}`]);
   const agent: Json = {
-    // The image's entrypoint is `meshd`: this runs `meshd agent` (see src/cli/agent.ts for the flags).
+    // The image's entrypoint is `meshd`: this runs `meshd agent` (see src/cli/program.ts for the flags).
     args: ['agent', '--ca-addr', cfg.discoveryAddress, '--xds-addr', cfg.plaintextXdsAddress, '--cert-dir', GRPC_CERT_DIR,
       '--bootstrap', GRPC_BOOTSTRAP_FILE, '--domain', cfg.domainSuffix, '--trust-domain', cfg.trustDomain,
-      ...(labelArg ? ['--labels', labelArg] : []), `--log-level=${annotations[A.agentLogLevel] === 'debug' ? 'debug' : 'info'}`],
+      ...labelArgs, `--log-level=${annotations[A.agentLogLevel] === 'debug' ? 'debug' : 'info'}`],
     env: [
       ...commonProxyEnv(input, appContainers, proxyConfig, 'NONE').filter((e) => e.name !== 'ISTIO_META_INTERCEPTION_MODE'),
       { name: 'ISTIO_META_GENERATOR', value: 'grpc' },

@@ -4,8 +4,9 @@ import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 import { REPO_ROOT, trackChild, waitExit, waitUntil } from './util.js';
+import { meshdCommand } from '../../support/meshd-bin.js';
 
-// Runs the real meshd CLI (`node --import tsx src/cli/main.ts serve …`) as a child process, exactly as
+// Runs the real, compiled meshd CLI (`meshd serve …`, bin/meshd.js) as a child process, exactly as
 // a user would, and talks to it only through its ports, its config directory and its logs.
 
 export interface LogLine {
@@ -73,7 +74,7 @@ export interface Meshd {
 export async function startMeshd({ configDir, extraArgs = [], logLevel = 'info', startTimeoutMs = 30_000, caDir: givenCaDir }: StartMeshdOptions): Promise<Meshd> {
   const caDir = givenCaDir ?? mkdtempSync(path.join(os.tmpdir(), 'meshd-e2e-ca-'));
   const args = [
-    '--import', 'tsx', path.join(REPO_ROOT, 'src/cli/main.ts'), 'serve',
+    'serve',
     '--config-dir', configDir,
     '--grpc-addr', '127.0.0.1:0',
     '--monitoring-addr', '127.0.0.1:0',
@@ -86,7 +87,7 @@ export async function startMeshd({ configDir, extraArgs = [], logLevel = 'info',
     '--debounce-max', '10s',
     ...extraArgs,
   ];
-  const child: ChildProcessWithoutNullStreams = spawn(process.execPath, args, { cwd: REPO_ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
+  const child: ChildProcessWithoutNullStreams = spawn(...meshdCommand(args), { cwd: REPO_ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
   trackChild(child);
   const logs: LogLine[] = [];
   const rawStderr: string[] = [];

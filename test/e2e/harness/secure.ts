@@ -9,6 +9,7 @@ import { signJwt } from '../../../src/ca/jwt.js';
 import { newGreeterClient, type GreeterClient, type GreeterMethod } from './greeter.js';
 import { HARNESS_DIR, REPO_ROOT, trackChild, waitExit, waitUntil } from './util.js';
 import { registerXds, type CallResult } from './xds-client.js';
+import { meshdCommand } from '../../support/meshd-bin.js';
 
 // mTLS end to end with real files: `meshd agent` processes get certificates from meshd's CA and write a
 // bootstrap; grpc-js-xds servers and clients use those bootstraps (file_watcher certificate providers)
@@ -62,14 +63,13 @@ export async function startAgent(
   const base = path.join(opts.dir, `agent-${spec.name}`);
   const certDir = path.join(base, 'certs');
   const bootstrapFile = path.join(base, 'grpc-bootstrap.json');
-  const labels = Object.entries(spec.labels ?? {}).map(([k, v]) => `${k}=${v}`).join(',');
+  const labels = Object.entries(spec.labels ?? {}).flatMap(([k, v]) => ['--label', `${k}=${v}`]);
   const child: ChildProcessWithoutNullStreams = spawn(
-    process.execPath,
-    ['--import', 'tsx', path.join(REPO_ROOT, 'src/cli/main.ts'), 'agent',
+    ...meshdCommand(['agent',
       '--ca-addr', opts.caAddr, '--ca-root', opts.caRoot, '--token-file', opts.tokenFile, '--xds-addr', opts.xdsAddr,
       '--namespace', ns, '--service-account', spec.serviceAccount, '--pod-name', spec.name, '--pod-ip', spec.ip ?? '127.0.0.1',
-      '--labels', labels, '--cert-dir', certDir, '--bootstrap', bootstrapFile, '--cert-ttl', spec.certTtl ?? '1h',
-      '--key-type', spec.keyType ?? 'ec'],
+      ...labels, '--cert-dir', certDir, '--bootstrap', bootstrapFile, '--cert-ttl', spec.certTtl ?? '1h',
+      '--key-type', spec.keyType ?? 'ec']),
     { cwd: REPO_ROOT, stdio: ['pipe', 'pipe', 'pipe'] },
   );
   trackChild(child);

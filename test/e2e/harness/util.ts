@@ -96,7 +96,7 @@ export function freePort(host: string): Promise<number> {
 
 const PY_GRPC_HINT =
   'gRPC C-core for Python is not installed: `/usr/bin/python3 -c "import grpc"` fails. ' +
-  'Install it with: apt-get install -y python3-grpcio python3-protobuf (scripts/ci-deps.sh does this in CI).';
+  'Install it with: apt-get install -y python3-grpcio python3-protobuf (npm test runs scripts/ci-deps.sh first, which does this when it may run apt-get).';
 
 /** Throws (so the test FAILS, never skips) when Debian's python3-grpcio is missing. */
 export function requirePythonGrpc(): void {

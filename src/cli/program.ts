@@ -1,0 +1,240 @@
+import { readFileSync } from 'node:fs';
+import { Command, Option } from 'commander';
+import { DEFAULT_INJECTION_CONFIG } from '../webhook/inject/config.js';
+import { DEFAULT_ISTIO_VERSION, DEFAULT_SDS_SOCKET } from '../bootstrap/defaults.js';
+import { addKubeFlags, addLabelFlag, addLogFlags, addNamespaceFlag, collect } from './flags.js';
+import { addSecurityFlags } from './security-flags.js';
+import { addWebhookFlags } from './webhook-flags.js';
+import { addXdsFlags } from './xds-flags.js';
+import type { InstallIO } from './install.js';
+
+// The whole command line of meshd: every command, its flags and its help. Only commander and the flag
+// modules load here; each command's implementation is imported when that command runs, so `meshd --help`
+// and `meshd validate` do not pay for the daemon, gRPC or the Kubernetes client.
+
+const env = (name: string, fallback: string) => process.env[name] || fallback;
+
+/** package.json's version: dist/cli/program.js and src/cli/program.ts both sit two levels below it. */
+export function meshdVersion(): string {
+  return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+}
+
+function addServeCommand(program: Command): void {
+  const serve = program
+    .command('serve')
+    .description('run the control plane: watch config, serve xDS to proxies, sign workload certificates, answer the webhooks')
+    .optionsGroup('Sources:')
+    .option('--config-dir <dir>', 'load mesh config (Istio and Kubernetes YAML/JSON) from this directory, watched')
+    .option('--max-config-file-size <size>', 'config-dir: refuse (unread) a file larger than this; what it held stays', '16Mi')
+    .option('--max-document-size <size>', 'config-dir: refuse (unparsed) a YAML/JSON document larger than this (Kubernetes refuses objects over 1.5Mi)', '1.5Mi');
+  addKubeFlags(serve, 'watch this cluster; default: in-cluster service account, and without --config-dir also $KUBECONFIG or ~/.kube/config')
+    .option('--cluster-id <name>', 'cluster name in source ids and messages (istiod CLUSTER_ID)', env('CLUSTER_ID', 'Kubernetes'))
+    .option('--mesh-config <file>', 'mesh config YAML (istiod --meshConfig): trustDomain(Aliases), rootNamespace, outboundTrafficPolicy, extensionProviders, discoverySelectors; edits are followed')
+    .option('--domain <suffix>', 'cluster DNS domain suffix', 'cluster.local')
+    .option('--trust-domain <domain>', "SPIFFE trust domain (default: the mesh config's trustDomain, else cluster.local)")
+    .option('--root-namespace <ns>', "mesh root namespace for mesh-wide config (default: the mesh config's rootNamespace, else $POD_NAMESPACE, else istio-system)")
+    .optionsGroup('xDS:')
+    .option('--grpc-addr <addr>', 'plaintext xDS (ADS) address', ':15010')
+    .option('--debounce-after <duration>', 'push after this long without config events', '100ms')
+    .option('--debounce-max <duration>', 'push at most this long after the first event of a burst', '10s');
+  addXdsFlags(serve).optionsGroup('Certificate authority and xDS over TLS:');
+  addSecurityFlags(serve).optionsGroup('Webhooks (sidecar injection, validation):');
+  addWebhookFlags(serve)
+    .optionsGroup('Operations:')
+    .option('--monitoring-addr <addr>', 'metrics and debug address (/metrics, /debug/*)', ':15014')
+    .option('--http-addr <addr>', 'readiness and debug address (/ready, /debug/*)', ':8080');
+  addLogFlags(serve).action(async (flags) => {
+    const { runServe } = await import('./serve.js');
+    await runServe(flags);
+  });
+}
+
+function addValidateCommand(program: Command): void {
+  program
+    .command('validate')
+    .description('validate Istio and Kubernetes config files; exit 1 if any document is invalid')
+    .requiredOption('-f, --filename <paths...>', 'files or directories to validate (recursive); - reads stdin')
+    .action(async (opts: { filename: string[] }) => {
+      const { runValidate } = await import('./validate.js');
+      process.exitCode = await runValidate(opts.filename, { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin });
+    });
+}
+
+function addAgentCommand(program: Command): void {
+  const agent = program
+    .command('agent')
+    .description('get a workload certificate from the mesh CA, keep it renewed, and write a gRPC xDS bootstrap (proxyless gRPC)')
+    .option('--ca-addr <addr>', 'the CA (meshd TLS port)', env('CA_ADDR', 'istiod.istio-system.svc:15012'))
+    .option('--ca-root <file>', "PEM root the CA's serving certificate chains to (ConfigMap istio-ca-root-cert)", '/var/run/secrets/istio/root-cert.pem')
+    .option('--ca-server-name <name>', 'TLS server name of the CA', 'istiod.istio-system.svc')
+    .option('--token-file <file>', 'service-account token with audience istio-ca', '/var/run/secrets/tokens/istio-token')
+    .option('--xds-addr <addr>', 'xDS server for the bootstrap (plaintext)', env('XDS_ADDR', 'istiod.istio-system.svc:15010'));
+  addNamespaceFlag(agent, 'pod namespace', env('POD_NAMESPACE', 'default'))
+    .option('--service-account <sa>', 'pod service account', env('SERVICE_ACCOUNT', 'default'))
+    .option('--pod-name <name>', 'pod name', env('POD_NAME', 'pod'))
+    .option('--pod-ip <ip>', 'pod IP (node id and INSTANCE_IPS)', env('INSTANCE_IP', '127.0.0.1'));
+  addLabelFlag(agent, 'a pod label for node metadata LABELS')
+    .option('--trust-domain <domain>', 'SPIFFE trust domain', env('TRUST_DOMAIN', 'cluster.local'))
+    .option('--domain <suffix>', 'cluster DNS domain suffix', 'cluster.local')
+    .option('--cert-dir <dir>', 'where cert-chain.pem, key.pem and root-cert.pem are written', '/var/lib/istio/data')
+    .option('--bootstrap <file>', 'gRPC xDS bootstrap to write (GRPC_XDS_BOOTSTRAP)', '/etc/istio/proxy/grpc-bootstrap.json')
+    .option('--cert-ttl <duration>', 'requested certificate lifetime', '24h')
+    .option('--initial-cert-timeout <duration>', 'keep retrying the first certificate (jittered backoff, 1s doubling to 30s) this long before exiting with the last error', '5m')
+    .addOption(new Option('--key-type <type>', 'workload key type').choices(['rsa', 'ec']).default('ec'))
+    .option('--once', 'write the first certificate and the bootstrap, then exit');
+  addLogFlags(agent).action(async (flags) => {
+    const { runAgent } = await import('./agent.js');
+    await runAgent(flags);
+  });
+}
+
+function addBootstrapCommand(program: Command): void {
+  const bootstrap = program
+    .command('bootstrap')
+    .description('print an Envoy v3 bootstrap (JSON) for running stock Envoy as a sidecar against meshd, without istio-proxy')
+    .option('--pod-name <name>', 'pod name (node id, metadata NAME)', env('POD_NAME', 'pod'));
+  addNamespaceFlag(bootstrap, 'pod namespace', env('POD_NAMESPACE', 'default'))
+    .option('--pod-ip <ips>', 'pod IPs, comma-separated; the first goes in the node id (INSTANCE_IPS)', env('INSTANCE_IP', '127.0.0.1'));
+  addLabelFlag(bootstrap, 'a pod label (metadata LABELS: selects policies and subsets)')
+    .option('--service-account <sa>', 'pod service account', env('SERVICE_ACCOUNT', 'default'))
+    .option('--domain <suffix>', 'cluster DNS domain suffix', 'cluster.local')
+    .option('--trust-domain <domain>', 'SPIFFE trust domain (metadata MESH_ID)', env('TRUST_DOMAIN', 'cluster.local'))
+    .option('--cluster-id <name>', 'metadata CLUSTER_ID', env('CLUSTER_ID', 'Kubernetes'))
+    .option('--istio-version <version>', 'metadata ISTIO_VERSION: the istio-proxy behaviour this Envoy stands in for', DEFAULT_ISTIO_VERSION)
+    .addOption(new Option('--interception-mode <mode>', 'how traffic reaches Envoy (metadata INTERCEPTION_MODE)').choices(['REDIRECT', 'TPROXY', 'NONE']).default('REDIRECT'))
+    .addOption(new Option('--xds-mode <mode>', 'ADS flavour: delta (istio-proxy default since 1.22) or sotw').choices(['delta', 'sotw']).default('delta'))
+    .option('--discovery-address <host:port>', 'meshd xDS address: 15010 plaintext, 15012 TLS (needs --cert-dir)', env('XDS_ADDR', 'istiod.istio-system.svc:15010'))
+    .option('--cert-dir <dir>', 'TLS to meshd with cert-chain.pem, key.pem, root-cert.pem from this directory (meshd agent / istio-agent layout)')
+    .option('--xds-server-name <name>', "SNI and DNS SAN of meshd's TLS certificate", 'istiod.istio-system.svc')
+    .option('--sds-socket <path>', 'Unix socket of the SDS server behind cluster sds-grpc (certificates `default` and `ROOTCA`)', DEFAULT_SDS_SOCKET)
+    .option('--admin-port <port>', 'Envoy admin on 127.0.0.1', '15000')
+    .option('--stats-port <port>', 'Prometheus listener (/stats/prometheus)', '15090')
+    .option('--status-port <port>', 'readiness listener (/healthz/ready)', '15021')
+    .option('--locality <region/zone/subzone>', 'node locality (locality-aware load balancing)')
+    .option('--all-stats', "export all of Envoy's stats (its native request stats) instead of Istio's inclusion list, which assumes istio-proxy's istio.stats")
+    .option('-o, --output <file>', 'write the bootstrap here instead of stdout')
+    .action(async (flags) => {
+      const { writeBootstrap } = await import('./bootstrap.js');
+      writeBootstrap(flags);
+    });
+}
+
+function addValuesFlags(cmd: Command): Command {
+  return cmd
+    .option('--set <key=value>', 'override a value (chart keys: hub, tag, autoscaleEnabled, resources.requests.cpu, meshConfig.X, global.istioNamespace…; istioctl spellings values.pilot.X / values.global.X / profile=default accepted); repeatable', collect, [])
+    .option('-f, --filename <file>', "values file (the chart's values.yaml layout), applied before --set");
+}
+
+function addClusterFlags(cmd: Command): Command {
+  return addKubeFlags(cmd, 'default: $KUBECONFIG, then ~/.kube/config, or in-cluster').option('-y, --skip-confirmation', 'do not ask for confirmation');
+}
+
+const STDIO: InstallIO = { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin };
+
+/** install, uninstall, manifest generate, tag set|list|remove: istioctl's workflow. */
+export function addInstallCommands(program: Command, io: InstallIO = STDIO): void {
+  addClusterFlags(addValuesFlags(program.command('install')))
+    .description('install meshd into a cluster: CRDs, RBAC, Deployment, Service istiod, webhooks, mesh ConfigMap, PDB, HPA (server-side apply), then wait until it is available')
+    .option('--no-wait', 'do not wait for the Deployment to become available')
+    .option('--wait-timeout <duration>', 'how long to wait for the Deployment', '5m')
+    .option('--dry-run', 'send every request with dryRun=All: the API server checks, nothing changes (objects in a namespace the install would create are listed as not checked)')
+    .action(async (flags) => {
+      const { runInstall } = await import('./install.js');
+      process.exitCode = await runInstall(flags, io);
+    });
+
+  addClusterFlags(addValuesFlags(program.command('uninstall')))
+    .description('remove what meshd install applied; --purge also removes the Istio CRDs (and all Istio config) and the namespace')
+    .option('--purge', 'also delete the CRDs and the namespace')
+    .action(async (flags) => {
+      const { runUninstall } = await import('./install.js');
+      process.exitCode = await runUninstall(flags, io);
+    });
+
+  const manifest = program.command('manifest').description('installation manifests');
+  addValuesFlags(manifest.command('generate'))
+    .description('print what meshd install would apply (CRDs, then the objects) as YAML')
+    .action(async (flags) => {
+      const { runManifestGenerate } = await import('./install.js');
+      runManifestGenerate(flags, io);
+    });
+
+}
+
+function addSimulateCommand(program: Command): void {
+  const simulate = program
+    .command('simulate')
+    .description('show how an Envoy sidecar routes one request: listener, filter chain, virtual host, route, clusters')
+    .option('--config-dir <dir>', 'mesh config (Istio and Kubernetes YAML/JSON) to generate the sidecar from')
+    .option('--proxy <node-id>', 'the sidecar: sidecar~IP~POD.NAMESPACE~NAMESPACE.svc.cluster.local');
+  addLabelFlag(simulate, 'a label of the proxy workload')
+    .option('--resources <file>', 'Envoy /config_dump JSON, or {listeners, routes, clusters}, instead of --config-dir')
+    .requiredOption('--port <port>', 'destination port the application connects to')
+    .option('--ip <addr>', 'destination IP the application connects to (a service cluster IP)')
+    .option('--host <authority>', 'Host / :authority')
+    .option('--path <path>', ':path, with query string', '/')
+    .option('--method <method>', 'HTTP method', 'GET')
+    .option('--scheme <scheme>', ':scheme (http or https)', 'http')
+    .option('--header <name:value>', 'request header (repeatable)', collect, [])
+    .option('--tcp', 'opaque TCP instead of HTTP')
+    .option('--sni <name>', 'TLS client: SNI')
+    .option('--alpn <list>', 'TLS client: comma-separated ALPN')
+    .option('--inbound', 'the connection arrives at the pod (virtualInbound, 15006) instead of leaving it')
+    .option('--source-ip <addr>', 'client IP')
+    .option('--random <n>', 'random value for weighted clusters and runtime fractions', '0')
+    .option('--verbose', 'include the matched route and cluster resources')
+    .action(async (flags) => {
+      const [{ runSimulate }, { labelsFromFlags }] = await Promise.all([import('../simulate/cli.js'), import('./flags.js')]);
+      process.exitCode = await runSimulate({ ...flags, label: Object.entries(labelsFromFlags(flags)).map(([k, v]) => `${k}=${v}`) }, { stdout: process.stdout, stderr: process.stderr });
+    });
+}
+
+function addCompletionCommand(program: Command): void {
+  program
+    .command('completion')
+    .description('print a shell completion script: source <(meshd completion bash), or meshd completion zsh > "${fpath[1]}/_meshd"')
+    .argument('<shell>', 'bash or zsh')
+    .action(async (shell: string) => {
+      const { completionScript } = await import('./completion.js');
+      process.stdout.write(completionScript(program, shell));
+    });
+}
+
+/**
+ * Errors as one line naming the command, the problem, the closest flag or command when there is one,
+ * and where to look: `meshd serve: unknown option '--confg-dir' (did you mean --config-dir?); see 'meshd serve --help'`.
+ */
+function oneLineErrors(cmd: Command): void {
+  const path: string[] = [];
+  for (let c: Command | null = cmd; c; c = c.parent) path.unshift(c.name());
+  const where = path.join(' ');
+  cmd.configureOutput({
+    outputError: (str, write) => {
+      const text = str
+        .trim()
+        .replace(/^error: /, '')
+        .replace(/\s*\n\(Did you mean (.+)\?\)$/, ' (did you mean $1?)')
+        .replace(/\s*\n\s*/g, ' ')
+        .replace(/\.$/, '');
+      write(`${where}: ${text}; see '${where} --help'\n`);
+    },
+  });
+  for (const sub of cmd.commands) oneLineErrors(sub);
+}
+
+export function buildProgram(): Command {
+  const program = new Command()
+    .name('meshd')
+    .description('An istiod-compatible service-mesh control plane: Istio config in, xDS out.')
+    .version(meshdVersion(), '-v, --version', 'print the meshd version')
+    .helpCommand(false);
+  addServeCommand(program);
+  addValidateCommand(program);
+  addAgentCommand(program);
+  addBootstrapCommand(program);
+  addInstallCommands(program);
+  addSimulateCommand(program);
+  addCompletionCommand(program);
+  oneLineErrors(program);
+  return program;
+}

@@ -1,0 +1,62 @@
+import { CelScalar, celEnv, celFunc, celMethod, isCelError, mapType, parse, plan, type CelFunc, type CelInput } from '@bufbuild/cel';
+import { strings } from '@bufbuild/cel/ext';
+
+// The CEL of CRD `x-kubernetes-validations`: the CEL standard library, its strings extension, plus the
+// Kubernetes URL library functions Istio's CRDs call (isURL, url().getScheme()). Each rule is planned once
+// and kept; rules come only from the vendored CRDs, so the cache is bounded by their number.
+
+const URL_TYPE = mapType(CelScalar.STRING, CelScalar.STRING);
+
+/**
+ * Kubernetes' `isURL`/`url`: Go's url.ParseRequestURI, i.e. an absolute URI (`scheme:…`) or an absolute
+ * path. Returns the scheme ('' for a path), or undefined when the string is not such a URL.
+ */
+function requestUriScheme(text: string): string | undefined {
+  if (text.startsWith('/')) return '';
+  const scheme = /^([a-zA-Z][a-zA-Z0-9+.-]*):/.exec(text)?.[1];
+  if (scheme === undefined) return undefined;
+  try {
+    new URL(text);
+  } catch {
+    return undefined;
+  }
+  return scheme;
+}
+
+const KUBERNETES_FUNCS: CelFunc[] = [
+  celFunc('isURL', [CelScalar.STRING], CelScalar.BOOL, (s) => requestUriScheme(s) !== undefined),
+  celFunc('url', [CelScalar.STRING], URL_TYPE, (s) => {
+    const scheme = requestUriScheme(s);
+    if (scheme === undefined) throw new Error(`URL parse error during conversion from string: ${s}`);
+    return new Map([['scheme', scheme]]);
+  }),
+  celMethod('getScheme', URL_TYPE, [], CelScalar.STRING, function getScheme() {
+    return String(this.get('scheme') ?? '');
+  }),
+];
+
+const ENV = celEnv({ funcs: [...strings, ...KUBERNETES_FUNCS] });
+
+type Planned = (ctx: Record<string, CelInput>) => unknown;
+const planned = new Map<string, Planned | string>();
+
+/** Evaluates `rule` with `self` bound (already converted to CEL values). True, false, or an error text. */
+export function evaluateRule(rule: string, self: CelInput): boolean | string {
+  let run = planned.get(rule);
+  if (run === undefined) {
+    try {
+      run = plan(ENV, parse(rule)) as unknown as Planned;
+    } catch (err) {
+      run = `cannot compile rule: ${(err as Error).message}`;
+    }
+    planned.set(rule, run);
+  }
+  if (typeof run === 'string') return run;
+  try {
+    const result = run({ self });
+    if (isCelError(result)) return result.message;
+    return result === true;
+  } catch (err) {
+    return (err as Error).message;
+  }
+}
