@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { envelope } from './meta.js';
-import { double, durationMin1ms, istioEnum, policyTargetReference, status, workloadSelector } from './common.js';
+import { double, durationMin1ms, istioEnum, oneOnlyTarget, policyTargetFields, status } from './common.js';
 
 // telemetry.istio.io Telemetry (v1 and v1alpha1 share this schema), with the CRD's OpenAPI and CEL rules.
 // Field semantics: istio/api telemetry/v1alpha1/telemetry.proto. istiod's webhook rules (sampling range,
@@ -112,17 +112,12 @@ export type AccessLogging = z.infer<typeof accessLogging>;
 
 export const telemetrySpec = z
   .strictObject({
-    selector: workloadSelector.optional(),
-    targetRef: policyTargetReference.optional(),
-    targetRefs: z.array(policyTargetReference).max(16, 'must have at most 16 items').optional(),
+    ...policyTargetFields,
     tracing: z.array(tracing).optional(),
     metrics: z.array(metrics).optional(),
     accessLogging: z.array(accessLogging).optional(),
   })
-  .superRefine((spec, ctx) => {
-    const n = [spec.selector, spec.targetRef, spec.targetRefs].filter((v) => v !== undefined).length;
-    if (n > 1) ctx.addIssue({ code: 'custom', message: 'only one of targetRefs or selector can be set' });
-  });
+  .superRefine(oneOnlyTarget);
 export type TelemetrySpec = z.infer<typeof telemetrySpec>;
 
 export const telemetry = envelope('Telemetry', {
