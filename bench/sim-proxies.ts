@@ -186,17 +186,24 @@ interface Decoded {
   readonly refs: readonly string[];
 }
 
-const memo = new Map<string, Decoded>();
-const MEMO_LIMIT = 200_000;
+/**
+ * Decoded references by resource name, one entry per distinct body. Thousands of simulated proxies
+ * receive byte-identical resources, so a body is decoded once per worker: a lookup is a name and a
+ * memcmp against the few bodies seen under that name (no copy of the body as a key, no hashing).
+ */
+const memo = new Map<string, { body: Buffer; decoded: Decoded }[]>();
+const BODIES_PER_NAME = 4;
 let decodes = 0;
 let memoHits = 0;
 
-function decodeRefs(typeUrl: string, value: Uint8Array): Decoded {
-  const key = `${typeUrl.length}${typeUrl.charCodeAt(typeUrl.length - 2)}|${Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('latin1')}`;
-  const hit = memo.get(key);
+function decodeRefs(typeUrl: string, value: Uint8Array, name = ''): Decoded {
+  const body = Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+  const key = `${typeUrl.length}${typeUrl.charCodeAt(typeUrl.length - 2)}|${name}`;
+  const seen = memo.get(key);
+  const hit = seen?.find((e) => e.body.length === body.length && e.body.equals(body));
   if (hit) {
     memoHits++;
-    return hit;
+    return hit.decoded;
   }
   decodes++;
   let refs: string[] = [];
@@ -246,8 +253,12 @@ function decodeRefs(typeUrl: string, value: Uint8Array): Decoded {
       break;
   }
   const d: Decoded = { refs };
-  if (memo.size >= MEMO_LIMIT) memo.clear();
-  memo.set(key, d);
+  const entry = { body: Buffer.from(body), decoded: d };
+  if (!seen) memo.set(key, [entry]);
+  else {
+    if (seen.length >= BODIES_PER_NAME) seen.shift();
+    seen.push(entry);
+  }
   return d;
 }
 
@@ -449,16 +460,16 @@ class SimProxy {
     switch (env.typeUrl) {
       case TYPE.LDS: {
         const next = new Map<string, readonly string[]>();
-        for (const [name, value] of env.resources) next.set(name, decodeRefs(env.typeUrl, value).refs);
+        for (const [name, value] of env.resources) next.set(name, decodeRefs(env.typeUrl, value, name).refs);
         this.listeners = next;
         break;
       }
       case TYPE.RDS:
-        for (const [name, value] of env.resources) this.routes.set(name, decodeRefs(env.typeUrl, value).refs);
+        for (const [name, value] of env.resources) this.routes.set(name, decodeRefs(env.typeUrl, value, name).refs);
         break;
       case TYPE.CDS: {
         const next = new Map<string, readonly string[]>();
-        for (const [name, value] of env.resources) next.set(name, decodeRefs(env.typeUrl, value).refs);
+        for (const [name, value] of env.resources) next.set(name, decodeRefs(env.typeUrl, value, name).refs);
         this.clusters = next;
         break;
       }
@@ -648,12 +659,17 @@ function encodeDeltaRequest(node: Uint8Array | undefined, typeUrl: string, subsc
   return w.finish();
 }
 
+const NO_REFS: readonly string[] = [];
+
 interface SidecarSub {
   /** CDS and LDS: everything the server has for this proxy */
   readonly wildcard: boolean;
   names: Set<string>;
-  /** name → resource body, what the proxy holds */
-  readonly held: Map<string, Uint8Array>;
+  /**
+   * name → what the proxy holds of it: the references of a CDS/LDS resource (decoded once per distinct
+   * body per worker), nothing for RDS/EDS (received and counted; only tracked ones are decoded)
+   */
+  readonly held: Map<string, readonly string[]>;
   responded: boolean;
   started: boolean;
   version: string;
@@ -760,7 +776,10 @@ class SidecarProxy {
     this.firstResponseAt[SHORT[u.typeUrl]!] ??= now();
     // SotW CDS/LDS responses are the whole set: what is not in one is gone.
     if (!this.delta && sub.wildcard) sub.held.clear();
-    for (const [name, value] of u.resources) if (sub.wildcard || sub.names.has(name)) sub.held.set(name, value);
+    const follows = u.typeUrl === TYPE.CDS || u.typeUrl === TYPE.LDS;
+    for (const [name, value] of u.resources) {
+      if (sub.wildcard || sub.names.has(name)) sub.held.set(name, follows ? decodeRefs(u.typeUrl, value, name).refs : NO_REFS);
+    }
     for (const name of u.removed) sub.held.delete(name);
     sub.responded = true;
     sub.version = u.version;
@@ -768,9 +787,9 @@ class SidecarProxy {
     if (this.delta) this.writeDelta(u.typeUrl, [], [], u.nonce);
     else this.writeSotw(u.typeUrl, sub);
     // follow references from what is held now
-    if (u.typeUrl === TYPE.CDS || u.typeUrl === TYPE.LDS) {
+    if (follows) {
       const refs = new Set<string>();
-      for (const value of sub.held.values()) for (const r of decodeRefs(u.typeUrl, value).refs) if (!r.startsWith('cds:')) refs.add(r);
+      for (const held of sub.held.values()) for (const r of held) if (!r.startsWith('cds:')) refs.add(r);
       this.subscribe(u.typeUrl === TYPE.CDS ? TYPE.EDS : TYPE.RDS, refs);
     }
     const t = now();
@@ -797,8 +816,7 @@ class SidecarProxy {
       case 'cluster-digest':
         return named(TYPE.CDS, t.cluster);
       case 'eds-endpoints': {
-        const cluster = this.subs.get(TYPE.CDS)!.held.get(t.cluster);
-        const edsName = cluster && decodeRefs(TYPE.CDS, cluster).refs[0];
+        const edsName = this.subs.get(TYPE.CDS)!.held.get(t.cluster)?.[0];
         return edsName ? named(TYPE.EDS, edsName) : undefined;
       }
       default:

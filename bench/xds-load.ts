@@ -5,6 +5,7 @@
 //                             [--proxy-kind grpc|sidecar] [--xds sotw|delta] [--replicas 5]   (sidecars)
 //                             [--out FILE | --no-save] [--timeout-s 600] [--cpu-prof] [--profile-workers] [--meshd-node-args STR]
 //                             [--meshd-ref GIT_REF]   (run meshd from that commit, not the working tree)
+//                             [--meshd-runtime compiled|tsx]   (default compiled: tsc → dist/, as production)
 //
 // What it measures (bench/README.md explains each figure):
 //   1. cold start: spawn `meshd serve` on a generated config dir → /ready = 200; RSS then
@@ -54,6 +55,12 @@ interface Options {
   xds: 'sotw' | 'delta';
   /** sidecars: pods per client Deployment (replicas of one Deployment share a proxy class) */
   replicas: number;
+  meshdRuntime: 'compiled' | 'tsx';
+}
+
+function runtimeOf(v: string): 'compiled' | 'tsx' {
+  if (v !== 'compiled' && v !== 'tsx') throw new Error(`--meshd-runtime ${v}: want compiled or tsx`);
+  return v;
 }
 
 function parseOptions(argv: string[]): Options {
@@ -76,6 +83,7 @@ function parseOptions(argv: string[]): Options {
       'proxy-kind': { type: 'string', default: 'grpc' },
       xds: { type: 'string', default: 'sotw' },
       replicas: { type: 'string', default: '5' },
+      'meshd-runtime': { type: 'string', default: 'compiled' },
       help: { type: 'boolean', default: false },
     },
     strict: true,
@@ -114,6 +122,7 @@ function parseOptions(argv: string[]): Options {
     proxyKind,
     xds,
     replicas: int('replicas', values.replicas, 1),
+    meshdRuntime: runtimeOf(values['meshd-runtime']),
   };
 }
 
@@ -450,6 +459,7 @@ function parseMetrics(text: string): Record<string, number> {
     'pilot_pushcontext_init_seconds_count',
     'pilot_xds_send_time_sum',
     'pilot_xds_send_time_count',
+    'pilot_xds_write_timeout',
   ];
   const out: Record<string, number> = {};
   for (const line of text.split('\n')) {
@@ -477,6 +487,8 @@ interface MeshdSource {
   readonly dirty: boolean;
   /** serve flags this meshd version has that the benchmark sets (ports off the defaults) */
   readonly extraServeFlags: string[];
+  /** node arguments that run meshd's CLI: the compiled dist/cli/main.js (production), or the sources under tsx */
+  readonly entry: readonly string[];
 }
 
 function git(args: string[]): string {
@@ -486,7 +498,7 @@ function git(args: string[]): string {
 }
 
 /** The working tree, or `git archive REF` unpacked in a temp dir (node_modules linked from the repo). */
-function prepareMeshdSource(ref: string | undefined): MeshdSource {
+function prepareMeshdSource(ref: string | undefined, runtime: 'compiled' | 'tsx'): MeshdSource {
   let dir = REPO;
   let commit: string;
   let dirty = false;
@@ -501,12 +513,20 @@ function prepareMeshdSource(ref: string | undefined): MeshdSource {
     commit = git(['rev-parse', '--short', 'HEAD']);
     dirty = git(['status', '--porcelain', '--untracked-files=no', 'src']) !== '';
   }
+  // Production runs compiled JS (`npm run build` → dist/), and so does the benchmark unless --meshd-runtime tsx.
+  let entry = ['--import', 'tsx', path.join(dir, 'src/cli/main.ts')];
+  if (runtime === 'compiled') {
+    process.stderr.write(`building meshd (${ref ?? 'working tree'}) with tsc -p tsconfig.build.json …\n`);
+    const tsc = spawnSync(process.execPath, [path.join(REPO, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: dir, encoding: 'utf8', timeout: 900_000 });
+    if (tsc.status !== 0) throw new Error(`building meshd in ${dir} failed (${tsc.status}):\n${tsc.stdout}${tsc.stderr}`);
+    entry = [path.join(dir, 'dist/cli/main.js')];
+  }
   // Ask this meshd which flags it has: newer versions also open a TLS/CA port (default :15012), which
   // the benchmark turns off so runs never collide and no CA key is generated during the cold start.
-  const help = spawnSync(process.execPath, ['--import', 'tsx', path.join(dir, 'src/cli/main.ts'), 'serve', '--help'], { cwd: dir, encoding: 'utf8', timeout: 60_000 });
+  const help = spawnSync(process.execPath, [...entry, 'serve', '--help'], { cwd: dir, encoding: 'utf8', timeout: 60_000 });
   if (help.status !== 0) throw new Error(`meshd serve --help failed (${help.status}):\n${help.stderr}`);
   const extraServeFlags = help.stdout.includes('--secure-grpc-addr') ? ['--secure-grpc-addr', 'off'] : [];
-  return { dir, description: ref ? `git archive of ${ref} (${commit})` : `working tree at ${commit}${dirty ? ' with uncommitted src/ changes' : ''}`, commit, dirty, extraServeFlags };
+  return { dir, description: ref ? `git archive of ${ref} (${commit})` : `working tree at ${commit}${dirty ? ' with uncommitted src/ changes' : ''}`, commit, dirty, extraServeFlags, entry };
 }
 
 class Meshd {
@@ -524,7 +544,7 @@ class Meshd {
   ) {
     const args = [
       ...nodeArgs,
-      '--import', 'tsx', path.join(source.dir, 'src/cli/main.ts'), 'serve',
+      ...source.entry, 'serve',
       '--config-dir', configDir,
       '--grpc-addr', `127.0.0.1:${ports.grpc}`,
       '--monitoring-addr', `127.0.0.1:${ports.monitoring}`,
@@ -655,6 +675,8 @@ interface ChangeResult {
   bytes: number;
   messages: number;
   meshdCpuMs: number;
+  workersCpuMs: number;
+  eventLoopLagMaxMs: number;
   foreignCpuMs: number;
   cache: ReturnType<typeof cacheDelta>;
 }
@@ -685,10 +707,10 @@ async function run(opts: Options, result: Record<string, unknown>): Promise<Reco
     listenersPerProxy: sidecars ? 'wildcard (CDS, LDS)' : watchOf[0]!.length,
     connectSpreadMs: opts.connectSpreadMs,
     meshdDebounce: '100ms quiet / 10s max (defaults)',
-    meshdRunsFrom: 'TypeScript sources via `node --import tsx` (as npm start)',
+    meshdRunsFrom: opts.meshdRuntime === 'compiled' ? 'compiled JS (tsc -p tsconfig.build.json → dist/cli/main.js, as production)' : 'TypeScript sources via `node --import tsx`',
   };
 
-  const source = prepareMeshdSource(opts.meshdRef);
+  const source = prepareMeshdSource(opts.meshdRef, opts.meshdRuntime);
   const machine = result.machine as Record<string, unknown>;
   machine.commit = source.commit;
   machine.worktreeDirty = source.dirty;
@@ -769,6 +791,8 @@ async function run(opts: Options, result: Record<string, unknown>): Promise<Reco
   const workersCpuBefore = (await collectStats(workers)).cpuMs;
   const cacheBeforeSync = await encodeCacheStats(meshd);
   const cpuBeforeSync = meshd.sample().cpuMs;
+  // reading /metrics resets prom-client's event-loop lag maximum: this read starts the sync's window
+  await meshd.metrics();
   const foreign = new ForeignLoad([meshd.pid, ...workers.map((w) => w.child.pid!)]);
   const tSync = now();
   workers.forEach((w, n) =>
@@ -789,7 +813,10 @@ async function run(opts: Options, result: Record<string, unknown>): Promise<Reco
     result.stuck = await diagnose(workers, meshd);
     throw err;
   }
+  // …and this one, right after the last proxy synced, ends it
+  const syncLag = await meshd.metrics().catch(() => undefined);
   if (streamErrors.size > 0) {
+    result.droppedStreams = { count: streamErrors.size, examples: [...streamErrors.values()].slice(0, 5) };
     result.stuck = await diagnose(workers, meshd);
     throw new Error(`${streamErrors.size} proxy stream(s) failed, e.g. ${[...streamErrors.values()].slice(0, 3).join('; ')}`);
   }
@@ -831,6 +858,10 @@ async function run(opts: Options, result: Record<string, unknown>): Promise<Reco
     workerDecodes: syncStats.decodes,
     workerDecodeMemoHits: syncStats.memoHits,
     firstResponseOfType: stages,
+    proxiesWithFirstResponseOnEveryType: [...firstResponseAt.values()].filter((f) => ['LDS', 'RDS', 'CDS', 'EDS'].every((t) => f[t] !== undefined)).length,
+    streamsDroppedByMeshd: streamErrors.size,
+    meshdWriteTimeouts: syncLag?.pilot_xds_write_timeout ?? 0,
+    eventLoopLagMaxMs: syncLag ? round((syncLag.nodejs_eventloop_lag_max_seconds ?? NaN) * 1000, 1) : null,
     foreignCpuMs: foreignSync,
     syncz,
     encodeCache: adsz ?? 'not fetched (adsz too large at this scale; see cacheReads)',
@@ -1041,8 +1072,9 @@ async function timeChange(
   const missing = c.watchers.filter((p) => !latest.has(p));
   if (missing.length > 0) throw new Error(`${c.name}: ${missing.length} watcher(s) never received the tracked resource (e.g. proxy ${missing[0]})`);
   const before = new Map(c.watchers.map((p) => [p, latest.get(p)!.summary]));
-  await collectStats(workers); // reset byte counters
+  const workersCpu0 = (await collectStats(workers)).cpuMs; // also resets byte counters
   const cache0 = await encodeCacheStats(meshd);
+  await meshd.metrics(); // resets the event-loop lag maximum
   const cpu0 = meshd.sample().cpuMs;
   const foreign = new ForeignLoad([meshd.pid, ...workers.map((w) => w.child.pid!)]);
   const tWrite = now();
@@ -1058,6 +1090,7 @@ async function timeChange(
   }
   const times = c.watchers.map((p) => latest.get(p)!.t - tWrite).sort((a, b) => a - b);
   const cpu1 = meshd.sample().cpuMs;
+  const lag = (await meshd.metrics()).nodejs_eventloop_lag_max_seconds;
   const foreignCpuMs = foreign.delta();
   await sleep(300);
   const stats = await collectStats(workers);
@@ -1076,6 +1109,8 @@ async function timeChange(
     bytes: stats.proxies.reduce((a, s) => a + s.bytes, 0),
     messages: stats.proxies.reduce((a, s) => a + s.msgs, 0),
     meshdCpuMs: cpu1 - cpu0,
+    workersCpuMs: round(stats.cpuMs - workersCpu0),
+    eventLoopLagMaxMs: round((lag ?? NaN) * 1000, 1),
     foreignCpuMs,
     cache: cacheDelta(cache0, cache1),
   };
@@ -1168,19 +1203,21 @@ function table(r: Record<string, any>): string {
     ['  bytes received (gRPC payload)', `${MiB(is.bytes)} MiB in ${is.messages} responses (${round(is.bytesPerProxy / 1024, 1)} KiB/proxy, largest ${round(is.largestMessage / 1024, 1)} KiB)`],
     ['  requests sent by the proxies', `${is.requests} (${MiB(is.requestBytes)} MiB incl. ACKs)`],
     ['  meshd CPU during sync', `${Math.round(is.meshdCpuMs)} ms (workers ${Math.round(is.workersCpuMs)} ms)`],
+    ['  meshd event-loop lag, max during the sync', `${is.eventLoopLagMaxMs} ms`],
+    ['  proxies with a first response on every type', `${is.proxiesWithFirstResponseOnEveryType}/${p.proxies}; streams dropped by meshd ${is.streamsDroppedByMeshd} (send timeouts ${is.meshdWriteTimeouts})`],
     ['  first response per type (p50 / slowest)', ['LDS', 'RDS', 'CDS', 'EDS'].map((t) => `${t} ${Math.round(is.firstResponseOfType[t].p50Ms)}/${Math.round(is.firstResponseOfType[t].maxMs)}`).join(', ') + ' ms'],
     ['  other processes on the machine (CPU)', `${Math.round(is.foreignCpuMs)} ms during the sync`],
     ['  /debug/syncz', `${is.syncz.syncedAllTypes}/${is.syncz.connections} synced on all types, ${is.syncz.nacks} NACKs`],
     ['  encode cache: hits / reused / built (entries)', cacheText(is.cache)],
   ];
   for (const c of r.changes as ChangeResult[]) {
-    rows.push([`change ${c.name} (${c.xdsType}) → ${c.watchers} watchers ACKed`, `${c.ms} ms (p50 ${c.p50Ms}, p99 ${c.p99Ms}); ${MiB(c.bytes)} MiB in ${c.messages} responses; meshd CPU ${Math.round(c.meshdCpuMs)} ms; others ${Math.round(c.foreignCpuMs)} ms; cache ${cacheText(c.cache)}`]);
+    rows.push([`change ${c.name} (${c.xdsType}) → ${c.watchers} watchers ACKed`, `${c.ms} ms (p50 ${c.p50Ms}, p99 ${c.p99Ms}); ${MiB(c.bytes)} MiB in ${c.messages} responses; meshd CPU ${Math.round(c.meshdCpuMs)} ms (workers ${Math.round(c.workersCpuMs)} ms); lag max ${c.eventLoopLagMaxMs} ms; others ${Math.round(c.foreignCpuMs)} ms; cache ${cacheText(c.cache)}`]);
   }
   rows.push(
     ['meshd RSS / HWM after sync', `${MiB(mem.afterSync.rssBytes)} / ${MiB(mem.afterSync.hwmBytes)} MiB (heap used ${MiB(mem.afterSync.heapUsedBytes)} MiB)`],
     ['meshd RSS / HWM after changes', `${MiB(mem.afterChanges.rssBytes)} / ${MiB(mem.afterChanges.hwmBytes)} MiB (heap used ${MiB(mem.afterChanges.heapUsedBytes)} MiB)`],
     ['meshd CPU total (utime+stime)', `${Math.round(r.cpu.meshdTotalMs)} ms`],
-    ['meshd event-loop lag, max (prom-client)', `${round(r.meshdMetrics.nodejs_eventloop_lag_max_seconds * 1000, 0)} ms`],
+    ['meshd event-loop lag, max since the last change', `${round(r.meshdMetrics.nodejs_eventloop_lag_max_seconds * 1000, 0)} ms`],
     ['meshd PushContext builds', `${r.meshdMetrics.pilot_pushcontext_init_seconds_count}, mean ${round((1000 * r.meshdMetrics.pilot_pushcontext_init_seconds_sum) / r.meshdMetrics.pilot_pushcontext_init_seconds_count, 0)} ms`],
     ['write-time baseline (bare grpc-js, same sizes)', `${b.ms} ms for ${MiB(b.bytes)} MiB in ${b.messages} msgs to ${b.streams} streams; server CPU ${Math.round(b.serverCpuMs)} ms; others ${Math.round(b.foreignCpuMs)} ms`],
     ['ratio initial sync / baseline', `${r.ratio.syncOverBaselineWallClock}× wall clock, ${r.ratio.meshdCpuOverBaselineServerCpu}× server CPU`],

@@ -16,8 +16,10 @@ import { Metrics } from './telemetry/metrics.js';
 import { Debouncer, type DebounceOptions } from './xds/debounce.js';
 import { bindGrpcServer, shutdownGrpcServer } from './net/grpc-server.js';
 import { DiscoveryServer, type DiscoveryServerOptions } from './xds/server.js';
+import { loadXdsCodecs } from './xds/wire.js';
 import { grpcGenerator } from './xds/generators/grpc/index.js';
 import { sidecarGenerator } from './xds/generators/sidecar/index.js';
+import { createRouterGenerator } from './xds/generators/router/index.js';
 import { buildSecureServer, startRootPublisher, type SecurityOptions } from './ca/setup.js';
 import type { RootCertPublisher } from './ca/root-publisher.js';
 import type { SecureServer } from './ca/secure-server.js';
@@ -45,6 +47,8 @@ export interface DaemonOptions {
   readonly security?: SecurityOptions;
   /** the injection and validation webhooks (HTTPS, certificate from the CA); needs `security` */
   readonly webhook?: WebhookOptions;
+  /** PILOT_SCOPE_GATEWAY_TO_NAMESPACE: a Gateway applies only to gateway pods in its own namespace */
+  readonly scopeGatewayToNamespace?: boolean;
   /** RequestAuthentication JWKS fetching (security/jwt/jwks-resolver.ts) */
   readonly jwks?: { readonly refreshIntervalMs?: number; readonly extraCaPem?: string };
 }
@@ -129,7 +133,16 @@ export class Daemon {
       },
     });
     this.mesh = options.meshConfigFile?.current ?? options.mesh ?? DEFAULT_MESH_CONFIG;
-    this.discovery = new DiscoveryServer({ log: this.log, metrics: this.metrics, generators: { grpc: grpcGenerator, sidecar: sidecarGenerator }, ...options.xds });
+    this.discovery = new DiscoveryServer({
+      log: this.log,
+      metrics: this.metrics,
+      generators: {
+        grpc: grpcGenerator,
+        sidecar: sidecarGenerator,
+        router: createRouterGenerator({ scopeGatewayToNamespace: options.scopeGatewayToNamespace ?? false }),
+      },
+      ...options.xds,
+    });
     this.discovery.register(this.grpcServer);
     // No snapshot before every source has delivered its initial state: a push from a half-read directory
     // (or half-listed cluster) would serve proxies a partial mesh and make /ready true too early.
@@ -149,6 +162,7 @@ export class Daemon {
   }
 
   async start(): Promise<ListeningAddresses> {
+    loadXdsCodecs();
     const handler = debugHttpHandler({
       isReady: () => this.ready,
       metrics: { contentType: this.metrics.registry.contentType, text: () => this.metrics.registry.metrics() },

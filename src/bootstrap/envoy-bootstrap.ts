@@ -41,6 +41,8 @@ export const hostPortSchema = z.string().transform((text, ctx) => {
 
 export const bootstrapInputSchema = z
   .object({
+    /** istio-proxy's proxy type: `sidecar`, or `router` for a gateway (`istio-proxy proxy router`) */
+    proxyType: z.enum(['sidecar', 'router'], { error: 'must be sidecar or router' }).default('sidecar'),
     podName: z.string().regex(DNS_SUBDOMAIN, 'must be a Kubernetes object name (lowercase DNS subdomain)'),
     namespace: z.string().regex(DNS_LABEL, 'must be a Kubernetes namespace name (lowercase DNS label)'),
     podIps: z.array(z.string().refine((ip) => net.isIP(ip) !== 0, { message: 'is not an IP address' })).min(1, 'at least one IP is required'),
@@ -85,9 +87,9 @@ export const bootstrapInputSchema = z
 
 export type BootstrapInput = z.infer<typeof bootstrapInputSchema>;
 
-/** The node id istio-proxy sends and meshd's parseProxy reads: `sidecar~IP~POD.NS~NS.svc.DOMAIN`. */
-export function sidecarNodeId(input: Pick<BootstrapInput, 'podIps' | 'podName' | 'namespace' | 'domain'>): string {
-  return `sidecar~${input.podIps[0]}~${input.podName}.${input.namespace}~${input.namespace}.svc.${input.domain}`;
+/** The node id istio-proxy sends and meshd's parseProxy reads: `sidecar~IP~POD.NS~NS.svc.DOMAIN` (or `router~…`). */
+export function sidecarNodeId(input: Pick<BootstrapInput, 'podIps' | 'podName' | 'namespace' | 'domain'> & { proxyType?: 'sidecar' | 'router' }): string {
+  return `${input.proxyType ?? 'sidecar'}~${input.podIps[0]}~${input.podName}.${input.namespace}~${input.namespace}.svc.${input.domain}`;
 }
 
 /** Istio's workload name for a pod: canonical-name label, then app, then the pod name without its hash. */

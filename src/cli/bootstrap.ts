@@ -8,6 +8,7 @@ import { labelsFromFlags, type LabelFlags } from './flags.js';
 // Defaults follow the Kubernetes downward API / Istio's env names a pod would set, like `meshd agent`.
 
 export interface BootstrapFlags extends LabelFlags {
+  proxyType: string;
   podName: string;
   namespace: string;
   podIp: string;
@@ -32,6 +33,7 @@ export interface BootstrapFlags extends LabelFlags {
 
 /** Which flag each input comes from, so every error names what the user typed. */
 const FLAG_OF: Record<keyof BootstrapInput, string> = {
+  proxyType: '--proxy-type',
   podName: '--pod-name',
   namespace: '--namespace',
   podIps: '--pod-ip',
@@ -88,6 +90,7 @@ export function bootstrapInputFromFlags(flags: BootstrapFlags): BootstrapInput {
     locality = { region, zone, sub_zone: subZone };
   }
   const raw = {
+    proxyType: flags.proxyType,
     podName: flags.podName,
     namespace: flags.namespace,
     podIps: flags.podIp.split(',').map((s) => s.trim()).filter(Boolean),

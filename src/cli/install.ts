@@ -97,7 +97,8 @@ export async function runInstall(flags: InstallFlags, io: InstallIO): Promise<nu
   const conn = connect(flags);
   const ns = values.global.istioNamespace;
   const server = conn.kc.getCurrentCluster()?.server ?? conn.from;
-  const question = `This will install meshd (istiod-compatible control plane, profile "default") into namespace ${ns} of the cluster at ${server}.`;
+  const revision = values.revision ? ` revision "${values.revision}" (beside any other revision)` : '';
+  const question = `This will install meshd (istiod-compatible control plane, profile "default")${revision} into namespace ${ns} of the cluster at ${server}.`;
   // a dry run changes nothing, so there is nothing to confirm
   if (!flags.dryRun && !(await confirm(question, flags, io))) {
     io.stderr.write('Cancelled.\n');
@@ -120,24 +121,33 @@ export async function runInstall(flags: InstallFlags, io: InstallIO): Promise<nu
     return 0;
   }
   log('✔ meshd objects installed');
+  const deployment = values.revision ? `istiod-${values.revision}` : 'istiod';
   if (flags.wait) {
-    log(`Waiting for Deployment ${ns}/istiod to be available (timeout ${flags.waitTimeout})`);
-    await waitForDeployment(conn.kc, { namespace: ns, timeoutMs, log });
+    log(`Waiting for Deployment ${ns}/${deployment} to be available (timeout ${flags.waitTimeout})`);
+    await waitForDeployment(conn.kc, { namespace: ns, name: deployment, timeoutMs, log });
     log(`✔ meshd is ready`);
   }
-  log(`✔ Installation complete${values.revision ? ` (revision ${values.revision})` : ''}. Label a namespace to inject sidecars: kubectl label namespace default istio-injection=enabled`);
+  log(
+    values.revision
+      ? `✔ Installation complete (revision ${values.revision}). Move a namespace to it: kubectl label namespace NS istio-injection- istio.io/rev=${values.revision} --overwrite (or through a tag: meshd tag set TAG --revision ${values.revision})`
+      : '✔ Installation complete. Label a namespace to inject sidecars: kubectl label namespace default istio-injection=enabled',
+  );
   return 0;
 }
 
 export interface UninstallFlags extends ValuesFlags, ClusterFlags {
   purge?: boolean;
+  /** remove this revision's control plane only */
+  revision?: string;
 }
 
 export async function runUninstall(flags: UninstallFlags, io: InstallIO): Promise<number> {
-  const values = valuesFromFlags(flags);
+  const values = valuesFromFlags(flags.revision ? { ...flags, set: [...flags.set, `revision=${flags.revision === 'default' ? '' : flags.revision}`] } : flags);
+  if (flags.revision && flags.purge) throw new Error('--purge removes the CRDs every revision uses: uninstall the other revisions first, then --purge without --revision');
   const plan = installPlan(values);
   const conn = connect(flags);
-  const what = flags.purge ? `every meshd object, namespace ${values.global.istioNamespace} and the Istio CRDs (deleting ALL Istio config in the cluster)` : `every meshd object (CRDs, Istio config and namespace ${values.global.istioNamespace} are kept; --purge removes them)`;
+  const rev = values.revision ? `revision ${values.revision}'s objects (istiod-${values.revision}, its injector, ConfigMap istio-${values.revision}, RBAC; the other revisions, the CRDs and namespace ${values.global.istioNamespace} are kept)` : undefined;
+  const what = rev ?? (flags.purge ? `every meshd object, namespace ${values.global.istioNamespace} and the Istio CRDs (deleting ALL Istio config in the cluster)` : `the default revision's meshd objects (CRDs, Istio config, other revisions and namespace ${values.global.istioNamespace} are kept; --purge removes CRDs and namespace)`);
   if (!(await confirm(`This will remove ${what}.`, flags, io))) {
     io.stderr.write('Cancelled.\n');
     return 1;

@@ -91,7 +91,8 @@ function addAgentCommand(program: Command): void {
 function addBootstrapCommand(program: Command): void {
   const bootstrap = program
     .command('bootstrap')
-    .description('print an Envoy v3 bootstrap (JSON) for running stock Envoy as a sidecar against meshd, without istio-proxy')
+    .description('print an Envoy v3 bootstrap (JSON) for running stock Envoy as a sidecar or gateway against meshd, without istio-proxy')
+    .option('--proxy-type <type>', 'sidecar, or router for a gateway (node id router~…: meshd sends it the gateway configuration)', 'sidecar')
     .option('--pod-name <name>', 'pod name (node id, metadata NAME)', env('POD_NAME', 'pod'));
   addNamespaceFlag(bootstrap, 'pod namespace', env('POD_NAMESPACE', 'default'))
     .option('--pod-ip <ips>', 'pod IPs, comma-separated; the first goes in the node id (INSTANCE_IPS)', env('INSTANCE_IP', '127.0.0.1'));
@@ -121,7 +122,7 @@ function addBootstrapCommand(program: Command): void {
 
 function addValuesFlags(cmd: Command): Command {
   return cmd
-    .option('--set <key=value>', 'override a value (chart keys: hub, tag, autoscaleEnabled, resources.requests.cpu, meshConfig.X, global.istioNamespace…; istioctl spellings values.pilot.X / values.global.X / profile=default accepted); repeatable', collect, [])
+    .option('--set <key=value>', 'override a value (chart keys: revision, hub, tag, autoscaleEnabled, resources.requests.cpu, meshConfig.X, global.istioNamespace…; istioctl spellings values.pilot.X / values.global.X / profile=default accepted); repeatable', collect, [])
     .option('-f, --filename <file>', "values file (the chart's values.yaml layout), applied before --set");
 }
 
@@ -134,7 +135,7 @@ const STDIO: InstallIO = { stdout: process.stdout, stderr: process.stderr, stdin
 /** install, uninstall, manifest generate, tag set|list|remove: istioctl's workflow. */
 export function addInstallCommands(program: Command, io: InstallIO = STDIO): void {
   addClusterFlags(addValuesFlags(program.command('install')))
-    .description('install meshd into a cluster: CRDs, RBAC, Deployment, Service istiod, webhooks, mesh ConfigMap, PDB, HPA (server-side apply), then wait until it is available')
+    .description('install meshd into a cluster: CRDs, RBAC, Deployment, Service istiod, webhooks, mesh ConfigMap, PDB, HPA (server-side apply), then wait until it is available; --set revision=NAME installs a canary control plane beside the default one (istiod-NAME, istio-sidecar-injector-NAME, ConfigMap istio-NAME)')
     .option('--no-wait', 'do not wait for the Deployment to become available')
     .option('--wait-timeout <duration>', 'how long to wait for the Deployment', '5m')
     .option('--dry-run', 'send every request with dryRun=All: the API server checks, nothing changes (objects in a namespace the install would create are listed as not checked)')
@@ -144,7 +145,8 @@ export function addInstallCommands(program: Command, io: InstallIO = STDIO): voi
     });
 
   addClusterFlags(addValuesFlags(program.command('uninstall')))
-    .description('remove what meshd install applied; --purge also removes the Istio CRDs (and all Istio config) and the namespace')
+    .description('remove what meshd install applied (one revision\'s control plane with --revision); --purge also removes the Istio CRDs (and all Istio config) and the namespace')
+    .option('-r, --revision <name>', "remove only this revision's control plane (what `install --set revision=NAME` applied); the other revisions and the shared CRDs and namespace stay")
     .option('--purge', 'also delete the CRDs and the namespace')
     .action(async (flags) => {
       const { runUninstall } = await import('./install.js');
@@ -159,6 +161,33 @@ export function addInstallCommands(program: Command, io: InstallIO = STDIO): voi
       runManifestGenerate(flags, io);
     });
 
+  const tag = program
+    .command('tag')
+    .description('revision tags: stable names (prod, canary) that namespaces select with istio.io/rev, pointing at one installed revision');
+  addKubeFlags(tag.command('set').argument('<tag>', 'the tag name namespaces will label themselves with (istio.io/rev=TAG)'), 'default: $KUBECONFIG, then ~/.kube/config')
+    .description('point a tag at a revision: an injector webhook for istio.io/rev=TAG that injects the revision\'s sidecar; moving a tag moves every namespace labelled with it')
+    .requiredOption('-r, --revision <name>', 'the installed revision the tag points at ("default" for the control plane installed without a revision)')
+    .option('-i, --istio-namespace <namespace>', 'the control plane namespace', 'istio-system')
+    .option('--overwrite', 'move the tag if it already points at another revision')
+    .action(async (name: string, flags) => {
+      const { runTagSet } = await import('./tag.js');
+      process.exitCode = await runTagSet(name, flags, io);
+    });
+  addKubeFlags(tag.command('list'), 'default: $KUBECONFIG, then ~/.kube/config')
+    .description('list the tags, the revision each points at and the namespaces that use it')
+    .option('-i, --istio-namespace <namespace>', 'the control plane namespace', 'istio-system')
+    .action(async (flags) => {
+      const { runTagList } = await import('./tag.js');
+      process.exitCode = await runTagList(flags, io);
+    });
+  addKubeFlags(tag.command('remove').argument('<tag>', 'the tag to remove'), 'default: $KUBECONFIG, then ~/.kube/config')
+    .description('remove a tag (namespaces still labelled with it are named, and get no sidecars from it any more)')
+    .option('-i, --istio-namespace <namespace>', 'the control plane namespace', 'istio-system')
+    .option('-y, --skip-confirmation', 'remove even when namespaces still use the tag')
+    .action(async (name: string, flags) => {
+      const { runTagRemove } = await import('./tag.js');
+      process.exitCode = await runTagRemove(name, flags, io);
+    });
 }
 
 function addSimulateCommand(program: Command): void {

@@ -92,6 +92,8 @@ export async function runServe(flags: ServeFlags, out: NodeJS.WritableStream = p
     mesh,
     ...(meshFile ? { meshConfigFile: meshFile } : {}),
     log,
+    // istiod's environment switch, kept under its name so an istiod Deployment's env works unchanged
+    scopeGatewayToNamespace: process.env.PILOT_SCOPE_GATEWAY_TO_NAMESPACE === 'true',
     jwks: jwksOptions({ jwksCaFile: flags.jwksCaFile, jwksRefreshInterval: flags.jwksRefreshInterval ?? '20m' }),
     ...(flags.secureGrpcAddr
       ? { security: securityOptions(flags as SecurityFlags, kube && kubeApiOf(kube.kc), cluster && { http: cluster.http, namespace: caNamespace(mesh) }) }

@@ -1,5 +1,6 @@
 import { Option, type Command } from 'commander';
 import { DEFAULT_INJECTION_CONFIG } from '../webhook/inject/config.js';
+import { INJECTOR_WEBHOOK, revisioned, revisionOf, validatorName } from '../install/names.js';
 import type { WebhookOptions } from '../webhook/setup.js';
 
 // `meshd serve` flags for the injection and validation webhooks (istiod's 15017).
@@ -31,6 +32,12 @@ export function webhookOptions(flags: WebhookFlags, clusterId: string | undefine
   return {
     addr: flags.webhookAddr,
     extraDnsNames: (flags.caDnsNames ?? '').split(',').map((s) => s.trim()).filter(Boolean),
+    // the revision's own webhook configurations and its tags' (src/install/names.ts)
+    configurations: [
+      { kind: 'MutatingWebhookConfiguration', name: revisioned(INJECTOR_WEBHOOK, flags.revision) },
+      { kind: 'ValidatingWebhookConfiguration', name: validatorName(flags.revision, process.env.POD_NAMESPACE || 'istio-system') },
+    ],
+    tagsOfRevision: revisionOf(flags.revision) || 'default',
     injection: {
       hub: flags.proxyHub,
       tag: flags.proxyTag,

@@ -18,8 +18,12 @@ export const KUBERNETES_OBJECT_LIMIT_BYTES = 1.5 * 1024 * 1024;
 // A line starting with `---` followed by a blank or the end of the line starts a document, wherever it is:
 // YAML forbids such a line inside any scalar, so splitting here agrees with a full parse.
 const DOCUMENT_START = /^---(?=[ \t\r\n]|$)/gm;
-/** text with no content: blank lines, comments, directives (`%YAML 1.2`) */
-const NO_CONTENT = /^(?:[ \t]*(?:#[^\n]*|%[^\n]*)?\r?\n?)*$/;
+/**
+ * text with no content: blank lines, comments, directives (`%YAML 1.2`). Each repetition consumes one whole
+ * line, so matching stays linear (a repeated group of all-optional parts backtracks exponentially on a long
+ * comment header followed by content — bookinfo.yaml's licence header hung the parse).
+ */
+const NO_CONTENT = /^(?:[ \t]*(?:[#%][^\n]*)?(?:\r?\n|$))*$/;
 
 interface Chunk {
   readonly text: string;

@@ -39,15 +39,15 @@ export const KINDS = {
   },
   Gateway: {
     kind: 'Gateway', group: 'networking.istio.io', versions: ['v1', 'v1beta1', 'v1alpha3'], plural: 'gateways',
-    shortNames: ['gw'], clusterScoped: false, istio: true, served: false,
+    shortNames: ['gw'], clusterScoped: false, istio: true, served: true,
   },
   ServiceEntry: {
     kind: 'ServiceEntry', group: 'networking.istio.io', versions: ['v1', 'v1beta1', 'v1alpha3'], plural: 'serviceentries',
-    shortNames: ['se'], clusterScoped: false, istio: true, served: false,
+    shortNames: ['se'], clusterScoped: false, istio: true, served: true,
   },
   WorkloadEntry: {
     kind: 'WorkloadEntry', group: 'networking.istio.io', versions: ['v1', 'v1beta1', 'v1alpha3'], plural: 'workloadentries',
-    shortNames: ['we'], clusterScoped: false, istio: true, served: false,
+    shortNames: ['we'], clusterScoped: false, istio: true, served: true,
   },
   WorkloadGroup: {
     kind: 'WorkloadGroup', group: 'networking.istio.io', versions: ['v1', 'v1beta1', 'v1alpha3'], plural: 'workloadgroups',

@@ -47,6 +47,7 @@ const PRINTER_COLUMNS: Partial<Record<Kind, readonly PrinterColumn[]>> = {
   ],
   // Istio's RequestAuthentication CRD defines no printer columns
   RequestAuthentication: [],
+  Gateway: [],
 };
 
 /** Istio's status shape is open (conditions, validationMessages, observedGeneration…): kept as written. */

@@ -5,7 +5,7 @@
 
 import { ApiException, KubernetesObjectApi, PatchStrategy, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
 import { allCrds } from './crds.js';
-import { installObjects, ISTIOD, type KObject } from './objects.js';
+import { installObjects, type KObject } from './objects.js';
 import { embeddedYaml, yamlDocuments } from './render.js';
 import type { Values } from './values.js';
 
@@ -88,6 +88,8 @@ export async function applyObjects(kc: KubeConfig, objects: readonly KObject[], 
 
 export interface WaitOptions {
   readonly namespace: string;
+  /** the Deployment: istiod, or istiod-REVISION */
+  readonly name: string;
   readonly timeoutMs: number;
   readonly pollMs?: number;
   readonly log: (line: string) => void;
@@ -112,25 +114,25 @@ export function deploymentReady(d: DeploymentStatus): { ready: boolean; summary:
 }
 
 /** Polls the Deployment until it is available or the timeout passes; reports each change of its state. */
-export async function waitForDeployment(kc: KubeConfig, { namespace, timeoutMs, pollMs = 1000, log }: WaitOptions): Promise<void> {
+export async function waitForDeployment(kc: KubeConfig, { namespace, name, timeoutMs, pollMs = 1000, log }: WaitOptions): Promise<void> {
   const client = KubernetesObjectApi.makeApiClient(kc);
   const deadline = Date.now() + timeoutMs;
   let last = '';
   for (;;) {
     let state: { ready: boolean; summary: string };
     try {
-      const d = await client.read({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: ISTIOD, namespace } });
+      const d = await client.read({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name, namespace } });
       state = deploymentReady(d as DeploymentStatus);
     } catch (err) {
-      throw explain(err, `reading Deployment ${namespace}/${ISTIOD}`);
+      throw explain(err, `reading Deployment ${namespace}/${name}`);
     }
     if (state.summary !== last) {
-      log(`  Deployment ${namespace}/${ISTIOD}: ${state.summary}`);
+      log(`  Deployment ${namespace}/${name}: ${state.summary}`);
       last = state.summary;
     }
     if (state.ready) return;
     if (Date.now() >= deadline) {
-      throw new Error(`Deployment ${namespace}/${ISTIOD} not available after ${Math.round(timeoutMs / 1000)}s (${state.summary}); check \`kubectl -n ${namespace} describe deployment ${ISTIOD}\` and its pods`);
+      throw new Error(`Deployment ${namespace}/${name} not available after ${Math.round(timeoutMs / 1000)}s (${state.summary}); check \`kubectl -n ${namespace} describe deployment ${name}\` and its pods`);
     }
     await new Promise((r) => setTimeout(r, Math.min(pollMs, Math.max(0, deadline - Date.now()))));
   }
@@ -142,7 +144,10 @@ export interface UninstallOptions {
   readonly log: (line: string) => void;
 }
 
-/** Deletes what install applied, in reverse order; objects already gone are skipped. */
+/**
+ * Deletes what install applied, in reverse order; objects already gone are skipped. A plan for a revision
+ * holds only that revision's objects (names end in -REVISION): the other revisions keep theirs.
+ */
 export async function deleteObjects(kc: KubeConfig, plan: InstallPlan, { purge, log }: UninstallOptions): Promise<void> {
   const client = KubernetesObjectApi.makeApiClient(kc);
   // the namespace goes last and only with --purge (istioctl keeps istio-system too)

@@ -6,6 +6,7 @@
 
 import { clusterRoleRules, roleRules } from '../sources/kube/rbac.js';
 import { PART_OF_LABEL } from './labels.js';
+import { CLUSTER_ROLE, INJECTOR_WEBHOOK, ISTIOD, MESH_CONFIGMAP, SERVICE_ACCOUNT, VALIDATOR_WEBHOOK } from './names.js';
 import type { Values } from './values.js';
 
 export type KObject = Record<string, unknown> & { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string> } };
@@ -26,6 +27,10 @@ export interface Refs {
   unless<T>(path: string, field: T): T | undefined;
   /** the installation namespace (Helm: the release namespace) */
   readonly namespace: string;
+  /** `name`, or `name-REVISION` for a revisioned control plane (istio-discovery's naming) */
+  revisioned(name: string): string;
+  /** a list item only the default revision has (the injector's istio-injection=enabled hooks); undefined drops it */
+  defaultRevisionOnly<T extends object>(item: T): T | undefined;
 }
 
 function lookup(values: unknown, path: string): unknown {
@@ -47,6 +52,8 @@ export function concreteRefs(values: Values, yamlOf: (v: unknown) => string): Re
     yamlString: (path) => yamlOf(lookup(values, path)),
     unless: (path, field) => (lookup(values, path) ? undefined : field),
     namespace: values.global.istioNamespace,
+    revisioned: (name) => (values.revision ? `${name}-${values.revision}` : name),
+    defaultRevisionOnly: (item) => (values.revision ? undefined : item),
   };
 }
 
@@ -64,18 +71,15 @@ export function templateRefs(values: Values): Refs {
     yamlString: (path) => `«ys:${check(path)}»`,
     unless: (path, field) => `«unless:${check(path)}»${String(field)}` as never,
     namespace: '«ns»',
+    revisioned: (name) => `${name}«rv:${check('revision')}»`,
+    defaultRevisionOnly: (item) => ({ [`«ifnot:${check('revision')}»`]: true, ...item }),
   };
 }
 
 // ---------------------------------------------------------------------------------------------------------
 // names shared with the webhook server, the CA and the sidecar injector
 
-export const ISTIOD = 'istiod';
-export const SERVICE_ACCOUNT = 'istiod';
-export const CLUSTER_ROLE = 'meshd';
-export const MESH_CONFIGMAP = 'istio';
-export const INJECTOR_WEBHOOK = 'istio-sidecar-injector';
-export const validatorWebhookName = (namespace: string) => `istio-validator-${namespace}`;
+export { CLUSTER_ROLE, INJECTOR_WEBHOOK, ISTIOD, MESH_CONFIGMAP, SERVICE_ACCOUNT };
 export const SERVICE_PORTS = [
   { name: 'grpc-xds', port: 15010, targetPort: 15010, protocol: 'TCP' },
   { name: 'https-dns', port: 15012, targetPort: 15012, protocol: 'TCP' },
@@ -91,22 +95,23 @@ const RUN_AS = 1337;
 function labels(r: Refs, extra: Record<string, string> = {}): Record<string, string> {
   return { app: ISTIOD, istio: 'pilot', 'istio.io/rev': r.orLiteral('revision', 'default'), ...PART_OF_LABEL, ...extra };
 }
-const selector = { app: ISTIOD, istio: 'pilot' };
+/** one revision's pods only: revisions run side by side in one namespace (Istio's canary upgrade) */
+const selector = (r: Refs) => ({ app: ISTIOD, istio: 'pilot', 'istio.io/rev': r.orLiteral('revision', 'default') });
 
 export function namespaceObject(r: Refs): KObject {
   return { apiVersion: 'v1', kind: 'Namespace', metadata: { name: r.namespace, labels: { ...PART_OF_LABEL } } };
 }
 
 export function serviceAccount(r: Refs): KObject {
-  return { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: SERVICE_ACCOUNT, namespace: r.namespace, labels: labels(r) } };
+  return { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: r.revisioned(SERVICE_ACCOUNT), namespace: r.namespace, labels: labels(r) } };
 }
 
 /** The ClusterRole of src/sources/kube/rbac.ts (manifests/rbac/clusterrole.yaml is the same, written out). */
-export function clusterRole(): KObject {
+export function clusterRole(r: Refs): KObject {
   return {
     apiVersion: 'rbac.authorization.k8s.io/v1',
     kind: 'ClusterRole',
-    metadata: { name: CLUSTER_ROLE, labels: { app: 'meshd', ...PART_OF_LABEL } },
+    metadata: { name: r.revisioned(CLUSTER_ROLE), labels: { app: 'meshd', ...PART_OF_LABEL } },
     rules: clusterRoleRules().map((rule) => ({ apiGroups: rule.apiGroups, resources: rule.resources, verbs: rule.verbs })),
   };
 }
@@ -115,9 +120,9 @@ export function clusterRoleBinding(r: Refs): KObject {
   return {
     apiVersion: 'rbac.authorization.k8s.io/v1',
     kind: 'ClusterRoleBinding',
-    metadata: { name: CLUSTER_ROLE, labels: { app: 'meshd', ...PART_OF_LABEL } },
-    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: CLUSTER_ROLE },
-    subjects: [{ kind: 'ServiceAccount', name: SERVICE_ACCOUNT, namespace: r.namespace }],
+    metadata: { name: r.revisioned(CLUSTER_ROLE), labels: { app: 'meshd', ...PART_OF_LABEL } },
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: r.revisioned(CLUSTER_ROLE) },
+    subjects: [{ kind: 'ServiceAccount', name: r.revisioned(SERVICE_ACCOUNT), namespace: r.namespace }],
   };
 }
 
@@ -126,7 +131,7 @@ export function role(r: Refs): KObject {
   return {
     apiVersion: 'rbac.authorization.k8s.io/v1',
     kind: 'Role',
-    metadata: { name: CLUSTER_ROLE, namespace: r.namespace, labels: { app: 'meshd', ...PART_OF_LABEL } },
+    metadata: { name: r.revisioned(CLUSTER_ROLE), namespace: r.namespace, labels: { app: 'meshd', ...PART_OF_LABEL } },
     rules: roleRules().map((rule) => ({ apiGroups: rule.apiGroups, resources: rule.resources, verbs: rule.verbs })),
   };
 }
@@ -135,9 +140,9 @@ export function roleBinding(r: Refs): KObject {
   return {
     apiVersion: 'rbac.authorization.k8s.io/v1',
     kind: 'RoleBinding',
-    metadata: { name: CLUSTER_ROLE, namespace: r.namespace, labels: { app: 'meshd', ...PART_OF_LABEL } },
-    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: CLUSTER_ROLE },
-    subjects: [{ kind: 'ServiceAccount', name: SERVICE_ACCOUNT, namespace: r.namespace }],
+    metadata: { name: r.revisioned(CLUSTER_ROLE), namespace: r.namespace, labels: { app: 'meshd', ...PART_OF_LABEL } },
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: r.revisioned(CLUSTER_ROLE) },
+    subjects: [{ kind: 'ServiceAccount', name: r.revisioned(SERVICE_ACCOUNT), namespace: r.namespace }],
   };
 }
 
@@ -145,7 +150,7 @@ export function meshConfigMap(r: Refs): KObject {
   return {
     apiVersion: 'v1',
     kind: 'ConfigMap',
-    metadata: { name: MESH_CONFIGMAP, namespace: r.namespace, labels: labels(r) },
+    metadata: { name: r.revisioned(MESH_CONFIGMAP), namespace: r.namespace, labels: labels(r) },
     data: { mesh: r.yamlString('meshConfig'), meshNetworks: 'networks: {}' },
   };
 }
@@ -164,15 +169,15 @@ export function deployment(r: Refs): KObject {
   return {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
-    metadata: { name: ISTIOD, namespace: r.namespace, labels: labels(r) },
+    metadata: { name: r.revisioned(ISTIOD), namespace: r.namespace, labels: labels(r) },
     spec: {
       replicas: r.unless('autoscaleEnabled', r.value('replicaCount')),
       strategy: { rollingUpdate: { maxSurge: '100%', maxUnavailable: '25%' } },
-      selector: { matchLabels: { ...selector } },
+      selector: { matchLabels: selector(r) },
       template: {
         metadata: { labels: labels(r, { 'sidecar.istio.io/inject': 'false' }), annotations: { 'prometheus.io/port': '15014', 'prometheus.io/scrape': 'true' } },
         spec: {
-          serviceAccountName: SERVICE_ACCOUNT,
+          serviceAccountName: r.revisioned(SERVICE_ACCOUNT),
           securityContext: { runAsNonRoot: true, runAsUser: RUN_AS, runAsGroup: RUN_AS, fsGroup: RUN_AS, seccompProfile: { type: 'RuntimeDefault' } },
           nodeSelector: r.block('nodeSelector'),
           containers: [
@@ -190,6 +195,8 @@ export function deployment(r: Refs): KObject {
                 `--proxy-tag=${r.value('global.tag')}`,
                 `--agent-image=${meshdImage(r)}`,
                 `--revision=${r.orLiteral('revision', 'default')}`,
+                // the name the webhooks and proxies reach this revision by (istiod-REVISION.NS.svc)
+                `--ca-dns-names=${r.revisioned(ISTIOD)}.${r.namespace}.svc`,
               ],
               env: [
                 { name: 'POD_NAME', valueFrom: { fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.name' } } },
@@ -217,7 +224,7 @@ export function deployment(r: Refs): KObject {
             },
           ],
           volumes: [
-            { name: 'config-volume', configMap: { name: MESH_CONFIGMAP } },
+            { name: 'config-volume', configMap: { name: r.revisioned(MESH_CONFIGMAP) } },
             { name: 'ca-dir', emptyDir: {} },
             { name: 'tmp', emptyDir: {} },
           ],
@@ -231,20 +238,24 @@ export function service(r: Refs): KObject {
   return {
     apiVersion: 'v1',
     kind: 'Service',
-    metadata: { name: ISTIOD, namespace: r.namespace, labels: labels(r) },
-    spec: { selector: { ...selector }, ports: SERVICE_PORTS.map((p) => ({ ...p })) },
+    metadata: { name: r.revisioned(ISTIOD), namespace: r.namespace, labels: labels(r) },
+    spec: { selector: selector(r), ports: SERVICE_PORTS.map((p) => ({ ...p })) },
   };
 }
 
 const podRule = [{ operations: ['CREATE'], apiGroups: [''], apiVersions: ['v1'], resources: ['pods'] }];
 const notOptedOut = { key: 'sidecar.istio.io/inject', operator: 'NotIn', values: ['false'] };
 
-/** Istio's four injection webhooks (revision-tagged and `istio-injection`/`sidecar.istio.io/inject` ones). */
-export function mutatingWebhook(r: Refs): KObject {
-  const rev = r.orLiteral('revision', 'default');
+/**
+ * The injection webhooks a pod reaches by the labels of its namespace or its own (matchExpressions in the
+ * API server's sense): a pod goes to the control plane of the revision it names in `istio.io/rev` (a
+ * revision or a revision tag); `istio-injection=enabled` and `sidecar.istio.io/inject=true` without a
+ * revision go to the default revision only, so revisions side by side never both inject one pod.
+ */
+export function injectionWebhooks(rev: string, service: { name: string; namespace: string }, defaultHooks: <T extends object>(item: T) => T | undefined) {
   const hook = (name: string, namespaceSelector: unknown, objectSelector: unknown) => ({
     name,
-    clientConfig: { service: { name: ISTIOD, namespace: r.namespace, path: '/inject', port: 443 } },
+    clientConfig: { service: { name: service.name, namespace: service.namespace, path: '/inject', port: 443 } },
     sideEffects: 'None',
     rules: podRule,
     failurePolicy: 'Fail',
@@ -253,11 +264,7 @@ export function mutatingWebhook(r: Refs): KObject {
     namespaceSelector,
     objectSelector,
   });
-  return {
-    apiVersion: 'admissionregistration.k8s.io/v1',
-    kind: 'MutatingWebhookConfiguration',
-    metadata: { name: INJECTOR_WEBHOOK, labels: labels(r) },
-    webhooks: [
+  return [
       hook(
         'rev.namespace.sidecar-injector.istio.io',
         { matchExpressions: [{ key: 'istio.io/rev', operator: 'In', values: [rev] }, { key: 'istio-injection', operator: 'DoesNotExist' }] },
@@ -268,17 +275,30 @@ export function mutatingWebhook(r: Refs): KObject {
         { matchExpressions: [{ key: 'istio.io/rev', operator: 'DoesNotExist' }, { key: 'istio-injection', operator: 'DoesNotExist' }] },
         { matchExpressions: [notOptedOut, { key: 'istio.io/rev', operator: 'In', values: [rev] }] },
       ),
-      hook(
-        'namespace.sidecar-injector.istio.io',
-        { matchExpressions: [{ key: 'istio-injection', operator: 'In', values: ['enabled'] }] },
-        { matchExpressions: [notOptedOut] },
+      defaultHooks(
+        hook(
+          'namespace.sidecar-injector.istio.io',
+          { matchExpressions: [{ key: 'istio-injection', operator: 'In', values: ['enabled'] }] },
+          { matchExpressions: [notOptedOut] },
+        ),
       ),
-      hook(
-        'object.sidecar-injector.istio.io',
-        { matchExpressions: [{ key: 'istio-injection', operator: 'DoesNotExist' }, { key: 'istio.io/rev', operator: 'DoesNotExist' }] },
-        { matchExpressions: [{ key: 'sidecar.istio.io/inject', operator: 'In', values: ['true'] }, { key: 'istio.io/rev', operator: 'DoesNotExist' }] },
+      defaultHooks(
+        hook(
+          'object.sidecar-injector.istio.io',
+          { matchExpressions: [{ key: 'istio-injection', operator: 'DoesNotExist' }, { key: 'istio.io/rev', operator: 'DoesNotExist' }] },
+          { matchExpressions: [{ key: 'sidecar.istio.io/inject', operator: 'In', values: ['true'] }, { key: 'istio.io/rev', operator: 'DoesNotExist' }] },
+        ),
       ),
-    ],
+  ].filter((h) => h !== undefined);
+}
+
+/** The revision's injector: Istio's four injection webhooks for the default revision, the two revision ones for another. */
+export function mutatingWebhook(r: Refs): KObject {
+  return {
+    apiVersion: 'admissionregistration.k8s.io/v1',
+    kind: 'MutatingWebhookConfiguration',
+    metadata: { name: r.revisioned(INJECTOR_WEBHOOK), labels: labels(r) },
+    webhooks: injectionWebhooks(r.orLiteral('revision', 'default'), { name: r.revisioned(ISTIOD), namespace: r.namespace }, r.defaultRevisionOnly),
   };
 }
 
@@ -290,11 +310,11 @@ export function validatingWebhook(r: Refs): KObject {
   return {
     apiVersion: 'admissionregistration.k8s.io/v1',
     kind: 'ValidatingWebhookConfiguration',
-    metadata: { name: `istio-validator-${r.namespace}`, labels: labels(r) },
+    metadata: { name: `${r.revisioned(VALIDATOR_WEBHOOK)}-${r.namespace}`, labels: labels(r) },
     webhooks: [
       {
         name: 'rev.validation.istio.io',
-        clientConfig: { service: { name: ISTIOD, namespace: r.namespace, path: '/validate', port: 443 } },
+        clientConfig: { service: { name: r.revisioned(ISTIOD), namespace: r.namespace, path: '/validate', port: 443 } },
         rules: [{ operations: ['CREATE', 'UPDATE'], apiGroups: ['networking.istio.io', 'security.istio.io'], apiVersions: ['*'], resources: ['*'] }],
         failurePolicy: 'Ignore',
         sideEffects: 'None',
@@ -308,8 +328,8 @@ export function podDisruptionBudget(r: Refs): KObject {
   return {
     apiVersion: 'policy/v1',
     kind: 'PodDisruptionBudget',
-    metadata: { name: ISTIOD, namespace: r.namespace, labels: labels(r) },
-    spec: { minAvailable: 1, unhealthyPodEvictionPolicy: 'AlwaysAllow', selector: { matchLabels: { ...selector } } },
+    metadata: { name: r.revisioned(ISTIOD), namespace: r.namespace, labels: labels(r) },
+    spec: { minAvailable: 1, unhealthyPodEvictionPolicy: 'AlwaysAllow', selector: { matchLabels: selector(r) } },
   };
 }
 
@@ -317,9 +337,9 @@ export function horizontalPodAutoscaler(r: Refs): KObject {
   return {
     apiVersion: 'autoscaling/v2',
     kind: 'HorizontalPodAutoscaler',
-    metadata: { name: ISTIOD, namespace: r.namespace, labels: labels(r) },
+    metadata: { name: r.revisioned(ISTIOD), namespace: r.namespace, labels: labels(r) },
     spec: {
-      scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: ISTIOD },
+      scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: r.revisioned(ISTIOD) },
       minReplicas: r.value('autoscaleMin'),
       maxReplicas: r.value('autoscaleMax'),
       metrics: [{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: r.value('cpu.targetAverageUtilization') } } }],
@@ -345,7 +365,7 @@ export interface ManifestFile {
 export const MANIFEST_FILES: readonly ManifestFile[] = [
   { file: 'namespace.yaml', build: (r) => [namespaceObject(r)], kustomizeOnly: true },
   { file: 'serviceaccount.yaml', build: (r) => [serviceAccount(r)] },
-  { file: 'rbac/clusterrole.yaml', build: () => [clusterRole()], writtenBy: 'src/sources/kube/rbac.ts' },
+  { file: 'rbac/clusterrole.yaml', build: (r) => [clusterRole(r)], writtenBy: 'src/sources/kube/rbac.ts' },
   { file: 'rbac/clusterrolebinding.yaml', build: (r) => [clusterRoleBinding(r)] },
   { file: 'rbac/role.yaml', build: (r) => [role(r)], writtenBy: 'src/sources/kube/rbac.ts' },
   { file: 'rbac/rolebinding.yaml', build: (r) => [roleBinding(r)] },

@@ -80,11 +80,31 @@ function valueAt(values: unknown, path: string): unknown {
  * subset (test/install/helm-subset.ts renders exactly this subset): `{{ .Values.x }}`,
  * `{{ .Values.x | default .Values.y }}`, `{{ .Values.x | default "lit" }}`, `{{ .Release.Namespace }}`,
  * `{{- toYaml .Values.x | nindent N }}`, `{{ toYaml .Values.x | indent N }}`, `{{- if [not] .Values.x }}`
- * and `{{- end }}`.
+ * and `{{- end }}` around lines, and `NAME{{ if .Values.revision }}-{{ .Values.revision }}{{ end }}` inline.
  */
 export function templateText(objects: readonly KObject[], when?: string): string {
   const lines: string[] = [];
+  // a list item only some values keep (Refs.defaultRevisionOnly): `- «ifnot:path»: true` opens it; the item
+  // is wrapped in `{{- if not .Values.path }}` … `{{- end }}` up to the next line at its dash's indent or less
+  let conditional: { indent: number; first: boolean } | undefined;
   for (const line of yamlDocuments(objects.map(dropUndefined)).split('\n')) {
+    const indentOf = (l: string) => l.length - l.trimStart().length;
+    if (conditional && !conditional.first && (line.trim() === '' || indentOf(line) <= conditional.indent)) {
+      lines.push('{{- end }}');
+      conditional = undefined;
+    }
+    const opens = /^(\s*)- «ifnot:([\w.]+)»: true$/.exec(line);
+    if (opens) {
+      lines.push(`{{- if not .Values.${opens[2]} }}`);
+      conditional = { indent: opens[1]!.length, first: true };
+      continue;
+    }
+    if (conditional?.first) {
+      // the item's first real key takes the dash
+      lines.push(inline(`${' '.repeat(conditional.indent)}- ${line.trimStart()}`));
+      conditional.first = false;
+      continue;
+    }
     const whole = /^(\s*)([^\s:][^:]*): ["']?«(y|ys|unless):([\w.]+)»(.*?)["']?$/.exec(line);
     if (whole) {
       const [, indent, key, kind, path, rest] = whole as unknown as [string, string, string, string, string, string];
@@ -99,6 +119,7 @@ export function templateText(objects: readonly KObject[], when?: string): string
     }
     lines.push(inline(line));
   }
+  if (conditional) lines.push('{{- end }}');
   const body = lines.join('\n').replace(/\n+$/, '');
   return when ? `{{- if .Values.${when} }}\n${body}\n{{- end }}\n` : `${body}\n`;
 }
@@ -108,7 +129,8 @@ function inline(line: string): string {
     .replace(/«v:([\w.]+)»/g, '{{ .Values.$1 }}')
     .replace(/«or:([\w.]+):([\w.]+)»/g, '{{ .Values.$1 | default .Values.$2 }}')
     .replace(/«ol:([\w.]+):([^»]*)»/g, '{{ .Values.$1 | default "$2" }}')
-    .replace(/«ns»/g, '{{ .Release.Namespace }}');
+    .replace(/«ns»/g, '{{ .Release.Namespace }}')
+    .replace(/«rv:([\w.]+)»/g, '{{ if .Values.$1 }}-{{ .Values.$1 }}{{ end }}');
   if (out.includes('«')) throw new Error(`chart template: unknown token in ${line}`);
   return out;
 }

@@ -5,7 +5,7 @@ import type { Locality } from './types.js';
 // Istio's grpc-agent fill them in: id `TYPE~IP~POD.NS~NS.svc.DOMAIN`, metadata NAMESPACE, LABELS, …
 
 export type ProxyType = 'sidecar' | 'router';
-export type GeneratorName = 'grpc' | 'sidecar';
+export type GeneratorName = 'grpc' | 'sidecar' | 'router';
 /** How traffic reaches the sidecar: iptables REDIRECT, TPROXY, or NONE (the application dials it). */
 export type InterceptionMode = 'REDIRECT' | 'TPROXY' | 'NONE';
 
@@ -89,7 +89,7 @@ export function parseProxy(node: XdsNode): Proxy {
   const namespace = str(md.NAMESPACE) || idNamespace || domain.split('.')[0] || 'default';
   const instanceIps = str(md.INSTANCE_IPS).split(',').map((s) => s.trim()).filter(Boolean);
   const ips = instanceIps.length > 0 ? instanceIps : ip ? [ip] : [];
-  const generator: GeneratorName = str(md.GENERATOR) === 'grpc' ? 'grpc' : 'sidecar';
+  const generator: GeneratorName = str(md.GENERATOR) === 'grpc' ? 'grpc' : type === 'router' ? 'router' : 'sidecar';
   const dnsDomain = domain.includes('.svc.') ? domain.slice(domain.indexOf('.svc.') + 5) : 'cluster.local';
   return Object.freeze({
     id: node.id,

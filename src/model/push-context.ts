@@ -3,7 +3,7 @@ import type { Kind } from '../config/kinds.js';
 import { labelsMatch } from '../config/labels.js';
 import { DEFAULT_MESH_CONFIG, type MeshConfig } from '../config/mesh-config.js';
 import type { ConfigStore, StoredObject } from '../config/store.js';
-import type { AuthorizationPolicy, DestinationRule, PeerAuthentication, RequestAuthentication, VirtualService } from '../config/schemas/index.js';
+import type { AuthorizationPolicy, DestinationRule, Gateway, PeerAuthentication, RequestAuthentication, VirtualService } from '../config/schemas/index.js';
 import { buildRegistry, endpointKey, type Registry } from './registry.js';
 import type { MeshService, ServiceEndpoint, Workload } from './types.js';
 import type { Proxy } from './proxy.js';
@@ -64,7 +64,7 @@ function byCreation<T extends { revision: number; namespace: string; config: { m
 // covering the collection; they are kept narrow (the service list does not change when a Pod does).
 
 /** Kinds whose whole collection a generator can read (see the getters below). */
-export type CollectionKind = 'VirtualService' | 'DestinationRule' | 'PeerAuthentication' | 'AuthorizationPolicy' | 'RequestAuthentication' | 'Telemetry' | 'Namespace';
+export type CollectionKind = 'VirtualService' | 'DestinationRule' | 'PeerAuthentication' | 'AuthorizationPolicy' | 'RequestAuthentication' | 'Gateway' | 'Telemetry' | 'Namespace';
 
 /** What one lookup through a PushContext read. */
 export type Dependency =
@@ -165,6 +165,7 @@ export class PushContext {
   private readonly paList: readonly StoredObject<'PeerAuthentication'>[];
   private readonly apList: readonly StoredObject<'AuthorizationPolicy'>[];
   private readonly telemetryIndex: TelemetryIndex;
+  private readonly gwList: readonly Gateway[];
   private readonly raList: readonly StoredObject<'RequestAuthentication'>[];
   private readonly jwksKeys: ReadonlyMap<string, string>;
   private readonly nsLabels: ReadonlyMap<string, Readonly<Record<string, string>>>;
@@ -191,7 +192,7 @@ export class PushContext {
     this.meshDigest = createHash('sha1').update(JSON.stringify(mesh)).digest('base64url').slice(0, 12);
     this.onWarning = options.onWarning;
     this.builtAt = new Date();
-    for (const kind of ['Service', 'EndpointSlice', 'Pod', 'Namespace', 'VirtualService', 'DestinationRule', 'PeerAuthentication', 'AuthorizationPolicy', 'RequestAuthentication', 'Telemetry'] as const) {
+    for (const kind of ['Service', 'EndpointSlice', 'Pod', 'Namespace', 'VirtualService', 'DestinationRule', 'PeerAuthentication', 'AuthorizationPolicy', 'RequestAuthentication', 'ServiceEntry', 'WorkloadEntry', 'Gateway', 'Telemetry'] as const) {
       const h = createHash('sha1');
       for (const o of store.list(kind)) h.update(`${o.object.metadata.namespace ?? ''}/${o.object.metadata.name}@${o.revision};`);
       this.kindDigests.set(kind, h.digest('base64url'));
@@ -200,6 +201,8 @@ export class PushContext {
       services: store.list('Service'),
       endpointSlices: store.list('EndpointSlice'),
       pods: store.list('Pod'),
+      serviceEntries: store.list('ServiceEntry'),
+      workloadEntries: store.list('WorkloadEntry'),
       domainSuffix: mesh.domainSuffix,
     });
     this.vsList = store
@@ -226,6 +229,7 @@ export class PushContext {
     this.paList = store.list('PeerAuthentication');
     this.apList = store.list('AuthorizationPolicy');
     this.telemetryIndex = new TelemetryIndex(store.list('Telemetry'), mesh.rootNamespace);
+    this.gwList = store.list('Gateway').map((g) => g.object);
     this.raList = [...store.list('RequestAuthentication')].sort((a, b) => a.revision - b.revision);
     this.jwksKeys = options.jwks ?? new Map();
     this.nsLabels = new Map(store.list('Namespace').map((n) => [n.object.metadata.name, n.object.metadata.labels ?? {}]));
@@ -282,6 +286,10 @@ export class PushContext {
   get telemetries(): TelemetryIndex {
     dep({ kind: 'collection', of: 'Telemetry' });
     return this.telemetryIndex;
+  }
+  get gateways(): readonly Gateway[] {
+    dep({ kind: 'collection', of: 'Gateway' });
+    return this.gwList;
   }
   get requestAuthentications(): readonly StoredObject<'RequestAuthentication'>[] {
     dep({ kind: 'collection', of: 'RequestAuthentication' });
@@ -390,11 +398,11 @@ export class PushContext {
         return out.join(',');
       }
       case 'services':
-        return this.kindDigests.get('Service') ?? '-';
+        return `${this.kindDigests.get('Service') ?? '-'}${this.kindDigests.get('ServiceEntry') ?? '-'}`;
       case 'servicesIn':
         return (this.reg.servicesByNamespace.get(d.namespace) ?? []).map((s) => `${s.name}@${s.revision}`).join(',');
       case 'registry':
-        return `${this.kindDigests.get('Service')}${this.kindDigests.get('Pod')}${this.kindDigests.get('EndpointSlice')}`;
+        return `${this.kindDigests.get('Service')}${this.kindDigests.get('Pod')}${this.kindDigests.get('EndpointSlice')}${this.kindDigests.get('ServiceEntry')}${this.kindDigests.get('WorkloadEntry')}`;
       case 'collection':
         return this.kindDigests.get(d.of) ?? '-';
       case 'jwks': {

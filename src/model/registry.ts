@@ -3,11 +3,15 @@ import type { EndpointSlice, Pod, Service } from '../config/schemas/index.js';
 import { protocolOf } from './protocol.js';
 import { NO_LOCALITY, type Locality, type MeshService, type ServiceEndpoint, type ServicePort, type Workload } from './types.js';
 import { labelsMatch } from '../config/labels.js';
+import { serviceEntryServices, workloadEntryEndpoints, workloadEntryWorkloads } from './service-entries.js';
 
 export interface RegistryInput {
   readonly services: readonly StoredObject<'Service'>[];
   readonly endpointSlices: readonly StoredObject<'EndpointSlice'>[];
   readonly pods: readonly StoredObject<'Pod'>[];
+  /** ServiceEntries and WorkloadEntries (see service-entries.ts); absent means none */
+  readonly serviceEntries?: readonly StoredObject<'ServiceEntry'>[];
+  readonly workloadEntries?: readonly StoredObject<'WorkloadEntry'>[];
   readonly domainSuffix: string;
 }
 
@@ -125,6 +129,14 @@ export function buildRegistry(input: RegistryInput): Registry {
     for (const ip of w.ips) workloadsByIp.set(ip, w);
   }
 
+  // VMs: WorkloadEntries are workloads too (found by IP; by name only where no Pod has it)
+  const entryWorkloads = workloadEntryWorkloads(input.workloadEntries ?? []);
+  for (const { workload } of entryWorkloads) {
+    const key = `${workload.namespace}/${workload.name}`;
+    if (!workloadsByName.has(key)) workloadsByName.set(key, workload);
+    for (const ip of workload.ips) if (!workloadsByIp.has(ip)) workloadsByIp.set(ip, workload);
+  }
+
   const services: MeshService[] = [];
   const servicesByHost = new Map<string, MeshService>();
   const byNamespacedName = new Map<string, MeshService>();
@@ -134,6 +146,25 @@ export function buildRegistry(input: RegistryInput): Registry {
     services.push(svc);
     servicesByHost.set(svc.hostname, svc);
     byNamespacedName.set(`${svc.namespace}/${svc.name}`, svc);
+  }
+  // ServiceEntry hosts beside the Kubernetes Services (a host a Service already has stays the Service's;
+  // between entries the oldest wins, as istiod orders configs by creation)
+  const podsByNamespace = new Map<string, { pod: Pod; workload: Workload }[]>();
+  for (const [key, pod] of podsByName) {
+    const w = workloadsByName.get(key);
+    if (!w) continue;
+    const list = podsByNamespace.get(w.namespace);
+    if (list) list.push({ pod, workload: w });
+    else podsByNamespace.set(w.namespace, [{ pod, workload: w }]);
+  }
+  const entries = [...(input.serviceEntries ?? [])].sort((a, b) => a.revision - b.revision);
+  const fromEntries = serviceEntryServices(entries, entryWorkloads, (ns) => podsByNamespace.get(ns) ?? []);
+  const entryHosts = new Set<MeshService>();
+  for (const svc of fromEntries.services) {
+    if (servicesByHost.has(svc.hostname)) continue;
+    services.push(svc);
+    servicesByHost.set(svc.hostname, svc);
+    entryHosts.add(svc);
   }
   services.sort((a, b) => (a.hostname < b.hostname ? -1 : a.hostname > b.hostname ? 1 : 0));
   const servicesByNamespace = new Map<string, MeshService[]>();
@@ -190,6 +221,15 @@ export function buildRegistry(input: RegistryInput): Registry {
         });
       }
     }
+  }
+
+  for (const { hostname, ep } of fromEntries.endpoints) {
+    const svc = servicesByHost.get(hostname);
+    if (svc && entryHosts.has(svc)) push(hostname, ep.servicePort, ep);
+  }
+  for (const svc of services) {
+    if (svc.serviceEntry) continue;
+    for (const ep of workloadEntryEndpoints(svc, entryWorkloads)) push(svc.hostname, ep.servicePort, ep);
   }
 
   for (const list of endpoints.values()) list.sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : a.port - b.port));

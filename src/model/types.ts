@@ -61,6 +61,22 @@ export interface MeshService {
   readonly exportTo?: readonly string[];
   /** store revision of the Service version this was built from: changes whenever the Service does */
   readonly revision: number;
+  /**
+   * Set for a service declared by a ServiceEntry (one MeshService per host): how its endpoints are found
+   * (istiod's Resolution: STATIC/workloadSelector → EDS, DNS → STRICT_DNS, DNS_ROUND_ROBIN → LOGICAL_DNS,
+   * NONE → ORIGINAL_DST), whether it is outside the mesh (no auto-mTLS), every address (VIPs/CIDRs) and
+   * the SANs to verify. Undefined for Kubernetes Services.
+   */
+  readonly serviceEntry?: ServiceEntryFacts;
+}
+
+export interface ServiceEntryFacts {
+  /** `namespace/name` of the ServiceEntry */
+  readonly source: string;
+  readonly resolution: 'STATIC' | 'DNS' | 'DNS_ROUND_ROBIN' | 'NONE';
+  readonly meshExternal: boolean;
+  readonly addresses: readonly string[];
+  readonly subjectAltNames: readonly string[];
 }
 
 export const NO_LOCALITY: Locality = Object.freeze({ region: '', zone: '', subzone: '' });

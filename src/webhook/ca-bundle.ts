@@ -39,6 +39,11 @@ export interface CaBundlePatcherOptions {
   readonly isLeader: () => boolean;
   readonly log: Logger;
   readonly configurations?: readonly WebhookConfigurationRef[];
+  /**
+   * Also keep the bundle of the revision tags pointing at this revision (`meshd tag set`): the
+   * MutatingWebhookConfigurations labelled istio.io/tag and istio.io/rev=REVISION, listed on each pass.
+   */
+  readonly tagsOfRevision?: string;
   /** re-check interval (default 30 s) */
   readonly resyncMs?: number;
 }
@@ -77,7 +82,7 @@ export class CaBundlePatcher {
   private async pass(): Promise<void> {
     if (!this.opts.isLeader()) return;
     const bundle = Buffer.from(this.opts.rootPem()).toString('base64');
-    for (const ref of this.opts.configurations ?? DEFAULT_WEBHOOK_CONFIGURATIONS) {
+    for (const ref of [...(this.opts.configurations ?? DEFAULT_WEBHOOK_CONFIGURATIONS), ...(await this.tagConfigurations())]) {
       if (this.loop.stopped) return;
       try {
         const outcome = await this.ensure(ref, bundle);
@@ -89,6 +94,19 @@ export class CaBundlePatcher {
       } catch (err) {
         this.log.warn({ kind: ref.kind, name: ref.name, err: (err as Error).message }, 'could not patch the webhook caBundle');
       }
+    }
+  }
+
+  private async tagConfigurations(): Promise<WebhookConfigurationRef[]> {
+    const revision = this.opts.tagsOfRevision;
+    if (!revision) return [];
+    const selector = encodeURIComponent(`istio.io/tag,istio.io/rev=${revision}`);
+    try {
+      const list = await this.opts.http.request<{ items?: { metadata: { name: string } }[] }>('GET', `${ADMISSION_V1}/mutatingwebhookconfigurations?labelSelector=${selector}`, { timeoutMs: 10_000 });
+      return (list.items ?? []).map((i) => ({ kind: 'MutatingWebhookConfiguration', name: i.metadata.name }));
+    } catch (err) {
+      this.log.warn({ revision, err: (err as Error).message }, 'could not list the revision tags');
+      return [];
     }
   }
 

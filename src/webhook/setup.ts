@@ -19,6 +19,8 @@ export interface WebhookOptions {
   readonly extraDnsNames?: readonly string[];
   readonly injection?: Partial<InjectionConfig>;
   readonly configurations?: readonly WebhookConfigurationRef[];
+  /** keep the caBundle of this revision's tags too (CaBundlePatcherOptions.tagsOfRevision) */
+  readonly tagsOfRevision?: string;
   readonly caBundleResyncMs?: number;
   readonly servingTtlMs?: number;
 }
@@ -75,6 +77,7 @@ export async function startWebhooks(opts: WebhookOptions, deps: {
       isLeader: () => kube.leader?.isLeader ?? true,
       log: deps.log,
       ...(opts.configurations ? { configurations: opts.configurations } : {}),
+      ...(opts.tagsOfRevision ? { tagsOfRevision: opts.tagsOfRevision } : {}),
       ...(opts.caBundleResyncMs ? { resyncMs: opts.caBundleResyncMs } : {}),
     });
     const p = patcher;

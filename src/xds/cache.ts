@@ -246,27 +246,32 @@ export class ResourceCache {
   }
 
   /** The encoded resource, or null if the generator says it does not exist (also cached). */
-  resource(classId: string, typeUrl: TypeUrl, name: string, generate: () => object | undefined): EncodedResource | null {
+  resource(scopeId: string, typeUrl: TypeUrl, name: string, generate: () => object | undefined): EncodedResource | null {
+    return this.resourceAndReads(scopeId, typeUrl, name, generate).resource;
+  }
+
+  /** `resource`, with the dependencies the resource was built from (for the resolver's segment index). */
+  resourceAndReads(scopeId: string, typeUrl: TypeUrl, name: string, generate: () => object | undefined): { resource: EncodedResource | null; deps: readonly Dependency[] } {
     const ctx = this.ctx;
     if (!ctx) throw new Error('ResourceCache used before beginSnapshot');
-    const hit = lookup(this.current, classId, typeUrl, name);
+    const hit = lookup(this.current, scopeId, typeUrl, name);
     if (hit) {
       this.stats.hits++;
-      return hit.resource;
+      return { resource: hit.resource, deps: hit.reads.deps };
     }
-    const old = lookup(this.previous, classId, typeUrl, name);
+    const old = lookup(this.previous, scopeId, typeUrl, name);
     if (old && this.unchangedIn(ctx, old.reads) && (old.resource || this.absent++ < MAX_ABSENT_ENTRIES)) {
       this.stats.reused++;
-      store(this.current, classId, typeUrl, name, old);
+      store(this.current, scopeId, typeUrl, name, old);
       this.entries++;
-      return old.resource;
+      return { resource: old.resource, deps: old.reads.deps };
     }
     this.stats.built++;
     const { value, deps } = trackDependencies(generate);
     if (!value) {
       // Clients choose the names they subscribe to, so remembering that a name does not exist is
       // bounded: past the bound it is regenerated when asked (names that do not parse cost nothing).
-      if (this.absent >= MAX_ABSENT_ENTRIES) return null;
+      if (this.absent >= MAX_ABSENT_ENTRIES) return { resource: null, deps };
       this.absent++;
     }
     const reads = this.internReads(deps, deps.map((d) => ctx.fingerprint(d)));
@@ -274,9 +279,14 @@ export class ResourceCache {
       resource: value ? this.encodeOnce(typeUrl, name, value) : null,
       reads,
     };
-    store(this.current, classId, typeUrl, name, entry);
+    store(this.current, scopeId, typeUrl, name, entry);
     this.entries++;
-    return entry.resource;
+    return { resource: entry.resource, deps };
+  }
+
+  /** Counts resources a caller kept from the previous snapshot without asking (see resolve.ts). */
+  noteCarried(n: number): void {
+    this.stats.reused += n;
   }
 
   /**

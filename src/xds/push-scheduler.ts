@@ -10,17 +10,19 @@
 // - At most `concurrency` writes in progress at once (istiod's PILOT_PUSH_THROTTLE) and at most
 //   `maxBytesInFlight` bytes of them. A write is done when grpc-js has handed the message to HTTP/2
 //   (its write callback): a client that does not read never completes it.
-// - A write not done after `slowAfterMs` stops counting against the concurrency and byte bounds: the
-//   stream is slow or stalled and holds only its own (one) response. A write not done after
-//   `sendTimeoutMs` cuts its stream (istiod's PILOT_XDS_SEND_TIMEOUT).
-// Memory is O(streams) plus the writes in progress, whatever the rate of changes or requests.
+// - A write not done after `slowAfterMs` frees its concurrency slot: the stream is slow or stalled and
+//   holds only its own (one) response, not a turn of the others. Its bytes still count: memory stays
+//   bounded however many clients stop reading. A write not done after `sendTimeoutMs` cuts its stream
+//   (istiod's PILOT_XDS_SEND_TIMEOUT), returning its bytes.
+// Memory is O(streams) plus at most `maxBytesInFlight` of responses being written (one larger
+// response goes out alone), whatever the rate of changes or requests or the clients' reading.
 
 export interface PushSchedulerOptions {
   /** writes in progress at once, not counting slow ones (istiod's PILOT_PUSH_THROTTLE) */
   readonly concurrency: number;
-  /** bytes of writes in progress, not counting slow ones; one larger response still goes out alone */
+  /** bytes of all writes in progress; one larger response still goes out alone */
   readonly maxBytesInFlight: number;
-  /** a write still in progress after this long is slow: it no longer holds a slot */
+  /** a write still in progress after this long is slow: it no longer holds a concurrency slot */
   readonly slowAfterMs: number;
   /** a write still in progress after this long cuts its stream */
   readonly sendTimeoutMs: number;
@@ -52,7 +54,7 @@ export interface PushTarget<T> {
 interface Write {
   readonly bytes: number;
   readonly startedAt: number;
-  /** still counted against the concurrency and byte bounds */
+  /** still holding a concurrency slot */
   counted: boolean;
 }
 
@@ -71,7 +73,6 @@ export class PushScheduler<T> {
   private readonly ready = new Set<T>();
   private readonly writes = new Map<T, Write>();
   private counted = 0;
-  private countedBytes = 0;
   private allBytes = 0;
   private cutCount = 0;
   private scheduled = false;
@@ -144,7 +145,7 @@ export class PushScheduler<T> {
   }
 
   private get hasRoom(): boolean {
-    return this.counted < this.options.concurrency && (this.counted === 0 || this.countedBytes < this.options.maxBytesInFlight);
+    return this.counted < this.options.concurrency && (this.writes.size === 0 || this.allBytes < this.options.maxBytesInFlight);
   }
 
   private runSlice(): void {
@@ -181,7 +182,6 @@ export class PushScheduler<T> {
     write = { bytes, startedAt: performance.now(), counted: true };
     this.writes.set(item, write);
     this.counted++;
-    this.countedBytes += bytes;
     this.allBytes += bytes;
     this.armWatchdog();
     // grpc-js may complete a write synchronously when the message fits the flow-control window
@@ -196,10 +196,7 @@ export class PushScheduler<T> {
     if (!w) return;
     this.writes.delete(item);
     this.allBytes -= w.bytes;
-    if (w.counted) {
-      this.counted--;
-      this.countedBytes -= w.bytes;
-    }
+    if (w.counted) this.counted--;
     if (this.writes.size === 0 && this.watchdog) {
       clearInterval(this.watchdog);
       this.watchdog = undefined;
@@ -226,7 +223,6 @@ export class PushScheduler<T> {
       } else if (w.counted && ms >= this.options.slowAfterMs) {
         w.counted = false;
         this.counted--;
-        this.countedBytes -= w.bytes;
         this.schedule();
       }
     }

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { PushContext } from '../model/push-context.js';
+import { dependencyId, trackDependencies, type Dependency, type PushContext } from '../model/push-context.js';
 import type { GeneratorName, Proxy } from '../model/proxy.js';
 import { viewKey, viewProxy } from '../model/proxy-view.js';
 import { ResourceCache, ResourceSegment, ResourceSet, type CacheStats, type EncodedResource } from './cache.js';
@@ -35,7 +35,33 @@ export interface ResolverStats extends CacheStats {
   readonly classes: number;
   /** segments built (not reused from the previous snapshot) since start */
   readonly segmentsBuilt: number;
+  /** segments of the previous snapshot kept whole (nothing they read changed), and patched in place, since start */
+  readonly segmentsKept: number;
+  readonly segmentsPatched: number;
+  /** dependencies watched for changes, and how many changed at the last snapshot */
+  readonly dependencies: number;
+  readonly changedDependencies: number;
 }
+
+/**
+ * A segment with what it was built from: per name its resource (null: does not exist) and dependency
+ * ids, and the reverse index from dependency id to the names that read it (NAMES: the wildcard name list
+ * itself). Kept across snapshots: a new snapshot touches only the names whose dependencies changed.
+ */
+interface SegmentState {
+  readonly segment: ResourceSegment;
+  readonly names: readonly string[];
+  readonly entries: readonly (EncodedResource | null)[];
+  readonly entryDeps: readonly (readonly string[])[];
+  /** dependency id → indices into `names`; NAMES for the wildcard name computation (shared with successors) */
+  readonly byDep: Map<string, number[]>;
+  readonly validIn: PushContext;
+}
+
+const NAMES = -1;
+
+/** Snapshots between rebuilds of the watched-dependency registry from the live segments. */
+const REGISTRY_REBUILD_EVERY = 32;
 
 export class Resolver {
   private readonly cache = new ResourceCache();
@@ -45,8 +71,16 @@ export class Resolver {
   private viewProxies = new Map<string, Proxy>();
   private previousViewProxies = new Map<string, Proxy>();
   private classes = new Set<string>();
-  private segments = new Map<string, ResourceSegment>();
-  private previousSegments = new Map<string, ResourceSegment>();
+  private segments = new Map<string, SegmentState>();
+  private previousSegments = new Map<string, SegmentState>();
+  private previousCtx: PushContext | undefined;
+  /** every dependency some live segment read, with its fingerprint in the current snapshot */
+  private watched = new Map<string, { readonly dep: Dependency; fingerprint: string }>();
+  /** dependency ids whose fingerprint changed from the previous snapshot to this one */
+  private changed = new Set<string>();
+  private snapshots = 0;
+  private segmentsKept = 0;
+  private segmentsPatched = 0;
   private sets = new Map<string, ResourceSet>();
   private previousSets = new Map<string, ResourceSet>();
   private readonly parts = new WeakMap<Subscription, Map<string, Readonly<Record<ResourceScope, Part>>>>();
@@ -59,12 +93,28 @@ export class Resolver {
   }
 
   get stats(): ResolverStats {
-    return { ...this.cache.stats, size: this.cache.size, views: this.viewProxies.size, classes: this.classes.size, segmentsBuilt: this.segmentsBuilt };
+    return {
+      ...this.cache.stats, size: this.cache.size, views: this.viewProxies.size, classes: this.classes.size,
+      segmentsBuilt: this.segmentsBuilt, segmentsKept: this.segmentsKept, segmentsPatched: this.segmentsPatched,
+      dependencies: this.watched.size, changedDependencies: this.changed.size,
+    };
   }
 
   beginSnapshot(ctx: PushContext): void {
+    this.previousCtx = this.ctx;
     this.ctx = ctx;
     this.cache.beginSnapshot(ctx);
+    if (++this.snapshots % REGISTRY_REBUILD_EVERY === 0) this.rebuildWatched();
+    // What changed: every dependency a live segment read, checked once (fingerprints are memoised per
+    // snapshot). Work in the new snapshot then follows only these.
+    this.changed = new Set();
+    for (const [id, w] of this.watched) {
+      const fp = ctx.fingerprint(w.dep);
+      if (fp !== w.fingerprint) {
+        w.fingerprint = fp;
+        this.changed.add(id);
+      }
+    }
     this.scopes = new WeakMap();
     this.previousViewProxies = this.viewProxies;
     this.viewProxies = new Map();
@@ -147,7 +197,12 @@ export class Resolver {
     return parts;
   }
 
-  /** The resources of one scope: the scope's wildcard names (if subscribed) and its explicit names. */
+  /**
+   * The resources of one scope: the scope's wildcard names (if subscribed) and its explicit names. A
+   * segment of the previous snapshot is kept whole when nothing it read changed, patched where only
+   * some resources' dependencies changed, and rebuilt (reusing every resource whose dependencies did not
+   * change) when its wildcard name list may have.
+   */
   private segment(
     generator: Generator,
     scope: ResourceScope,
@@ -158,27 +213,124 @@ export class Resolver {
     part: Part,
   ): ResourceSegment {
     const key = `${scopeId}\u0001${type}\u0001${part.signature}`;
-    let seg = this.segments.get(key);
-    if (seg) return seg;
+    let state = this.segments.get(key);
+    if (state) return state.segment;
     const ctx = this.ctx!;
-    const inScope = (name: string) => (generator.view && generator.scopeOf ? generator.scopeOf(type, name) : 'class') === scope;
-    const names = wildcard
-      ? [...new Set([...generator.wildcardNames(type, ctx, proxy, scope).filter(inScope), ...part.names])].sort()
-      : part.names;
-    const resources: EncodedResource[] = [];
-    for (const name of names) {
-      const r = this.cache.resource(scopeId, type, name, () => generator.generate(type, ctx, proxy, name));
-      if (r) resources.push(r);
-    }
     const previous = this.previousSegments.get(key);
-    if (previous && sameItems(previous.resources, resources)) seg = previous;
-    else {
-      seg = new ResourceSegment(resources);
+    const prior = previous && previous.validIn === this.previousCtx ? previous : undefined;
+    const affected = prior ? this.affectedIndices(prior) : undefined;
+    if (prior && affected!.size === 0) {
+      state = { ...prior, validIn: ctx };
+      this.segmentsKept++;
+      this.cache.noteCarried(prior.names.length);
+    } else if (prior && !affected!.has(NAMES)) {
+      state = this.patch(prior, affected!, generator, scopeId, proxy, type);
+      this.segmentsPatched++;
+    } else {
+      state = this.build(prior, affected, generator, scope, scopeId, proxy, type, wildcard, part);
       this.segmentsBuilt++;
     }
-    this.segments.set(key, seg);
-    return seg;
+    this.segments.set(key, state);
+    return state.segment;
   }
+
+  /** Indices of `prior` whose dependencies changed since the previous snapshot (NAMES: its name list). */
+  private affectedIndices(prior: SegmentState): Set<number> {
+    const out = new Set<number>();
+    for (const id of this.changed) for (const i of prior.byDep.get(id) ?? []) out.add(i);
+    return out;
+  }
+
+  private generateOne(generator: Generator, scopeId: string, proxy: Proxy, type: TypeUrl, name: string): { resource: EncodedResource | null; deps: string[] } {
+    const ctx = this.ctx!;
+    const r = this.cache.resourceAndReads(scopeId, type, name, () => generator.generate(type, ctx, proxy, name));
+    const deps = r.deps.map((d) => this.watch(d));
+    return { resource: r.resource, deps };
+  }
+
+  /** Registers a dependency to check at every new snapshot; returns its id. */
+  private watch(d: Dependency): string {
+    const id = dependencyId(d);
+    if (!this.watched.has(id)) this.watched.set(id, { dep: d, fingerprint: this.ctx!.fingerprint(d) });
+    return id;
+  }
+
+  /** `prior` with the resources at `affected` regenerated (same names). */
+  private patch(prior: SegmentState, affected: ReadonlySet<number>, generator: Generator, scopeId: string, proxy: Proxy, type: TypeUrl): SegmentState {
+    const entries = [...prior.entries];
+    const entryDeps = [...prior.entryDeps];
+    let changed = false;
+    for (const i of affected) {
+      const { resource, deps } = this.generateOne(generator, scopeId, proxy, type, prior.names[i]!);
+      if (resource !== entries[i]) changed = true;
+      entries[i] = resource;
+      entryDeps[i] = deps;
+      // the successor shares the index: stale ids of old dependencies only ever cause a needless check
+      for (const id of deps) addIndex(prior.byDep, id, i);
+    }
+    this.cache.noteCarried(prior.names.length - affected.size);
+    const segment = changed ? new ResourceSegment(entries.filter((r): r is EncodedResource => r !== null)) : prior.segment;
+    return { segment, names: prior.names, entries, entryDeps, byDep: prior.byDep, validIn: this.ctx! };
+  }
+
+  /** Builds a segment from its names, keeping from `prior` every resource whose dependencies did not change. */
+  private build(
+    prior: SegmentState | undefined,
+    affected: ReadonlySet<number> | undefined,
+    generator: Generator,
+    scope: ResourceScope,
+    scopeId: string,
+    proxy: Proxy,
+    type: TypeUrl,
+    wildcard: boolean,
+    part: Part,
+  ): SegmentState {
+    const ctx = this.ctx!;
+    const byDep = new Map<string, number[]>();
+    let names = part.names;
+    if (wildcard) {
+      const inScope = (name: string) => (generator.view && generator.scopeOf ? generator.scopeOf(type, name) : 'class') === scope;
+      const { value, deps } = trackDependencies(() => generator.wildcardNames(type, ctx, proxy, scope).filter(inScope));
+      names = [...new Set([...value, ...part.names])].sort();
+      for (const d of deps) addIndex(byDep, this.watch(d), NAMES);
+    }
+    const priorIndex = prior ? new Map(prior.names.map((n, i) => [n, i])) : undefined;
+    const entries: (EncodedResource | null)[] = [];
+    const entryDeps: (readonly string[])[] = [];
+    let carried = 0;
+    names.forEach((name, i) => {
+      const j = priorIndex?.get(name);
+      let resource: EncodedResource | null;
+      let deps: readonly string[];
+      if (j !== undefined && !affected!.has(j)) {
+        resource = prior!.entries[j]!;
+        deps = prior!.entryDeps[j]!;
+        carried++;
+      } else {
+        ({ resource, deps } = this.generateOne(generator, scopeId, proxy, type, name));
+      }
+      entries.push(resource);
+      entryDeps.push(deps);
+      for (const id of deps) addIndex(byDep, id, i);
+    });
+    this.cache.noteCarried(carried);
+    const resources = entries.filter((r): r is EncodedResource => r !== null);
+    const segment = prior && sameItems(prior.segment.resources, resources) ? prior.segment : new ResourceSegment(resources);
+    return { segment, names, entries, entryDeps, byDep, validIn: ctx };
+  }
+
+  /** Rebuilds the watched-dependency registry from the live segments (drops what no segment reads). */
+  private rebuildWatched(): void {
+    const live = new Set<string>();
+    for (const states of [this.segments, this.previousSegments]) for (const st of states.values()) for (const id of st.byDep.keys()) live.add(id);
+    for (const id of [...this.watched.keys()]) if (!live.has(id)) this.watched.delete(id);
+  }
+}
+
+function addIndex(byDep: Map<string, number[]>, id: string, i: number): void {
+  const list = byDep.get(id);
+  if (!list) byDep.set(id, [i]);
+  else if (list[list.length - 1] !== i) list.push(i);
 }
 
 function sameItems<T>(a: readonly T[], b: readonly T[]): boolean {

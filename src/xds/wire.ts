@@ -18,6 +18,14 @@ export type DiscoveryRequest = z.infer<typeof discoveryRequestSchema>;
 
 let requestType: protobuf.Type | undefined;
 
+/**
+ * Loads the Envoy proto root now — about a second of CPU, several on a busy machine — so that it is
+ * paid before meshd reports ready, not inside the first proxy's request while a sync is starting.
+ */
+export function loadXdsCodecs(): void {
+  requestType ??= lookupType('envoy.service.discovery.v3.DiscoveryRequest');
+}
+
 export function decodeDiscoveryRequest(bytes: Buffer): DiscoveryRequest {
   requestType ??= lookupType('envoy.service.discovery.v3.DiscoveryRequest');
   const raw = requestType.toObject(requestType.decode(bytes), { longs: String, enums: String, defaults: false }) as {

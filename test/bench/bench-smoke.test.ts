@@ -5,7 +5,9 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
 // Smoke test of the xDS load benchmark at toy scale: it runs to completion and reports every figure.
-// No timing is asserted (the benchmark is not part of correctness; see bench/README.md).
+// No timing is asserted (the benchmark is not part of correctness; see bench/README.md), and the time
+// limits only catch a hang: on a machine shared with other test runs a toy run can take minutes. meshd runs from
+// its sources here (--meshd-runtime tsx): the default, compiled, adds a full tsc build to each run.
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -33,8 +35,8 @@ function runBench(args: string[], timeoutMs: number): Promise<{ code: number | n
 
 const isNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
 
-test('bench/xds-load.ts at 5 services × 3 proxies completes and reports every figure', { timeout: 60_000 }, async () => {
-  const { code, stdout, stderr } = await runBench(['--services', '5', '--proxies', '3', '--no-save', '--timeout-s', '30'], 50_000);
+test('bench/xds-load.ts at 5 services × 3 proxies completes and reports every figure', { timeout: 300_000 }, async () => {
+  const { code, stdout, stderr } = await runBench(['--services', '5', '--proxies', '3', '--no-save', '--timeout-s', '120', '--meshd-runtime', 'tsx'], 280_000);
   assert.equal(code, 0, `bench exited ${code}\n${stderr}`);
   const lines = stdout.trim().split('\n');
   const r = JSON.parse(lines[lines.length - 1]!) as Record<string, any>;
@@ -67,9 +69,9 @@ test('bench/xds-load.ts at 5 services × 3 proxies completes and reports every f
   assert.equal(r.meshd.errorLogLines, 0, 'meshd logged no errors');
 });
 
-test('bench/xds-load.ts with Envoy sidecars over Delta at 5 services × 4 sidecars completes and reports every figure', { timeout: 60_000 }, async () => {
-  const args = ['--services', '5', '--proxies', '4', '--proxy-kind', 'sidecar', '--xds', 'delta', '--replicas', '2', '--no-save', '--timeout-s', '30'];
-  const { code, stdout, stderr } = await runBench(args, 50_000);
+test('bench/xds-load.ts with Envoy sidecars over Delta at 5 services × 4 sidecars completes and reports every figure', { timeout: 300_000 }, async () => {
+  const args = ['--services', '5', '--proxies', '4', '--proxy-kind', 'sidecar', '--xds', 'delta', '--replicas', '2', '--no-save', '--timeout-s', '120', '--meshd-runtime', 'tsx'];
+  const { code, stdout, stderr } = await runBench(args, 280_000);
   assert.equal(code, 0, `bench exited ${code}\n${stderr}`);
   const lines = stdout.trim().split('\n');
   const r = JSON.parse(lines[lines.length - 1]!) as Record<string, any>;
@@ -79,10 +81,16 @@ test('bench/xds-load.ts with Envoy sidecars over Delta at 5 services × 4 sideca
 
   for (const k of ['ms', 'p50Ms', 'bytes', 'messages', 'meshdCpuMs']) assert.ok(isNumber(r.initialSync[k]), `initialSync.${k}`);
   assert.deepEqual(r.initialSync.syncz, { connections: 4, syncedAllTypes: 4, nacks: 0, nackSamples: [] });
-  // Two client Deployments are two proxy classes: replicas share every encoded resource, so the sync
-  // builds each class's resources once, and the cache holds exactly what it built.
+  assert.equal(r.initialSync.proxiesWithFirstResponseOnEveryType, 4);
+  assert.equal(r.initialSync.streamsDroppedByMeshd, 0);
+  assert.ok(isNumber(r.initialSync.eventLoopLagMaxMs) && isNumber(r.initialSync.workersCpuMs));
+  for (const c of r.changes) assert.ok(isNumber(c.eventLoopLagMaxMs) && isNumber(c.workersCpuMs) && isNumber(c.p99Ms), `${c.name}: lag, workers' CPU, p99`);
+  // Two client Deployments are two proxy classes: replicas share encoded resources (the second replica
+  // of a class hits what the first built), and the cache holds nothing it did not build. Not asserted:
+  // built === entries, which holds only when the whole sync is served from one snapshot; on a busy machine
+  // proxies connect across snapshots and a resource built for a superseded one is dropped.
   const cache = r.initialSync.cache;
-  assert.ok(cache.built > 0 && cache.built === cache.entries, `initial sync cache ${JSON.stringify(cache)}`);
+  assert.ok(cache.built > 0 && cache.hits > 0 && cache.entries <= cache.built, `initial sync cache ${JSON.stringify(cache)}`);
 
   assert.deepEqual(r.changes.map((c: any) => c.xdsType), ['RDS', 'EDS', 'CDS']);
   for (const c of r.changes) {

@@ -22,6 +22,7 @@ const BOOTSTRAP_TYPE = 'type.googleapis.com/envoy.config.bootstrap.v3.Bootstrap'
 const ISTIO_GOLDEN = JSON.parse(fs.readFileSync(istioReference('testdata', 'bootstrap', 'default_golden.json'), 'utf8')) as Record<string, any>;
 
 const FLAGS: BootstrapFlags = {
+  proxyType: 'sidecar',
   podName: 'productpage-v1-5b9b7d8c6f-x2kqz', namespace: 'bookinfo', podIp: '10.1.0.5,fd00::5',
   label: ['app=productpage', 'version=v1', 'pod-template-hash=5b9b7d8c6f'], serviceAccount: 'bookinfo-productpage',
   domain: 'cluster.local', trustDomain: 'cluster.local', clusterId: 'Kubernetes', istioVersion: '1.24.0',
@@ -192,5 +193,14 @@ describe('meshd bootstrap: bad input names the flag', () => {
     assert.equal(failed?.code, 2);
     assert.match(failed?.stderr ?? '', /--pod-ip \(0\): is not an IP address/);
     fs.rmSync(dir, { recursive: true, force: true });
+  });
+});
+
+describe('--proxy-type', () => {
+  it('router: the node id a gateway sends, which meshd answers with the gateway generator', () => {
+    const b = buildEnvoyBootstrap(input({ proxyType: 'router', podName: 'istio-ingressgateway-abcde', namespace: 'istio-system' })) as { node: { id: string } };
+    assert.equal(b.node.id, 'router~10.1.0.5~istio-ingressgateway-abcde.istio-system~istio-system.svc.cluster.local');
+    assert.equal(parseProxy(b.node as never).generator, 'router');
+    assert.throws(() => input({ proxyType: 'gateway' }), /--proxy-type/);
   });
 });

@@ -20,7 +20,7 @@ describe('meshd command line', () => {
   it('--help lists every command; --version prints the package version', () => {
     const help = meshd('--help');
     assert.equal(help.status, 0, help.stderr);
-    for (const cmd of ['serve', 'validate', 'agent', 'bootstrap', 'install', 'uninstall', 'manifest', 'simulate', 'completion']) {
+    for (const cmd of ['serve', 'validate', 'agent', 'bootstrap', 'install', 'uninstall', 'manifest', 'tag', 'simulate', 'completion']) {
       assert.match(help.stdout, new RegExp(`^  ${cmd}\\b`, 'm'), `${cmd} in meshd --help`);
     }
     for (const flag of ['--version', '-v']) {

@@ -4,10 +4,9 @@
 // once the Deployment exists (or installs with --no-wait). A real cluster's rollout is not exercised here,
 // nor SSA's per-item list merging (the fixture treats lists as atomic; a real API server keeps, e.g., the
 // caBundle meshd writes into a webhook entry when install is re-run, because webhooks is listType=map).
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { Command } from 'commander';
@@ -17,9 +16,12 @@ import { addInstallCommands } from '../../src/cli/program.js';
 import { installPlan, objectRef, planYaml } from '../../src/install/installer.js';
 import { defaultValues } from '../../src/install/values.js';
 import { FakeApiServer } from '../kube-fixture/server.js';
-import { kubeconfigYaml, kubectlAvailable, kubectlFor, type Kubectl } from '../kube-fixture/kubectl.js';
+import { kubectlAvailable } from '../kube-fixture/kubectl.js';
+import { fixtureCluster } from './fixture-cluster.js';
 
 const PLAN = installPlan(defaultValues());
+/** every CRD install applies, as `kubectl get -o name` prints it (the list grows as kinds are added) */
+const CRD_NAMES = PLAN.crds.map((c) => `customresourcedefinition.apiextensions.k8s.io/${c.metadata.name}`);
 
 function io(answer?: string): InstallIO & { out: () => string; err: () => string } {
   let out = '';
@@ -44,27 +46,6 @@ function markAvailableWhenCreated(api: FakeApiServer): () => void {
     api.update({ ...d, status: { observedGeneration: generation, replicas: 1, updatedReplicas: 1, readyReplicas: 1, availableReplicas: 1, conditions: [{ type: 'Available', status: 'True', reason: 'MinimumReplicasAvailable' }] } });
   }, 100);
   return () => clearInterval(timer);
-}
-
-/**
- * A fixture API server for one describe block: started before its tests with a kubeconfig file and real
- * kubectl pointed at it, stopped and cleaned up after them.
- */
-function fixtureCluster(api: FakeApiServer, prefix: string): { readonly dir: string; readonly kubeconfig: string; readonly kubectl: () => Kubectl } {
-  const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
-  const kubeconfig = path.join(dir, 'kubeconfig');
-  let k: Kubectl | undefined;
-  before(async () => {
-    const url = await api.start();
-    writeFileSync(kubeconfig, kubeconfigYaml({ server: url }));
-    k = kubectlFor({ server: url });
-  });
-  after(async () => {
-    k?.cleanup();
-    await api.stop();
-    rmSync(dir, { recursive: true, force: true });
-  });
-  return { dir, kubeconfig, kubectl: () => k! };
 }
 
 describe('meshd install / uninstall against the API-server fixture (real kubectl)', { skip: !kubectlAvailable() && 'no kubectl' }, () => {
@@ -97,10 +78,7 @@ describe('meshd install / uninstall against the API-server fixture (real kubectl
       'clusterrole.rbac.authorization.k8s.io/meshd',
       'clusterrolebinding.rbac.authorization.k8s.io/meshd',
       'configmap/istio',
-      'customresourcedefinition.apiextensions.k8s.io/authorizationpolicies.security.istio.io',
-      'customresourcedefinition.apiextensions.k8s.io/destinationrules.networking.istio.io',
-      'customresourcedefinition.apiextensions.k8s.io/peerauthentications.security.istio.io',
-      'customresourcedefinition.apiextensions.k8s.io/virtualservices.networking.istio.io',
+      ...CRD_NAMES,
       'deployment.apps/istiod',
       'horizontalpodautoscaler.autoscaling/istiod',
       'mutatingwebhookconfiguration.admissionregistration.k8s.io/istio-sidecar-injector',
@@ -111,7 +89,7 @@ describe('meshd install / uninstall against the API-server fixture (real kubectl
       'service/istiod',
       'serviceaccount/istiod',
       'validatingwebhookconfiguration.admissionregistration.k8s.io/istio-validator-istio-system',
-    ]);
+    ].sort());
     const deploy = JSON.parse(await kubectl().run(['get', '-n', 'istio-system', 'deployment', 'istiod', '-o', 'json', '--show-managed-fields'])) as { metadata: { managedFields: { manager: string; operation: string }[] } };
     assert.ok(deploy.metadata.managedFields.some((m) => m.manager === 'meshd' && m.operation === 'Apply'), JSON.stringify(deploy.metadata.managedFields));
     const svc = await kubectl().run(['get', '-n', 'istio-system', 'service', 'istiod', '-o', 'jsonpath={.spec.ports[*].port}']);
@@ -188,12 +166,9 @@ describe('meshd install / uninstall against the API-server fixture (real kubectl
     assert.match(t.out(), /removed Deployment istio-system\/istiod/);
     const left = names(await kubectl().run(['get', '-A', '-o', 'name', '-l', 'app.kubernetes.io/part-of=meshd', 'crd,ns,sa,cm,svc,deploy,pdb,hpa,role,rolebinding,clusterrole,clusterrolebinding,mutatingwebhookconfiguration,validatingwebhookconfiguration']));
     assert.deepEqual(left, [
-      'customresourcedefinition.apiextensions.k8s.io/authorizationpolicies.security.istio.io',
-      'customresourcedefinition.apiextensions.k8s.io/destinationrules.networking.istio.io',
-      'customresourcedefinition.apiextensions.k8s.io/peerauthentications.security.istio.io',
-      'customresourcedefinition.apiextensions.k8s.io/virtualservices.networking.istio.io',
+      ...CRD_NAMES,
       'namespace/istio-system',
-    ]);
+    ].sort());
     const again = io();
     assert.equal(await runUninstall({ set: [], kubeconfig, skipConfirmation: true, purge: true }, again), 0, again.err());
     assert.match(again.out(), /Deployment istio-system\/istiod was not there/);

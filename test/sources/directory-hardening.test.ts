@@ -6,7 +6,7 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { ConfigStore, objectKey } from '../../src/config/store.js';
-import { parseDocumentsYielding } from '../../src/config/documents.js';
+import { parseDocuments, parseDocumentsYielding } from '../../src/config/documents.js';
 import { DirectorySource, type DirectorySourceOptions } from '../../src/sources/dir/directory-source.js';
 import { Daemon } from '../../src/daemon.js';
 import { silentLogger } from '../../src/telemetry/log.js';
@@ -177,6 +177,12 @@ describe('config-dir: size limits (item 9)', () => {
     await until(() => out.lines.some((l) => /per file/.test(l.msg)), 'the refusal');
     assert.match(out.lines.find((l) => /per file/.test(l.msg))!.msg, /x\.yaml#0 <unknown kind> <unnamed>: file is \d+ bytes, over the limit of 4096 bytes per file \(--max-config-file-size\)/);
     assert.equal(lbOf(store, 'kept'), 'RANDOM', 'the last good version stays');
+  });
+
+  it('cuts documents in linear time, whatever precedes the first ---', () => {
+    // found by the fuzz corpus walk: a backtracking "is this only comments?" test took minutes on this
+    const text = `${' '.repeat(40)}x: 1 ${'# '.repeat(5000)}\n---\na: 2\n`;
+    assert.deepEqual(parseDocuments(text).map((d) => d.index), [0, 1]);
   });
 
   it('hands the event loop back while parsing a file of many documents', async () => {

@@ -14,7 +14,7 @@ import { namespaceSelected, parseDiscoverySelectors } from '../../src/sources/ku
 import { silentLogger } from '../../src/telemetry/log.js';
 import { Metrics } from '../../src/telemetry/metrics.js';
 import { FakeApiServer } from '../kube-fixture/server.js';
-import { kubeConfigFor, sleep, until } from '../support/kube.js';
+import { kubeConfigFor, until } from '../support/kube.js';
 import { INVALID_ISTIO_OBJECTS, ns, svc, vs } from '../support/kube-objects.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -154,8 +154,10 @@ describe('Kubernetes source: objects', () => {
     const rev = store.revision;
     const o = api.get('networking.istio.io/v1', 'VirtualService', 'default', 'r')!;
     api.update({ ...o, status: { observedGeneration: 1 } });
-    await sleep(200);
-    assert.equal(store.revision, rev);
+    // a watch delivers events in order: once a later object is in the store, the status event was handled
+    api.create(vs('marker', 'marker'));
+    await until('the marker after the status change', () => store.get('VirtualService', objectKey('VirtualService', 'default', 'marker')));
+    assert.equal(store.revision, rev + 1, 'only the marker changed the store');
   });
 });
 
@@ -163,14 +165,18 @@ describe('Kubernetes source: status by the Lease holder only', () => {
   it('two replicas: one writes status; when it stops, the other takes the lease and keeps status current', async () => {
     const { api, url } = await fixture();
     for (const o of INVALID_ISTIO_OBJECTS) api.create(o);
-    const lease = { namespace: 'istio-system', name: 'istio-status-leader', leaseDurationMs: 1000, renewDeadlineMs: 700, retryPeriodMs: 100 };
+    // a lease long enough that a busy machine never lets it lapse while its holder runs; b's tries are counted, not timed
+    const lease = { namespace: 'istio-system', name: 'istio-status-leader', leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 100 };
     const a = source(url, { status: { ...lease, identity: 'replica-a' } });
     await a.src.waitSynced();
     await until('a leads', () => a.src.leader!.isLeader);
     const b = source(url, { status: { ...lease, identity: 'replica-b' } });
     await b.src.waitSynced();
     await until('status on every refused object', () => INVALID_ISTIO_OBJECTS.every((o) => (api.get(String(o.apiVersion), String(o.kind), 'default', o.metadata.name)?.status as { validationMessages?: unknown[] })?.validationMessages?.length));
-    await sleep(400);
+    // both replicas read the lease every retry period (a to renew, b to try): wait for several rounds
+    const leaseRequests = () => api.requests.filter((r) => r.resource === 'leases').length;
+    const atStart = leaseRequests();
+    await until('a few more lease rounds', () => leaseRequests() >= atStart + 8 || undefined);
     assert.equal(b.src.leader!.isLeader, false, 'b follows while a renews');
     const statusWriters = new Set(api.requests.filter((r) => r.subresource === 'status').map((r) => r.user ?? 'anonymous'));
     assert.equal(statusWriters.size, 1);

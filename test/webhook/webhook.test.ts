@@ -256,7 +256,7 @@ describe('/validate over HTTPS', () => {
     assert.match(text, /galley_validation_failed\{[^}]*reason="invalid_resource"\} 1/);
   });
 
-  it('validates every Istio kind, served or not: an invalid ServiceEntry is denied, a valid Gateway admitted with a "not served" warning', async () => {
+  it('validates every Istio kind, served or not: an invalid ServiceEntry is denied, a valid Gateway admitted, a valid ProxyConfig admitted with a "not served" warning', async () => {
     const se = review({ apiVersion: 'networking.istio.io/v1', kind: 'ServiceEntry', metadata: { name: 'se', namespace: 'bookinfo' }, spec: { hosts: ['*'], resolution: 'DNS' } });
     const denied = await post('/validate', se);
     assert.equal(denied.json!.response.allowed, false);
@@ -267,7 +267,11 @@ describe('/validate over HTTPS', () => {
     const gw = review({ apiVersion: 'networking.istio.io/v1', kind: 'Gateway', metadata: { name: 'gw', namespace: 'bookinfo' }, spec: { selector: { istio: 'ingressgateway' }, servers: [{ port: { number: 80, name: 'http', protocol: 'HTTP' }, hosts: ['*'] }] } });
     const ok = await post('/validate', gw);
     assert.equal(ok.json!.response.allowed, true, ok.text);
-    assert.match(JSON.stringify(ok.json!.response.warnings), /Gateway is validated but not served by meshd/);
+    assert.doesNotMatch(JSON.stringify(ok.json!.response.warnings ?? []), /not served/);
+    const proxyConfig = review({ apiVersion: 'networking.istio.io/v1beta1', kind: 'ProxyConfig', metadata: { name: 'pc', namespace: 'bookinfo' }, spec: { concurrency: 2 } });
+    const admitted = await post('/validate', proxyConfig);
+    assert.equal(admitted.json!.response.allowed, true, admitted.text);
+    assert.match(JSON.stringify(admitted.json!.response.warnings), /ProxyConfig is validated but not served by meshd/);
   });
 });
 

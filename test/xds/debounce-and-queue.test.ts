@@ -1,34 +1,42 @@
-import { describe, it } from 'node:test';
+import { afterEach, beforeEach, describe, it, mock } from 'node:test';
 import assert from 'node:assert/strict';
 import { Debouncer } from '../../src/xds/debounce.js';
 import { PushScheduler } from '../../src/xds/push-scheduler.js';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+// Debouncer timing on mocked clocks (setTimeout and Date): the assertions are about its arithmetic, which
+// real timers on a busy machine would turn into a race.
 describe('Debouncer', () => {
-  it('coalesces a burst into one push after the quiet period', async () => {
+  beforeEach(() => mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 0 }));
+  afterEach(() => mock.timers.reset());
+
+  it('coalesces a burst into one push after the quiet period', () => {
     const fired: number[][] = [];
     const d = new Debouncer<number>({ quietMs: 40, maxMs: 10_000 }, (e) => fired.push(e));
     for (let i = 0; i < 5; i++) {
       d.add(i);
-      await sleep(5);
+      mock.timers.tick(5);
     }
+    mock.timers.tick(34); // 39 ms after the last event
     assert.equal(fired.length, 0);
-    await sleep(80);
+    mock.timers.tick(1);
     assert.deepEqual(fired, [[0, 1, 2, 3, 4]]);
     d.stop();
   });
 
-  it('fires by the max delay even while events keep coming', async () => {
-    const fired: number[][] = [];
-    const d = new Debouncer<number>({ quietMs: 50, maxMs: 120 }, (e) => fired.push(e));
-    const start = Date.now();
-    while (Date.now() - start < 300) {
+  it('fires by the max delay even while events keep coming', () => {
+    const fired: { events: number; firstAt: number; at: number }[] = [];
+    const d = new Debouncer<number>({ quietMs: 50, maxMs: 120 }, (e, firstAt) => fired.push({ events: e.length, firstAt, at: Date.now() }));
+    for (let t = 0; t < 300; t += 10) {
       d.add(1);
-      await sleep(10);
+      mock.timers.tick(10);
     }
     d.stop();
-    assert.ok(fired.length >= 2, `expected pushes during a 300 ms storm with max 120 ms, got ${fired.length}`);
+    // a storm of one event per 10 ms never goes quiet for 50 ms: each burst goes out 120 ms after its first event
+    assert.deepEqual(fired, [
+      { events: 12, firstAt: 0, at: 120 },
+      { events: 12, firstAt: 120, at: 240 },
+    ]);
   });
 });
 
@@ -82,6 +90,27 @@ describe('PushScheduler', () => {
     assert.equal(t.writes.length, 3);
     let finished = 0;
     while (finished < 20) {
+      await until(() => t.writes.length > finished);
+      t.writes[finished++]!.done();
+    }
+    await s.idle();
+  });
+
+  it('bounds the bytes of all writes in progress, slow ones included: memory stays bounded when clients stop reading', async () => {
+    const items = Array.from({ length: 10 }, (_, i) => `p${i}`);
+    const t = target(new Map(items.map((i) => [i, 1])));
+    const s = new PushScheduler<string>({ sendNext: t.sendNext, cut: t.cutStream }, { ...options, maxBytesInFlight: 250, slowAfterMs: 5 });
+    items.forEach((i) => s.wake(i));
+    await until(() => t.writes.length === 3);
+    await until(() => s.stats.slow === 3);
+    for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+    assert.equal(t.writes.length, 3, 'three 100-byte writes fill a 250-byte budget even once they are slow');
+    assert.equal(s.stats.bytesInFlight, 300);
+    t.writes[0]!.done();
+    await until(() => t.writes.length === 4);
+    for (const w of t.writes.slice(1)) w.done();
+    let finished = 4;
+    while (finished < 10) {
       await until(() => t.writes.length > finished);
       t.writes[finished++]!.done();
     }

@@ -11,6 +11,7 @@ import { subscriptionOf, WILDCARD_ONLY } from '../../src/xds/connection.js';
 import type { EncodedResource, ResourceSet } from '../../src/xds/cache.js';
 import type { Generator } from '../../src/xds/generators/generator.js';
 import { grpcGenerator } from '../../src/xds/generators/grpc/index.js';
+import { createRouterGenerator } from '../../src/xds/generators/router/index.js';
 import { sidecarGenerator } from '../../src/xds/generators/sidecar/index.js';
 import { Resolver } from '../../src/xds/resolve.js';
 import { TYPE, type TypeUrl } from '../../src/xds/resource-types.js';
@@ -23,7 +24,7 @@ import { TYPE, type TypeUrl } from '../../src/xds/resource-types.js';
 // - keying: changing each view field changes the view, and the output where the field matters.
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
-const GENERATORS = { sidecar: sidecarGenerator, grpc: grpcGenerator };
+const GENERATORS = { sidecar: sidecarGenerator, grpc: grpcGenerator, router: createRouterGenerator() };
 const origin = { source: 'memory', label: 'proxy-view test' } as const;
 
 function storeOf(docs: Obj[], base = true): ConfigStore {
@@ -316,8 +317,15 @@ describe('what a change rebuilds (narrow dependencies)', () => {
     };
     syncAll('v1');
     built.length = 0;
+    const before = resolver.stats;
+    syncAll('v1b');
+    assert.deepEqual(built, [], 'an unchanged snapshot builds nothing');
+    assert.equal(resolver.stats.segmentsBuilt + resolver.stats.segmentsPatched, before.segmentsBuilt + before.segmentsPatched, 'and keeps every segment whole');
     store.upsert('Pod', { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'beta-v2', namespace: 'ns1', labels: { app: 'beta', version: 'v2', 'security.istio.io/tlsMode': 'istio' } }, spec: { serviceAccountName: 'beta' }, status: { podIP: '10.1.1.50', phase: 'Running' } } as never, origin, 't');
+    const kept = resolver.stats;
     syncAll('v2');
+    assert.equal(resolver.stats.segmentsBuilt, kept.segmentsBuilt, 'no segment rebuilt');
+    assert.equal(resolver.stats.segmentsPatched - kept.segmentsPatched, 2, "each view's EDS segment patched in place");
     // once per outbound view (two namespaces): the service's assignments — the v1 subset's too, which
     // reads the same endpoint list (its body comes out unchanged and is not re-encoded)
     const beta = 'beta.ns1.svc.cluster.local';

@@ -13,6 +13,7 @@ import { checkEnvoyResource } from '../support/envoy-check/pgv-check.js';
 import { sidecarGenerator } from '../../src/xds/generators/sidecar/index.js';
 import { TYPE, type TypeUrl } from '../../src/xds/resource-types.js';
 import { istioReference } from '../support/istio-reference.js';
+import { generateAll as generateAllOf, type XdsOutput } from '../support/generate-all.js';
 
 // Golden files of the Envoy sidecar generator's full output (CDS, EDS, LDS, RDS as Envoy would fetch them:
 // CDS/LDS by wildcard, EDS/RDS by the names those reference) for meshd's helloworld example, Istio's
@@ -116,19 +117,7 @@ function proxyFor(ctx: PushContext, app: string, version?: string): Proxy {
   });
 }
 
-type Output = Record<'cds' | 'eds' | 'lds' | 'rds', Record<string, object>>;
-
-/** Names referenced inside resources (EDS service names of clusters, RDS names of HCMs), recursively. */
-function referenced(value: unknown, key: 'service_name' | 'route_config_name', out: Set<string>): void {
-  if (Array.isArray(value)) {
-    for (const v of value) referenced(v, key, out);
-  } else if (value && typeof value === 'object') {
-    for (const [k, v] of Object.entries(value)) {
-      if (k === key && typeof v === 'string') out.add(v);
-      else referenced(v, key, out);
-    }
-  }
-}
+type Output = XdsOutput;
 
 /** Scenarios share most resources byte for byte: check each distinct body once (the check dominates the time). */
 const checkedBodies = new Map<string, string[]>();
@@ -141,27 +130,7 @@ function checkOnce(type: TypeUrl, body: object): string[] {
 
 /** Everything Envoy would fetch: CDS/LDS wildcard, then EDS and RDS for the names those reference. */
 function generateAll(ctx: PushContext, proxy: Proxy): { output: Output; problems: string[] } {
-  const problems: string[] = [];
-  const gen = (type: TypeUrl, names: Iterable<string>): Record<string, object> => {
-    const out: Record<string, object> = {};
-    for (const name of [...names].sort()) {
-      const body = sidecarGenerator.generate(type, ctx, proxy, name);
-      if (!body) {
-        problems.push(`${type} ${name}: referenced but not generated`);
-        continue;
-      }
-      for (const p of checkOnce(type, body)) problems.push(`${name}: ${p}`);
-      out[name] = body;
-    }
-    return out;
-  };
-  const cds = gen(TYPE.CDS, sidecarGenerator.wildcardNames(TYPE.CDS, ctx, proxy));
-  const lds = gen(TYPE.LDS, sidecarGenerator.wildcardNames(TYPE.LDS, ctx, proxy));
-  const edsNames = new Set<string>();
-  for (const c of Object.values(cds) as Doc[]) if (c.type === 'EDS') edsNames.add(c.eds_cluster_config?.service_name ?? c.name);
-  const rdsNames = new Set<string>();
-  referenced(lds, 'route_config_name', rdsNames);
-  return { output: { cds, eds: gen(TYPE.EDS, edsNames), lds, rds: gen(TYPE.RDS, rdsNames) }, problems };
+  return generateAllOf(sidecarGenerator, ctx, proxy, checkOnce);
 }
 
 /**
@@ -218,7 +187,7 @@ interface Scenario {
   readonly name: string;
   readonly docs: () => { doc: Doc; where: string }[];
   readonly proxies: readonly (readonly [string, string, string?])[];
-  /** Why a sample leaves a sidecar's config as plain bookinfo (Gateway-bound or kinds meshd does not serve). */
+  /** Why a sample leaves a sidecar's config as plain bookinfo (bound to a gateway, or kinds meshd does not serve). */
   readonly sameAsBase?: { readonly why: string; readonly reported: readonly RegExp[] };
 }
 
@@ -229,22 +198,12 @@ interface Scenario {
  */
 const SAME_AS_BASE: Record<string, { readonly why: string; readonly reported: readonly RegExp[] }> = {
   'bookinfo-gateway.yaml': {
-    why: 'Gateway + VirtualService bound to bookinfo-gateway only: applies to the ingress gateway, not to sidecars (gateways: [mesh] is not listed)',
-    reported: [/^Gateway\/bookinfo-gateway: validated but not served by meshd/],
+    why: 'Gateway + VirtualService bound to bookinfo-gateway only: applies to the ingress gateway (test/xds/router-golden.test.ts), not to sidecars (gateways: [mesh] is not listed)',
+    reported: [],
   },
   'certmanager-gateway.yaml': {
-    why: 'Gateway + VirtualService bound to cert-manager-gateway only: applies to the ingress gateway, not to sidecars',
-    reported: [/^Gateway\/cert-manager-gateway: validated but not served by meshd/],
-  },
-  // istiod, which serves ServiceEntry, would add for this sample: clusters outbound|80||www.googleapis.com
-  // and outbound|443||www.googleapis.com (STRICT_DNS, the DestinationRule's ROUND_ROBIN, TLS origination
-  // — an UpstreamTlsContext, SIMPLE — on 443), listener 0.0.0.0_80 whose route configuration 80 gets a
-  // virtual host www.googleapis.com:80 routing to the 443 cluster (the VirtualService's port rewrite), and
-  // a 443 listener chain matched on SNI www.googleapis.com. meshd validates the ServiceEntry and reports it
-  // as a kind it does not serve; the VirtualService and DestinationRule load but name a host no registry service has.
-  'egress-rule-google-apis.yaml': {
-    why: 'ServiceEntry www.googleapis.com is reported as a kind meshd does not serve; its VirtualService (port 80 only) and DestinationRule load but apply to no service meshd knows, so nothing changes',
-    reported: [/^ServiceEntry\/googleapis: validated but not served by meshd/],
+    why: 'Gateway + VirtualService bound to cert-manager-gateway only: applies to the ingress gateway (test/xds/router-golden.test.ts), not to sidecars',
+    reported: [],
   },
 };
 

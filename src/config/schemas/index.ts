@@ -2,6 +2,7 @@ import type { z } from 'zod';
 import type { Kind } from '../kinds.js';
 import { virtualService } from './virtual-service.js';
 import { destinationRule } from './destination-rule.js';
+import { gateway } from './gateway.js';
 import { peerAuthentication } from './peer-authentication.js';
 import { authorizationPolicy } from './authorization-policy.js';
 import { telemetry } from './telemetry.js';
@@ -9,14 +10,14 @@ import { requestAuthentication } from './request-authentication.js';
 import { service, endpointSlice, pod, namespace } from './kubernetes.js';
 import { serviceEntry, workloadEntry, workloadGroup } from './service-entry.js';
 import { sidecar } from './sidecar.js';
-import { envoyFilter, gateway, proxyConfig, trafficExtension, wasmPlugin } from './validated-only.js';
+import { envoyFilter, proxyConfig, trafficExtension, wasmPlugin } from './validated-only.js';
 
 export const SCHEMAS = {
   VirtualService: virtualService,
   DestinationRule: destinationRule,
+  Gateway: gateway,
   PeerAuthentication: peerAuthentication,
   AuthorizationPolicy: authorizationPolicy,
-  Gateway: gateway,
   ServiceEntry: serviceEntry,
   WorkloadEntry: workloadEntry,
   WorkloadGroup: workloadGroup,
@@ -39,6 +40,7 @@ export type MeshObject = KindMap[Kind];
 
 export type { VirtualService } from './virtual-service.js';
 export type { DestinationRule } from './destination-rule.js';
+export type { Gateway } from './gateway.js';
 export type { PeerAuthentication } from './peer-authentication.js';
 export type { AuthorizationPolicy } from './authorization-policy.js';
 export type { Telemetry } from './telemetry.js';

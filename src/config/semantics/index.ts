@@ -3,6 +3,7 @@ import type { Problem } from '../origin.js';
 import type { KindMap } from '../schemas/index.js';
 import { checkAuthorizationPolicy } from './authorization-policy.js';
 import { checkDestinationRule } from './destination-rule.js';
+import { checkGateway } from './gateway.js';
 import { checkPeerAuthentication } from './peer-authentication.js';
 import { checkTelemetry } from './telemetry.js';
 import { checkRequestAuthentication } from './request-authentication.js';
@@ -20,6 +21,7 @@ import { checkSidecar } from './sidecar.js';
 export const SEMANTIC_CHECKS: { [K in Kind]?: (obj: KindMap[K]) => Problem[] } = {
   VirtualService: checkVirtualService,
   DestinationRule: checkDestinationRule,
+  Gateway: checkGateway,
   PeerAuthentication: checkPeerAuthentication,
   AuthorizationPolicy: checkAuthorizationPolicy,
   Telemetry: checkTelemetry,

@@ -37,6 +37,7 @@ import { ANY_TYPE } from '../../../envoy/type-urls.js';
 import { ZERO_DURATION } from '../../../envoy/duration.js';
 import { jsonToStruct } from '../../../envoy/protos.js';
 import { inboundServicePorts, outboundServices, serviceTargets, serviceVisibleFrom } from './scope.js';
+import { buildSidecarLoadAssignment } from './eds.js';
 import type { J } from '../../../envoy/json.js';
 
 // CDS for Envoy sidecars (istiod cluster.go / cluster_builder.go / cluster_traffic_policy.go /
@@ -217,7 +218,7 @@ function outboundCluster(ctx: PushContext, proxy: Proxy, name: string, hostname:
   const dr = idr?.config;
   if (subsetName && !findSubset(dr, subsetName)) return undefined;
 
-  const d: ClusterDraft = { cluster: { name, type: 'EDS', common_lb_config: {}, alt_stat_name: altStatName(name) } };
+  const d: ClusterDraft = { cluster: { name, type: discoveryType(service), common_lb_config: {}, alt_stat_name: altStatName(name) } };
   const c = d.cluster;
   applyUpstreamProtocol(d, port.protocol);
   const istio: J = serviceMetadata([service]);
@@ -236,6 +237,13 @@ function outboundCluster(ctx: PushContext, proxy: Proxy, name: string, hostname:
   if (c.type === 'EDS') {
     c.eds_cluster_config = { eds_config: { ads: {}, initial_fetch_timeout: { ...ZERO_DURATION }, resource_api_version: 'V3' }, service_name: name };
   }
+  if (c.type === 'STRICT_DNS' || c.type === 'LOGICAL_DNS') {
+    // istiod: the endpoints travel inside the cluster; Envoy resolves them (mesh dnsRefreshRate 60s, TTLs respected)
+    c.load_assignment = buildSidecarLoadAssignment(ctx, proxy, name) as J;
+    c.dns_refresh_rate = { seconds: 60 };
+    c.respect_dns_ttl = true;
+    c.dns_lookup_family = dnsLookupFamily(proxy);
+  }
   if (dr) {
     istio.config = configPath(dr);
     if (subsetName) istio.subset = subsetName;
@@ -244,6 +252,29 @@ function outboundCluster(ctx: PushContext, proxy: Proxy, name: string, hostname:
   c.metadata = { filter_metadata: { istio: jsonToStruct(istio) } };
   finishHttpOptions(d);
   return order(c);
+}
+
+/**
+ * istiod's cluster discovery type by the service's resolution: Kubernetes Services and STATIC/selector
+ * ServiceEntries → EDS, DNS → STRICT_DNS, DNS_ROUND_ROBIN → LOGICAL_DNS, NONE → ORIGINAL_DST.
+ */
+function discoveryType(service: MeshService): string {
+  switch (service.serviceEntry?.resolution) {
+    case 'DNS':
+      return 'STRICT_DNS';
+    case 'DNS_ROUND_ROBIN':
+      return 'LOGICAL_DNS';
+    case 'NONE':
+      return 'ORIGINAL_DST';
+    default:
+      return 'EDS';
+  }
+}
+
+/** istiod: a DNS cluster resolves the proxy's IP families (IPv4 only unless the proxy has IPv6). */
+function dnsLookupFamily(proxy: Proxy): string {
+  const { v4, v6 } = ipFamilies(proxy.ips);
+  return v4 && v6 ? 'ALL' : v6 ? 'V6_ONLY' : 'V4_ONLY';
 }
 
 /** istiod buildUpstreamTLSSettings + applyUpstreamTLSSettings (see upstream-tls.ts for the shapes). */
@@ -280,6 +311,8 @@ function applyTls(
     return;
   }
   if (tls?.mode) return; // DISABLE (or UNSPECIFIED with other fields): plaintext
+  // istiod: no auto-mTLS towards a ServiceEntry host outside the mesh (MESH_EXTERNAL)
+  if (service.serviceEntry?.meshExternal) return;
   if (serviceMtlsDisabled(ctx, service, port)) return;
   const mtls = istioMutualTransportSocket({ subjectAltNames: serviceAccountsOf(ctx, service.hostname, port), sni, http2 });
   if (c.type === 'ORIGINAL_DST') {
@@ -292,7 +325,7 @@ function applyTls(
 }
 
 const FIELD_ORDER = [
-  'name', 'alt_stat_name', 'type', 'eds_cluster_config', 'connect_timeout', 'lb_policy', 'load_assignment',
+  'name', 'alt_stat_name', 'type', 'eds_cluster_config', 'connect_timeout', 'lb_policy', 'dns_refresh_rate', 'respect_dns_ttl', 'dns_lookup_family', 'load_assignment',
   'circuit_breakers', 'typed_extension_protocol_options', 'outlier_detection', 'cleanup_interval', 'upstream_bind_config',
   'ring_hash_lb_config', 'maglev_lb_config', 'least_request_lb_config', 'round_robin_lb_config', 'common_lb_config',
   'transport_socket', 'transport_socket_matches', 'metadata', 'upstream_connection_options',

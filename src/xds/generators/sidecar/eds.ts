@@ -58,11 +58,13 @@ export function buildSidecarLoadAssignment(ctx: PushContext, proxy: Proxy, name:
   const drDisablesMtls = mtlsDisabledByTls(policy?.tls);
   const draining = PERSISTENT_SESSION_LABELS.some((l) => service.labels[l]);
 
+  const resolvedByDns = service.serviceEntry?.resolution === 'DNS' || service.serviceEntry?.resolution === 'DNS_ROUND_ROBIN';
   const groups = new Map<string, LocalityGroup>();
   const seen = new Set<string>();
   for (const ep of endpoints) {
     const health = healthOf(ep, draining);
-    if (!health || isIP(ep.address) === 0) continue;
+    // a DNS-resolved ServiceEntry (STRICT_DNS/LOGICAL_DNS cluster) carries names Envoy resolves itself
+    if (!health || (isIP(ep.address) === 0 && !resolvedByDns)) continue;
     const addrKey = `${ep.address}|${ep.port}`;
     if (seen.has(addrKey)) continue;
     seen.add(addrKey);

@@ -18,6 +18,7 @@ import {
   rewriteFields,
 } from '../../../envoy/route-actions.js';
 import { destinationConsistentHash, serviceConsistentHash } from '../../../envoy/traffic-policy.js';
+import { qualifiedGatewayName } from '../../../model/gateways.js';
 import { labelsMatch } from '../../../config/labels.js';
 import { FILTER_NAME } from '../../../envoy/type-urls.js';
 import { jsonToStruct } from '../../../envoy/protos.js';
@@ -34,9 +35,20 @@ const MESH_GATEWAY = 'mesh';
  * must name `mesh` (else the VirtualService's own gateways, already `mesh` for anything indexed for
  * sidecars); sourceLabels ⊆ proxy labels; sourceNamespace = proxy namespace; port = the service port.
  */
-function matchApplies(match: HTTPMatchRequest, ctx: PushContext, proxy: Proxy, port: number): boolean {
+function matchApplies(
+  match: HTTPMatchRequest,
+  ctx: PushContext,
+  proxy: Proxy,
+  port: number,
+  vsNamespace: string,
+  gateways: ReadonlySet<string> | undefined,
+): boolean {
   if (match.port !== undefined && match.port !== 0 && match.port !== port) return false;
-  if (match.gateways && match.gateways.length > 0 && !match.gateways.includes(MESH_GATEWAY)) return false;
+  if (match.gateways && match.gateways.length > 0) {
+    if (!gateways) {
+      if (!match.gateways.includes(MESH_GATEWAY)) return false;
+    } else if (!match.gateways.some((g) => gateways.has(qualifiedGatewayName(g, vsNamespace)))) return false;
+  }
   if (!labelsMatch(match.sourceLabels, ctx.proxyLabels(proxy), 'selects-all')) return false;
   return !match.sourceNamespace || match.sourceNamespace === proxy.namespace;
 }
@@ -202,15 +214,25 @@ function mergeMatches(root: HTTPMatchRequest[] | undefined, child: HTTPMatchRequ
   return out.length > 0 ? out : null;
 }
 
-/** istiod BuildHTTPRoutesForVirtualService: per http route, one Envoy route per applicable match, up to a catch-all. */
-export function virtualServiceHttpRoutes(ctx: PushContext, proxy: Proxy, vs: IndexedVirtualService, port: number): BuiltRoutes {
+/**
+ * istiod BuildHTTPRoutesForVirtualService: per http route, one Envoy route per applicable match, up to a
+ * catch-all. `gateways` (qualified `ns/name`) when building for a gateway proxy: a match's `gateways`
+ * must then name one of them instead of `mesh`.
+ */
+export function virtualServiceHttpRoutes(
+  ctx: PushContext,
+  proxy: Proxy,
+  vs: IndexedVirtualService,
+  port: number,
+  gateways?: ReadonlySet<string>,
+): BuiltRoutes {
   const routes: J[] = [];
   let applied = false;
   for (const scoped of expandDelegates(ctx, vs)) {
     const matches = scoped.http.match && scoped.http.match.length > 0 ? scoped.http.match : [undefined];
     let catchAll = false;
     for (const match of matches) {
-      if (match && !matchApplies(match, ctx, proxy, port)) continue;
+      if (match && !matchApplies(match, ctx, proxy, port, vs.namespace, gateways)) continue;
       const route = translateHttpRoute(ctx, proxy, scoped, match, port);
       applied = true;
       if (route) routes.push(route);

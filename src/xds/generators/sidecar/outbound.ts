@@ -186,7 +186,10 @@ function tcpChainsFor(ctx: PushContext, proxy: Proxy, t: SidecarTelemetry, servi
   }
   if (!defaultAdded) {
     const cluster = outboundClusterName(service.hostname, port);
-    out.push(chain(outboundTcpFilters(t, cluster, cluster), undefined));
+    // istiod buildSidecarOutboundTLSFilterChainOpts: a TLS/HTTPS port without a VIP shares the wildcard
+    // listener with every such host, so its chain matches the host as SNI (ServiceEntry hosts, headless)
+    const bySni = (sp.protocol === 'TLS' || sp.protocol === 'HTTPS') && (!service.clusterIP || service.clusterIP === 'None');
+    out.push(chain(outboundTcpFilters(t, cluster, cluster), bySni ? { server_names: [service.hostname] } : undefined));
   }
   return out;
 }
