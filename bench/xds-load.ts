@@ -999,7 +999,10 @@ interface SyncEntry {
 
 /** /debug/syncz condensed: connections, how many are synced on every type, NACKs. */
 async function syncSummary(meshd: Meshd): Promise<Record<string, unknown>> {
-  const entries = JSON.parse((await httpGet(meshd.url('/debug/syncz'), 60_000)).body) as SyncEntry[];
+  const all = JSON.parse((await httpGet(meshd.url('/debug/syncz'), 60_000)).body) as (SyncEntry & { cut?: { reason: string } })[];
+  // streams meshd cut (send timeout) are listed after the live ones, with no types
+  const cut = all.filter((e) => e.cut);
+  const entries = all.filter((e) => !e.cut && e.types);
   let allSynced = 0;
   let nacks = 0;
   const nackSamples = new Set<string>();
@@ -1013,7 +1016,10 @@ async function syncSummary(meshd: Meshd): Promise<Record<string, unknown>> {
       }
     }
   }
-  return { connections: entries.length, syncedAllTypes: allSynced, nacks, nackSamples: [...nackSamples].slice(0, 3) };
+  return {
+    connections: entries.length, syncedAllTypes: allSynced, nacks, nackSamples: [...nackSamples].slice(0, 3),
+    ...(cut.length > 0 ? { cutByMeshd: cut.length, cutSamples: cut.slice(0, 3).map((e) => e.cut!.reason) } : {}),
+  };
 }
 
 interface ChangeSpec {

@@ -17,7 +17,7 @@ export interface XdsFlags {
 export function addXdsFlags(cmd: Command): Command {
   return cmd
     .option('--push-throttle <n>', 'xDS responses being written at once, slow streams not counted (istiod PILOT_PUSH_THROTTLE)', String(DEFAULT_PUSH_SCHEDULER_OPTIONS.concurrency))
-    .option('--xds-send-timeout <duration>', 'cut an xDS stream whose response has not been taken after this long (istiod PILOT_XDS_SEND_TIMEOUT)', `${DEFAULT_PUSH_SCHEDULER_OPTIONS.sendTimeoutMs / 1000}s`)
+    .option('--xds-send-timeout <duration>', 'cut an xDS stream whose connection takes none of a response for this long (istiod PILOT_XDS_SEND_TIMEOUT)', `${DEFAULT_PUSH_SCHEDULER_OPTIONS.sendTimeoutMs / 1000}s`)
     .option('--xds-max-names-per-stream <n>', 'refuse (RESOURCE_EXHAUSTED) an xDS stream subscribing to more resource names than this, all types together', String(DEFAULT_SUBSCRIPTION_LIMITS.namesPerConnection))
     .option('--xds-max-names <n>', 'refuse the xDS stream that would take the names subscribed by all streams over this', String(DEFAULT_SUBSCRIPTION_LIMITS.namesTotal));
 }

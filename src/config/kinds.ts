@@ -55,7 +55,7 @@ export const KINDS = {
   },
   Sidecar: {
     kind: 'Sidecar', group: 'networking.istio.io', versions: ['v1', 'v1beta1', 'v1alpha3'], plural: 'sidecars',
-    shortNames: [], clusterScoped: false, istio: true, served: false,
+    shortNames: [], clusterScoped: false, istio: true, served: true,
   },
   EnvoyFilter: {
     kind: 'EnvoyFilter', group: 'networking.istio.io', versions: ['v1alpha3'], plural: 'envoyfilters',

@@ -64,7 +64,7 @@ function byCreation<T extends { revision: number; namespace: string; config: { m
 // covering the collection; they are kept narrow (the service list does not change when a Pod does).
 
 /** Kinds whose whole collection a generator can read (see the getters below). */
-export type CollectionKind = 'VirtualService' | 'DestinationRule' | 'PeerAuthentication' | 'AuthorizationPolicy' | 'RequestAuthentication' | 'Gateway' | 'Telemetry' | 'Namespace';
+export type CollectionKind = 'VirtualService' | 'DestinationRule' | 'PeerAuthentication' | 'AuthorizationPolicy' | 'RequestAuthentication' | 'Gateway' | 'Telemetry' | 'Namespace' | 'Sidecar';
 
 /** What one lookup through a PushContext read. */
 export type Dependency =
@@ -167,6 +167,7 @@ export class PushContext {
   private readonly telemetryIndex: TelemetryIndex;
   private readonly gwList: readonly Gateway[];
   private readonly raList: readonly StoredObject<'RequestAuthentication'>[];
+  private readonly sidecarList: readonly StoredObject<'Sidecar'>[];
   private readonly jwksKeys: ReadonlyMap<string, string>;
   private readonly nsLabels: ReadonlyMap<string, Readonly<Record<string, string>>>;
   /** per kind: digest over every object's key and revision, the fingerprint of whole-collection reads */
@@ -192,7 +193,7 @@ export class PushContext {
     this.meshDigest = createHash('sha1').update(JSON.stringify(mesh)).digest('base64url').slice(0, 12);
     this.onWarning = options.onWarning;
     this.builtAt = new Date();
-    for (const kind of ['Service', 'EndpointSlice', 'Pod', 'Namespace', 'VirtualService', 'DestinationRule', 'PeerAuthentication', 'AuthorizationPolicy', 'RequestAuthentication', 'ServiceEntry', 'WorkloadEntry', 'Gateway', 'Telemetry'] as const) {
+    for (const kind of ['Service', 'EndpointSlice', 'Pod', 'Namespace', 'VirtualService', 'DestinationRule', 'PeerAuthentication', 'AuthorizationPolicy', 'RequestAuthentication', 'ServiceEntry', 'WorkloadEntry', 'Gateway', 'Sidecar', 'Telemetry'] as const) {
       const h = createHash('sha1');
       for (const o of store.list(kind)) h.update(`${o.object.metadata.namespace ?? ''}/${o.object.metadata.name}@${o.revision};`);
       this.kindDigests.set(kind, h.digest('base64url'));
@@ -231,6 +232,7 @@ export class PushContext {
     this.telemetryIndex = new TelemetryIndex(store.list('Telemetry'), mesh.rootNamespace);
     this.gwList = store.list('Gateway').map((g) => g.object);
     this.raList = [...store.list('RequestAuthentication')].sort((a, b) => a.revision - b.revision);
+    this.sidecarList = [...store.list('Sidecar')].sort((a, b) => a.revision - b.revision);
     this.jwksKeys = options.jwks ?? new Map();
     this.nsLabels = new Map(store.list('Namespace').map((n) => [n.object.metadata.name, n.object.metadata.labels ?? {}]));
     // Lookups run once per generated resource: index them so a push stays linear in the mesh size.
@@ -286,6 +288,11 @@ export class PushContext {
   get telemetries(): TelemetryIndex {
     dep({ kind: 'collection', of: 'Telemetry' });
     return this.telemetryIndex;
+  }
+  /** Sidecar resources, oldest first (istiod picks the oldest when several apply). */
+  get sidecars(): readonly StoredObject<'Sidecar'>[] {
+    dep({ kind: 'collection', of: 'Sidecar' });
+    return this.sidecarList;
   }
   get gateways(): readonly Gateway[] {
     dep({ kind: 'collection', of: 'Gateway' });

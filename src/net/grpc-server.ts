@@ -32,16 +32,30 @@ export function shutdownGrpcServer(server: grpc.Server, graceMs: number): Promis
  * test/xds/push-fairness.test.ts fails if a grpc-js upgrade moves them. Returns whether it found the stream.
  */
 export function resetServerCall(call: object): boolean {
+  const stream = http2StreamOf(call);
+  if (!stream) return false;
+  if (!stream.closed && !stream.destroyed) stream.close(http2.constants.NGHTTP2_CANCEL);
+  return true;
+}
+
+/**
+ * Bytes written so far on the connection carrying a server call (undefined if not found): how the push
+ * scheduler tells a client that reads slowly from one that stopped reading, since grpc-js only reports
+ * a write done when the whole message has gone.
+ */
+export function connectionBytesWritten(call: object): number | undefined {
+  const socket = http2StreamOf(call)?.session?.socket;
+  return socket?.bytesWritten;
+}
+
+function http2StreamOf(call: object): http2.Http2Stream | undefined {
   let o: unknown = call;
   for (let depth = 0; depth < 5 && typeof o === 'object' && o !== null; depth++) {
     const stream = (o as { stream?: unknown }).stream;
-    if (isHttp2Stream(stream)) {
-      if (!stream.closed && !stream.destroyed) stream.close(http2.constants.NGHTTP2_CANCEL);
-      return true;
-    }
+    if (isHttp2Stream(stream)) return stream;
     o = (o as { call?: unknown }).call ?? (o as { nextCall?: unknown }).nextCall;
   }
-  return false;
+  return undefined;
 }
 
 function isHttp2Stream(s: unknown): s is http2.Http2Stream {

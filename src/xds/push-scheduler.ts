@@ -12,8 +12,9 @@
 //   (its write callback): a client that does not read never completes it.
 // - A write not done after `slowAfterMs` frees its concurrency slot: the stream is slow or stalled and
 //   holds only its own (one) response, not a turn of the others. Its bytes still count: memory stays
-//   bounded however many clients stop reading. A write not done after `sendTimeoutMs` cuts its stream
-//   (istiod's PILOT_XDS_SEND_TIMEOUT), returning its bytes.
+//   bounded however many clients stop reading. A write that makes no progress for `sendTimeoutMs` (its
+//   connection takes no data) cuts its stream (istiod's PILOT_XDS_SEND_TIMEOUT), returning its bytes; a
+//   client that reads, however slowly, is not cut.
 // Memory is O(streams) plus at most `maxBytesInFlight` of responses being written (one larger
 // response goes out alone), whatever the rate of changes or requests or the clients' reading.
 
@@ -24,11 +25,14 @@ export interface PushSchedulerOptions {
   readonly maxBytesInFlight: number;
   /** a write still in progress after this long is slow: it no longer holds a concurrency slot */
   readonly slowAfterMs: number;
-  /** a write still in progress after this long cuts its stream */
+  /** a write in progress whose stream takes no data for this long cuts its stream */
   readonly sendTimeoutMs: number;
   /** CPU time spent producing responses before yielding to the event loop */
   readonly sliceMs: number;
 }
+
+/** data a connection must take between checks to count as progress (keepalive pings are 17 bytes) */
+const MIN_PROGRESS_BYTES = 1024;
 
 export const DEFAULT_PUSH_SCHEDULER_OPTIONS: PushSchedulerOptions = {
   concurrency: 100,
@@ -45,8 +49,13 @@ export interface PushTarget<T> {
    * completes or fails. Returns the bytes written, or undefined when the stream needs nothing now.
    */
   sendNext(item: T, done: (err?: Error | null) => void): number | undefined;
-  /** The stream's write did not complete within the send timeout: cut it. */
+  /** The stream's write made no progress within the send timeout: cut it. */
   cut(item: T, pendingMs: number, bytes: number): void;
+  /**
+   * Bytes the stream's connection has taken so far, if known: a write whose connection keeps taking data
+   * (at least 1 KiB between checks) is making progress, and is not cut.
+   */
+  progress?(item: T): number | undefined;
   /** a write completed (for metrics): its size and how long it took */
   onWriteDone?(item: T, bytes: number, ms: number): void;
 }
@@ -54,6 +63,9 @@ export interface PushTarget<T> {
 interface Write {
   readonly bytes: number;
   readonly startedAt: number;
+  /** when the connection last took data during this write, and how much it had taken then */
+  progressAt: number;
+  progressBytes: number | undefined;
   /** still holding a concurrency slot */
   counted: boolean;
 }
@@ -179,7 +191,8 @@ export class PushScheduler<T> {
     };
     const bytes = this.target.sendNext(item, done);
     if (bytes === undefined) return;
-    write = { bytes, startedAt: performance.now(), counted: true };
+    const startedAt = performance.now();
+    write = { bytes, startedAt, counted: true, progressAt: startedAt, progressBytes: this.target.progress?.(item) };
     this.writes.set(item, write);
     this.counted++;
     this.allBytes += bytes;
@@ -215,7 +228,12 @@ export class PushScheduler<T> {
     const now = performance.now();
     for (const [item, w] of [...this.writes]) {
       const ms = now - w.startedAt;
-      if (ms >= this.options.sendTimeoutMs) {
+      const taken = w.progressBytes === undefined ? undefined : this.target.progress?.(item);
+      if (taken !== undefined && w.progressBytes !== undefined && taken - w.progressBytes >= MIN_PROGRESS_BYTES) {
+        w.progressAt = now;
+        w.progressBytes = taken;
+      }
+      if (now - w.progressAt >= this.options.sendTimeoutMs) {
         this.cutCount++;
         this.release(item);
         this.ready.delete(item);

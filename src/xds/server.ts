@@ -1,5 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
-import { resetServerCall } from '../net/grpc-server.js';
+import { connectionBytesWritten, resetServerCall } from '../net/grpc-server.js';
 import type { Logger } from '../telemetry/log.js';
 import type { Metrics, XdsShortType } from '../telemetry/metrics.js';
 import type { PushContext } from '../model/push-context.js';
@@ -101,6 +101,7 @@ export class DiscoveryServer implements ProtocolHost {
       {
         sendNext: (c, done) => this.sendNext(c, done),
         cut: (c, ms, bytes) => this.cutStalled(c, ms, bytes),
+        progress: (c) => connectionBytesWritten(c.call),
         onWriteDone: (_c, _bytes, ms) => this.metrics.xdsSendTime.observe(ms / 1000),
       },
       { ...DEFAULT_PUSH_SCHEDULER_OPTIONS, ...options.push },
@@ -331,7 +332,7 @@ export class DiscoveryServer implements ProtocolHost {
 
   /** A stream whose write did not complete within the send timeout: cut, logged, counted, kept for syncz. */
   private cutStalled(conn: AnyConnection, pendingMs: number, bytes: number): void {
-    const reason = `send did not complete within ${Math.round(pendingMs)} ms (${bytes} bytes pending)`;
+    const reason = `send did not complete within ${Math.round(pendingMs)} ms, the stream taking no data for the send timeout (${bytes} bytes pending)`;
     this.metrics.writeTimeouts.inc();
     this.log.warn({ proxy: conn.proxy.id, conn: conn.id, peer: conn.peer, pendingMs: Math.round(pendingMs), bytes }, 'cutting xDS stream: send timed out');
     this.cuts.push({ connection: conn.id, proxy: conn.proxy.id, peer: conn.peer, reason, at: new Date() });

@@ -39,6 +39,15 @@ function workloadEntryDoc(backend: Backend): Doc {
   };
 }
 
+function sidecarDoc(): Doc {
+  return {
+    apiVersion: 'networking.istio.io/v1',
+    kind: 'Sidecar',
+    metadata: { name: 'default', namespace: 'scoped' },
+    spec: { egress: [{ hosts: [`default/${fqdn(VM_SVC)}`] }] },
+  };
+}
+
 describe('ServiceEntry and WorkloadEntry through meshd (grpc-js-xds and C-core)', { timeout: 120_000 }, () => {
   const tmp = tempDir('service-entry');
   let meshd: Meshd | undefined;
@@ -54,6 +63,8 @@ describe('ServiceEntry and WorkloadEntry through meshd (grpc-js-xds and C-core)'
       'service-entry.yaml': [serviceEntryDoc(external)],
       // a Service with a selector and no Pods: its backend is the WorkloadEntry its selector matches
       'vm.yaml': [serviceDoc({ name: VM_SVC, port: VM_PORT, selector: { app: VM_SVC } }), workloadEntryDoc(vm)],
+      // namespace `scoped`: its default Sidecar lets its proxies see the VM Service only
+      'sidecar.yaml': [sidecarDoc()],
     });
     meshd = await startMeshd({ configDir: tmp.dir });
   });
@@ -82,6 +93,25 @@ describe('ServiceEntry and WorkloadEntry through meshd (grpc-js-xds and C-core)'
     const first = await client.waitReady();
     assert.equal(first.status, 'OK', JSON.stringify(first));
     assert.deepEqual(await client.split(50), { 'vm-greeter-1': 50 });
+  });
+
+  test('(c) a Sidecar whose egress hides the ServiceEntry host: it no longer resolves, the VM Service still does', { timeout: 40_000 }, async () => {
+    const vmClient = new XdsClient(meshd!.grpcAddr, `xds:///${fqdn(VM_SVC)}:${VM_PORT}`, { pod: 'scoped-vm-client', ip: '127.0.7.4', namespace: 'scoped' });
+    const seClient = new XdsClient(meshd!.grpcAddr, `xds:///${SE_HOST}:${SE_PORT}`, { pod: 'scoped-se-client', ip: '127.0.7.5', namespace: 'scoped' });
+    clients.push(vmClient, seClient);
+    const ok = await vmClient.waitReady();
+    assert.equal(ok.status, 'OK', JSON.stringify(ok));
+    assert.deepEqual(await vmClient.split(20), { 'vm-greeter-1': 20 });
+    // grpc-js keeps waiting for a listener meshd says nothing about: the name never resolves
+    const hidden = await seClient.call({ deadlineMs: 4000 });
+    assert.notEqual(hidden.status, 'OK', JSON.stringify(hidden));
+    assert.match(hidden.details ?? '', /name resolution|does not exist|not found/i, JSON.stringify(hidden));
+    // meshd answered the listener request without the hidden host (it does not exist for this proxy)
+    const s = await meshd!.syncz();
+    const entry = s.find((e) => e.proxy === seClient.nodeId);
+    assert.ok(entry?.types.LDS, 'the scoped client asked for its listener');
+    // the same host still resolves for a proxy outside `scoped`
+    assert.deepEqual(await clients[0]!.split(10), { 'external-greeter': 10 });
   });
 
   test('(a) C-core reaches the ServiceEntry host too, and ACKs every resource', { timeout: 60_000 }, async () => {

@@ -117,6 +117,23 @@ describe('PushScheduler', () => {
     await s.idle();
   });
 
+  it('a write whose connection keeps taking data is not cut, however long it takes; once it stops, it is', async () => {
+    const t = target(new Map([['slow-reader', 1]]));
+    let taken = 0;
+    let reading = true;
+    const s = new PushScheduler<string>(
+      { sendNext: t.sendNext, cut: t.cutStream, progress: () => (reading ? (taken += 4096) : taken) },
+      { ...options, slowAfterMs: 10, sendTimeoutMs: 100 },
+    );
+    s.wake('slow-reader');
+    await until(() => t.writes.length === 1);
+    await until(() => (s.pendingWrite('slow-reader')?.ms ?? 0) > 500);
+    assert.deepEqual(t.cut, [], 'five send timeouts long, but reading');
+    reading = false;
+    await until(() => t.cut.length === 1);
+    await s.idle();
+  });
+
   it('a stalled write holds only its own stream: the others get their turns, and it is cut after the send timeout', async () => {
     const t = target(new Map([['stuck', 1], ['healthy', 5]]));
     const s = new PushScheduler<string>({ sendNext: t.sendNext, cut: t.cutStream }, { ...options, concurrency: 1, slowAfterMs: 10, sendTimeoutMs: 200 });

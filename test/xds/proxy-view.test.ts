@@ -275,6 +275,23 @@ describe('outbound views: keying (a mis-keyed view would serve one proxy another
     const drCtx = worldWith([selected]);
     assert.ok(differs(drCtx, proxy({ ns: 'ns1', labels: { role: 'batch' } }), proxy({ ns: 'ns1', labels: { role: 'web' } }), 'workloadSelector').some((k) => k.includes('outbound|5000||alpha')));
   });
+  it('Sidecar resource: its workloadSelector labels pick the Sidecar, so they are in the view, and its egress scopes the output', () => {
+    const scoped: Obj = { apiVersion: 'networking.istio.io/v1', kind: 'Sidecar', metadata: { name: 'batch-only-alpha', namespace: 'ns1' },
+      spec: { workloadSelector: { labels: { role: 'batch' } }, egress: [{ hosts: ['./alpha.ns1.svc.cluster.local'] }], outboundTrafficPolicy: { mode: 'REGISTRY_ONLY' } } };
+    const ctx = worldWith([scoped]);
+    const batch = proxy({ ns: 'ns1', labels: { role: 'batch' } });
+    const web = proxy({ ns: 'ns1', labels: { role: 'web' } });
+    const changed = differs(ctx, batch, web, 'Sidecar workloadSelector');
+    assert.ok(changed.some((k) => k.includes('outbound|5000||gamma')), 'gamma is hidden from the batch proxy only');
+    const mine = outbound(ctx, batch);
+    assert.ok([...mine.keys()].some((k) => k.includes('outbound|5000||alpha')), 'alpha stays');
+    assert.ok(![...mine.keys()].some((k) => k.includes('||gamma')), 'no gamma cluster');
+    assert.match(mine.get(`${TYPE.LDS} virtualOutbound`) ?? '', /BlackHoleCluster","cluster":"BlackHoleCluster"|"cluster":"BlackHoleCluster"/, 'REGISTRY_ONLY from the Sidecar');
+    // a namespace default (no selector) applies to every proxy there: one view for both again
+    const nsDefault: Obj = { ...scoped, metadata: { name: 'default', namespace: 'ns1' }, spec: { egress: [{ hosts: ['./*'] }] } };
+    const ctx2 = worldWith([nsDefault]);
+    assert.equal(viewOf(ctx2, batch), viewOf(ctx2, web));
+  });
   it('locality and failoverPriority labels, only when a DestinationRule makes them matter', () => {
     const near = { region: 'r1', zone: 'z1' };
     const far = { region: 'r2', zone: 'z2' };

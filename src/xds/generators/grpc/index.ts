@@ -9,6 +9,7 @@ import { parseServerListenerName } from './names.js';
 import { proxyViewOf, type ProxyView } from '../../../model/proxy-view.js';
 import { buildRouteConfiguration } from './rds.js';
 import { securityLabelKeys, workloadTlsModeKey } from '../../../security/grpc.js';
+import { sidecarSelectorKeys } from '../../../model/sidecar-scope.js';
 
 // The proxyless gRPC generator (node metadata GENERATOR=grpc): istiod's `grpc` generator contract.
 // gRPC clients name every LDS/CDS resource they want; see lds.ts, rds.ts, cds.ts, eds.ts for each type
@@ -20,7 +21,8 @@ const outboundKeysCache = new WeakMap<PushContext, readonly string[]>();
 /**
  * Proxy label keys what a proxy consumes can depend on: the keys VirtualService matches select sources by
  * (`sourceLabels` of http routes, and of tcp/tls routes, which Envoy sidecars also select by —
- * sidecar/outbound.ts) and the keys DestinationRule workload selectors match on.
+ * sidecar/outbound.ts), the keys DestinationRule workload selectors match on, and those of Sidecar
+ * resources (which Sidecar scopes the proxy).
  */
 export function outboundLabelKeys(ctx: PushContext): readonly string[] {
   let keys = outboundKeysCache.get(ctx);
@@ -37,6 +39,8 @@ export function outboundLabelKeys(ctx: PushContext): readonly string[] {
     for (const dr of ctx.destinationRules) {
       for (const k of Object.keys(dr.config.spec.workloadSelector?.matchLabels ?? {})) set.add(k);
     }
+    // the Sidecar resource a proxy gets (egress scoping, outbound traffic policy) is chosen by these
+    for (const k of sidecarSelectorKeys(ctx)) set.add(k);
     keys = [...set].sort();
     outboundKeysCache.set(ctx, keys);
   }

@@ -3,6 +3,7 @@ import type { PushContext } from '../../../model/push-context.js';
 import type { Proxy } from '../../../model/proxy.js';
 import type { MeshService } from '../../../model/types.js';
 import { parseSubsetKey } from '../../../envoy/cluster-name.js';
+import { sidecarAllows } from '../../../model/sidecar-scope.js';
 
 // Resource names a proxyless gRPC client asks for, and how they resolve to services.
 
@@ -68,7 +69,8 @@ export function resolveClientName(name: string, ctx: PushContext, proxy: Proxy):
   if (!hp) return undefined;
   for (const hostname of candidateHostnames(hp.host, ctx, proxy)) {
     const service = ctx.service(hostname);
-    if (service && service.ports.some((p) => p.port === hp.port)) return { service, port: hp.port };
+    // a host the proxy's Sidecar egress hides does not resolve (istiod leaves it out of the proxy's scope)
+    if (service && service.ports.some((p) => p.port === hp.port) && sidecarAllows(ctx, proxy, service)) return { service, port: hp.port };
   }
   return undefined;
 }

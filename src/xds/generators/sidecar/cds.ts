@@ -36,7 +36,7 @@ import {
 import { ANY_TYPE } from '../../../envoy/type-urls.js';
 import { ZERO_DURATION } from '../../../envoy/duration.js';
 import { jsonToStruct } from '../../../envoy/protos.js';
-import { inboundServicePorts, outboundServices, serviceTargets, serviceVisibleFrom } from './scope.js';
+import { inboundServicePorts, outboundServices, serviceInScope, serviceTargets } from './scope.js';
 import { buildSidecarLoadAssignment } from './eds.js';
 import type { J } from '../../../envoy/json.js';
 
@@ -211,7 +211,7 @@ function serviceMtlsDisabled(ctx: PushContext, service: MeshService, port: numbe
 
 function outboundCluster(ctx: PushContext, proxy: Proxy, name: string, hostname: string, portNumber: number, subsetName: string): J | undefined {
   const service = ctx.service(hostname);
-  if (!service || !serviceVisibleFrom(service, proxy.namespace)) return undefined;
+  if (!service || !serviceInScope(ctx, proxy, service)) return undefined;
   const port: ServicePort | undefined = service.ports.find((p) => p.port === portNumber && p.protocol !== 'UDP');
   if (!port) return undefined;
   const idr = ctx.destinationRuleFor(proxy.namespace, hostname, ctx.proxyLabels(proxy));

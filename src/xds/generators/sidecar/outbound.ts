@@ -17,6 +17,7 @@ import { localhostFor, wildcardFor } from './bind.js';
 import { isGrpc, isHttp2, listenerProtocol } from './protocols.js';
 import { outboundServices } from './scope.js';
 import { SidecarTelemetry } from './telemetry.js';
+import { outboundTrafficPolicyFor } from '../../../model/sidecar-scope.js';
 import type { J } from '../../../envoy/json.js';
 
 // Outbound listeners of an Envoy sidecar (istiod buildSidecarOutboundListeners, listener.go):
@@ -43,8 +44,9 @@ const OUTBOUND_PORT = 15001;
 const PLAINTEXT_HTTP_ALPNS = ['http/1.1', 'h2c'];
 const MESH_GATEWAY = 'mesh';
 
-function egressCluster(ctx: PushContext): string {
-  return ctx.mesh.outboundTrafficPolicy === 'REGISTRY_ONLY' ? BLACKHOLE_CLUSTER : PASSTHROUGH_CLUSTER;
+/** Unknown destinations: BlackHole under REGISTRY_ONLY, else Passthrough (the proxy's Sidecar, else mesh config). */
+function egressCluster(ctx: PushContext, proxy: Proxy): string {
+  return outboundTrafficPolicyFor(ctx, proxy) === 'REGISTRY_ONLY' ? BLACKHOLE_CLUSTER : PASSTHROUGH_CLUSTER;
 }
 
 /** [istio.stats…, tcp_proxy with its access loggers] of an outbound chain (istiod buildOutboundNetworkFilters). */
@@ -53,13 +55,13 @@ function outboundTcpFilters(t: SidecarTelemetry, statPrefix: string, dest: strin
 }
 
 /** The chain that takes whatever no other chain of an outbound listener matched (istiod PassthroughFilterChain). */
-export function passthroughFilterChain(ctx: PushContext, t: SidecarTelemetry): J {
-  const cluster = egressCluster(ctx);
+export function passthroughFilterChain(ctx: PushContext, proxy: Proxy, t: SidecarTelemetry): J {
+  const cluster = egressCluster(ctx, proxy);
   return { filter_chain_match: {}, filters: outboundTcpFilters(t, cluster, cluster), name: 'PassthroughFilterChain' };
 }
 
 export function buildVirtualOutboundListener(ctx: PushContext, proxy: Proxy): J {
-  const cluster = egressCluster(ctx);
+  const cluster = egressCluster(ctx, proxy);
   const t = new SidecarTelemetry(ctx, proxy);
   const listenerLogs = t.accessLogs('outbound', 'listener');
   return {
@@ -302,7 +304,7 @@ function renderOutbound(ctx: PushContext, proxy: Proxy, t: SidecarTelemetry, e: 
   const matchAllIdx = chains.findIndex((c) => !c.filter_chain_match || Object.keys(c.filter_chain_match as J).length === 0);
   let defaultChain: J | undefined;
   if (matchAllIdx >= 0 && chains.length > 1) defaultChain = chains.splice(matchAllIdx, 1)[0];
-  else if (matchAllIdx < 0) defaultChain = passthroughFilterChain(ctx, t);
+  else if (matchAllIdx < 0) defaultChain = passthroughFilterChain(ctx, proxy, t);
   listener.filter_chains = chains;
   if (defaultChain) listener.default_filter_chain = defaultChain;
   const needsSni = chains.some((c) => (c.filter_chain_match as J | undefined)?.server_names);

@@ -8,6 +8,7 @@ import { proxyDnsDomain } from '../grpc/names.js';
 import { defaultHttpRoute, exportedTo, virtualServiceHttpRoutes } from './http-routes.js';
 import { listenerProtocol } from './protocols.js';
 import { outboundServices } from './scope.js';
+import { outboundTrafficPolicyFor } from '../../../model/sidecar-scope.js';
 import type { J } from '../../../envoy/json.js';
 
 // RDS for Envoy sidecars (istiod BuildSidecarOutboundVirtualHosts / buildSidecarOutboundHTTPRouteConfig).
@@ -110,7 +111,7 @@ export function buildSidecarRouteConfiguration(ctx: PushContext, proxy: Proxy, n
     name,
     virtual_hosts: [
       ...virtualHosts.filter((vh) => (vh.domains as string[]).length > 0),
-      ctx.mesh.outboundTrafficPolicy === 'REGISTRY_ONLY' ? blockAllVirtualHost() : allowAnyVirtualHost(),
+      outboundTrafficPolicyFor(ctx, proxy) === 'REGISTRY_ONLY' ? blockAllVirtualHost() : allowAnyVirtualHost(),
     ],
     validate_clusters: { value: false },
   };

@@ -6,6 +6,7 @@ import type { MeshService, ServicePort } from '../../../model/types.js';
 import { workloadTlsModeKey } from '../../../security/grpc.js';
 import { outboundLabelKeys, referencedLabelKeys } from '../grpc/index.js';
 import { labelsMatch } from '../../../config/labels.js';
+import { egressAllows, sidecarAllows, sidecarFor } from '../../../model/sidecar-scope.js';
 
 // What an Envoy sidecar sees (outbound services) and serves (its own inbound service ports), and the
 // class key naming every proxy fact the sidecar generator's output depends on. Replicas of one
@@ -30,10 +31,19 @@ export function serviceVisibleFrom(service: MeshService, proxyNamespace: string)
   return exportTo.some((e) => e === '*' || (e === '.' && service.namespace === proxyNamespace) || e === proxyNamespace);
 }
 
-/** Services the sidecar gets outbound clusters/listeners for: every visible registry service, by hostname. */
+/**
+ * Services the sidecar gets outbound clusters/listeners for: every registry service visible from its
+ * namespace (exportTo) that its Sidecar resource's egress hosts let it see, by hostname.
+ */
 export function outboundServices(ctx: PushContext, proxy: Proxy): MeshService[] {
   // ctx.services is already sorted by hostname
-  return ctx.services.filter((s) => serviceVisibleFrom(s, proxy.namespace));
+  const sidecar = sidecarFor(ctx, proxy);
+  return ctx.services.filter((s) => serviceVisibleFrom(s, proxy.namespace) && (!sidecar || egressAllows(sidecar, proxy.namespace, s)));
+}
+
+/** One service seen by the sidecar: exportTo, and its Sidecar resource's egress scoping. */
+export function serviceInScope(ctx: PushContext, proxy: Proxy, service: MeshService): boolean {
+  return serviceVisibleFrom(service, proxy.namespace) && sidecarAllows(ctx, proxy, service);
 }
 
 /**

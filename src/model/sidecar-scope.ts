@@ -1,0 +1,73 @@
+import { labelsMatch } from '../config/labels.js';
+import type { Sidecar } from '../config/schemas/sidecar.js';
+import type { PushContext } from './push-context.js';
+import type { Proxy } from './proxy.js';
+import type { MeshService } from './types.js';
+
+// The Sidecar resource that scopes a proxy, as istiod picks it: in the proxy's namespace the oldest
+// Sidecar whose workloadSelector matches the proxy's labels, else the oldest one there without a selector
+// (the namespace default), else the oldest selector-less Sidecar of the root namespace (the mesh-wide
+// default); none means the proxy sees every service its namespace may see (exportTo).
+//
+// Egress scoping: a service is visible when some egress listener lists a host `NS/DNSNAME` that matches it:
+// NS `*` any namespace, `.` the proxy's namespace (also for the mesh-wide default), `~` none, else that
+// namespace; DNSNAME `*`, a `*.suffix` wildcard, or the exact host. meshd applies the union of the egress
+// listeners' hosts to every port (istiod also narrows port-specific egress listeners to their port).
+
+export function sidecarFor(ctx: PushContext, proxy: Proxy): Sidecar | undefined {
+  const sidecars = ctx.sidecars;
+  if (sidecars.length === 0) return undefined;
+  const labels = ctx.proxyLabels(proxy);
+  const inNs = sidecars.filter((s) => (s.object.metadata.namespace ?? 'default') === proxy.namespace);
+  const selected = inNs.find((s) => {
+    const sel = s.object.spec.workloadSelector?.labels;
+    return sel !== undefined && Object.keys(sel).length > 0 && labelsMatch(sel, labels, 'selects-all');
+  });
+  if (selected) return selected.object;
+  const nsDefault = inNs.find((s) => !s.object.spec.workloadSelector?.labels || Object.keys(s.object.spec.workloadSelector.labels).length === 0);
+  if (nsDefault) return nsDefault.object;
+  const root = ctx.mesh.rootNamespace;
+  return sidecars.find((s) => (s.object.metadata.namespace ?? 'default') === root && !s.object.spec.workloadSelector)?.object;
+}
+
+function hostMatches(pattern: string, host: string): boolean {
+  if (pattern === '*') return true;
+  if (pattern.startsWith('*')) return host.endsWith(pattern.slice(1));
+  return pattern === host;
+}
+
+/** Whether the Sidecar's egress hosts let a proxy of `proxyNamespace` see `service`. */
+export function egressAllows(sidecar: Sidecar, proxyNamespace: string, service: MeshService): boolean {
+  const egress = sidecar.spec.egress;
+  if (!egress || egress.length === 0) return true; // no egress section: the default (everything visible)
+  for (const listener of egress) {
+    for (const entry of listener.hosts) {
+      const slash = entry.indexOf('/');
+      if (slash < 0) continue;
+      const ns = entry.slice(0, slash);
+      const host = entry.slice(slash + 1);
+      if (ns === '~') continue;
+      const nsOk = ns === '*' || (ns === '.' ? service.namespace === proxyNamespace : service.namespace === ns);
+      if (nsOk && hostMatches(host, service.hostname)) return true;
+    }
+  }
+  return false;
+}
+
+/** The proxy's Sidecar allows it to see `service` (true without a Sidecar). */
+export function sidecarAllows(ctx: PushContext, proxy: Proxy, service: MeshService): boolean {
+  const sidecar = sidecarFor(ctx, proxy);
+  return !sidecar || egressAllows(sidecar, proxy.namespace, service);
+}
+
+/** The outbound traffic policy for the proxy: its Sidecar's, else the mesh config's (ALLOW_ANY default). */
+export function outboundTrafficPolicyFor(ctx: PushContext, proxy: Proxy): 'ALLOW_ANY' | 'REGISTRY_ONLY' {
+  return sidecarFor(ctx, proxy)?.spec.outboundTrafficPolicy?.mode ?? ctx.mesh.outboundTrafficPolicy ?? 'ALLOW_ANY';
+}
+
+/** Label keys Sidecar workload selectors match on: they choose a proxy's Sidecar, so they are part of its view. */
+export function sidecarSelectorKeys(ctx: PushContext): string[] {
+  const keys = new Set<string>();
+  for (const s of ctx.sidecars) for (const k of Object.keys(s.object.spec.workloadSelector?.labels ?? {})) keys.add(k);
+  return [...keys];
+}
