@@ -279,13 +279,20 @@ describe('xDS on the TLS port', () => {
     };
     stream.write({ type_url: TYPE.LDS, resource_names: ['xds.istio.io/grpc/lds/inbound/127.0.0.1:9999'], node });
     let responses = 0;
+    // a served stream answers (first response: done); a refused one ends with an error; the timer only
+    // catches a stream that does neither
     return new Promise((resolve) => {
-      const timer = setTimeout(() => {
+      const done = () => {
+        clearTimeout(timer);
         stream.cancel();
         c.close();
         resolve({ code: grpc.status.OK, details: '', responses });
-      }, 1500);
-      stream.on('data', () => responses++);
+      };
+      const timer = setTimeout(done, 60_000);
+      stream.on('data', () => {
+        responses++;
+        done();
+      });
       stream.on('error', (e: grpc.ServiceError) => {
         clearTimeout(timer);
         c.close();
