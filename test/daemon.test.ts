@@ -6,6 +6,7 @@ import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { Daemon } from '../src/daemon.js';
 import { silentLogger } from '../src/telemetry/log.js';
+import { meshdVersion } from '../src/telemetry/build-info.js';
 import { TYPE } from '../src/xds/resource-types.js';
 import { RawAdsClient } from './support/ads-client.js';
 import { meshdCommand } from './support/meshd-bin.js';
@@ -74,6 +75,9 @@ describe('daemon', () => {
       const metrics = (await get(addrs.monitoringAddr, '/metrics')).text;
       assert.match(metrics, /^pilot_xds\{version="unknown"\} 1$/m);
       assert.match(metrics, /^pilot_xds_pushes\{type="lds"\} [1-9]/m);
+      // what the control-plane dashboard's Push Time / Push Size heatmaps read, recorded where the response is built
+      assert.match(metrics, /^pilot_xds_push_time_count\{type="lds"\} [1-9]/m);
+      assert.match(metrics, /^pilot_xds_config_size_bytes_count\{type="type\.googleapis\.com\/envoy\.config\.listener\.v3\.Listener"\} [1-9]/m);
     } finally {
       c.close();
     }
@@ -84,6 +88,7 @@ describe('daemon', () => {
     assert.match(metrics, /^pilot_services 1$/m);
     assert.match(metrics, /^pilot_virt_services 1$/m);
     assert.match(metrics, /^pilot_inbound_updates\{type="config"\} 1$/m);
+    assert.match(metrics, new RegExp(`^istio_build\\{component="pilot",tag="${meshdVersion().replaceAll('.', '\\.')}"\\} 1$`, 'm'));
     for (const name of ['pilot_proxy_convergence_time', 'pilot_total_xds_rejects', 'pilot_xds_cds_reject', 'pilot_xds_eds_reject', 'pilot_xds_lds_reject', 'pilot_xds_rds_reject']) {
       assert.match(metrics, new RegExp(`^# TYPE ${name} `, 'm'), name);
     }

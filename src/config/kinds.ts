@@ -4,8 +4,10 @@
 export interface KindInfo {
   readonly kind: string;
   readonly group: string; // '' for the core API group
-  /** served versions, preferred (storage) first */
+  /** served versions, preferred first (the version informers and status writes use) */
   readonly versions: readonly string[];
+  /** the CRD's storage version when it is not the preferred one (Telemetry: v1 preferred, v1alpha1 stored) */
+  readonly storageVersion?: string;
   readonly plural: string;
   readonly shortNames: readonly string[];
   readonly clusterScoped: boolean;
@@ -64,8 +66,8 @@ export const KINDS = {
     shortNames: [], clusterScoped: false, istio: true, served: false,
   },
   Telemetry: {
-    kind: 'Telemetry', group: 'telemetry.istio.io', versions: ['v1', 'v1alpha1'], plural: 'telemetries',
-    shortNames: ['telemetry'], clusterScoped: false, istio: true, served: false,
+    kind: 'Telemetry', group: 'telemetry.istio.io', versions: ['v1', 'v1alpha1'], storageVersion: 'v1alpha1',
+    plural: 'telemetries', shortNames: ['telemetry'], clusterScoped: false, istio: true, served: true,
   },
   WasmPlugin: {
     kind: 'WasmPlugin', group: 'extensions.istio.io', versions: ['v1alpha1'], plural: 'wasmplugins',

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import YAML from 'yaml';
 import { duration, stringList, stringMap, uint32 } from './schemas/common.js';
 import { formatPath } from './validate.js';
+import { TELEMETRY_PROVIDER_KINDS, meshTelemetryFields, type MeshTelemetry } from './mesh-telemetry.js';
 
 // Istio's mesh config (istio.mesh.v1alpha1.MeshConfig) as meshd reads it: the `mesh` key of ConfigMap
 // `istio`, mounted at /etc/istio/config/mesh and passed as `--mesh-config` (istiod's --meshConfig).
@@ -49,14 +50,28 @@ export const envoyExtAuthzGrpcProvider = z.strictObject({
 export type EnvoyExtAuthzGrpcProvider = z.infer<typeof envoyExtAuthzGrpcProvider>;
 
 /**
- * One extension provider. Only the two ext_authz kinds are read (CUSTOM AuthorizationPolicy); tracing,
- * access-log and metrics providers are kept as given (Telemetry, which meshd does not serve, names them).
+ * One extension provider: the two ext_authz kinds (CUSTOM AuthorizationPolicy) and every observability kind
+ * of MeshConfig.ExtensionProvider (mesh-telemetry.ts: tracing, access-log and metrics providers the
+ * Telemetry API and defaultProviders name). A kind Istio adds later passes through untouched.
  */
 export const extensionProvider = z
   .looseObject({
     name: z.string(),
     envoyExtAuthzHttp: envoyExtAuthzHttpProvider.optional(),
     envoyExtAuthzGrpc: envoyExtAuthzGrpcProvider.optional(),
+    zipkin: TELEMETRY_PROVIDER_KINDS.zipkin.optional(),
+    lightstep: TELEMETRY_PROVIDER_KINDS.lightstep.optional(),
+    datadog: TELEMETRY_PROVIDER_KINDS.datadog.optional(),
+    stackdriver: TELEMETRY_PROVIDER_KINDS.stackdriver.optional(),
+    opencensus: TELEMETRY_PROVIDER_KINDS.opencensus.optional(),
+    skywalking: TELEMETRY_PROVIDER_KINDS.skywalking.optional(),
+    opentelemetry: TELEMETRY_PROVIDER_KINDS.opentelemetry.optional(),
+    prometheus: TELEMETRY_PROVIDER_KINDS.prometheus.optional(),
+    envoyFileAccessLog: TELEMETRY_PROVIDER_KINDS.envoyFileAccessLog.optional(),
+    envoyHttpAls: TELEMETRY_PROVIDER_KINDS.envoyHttpAls.optional(),
+    envoyTcpAls: TELEMETRY_PROVIDER_KINDS.envoyTcpAls.optional(),
+    envoyOtelAls: TELEMETRY_PROVIDER_KINDS.envoyOtelAls.optional(),
+    sds: TELEMETRY_PROVIDER_KINDS.sds.optional(),
   })
   .superRefine((p, ctx) => {
     const kinds = Object.keys(p).filter((k) => k !== 'name');
@@ -71,6 +86,7 @@ export const meshConfigSchema = z.looseObject({
   outboundTrafficPolicy: z.looseObject({ mode: z.enum(['ALLOW_ANY', 'REGISTRY_ONLY']).optional() }).optional(),
   discoverySelectors: z.array(z.unknown()).optional(),
   extensionProviders: z.array(extensionProvider).optional(),
+  ...meshTelemetryFields,
 });
 export type MeshConfigFile = z.infer<typeof meshConfigSchema>;
 
@@ -91,8 +107,10 @@ export interface MeshConfig {
   readonly outboundTrafficPolicy?: 'ALLOW_ANY' | 'REGISTRY_ONLY';
   /** trust domains also accepted as this mesh's (MeshConfig.trustDomainAliases): AuthorizationPolicy principals match under each */
   readonly trustDomainAliases?: readonly string[];
-  /** CUSTOM AuthorizationPolicy providers (MeshConfig.extensionProviders); only the ext_authz kinds are acted on */
+  /** MeshConfig.extensionProviders: ext_authz kinds for CUSTOM AuthorizationPolicy, the others for Telemetry */
   readonly extensionProviders?: readonly ExtensionProvider[];
+  /** access logs, tracing and metrics defaults (model/telemetry.ts); absent: istiod's and Istio's chart's */
+  readonly telemetry?: MeshTelemetry;
 }
 
 export const DEFAULT_MESH_CONFIG: MeshConfig = Object.freeze({

@@ -16,10 +16,11 @@ export type ListenerClass = 'outbound' | 'inbound';
 /**
  * istio.stats (istio_requests_total, istio_request_duration_milliseconds, istio_tcp_* for Prometheus) as
  * istiod configures it: an `xds.type.v3.TypedStruct` naming `stats.PluginConfig`; inbound disables the
- * Host-header fallback for the destination service (istiod disableHostHeaderFallback).
+ * Host-header fallback for the destination service (istiod disableHostHeaderFallback). `config` is the
+ * PluginConfig the Telemetry API's metrics overrides produce (envoy/telemetry-config.ts statsPluginConfig).
  */
-export function istioStatsFilter(cls: ListenerClass): J {
-  const value = cls === 'inbound' ? { disable_host_header_fallback: true } : {};
+export function istioStatsFilter(cls: ListenerClass, config?: J): J {
+  const value = config ?? (cls === 'inbound' ? { disable_host_header_fallback: true } : {});
   return {
     name: FILTER_NAME.ISTIO_STATS,
     typed_config: anyOf(ANY_TYPE.TYPED_STRUCT, { type_url: ISTIO_STATS_CONFIG_TYPE, value: jsonToStruct(value) }),
@@ -47,6 +48,8 @@ export interface HttpFilterOptions {
   readonly grpcWeb?: boolean;
   /** security filters (RBAC …) that istiod places first, so policies act before anything else */
   readonly securityFilters?: readonly J[];
+  /** the istio.stats filters the Telemetry API/mesh config select (none when metrics are off); default: one */
+  readonly statsFilters?: readonly J[];
 }
 
 /**
@@ -59,7 +62,7 @@ export function sidecarHttpFilters(opts: HttpFilterOptions): J[] {
   const out: J[] = [...(opts.securityFilters ?? [])];
   if (opts.grpcWeb) out.push(grpcWebFilter());
   if (opts.grpc) out.push(grpcStatsFilter());
-  out.push({ name: FILTER_NAME.FAULT, typed_config: anyOf(ANY_TYPE.HTTP_FAULT) }, corsFilter(), istioStatsFilter(opts.cls), routerFilter());
+  out.push({ name: FILTER_NAME.FAULT, typed_config: anyOf(ANY_TYPE.HTTP_FAULT) }, corsFilter(), ...(opts.statsFilters ?? [istioStatsFilter(opts.cls)]), routerFilter());
   return out;
 }
 
@@ -72,11 +75,18 @@ export interface HcmOptions {
   readonly routeConfig?: J;
   /** HTTP/2-only ports (http2, grpc): the codec must speak h2 from the first byte */
   readonly http2?: boolean;
+  /** access loggers (envoy/telemetry-config.ts), in istiod's order */
+  readonly accessLog?: readonly J[];
+  /** the HCM tracing block; absent: no tracing (enableTracing false, or disabled by Telemetry) */
+  readonly tracing?: J;
+  /** the UUID request-id extension; default: trace sampling by request id */
+  readonly requestIdExtension?: J;
 }
 
 /** envoy.filters.network.http_connection_manager as istiod builds it for sidecars (buildHTTPConnectionManager). */
 export function httpConnectionManager(opts: HcmOptions): J {
   const hcm: J = { stat_prefix: opts.statPrefix };
+  if (opts.accessLog?.length) hcm.access_log = opts.accessLog;
   if (opts.rdsName !== undefined) {
     // initial_fetch_timeout 0: wait for the routes indefinitely instead of serving 404s after 15 s
     hcm.rds = { config_source: { ...adsConfigSource(), initial_fetch_timeout: ZERO_DURATION }, route_config_name: opts.rdsName };
@@ -91,18 +101,20 @@ export function httpConnectionManager(opts: HcmOptions): J {
   hcm.upgrade_configs = [{ upgrade_type: 'websocket' }];
   hcm.stream_idle_timeout = ZERO_DURATION;
   hcm.normalize_path = { value: true };
-  hcm.request_id_extension = { typed_config: anyOf(ANY_TYPE.UUID_REQUEST_ID, { use_request_id_for_trace_sampling: { value: true } }) };
+  if (opts.tracing) hcm.tracing = opts.tracing;
+  hcm.request_id_extension = opts.requestIdExtension ?? { typed_config: anyOf(ANY_TYPE.UUID_REQUEST_ID, { use_request_id_for_trace_sampling: { value: true } }) };
   hcm.path_with_escaped_slashes_action = 'KEEP_UNCHANGED';
   hcm.server_name = 'istio-envoy';
   if (opts.http2) hcm.http2_protocol_options = {};
   return { name: FILTER_NAME.HTTP_CONNECTION_MANAGER, typed_config: anyOf(ANY_TYPE.HTTP_CONNECTION_MANAGER, hcm) };
 }
 
-/** tcp_proxy to one cluster (stat_prefix = the cluster, as istiod), or weighted clusters. */
-export function tcpProxyFilter(statPrefix: string, dest: string | readonly { name: string; weight: number }[]): J {
+/** tcp_proxy to one cluster (stat_prefix = the cluster, as istiod), or weighted clusters; with its access loggers. */
+export function tcpProxyFilter(statPrefix: string, dest: string | readonly { name: string; weight: number }[], accessLog?: readonly J[]): J {
   const body: J = { stat_prefix: statPrefix };
   if (typeof dest === 'string') body.cluster = dest;
   else body.weighted_clusters = { clusters: dest.map((d) => ({ name: d.name, weight: d.weight })) };
+  if (accessLog?.length) body.access_log = accessLog;
   return { name: FILTER_NAME.TCP_PROXY, typed_config: anyOf(ANY_TYPE.TCP_PROXY, body) };
 }
 

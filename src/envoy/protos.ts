@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import fs from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import protobuf from 'protobufjs';
 
 // Envoy's API protos come from @grpc/grpc-js-xds, which vendors envoy-api, xds (cncf/udpa),
@@ -9,9 +10,12 @@ const require = createRequire(import.meta.url);
 const XDS_PACKAGE_DIR = path.dirname(require.resolve('@grpc/grpc-js-xds/package.json'));
 // protobufjs itself ships google/protobuf/descriptor.proto, which the validate/udpa annotations import.
 const PROTOBUFJS_DIR = path.dirname(require.resolve('protobufjs/package.json'));
+// meshd's own protos/ holds what neither ships: the OTLP value types Envoy's OpenTelemetry access logger imports.
+const OWN_PROTOS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../protos');
 export const PROTO_INCLUDE_DIRS: readonly string[] = [
   ...['envoy-api', 'xds', 'googleapis', 'protoc-gen-validate'].map((d) => path.join(XDS_PACKAGE_DIR, 'deps', d)),
   PROTOBUFJS_DIR,
+  OWN_PROTOS_DIR,
 ];
 
 /** Every message that may travel inside an `Any` must be in this root, or it cannot be encoded. */
@@ -56,6 +60,19 @@ export const PROTO_FILES: readonly string[] = [
   'envoy/extensions/retry/host/previous_hosts/v3/previous_hosts.proto',
   'envoy/extensions/retry/priority/previous_priorities/v3/previous_priorities_config.proto',
   'xds/type/v3/typed_struct.proto',
+  // Observability (src/envoy/telemetry-config.ts): access loggers and their filters/formatters, tracers
+  'envoy/extensions/access_loggers/file/v3/file.proto',
+  'envoy/extensions/access_loggers/grpc/v3/als.proto',
+  'envoy/extensions/access_loggers/open_telemetry/v3/logs_service.proto',
+  'envoy/extensions/access_loggers/filters/cel/v3/cel.proto',
+  'envoy/extensions/formatter/req_without_query/v3/req_without_query.proto',
+  'envoy/config/trace/v3/zipkin.proto',
+  'envoy/config/trace/v3/datadog.proto',
+  'envoy/config/trace/v3/opentelemetry.proto',
+  'envoy/config/trace/v3/skywalking.proto',
+  'envoy/extensions/tracers/opentelemetry/resource_detectors/v3/environment_resource_detector.proto',
+  'envoy/extensions/tracers/opentelemetry/resource_detectors/v3/dynatrace_resource_detector.proto',
+  'envoy/extensions/tracers/opentelemetry/samplers/v3/dynatrace_sampler.proto',
   // `meshd bootstrap` (src/bootstrap/) encodes and checks the Envoy Bootstrap it prints.
   'envoy/config/bootstrap/v3/bootstrap.proto',
   'google/protobuf/struct.proto',

@@ -27,6 +27,20 @@ export const ANY_TYPE = {
   TYPED_STRUCT: `${PREFIX}xds.type.v3.TypedStruct`,
   RAW_BUFFER: `${PREFIX}envoy.extensions.transport_sockets.raw_buffer.v3.RawBuffer`,
   HTTP_PROTOCOL_OPTIONS: `${PREFIX}envoy.extensions.upstreams.http.v3.HttpProtocolOptions`,
+  // observability (telemetry-config.ts)
+  FILE_ACCESS_LOG: `${PREFIX}envoy.extensions.access_loggers.file.v3.FileAccessLog`,
+  HTTP_GRPC_ACCESS_LOG: `${PREFIX}envoy.extensions.access_loggers.grpc.v3.HttpGrpcAccessLogConfig`,
+  TCP_GRPC_ACCESS_LOG: `${PREFIX}envoy.extensions.access_loggers.grpc.v3.TcpGrpcAccessLogConfig`,
+  OTEL_ACCESS_LOG: `${PREFIX}envoy.extensions.access_loggers.open_telemetry.v3.OpenTelemetryAccessLogConfig`,
+  CEL_ACCESS_LOG_FILTER: `${PREFIX}envoy.extensions.access_loggers.filters.cel.v3.ExpressionFilter`,
+  REQ_WITHOUT_QUERY: `${PREFIX}envoy.extensions.formatter.req_without_query.v3.ReqWithoutQuery`,
+  ZIPKIN: `${PREFIX}envoy.config.trace.v3.ZipkinConfig`,
+  DATADOG: `${PREFIX}envoy.config.trace.v3.DatadogConfig`,
+  OPENTELEMETRY: `${PREFIX}envoy.config.trace.v3.OpenTelemetryConfig`,
+  SKYWALKING: `${PREFIX}envoy.config.trace.v3.SkyWalkingConfig`,
+  OTEL_ENVIRONMENT_RESOURCE_DETECTOR: `${PREFIX}envoy.extensions.tracers.opentelemetry.resource_detectors.v3.EnvironmentResourceDetectorConfig`,
+  OTEL_DYNATRACE_RESOURCE_DETECTOR: `${PREFIX}envoy.extensions.tracers.opentelemetry.resource_detectors.v3.DynatraceResourceDetectorConfig`,
+  OTEL_DYNATRACE_SAMPLER: `${PREFIX}envoy.extensions.tracers.opentelemetry.samplers.v3.DynatraceSamplerConfig`,
 } as const;
 
 /** Filter names as Envoy and gRPC know them (typed_per_filter_config keys must equal the HCM filter's name). */

@@ -87,7 +87,7 @@ export function crdFor(kind: Kind): Record<string, unknown> {
   const info = KINDS[kind];
   if (!info.istio) throw new Error(`${kind} is a built-in Kubernetes kind, not a CRD`);
   const { openAPIV3Schema, printerColumns, storage: vendoredStorage } = versionSchema(kind);
-  const storage = vendoredStorage ?? info.versions[0]!;
+  const storage = vendoredStorage ?? ('storageVersion' in info ? info.storageVersion : info.versions[0]!);
   const versions = [...info.versions].sort(); // Istio lists versions alphabetically (storage marked, not first)
   const groupCategory = `${info.group.replaceAll('.', '-')}`;
   return {

@@ -34,6 +34,8 @@ export interface Proxy {
    */
   readonly istioExtensions: boolean;
   readonly metadata: Readonly<Record<string, unknown>>;
+  /** node.cluster (pilot-agent: `canonical-service.namespace`): the service name of the proxy's spans */
+  readonly serviceCluster?: string;
 }
 
 /** The xDS Node as JSON (Struct metadata already converted to plain values). */
@@ -110,5 +112,6 @@ export function parseProxy(node: XdsNode): Proxy {
     userAgent: { name: node.user_agent_name ?? '', version: node.user_agent_version ?? '' },
     istioExtensions: hasIstioExtensions(node, md),
     metadata: md,
+    serviceCluster: node.cluster ?? '',
   });
 }

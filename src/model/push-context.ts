@@ -7,6 +7,7 @@ import type { AuthorizationPolicy, DestinationRule, Gateway, PeerAuthentication,
 import { buildRegistry, endpointKey, type Registry } from './registry.js';
 import type { MeshService, ServiceEndpoint, Workload } from './types.js';
 import type { Proxy } from './proxy.js';
+import { TelemetryIndex } from './telemetry.js';
 import { isViewProxy } from './proxy-view.js';
 
 export interface IndexedVirtualService {
@@ -63,7 +64,7 @@ function byCreation<T extends { revision: number; namespace: string; config: { m
 // covering the collection; they are kept narrow (the service list does not change when a Pod does).
 
 /** Kinds whose whole collection a generator can read (see the getters below). */
-export type CollectionKind = 'VirtualService' | 'DestinationRule' | 'PeerAuthentication' | 'AuthorizationPolicy' | 'RequestAuthentication' | 'Gateway' | 'Namespace' | 'Sidecar';
+export type CollectionKind = 'VirtualService' | 'DestinationRule' | 'PeerAuthentication' | 'AuthorizationPolicy' | 'RequestAuthentication' | 'Gateway' | 'Telemetry' | 'Namespace' | 'Sidecar';
 
 /** What one lookup through a PushContext read. */
 export type Dependency =
@@ -186,6 +187,7 @@ export class PushContext {
   private readonly drList: readonly IndexedDestinationRule[];
   private readonly paList: readonly StoredObject<'PeerAuthentication'>[];
   private readonly apList: readonly StoredObject<'AuthorizationPolicy'>[];
+  private readonly telemetryIndex: TelemetryIndex;
   private readonly gwList: readonly Gateway[];
   private readonly raList: readonly StoredObject<'RequestAuthentication'>[];
   private readonly sidecarList: readonly StoredObject<'Sidecar'>[];
@@ -214,7 +216,7 @@ export class PushContext {
     this.meshDigest = createHash('sha1').update(JSON.stringify(mesh)).digest('base64url').slice(0, 12);
     this.onWarning = options.onWarning;
     this.builtAt = new Date();
-    for (const kind of ['Service', 'EndpointSlice', 'Pod', 'Namespace', 'VirtualService', 'DestinationRule', 'PeerAuthentication', 'AuthorizationPolicy', 'RequestAuthentication', 'ServiceEntry', 'WorkloadEntry', 'Gateway', 'Sidecar'] as const) {
+    for (const kind of ['Service', 'EndpointSlice', 'Pod', 'Namespace', 'VirtualService', 'DestinationRule', 'PeerAuthentication', 'AuthorizationPolicy', 'RequestAuthentication', 'ServiceEntry', 'WorkloadEntry', 'Gateway', 'Sidecar', 'Telemetry'] as const) {
       const h = createHash('sha1');
       for (const o of store.list(kind)) h.update(`${o.object.metadata.namespace ?? ''}/${o.object.metadata.name}@${o.revision};`);
       this.kindDigests.set(kind, h.digest('base64url'));
@@ -250,6 +252,7 @@ export class PushContext {
       .sort(byCreation);
     this.paList = store.list('PeerAuthentication');
     this.apList = store.list('AuthorizationPolicy');
+    this.telemetryIndex = new TelemetryIndex(store.list('Telemetry'), mesh.rootNamespace);
     this.gwList = store.list('Gateway').map((g) => g.object);
     this.raList = [...store.list('RequestAuthentication')].sort((a, b) => a.revision - b.revision);
     this.sidecarList = [...store.list('Sidecar')].sort((a, b) => a.revision - b.revision);
@@ -304,6 +307,10 @@ export class PushContext {
   get authorizationPolicies(): readonly StoredObject<'AuthorizationPolicy'>[] {
     dep({ kind: 'collection', of: 'AuthorizationPolicy' });
     return this.apList;
+  }
+  get telemetries(): TelemetryIndex {
+    dep({ kind: 'collection', of: 'Telemetry' });
+    return this.telemetryIndex;
   }
   /** Sidecar resources, oldest first (istiod picks the oldest when several apply). */
   get sidecars(): readonly StoredObject<'Sidecar'>[] {

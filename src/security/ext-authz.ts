@@ -1,6 +1,6 @@
 import type { EnvoyExtAuthzGrpcProvider, EnvoyExtAuthzHttpProvider, ExtensionProvider } from '../config/mesh-config.js';
 import type { PushContext } from '../model/push-context.js';
-import { outboundClusterName } from '../envoy/cluster-name.js';
+import { lookupProviderCluster } from '../envoy/provider-cluster.js';
 import { durationFromNanos, toDuration } from '../envoy/duration.js';
 import { envoyRoot } from '../envoy/protos.js';
 import type { J } from '../envoy/json.js';
@@ -49,21 +49,13 @@ function statusOnError(status: string | undefined, errors: string[]): J | undefi
   return { code: name };
 }
 
-/** istiod extensionproviders.LookupCluster: `ns/host` must be in that namespace; `host` alone must be unique. */
 function lookupCluster(ctx: PushContext, service: string, port: number, errors: string[]): { hostname: string; cluster: string } | undefined {
-  if (service === '') {
-    errors.push('service must not be empty');
+  const found = lookupProviderCluster(ctx, service, port);
+  if ('error' in found) {
+    errors.push(found.error);
     return undefined;
   }
-  const slash = service.indexOf('/');
-  const namespace = slash >= 0 ? service.slice(0, slash) : undefined;
-  const hostname = slash >= 0 ? service.slice(slash + 1) : service;
-  const svc = ctx.service(hostname);
-  if (!svc || (namespace !== undefined && svc.namespace !== namespace)) {
-    errors.push(`service ${JSON.stringify(service)} is not in the mesh's service registry (write the full host name, optionally as <namespace>/<host>)`);
-    return undefined;
-  }
-  return { hostname: svc.hostname, cluster: outboundClusterName(svc.hostname, port) };
+  return found;
 }
 
 function checkPort(port: number, errors: string[]): void {

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import client from 'prom-client';
+import { meshdVersion } from './build-info.js';
 
 // istiod's metric names (pilot/pkg/xds/monitoring.go, security/pkg/server/ca/monitoring.go), so Istio's
 // Grafana dashboards and alerts work unchanged. One Metrics per daemon (tests run several in a process).
@@ -70,6 +71,35 @@ export class Metrics {
   readonly pushTriggers = new client.Counter({
     name: 'pilot_push_triggers', help: 'Total number of times a push was triggered, labeled by reason for the push.',
     labelNames: ['type'] as const, registers: [this.registry],
+  });
+  // what the control-plane dashboard (Istio's pilot-dashboard) reads besides the above
+  /** per xDS type (cds, eds, lds, rds…): generating and writing one response, as istiod's pushXds times it */
+  readonly pushTime = new client.Histogram({
+    name: 'pilot_xds_push_time', help: 'Total time in seconds Pilot takes to push lds, rds, cds and eds.',
+    labelNames: ['type'] as const, buckets: [0.01, 0.1, 0.5, 1, 3, 5, 10, 20, 30], registers: [this.registry],
+  });
+  /** per type URL (istiod labels it with the full type URL): bytes of one response's resources */
+  readonly configSizeBytes = new client.Histogram({
+    name: 'pilot_xds_config_size_bytes', help: 'Distribution of configuration sizes pushed to clients',
+    labelNames: ['type'] as const, buckets: [1, 10000, 1000000, 4000000, 10000000, 40000000], registers: [this.registry],
+  });
+  readonly totalInternalErrors = new client.Counter({
+    name: 'pilot_total_xds_internal_errors', help: 'Total number of internal XDS errors in pilot.', registers: [this.registry],
+  });
+  /** Kubernetes registry kinds (Services, EndpointSlice, Pods, Namespaces) by informer event */
+  readonly k8sRegistryEvents = new client.Counter({
+    name: 'pilot_k8s_reg_events', help: 'Events from k8s registry.',
+    labelNames: ['type', 'event'] as const, registers: [this.registry],
+  });
+  /** Istio config kinds by informer event */
+  readonly k8sConfigEvents = new client.Counter({
+    name: 'pilot_k8s_cfg_events', help: 'Events from k8s config.',
+    labelNames: ['type', 'event'] as const, registers: [this.registry],
+  });
+  /** 1 for the running version (istiod: pkg/version RecordComponentBuildTag) */
+  readonly build = new client.Gauge({
+    name: 'istio_build', help: 'Istio component build info',
+    labelNames: ['component', 'tag'] as const, registers: [this.registry],
   });
   readonly configRejections = new client.Counter({
     name: 'meshd_config_rejections_total',
@@ -205,6 +235,7 @@ export class Metrics {
 
   constructor() {
     client.collectDefaultMetrics({ register: this.registry });
+    this.build.set({ component: 'pilot', tag: meshdVersion() }, 1);
   }
 
   /**

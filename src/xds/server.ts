@@ -298,7 +298,16 @@ export class DiscoveryServer implements ProtocolHost {
     const protocol = this.protocols[conn.mode];
     for (const type of PUSH_ORDER) {
       if (!conn.pending.delete(type)) continue;
-      const response = protocol.respond(conn, type);
+      const t0 = performance.now();
+      let response: ReturnType<typeof protocol.respond>;
+      try {
+        response = protocol.respond(conn, type);
+      } catch (err) {
+        // a generator bug: counted as istiod does (pilot_total_xds_internal_errors), the other types still go out
+        this.metrics.totalInternalErrors.inc();
+        this.log.error({ err, proxy: conn.proxy.id, type: SHORT_TYPE[type] }, 'failed to generate xDS response');
+        continue;
+      }
       if (!response) continue;
       const watch = conn.watch(type);
       watch.sentNonce = response.nonce;
@@ -307,6 +316,8 @@ export class DiscoveryServer implements ProtocolHost {
       conn.wroteSincePush = true;
       conn.call.write(response.bytes, done);
       this.metrics.pushes.inc({ type: SHORT_TYPE[type]!.toLowerCase() });
+      this.metrics.pushTime.observe({ type: SHORT_TYPE[type]!.toLowerCase() }, (performance.now() - t0) / 1000);
+      this.metrics.configSizeBytes.observe({ type }, response.bytes.byteLength);
       this.log.debug({ proxy: conn.proxy.id, type: SHORT_TYPE[type], version: ctx.version, nonce: response.nonce, resources: response.resources, mode: conn.mode }, 'sent');
       return response.bytes.byteLength;
     }

@@ -50,7 +50,7 @@ test('validation corpus: the whole validation-crds corpus (112 documents, 11 kin
 test("meshd fixtures: reported apart; every rejection reports the expected `field.path: reason`", () => {
   const own = results.filter((r) => r.corpus === 'meshd');
   // valid and invalid fixtures for every kind with hand-written zod schemas
-  for (const kind of ['VirtualService', 'DestinationRule', 'PeerAuthentication', 'AuthorizationPolicy', 'RequestAuthentication']) {
+  for (const kind of ['VirtualService', 'DestinationRule', 'PeerAuthentication', 'AuthorizationPolicy', 'RequestAuthentication', 'Telemetry']) {
     assert.ok(own.some((r) => r.kind === kind && r.expect === 'accept'), `${kind}: valid fixtures`);
     assert.ok(own.some((r) => r.kind === kind && r.expect === 'reject'), `${kind}: invalid fixtures`);
   }
@@ -62,7 +62,7 @@ test("Istio's conformance rejections name Istio's field or carry its text", (t) 
   const rs = results.filter((r) => r.corpus === 'istio-crd' && r.messageMatch !== undefined);
   t.diagnostic(`istio-crd rejections naming the expected field/message: ${rs.filter((r) => r.messageMatch).length}/${rs.length}; word for word: ${rs.filter((r) => r.verbatim).length}/${rs.length}`);
   assert.deepEqual(rs.filter((r) => !r.messageMatch).map(describeCase), []);
-  // the kinds validated against Istio's CRD schema use the API server's wording: word for word
+  // the kinds validated against Istio's CRD schema, and Telemetry's zod schema, use the API server's wording: word for word
   const derived = rs.filter((r) => ['ServiceEntry', 'WorkloadEntry', 'WorkloadGroup', 'EnvoyFilter', 'ProxyConfig', 'WasmPlugin', 'Telemetry'].includes(r.kind));
   assert.deepEqual(derived.filter((r) => !r.verbatim).map(describeCase), []);
 });

@@ -12,6 +12,7 @@ import { KubeSource } from '../../src/sources/kube/kube-source.js';
 import { normalizeObject } from '../../src/sources/kube/normalize.js';
 import { namespaceSelected, parseDiscoverySelectors } from '../../src/sources/kube/selectors.js';
 import { silentLogger } from '../../src/telemetry/log.js';
+import { Metrics } from '../../src/telemetry/metrics.js';
 import { FakeApiServer } from '../kube-fixture/server.js';
 import { kubeConfigFor, until } from '../support/kube.js';
 import { INVALID_ISTIO_OBJECTS, ns, svc, vs } from '../support/kube-objects.js';
@@ -86,6 +87,20 @@ describe('Kubernetes source: versions', () => {
     await src.waitSynced();
     assert.equal(src.states()[0]!.version, 'v1beta1');
     assert.equal(store.get('VirtualService', objectKey('VirtualService', 'default', 'r'))?.object.apiVersion, 'networking.istio.io/v1beta1');
+  });
+
+  it('reads Telemetry at v1alpha1 where the cluster has only that version, and counts informer events as istiod does', async () => {
+    const { api, url } = await fixture({ servedVersions: { 'telemetries.telemetry.istio.io': ['v1alpha1'] } });
+    api.create({ apiVersion: 'telemetry.istio.io/v1alpha1', kind: 'Telemetry', metadata: { name: 'mesh-default', namespace: 'istio-system' }, spec: { accessLogging: [{ providers: [{ name: 'envoy' }] }] } } as never);
+    api.create(svc('reviews', 9080));
+    const metrics = new Metrics();
+    const { store, src } = source(url, { kinds: ['Telemetry', 'Service'], metrics });
+    await src.waitSynced();
+    assert.equal(src.states().find((s) => s.kind === 'Telemetry')!.version, 'v1alpha1');
+    assert.equal(store.get('Telemetry', objectKey('Telemetry', 'istio-system', 'mesh-default'))?.object.apiVersion, 'telemetry.istio.io/v1alpha1');
+    const text = await metrics.registry.metrics();
+    assert.match(text, /^pilot_k8s_cfg_events\{type="Telemetry",event="add"\} 1$/m);
+    assert.match(text, /^pilot_k8s_reg_events\{type="Services",event="add"\} 1$/m);
   });
 
   it('a kind served at no version is an empty, synced collection', async () => {

@@ -46,6 +46,7 @@ export const INVALID_ISTIO_OBJECTS: KObject[] = [
   o({ apiVersion: 'networking.istio.io/v1', kind: 'DestinationRule', metadata: { name: 'bad-dr', namespace: 'default' }, spec: { subsets: [] } }),
   pa('bad-pa', 'SOMETIMES'),
   ap('bad-ap', 'MAYBE'),
+  o({ apiVersion: 'telemetry.istio.io/v1', kind: 'Telemetry', metadata: { name: 'bad-telemetry', namespace: 'default' }, spec: { tracing: [{ randomSamplingPercentage: 101 }] } }),
   o({ apiVersion: 'security.istio.io/v1', kind: 'RequestAuthentication', metadata: { name: 'bad-ra', namespace: 'default' }, spec: { jwtRules: [{ issuer: 'x', jwksUri: 'ftp://nope' }] } }),
   // every other Istio kind: each one is validated (Istio's CRD schema) and gets status when refused
   o({ apiVersion: 'networking.istio.io/v1', kind: 'Gateway', metadata: { name: 'bad-gw', namespace: 'default' }, spec: { servers: [{ port: { number: 80, name: 'http', protocol: 'HTTP' }, hosts: 'x' }] } }),

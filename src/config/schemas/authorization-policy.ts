@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { envelope } from './meta.js';
-import { policyTargetReference, status, stringList, workloadSelector, istioEnum } from './common.js';
+import { istioEnum, oneOnlyTarget, policyTargetFields, status, stringList } from './common.js';
 
 // security.istio.io AuthorizationPolicy (v1 and v1beta1 share this schema), with the CRD's CEL rules.
 // Field semantics: proto/security/v1beta1/authorization_policy.proto.
@@ -80,17 +80,12 @@ export const extensionProvider = z.strictObject({ name: z.string().optional() })
 
 export const authorizationPolicySpec = z
   .strictObject({
-    selector: workloadSelector.optional(),
-    targetRef: policyTargetReference.optional(),
-    targetRefs: z.array(policyTargetReference).max(16, 'must have at most 16 items').optional(),
+    ...policyTargetFields,
     rules: z.array(rule).max(512, 'must have at most 512 items').optional(),
     action: authorizationAction.optional(),
     provider: extensionProvider.optional(),
   })
-  .superRefine((spec, ctx) => {
-    const n = [spec.selector, spec.targetRef, spec.targetRefs].filter((v) => v !== undefined).length;
-    if (n > 1) ctx.addIssue({ code: 'custom', message: 'only one of targetRefs or selector can be set' });
-  });
+  .superRefine(oneOnlyTarget);
 export type AuthorizationPolicySpec = z.infer<typeof authorizationPolicySpec>;
 
 export const authorizationPolicy = envelope('AuthorizationPolicy', {

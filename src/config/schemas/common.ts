@@ -169,6 +169,22 @@ export const policyTargetReference = z.strictObject({
 });
 export type PolicyTargetReference = z.infer<typeof policyTargetReference>;
 
+/**
+ * How a policy (AuthorizationPolicy, RequestAuthentication, Telemetry…) picks its workloads: a selector, or
+ * Gateway-API-style target references, never both (the CRD's CEL rule, oneOnlyTarget).
+ */
+export const policyTargetFields = {
+  selector: workloadSelector.optional(),
+  targetRef: policyTargetReference.optional(),
+  targetRefs: z.array(policyTargetReference).max(16, 'must have at most 16 items').optional(),
+};
+
+/** CEL: `(has(self.selector) ? 1 : 0) + (has(self.targetRef) ? 1 : 0) + (has(self.targetRefs) ? 1 : 0) <= 1` */
+export function oneOnlyTarget(spec: { selector?: unknown; targetRef?: unknown; targetRefs?: unknown }, ctx: z.RefinementCtx): void {
+  const n = [spec.selector, spec.targetRef, spec.targetRefs].filter((v) => v !== undefined).length;
+  if (n > 1) ctx.addIssue({ code: 'custom', message: 'only one of targetRefs or selector can be set' });
+}
+
 /** `status` is written by controllers, never validated. */
 export const status = z.looseObject({}).optional();
 

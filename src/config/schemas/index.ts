@@ -5,11 +5,12 @@ import { destinationRule } from './destination-rule.js';
 import { gateway } from './gateway.js';
 import { peerAuthentication } from './peer-authentication.js';
 import { authorizationPolicy } from './authorization-policy.js';
+import { telemetry } from './telemetry.js';
 import { requestAuthentication } from './request-authentication.js';
 import { service, endpointSlice, pod, namespace } from './kubernetes.js';
 import { serviceEntry, workloadEntry, workloadGroup } from './service-entry.js';
 import { sidecar } from './sidecar.js';
-import { envoyFilter, proxyConfig, telemetry, trafficExtension, wasmPlugin } from './validated-only.js';
+import { envoyFilter, proxyConfig, trafficExtension, wasmPlugin } from './validated-only.js';
 
 export const SCHEMAS = {
   VirtualService: virtualService,
@@ -42,6 +43,7 @@ export type { DestinationRule } from './destination-rule.js';
 export type { Gateway } from './gateway.js';
 export type { PeerAuthentication } from './peer-authentication.js';
 export type { AuthorizationPolicy } from './authorization-policy.js';
+export type { Telemetry } from './telemetry.js';
 export type { RequestAuthentication } from './request-authentication.js';
 export type { Service, EndpointSlice, Pod, Namespace } from './kubernetes.js';
 export type { ServiceEntry, WorkloadEntry, WorkloadGroup } from './service-entry.js';

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { envelope } from './meta.js';
-import { durationMin1ms, istioEnum, policyTargetReference, status, workloadSelector } from './common.js';
+import { durationMin1ms, istioEnum, oneOnlyTarget, policyTargetFields, status } from './common.js';
 
 // security.istio.io RequestAuthentication (v1 and v1beta1 share this schema), with the CRD's CEL rules.
 // Field semantics: proto/security/v1beta1/request_authentication.proto (and crd-all.gen.yaml, which adds
@@ -62,15 +62,10 @@ export type JWTRule = z.infer<typeof jwtRule>;
 
 export const requestAuthenticationSpec = z
   .strictObject({
-    selector: workloadSelector.optional(),
-    targetRef: policyTargetReference.optional(),
-    targetRefs: z.array(policyTargetReference).max(16, 'must have at most 16 items').optional(),
+    ...policyTargetFields,
     jwtRules: z.array(jwtRule).max(4096, 'must have at most 4096 items').optional(),
   })
-  .superRefine((spec, ctx) => {
-    const n = [spec.selector, spec.targetRef, spec.targetRefs].filter((v) => v !== undefined).length;
-    if (n > 1) ctx.addIssue({ code: 'custom', message: 'only one of targetRefs or selector can be set' });
-  });
+  .superRefine(oneOnlyTarget);
 export type RequestAuthenticationSpec = z.infer<typeof requestAuthenticationSpec>;
 
 export const requestAuthentication = envelope('RequestAuthentication', {

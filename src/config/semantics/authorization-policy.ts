@@ -1,20 +1,11 @@
 import type { Problem } from '../origin.js';
-import type { PolicyTargetReference } from '../schemas/common.js';
 import type { AuthorizationPolicy, Condition, Operation, Source } from '../schemas/authorization-policy.js';
-import { Problems, at, checkWorkloadSelector, ipOrCidrError } from './util.js';
+import { Problems, at, checkTargetRef, checkWorkloadSelector, ipOrCidrError } from './util.js';
 
 // AuthorizationPolicy rules of istiod's validating webhook (ValidateAuthorizationPolicy and
 // pkg/config/security), with messages that say why.
 
 const DRY_RUN_ANNOTATION = 'istio.io/dry-run';
-
-/** Kinds a policy may target: [group, kind] (the core group is ''). */
-const TARGET_KINDS: ReadonlyArray<readonly [string, string]> = [
-  ['', 'Service'],
-  ['networking.istio.io', 'ServiceEntry'],
-  ['gateway.networking.k8s.io', 'Gateway'],
-  ['gateway.networking.k8s.io', 'GatewayClass'],
-];
 
 const MATCH_ONE_TEMPLATE = '{*}';
 const MATCH_ANY_TEMPLATE = '{**}';
@@ -81,15 +72,6 @@ export function checkAuthorizationPolicy(ap: AuthorizationPolicy): Problem[] {
     (rule.when ?? []).forEach((c, j) => checkCondition(out, at(at(rp, 'when'), j), c));
   });
   return out.list;
-}
-
-export function checkTargetRef(out: Problems, path: string, ref: PolicyTargetReference): void {
-  if (!ref.name) out.add(at(path, 'name'), 'targetRef name must be set');
-  if (ref.namespace) out.add(at(path, 'namespace'), 'targetRef namespace must not be set; cross namespace referencing is not supported');
-  const group = ref.group ?? '';
-  if (!TARGET_KINDS.some(([g, k]) => g === group && k === ref.kind)) {
-    out.add(path, `targetRef must be to one of ${TARGET_KINDS.map(([g, k]) => `${g || 'core'}/${k}`).join(', ')} but was ${group}/${ref.kind}`);
-  }
 }
 
 const nonEmpty = (v: readonly string[] | undefined) => (v ?? []).length > 0;

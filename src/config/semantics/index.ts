@@ -5,6 +5,7 @@ import { checkAuthorizationPolicy } from './authorization-policy.js';
 import { checkDestinationRule } from './destination-rule.js';
 import { checkGateway } from './gateway.js';
 import { checkPeerAuthentication } from './peer-authentication.js';
+import { checkTelemetry } from './telemetry.js';
 import { checkRequestAuthentication } from './request-authentication.js';
 import { checkVirtualService } from './virtual-service.js';
 import { checkEnvoyFilter, checkProxyConfig, checkTrafficExtension, checkWasmPlugin } from './extensions.js';
@@ -23,6 +24,7 @@ export const SEMANTIC_CHECKS: { [K in Kind]?: (obj: KindMap[K]) => Problem[] } =
   Gateway: checkGateway,
   PeerAuthentication: checkPeerAuthentication,
   AuthorizationPolicy: checkAuthorizationPolicy,
+  Telemetry: checkTelemetry,
   RequestAuthentication: checkRequestAuthentication,
   ServiceEntry: checkServiceEntry,
   WorkloadEntry: checkWorkloadEntry,

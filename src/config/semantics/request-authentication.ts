@@ -1,8 +1,7 @@
 import crypto from 'node:crypto';
 import type { Problem } from '../origin.js';
 import type { JWTRule, RequestAuthentication } from '../schemas/request-authentication.js';
-import { checkTargetRef } from './authorization-policy.js';
-import { HEADER_NAME, Problems, at, checkWorkloadSelector } from './util.js';
+import { HEADER_NAME, Problems, at, checkTargetRef, checkWorkloadSelector } from './util.js';
 
 // RequestAuthentication rules of istiod's validating webhook (ValidateRequestAuthentication, validateJwtRule
 // and security.ParseJwksURI). Empty strings in lists, the header pattern, jwks-xor-jwksUri and the URL

@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 import type { Problem } from '../origin.js';
-import { parseDuration } from '../schemas/common.js';
+import { parseDuration, type PolicyTargetReference } from '../schemas/common.js';
 import { re2SyntaxError } from '../../regex/re2.js';
 
 // Helpers shared by the per-kind semantic rules. The rules follow istiod's validating webhook
@@ -290,4 +290,23 @@ export function checkExportTo(
     out.add(path, 'cannot have both public (*) and non-public exportTo values for a resource');
   }
   if (seen.has('~') && exportTo.length > 1) out.add(path, 'cannot export service entry to no one (~) and someone');
+}
+
+// --- policy target references (istiod validatePolicyTargetReference) -----------------------------------------
+
+/** Kinds a policy (AuthorizationPolicy, Telemetry…) may target: [group, kind] (the core group is ''). */
+const TARGET_KINDS: ReadonlyArray<readonly [string, string]> = [
+  ['', 'Service'],
+  ['networking.istio.io', 'ServiceEntry'],
+  ['gateway.networking.k8s.io', 'Gateway'],
+  ['gateway.networking.k8s.io', 'GatewayClass'],
+];
+
+export function checkTargetRef(out: Problems, path: string, ref: PolicyTargetReference): void {
+  if (!ref.name) out.add(at(path, 'name'), 'targetRef name must be set');
+  if (ref.namespace) out.add(at(path, 'namespace'), 'targetRef namespace must not be set; cross namespace referencing is not supported');
+  const group = ref.group ?? '';
+  if (!TARGET_KINDS.some(([g, k]) => g === group && k === ref.kind)) {
+    out.add(path, `targetRef must be to one of ${TARGET_KINDS.map(([g, k]) => `${g || 'core'}/${k}`).join(', ')} but was ${group}/${ref.kind}`);
+  }
 }

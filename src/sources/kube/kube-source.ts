@@ -19,6 +19,9 @@ import type { LabelSelector } from '../../config/labels.js';
 import { namespaceSelected } from './selectors.js';
 import { StatusWriter } from './status.js';
 
+/** istiod's `type` label of pilot_k8s_reg_events for the registry kinds it watches */
+const REGISTRY_EVENT_TYPE: Partial<Record<Kind, string>> = { Service: 'Services', EndpointSlice: 'EndpointSlice', Pod: 'Pods', Namespace: 'Namespaces' };
+
 export interface KubeSourceOptions {
   readonly kc: KubeConfig;
   readonly store: ConfigStore;
@@ -74,9 +77,18 @@ export class KubeSource {
         ...(opts.backoff ? { backoff: opts.backoff } : {}),
         ...(opts.notServedRetryMs ? { notServedRetryMs: opts.notServedRetryMs } : {}),
       });
-      inf.on('add', (o) => this.onObject(kind, o));
-      inf.on('update', (o) => this.onObject(kind, o));
-      inf.on('delete', (o) => this.onDelete(kind, o));
+      inf.on('add', (o) => {
+        this.countEvent(kind, 'add');
+        this.onObject(kind, o);
+      });
+      inf.on('update', (o) => {
+        this.countEvent(kind, 'update');
+        this.onObject(kind, o);
+      });
+      inf.on('delete', (o) => {
+        this.countEvent(kind, 'delete');
+        this.onDelete(kind, o);
+      });
       inf.on('state', (s) => this.onState(kind, s));
       this.informers.set(kind, inf);
       opts.metrics?.kubeInformerSynced.set({ kind }, 0);
@@ -137,6 +149,14 @@ export class KubeSource {
 
   private keyOf(kind: Kind, o: KubeObject): string {
     return objectKey(kind, kind === 'Namespace' ? undefined : (o.metadata.namespace ?? 'default'), o.metadata.name);
+  }
+
+  /** istiod's pilot_k8s_cfg_events (Istio kinds) and pilot_k8s_reg_events (registry kinds, istiod's type names). */
+  private countEvent(kind: Kind, event: 'add' | 'update' | 'delete'): void {
+    const metrics = this.sink.metrics;
+    if (!metrics) return;
+    if (ISTIO_KINDS.includes(kind)) metrics.k8sConfigEvents.inc({ type: kind, event });
+    else metrics.k8sRegistryEvents.inc({ type: REGISTRY_EVENT_TYPE[kind] ?? kind, event });
   }
 
   private onObject(kind: Kind, o: KubeObject): void {

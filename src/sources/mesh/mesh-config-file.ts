@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import { DEFAULT_MESH_CONFIG, parseMeshConfig, type MeshConfig, type MeshConfigFile } from '../../config/mesh-config.js';
 import type { Logger } from '../../telemetry/log.js';
+import type { MeshTelemetry } from '../../model/telemetry.js';
 
 // The mesh config file (`--mesh-config`, the `mesh` key of ConfigMap `istio` mounted into the pod), read at
 // start and followed afterwards, as istiod follows its mesh config: a valid edit is pushed to every proxy, a
@@ -23,6 +24,7 @@ export interface MeshFlags {
 /** The mesh model's view of a mesh config file (an empty one: the flags and defaults alone). */
 export function meshFromFile(file: MeshConfigFile, flags: MeshFlags): MeshConfig {
   const mode = file.outboundTrafficPolicy?.mode;
+  const telemetry = meshTelemetryFromFile(file);
   return {
     domainSuffix: flags.domainSuffix,
     trustDomain: flags.trustDomain ?? file.trustDomain ?? DEFAULT_MESH_CONFIG.trustDomain,
@@ -30,6 +32,22 @@ export function meshFromFile(file: MeshConfigFile, flags: MeshFlags): MeshConfig
     ...(mode ? { outboundTrafficPolicy: mode } : {}),
     ...(file.trustDomainAliases?.length ? { trustDomainAliases: file.trustDomainAliases } : {}),
     ...(file.extensionProviders?.length ? { extensionProviders: file.extensionProviders } : {}),
+    ...(Object.keys(telemetry).length ? { telemetry } : {}),
+  };
+}
+
+/** The observability fields of the file, as the model reads them (model/telemetry.ts MeshTelemetry). */
+export function meshTelemetryFromFile(file: MeshConfigFile): MeshTelemetry {
+  const tracing = file.defaultConfig?.tracing;
+  return {
+    ...(file.accessLogFile ? { accessLogFile: file.accessLogFile } : {}),
+    ...(file.accessLogFormat ? { accessLogFormat: file.accessLogFormat } : {}),
+    ...(file.accessLogEncoding ? { accessLogEncoding: file.accessLogEncoding } : {}),
+    ...(file.enableTracing !== undefined ? { enableTracing: file.enableTracing } : {}),
+    ...(file.enableEnvoyAccessLogService ? { enableEnvoyAccessLogService: true } : {}),
+    ...(file.disableEnvoyListenerLog ? { disableEnvoyListenerLog: true } : {}),
+    ...(file.defaultProviders ? { defaultProviders: file.defaultProviders } : {}),
+    ...(tracing ? { proxyTracing: tracing } : {}),
   };
 }
 

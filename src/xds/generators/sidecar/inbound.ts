@@ -18,6 +18,7 @@ import {
 import { wildcardFor } from './bind.js';
 import { isGrpc, isHttp2, listenerProtocol, type ListenerProtocol } from './protocols.js';
 import { inboundServicePorts } from './scope.js';
+import { SidecarTelemetry, type HcmTelemetry } from './telemetry.js';
 import type { J } from '../../../envoy/json.js';
 
 // `virtualInbound` 0.0.0.0:15006 (istiod listener_inbound.go): iptables sends every inbound connection here;
@@ -137,7 +138,21 @@ function inboundRouteConfig(cc: ChainConfig): J {
   };
 }
 
-function buildChain(cc: ChainConfig, opt: ChainOption, sec: SidecarInboundSecurity): J {
+/** The observability pieces every inbound chain carries (telemetry.ts), computed once per listener. */
+export interface InboundObservability {
+  readonly statsFilters: readonly J[];
+  readonly tcpAccessLog: readonly J[];
+  readonly hcm?: HcmTelemetry;
+}
+
+/** Without a snapshot (layout tests): the default istio.stats filter, no access logs, no tracing. */
+const DEFAULT_OBSERVABILITY: InboundObservability = { statsFilters: [istioStatsFilter('inbound')], tcpAccessLog: [] };
+
+function inboundObservability(t: SidecarTelemetry): InboundObservability {
+  return { statsFilters: t.statsFilters('inbound'), tcpAccessLog: t.accessLogs('inbound', 'tcp'), hcm: t.hcm('inbound') };
+}
+
+function buildChain(cc: ChainConfig, opt: ChainOption, sec: SidecarInboundSecurity, obs: InboundObservability): J {
   const match: J = {};
   if (opt.alpns) match.application_protocols = [...opt.alpns];
   match.transport_protocol = opt.transport;
@@ -149,12 +164,13 @@ function buildChain(cc: ChainConfig, opt: ChainOption, sec: SidecarInboundSecuri
         statPrefix: statPrefix(cc),
         cls: 'inbound',
         routeConfig: inboundRouteConfig(cc),
-        httpFilters: sidecarHttpFilters({ cls: 'inbound', grpc: isGrpc(cc.protocol), grpcWeb: cc.protocol === 'GRPC-Web', securityFilters: sec.httpFilters }),
+        httpFilters: sidecarHttpFilters({ cls: 'inbound', grpc: isGrpc(cc.protocol), grpcWeb: cc.protocol === 'GRPC-Web', securityFilters: sec.httpFilters, statsFilters: obs.statsFilters }),
         http2: isHttp2(cc.protocol),
+        ...(obs.hcm ? { accessLog: obs.hcm.accessLog, requestIdExtension: obs.hcm.requestIdExtension, ...(obs.hcm.tracing ? { tracing: obs.hcm.tracing } : {}) } : {}),
       }),
     ];
   } else {
-    filters = [...sec.networkFilters, istioStatsFilter('inbound'), tcpProxyFilter(cc.clusterName, cc.clusterName)];
+    filters = [...sec.networkFilters, ...obs.statsFilters, tcpProxyFilter(cc.clusterName, cc.clusterName, obs.tcpAccessLog)];
   }
   const chain: J = { filter_chain_match: match, filters };
   if (opt.mtls && sec.transportSocket) chain.transport_socket = sec.transportSocket;
@@ -162,10 +178,10 @@ function buildChain(cc: ChainConfig, opt: ChainOption, sec: SidecarInboundSecuri
   return chain;
 }
 
-function blackholeChain(): J {
+function blackholeChain(obs: InboundObservability): J {
   return {
     filter_chain_match: { destination_port: { value: INBOUND_PORT } },
-    filters: [istioStatsFilter('inbound'), tcpProxyFilter(BLACKHOLE_CLUSTER, BLACKHOLE_CLUSTER)],
+    filters: [...obs.statsFilters, tcpProxyFilter(BLACKHOLE_CLUSTER, BLACKHOLE_CLUSTER)],
     name: 'virtualInbound-blackhole',
   };
 }
@@ -208,15 +224,18 @@ export function inboundPortChains(
   port: { readonly targetPort: number; readonly servicePort: number; readonly protocol: Protocol; readonly hostname: string },
   sec: SidecarInboundSecurity,
   bind = '0.0.0.0',
+  obs: InboundObservability = DEFAULT_OBSERVABILITY,
 ): J[] {
   const lp = listenerProtocol(port.protocol);
   if (lp === 'NONE') return [];
   const cc: ChainConfig = { ...port, bind, clusterName: inboundClusterName(port.targetPort), passthrough: false };
-  return chainOptions(lp, sec).map((opt) => buildChain(cc, opt, sec));
+  return chainOptions(lp, sec).map((opt) => buildChain(cc, opt, sec, obs));
 }
 
 export function buildVirtualInboundListener(ctx: PushContext, proxy: Proxy): J {
-  const chains: J[] = [blackholeChain()];
+  const t = new SidecarTelemetry(ctx, proxy);
+  const obs = inboundObservability(t);
+  const chains: J[] = [blackholeChain(obs)];
   const bind = wildcardFor(proxy);
   const passthrough: ChainConfig = {
     bind,
@@ -224,10 +243,10 @@ export function buildVirtualInboundListener(ctx: PushContext, proxy: Proxy): J {
   };
   // the passthrough chains take the workload's port-independent mode (port 0)
   const passthroughSecurity = sidecarInboundSecurity(ctx, proxy, 0);
-  for (const opt of chainOptions('AUTO', passthroughSecurity)) chains.push(buildChain(passthrough, opt, passthroughSecurity));
+  for (const opt of chainOptions('AUTO', passthroughSecurity)) chains.push(buildChain(passthrough, opt, passthroughSecurity, obs));
   for (const ip of inboundServicePorts(ctx, proxy)) {
     const port = { targetPort: ip.targetPort, servicePort: ip.port.port, protocol: ip.port.protocol, hostname: ip.service.hostname };
-    chains.push(...inboundPortChains(port, sidecarInboundSecurity(ctx, proxy, ip.targetPort), bind));
+    chains.push(...inboundPortChains(port, sidecarInboundSecurity(ctx, proxy, ip.targetPort), bind, obs));
   }
   const listener: J = {
     name: VIRTUAL_INBOUND,
@@ -240,5 +259,7 @@ export function buildVirtualInboundListener(ctx: PushContext, proxy: Proxy): J {
   listener.filter_chains = chains;
   listener.listener_filters = inboundListenerFilters(chains);
   listener.listener_filters_timeout = ZERO_DURATION;
+  const listenerLogs = t.accessLogs('inbound', 'listener');
+  if (listenerLogs.length) listener.access_log = listenerLogs;
   return listener;
 }

@@ -4,13 +4,7 @@ import { TYPE, type TypeUrl } from '../../resource-types.js';
 import type { Generator, ResourceScope } from '../generator.js';
 import { buildSidecarCluster, inboundClusterNames, isInboundClusterName, outboundClusterNames, sidecarClusterNames } from './cds.js';
 import { buildSidecarLoadAssignment } from './eds.js';
-import {
-  buildSidecarListener,
-  isInboundListenerName,
-  sidecarInboundListenerNames,
-  sidecarListenerNames,
-  sidecarOutboundListenerNames,
-} from './lds.js';
+import { buildSidecarListener, sidecarListenerNames } from './lds.js';
 import { buildSidecarRouteConfiguration } from './rds.js';
 import { sidecarClassKey, sidecarView } from './scope.js';
 import { forStockEnvoy } from './stock-envoy.js';
@@ -19,9 +13,13 @@ import { forStockEnvoy } from './stock-envoy.js';
 // GENERATOR=grpc): Istio's data-plane contract. Envoy subscribes to CDS and LDS by wildcard and to
 // EDS/RDS by the names those resources reference; see cds.ts, eds.ts, lds.ts, rds.ts.
 //
-// Scopes (generator.ts): the workload's own inbound clusters (`inbound|PORT||`) and virtualInbound are
+// Scopes (generator.ts): the workload's own inbound clusters (`inbound|PORT||`) and every listener are
 // class-scoped; everything else — outbound clusters, the three fixed clusters, every load assignment and
-// route configuration, virtualOutbound and the outbound listeners — is view-scoped.
+// route configuration — is view-scoped. Outbound listeners carry what istiod writes per workload into each
+// HCM and tcp_proxy (sidecar/telemetry.ts): Istio's span tags (canonical service and revision, mesh and
+// cluster id) when tracing is on — istiod's default — and the access logs, tracer and metrics of the
+// Telemetry objects selecting the workload; a view would have to hold all of them, splitting it per
+// workload for every type, so the listeners are per class instead.
 
 export const sidecarGenerator: Generator = {
   name: 'sidecar',
@@ -29,7 +27,7 @@ export const sidecarGenerator: Generator = {
   view: sidecarView,
   scopeOf(type: TypeUrl, name: string): ResourceScope {
     if (type === TYPE.CDS) return isInboundClusterName(name) ? 'class' : 'view';
-    if (type === TYPE.LDS) return isInboundListenerName(name) ? 'class' : 'view';
+    if (type === TYPE.LDS) return 'class';
     return 'view';
   },
   wildcardNames(type: TypeUrl, ctx: PushContext, proxy: Proxy, scope?: ResourceScope): string[] {
@@ -38,8 +36,7 @@ export const sidecarGenerator: Generator = {
       return scope === 'class' ? inboundClusterNames(ctx, proxy) : sidecarClusterNames(ctx, proxy);
     }
     if (type === TYPE.LDS) {
-      if (scope === 'view') return sidecarOutboundListenerNames(ctx, proxy);
-      return scope === 'class' ? sidecarInboundListenerNames(proxy) : sidecarListenerNames(ctx, proxy);
+      return scope === 'view' ? [] : sidecarListenerNames(ctx, proxy);
     }
     return [];
   },

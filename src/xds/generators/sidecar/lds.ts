@@ -18,21 +18,6 @@ export function sidecarListenerNames(ctx: PushContext, proxy: Proxy): string[] {
   return [VIRTUAL_OUTBOUND, VIRTUAL_INBOUND, ...outboundListenerNames(ctx, proxy)];
 }
 
-/** The listeners the proxy consumes through: virtualOutbound (when traffic is captured) and the outbound ones. */
-export function sidecarOutboundListenerNames(ctx: PushContext, proxy: Proxy): string[] {
-  if (proxy.interceptionMode === 'NONE') return outboundListenerNames(ctx, proxy);
-  return [VIRTUAL_OUTBOUND, ...outboundListenerNames(ctx, proxy)];
-}
-
-/** The listener the workload serves through: virtualInbound (none without traffic capture). */
-export function sidecarInboundListenerNames(proxy: Proxy): string[] {
-  return proxy.interceptionMode === 'NONE' ? [] : [VIRTUAL_INBOUND];
-}
-
-export function isInboundListenerName(name: string): boolean {
-  return name === VIRTUAL_INBOUND;
-}
-
 export function buildSidecarListener(ctx: PushContext, proxy: Proxy, name: string): object | undefined {
   const captured = proxy.interceptionMode !== 'NONE';
   if (name === VIRTUAL_OUTBOUND) return captured ? buildVirtualOutboundListener(ctx, proxy) : undefined;

@@ -7,7 +7,6 @@ import { ZERO_DURATION } from '../../../envoy/duration.js';
 import {
   httpConnectionManager,
   httpInspectorListenerFilter,
-  istioStatsFilter,
   sidecarHttpFilters,
   tcpProxyFilter,
   tlsInspectorListenerFilter,
@@ -17,6 +16,7 @@ import { destinationCluster, virtualServiceMetadata } from './http-routes.js';
 import { localhostFor, wildcardFor } from './bind.js';
 import { isGrpc, isHttp2, listenerProtocol } from './protocols.js';
 import { outboundServices } from './scope.js';
+import { SidecarTelemetry } from './telemetry.js';
 import { outboundTrafficPolicyFor } from '../../../model/sidecar-scope.js';
 import type { J } from '../../../envoy/json.js';
 
@@ -49,27 +49,36 @@ function egressCluster(ctx: PushContext, proxy: Proxy): string {
   return outboundTrafficPolicyFor(ctx, proxy) === 'REGISTRY_ONLY' ? BLACKHOLE_CLUSTER : PASSTHROUGH_CLUSTER;
 }
 
+/** [istio.stats…, tcp_proxy with its access loggers] of an outbound chain (istiod buildOutboundNetworkFilters). */
+function outboundTcpFilters(t: SidecarTelemetry, statPrefix: string, dest: string | readonly { name: string; weight: number }[]): J[] {
+  return [...t.statsFilters('outbound'), tcpProxyFilter(statPrefix, dest, t.accessLogs('outbound', 'tcp'))];
+}
+
 /** The chain that takes whatever no other chain of an outbound listener matched (istiod PassthroughFilterChain). */
-export function passthroughFilterChain(ctx: PushContext, proxy: Proxy): J {
+export function passthroughFilterChain(ctx: PushContext, proxy: Proxy, t: SidecarTelemetry): J {
   const cluster = egressCluster(ctx, proxy);
-  return { filter_chain_match: {}, filters: [istioStatsFilter('outbound'), tcpProxyFilter(cluster, cluster)], name: 'PassthroughFilterChain' };
+  return { filter_chain_match: {}, filters: outboundTcpFilters(t, cluster, cluster), name: 'PassthroughFilterChain' };
 }
 
 export function buildVirtualOutboundListener(ctx: PushContext, proxy: Proxy): J {
   const cluster = egressCluster(ctx, proxy);
+  const t = new SidecarTelemetry(ctx, proxy);
+  const listenerLogs = t.accessLogs('outbound', 'listener');
   return {
     name: VIRTUAL_OUTBOUND,
     address: { socket_address: { address: wildcardFor(proxy), port_value: OUTBOUND_PORT } },
     filter_chains: [
       {
         filter_chain_match: { destination_port: { value: OUTBOUND_PORT } },
-        filters: [istioStatsFilter('outbound'), tcpProxyFilter(BLACKHOLE_CLUSTER, BLACKHOLE_CLUSTER)],
+        // loops are cut without an access log entry (istiod blackholeFilterChain)
+        filters: [...t.statsFilters('outbound'), tcpProxyFilter(BLACKHOLE_CLUSTER, BLACKHOLE_CLUSTER)],
         name: 'virtualOutbound-blackhole',
       },
-      { filters: [istioStatsFilter('outbound'), tcpProxyFilter(cluster, cluster)], name: 'virtualOutbound-catchall-tcp' },
+      { filters: outboundTcpFilters(t, cluster, cluster), name: 'virtualOutbound-catchall-tcp' },
     ],
     use_original_dst: { value: true },
     traffic_direction: 'OUTBOUND',
+    ...(listenerLogs.length ? { access_log: listenerLogs } : {}),
   };
 }
 
@@ -114,15 +123,14 @@ function l4MatchApplies(m: L4MatchAttributes | TLSMatchAttributes, ctx: PushCont
 }
 
 /** [istio.stats, tcp_proxy] to the route's destination(s) (istiod buildOutboundNetworkFilters). */
-function networkFiltersFor(ctx: PushContext, vs: IndexedVirtualService, routes: readonly RouteDestination[], port: number): J[] | undefined {
+function networkFiltersFor(ctx: PushContext, t: SidecarTelemetry, vs: IndexedVirtualService, routes: readonly RouteDestination[], port: number): J[] | undefined {
   const dests = routes
     .map((r) => ({ name: destinationCluster(ctx, vs.namespace, r.destination, port), weight: r.weight ?? 0 }))
     .filter((d, _i, all) => all.length === 1 || d.weight > 0);
   if (dests.length === 0) return undefined;
-  const tcp = dests.length === 1
-    ? tcpProxyFilter(dests[0]!.name, dests[0]!.name)
-    : tcpProxyFilter(`${vs.config.metadata.name}.${vs.namespace}`, dests);
-  return [istioStatsFilter('outbound'), tcp];
+  return dests.length === 1
+    ? outboundTcpFilters(t, dests[0]!.name, dests[0]!.name)
+    : outboundTcpFilters(t, `${vs.config.metadata.name}.${vs.namespace}`, dests);
 }
 
 function chain(filters: J[], match: J | undefined, vs?: IndexedVirtualService): J {
@@ -132,7 +140,7 @@ function chain(filters: J[], match: J | undefined, vs?: IndexedVirtualService): 
 }
 
 /** The TCP-family chains of one service port (istiod buildSidecarOutboundTCPTLSFilterChainOpts). */
-function tcpChainsFor(ctx: PushContext, proxy: Proxy, service: MeshService, sp: ServicePort): J[] {
+function tcpChainsFor(ctx: PushContext, proxy: Proxy, t: SidecarTelemetry, service: MeshService, sp: ServicePort): J[] {
   const out: J[] = [];
   const vs = ctx.virtualServiceFor(proxy.namespace, service.hostname);
   const port = sp.port;
@@ -144,7 +152,7 @@ function tcpChainsFor(ctx: PushContext, proxy: Proxy, service: MeshService, sp: 
         const key = JSON.stringify([m.sniHosts, m.destinationSubnets ?? []]);
         if (handled.has(key)) continue;
         handled.add(key);
-        const filters = networkFiltersFor(ctx, vs, tls.route ?? [], port);
+        const filters = networkFiltersFor(ctx, t, vs, tls.route ?? [], port);
         if (!filters) continue;
         const match: J = {};
         // `*` means any SNI: no server_names condition (istiod)
@@ -158,7 +166,7 @@ function tcpChainsFor(ctx: PushContext, proxy: Proxy, service: MeshService, sp: 
   let defaultAdded = false;
   if (vs) {
     tcpLoop: for (const tcp of vs.config.spec.tcp ?? []) {
-      const filters = networkFiltersFor(ctx, vs, tcp.route ?? [], port);
+      const filters = networkFiltersFor(ctx, t, vs, tcp.route ?? [], port);
       if (!tcp.match || tcp.match.length === 0) {
         if (filters) out.push(chain(filters, undefined, vs));
         defaultAdded = true;
@@ -183,7 +191,7 @@ function tcpChainsFor(ctx: PushContext, proxy: Proxy, service: MeshService, sp: 
     // istiod buildSidecarOutboundTLSFilterChainOpts: a TLS/HTTPS port without a VIP shares the wildcard
     // listener with every such host, so its chain matches the host as SNI (ServiceEntry hosts, headless)
     const bySni = (sp.protocol === 'TLS' || sp.protocol === 'HTTPS') && (!service.clusterIP || service.clusterIP === 'None');
-    out.push(chain([istioStatsFilter('outbound'), tcpProxyFilter(cluster, cluster)], bySni ? { server_names: [service.hostname] } : undefined));
+    out.push(chain(outboundTcpFilters(t, cluster, cluster), bySni ? { server_names: [service.hostname] } : undefined));
   }
   return out;
 }
@@ -225,7 +233,8 @@ const isHttpProtocol = (p: Protocol) => listenerProtocol(p) === 'HTTP';
  *   over plain HTTP replaces it, HTTP/AUTO over a sniffed listener adds nothing (its virtual host is in the
  *   shared RDS); Mongo/MySQL never share with another protocol.
  */
-function outboundEntries(ctx: PushContext, proxy: Proxy, onlyPort?: number, namesOnly = false): Map<string, OutboundEntry> {
+function outboundEntries(ctx: PushContext, proxy: Proxy, t: SidecarTelemetry | undefined, onlyPort?: number): Map<string, OutboundEntry> {
+  const namesOnly = t === undefined;
   const entries = new Map<string, OutboundEntry>();
   const wildcard = wildcardFor(proxy);
   const ownBind = proxy.interceptionMode === 'NONE' ? localhostFor(proxy) : undefined;
@@ -255,7 +264,7 @@ function outboundEntries(ctx: PushContext, proxy: Proxy, onlyPort?: number, name
       };
       // an HTTP chain that must share its port with TCP chains makes the listener a sniffed one
       const protocol: Protocol = lp === 'AUTO' || (http?.sniffed ?? false) ? 'UNSUPPORTED' : sp.protocol;
-      const tcpChains = lp === 'HTTP' ? [] : tcpChainsFor(ctx, proxy, service, sp);
+      const tcpChains = lp === 'HTTP' || !t ? [] : tcpChainsFor(ctx, proxy, t, service, sp);
       if (!cur || (lp === 'AUTO' && isHttpProtocol(cur.protocol))) {
         entries.set(name, { bind, port: sp.port, protocol, tcpChains: [], ...(http ? { http } : {}) });
         mergeTcpChains(entries.get(name)!, tcpChains);
@@ -269,16 +278,20 @@ function outboundEntries(ctx: PushContext, proxy: Proxy, onlyPort?: number, name
   return entries;
 }
 
-function renderOutbound(ctx: PushContext, proxy: Proxy, e: OutboundEntry): J {
+function renderOutbound(ctx: PushContext, proxy: Proxy, t: SidecarTelemetry, e: OutboundEntry): J {
   const chains: J[] = [...e.tcpChains];
   const http = e.http;
   if (http) {
+    const observability = t.hcm('outbound');
     const hcm = httpConnectionManager({
       statPrefix: `outbound_${listenerName(e.bind, e.port)}`,
       cls: 'outbound',
       rdsName: http.rds,
-      httpFilters: sidecarHttpFilters({ cls: 'outbound', grpc: http.grpc, grpcWeb: http.grpcWeb }),
+      httpFilters: sidecarHttpFilters({ cls: 'outbound', grpc: http.grpc, grpcWeb: http.grpcWeb, statsFilters: t.statsFilters('outbound') }),
       http2: http.http2,
+      accessLog: observability.accessLog,
+      ...(observability.tracing ? { tracing: observability.tracing } : {}),
+      requestIdExtension: observability.requestIdExtension,
     });
     chains.push(http.sniffed ? { filter_chain_match: httpChainMatch(http), filters: [hcm] } : { filters: [hcm] });
   }
@@ -291,7 +304,7 @@ function renderOutbound(ctx: PushContext, proxy: Proxy, e: OutboundEntry): J {
   const matchAllIdx = chains.findIndex((c) => !c.filter_chain_match || Object.keys(c.filter_chain_match as J).length === 0);
   let defaultChain: J | undefined;
   if (matchAllIdx >= 0 && chains.length > 1) defaultChain = chains.splice(matchAllIdx, 1)[0];
-  else if (matchAllIdx < 0) defaultChain = passthroughFilterChain(ctx, proxy);
+  else if (matchAllIdx < 0) defaultChain = passthroughFilterChain(ctx, proxy, t);
   listener.filter_chains = chains;
   if (defaultChain) listener.default_filter_chain = defaultChain;
   const needsSni = chains.some((c) => (c.filter_chain_match as J | undefined)?.server_names);
@@ -314,13 +327,14 @@ function renderOutbound(ctx: PushContext, proxy: Proxy, e: OutboundEntry): J {
 
 export function outboundListenerNames(ctx: PushContext, proxy: Proxy): string[] {
   // the names need no filter chains: skip building them (one VirtualService lookup per TCP port)
-  return [...outboundEntries(ctx, proxy, undefined, true).keys()];
+  return [...outboundEntries(ctx, proxy, undefined).keys()];
 }
 
 export function buildOutboundListener(ctx: PushContext, proxy: Proxy, name: string): J | undefined {
   const port = Number(name.slice(name.lastIndexOf('_') + 1));
   if (!Number.isInteger(port)) return undefined;
   // only the services on that port can contribute to the listener
-  const e = outboundEntries(ctx, proxy, port).get(name);
-  return e ? renderOutbound(ctx, proxy, e) : undefined;
+  const t = new SidecarTelemetry(ctx, proxy);
+  const e = outboundEntries(ctx, proxy, t, port).get(name);
+  return e ? renderOutbound(ctx, proxy, t, e) : undefined;
 }

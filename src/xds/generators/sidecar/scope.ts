@@ -1,5 +1,6 @@
 import { perSnapshot, type PushContext } from '../../../model/push-context.js';
 import type { Proxy } from '../../../model/proxy.js';
+import { telemetryClassFacts } from './telemetry.js';
 import { ipFamilyOf, proxyViewOf, type ProxyView } from '../../../model/proxy-view.js';
 import type { MeshService, ServicePort } from '../../../model/types.js';
 import { workloadTlsModeKey } from '../../../security/grpc.js';
@@ -154,6 +155,8 @@ export function sidecarView(ctx: PushContext, proxy: Proxy): ProxyView {
  * - the workload's tlsMode (from the pod when the node metadata lacks the label);
  * - the proxy's locality, only when some DestinationRule can make endpoints locality-dependent.
  * - whether the proxy is stock Envoy (no istio-proxy extensions in its listeners);
+ * - what the telemetry output reads (telemetry.ts telemetryClassFacts): span-tag values and the labels
+ *   Telemetry selectors use;
  * Not in it: pod name, IPs, service account, Istio version (no output differs by version today).
  */
 export function sidecarClassKey(ctx: PushContext, proxy: Proxy): string {
@@ -173,5 +176,6 @@ export function sidecarClassKey(ctx: PushContext, proxy: Proxy): string {
     inbound,
     tls: workloadTlsModeKey(ctx, proxy),
     ...(localityMatters(ctx) ? { locality: `${l.region}/${l.zone}/${l.subzone}` } : {}),
+    telemetry: telemetryClassFacts(ctx, proxy),
   });
 }
