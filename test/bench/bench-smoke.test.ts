@@ -85,12 +85,12 @@ test('bench/xds-load.ts with Envoy sidecars over Delta at 5 services × 4 sideca
   assert.equal(r.initialSync.streamsDroppedByMeshd, 0);
   assert.ok(isNumber(r.initialSync.eventLoopLagMaxMs) && isNumber(r.initialSync.workersCpuMs));
   for (const c of r.changes) assert.ok(isNumber(c.eventLoopLagMaxMs) && isNumber(c.workersCpuMs) && isNumber(c.p99Ms), `${c.name}: lag, workers' CPU, p99`);
-  // Two client Deployments are two proxy classes: replicas share encoded resources (the second replica
-  // of a class hits what the first built), and the cache holds nothing it did not build. Not asserted:
-  // built === entries, which holds only when the whole sync is served from one snapshot; on a busy machine
-  // proxies connect across snapshots and a resource built for a superseded one is dropped.
+  // The cache holds nothing it did not build. Not asserted: cache hits — replicas of a class that resolve
+  // against the same snapshot share the class's resolved set without a cache lookup (0 hits on an idle
+  // machine), while on a busy one they connect across snapshots and hit what the first built; nor
+  // built === entries, which holds only when the whole sync is served from one snapshot.
   const cache = r.initialSync.cache;
-  assert.ok(cache.built > 0 && cache.hits > 0 && cache.entries <= cache.built, `initial sync cache ${JSON.stringify(cache)}`);
+  assert.ok(cache.built > 0 && cache.entries <= cache.built, `initial sync cache ${JSON.stringify(cache)}`);
 
   assert.deepEqual(r.changes.map((c: any) => c.xdsType), ['RDS', 'EDS', 'CDS']);
   for (const c of r.changes) {
