@@ -12,7 +12,7 @@ import { exitWhenIdle, freePort, requirePythonGrpc, tempDir } from './harness/ut
 // xds_channel_credentials and certificates from `meshd agent`, against a grpc-js-xds XdsServer that meshd
 // configures with PeerAuthentication STRICT and an ALLOW policy for one principal.
 
-describe('C-core clients: STRICT mTLS and ALLOW/deny', { timeout: 100_000 }, () => {
+describe('C-core clients: STRICT mTLS and ALLOW/deny', { timeout: 180_000 }, () => {
   const tmp = tempDir('security-ccore');
   const caDir = path.join(tmp.dir, 'ca');
   const issuer = new TokenIssuer(tmp.dir);

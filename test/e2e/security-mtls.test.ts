@@ -30,7 +30,7 @@ const denyGoodbyeForClient = authz('deny-goodbye', {
   rules: [{ from: [{ source: { principals: ['cluster.local/ns/default/sa/client'] } }], to: [{ operation: { paths: ['/hello.Greeter/SayGoodbye'] } }] }],
 });
 
-describe('proxyless gRPC mTLS and authorization with meshd certificates', { timeout: 110_000 }, () => {
+describe('proxyless gRPC mTLS and authorization with meshd certificates', { timeout: 180_000 }, () => {
   const tmp = tempDir('security');
   const caDir = path.join(tmp.dir, 'ca');
   const configDir = path.join(tmp.dir, 'config');

@@ -15,7 +15,7 @@ import { exitWhenIdle, freePort, sleep, tempDir } from './harness/util.js';
 
 const TTL_S = 60;
 
-describe('mTLS across certificate renewals (60 s TTL)', { timeout: 115_000 }, () => {
+describe('mTLS across certificate renewals (60 s TTL)', { timeout: 180_000 }, () => {
   const tmp = tempDir('renewal');
   const caDir = path.join(tmp.dir, 'ca');
   const issuer = new TokenIssuer(tmp.dir);
