@@ -416,6 +416,35 @@ describe('what a change rebuilds (narrow dependencies)', () => {
     ].sort());
   });
 
+  it('a VirtualService edit rebuilds its route configuration once per view, not per class; every class of a view is served that one object', () => {
+    const client = (name: string): Obj => ({ apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: 'ns2' }, spec: { clusterIP: `10.96.2.${name.slice(-1)}`, selector: { app: name }, ports: [{ name: 'http', port: 5000 }] } });
+    const store = benchLikeStore([client('client-1'), client('client-2')]);
+    const built: string[] = [];
+    const resolver = new Resolver({ sidecar: recording(built) });
+    // two views (namespaces) × two classes each (own labels, as every Deployment has)
+    const proxies = [
+      proxy({ ns: 'ns1', pod: 'alpha-v1', ip: '10.1.1.2', labels: { app: 'alpha', version: 'v1' } }),
+      proxy({ ns: 'ns1', pod: 'beta-v1', ip: '10.1.1.6', labels: { app: 'beta', version: 'v1' } }),
+      proxy({ ns: 'ns2', pod: 'client-1', ip: '10.1.2.1', labels: { app: 'client-1' } }),
+      proxy({ ns: 'ns2', pod: 'client-2', ip: '10.1.2.2', labels: { app: 'client-2' } }),
+    ];
+    const syncAll = (version: string) => {
+      resolver.beginSnapshot(new PushContext(store, version));
+      return proxies.map((p) => resolveAll(resolver, p).get(TYPE.RDS)!);
+    };
+    syncAll('v1');
+    assert.equal(resolver.stats.classes, 4);
+    assert.equal(resolver.stats.views, 2);
+    built.length = 0;
+    store.upsert('VirtualService', { apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: { name: 'alpha', namespace: 'ns1' },
+      spec: { hosts: ['alpha'], http: [{ route: [{ destination: { host: 'alpha', subset: 'v1' }, weight: 50 }, { destination: { host: 'alpha', subset: 'v2' }, weight: 50 }] }] } } as never, origin, 't');
+    const rds = syncAll('v2');
+    assert.deepEqual(built, ['RouteConfiguration 5000', 'RouteConfiguration 5000'], 'one route configuration per view, nothing else');
+    assert.equal(rds[0]!.get('5000'), rds[1]!.get('5000'), 'ns1: both classes are served the same object');
+    assert.equal(rds[2]!.get('5000'), rds[3]!.get('5000'), 'ns2: both classes are served the same object');
+    assert.match(JSON.stringify(rds[0]!.get('5000')!.body), /"weight":\{"value":50\}/);
+  });
+
   it('a mesh config change reaches resources that read nothing else (REGISTRY_ONLY: virtualOutbound, the route catch-all)', () => {
     const store = benchLikeStore();
     const resolver = new Resolver(GENERATORS);
