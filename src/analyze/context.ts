@@ -2,7 +2,7 @@
 // Istio's analyzers address objects by group+kind (an Istio `Gateway` is not a Gateway API `Gateway`).
 
 import { labelsMatch, type Labels } from '../config/labels.js';
-import type { AnalysisMessage } from './message.js';
+import { message, type AnalysisMessage } from './message.js';
 import type { AnalysisMeshConfig, Resource } from './resource.js';
 
 /** The group of each kind an analyzer reads, Istio's and Kubernetes'. */
@@ -76,6 +76,16 @@ export function selectorString(set: Labels | undefined | null): string {
 /** klabels.SelectorFromSet(set).Matches(labels): an empty set selects everything. */
 export function selects(set: Labels | undefined | null, labels: Labels): boolean {
   return labelsMatch(set ?? undefined, labels, 'selects-all');
+}
+
+/**
+ * Sidecar/Telemetry selectors: the pods of the policy's namespace it selects, added to `byPod`; a selector
+ * that selects none is IST0101 ReferencedResourceNotFound (selector).
+ */
+export function selectPods(ctx: AnalysisContext, policy: Resource, set: Labels, analyzer: string, byPod: Map<Resource, Resource[]>): void {
+  const pods = ctx.all('Pod').filter((p) => p.namespace === policy.namespace && selects(set, p.labels));
+  for (const pod of pods) byPod.set(pod, [...(byPod.get(pod) ?? []), policy]);
+  if (pods.length === 0) ctx.report(message('ReferencedResourceNotFound', policy, analyzer, 'selector', selectorString(set)));
 }
 
 /** resource.NewShortOrFullName: `ns/name` or a name in `namespace`. */

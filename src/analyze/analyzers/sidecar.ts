@@ -1,7 +1,7 @@
 // Istio's sidecar.SelectorAnalyzer: Sidecar selectors that match no pod, several Sidecars selecting one
 // pod, several selector-less Sidecars in a namespace, and Sidecars that have no effect in ambient mode.
 
-import { selectorString, selects, specOf, type Analyzer } from '../context.js';
+import { selectPods, specOf, type Analyzer } from '../context.js';
 import { message } from '../message.js';
 import type { Resource } from '../resource.js';
 
@@ -32,13 +32,7 @@ export const sidecarSelectorAnalyzer: Analyzer = {
         namespacesToSidecars.set(rs.namespace, [...(namespacesToSidecars.get(rs.namespace) ?? []), rs]);
         continue;
       }
-      let found = false;
-      for (const pod of ctx.all('Pod')) {
-        if (pod.namespace !== rs.namespace || !selects(labels, pod.labels)) continue;
-        found = true;
-        podsToSidecars.set(pod, [...(podsToSidecars.get(pod) ?? []), rs]);
-      }
-      if (!found) ctx.report(message('ReferencedResourceNotFound', rs, NAME, 'selector', selectorString(labels)));
+      selectPods(ctx, rs, labels, NAME, podsToSidecars);
     }
     const reported = new Set<Resource>();
     for (const [pod, list] of podsToSidecars) {

@@ -1,7 +1,7 @@
 // Istio's telemetry.* analyzers: selectors matching no pod or the same pod twice, several selector-less
 // Telemetries in a namespace, access logging with no provider where the mesh has no default, Lightstep.
 
-import { selectorString, selects, specOf, type Analyzer } from '../context.js';
+import { selectPods, specOf, type Analyzer } from '../context.js';
 import { message } from '../message.js';
 import type { Resource } from '../resource.js';
 import { names } from './sidecar.js';
@@ -22,13 +22,7 @@ export const telemetrySelectorAnalyzer: Analyzer = {
     for (const r of ctx.all('Telemetry')) {
       const labels = specOf<TelemetrySpec>(r).selector?.matchLabels;
       if (!labels || Object.keys(labels).length === 0) continue;
-      let found = false;
-      for (const pod of ctx.all('Pod')) {
-        if (pod.namespace !== r.namespace || !selects(labels, pod.labels)) continue;
-        found = true;
-        podsToTelemetries.set(pod, [...(podsToTelemetries.get(pod) ?? []), r]);
-      }
-      if (!found) ctx.report(message('ReferencedResourceNotFound', r, SELECTOR, 'selector', selectorString(labels)));
+      selectPods(ctx, r, labels, SELECTOR, podsToTelemetries);
     }
     for (const [pod, list] of podsToTelemetries) {
       if (list.length === 1) continue;

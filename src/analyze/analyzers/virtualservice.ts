@@ -82,21 +82,13 @@ export const destinationHostAnalyzer: Analyzer = {
     }
     for (const r of ctx.all('VirtualService')) {
       const vs = specOf<VirtualServiceSpec>(r);
-      for (const d of routeDestinations(vs)) {
-        const se = destinationHost(r.namespace, vs.exportTo, d.destination.host ?? '', hosts);
-        if (!se) {
-          ctx.report(message('ReferencedResourceNotFound', r, DESTINATION_HOST, 'host', d.destination.host ?? ''));
-          continue;
+      const checked: [AnnotatedDestination[], string][] = [[routeDestinations(vs), 'host'], [mirrorDestinations(vs), 'mirror host']];
+      for (const [destinations, refType] of checked) {
+        for (const d of destinations) {
+          const se = destinationHost(r.namespace, vs.exportTo, d.destination.host ?? '', hosts);
+          if (se) checkServiceEntryPorts(ctx, r, d, se);
+          else ctx.report(message('ReferencedResourceNotFound', r, DESTINATION_HOST, refType, d.destination.host ?? ''));
         }
-        checkServiceEntryPorts(ctx, r, d, se);
-      }
-      for (const d of mirrorDestinations(vs)) {
-        const se = destinationHost(r.namespace, vs.exportTo, d.destination.host ?? '', hosts);
-        if (!se) {
-          ctx.report(message('ReferencedResourceNotFound', r, DESTINATION_HOST, 'mirror host', d.destination.host ?? ''));
-          continue;
-        }
-        checkServiceEntryPorts(ctx, r, d, se);
       }
       // routes of a gateway-bound VirtualService without a subset to a host another VirtualService splits by subset
       if (!vs.gateways?.length) continue;
