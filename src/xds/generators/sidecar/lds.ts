@@ -6,7 +6,8 @@ import { buildOutboundListener, buildVirtualOutboundListener, outboundListenerNa
 
 // LDS for Envoy sidecars: what a wildcard subscription returns and how each name is built. The listeners
 // themselves are in outbound.ts (virtualOutbound, 0.0.0.0_PORT, CLUSTERIP_PORT) and inbound.ts
-// (virtualInbound). Every listener depends only on the snapshot and the facts in sidecarClassKey.
+// (virtualInbound). virtualInbound depends on the facts in sidecarClassKey, the others on the outbound view's
+// (scope.ts sidecarView), which include what their observability reads of the proxy.
 //
 // Interception mode NONE (istiod buildVirtualOutboundListener / buildInboundListeners): nothing redirects
 // connections, so neither virtual listener exists; outbound listeners bind 127.0.0.1_PORT for real, and
@@ -18,6 +19,21 @@ export function sidecarListenerNames(ctx: PushContext, proxy: Proxy): string[] {
   const bound = boundInboundListenerNames(ctx, proxy);
   if (proxy.interceptionMode === 'NONE') return [...new Set([...outboundListenerNames(ctx, proxy), ...bound])];
   return [...new Set([VIRTUAL_OUTBOUND, VIRTUAL_INBOUND, ...outboundListenerNames(ctx, proxy), ...bound])];
+}
+
+/** The listeners the proxy consumes through: virtualOutbound (when traffic is captured) and the outbound ones. */
+export function sidecarOutboundListenerNames(ctx: PushContext, proxy: Proxy): string[] {
+  if (proxy.interceptionMode === 'NONE') return outboundListenerNames(ctx, proxy);
+  return [VIRTUAL_OUTBOUND, ...outboundListenerNames(ctx, proxy)];
+}
+
+/** The listener the workload serves through: virtualInbound (none without traffic capture). */
+export function sidecarInboundListenerNames(proxy: Proxy): string[] {
+  return proxy.interceptionMode === 'NONE' ? [] : [VIRTUAL_INBOUND];
+}
+
+export function isInboundListenerName(name: string): boolean {
+  return name === VIRTUAL_INBOUND;
 }
 
 export function buildSidecarListener(ctx: PushContext, proxy: Proxy, name: string): object | undefined {
