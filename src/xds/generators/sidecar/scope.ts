@@ -7,6 +7,7 @@ import { workloadTlsModeKey } from '../../../security/grpc.js';
 import { outboundLabelKeys, referencedLabelKeys } from '../grpc/index.js';
 import { labelsMatch } from '../../../config/labels.js';
 import { egressAllows, sidecarAllows, sidecarFor } from '../../../model/sidecar-scope.js';
+import { inboundPortsKey } from './ingress.js';
 
 // What an Envoy sidecar sees (outbound services) and serves (its own inbound service ports), and the
 // class key naming every proxy fact the sidecar generator's output depends on. Replicas of one
@@ -172,7 +173,8 @@ export function sidecarClassKey(ctx: PushContext, proxy: Proxy): string {
   const keys = new Set<string>([...referencedLabelKeys(ctx), ...failoverPriorityLabelKeys(ctx)]);
   for (const s of ctx.servicesIn(proxy.namespace)) for (const k of Object.keys(s.selector ?? {})) keys.add(k);
   const projected = [...keys].sort().filter((k) => k in labels).map((k) => [k, labels[k]]);
-  const inbound = inboundServicePorts(ctx, proxy).map((p) => `${p.service.hostname}:${p.port.port}>${p.targetPort}`);
+  // the inbound ports with their container ports, and a Sidecar ingress's binds/endpoints (ingress.ts)
+  const inbound = inboundPortsKey(ctx, proxy);
   const l = proxy.locality;
   return JSON.stringify({
     ns: proxy.namespace,
