@@ -155,11 +155,11 @@ export class Resolver {
     if (set) return set;
     const segments: ResourceSegment[] = [];
     const [first, second] = requests;
+    const own = this.segment(second ?? first);
     if (second) {
-      const seg = this.segment(first);
+      const seg = withoutNamesOf(this.segment(first), own);
       if (seg.resources.length > 0) segments.push(seg);
     }
-    const own = this.segment(second ?? first);
     if (own.resources.length > 0 || segments.length === 0) segments.push(own);
     const previous = this.previousSets.get(key);
     set = previous && sameItems(previous.segments, segments) ? previous : new ResourceSet(segments);
@@ -243,7 +243,9 @@ export class Resolver {
     if (!memo) {
       const { generator, scope, proxy, type, part } = req;
       const ctx = this.ctx!;
-      const inScope = (name: string) => (generator.view && generator.scopeOf ? generator.scopeOf(type, name) : 'class') === scope;
+      // the class's names are the generator's word (a workload's own listener can take a name that is
+      // otherwise an outbound one: resolve() then drops it from the view's part); the view's are filtered
+      const inScope = (name: string) => scope === 'class' || (generator.view && generator.scopeOf ? generator.scopeOf(type, name) : 'class') === scope;
       const { value, deps } = trackDependencies(() => generator.wildcardNames(type, ctx, proxy, scope).filter(inScope));
       memo = { names: [...new Set([...value, ...part.names])].sort(), deps };
       this.wildcardMemo.set(key, memo);
@@ -407,6 +409,22 @@ export class Resolver {
     for (const states of [this.segments, this.previousSegments]) for (const st of states.values()) for (const id of st.byDep.keys()) live.add(id);
     for (const id of [...this.watched.keys()]) if (!live.has(id)) this.watched.delete(id);
   }
+}
+
+const narrowed = new WeakMap<ResourceSegment, WeakMap<ResourceSegment, ResourceSegment>>();
+
+/**
+ * `view` without the names `own` also has: a resource of the class's own replaces the view's of that
+ * name (a Sidecar ingress port bound for real takes the name of the outbound listener on that port, as
+ * istiod builds inbound listeners first). Memoised per pair, so an unchanged pair stays the same object.
+ */
+function withoutNamesOf(view: ResourceSegment, own: ResourceSegment): ResourceSegment {
+  if (own.resources.length === 0 || !own.resources.some((r) => view.get(r.name))) return view;
+  let byOwn = narrowed.get(view);
+  if (!byOwn) narrowed.set(view, (byOwn = new WeakMap()));
+  let out = byOwn.get(own);
+  if (!out) byOwn.set(own, (out = new ResourceSegment(view.resources.filter((r) => !own.get(r.name)))));
+  return out;
 }
 
 function segmentKey(req: SegmentRequest): string {

@@ -152,6 +152,31 @@ describe('outbound views: equivalence with the real proxy', () => {
   });
 });
 
+describe('outbound views: a workload\'s own listeners', () => {
+  it('a Sidecar ingress port bound for real is the class\'s own listener, replacing the outbound one of that name', () => {
+    const docs: Obj[] = [
+      { apiVersion: 'v1', kind: 'Service', metadata: { name: 'ratings', namespace: 'apps' }, spec: { clusterIP: '10.96.5.1', selector: { app: 'ratings' }, ports: [{ name: 'http', port: 9080 }] } },
+      // an HTTP service on 9443 gives every sidecar an outbound 0.0.0.0_9443
+      { apiVersion: 'v1', kind: 'Service', metadata: { name: 'admin', namespace: 'apps' }, spec: { clusterIP: '10.96.5.2', selector: { app: 'admin' }, ports: [{ name: 'http', port: 9443 }] } },
+      { apiVersion: 'networking.istio.io/v1', kind: 'Sidecar', metadata: { name: 'ratings-ingress', namespace: 'apps' },
+        spec: { workloadSelector: { labels: { app: 'ratings' } }, ingress: [
+          { port: { number: 9080, protocol: 'HTTP', name: 'http' }, defaultEndpoint: '0.0.0.0:8080' },
+          { port: { number: 9443, protocol: 'TCP', name: 'admin' }, bind: '0.0.0.0', captureMode: 'NONE', defaultEndpoint: '127.0.0.1:9000' },
+        ] } },
+    ];
+    const ctx = new PushContext(storeOf(docs, false), 'v1');
+    const resolver = new Resolver(GENERATORS);
+    resolver.beginSnapshot(ctx);
+    const ratings = proxy({ ns: 'apps', pod: 'ratings-1', ip: '10.2.0.7', labels: { app: 'ratings' } });
+    const ratingsNone = proxy({ ns: 'apps', pod: 'ratings-2', ip: '10.2.0.8', labels: { app: 'ratings' }, mode: 'NONE' });
+    const other = proxy({ ns: 'apps', pod: 'other-1', ip: '10.2.0.9', labels: { app: 'other' } });
+    for (const p of [ratings, ratingsNone, other]) assertEquivalent(ctx, resolver, p, p.podName);
+    const listener = (p: Proxy) => resolver.resolve(p, TYPE.LDS, WILDCARD_ONLY).get('0.0.0.0_9443')!;
+    assert.match(JSON.stringify(listener(ratings).body), /"traffic_direction":"INBOUND"/, 'ratings binds its admin port: its own inbound listener');
+    assert.match(JSON.stringify(listener(other).body), /"traffic_direction":"OUTBOUND"/, 'the others keep the outbound listener');
+  });
+});
+
 /** A mesh like the load bench's: services on port 5000 with DestinationRule subsets and a VirtualService. */
 function benchLikeStore(extra: Obj[] = []): ConfigStore {
   const docs: Obj[] = [];
