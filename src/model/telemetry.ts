@@ -5,7 +5,7 @@ export type { MeshTelemetry } from '../config/mesh-telemetry.js';
 import type { StoredObject } from '../config/store.js';
 import type { AccessLogging, CustomTag, Metrics, TagOverride, TelemetrySpec, Tracing, WorkloadMode } from '../config/schemas/telemetry.js';
 import { ISTIO_METRICS } from '../config/schemas/telemetry.js';
-import { policyAttaches } from './policy-attachment.js';
+import { GATEWAY_NAME_LABEL, policyAttaches, targetRefsOf } from './policy-attachment.js';
 
 // The Telemetry API as istiod resolves it for one proxy (pilot/pkg/model/telemetry.go,
 // telemetry_logging.go): which Telemetry objects apply (root namespace → proxy namespace → workload
@@ -93,6 +93,11 @@ export interface ApplicableTelemetry {
   /** access logging grouped per Telemetry object (mergeLogs reads them level by level) */
   readonly logging: readonly (readonly AccessLogging[])[];
   readonly tracing: readonly Tracing[];
+  /**
+   * The label keys of the selectors that picked a Telemetry here (sorted): with the namespace, the only
+   * proxy facts that decide what applies (a proxy with the same values for these keys gets the same set)
+   */
+  readonly selectorLabelKeys: readonly string[];
 }
 
 const isNamespaceWide = (t: IndexedTelemetry) =>
@@ -155,6 +160,7 @@ export class TelemetryIndex {
       metrics: picked.flatMap((t) => t.spec.metrics ?? []),
       logging: picked.filter((t) => (t.spec.accessLogging ?? []).length > 0).map((t) => t.spec.accessLogging!),
       tracing: picked.flatMap((t) => t.spec.tracing ?? []),
+      selectorLabelKeys: [...new Set(picked.flatMap((t) => [...Object.keys(t.spec.selector?.matchLabels ?? {}), ...(targetRefsOf(t.spec).length > 0 ? [GATEWAY_NAME_LABEL] : [])]))].sort(),
     };
   }
 }
