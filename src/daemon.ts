@@ -10,7 +10,8 @@ import type { MeshConfigFileSource } from './sources/mesh/mesh-config-file.js';
 import type { KubeSource, KubeSourceOptions } from './sources/kube/kube-source.js';
 import { configz } from './config/debug.js';
 import { debugHttpHandler } from './net/debug-http.js';
-import { adsz, syncz } from './xds/debug.js';
+import { adsz, configDumpPage, pushStatus, syncz } from './xds/debug.js';
+import { endpointz, registryz } from './model/debug.js';
 import type { Logger } from './telemetry/log.js';
 import { Metrics } from './telemetry/metrics.js';
 import { Debouncer, type DebounceOptions } from './xds/debounce.js';
@@ -173,7 +174,15 @@ export class Daemon {
     const handler = debugHttpHandler({
       isReady: () => this.ready,
       metrics: { contentType: this.metrics.registry.contentType, text: () => this.metrics.registry.metrics() },
-      debug: { syncz: () => syncz(this.discovery), configz: () => configz(this.store), adsz: () => adsz(this.discovery) },
+      debug: {
+        syncz: () => syncz(this.discovery),
+        configz: () => configz(this.store),
+        adsz: () => adsz(this.discovery),
+        config_dump: (q) => configDumpPage(this.discovery, q),
+        registryz: () => (this.discovery.snapshot ? registryz(this.discovery.snapshot) : []),
+        endpointz: () => (this.discovery.snapshot ? endpointz(this.discovery.snapshot) : {}),
+        push_status: () => pushStatus(this.discovery.snapshot, this.warned),
+      },
     });
     const grpcAddr = await this.bindGrpc(this.options.grpcAddr);
     const monitoringAddr = await this.listenHttp(this.options.monitoringAddr, handler);

@@ -10,6 +10,7 @@ import { meshdVersion } from '../src/telemetry/build-info.js';
 import { TYPE } from '../src/xds/resource-types.js';
 import { RawAdsClient } from './support/ads-client.js';
 import { meshdCommand } from './support/meshd-bin.js';
+import { hangGuardMs } from './support/hang-guard.js';
 
 // The daemon wired end to end in one process: config dir → store → snapshot → ADS, plus the
 // operational surface (readiness, istiod metric names, debug endpoints).
@@ -96,7 +97,7 @@ describe('daemon', () => {
 
   it('shows accepted objects with their origin, and refusals, in /debug/configz', async () => {
     fs.writeFileSync(path.join(dir, 'bad.yaml'), 'apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: broken}\nspec: {}\n');
-    const deadline = Date.now() + 5000;
+    const deadline = Date.now() + hangGuardMs(5000);
     let configz: { objects: { kind: string; name: string; origin: string }[]; rejected: { name: string; messages: string[] }[] };
     do {
       await new Promise((res) => setTimeout(res, 30));

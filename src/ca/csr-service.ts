@@ -8,6 +8,7 @@ import { DEFAULT_CERT_TTL_MS, MAX_CERT_TTL_MS, type CertificateAuthority } from 
 import type { Issuance } from './rotation.js';
 import { authenticate, AuthenticationError, peerCertificateOf, type Authenticator, type Caller } from './authn.js';
 import { CsrError, parseCsr } from './x509.js';
+import { peerIpOf } from '../net/grpc-server.js';
 
 // istio.v1.auth.IstioCertificateService/CreateCertificate (protos/istio/security/v1alpha1/ca.proto), as
 // istiod serves it on 15012. Every refusal carries a gRPC status and no certificate:
@@ -64,13 +65,6 @@ export interface CertificateServiceOptions {
 /** meshd agents name their xDS node and their proxy's certificate reload interval with each request. */
 export const NODE_ID_HEADER = 'x-meshd-node-id';
 export const RELOAD_SECONDS_HEADER = 'x-meshd-cert-reload-seconds';
-
-/** `127.0.0.1:5000`, `[::1]:5000`, `ipv4:…` → the IP. */
-function peerIpOf(peer: string): string {
-  const p = peer.replace(/^ipv[46]:/, '');
-  const m = /^\[([^\]]+)\]:\d+$/.exec(p) ?? /^([^:]+):\d+$/.exec(p);
-  return (m?.[1] ?? p).replace(/^::ffff:/, '');
-}
 
 function headerOf(md: grpc.Metadata, name: string): string | undefined {
   const v = md.get(name)[0];

@@ -137,6 +137,21 @@ export function envoyRoot(): protobuf.Root {
   return (cachedRoot ??= loadRoot(PROTO_FILES));
 }
 
+/**
+ * Envoy's admin ConfigDump and CSDS ClientConfig, which only the xDS debug types (`istio.io/debug/…`) send:
+ * loaded into the root on first use, so no proxy's sync pays for them.
+ */
+const DEBUG_PROTO_FILES: readonly string[] = ['envoy/admin/v3/config_dump.proto', 'envoy/service/status/v3/csds.proto'];
+let debugProtosLoaded = false;
+
+export function loadDebugProtos(): void {
+  if (debugProtosLoaded) return;
+  const root = envoyRoot();
+  root.loadSync(DEBUG_PROTO_FILES as string[], { keepCase: true });
+  root.resolveAll();
+  debugProtosLoaded = true;
+}
+
 /** A message type of the Envoy root, resolved once per name (every resource encode and decode asks). */
 export function lookupType(fullName: string): protobuf.Type {
   let type = typesByName.get(fullName);

@@ -25,6 +25,19 @@ export interface WorkloadEntryWorkload extends Workload {
   readonly ports: Readonly<Record<string, number>>;
 }
 
+/**
+ * The IP a ServiceEntry address stands for as a VIP (istiod convertServices): an IP as is, a CIDR covering
+ * one address (/32, /128) as that IP; a wider CIDR is no VIP (undefined).
+ */
+export function vipOfAddress(address: string): string | undefined {
+  const slash = address.indexOf('/');
+  if (slash < 0) return isIP(address) ? address : undefined;
+  const ip = address.slice(0, slash);
+  const family = isIP(ip);
+  if (family === 0) return undefined;
+  return Number(address.slice(slash + 1)) === (family === 4 ? 32 : 128) ? ip : undefined;
+}
+
 function parseLocality(locality: string | undefined): Locality {
   if (!locality) return NO_LOCALITY;
   const [region = '', zone = '', subzone = ''] = locality.split('/');
@@ -92,7 +105,7 @@ export function serviceEntryServices(
     const namespace = se.metadata.namespace ?? 'default';
     const resolution = spec.resolution ?? 'NONE';
     const addresses = spec.addresses ?? [];
-    const vip = addresses.find((a) => !a.includes('/') && isIP(a));
+    const vip = addresses.map(vipOfAddress).find((a) => a !== undefined);
     const ports: ServicePort[] = (spec.ports ?? []).map((p) => ({
       name: p.name,
       port: p.number,

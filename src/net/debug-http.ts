@@ -12,8 +12,18 @@ export interface DebugHttpSources {
   readonly isReady: () => boolean;
   /** Prometheus text exposition of the daemon's registry */
   readonly metrics: { readonly contentType: string; readonly text: () => Promise<string> };
-  /** `/debug/NAME` → the page's JSON (each built by the module it shows) */
-  readonly debug: Readonly<Record<string, () => unknown>>;
+  /**
+   * `/debug/NAME` → the page's JSON (each built by the module it shows), given the query string; a page
+   * throws DebugPageError to answer 400/404 with a message (istiod: no proxyID, proxy not connected).
+   */
+  readonly debug: Readonly<Record<string, (query: URLSearchParams) => unknown>>;
+}
+
+/** A debug page's refusal: answered with this status and message as text. */
+export class DebugPageError extends Error {
+  constructor(readonly status: 400 | 404, message: string) {
+    super(message);
+  }
 }
 
 /** 127.0.0.0/8, ::1, and IPv4 loopback written as IPv6 (`::ffff:127.0.0.1`). */
@@ -66,6 +76,14 @@ export function debugHttpHandler(src: DebugHttpSources): RequestListener {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
       return;
     }
-    sendJson(res, 200, page());
+    let body: unknown;
+    try {
+      body = page(url.searchParams);
+    } catch (err) {
+      if (!(err instanceof DebugPageError)) throw err;
+      res.writeHead(err.status, { 'content-type': 'text/plain' }).end(`${err.message}\n`);
+      return;
+    }
+    sendJson(res, 200, body);
   }
 }

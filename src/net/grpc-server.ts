@@ -61,3 +61,10 @@ function http2StreamOf(call: object): http2.Http2Stream | undefined {
 function isHttp2Stream(s: unknown): s is http2.Http2Stream {
   return typeof s === 'object' && s !== null && 'rstCode' in s && typeof (s as { close?: unknown }).close === 'function';
 }
+
+/** A gRPC peer (`127.0.0.1:5000`, `[::1]:5000`, `ipv4:…`) → its IP. */
+export function peerIpOf(peer: string): string {
+  const p = peer.replace(/^ipv[46]:/, '');
+  const m = /^\[([^\]]+)\]:\d+$/.exec(p) ?? /^([^:]+):\d+$/.exec(p);
+  return (m?.[1] ?? p).replace(/^::ffff:/, '');
+}

@@ -1,5 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
-import { connectionBytesWritten, resetServerCall } from '../net/grpc-server.js';
+import { connectionBytesWritten, peerIpOf, resetServerCall } from '../net/grpc-server.js';
+import { isLoopback } from '../net/debug-http.js';
 import type { Logger } from '../telemetry/log.js';
 import type { Metrics, XdsShortType } from '../telemetry/metrics.js';
 import type { PushContext } from '../model/push-context.js';
@@ -14,7 +15,8 @@ import { DEFAULT_PUSH_SCHEDULER_OPTIONS, PushScheduler, type PushSchedulerOption
 import { Resolver, type ResolverStats } from './resolve.js';
 import { PUSH_ORDER, SHORT_TYPE, type TypeUrl } from './resource-types.js';
 import { SotwProtocol, type SotwConnection } from './sotw.js';
-import { decodeDiscoveryRequest } from './wire.js';
+import { decodeDiscoveryRequest, type DiscoveryRequest } from './wire.js';
+import { DEBUG_TYPE_PREFIX, debugResponse } from './debug-xds.js';
 import { DEFAULT_SUBSCRIPTION_LIMITS, type SubscriptionLimits } from './subscription-limits.js';
 
 const ADS_SERVICE = 'envoy.service.discovery.v3.AggregatedDiscoveryService';
@@ -206,8 +208,14 @@ export class DiscoveryServer implements ProtocolHost {
       if (conn) this.forget(conn);
     };
     const protocol = this.protocols[mode];
-    call.on('data', (req: { node?: unknown }) => {
+    let debugWrite = false;
+    call.on('data', (req: { node?: unknown; type_url?: string }) => {
       try {
+        if (mode === 'sotw' && req.type_url?.startsWith(DEBUG_TYPE_PREFIX)) {
+          // istioctl's debug requests: answered from the current state, never as a proxy's subscription
+          if (!debugWrite) debugWrite = this.answerDebug(call, req as DiscoveryRequest, peer, () => (debugWrite = false));
+          return;
+        }
         if (!conn) {
           conn = this.connect(call, protocol, req.node, peer, check);
           if (!conn) return;
@@ -269,6 +277,31 @@ export class DiscoveryServer implements ProtocolHost {
     this.metrics.proxyConnected(proxy.id, proxy.istioVersion);
     this.log.info({ proxy: proxy.id, conn: conn.id, peer, generator: proxy.generator, mode }, 'proxy connected');
     return conn;
+  }
+
+  /**
+   * A debug request (debug-xds.ts): answered after the data callback returns, one at a time per stream
+   * (a request arriving while the previous answer is being written is dropped, and logged), to loopback
+   * peers only. ACKs of debug responses are not answered. Returns whether a write was started.
+   */
+  private answerDebug(call: XdsCall<unknown>, req: DiscoveryRequest, peer: string, written: () => void): boolean {
+    if (req.response_nonce) return false;
+    if (!isLoopback(peerIpOf(peer))) {
+      this.log.warn({ peer, type: req.type_url }, 'refusing xDS debug request from a non-local peer');
+      call.emit('error', { code: grpc.status.PERMISSION_DENIED, details: 'xDS debug types answer local callers only: use `kubectl port-forward` to this port' });
+      return false;
+    }
+    setImmediate(() => {
+      if (call.cancelled || call.destroyed) return written();
+      const answer = debugResponse(this, req.type_url, req.resource_names, `debug-${++this.connSeq}`);
+      if ('error' in answer) {
+        this.log.info({ peer, type: req.type_url, names: req.resource_names }, answer.error);
+        call.emit('error', { code: grpc.status.NOT_FOUND, details: answer.error });
+        return written();
+      }
+      call.write(answer.bytes, () => written());
+    });
+    return true;
   }
 
   /** A NACK, either protocol: kept on the watch for /debug/syncz and counted like istiod does. */

@@ -39,7 +39,8 @@ export interface ResponseParts {
   readonly versionInfo: string;
   readonly typeUrl: string;
   readonly nonce: string;
-  readonly resources: readonly EncodedResource[];
+  /** each resource's Any bytes, spliced in as they are */
+  readonly resources: readonly Pick<EncodedResource, 'any'>[];
   readonly controlPlane: string;
 }
 

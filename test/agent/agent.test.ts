@@ -16,6 +16,7 @@ import { Daemon } from '../../src/daemon.js';
 import { silentLogger } from '../../src/telemetry/log.js';
 import { opensslAsync } from '../support/openssl.js';
 import { meshdCommand } from '../support/meshd-bin.js';
+import { hangGuardMs } from '../support/hang-guard.js';
 
 // meshd agent against an in-process meshd CA: files, modes, atomic layout, bootstrap, renewal.
 
@@ -99,7 +100,7 @@ describe('meshd agent', () => {
     const agent = agentFor(dir, 4000);
     const first = await agent.start();
     const firstKey = fs.readFileSync(path.join(dir, 'certs', CERT_FILES.key), 'utf8');
-    const deadline = Date.now() + 8000;
+    const deadline = Date.now() + hangGuardMs(8000);
     while (agent.renewals < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     agent.stop();
     assert.ok(agent.renewals >= 2, `renewals ${agent.renewals}`);

@@ -129,7 +129,7 @@ describe('CA in Secret istio-ca-secret (Kubernetes mode)', () => {
     pluggedCacerts(dirB, 'second', 'ec');
     const rotated = new Promise((resolve) => ca.once('rotated', resolve));
     await kubectl.run(['replace', '-f', '-'], await manifestOf(dirB));
-    await Promise.race([rotated, new Promise((_, reject) => setTimeout(() => reject(new Error('no reload within 5 s')), 5000))]);
+    await rotated; // the CA re-reads the Secret it uses on its own (a hang is the test runner's timeout)
     assert.match(new crypto.X509Certificate(ca.rootPem).subject, /second Root CA/);
     api.remove('v1', 'Secret', 'istio-system', PLUGGED_CA_SECRET);
   });

@@ -5,6 +5,7 @@ import { KubeHttp } from '../../src/sources/kube/client.js';
 import { silentLogger } from '../../src/telemetry/log.js';
 import { FakeApiServer } from '../kube-fixture/server.js';
 import { kubeConfigFor } from '../support/kube.js';
+import { hangGuardMs } from '../support/hang-guard.js';
 
 // ConfigMap istio-ca-root-cert in every namespace, kept current, written only by the leader — against
 // the API-server fixture through the Kubernetes source's HTTP client.
@@ -76,14 +77,14 @@ describe('meshd (Kubernetes source + CA) publishes istio-ca-root-cert', () => {
     try {
       await daemon.start();
       const root = fs.readFileSync(path.join(caDir, 'root-cert.pem'), 'utf8');
-      const deadline = Date.now() + 10_000;
+      const deadline = Date.now() + hangGuardMs(10_000);
       const dataOf = (ns: string) => (cluster.get('v1', 'ConfigMap', ns, ROOT_CERT_CONFIGMAP) as { data?: Record<string, string> } | undefined)?.data;
       const all = () => ['default', 'shop', 'istio-system'].every((ns) => dataOf(ns)?.['root-cert.pem'] === root);
       while (!all() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
       assert.ok(all(), 'istio-ca-root-cert in default, shop and istio-system');
       // a namespace created later gets it too
       cluster.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'newcomer' } });
-      const later = Date.now() + 10_000;
+      const later = Date.now() + hangGuardMs(10_000);
       while (!cluster.get('v1', 'ConfigMap', 'newcomer', ROOT_CERT_CONFIGMAP) && Date.now() < later) await new Promise((r) => setTimeout(r, 100));
       assert.equal(dataOf('newcomer')?.['root-cert.pem'], root);
     } finally {

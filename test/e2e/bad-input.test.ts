@@ -17,7 +17,7 @@ const PORT = 5000;
 const vsDoc = (route: Doc[]) => virtualServiceDoc(SVC, [HOST], [{ route }]);
 const vs = (route: Doc[]) => toYaml([vsDoc(route)]);
 
-describe('bad input: refused config and NACKed config', { timeout: 90_000 }, () => {
+describe('bad input: refused config and NACKed config', { timeout: 180_000 }, () => {
   const tmp = tempDir('bad');
   let meshd: Meshd | undefined;
   let v1: Backend;
@@ -50,7 +50,7 @@ describe('bad input: refused config and NACKed config', { timeout: 90_000 }, () 
     assert.equal(code, 0, 'meshd exits 0 on SIGTERM');
   });
 
-  test('an invalid VirtualService is refused with FILE#doc Kind ns/name: field: reason; the last good one stays', { timeout: 30_000 }, async () => {
+  test('an invalid VirtualService is refused with FILE#doc Kind ns/name: field: reason; the last good one stays', { timeout: 180_000 }, async () => {
     const pushesBefore = (await meshd!.syncz()).find((e) => e.proxy === client.nodeId)!.types.RDS!.sent.nonce;
     meshd!.editFile('virtual-service.yaml', vs([dest(HOST, 'v1', -5), dest(HOST, 'v2', 100)]), 'in-place');
     const line = await meshd!.waitForLog(
@@ -74,7 +74,7 @@ describe('bad input: refused config and NACKed config', { timeout: 90_000 }, () 
     assert.match(await meshd!.metrics(), /meshd_config_rejections_total\{[^}]*kind="VirtualService"[^}]*\} [1-9]/);
   });
 
-  test('valid Istio config the client rejects: NACK shows in /debug/syncz and pilot_total_xds_rejects', { timeout: 30_000 }, async () => {
+  test('valid Istio config the client rejects: NACK shows in /debug/syncz and pilot_total_xds_rejects', { timeout: 180_000 }, async () => {
     // Istio's webhook accepts any non-negative int32 weights (it does not bound their sum), meshd passes
     // weights through as istiod does, and gRFC A28 clients reject a weighted_clusters total above
     // UINT32_MAX: 3 × 2 000 000 000 is such a config.

@@ -16,7 +16,7 @@ const SVC = 'helloworld';
 const HOST = fqdn(SVC);
 const PORT = 5000;
 
-describe('gRPC C-core (python3-grpcio) through meshd', { timeout: 120_000 }, () => {
+describe('gRPC C-core (python3-grpcio) through meshd', { timeout: 180_000 }, () => {
   const tmp = tempDir('c-core');
   let meshd: Meshd | undefined;
   let v1: Backend | undefined;
@@ -56,7 +56,7 @@ describe('gRPC C-core (python3-grpcio) through meshd', { timeout: 120_000 }, () 
     requirePythonGrpc();
   });
 
-  test('C-core ACKs every resource meshd sends it', { timeout: 15_000 }, async () => {
+  test('C-core ACKs every resource meshd sends it', { timeout: 180_000 }, async () => {
     const s = await meshd!.waitForAck(
       (all) => all.some((e) => e.proxy === py!.nodeId && ['LDS', 'RDS', 'CDS', 'EDS'].every((t) => e.types[t]?.synced)),
       'the C-core client to ACK LDS, RDS, CDS and EDS',
@@ -66,7 +66,7 @@ describe('gRPC C-core (python3-grpcio) through meshd', { timeout: 120_000 }, () 
     console.log(`C-core ${py!.grpcVersion} synced: ${Object.keys(entry.types).join(', ')}`);
   });
 
-  test('90/10 split over 500 calls is within binomial tolerance (C-core)', { timeout: 40_000 }, async () => {
+  test('90/10 split over 500 calls is within binomial tolerance (C-core)', { timeout: 180_000 }, async () => {
     const n = 500;
     const counts = await py!.split(n);
     console.log(`C-core ${py!.grpcVersion} 90/10 split over ${n} calls: ${format(counts)}`);
@@ -76,11 +76,11 @@ describe('gRPC C-core (python3-grpcio) through meshd', { timeout: 120_000 }, () 
     assert.ok(share.ok, `v1 share: ${share.why}`);
   });
 
-  test('header match routes to subset v2 (C-core)', { timeout: 20_000 }, async () => {
+  test('header match routes to subset v2 (C-core)', { timeout: 180_000 }, async () => {
     assert.deepEqual(await py!.split(100, { md: { 'x-canary': 'always' } }), { 'helloworld-v2': 100 });
   });
 
-  test('both peers at once: grpc-js-xds and C-core on the same meshd agree', { timeout: 30_000 }, async () => {
+  test('both peers at once: grpc-js-xds and C-core on the same meshd agree', { timeout: 180_000 }, async () => {
     js = new XdsClient(meshd!.grpcAddr, xdsTarget(SVC, PORT), { pod: 'grpc-js-client', ip: '127.0.5.2' });
     await js.waitReady();
     const [a, b] = await Promise.all([js.split(200, { md: { 'x-canary': 'always' } }), py!.split(200, { md: { 'x-canary': 'always' } })]);

@@ -27,7 +27,7 @@ const HOST = fqdn(SVC);
 const PORT = 5000;
 const vsDoc = (w1: number, w2: number) => virtualServiceDoc(SVC, [HOST], [{ route: [dest(HOST, 'v1', w1), dest(HOST, 'v2', w2)] }]);
 
-describe('Kubernetes source end to end: kubectl → API server → meshd → grpc-js-xds traffic', { timeout: 110_000 }, () => {
+describe('Kubernetes source end to end: kubectl → API server → meshd → grpc-js-xds traffic', { timeout: 180_000 }, () => {
   const tmp = tempDir('kube');
   const api = new FakeApiServer();
   let kubectl: Kubectl;
@@ -66,7 +66,7 @@ describe('Kubernetes source end to end: kubectl → API server → meshd → grp
     assert.equal(code, 0, 'meshd exits 0 on SIGTERM');
   });
 
-  test('kubectl apply -f of a VirtualService moves the split; kubectl delete -f reverts it', { timeout: 40_000 }, async () => {
+  test('kubectl apply -f of a VirtualService moves the split; kubectl delete -f reverts it', { timeout: 180_000 }, async () => {
     const rr = await client.split(200);
     assert.ok((rr['helloworld-v1'] ?? 0) > 60 && (rr['helloworld-v2'] ?? 0) > 60, `no VirtualService: round robin (${format(rr)})`);
 
@@ -90,7 +90,7 @@ describe('Kubernetes source end to end: kubectl → API server → meshd → grp
     assert.ok(Math.abs((back['helloworld-v1'] ?? 0) - 100) <= 20, `reverted to round robin: ${format(back)}`);
   });
 
-  test('editing an EndpointSlice with kubectl brings a new backend into rotation', { timeout: 30_000 }, async () => {
+  test('editing an EndpointSlice with kubectl brings a new backend into rotation', { timeout: 180_000 }, async () => {
     const v1b = await startBackend('helloworld-v1-b', '127.0.4.13', versions[0]!.port);
     backends.push(v1b);
     const edited = endpointSliceDoc({
@@ -105,7 +105,7 @@ describe('Kubernetes source end to end: kubectl → API server → meshd → grp
     for (const b of ['helloworld-v1', 'helloworld-v1-b', 'helloworld-v2']) assert.ok(Math.abs((rr[b] ?? 0) - 100) <= 30, `${b} in rotation: ${format(rr)}`);
   });
 
-  test('kubectl get vs shows the Istio status of a refused VirtualService; the last good version keeps serving', { timeout: 30_000 }, async () => {
+  test('kubectl get vs shows the Istio status of a refused VirtualService; the last good version keeps serving', { timeout: 180_000 }, async () => {
     await kubectl.run(['apply', '-f', file('good.yaml', [vsDoc(0, 100)])]);
     await untilTraffic(client, 'all on v2', (c) => c['helloworld-v2'] === total(c));
     const bad = vsDoc(0, 100) as { spec: { http: { route: { destination: Record<string, unknown> }[] }[] } };
@@ -129,7 +129,7 @@ describe('Kubernetes source end to end: kubectl → API server → meshd → grp
     }, { timeoutMs: 10_000, intervalMs: 200 });
   });
 
-  test('API server down: meshd keeps serving the last config and reports not synced; converges when it returns', { timeout: 40_000 }, async () => {
+  test('API server down: meshd keeps serving the last config and reports not synced; converges when it returns', { timeout: 180_000 }, async () => {
     await api.down();
     await waitUntil('meshd_kube_informer_synced 0 for every kind', async () => {
       const m = await meshd!.metrics();
@@ -149,7 +149,7 @@ describe('Kubernetes source end to end: kubectl → API server → meshd → grp
   });
 });
 
-test('meshd serve without --config-dir uses the cluster from $KUBECONFIG', { timeout: 30_000 }, async () => {
+test('meshd serve without --config-dir uses the cluster from $KUBECONFIG', { timeout: 180_000 }, async () => {
   const api = new FakeApiServer();
   const url = await api.start();
   const k = kubectlFor({ server: url });

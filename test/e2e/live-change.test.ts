@@ -27,7 +27,7 @@ const PORT = 5000;
 const vsDoc = (w1: number, w2: number) => virtualServiceDoc(SVC, [HOST], [{ route: [dest(HOST, 'v1', w1), dest(HOST, 'v2', w2)] }]);
 const vsYaml = (w1: number, w2: number) => toYaml([vsDoc(w1, w2)]);
 
-describe('live changes reach a connected grpc-js-xds client', { timeout: 120_000 }, () => {
+describe('live changes reach a connected grpc-js-xds client', { timeout: 180_000 }, () => {
   const tmp = tempDir('live');
   let meshd: Meshd | undefined;
   const backends: Backend[] = [];
@@ -58,7 +58,7 @@ describe('live changes reach a connected grpc-js-xds client', { timeout: 120_000
     assert.equal(code, 0, 'meshd exits 0 on SIGTERM');
   });
 
-  test('editing the VirtualService weights moves traffic: 90/10 → 0/100 → 50/50', { timeout: 40_000 }, async () => {
+  test('editing the VirtualService weights moves traffic: 90/10 → 0/100 → 50/50', { timeout: 180_000 }, async () => {
     const first = await client.split(200);
     const v1first = withinBinomial(first['helloworld-v1'] ?? 0, 200, 0.9);
     assert.ok(v1first.ok, `before the edit, 90/10: ${v1first.why}`);
@@ -87,7 +87,7 @@ describe('live changes reach a connected grpc-js-xds client', { timeout: 120_000
     assert.equal(await connection(), connectionId, 'same ADS stream: the client never reconnected');
   });
 
-  test('deleting the VirtualService file restores default routing: round robin over all endpoints', { timeout: 30_000 }, async () => {
+  test('deleting the VirtualService file restores default routing: round robin over all endpoints', { timeout: 180_000 }, async () => {
     const since = Date.now();
     meshd!.removeFile('virtual-service.yaml');
     await meshd!.waitForProxyAck(client.nodeId, 'RDS', since);
@@ -103,7 +103,7 @@ describe('live changes reach a connected grpc-js-xds client', { timeout: 120_000
     assert.equal(await connection(), connectionId, 'same ADS stream');
   });
 
-  test('editing an EndpointSlice brings a new backend into rotation', { timeout: 30_000 }, async () => {
+  test('editing an EndpointSlice brings a new backend into rotation', { timeout: 180_000 }, async () => {
     // a second v1 replica on its own pod IP, listening on the same port as the first (one slice, one port)
     const v1b = await startBackend('helloworld-v1-b', '127.0.2.13', versions[0]!.port);
     backends.push(v1b);

@@ -46,7 +46,7 @@ function routes(): Doc[] {
   ];
 }
 
-describe('grpc-js-xds through meshd: routing, faults, retries, timeouts', { timeout: 120_000 }, () => {
+describe('grpc-js-xds through meshd: routing, faults, retries, timeouts', { timeout: 180_000 }, () => {
   const tmp = tempDir('routing');
   let meshd: Meshd | undefined;
   let v1: Backend;
@@ -74,7 +74,7 @@ describe('grpc-js-xds through meshd: routing, faults, retries, timeouts', { time
     assert.equal(code, 0, 'meshd exits 0 on SIGTERM');
   });
 
-  test('the client is connected and synced under its Istio node id, with istiod cluster names', { timeout: 15_000 }, async () => {
+  test('the client is connected and synced under its Istio node id, with istiod cluster names', { timeout: 180_000 }, async () => {
     const s = await meshd!.waitForAck(
       (all) => all.some((e) => e.proxy === client.nodeId && ['LDS', 'RDS', 'CDS', 'EDS'].every((t) => e.types[t]?.synced)),
       'the client to ACK LDS, RDS, CDS and EDS',
@@ -89,7 +89,7 @@ describe('grpc-js-xds through meshd: routing, faults, retries, timeouts', { time
     }
   });
 
-  test('90/10 canary split over 500 calls is within binomial tolerance', { timeout: 30_000 }, async () => {
+  test('90/10 canary split over 500 calls is within binomial tolerance', { timeout: 180_000 }, async () => {
     const n = 500;
     const counts = await client.split(n);
     console.log(`grpc-js-xds 90/10 split over ${n} calls: ${format(counts)}`);
@@ -100,7 +100,7 @@ describe('grpc-js-xds through meshd: routing, faults, retries, timeouts', { time
     assert.equal((counts['helloworld-v1'] ?? 0) + (counts['helloworld-v2'] ?? 0), n);
   });
 
-  test('header match routes to subset v2, chosen by the Pod label version=v2', { timeout: 15_000 }, async () => {
+  test('header match routes to subset v2, chosen by the Pod label version=v2', { timeout: 180_000 }, async () => {
     const counts = await client.split(100, { md: { 'x-canary': 'always' } });
     assert.deepEqual(counts, { 'helloworld-v2': 100 });
     // a different header value falls through to the canary split
@@ -108,7 +108,7 @@ describe('grpc-js-xds through meshd: routing, faults, retries, timeouts', { time
     assert.ok((other['helloworld-v1'] ?? 0) > 50, `x-canary: never follows the split: ${format(other)}`);
   });
 
-  test('per-method routing: uri prefix /hello.Greeter/SayGoodbye → v2, SayHello → v1', { timeout: 15_000 }, async () => {
+  test('per-method routing: uri prefix /hello.Greeter/SayGoodbye → v2, SayHello → v1', { timeout: 180_000 }, async () => {
     const md = { 'x-test': 'method' };
     const hello = await client.split(50, { md, method: 'SayHello' });
     const goodbye = await client.split(50, { md, method: 'SayGoodbye' });
@@ -116,7 +116,7 @@ describe('grpc-js-xds through meshd: routing, faults, retries, timeouts', { time
     assert.deepEqual(goodbye, { 'helloworld-v2': 50 });
   });
 
-  test('fault abort: grpcStatus PERMISSION_DENIED at 100% fails every call without reaching a backend', { timeout: 15_000 }, async () => {
+  test('fault abort: grpcStatus PERMISSION_DENIED at 100% fails every call without reaching a backend', { timeout: 180_000 }, async () => {
     const before = v1.calls.SayHello + v2.calls.SayHello;
     for (let i = 0; i < 20; i++) {
       const r = await client.call({ md: { 'x-test': 'abort-grpc' }, name: `abort-${i}` });
@@ -125,14 +125,14 @@ describe('grpc-js-xds through meshd: routing, faults, retries, timeouts', { time
     assert.equal(v1.calls.SayHello + v2.calls.SayHello, before, 'aborted calls never reach a backend');
   });
 
-  test('fault abort: httpStatus 503 maps to gRPC UNAVAILABLE', { timeout: 15_000 }, async () => {
+  test('fault abort: httpStatus 503 maps to gRPC UNAVAILABLE', { timeout: 180_000 }, async () => {
     const counts = await client.split(20, { md: { 'x-test': 'abort-http' } });
     const keys = Object.keys(counts);
     assert.equal(keys.length, 1, format(counts));
     assert.match(keys[0]!, /^UNAVAILABLE: /);
   });
 
-  test('fault delay: fixedDelay 300ms at 100% delays every call by at least 300 ms', { timeout: 15_000 }, async () => {
+  test('fault delay: fixedDelay 300ms at 100% delays every call by at least 300 ms', { timeout: 180_000 }, async () => {
     const base = await client.call({ md: { 'x-test': 'method' } });
     assert.equal(base.status, 'OK');
     const lat: number[] = [];
@@ -148,7 +148,7 @@ describe('grpc-js-xds through meshd: routing, faults, retries, timeouts', { time
     for (const ms of lat) assert.ok(ms >= 299, `latency ${ms.toFixed(1)} ms ≥ 300 ms`);
   });
 
-  test('retries {attempts: 2, retryOn: unavailable} rescue a backend that fails the first attempt', { timeout: 15_000 }, async () => {
+  test('retries {attempts: 2, retryOn: unavailable} rescue a backend that fails the first attempt', { timeout: 180_000 }, async () => {
     for (let i = 0; i < 5; i++) {
       const name = `failfirst:retry-${i}`;
       const r = await client.call({ md: { 'x-test': 'retry' }, name });
@@ -158,7 +158,7 @@ describe('grpc-js-xds through meshd: routing, faults, retries, timeouts', { time
     }
   });
 
-  test('retries {attempts: 0} (no retry policy): the first failure reaches the caller', { timeout: 15_000 }, async () => {
+  test('retries {attempts: 0} (no retry policy): the first failure reaches the caller', { timeout: 180_000 }, async () => {
     for (let i = 0; i < 5; i++) {
       const name = `failfirst:no-retry-${i}`;
       const r = await client.call({ md: { 'x-test': 'no-retry' }, name });
@@ -168,14 +168,14 @@ describe('grpc-js-xds through meshd: routing, faults, retries, timeouts', { time
     }
   });
 
-  test('no retries field: istiod\'s default policy (2 retries on unavailable) applies', { timeout: 15_000 }, async () => {
+  test('no retries field: istiod\'s default policy (2 retries on unavailable) applies', { timeout: 180_000 }, async () => {
     const name = 'failfirst:default-retry';
     const r = await client.call({ md: { 'x-test': 'default-retry' }, name });
     assert.equal(r.status, 'OK', `${r.status} ${r.details}`);
     assert.equal(v1.attempts.get(name), 2);
   });
 
-  test('VirtualService timeout 300ms: a backend sleeping 1.5 s gives DEADLINE_EXCEEDED after ~300 ms', { timeout: 15_000 }, async () => {
+  test('VirtualService timeout 300ms: a backend sleeping 1.5 s gives DEADLINE_EXCEEDED after ~300 ms', { timeout: 180_000 }, async () => {
     const slow = await client.call({ md: { 'x-test': 'timeout' }, name: 'sleep:1500', deadlineMs: 5000 });
     assert.equal(slow.code, grpc.status.DEADLINE_EXCEEDED, `${slow.status} ${slow.details}`);
     assert.ok(slow.ms >= 290 && slow.ms < 1400, `failed after ${slow.ms.toFixed(0)} ms (route timeout 300 ms, client deadline 5 s)`);

@@ -5,14 +5,14 @@ import { CA_FILES } from '../../src/ca/authority.js';
 import { startMeshd, type Meshd } from './harness/meshd.js';
 import { greeterDocs, ONLY_CLIENT_POLICY_DOC, strictPeerAuthenticationDoc, writeMesh, xdsTarget } from './harness/mesh.js';
 import { PyXdsClient } from './harness/py-client.js';
-import { startAgent, startSecureXdsServer, TokenIssuer, type AgentProcess, type SecureServerProcess } from './harness/secure.js';
+import { HANG_ONLY_MS, startAgent, startSecureXdsServer, TokenIssuer, type AgentProcess, type SecureServerProcess } from './harness/secure.js';
 import { exitWhenIdle, freePort, requirePythonGrpc, tempDir } from './harness/util.js';
 
 // gRPC C-core (Debian python3-grpcio 1.51) as a second peer for mTLS and RBAC: clients with
 // xds_channel_credentials and certificates from `meshd agent`, against a grpc-js-xds XdsServer that meshd
 // configures with PeerAuthentication STRICT and an ALLOW policy for one principal.
 
-describe('C-core clients: STRICT mTLS and ALLOW/deny', { timeout: 100_000 }, () => {
+describe('C-core clients: STRICT mTLS and ALLOW/deny', { timeout: HANG_ONLY_MS }, () => {
   const tmp = tempDir('security-ccore');
   const caDir = path.join(tmp.dir, 'ca');
   const issuer = new TokenIssuer(tmp.dir);
@@ -58,18 +58,18 @@ describe('C-core clients: STRICT mTLS and ALLOW/deny', { timeout: 100_000 }, () 
 
   it('STRICT: a C-core mTLS client (the listed principal) gets through; a plaintext C-core client does not', async () => {
     const client = await start('client', true);
-    const ok = await client.call({ waitForReady: true, deadlineMs: 30_000 });
+    const ok = await client.call({ waitForReady: true, deadlineMs: 120_000 });
     assert.equal(ok.status, 'OK', ok.details);
     assert.equal(ok.backend, 'greeter-v1');
     assert.deepEqual(await client.split(20), { 'greeter-v1': 20 });
     const plain = await start('client', false);
-    const r = await plain.call({ deadlineMs: 8000 });
+    const r = await plain.call({ deadlineMs: 60_000 });
     assert.equal(r.status, 'UNAVAILABLE', `plaintext must not reach a STRICT server: ${JSON.stringify(r)}`);
   });
 
   it('ALLOW: a C-core mTLS client with another identity gets PERMISSION_DENIED', async () => {
     const intruder = await start('intruder', true);
-    const r = await intruder.call({ waitForReady: true, deadlineMs: 30_000 });
+    const r = await intruder.call({ waitForReady: true, deadlineMs: 120_000 });
     assert.equal(r.status, 'PERMISSION_DENIED', JSON.stringify(r));
   });
 });

@@ -8,7 +8,7 @@ import { CA_FILES } from '../../src/ca/authority.js';
 import type { RotationStatus } from '../../src/ca/rotation.js';
 import { startMeshd, type Meshd } from './harness/meshd.js';
 import { greeterDocs, ONLY_CLIENT_POLICY_DOC, strictPeerAuthenticationDoc, writeMesh, xdsTarget } from './harness/mesh.js';
-import { SecureClient, startAgent, startSecureXdsServer, TokenIssuer, type AgentProcess, type SecureServerProcess } from './harness/secure.js';
+import { HANG_ONLY_MS, SecureClient, startAgent, startSecureXdsServer, TokenIssuer, type AgentProcess, type SecureServerProcess } from './harness/secure.js';
 import { exitWhenIdle, freePort, REPO_ROOT, sleep, tempDir, trackChild, waitUntil } from './harness/util.js';
 import { pluggedCacerts } from '../support/cacerts.js';
 import { meshdCommand } from '../support/meshd-bin.js';
@@ -23,7 +23,7 @@ import { meshdCommand } from '../support/meshd-bin.js';
 
 const TTL_S = 20;
 
-describe('root rotation under mTLS traffic (meshd ca rotate)', { timeout: 150_000 }, () => {
+describe('root rotation under mTLS traffic (meshd ca rotate)', { timeout: 3 * HANG_ONLY_MS }, () => {
   const tmp = tempDir('rotation');
   const caDir = path.join(tmp.dir, 'ca');
   const newDir = path.join(tmp.dir, 'new-ca');
@@ -70,7 +70,7 @@ describe('root rotation under mTLS traffic (meshd ca rotate)', { timeout: 150_00
     const newRoot = fs.readFileSync(path.join(newDir, CA_FILES.root), 'utf8');
     const longLived = new SecureClient(xdsTarget('greeter', 5000), clientAgent.bootstrapFile);
     clients.push(longLived);
-    const warm = await longLived.call('SayHello', { waitForReady: true, deadlineMs: 20_000 });
+    const warm = await longLived.call('SayHello', { waitForReady: true });
     assert.equal(warm.status, 'OK', warm.details);
 
     // traffic for the whole rotation: a call every 150 ms on one channel, a fresh channel every ~2 s
@@ -79,11 +79,11 @@ describe('root rotation under mTLS traffic (meshd ca rotate)', { timeout: 150_00
     let running = true;
     const traffic = (async () => {
       for (let i = 0; running; i++) {
-        const r = await longLived.call('SayHello', { deadlineMs: 3000 });
+        const r = await longLived.call('SayHello');
         count(r.status === 'OK' ? 'long-lived OK' : `long-lived ${r.status}: ${r.details}`);
         if (i % 12 === 0) {
           const c = new SecureClient(xdsTarget('greeter', 5000), clientAgent.bootstrapFile);
-          const f = await c.call('SayHello', { waitForReady: true, deadlineMs: 10_000 });
+          const f = await c.call('SayHello', { waitForReady: true });
           c.close();
           count(f.status === 'OK' ? 'fresh channel OK' : `fresh channel ${f.status}: ${f.details}`);
         }
@@ -112,7 +112,7 @@ describe('root rotation under mTLS traffic (meshd ca rotate)', { timeout: 150_00
 
     // a little more traffic on the new root alone, then stop
     const before = results['fresh channel OK'] ?? 0;
-    await waitUntil('a fresh handshake after the rotation', () => ((results['fresh channel OK'] ?? 0) > before ? true : undefined), { timeoutMs: 20_000 });
+    await waitUntil('a fresh handshake after the rotation', () => ((results['fresh channel OK'] ?? 0) > before ? true : undefined), { timeoutMs: HANG_ONLY_MS });
     running = false;
     watching = false;
     await traffic;
@@ -134,7 +134,7 @@ describe('root rotation under mTLS traffic (meshd ca rotate)', { timeout: 150_00
     assert.equal(fs.readFileSync(path.join(caDir, CA_FILES.cert), 'utf8'), fs.readFileSync(path.join(newDir, CA_FILES.cert), 'utf8'));
     const newIntermediate = new crypto.X509Certificate(fs.readFileSync(path.join(newDir, CA_FILES.cert)));
     for (const a of agents) {
-      await waitUntil(`${a.name} holds the new bundle only`, () => (fs.readFileSync(path.join(a.certDir, 'root-cert.pem'), 'utf8') === newRoot ? true : undefined), { timeoutMs: 15_000 });
+      await waitUntil(`${a.name} holds the new bundle only`, () => (fs.readFileSync(path.join(a.certDir, 'root-cert.pem'), 'utf8') === newRoot ? true : undefined), { timeoutMs: HANG_ONLY_MS });
       const leaf = new crypto.X509Certificate(fs.readFileSync(path.join(a.certDir, 'cert-chain.pem')));
       assert.ok(leaf.verify(newIntermediate.publicKey), `${a.name}'s certificate is signed by the new intermediate`);
     }

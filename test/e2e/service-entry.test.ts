@@ -48,7 +48,7 @@ function sidecarDoc(): Doc {
   };
 }
 
-describe('ServiceEntry and WorkloadEntry through meshd (grpc-js-xds and C-core)', { timeout: 120_000 }, () => {
+describe('ServiceEntry and WorkloadEntry through meshd (grpc-js-xds and C-core)', { timeout: 180_000 }, () => {
   const tmp = tempDir('service-entry');
   let meshd: Meshd | undefined;
   let external: Backend | undefined;
@@ -79,7 +79,7 @@ describe('ServiceEntry and WorkloadEntry through meshd (grpc-js-xds and C-core)'
     assert.equal(code, 0, 'meshd exits 0 on SIGTERM');
   });
 
-  test('(a) grpc-js-xds reaches a ServiceEntry host with a STATIC endpoint on loopback', { timeout: 40_000 }, async () => {
+  test('(a) grpc-js-xds reaches a ServiceEntry host with a STATIC endpoint on loopback', { timeout: 180_000 }, async () => {
     const client = new XdsClient(meshd!.grpcAddr, `xds:///${SE_HOST}:${SE_PORT}`, { pod: 'se-client', ip: '127.0.7.1' });
     clients.push(client);
     const first = await client.waitReady();
@@ -87,7 +87,7 @@ describe('ServiceEntry and WorkloadEntry through meshd (grpc-js-xds and C-core)'
     assert.deepEqual(await client.split(50), { 'external-greeter': 50 });
   });
 
-  test('(b) grpc-js-xds reaches a Service whose only backend is a WorkloadEntry', { timeout: 40_000 }, async () => {
+  test('(b) grpc-js-xds reaches a Service whose only backend is a WorkloadEntry', { timeout: 180_000 }, async () => {
     const client = new XdsClient(meshd!.grpcAddr, `xds:///${fqdn(VM_SVC)}:${VM_PORT}`, { pod: 'vm-client', ip: '127.0.7.2' });
     clients.push(client);
     const first = await client.waitReady();
@@ -95,7 +95,7 @@ describe('ServiceEntry and WorkloadEntry through meshd (grpc-js-xds and C-core)'
     assert.deepEqual(await client.split(50), { 'vm-greeter-1': 50 });
   });
 
-  test('(c) a Sidecar whose egress hides the ServiceEntry host: it no longer resolves, the VM Service still does', { timeout: 40_000 }, async () => {
+  test('(c) a Sidecar whose egress hides the ServiceEntry host: it no longer resolves, the VM Service still does', { timeout: 180_000 }, async () => {
     const vmClient = new XdsClient(meshd!.grpcAddr, `xds:///${fqdn(VM_SVC)}:${VM_PORT}`, { pod: 'scoped-vm-client', ip: '127.0.7.4', namespace: 'scoped' });
     const seClient = new XdsClient(meshd!.grpcAddr, `xds:///${SE_HOST}:${SE_PORT}`, { pod: 'scoped-se-client', ip: '127.0.7.5', namespace: 'scoped' });
     clients.push(vmClient, seClient);
@@ -114,7 +114,7 @@ describe('ServiceEntry and WorkloadEntry through meshd (grpc-js-xds and C-core)'
     assert.deepEqual(await clients[0]!.split(10), { 'external-greeter': 10 });
   });
 
-  test('(a) C-core reaches the ServiceEntry host too, and ACKs every resource', { timeout: 60_000 }, async () => {
+  test('(a) C-core reaches the ServiceEntry host too, and ACKs every resource', { timeout: 180_000 }, async () => {
     requirePythonGrpc();
     py = await PyXdsClient.start(meshd!.grpcAddr, `xds:///${SE_HOST}:${SE_PORT}`, { pod: 'se-c-core', ip: '127.0.7.3' }, tmp.dir);
     await py.waitReady();

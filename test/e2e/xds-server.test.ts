@@ -13,7 +13,7 @@ const SVC = 'xds-greeter';
 const SERVICE_PORT = 7070;
 const POD_IP = '127.0.4.11';
 
-describe('grpc-js-xds XdsServer served by meshd', { timeout: 90_000 }, () => {
+describe('grpc-js-xds XdsServer served by meshd', { timeout: 180_000 }, () => {
   const tmp = tempDir('xds-server');
   let meshd: Meshd | undefined;
   let server: XdsServerProcess | undefined;
@@ -44,7 +44,7 @@ describe('grpc-js-xds XdsServer served by meshd', { timeout: 90_000 }, () => {
     assert.equal(code, 0, 'meshd exits 0 on SIGTERM');
   });
 
-  test('XdsServer receives its inbound listener from meshd and serves a call from an xDS client', { timeout: 60_000 }, async () => {
+  test('XdsServer receives its inbound listener from meshd and serves a call from an xDS client', { timeout: 180_000 }, async () => {
     const t0 = Date.now();
     server = startXdsServer(`${SVC}-0`, POD_IP, port, meshd!.grpcAddr, { pod: `${SVC}-0` });
     const serving = await server.waitServing();

@@ -92,7 +92,7 @@ describe('debug surfaces (item 4)', () => {
   it('serves the debug pages to a local caller', async () => {
     for (const port of [ports.monitoring, ports.http]) {
       assert.equal((await get('127.0.0.1', port, '/debug/syncz')).status, 200);
-      assert.deepEqual(JSON.parse((await get('127.0.0.1', port, '/debug')).text).endpoints, ['/debug/syncz', '/debug/configz', '/debug/adsz', '/metrics', '/ready']);
+      assert.deepEqual(JSON.parse((await get('127.0.0.1', port, '/debug')).text).endpoints, ['/debug/syncz', '/debug/configz', '/debug/adsz', '/debug/config_dump', '/debug/registryz', '/debug/endpointz', '/debug/push_status', '/metrics', '/ready']);
     }
   });
 

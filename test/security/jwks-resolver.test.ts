@@ -64,6 +64,13 @@ after(() => {
   server.closeAllConnections();
 });
 
+/**
+ * The fetch timeout the tests give their sources: long enough to only catch a hang (a TLS handshake on a
+ * busy machine can take seconds). Failures the tests provoke never wait for it: refused connections,
+ * blocked addresses and HTTP errors fail at once.
+ */
+const HANG_ONLY_MS = 120_000;
+
 function resolver(onChange: () => void = () => {}): JwksResolver {
   return new JwksResolver({ log, onChange, extraCaPem: rootPem });
 }
@@ -83,7 +90,7 @@ describe('JWKS resolver (local HTTPS server)', () => {
     let changes = 0;
     const r = resolver(() => changes++);
     const key = jwksSourceKey('issuer-a', `${base}/keys`);
-    r.sync([{ issuer: 'issuer-a', jwksUri: `${base}/keys`, timeoutMs: 5000 }]);
+    r.sync([{ issuer: 'issuer-a', jwksUri: `${base}/keys`, timeoutMs: HANG_ONLY_MS }]);
     assert.equal(r.snapshot().get(key), undefined, 'sync returns before the fetch lands');
     await r.settled();
     assert.equal(r.snapshot().get(key), jwks('k1'));
@@ -105,7 +112,7 @@ describe('JWKS resolver (local HTTPS server)', () => {
   it('OpenID discovery when only the issuer is given', async () => {
     body = jwks('disc');
     const r = resolver();
-    r.sync([{ issuer: base, jwksUri: '', timeoutMs: 5000 }]);
+    r.sync([{ issuer: base, jwksUri: '', timeoutMs: HANG_ONLY_MS }]);
     await r.settled();
     assert.equal(r.snapshot().get(jwksSourceKey(base, '')), jwks('disc'));
     r.stop();
@@ -114,7 +121,7 @@ describe('JWKS resolver (local HTTPS server)', () => {
   it('unreachable server → nothing fetched (generators inline the fake JWKS); the failure is in status()', async () => {
     const r = resolver();
     const uri = `https://127.0.0.1:${await closedPort()}/keys`;
-    r.sync([{ issuer: 'down', jwksUri: uri, timeoutMs: 2000 }]);
+    r.sync([{ issuer: 'down', jwksUri: uri, timeoutMs: HANG_ONLY_MS }]);
     await r.settled();
     assert.equal(r.snapshot().get(jwksSourceKey('down', uri)), undefined);
     assert.match(r.status()[0]!.lastError ?? '', /ECONNREFUSED/);
@@ -126,7 +133,7 @@ describe('JWKS resolver (local HTTPS server)', () => {
     status = 200;
     const r = resolver();
     const key = jwksSourceKey('flaky', `${base}/keys`);
-    r.sync([{ issuer: 'flaky', jwksUri: `${base}/keys`, timeoutMs: 5000 }]);
+    r.sync([{ issuer: 'flaky', jwksUri: `${base}/keys`, timeoutMs: HANG_ONLY_MS }]);
     await r.settled();
     status = 500;
     await r.refreshAll();
@@ -142,7 +149,7 @@ describe('JWKS resolver (local HTTPS server)', () => {
 
   it('an untrusted server certificate is a failure (no trust beyond the system roots and --jwks-ca-file)', async () => {
     const r = new JwksResolver({ log, onChange: () => {} });
-    r.sync([{ issuer: 'x', jwksUri: `${base}/keys`, timeoutMs: 5000 }]);
+    r.sync([{ issuer: 'x', jwksUri: `${base}/keys`, timeoutMs: HANG_ONLY_MS }]);
     await r.settled();
     assert.equal(r.snapshot().size, 0);
     assert.match(r.status()[0]!.lastError ?? '', /certificate/);
@@ -156,7 +163,7 @@ describe('JWKS resolver (local HTTPS server)', () => {
     assert.ok(!isBlockedJwksAddress('127.0.0.1'));
     assert.ok(!isBlockedJwksAddress('10.0.0.1'));
     const r = resolver();
-    r.sync([{ issuer: 'meta', jwksUri: 'http://169.254.169.254/latest/meta-data', timeoutMs: 1000 }]);
+    r.sync([{ issuer: 'meta', jwksUri: 'http://169.254.169.254/latest/meta-data', timeoutMs: HANG_ONLY_MS }]);
     await r.settled();
     assert.match(r.status()[0]!.lastError ?? '', /blocked/);
     r.stop();
@@ -167,7 +174,7 @@ describe('JWKS resolver (local HTTPS server)', () => {
     status = 200;
     let changes = 0;
     const r = resolver(() => changes++);
-    r.sync([{ issuer: 'gone', jwksUri: `${base}/keys`, timeoutMs: 5000 }]);
+    r.sync([{ issuer: 'gone', jwksUri: `${base}/keys`, timeoutMs: HANG_ONLY_MS }]);
     await r.settled();
     r.sync([]);
     assert.equal(r.snapshot().size, 0);
@@ -185,7 +192,7 @@ describe('the daemon: a JWKS fetch never blocks a push', () => {
       grpcAddr: '127.0.0.1:0', monitoringAddr: '127.0.0.1:0', httpAddr: '127.0.0.1:0', debounce: { quietMs: 10, maxMs: 100 }, log,
       jwks: { extraCaPem: rootPem },
     });
-    const doc = validateDocument({ apiVersion: 'security.istio.io/v1', kind: 'RequestAuthentication', metadata: { name: 'jwt', namespace: 'foo' }, spec: { jwtRules: [{ issuer: 'daemon-issuer', jwksUri: `${base}/keys`, timeout: '30s' }] } });
+    const doc = validateDocument({ apiVersion: 'security.istio.io/v1', kind: 'RequestAuthentication', metadata: { name: 'jwt', namespace: 'foo' }, spec: { jwtRules: [{ issuer: 'daemon-issuer', jwksUri: `${base}/keys`, timeout: '120s' }] } });
     assert.ok(doc.ok);
     d.store.upsert(doc.value.kind, doc.value.object, { source: 'memory', label: 'test' }, 'test');
     const proxy = parseProxy({ id: 'sidecar~10.2.0.5~httpbin-1.foo~foo.svc.cluster.local', metadata: { NAMESPACE: 'foo' } });

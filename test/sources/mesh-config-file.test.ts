@@ -9,6 +9,7 @@ import { Daemon } from '../../src/daemon.js';
 import { MeshConfigFileSource } from '../../src/sources/mesh/mesh-config-file.js';
 import { TYPE } from '../../src/xds/resource-types.js';
 import { RawAdsClient, type Response } from '../support/ads-client.js';
+import { hangGuardMs } from '../support/hang-guard.js';
 
 // The mesh config file (--mesh-config, ConfigMap `istio` key `mesh` in a cluster): what it sets reaches the
 // mesh model, command-line flags beat it, edits are followed without a restart, and a broken edit is
@@ -128,7 +129,7 @@ describe('daemon with --mesh-config: a CUSTOM policy follows the provider list l
 
       // a broken edit changes nothing for the proxy
       fs.writeFileSync(meshFile, 'extensionProviders: [{name: ext-grpc, envoyExtAuthzGrpc: {service: x, port: nine}}]\n');
-      const deadline = Date.now() + 5000;
+      const deadline = Date.now() + hangGuardMs(5000);
       while (!lines.some((l) => l.includes('mesh config refused')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
       assert.ok(lines.some((l) => l.includes('mesh config refused') && l.includes('extensionProviders[0].envoyExtAuthzGrpc.port')));
       assert.equal(c.responses.filter((r) => r.type_url === TYPE.LDS).length, 2);

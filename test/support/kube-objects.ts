@@ -56,7 +56,7 @@ export const INVALID_ISTIO_OBJECTS: KObject[] = [
   o({ apiVersion: 'networking.istio.io/v1', kind: 'Sidecar', metadata: { name: 'bad-sidecar', namespace: 'default' }, spec: { egress: [{ hosts: ['noslash'] }] } }),
   o({ apiVersion: 'networking.istio.io/v1alpha3', kind: 'EnvoyFilter', metadata: { name: 'bad-ef', namespace: 'default' }, spec: { configPatches: [{ applyTo: 'NOPE' }] } }),
   o({ apiVersion: 'networking.istio.io/v1beta1', kind: 'ProxyConfig', metadata: { name: 'bad-pc', namespace: 'default' }, spec: { concurrency: -1 } }),
-  o({ apiVersion: 'telemetry.istio.io/v1', kind: 'Telemetry', metadata: { name: 'bad-telemetry', namespace: 'default' }, spec: { metrics: [{ providers: [{ name: '' }] }] } }),
+  o({ apiVersion: 'telemetry.istio.io/v1', kind: 'Telemetry', metadata: { name: 'bad-telemetry-metrics', namespace: 'default' }, spec: { metrics: [{ providers: [{ name: '' }] }] } }),
   o({ apiVersion: 'extensions.istio.io/v1alpha1', kind: 'WasmPlugin', metadata: { name: 'bad-wasm', namespace: 'default' }, spec: { url: '' } }),
   o({ apiVersion: 'extensions.istio.io/v1alpha1', kind: 'TrafficExtension', metadata: { name: 'bad-te', namespace: 'default' }, spec: {} }),
 ];

@@ -9,6 +9,7 @@ import { validateDocument } from '../../src/config/validate.js';
 import { normalizeObject, storeForm } from '../../src/sources/kube/normalize.js';
 import type { FakeApiServer } from '../kube-fixture/server.js';
 import { grOf } from '../kube-fixture/resources.js';
+import { hangGuardMs } from './hang-guard.js';
 
 export function kubeConfigFor(server: string, { token, caPem }: { token?: string; caPem?: string } = {}): KubeConfig {
   const kc = new KubeConfig();
@@ -21,7 +22,8 @@ export function kubeConfigFor(server: string, { token, caPem }: { token?: string
   return kc;
 }
 
-export async function until<T>(what: string, probe: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 10_000, intervalMs = 25): Promise<T> {
+export async function until<T>(what: string, probe: () => T | undefined | false | Promise<T | undefined | false>, requestedTimeoutMs = 10_000, intervalMs = 25): Promise<T> {
+  const timeoutMs = hangGuardMs(requestedTimeoutMs);
   const end = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {

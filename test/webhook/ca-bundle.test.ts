@@ -44,7 +44,7 @@ function postWithBundle(port: number, caPem: string, pathName: string, body: obj
   });
 }
 
-test('meshd keeps caBundle current in both webhook configurations; the chain verifies against it', { timeout: 30_000 }, async () => {
+test('meshd keeps caBundle current in both webhook configurations; the chain verifies against it', { timeout: 180_000 }, async () => {
   const cluster = new FakeApiServer({ namespaces: ['default', 'istio-system'] });
   const url = await cluster.start();
   cluster.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'shop', labels: { 'istio-injection': 'enabled' } } });
@@ -94,7 +94,7 @@ test('meshd keeps caBundle current in both webhook configurations; the chain ver
   }
 });
 
-test('caBundle patcher: leader only, follows a new root, waits for a configuration not installed yet', { timeout: 15_000 }, async () => {
+test('caBundle patcher: leader only, follows a new root, waits for a configuration not installed yet', { timeout: 180_000 }, async () => {
   const cluster = new FakeApiServer({ namespaces: ['istio-system'] });
   const http = new KubeHttp(kubeConfigFor(await cluster.start()));
   let leader = false;

@@ -12,6 +12,7 @@ import { DEFAULT_INJECTION_CONFIG } from '../../src/webhook/inject/config.js';
 import { injectRequired } from '../../src/webhook/inject/decision.js';
 import { WebhookMetrics } from '../../src/webhook/metrics.js';
 import { WebhookServer } from '../../src/webhook/server.js';
+import { hangGuardMs } from '../support/hang-guard.js';
 
 // AdmissionReviews from test/fixtures/webhook through the real HTTPS webhook server, with a Node https
 // client that trusts only the mesh root (what the caBundle carries) and checks the name
@@ -300,7 +301,7 @@ describe('malformed requests are answered cleanly', () => {
 describe('serving certificate', () => {
   it('chains to the mesh root for istiod.istio-system.svc and is re-issued before expiry without a restart', async () => {
     const first = await post('/validate', review(fixture('virtualservice-valid.json')));
-    const deadline = Date.now() + 10_000;
+    const deadline = Date.now() + hangGuardMs(10_000);
     let later = first;
     while (later.peerFingerprint === first.peerFingerprint && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 250));

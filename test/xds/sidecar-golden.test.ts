@@ -187,6 +187,8 @@ interface Scenario {
   readonly name: string;
   readonly docs: () => { doc: Doc; where: string }[];
   readonly proxies: readonly (readonly [string, string, string?])[];
+  /** the proxy for a label when it is no workload of the registry (istiod's benchmark proxy) */
+  readonly proxyOf?: (ctx: PushContext, label: string) => Proxy;
   /** Why a sample leaves a sidecar's config as plain bookinfo (bound to a gateway, or kinds meshd does not serve). */
   readonly sameAsBase?: { readonly why: string; readonly reported: readonly RegExp[] };
 }
@@ -210,6 +212,43 @@ const SAME_AS_BASE: Record<string, { readonly why: string; readonly reported: re
 /** VirtualService samples route to subsets v1/v2/v3 that only destination-rule-all.yaml defines. */
 const needsSubsets = (file: string) => file.startsWith('virtual-service-') || file.startsWith('fault-injection-');
 
+/** Istio's egress samples (samples/external): ServiceEntries for github.com (HTTPS + TCP CIDRs), apt and PyPI. */
+const EXTERNAL = path.join(REFERENCE, 'external');
+
+/**
+ * istiod's benchmark config testdata/pilot-benchmarks/serviceentry-workloadentry.yaml (a Go template)
+ * rendered small: 3 ServiceEntries selecting WorkloadEntries by label, 7 WorkloadEntries (so the selectors
+ * pick 3, 2 and 2 of them), and the proxy's own STATIC MESH_INTERNAL ServiceEntry at 1.1.1.1.
+ */
+const BENCH_SERVICES = 3;
+const BENCH_INSTANCES = 7;
+function serviceEntryWorkloadEntryWorld(): { doc: Doc; where: string }[] {
+  const file = istioReference('testdata', 'pilot-benchmarks', 'serviceentry-workloadentry.yaml');
+  const where = path.relative(path.join(ROOT, '..'), file);
+  const rendered = fs.readFileSync(file, 'utf8')
+    .replace(/\{\{-? range \$i := until \.Services \}\}([\s\S]*?)\{\{-? end \}\}/g, (_m, body: string) =>
+      Array.from({ length: BENCH_SERVICES }, (_, i) => body.replaceAll('{{$i}}', String(i))).join('\n'))
+    .replace(/\{\{-? range \$j := until \.Instances \}\}([\s\S]*?)\{\{-? end \}\}/g, (_m, body: string) =>
+      Array.from({ length: BENCH_INSTANCES }, (_, j) => body
+        .replaceAll('{{$j}}', String(j))
+        .replaceAll('{{div $j 255 }}', String(Math.floor(j / 255)))
+        .replaceAll('{{mod $j 255 }}', String(j % 255))
+        .replaceAll('{{mod $j $.Services}}', String(j % BENCH_SERVICES))).join('\n'));
+  assert.doesNotMatch(rendered, /\{\{/, 'every template action rendered');
+  return parseDocuments(rendered).flatMap((d) => {
+    if (d.error) throw new Error(`${where}#${d.index}: ${d.error}`);
+    return d.value ? [{ doc: d.value as Doc, where: `${where}#${d.index} (rendered)` }] : [];
+  });
+}
+
+/** The benchmark's proxy: 1.1.1.1 in namespace default, the endpoint of proxy-service-instance (tlsMode istio). */
+function benchmarkProxy(): Proxy {
+  return parseProxy({
+    id: 'sidecar~1.1.1.1~bench-proxy.default~default.svc.cluster.local',
+    metadata: { NAMESPACE: 'default', LABELS: { 'security.istio.io/tlsMode': 'istio' }, ISTIO_VERSION: '1.24.0', INTERCEPTION_MODE: 'REDIRECT', SERVICE_ACCOUNT: 'default', CLUSTER_ID: 'Kubernetes' },
+  });
+}
+
 const SCENARIOS: Scenario[] = [
   { name: 'helloworld', docs: helloworldWorld, proxies: [['sleep', 'sleep'], ['helloworld-v1', 'helloworld', 'v1']] },
   { name: 'istio-helloworld', docs: istioHelloworldWorld, proxies: [['sleep', 'sleep'], ['helloworld-v1', 'helloworld', 'v1']] },
@@ -223,6 +262,12 @@ const SCENARIOS: Scenario[] = [
     proxies: file.startsWith('destination-rule') ? [['productpage', 'productpage'], ['reviews-v2', 'reviews', 'v2']] : [['productpage', 'productpage']],
     ...(SAME_AS_BASE[file] ? { sameAsBase: SAME_AS_BASE[file] } : {}),
   })),
+  ...fs.readdirSync(EXTERNAL).filter((f) => f.endsWith('.yaml')).sort().map((file): Scenario => ({
+    name: `bookinfo+external-${file.replace(/\.yaml$/, '')}`,
+    docs: () => [...bookinfoWorld(), ...readDocs(path.join(EXTERNAL, file))],
+    proxies: [['productpage', 'productpage']],
+  })),
+  { name: 'serviceentry-workloadentry', docs: serviceEntryWorkloadEntryWorld, proxies: [['bench-proxy', '']], proxyOf: benchmarkProxy },
 ];
 
 function goldenPath(scenario: string, proxy: string): string {
@@ -235,7 +280,7 @@ describe('sidecar goldens: helloworld (meshd\'s and Istio\'s) and bookinfo with 
     it(`${scenario.name}: full CDS/EDS/LDS/RDS match the golden, and every resource passes Envoy's protos and PGV rules`, () => {
       const { ctx, skipped } = load(scenario.docs());
       for (const [label, app, version] of scenario.proxies) {
-        const proxy = proxyFor(ctx, app, version);
+        const proxy = scenario.proxyOf ? scenario.proxyOf(ctx, label) : proxyFor(ctx, app, version);
         const { output, problems } = generateAll(ctx, proxy);
         assert.deepEqual(problems, [], `${scenario.name}/${label}`);
         assert.deepEqual(envoyLoadProblems(output), [], `${scenario.name}/${label}: Envoy's load-time checks`);

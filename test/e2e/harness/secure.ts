@@ -54,6 +54,14 @@ export interface AgentProcess {
   stop(): Promise<void>;
 }
 
+/**
+ * Bounds of the secure harness' waits and calls. They only catch hangs: on a busy CI machine an agent's
+ * first certificate or a TLS handshake can take many seconds, and a test waits for its condition instead.
+ * A call that must fail (plaintext against STRICT, RBAC denial) fails at once, never by its deadline.
+ */
+export const HANG_ONLY_MS = 300_000;
+const CALL_DEADLINE_MS = 60_000;
+
 /** Runs `meshd agent` (the real CLI) against a meshd; resolves once it wrote certificate and bootstrap. */
 export async function startAgent(
   spec: AgentSpec,
@@ -86,7 +94,7 @@ export async function startAgent(
   await waitUntil(`agent ${spec.name} to be ready`, () => {
     if (child.exitCode !== null) throw new Error(`agent ${spec.name} exited ${child.exitCode}: ${raw.join('\n')}`);
     return logs.some((l) => l.msg === 'agent ready') ? true : undefined;
-  }, { timeoutMs: 20_000, detail: () => raw.join('\n') });
+  }, { timeoutMs: HANG_ONLY_MS, detail: () => raw.join('\n') });
   return {
     name: spec.name,
     certDir,
@@ -133,7 +141,7 @@ export function startSecureXdsServer(name: string, addr: string, bootstrapFile: 
   return {
     addr,
     events,
-    async waitServing(timeoutMs = 20_000) {
+    async waitServing(timeoutMs = HANG_ONLY_MS) {
       await waitUntil(`XdsServer ${name} serving`, () => {
         if (child.exitCode !== null) throw new Error(`XdsServer ${name} exited: ${stderr.join('')}`);
         return events.some((e) => e.event === 'serving') ? true : undefined;
@@ -158,7 +166,7 @@ export class SecureClient {
     this.client = newGreeterClient(target, creds, { [BOOTSTRAP_OPTION]: fs.readFileSync(bootstrapFile, 'utf8') });
   }
 
-  call(method: GreeterMethod = 'SayHello', { deadlineMs = 5000, waitForReady = false } = {}): Promise<CallResult> {
+  call(method: GreeterMethod = 'SayHello', { deadlineMs = CALL_DEADLINE_MS, waitForReady = false } = {}): Promise<CallResult> {
     const md = new grpc.Metadata({ waitForReady });
     const t0 = performance.now();
     return new Promise((resolve) => {
@@ -171,10 +179,10 @@ export class SecureClient {
   }
 
   /** Polls until a call ends with `status` (bounded); returns the last result. */
-  async until(status: string, method: GreeterMethod = 'SayHello', timeoutMs = 15_000): Promise<CallResult> {
+  async until(status: string, method: GreeterMethod = 'SayHello', timeoutMs = HANG_ONLY_MS): Promise<CallResult> {
     let last: CallResult | undefined;
     await waitUntil(`a ${method} call to end ${status}`, async () => {
-      last = await this.call(method, { deadlineMs: 3000 });
+      last = await this.call(method);
       return last.status === status ? last : undefined;
     }, { timeoutMs, intervalMs: 200, detail: () => `last: ${JSON.stringify(last)}` });
     return last!;

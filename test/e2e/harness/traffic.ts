@@ -1,5 +1,6 @@
 import { sleep } from './util.js';
 import type { Counts, SplitOptions } from './xds-client.js';
+import { hangGuardMs } from '../../support/hang-guard.js';
 
 // Helpers for reasoning about where calls went.
 
@@ -25,6 +26,7 @@ export async function untilTraffic(
   accept: (c: Counts) => boolean,
   { batch = 20, timeoutMs = 10_000, ...opts }: SplitOptions & { batch?: number; timeoutMs?: number } = {},
 ): Promise<{ counts: Counts; ms: number }> {
+  timeoutMs = hangGuardMs(timeoutMs);
   const t0 = Date.now();
   let last: Counts = {};
   while (Date.now() - t0 < timeoutMs) {

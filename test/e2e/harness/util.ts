@@ -4,6 +4,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { hangGuardMs } from '../../support/hang-guard.js';
 
 // Small shared pieces of the end-to-end harness: paths, child-process bookkeeping, bounded waiting.
 
@@ -58,6 +59,7 @@ export async function waitUntil<T>(
   probe: () => Promise<T | undefined> | T | undefined,
   { timeoutMs = 10_000, intervalMs = 50, detail }: { timeoutMs?: number; intervalMs?: number; detail?: () => string | Promise<string> } = {},
 ): Promise<T> {
+  timeoutMs = hangGuardMs(timeoutMs);
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   for (;;) {

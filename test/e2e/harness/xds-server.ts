@@ -3,6 +3,7 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { grpcBootstrap, type NodeIdentity } from './xds-client.js';
 import { HARNESS_DIR, REPO_ROOT, trackChild, waitExit } from './util.js';
+import { hangGuardMs } from '../../support/hang-guard.js';
 
 // Starts xds-server-proc.ts as a child process: a real grpc-js-xds XdsServer whose inbound listener
 // comes from meshd.
@@ -53,7 +54,7 @@ export function startXdsServer(name: string, ip: string, port: number, xdsAddr: 
     events,
     stderr,
     async waitServing(timeoutMs = 30_000) {
-      const deadline = Date.now() + timeoutMs;
+      const deadline = Date.now() + hangGuardMs(timeoutMs);
       for (;;) {
         const s = serving();
         if (s) return s;
@@ -61,7 +62,7 @@ export function startXdsServer(name: string, ip: string, port: number, xdsAddr: 
           throw new Error(`XdsServer ${name} exited (${child.exitCode ?? child.signalCode}) before serving: ${JSON.stringify(events)} ${stderr.join('')}`);
         }
         const left = deadline - Date.now();
-        if (left <= 0) throw new Error(`XdsServer ${name} not serving after ${timeoutMs} ms: ${JSON.stringify(events)} ${stderr.join('').slice(-2000)}`);
+        if (left <= 0) throw new Error(`XdsServer ${name} not serving after ${hangGuardMs(timeoutMs)} ms: ${JSON.stringify(events)} ${stderr.join('').slice(-2000)}`);
         await new Promise<void>((resolve) => {
           const t = setTimeout(resolve, Math.min(left, 500));
           waiters.push(() => {

@@ -1,6 +1,7 @@
 import type { L4MatchAttributes, RouteDestination, TLSMatchAttributes } from '../../../config/schemas/virtual-service.js';
 import type { IndexedVirtualService, PushContext } from '../../../model/push-context.js';
 import type { Proxy } from '../../../model/proxy.js';
+import { vipOfAddress } from '../../../model/service-entries.js';
 import type { MeshService, Protocol, ServicePort } from '../../../model/types.js';
 import { BLACKHOLE_CLUSTER, outboundClusterName, PASSTHROUGH_CLUSTER } from '../../../envoy/cluster-name.js';
 import { ZERO_DURATION } from '../../../envoy/duration.js';
@@ -243,7 +244,7 @@ function outboundEntries(ctx: PushContext, proxy: Proxy, t: SidecarTelemetry | u
       if (onlyPort !== undefined && sp.port !== onlyPort) continue;
       const lp = listenerProtocol(sp.protocol);
       if (lp === 'NONE') continue;
-      const bind = ownBind ?? (lp === 'HTTP' ? wildcard : service.clusterIP && service.clusterIP !== 'None' ? service.clusterIP : wildcard);
+      for (const { bind, cidr } of listenerBinds(service, lp, wildcard, ownBind)) {
       const name = listenerName(bind, sp.port);
       const cur = entries.get(name);
       if (namesOnly) {
@@ -264,7 +265,7 @@ function outboundEntries(ctx: PushContext, proxy: Proxy, t: SidecarTelemetry | u
       };
       // an HTTP chain that must share its port with TCP chains makes the listener a sniffed one
       const protocol: Protocol = lp === 'AUTO' || (http?.sniffed ?? false) ? 'UNSUPPORTED' : sp.protocol;
-      const tcpChains = lp === 'HTTP' || !t ? [] : tcpChainsFor(ctx, proxy, t, service, sp);
+      const tcpChains = lp === 'HTTP' || !t ? [] : withDestinationRange(tcpChainsFor(ctx, proxy, t, service, sp), cidr);
       if (!cur || (lp === 'AUTO' && isHttpProtocol(cur.protocol))) {
         entries.set(name, { bind, port: sp.port, protocol, tcpChains: [], ...(http ? { http } : {}) });
         mergeTcpChains(entries.get(name)!, tcpChains);
@@ -273,9 +274,41 @@ function outboundEntries(ctx: PushContext, proxy: Proxy, t: SidecarTelemetry | u
       if (http && !cur.http && !cur.tcpChains.some((c) => sameMatch(c, { filter_chain_match: httpChainMatch(http) }))) cur.http = http;
       mergeTcpChains(cur, tcpChains);
       if (isTcpProtocol(cur.protocol) !== isTcpProtocol(sp.protocol) || lp === 'AUTO') cur.protocol = 'UNSUPPORTED';
+      }
     }
   }
   return entries;
+}
+
+/**
+ * Where a service port's listener binds. HTTP ports: the wildcard. TCP/sniffed ports: the service's
+ * cluster IP, else the wildcard — except a ServiceEntry with `addresses`, which istiod (convertServices)
+ * turns into one service per address: an IP (or a /32, /128 CIDR) is a bind address of its own
+ * (`13.229.188.59_22`), a wider CIDR puts the port on the wildcard listener with the range as the chains'
+ * destination match (`prefix_ranges`). NONE-mode sidecars bind everything to their own loopback address.
+ */
+function listenerBinds(service: MeshService, lp: 'HTTP' | 'TCP' | 'AUTO', wildcard: string, ownBind: string | undefined): { bind: string; cidr?: string }[] {
+  if (ownBind) return [{ bind: ownBind }];
+  if (lp === 'HTTP') return [{ bind: wildcard }];
+  const addresses = service.serviceEntry?.addresses ?? [];
+  if (addresses.length === 0) return [{ bind: service.clusterIP && service.clusterIP !== 'None' ? service.clusterIP : wildcard }];
+  const out = new Map<string, { bind: string; cidr?: string }>();
+  for (const address of addresses) {
+    const ip = vipOfAddress(address);
+    if (ip) out.set(ip, { bind: ip });
+    else if (address.includes('/')) out.set(address, { bind: wildcard, cidr: address });
+  }
+  return [...out.values()];
+}
+
+/** istiod: a TCP chain of a service reached by CIDR matches that destination range (unless its route already names subnets). */
+function withDestinationRange(chains: J[], cidr: string | undefined): J[] {
+  if (!cidr) return chains;
+  return chains.map((c) => {
+    const match = (c.filter_chain_match ?? {}) as J;
+    if (match.prefix_ranges) return c;
+    return { ...c, filter_chain_match: { ...match, prefix_ranges: [cidrRange(cidr)] } };
+  });
 }
 
 function renderOutbound(ctx: PushContext, proxy: Proxy, t: SidecarTelemetry, e: OutboundEntry): J {
