@@ -13,6 +13,8 @@ import { parseAllDocuments } from 'yaml';
 export interface ParsedDocument {
   /** 0-based index of the document inside its file (`FILE#doc`) */
   readonly index: number;
+  /** 1-based line of the document's content in its file (where a reader finds it; `meshd analyze` cites it) */
+  readonly line?: number;
   readonly value?: unknown;
   readonly error?: string;
 }
@@ -88,6 +90,25 @@ const plainMapTag = defineMappingTag<Record<string, unknown>>('tag:yaml.org,2002
 /** YAML 1.2 core schema with merge keys, as `yaml` is called below; no other tags. */
 const FAST_SCHEMA = CORE_SCHEMA.withTags(mergeTag, plainMapTag);
 
+/**
+ * What precedes a document's content: blank and comment lines, directives, the `---` marker (and the rest
+ * of its line when that is blank or a comment), the content's indentation. Each repetition consumes at
+ * least one character and the whole always matches, so it never backtracks.
+ */
+const BEFORE_CONTENT = /(?:[ \t]*(?:#[^\n]*)?\r?\n|%[^\n]*\r?\n|---(?=[ \t\r\n]|$)[ \t]*(?:#[^\n]*)?)*[ \t]*/y;
+
+/**
+ * Offset of the chunk's content (where `yaml` says its content node starts), or undefined when there is
+ * none or it starts with a tag or an anchor (where `yaml` places such a node is left to `yaml`).
+ */
+function contentOffset(text: string): number | undefined {
+  BEFORE_CONTENT.lastIndex = 0;
+  BEFORE_CONTENT.test(text);
+  const offset = BEFORE_CONTENT.lastIndex;
+  const first = text.charAt(offset);
+  return first === '' || first === '!' || first === '&' ? undefined : offset;
+}
+
 /** The chunk's one mapping as js-yaml reads it, or undefined when `yaml` must read the chunk. */
 function fastMapping(text: string): unknown {
   let docs: unknown[];
@@ -100,10 +121,17 @@ function fastMapping(text: string): unknown {
   return value !== null && typeof value === 'object' && !Array.isArray(value) ? value : undefined;
 }
 
+function countNewlines(text: string, end: number): number {
+  let n = 0;
+  for (let i = text.indexOf('\n'); i >= 0 && i < end; i = text.indexOf('\n', i + 1)) n++;
+  return n;
+}
+
 function parseChunk(chunk: Chunk, firstIndex: number, out: ParsedDocument[], parser: Parser): number {
-  const fast = parser === 'fast' ? fastMapping(chunk.text) : undefined;
+  const offset = parser === 'fast' ? contentOffset(chunk.text) : undefined;
+  const fast = offset === undefined ? undefined : fastMapping(chunk.text);
   if (fast !== undefined) {
-    pushValue(fast, firstIndex, out);
+    pushValue(fast, firstIndex, chunk.line + 1 + countNewlines(chunk.text, offset!), out);
     return firstIndex + 1;
   }
   const docs = parseAllDocuments(chunk.text, { prettyErrors: true, uniqueKeys: true, merge: true });
@@ -115,7 +143,8 @@ function parseChunk(chunk: Chunk, firstIndex: number, out: ParsedDocument[], par
       const inFile = (message: string) => message.replace(/ at line (\d+), column /, (_, n: string) => ` at line ${Number(n) + chunk.line}, column `);
       out.push({ index, error: doc.errors.map((e) => inFile(e.message.split('\n')[0] ?? '')).join('; ') });
     } else {
-      pushValue(doc.toJS({ maxAliasCount: 100 }), index, out);
+      const contentStart = doc.contents?.range?.[0] ?? 0;
+      pushValue(doc.toJS({ maxAliasCount: 100 }), index, chunk.line + 1 + countNewlines(chunk.text, contentStart), out);
     }
     index++;
   }
@@ -123,12 +152,12 @@ function parseChunk(chunk: Chunk, firstIndex: number, out: ParsedDocument[], par
 }
 
 /** A document's value, or a `kind: List` document's items; nothing for an empty document. */
-function pushValue(value: unknown, index: number, out: ParsedDocument[]): void {
+function pushValue(value: unknown, index: number, line: number, out: ParsedDocument[]): void {
   const asList = value as { kind?: unknown; items?: unknown } | null | undefined;
   if (asList?.kind === 'List' && Array.isArray(asList.items)) {
-    for (const item of asList.items) out.push({ index, value: item });
+    for (const item of asList.items) out.push({ index, line, value: item });
   } else if (value !== null && value !== undefined) {
-    out.push({ index, value });
+    out.push({ index, line, value });
   }
 }
 

@@ -82,6 +82,11 @@ test('documents js-yaml would read differently are read as the yaml package read
     '---\n---\na: 1\n...\n',
     'a: 1\n---\n- x\n- y\n---\nplain scalar\n---\n',
     '%YAML 1.2\n---\na: 1\n',
+    // the line of a document's content (`meshd analyze` cites it): after comments, markers, indentation
+    '# licence\n\n---\n# about a\n\n  a: 1\n---   # marker comment\nb: 2\n--- {c: 3}\n',
+    '--- !!map\na: 1\n---\n&anchor\nb: 2\n',
+    '\ufeffa: 1\n',
+    'a: 1\r\n---\r\n\r\nb: 2\r\n',
     'apiVersion: v1\nkind: List\nitems:\n- {kind: A}\n- {kind: B}\n',
     // errors: the text (and the line in the file) is the yaml package's
     'a: 1\na: 2\n',
