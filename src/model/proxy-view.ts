@@ -1,5 +1,5 @@
 import { isIP } from 'node:net';
-import type { GeneratorName, InterceptionMode, Proxy } from './proxy.js';
+import type { GeneratorName, InterceptionMode, Proxy, ProxyType } from './proxy.js';
 import { NO_LOCALITY, type Locality } from './types.js';
 
 // A proxy's outbound view: the few proxy facts that what it *consumes* (outbound clusters, load
@@ -37,6 +37,15 @@ export interface ProxyView {
   readonly labeled?: boolean;
   /** only when some DestinationRule makes load assignments depend on where the proxy is */
   readonly locality?: Locality;
+  /** `router` for a gateway served by a view-using generator (proxyless gRPC); absent: `sidecar` */
+  readonly proxyType?: ProxyType;
+  /**
+   * The node metadata values outbound output reads of this proxy, only the keys it reads (sorted): e.g.
+   * MESH_ID and CLUSTER_ID for Istio's span tags when outbound tracing is on (sidecar/telemetry.ts)
+   */
+  readonly metadata?: readonly (readonly [string, string])[];
+  /** node.cluster, only when outbound output reads it (a tracer's service name) */
+  readonly serviceCluster?: string;
 }
 
 export function ipFamilyOf(ips: readonly string[]): IpFamily {
@@ -70,10 +79,18 @@ export interface ViewInputs {
   readonly localityMatters: boolean;
   /** some DestinationRule ranks endpoints by failoverPriority */
   readonly failoverPriority: boolean;
+  /** node metadata keys outbound output reads of this proxy (string values only: nothing reads others) */
+  readonly metadataKeys?: readonly string[];
+  /** whether outbound output reads node.cluster */
+  readonly serviceCluster?: boolean;
 }
 
 export function proxyViewOf(proxy: Proxy, inputs: ViewInputs): ProxyView {
   const labels = inputs.labelKeys.filter((k) => k in inputs.labels).map((k) => [k, inputs.labels[k]!] as const);
+  const metadata = [...(inputs.metadataKeys ?? [])].sort().flatMap((k) => {
+    const v = proxy.metadata[k];
+    return typeof v === 'string' ? [[k, v] as const] : [];
+  });
   return {
     generator: proxy.generator,
     namespace: proxy.namespace,
@@ -84,6 +101,9 @@ export function proxyViewOf(proxy: Proxy, inputs: ViewInputs): ProxyView {
     labels,
     ...(inputs.failoverPriority ? { labeled: Object.keys(inputs.labels).length > 0 } : {}),
     ...(inputs.localityMatters ? { locality: proxy.locality } : {}),
+    ...(proxy.type !== 'sidecar' ? { proxyType: proxy.type } : {}),
+    ...(metadata.length > 0 ? { metadata } : {}),
+    ...(inputs.serviceCluster ? { serviceCluster: proxy.serviceCluster ?? '' } : {}),
   };
 }
 
@@ -93,6 +113,7 @@ export function viewKey(view: ProxyView): string {
   return JSON.stringify([
     view.generator, view.namespace, view.dnsDomain, view.ipFamily, view.interceptionMode, view.istioExtensions,
     view.labels, view.labeled ?? null, l ? [l.region, l.zone, l.subzone] : null,
+    view.proxyType ?? null, view.metadata ?? null, view.serviceCluster ?? null,
   ]);
 }
 
@@ -105,14 +126,14 @@ export function isViewProxy(proxy: Proxy): boolean {
 
 /**
  * The canonical proxy of a view: every field the view has, and nothing of any real proxy (no id, pod,
- * service account, version or metadata). Generators given it can only produce what the view determines.
+ * service account, version, nor metadata beyond the view's). Generators given it can only produce what the view determines.
  */
 export function viewProxy(view: ProxyView): Proxy {
   const labels: Record<string, string> = Object.fromEntries(view.labels);
   if (view.labeled && view.labels.length === 0) labels[LABELED_MARK] = '';
   const proxy: Proxy = Object.freeze({
     id: '',
-    type: 'sidecar',
+    type: view.proxyType ?? 'sidecar',
     ips: FAMILY_IPS[view.ipFamily],
     podName: '',
     namespace: view.namespace,
@@ -126,7 +147,8 @@ export function viewProxy(view: ProxyView): Proxy {
     locality: view.locality ?? NO_LOCALITY,
     userAgent: Object.freeze({ name: '', version: '' }),
     istioExtensions: view.istioExtensions,
-    metadata: Object.freeze({}),
+    metadata: Object.freeze(Object.fromEntries(view.metadata ?? [])),
+    ...(view.serviceCluster !== undefined ? { serviceCluster: view.serviceCluster } : {}),
   });
   viewProxies.add(proxy);
   return proxy;

@@ -92,6 +92,11 @@ export interface ApplicableTelemetry {
   /** access logging grouped per Telemetry object (mergeLogs reads them level by level) */
   readonly logging: readonly (readonly AccessLogging[])[];
   readonly tracing: readonly Tracing[];
+  /**
+   * The label keys of the selectors that picked a Telemetry here (sorted): with the namespace, the only
+   * proxy facts that decide what applies (a proxy with the same values for these keys gets the same set)
+   */
+  readonly selectorLabelKeys: readonly string[];
 }
 
 const isNamespaceWide = (t: IndexedTelemetry) =>
@@ -159,6 +164,7 @@ export class TelemetryIndex {
       metrics: picked.flatMap((t) => t.spec.metrics ?? []),
       logging: picked.filter((t) => (t.spec.accessLogging ?? []).length > 0).map((t) => t.spec.accessLogging!),
       tracing: picked.flatMap((t) => t.spec.tracing ?? []),
+      selectorLabelKeys: [...new Set(picked.flatMap((t) => Object.keys(t.spec.selector?.matchLabels ?? {})))].sort(),
     };
   }
 }

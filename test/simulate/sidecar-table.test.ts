@@ -532,6 +532,18 @@ metadata: {name: default, namespace: locked}
 spec:
   egress: [{hosts: ["./*", "istio-system/*"]}]
   outboundTrafficPolicy: {mode: REGISTRY_ONLY}
+---
+apiVersion: networking.istio.io/v1
+kind: Sidecar
+metadata: {name: legacy-api, namespace: vm}
+spec:
+  workloadSelector: {labels: {app: legacy-api}}
+  ingress:
+  - port: {number: 9080, protocol: HTTP, name: http}
+    defaultEndpoint: 127.0.0.1:8080
+  - port: {number: 5000, protocol: TCP, name: tcp}
+    defaultEndpoint: unix:///var/run/legacy.sock
+  egress: [{hosts: ["./*"]}]
 `;
 
 describe('sidecar simulation: ServiceEntry, outbound traffic policy, Sidecar egress', () => {
@@ -547,6 +559,15 @@ describe('sidecar simulation: ServiceEntry, outbound traffic policy, Sidecar egr
     }));
   });
   const ext = (port: number, o: Partial<SimRequestInput> = {}): SimRequestInput => ({ destinationIp: '203.0.113.10', port, host: `${EXTERNAL}:${port}`, ...o });
+  let legacyApi: GeneratedSidecar;
+  before(() => {
+    const docs = [...docsOfYaml(readFileSync(new URL('./sidecar-world.yaml', import.meta.url), 'utf8')), ...docsOfYaml(BOUNDARY_DOCS)];
+    const ctx = snapshotOf(docs, { label: 'sidecar-world.yaml + boundaries' });
+    legacyApi = generateSidecarResources(ctx, parseProxy({
+      id: 'sidecar~10.4.0.5~legacy-api-1.vm~vm.svc.cluster.local',
+      metadata: { NAMESPACE: 'vm', LABELS: { app: 'legacy-api' }, INSTANCE_IPS: '10.4.0.5', ISTIO_VERSION: '1.24.0', INTERCEPTION_MODE: 'NONE' },
+    }));
+  });
 
   it('resources still pass Envoy\'s protos and PGV rules', () => {
     for (const g of [open, locked]) {
@@ -584,6 +605,23 @@ describe('sidecar simulation: ServiceEntry, outbound traffic policy, Sidecar egr
     const h = simulate(locked.resources, { destinationIp: '198.51.100.7', port: 80, host: 'example.org' });
     assert.equal(h.listener, 'virtualOutbound');
     assert.deepEqual(h.tcpClusters?.map((c) => c.name), ['BlackHoleCluster']);
+  });
+  it('Sidecar ingress in NONE mode: the declared port binds the pod IP for real and forwards to the defaultEndpoint', () => {
+    for (const body of legacyApi.resources.listeners) assert.deepEqual(checkEnvoyResource(TYPE.LDS, body), [], String(body.name));
+    for (const body of legacyApi.resources.clusters.values()) assert.deepEqual(checkEnvoyResource(TYPE.CDS, body), [], String(body.name));
+    const r = simulate(legacyApi.resources, { entryPort: 0, destinationIp: '10.4.0.5', port: 9080, host: 'legacy-api.vm:9080' });
+    assert.equal(r.listener, '10.4.0.5_9080');
+    assert.equal(r.handedOffFrom, undefined, 'a real socket: nothing redirected the connection');
+    assert.deepEqual(r.http?.clusters.map((c) => c.name), ['inbound|9080||']);
+    const c = legacyApi.resources.clusters.get('inbound|9080||')!;
+    assert.equal(c.type, 'STATIC');
+    assert.deepEqual(c.load_assignment.endpoints[0].lb_endpoints[0].endpoint.address, { socket_address: { address: '127.0.0.1', port_value: 8080 } });
+    assert.equal(c.upstream_bind_config, undefined, 'loopback endpoint: no passthrough source address');
+    const t = simulate(legacyApi.resources, { entryPort: 0, destinationIp: '10.4.0.5', port: 5000, protocol: 'tcp' });
+    assert.equal(t.listener, '10.4.0.5_5000');
+    assert.deepEqual(t.tcpClusters?.map((x) => x.name), ['inbound|5000||']);
+    assert.deepEqual(legacyApi.resources.clusters.get('inbound|5000||')!.load_assignment.endpoints[0].lb_endpoints[0].endpoint.address, { pipe: { path: '/var/run/legacy.sock' } });
+    assert.equal(simulate(legacyApi.resources, { entryPort: 15006, destinationIp: '10.4.0.5', port: 9080, host: 'x' }).failure, 'no_listener', 'no virtualInbound in NONE mode');
   });
   it('Sidecar egress scoping: services of other namespaces (and the ServiceEntry in default) are not there', () => {
     assert.ok(![...locked.resources.clusters.keys()].some((n) => n.includes('.default.svc.cluster.local') || n.includes(EXTERNAL)));

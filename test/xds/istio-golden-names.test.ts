@@ -7,6 +7,7 @@ import { parseProxy, type Proxy } from '../../src/model/proxy.js';
 import { structToJson } from '../../src/envoy/protos.js';
 import { sidecarGenerator } from '../../src/xds/generators/sidecar/index.js';
 import { TYPE, type TypeUrl } from '../../src/xds/resource-types.js';
+import { isIgnorableKind } from '../../src/config/kinds.js';
 import { istioReference } from '../support/istio-reference.js';
 import { docsOfYaml, snapshotOf } from '../support/snapshot.js';
 
@@ -121,7 +122,7 @@ spec:
 
 /**
  * The \`none\` namespace of xds/tests-testdata-config/none.yaml with Kubernetes Services where Istio used
- * ServiceEntries (meshd does not serve ServiceEntry): s1tcp:2000 → 7070 and s1http:2001 → 7071 on the
+ * ServiceEntries, and without its Sidecar (the 'none.yaml itself' test loads the file as is): s1tcp:2000 → 7070 and s1http:2001 → 7071 on the
  * workload 10.11.0.1 (the proxy's own IP, as in none.yaml).
  */
 const NONE = `
@@ -280,7 +281,7 @@ describe('meshd sidecar xDS next to Istio\'s reference outputs (shared/istio-ref
     it('NONE: none_cds.json\'s inbound clusters are 4-part names from its Sidecar ingress; meshd (no Sidecar) has none, both keep the outbound and special clusters', () => {
       const istio = Object.keys(readJson('xds/pilot-xds-testdata/none_cds.json'));
       // inbound|PORT|PORTNAME|HOST is istiod before 1.10; those two come from none.yaml's Sidecar ingress
-      // (defaultEndpoint 127.0.0.1:17070/17071), which meshd does not serve
+      // (defaultEndpoint 127.0.0.1:17070/17071); this fixture has no Sidecar (see 'none.yaml itself' for one)
       assert.deepEqual(istio.filter((n) => n.startsWith('inbound')).sort(), ['inbound|7070|tcplocal|s1tcp.none', 'inbound|7071|httplocal|s1http.none']);
       assert.deepEqual(Object.keys(none.cds).filter((n) => n.startsWith('inbound')), []);
       assert.ok(Object.keys(redirectedNone.cds).includes('inbound|7070||'), 'the same workload redirected: inbound|TARGETPORT||');
@@ -383,6 +384,36 @@ describe('meshd sidecar xDS next to Istio\'s reference outputs (shared/istio-ref
     });
   });
 
+  describe('none.yaml itself (its ServiceEntries and its Sidecar ingress, now served)', () => {
+    it('inbound clusters and listeners come from the Sidecar ingress: STATIC to 127.0.0.1:17070/17071 as in none_cds.json, bound for real', () => {
+      const text = fs.readFileSync(path.join(TESTDATA, 'xds/tests-testdata-config/none.yaml'), 'utf8');
+      const docs = docsOfYaml(text).filter((d) => !isIgnorableKind(d.apiVersion, d.kind));
+      const ctx = snapshotOf(docs.map((d) => ({ ...d, metadata: { namespace: 'default', ...(d.metadata as object) } })), { label: 'none.yaml', version: 'names' });
+      const proxy = parseProxy({
+        id: 'sidecar~10.11.0.1~s1.none~none.svc.cluster.local',
+        metadata: { NAMESPACE: 'none', LABELS: { app: 's1' }, INTERCEPTION_MODE: 'NONE', ISTIO_VERSION: '1.24.0' },
+      });
+      const g = generate(ctx, proxy);
+      const istio = readJson('xds/pilot-xds-testdata/none_cds.json');
+      for (const port of [7070, 7071]) {
+        // istiod before 1.10 named it inbound|PORT|PORTNAME|HOST; the endpoint is the same
+        const theirs = Object.entries(istio).find(([n]) => n.startsWith(`inbound|${port}|`))![1] as Obj;
+        const want = theirs.load_assignment.endpoints[0].lb_endpoints[0].endpoint.address.Address.SocketAddress;
+        const ours = g.cds[`inbound|${port}||`]!;
+        assert.equal(ours.type, 'STATIC');
+        assert.deepEqual(ours.load_assignment.endpoints[0].lb_endpoints[0].endpoint.address.socket_address, { address: want.address, port_value: want.PortSpecifier.PortValue });
+        // that older istiod bound the ingress ports to 0.0.0.0 (0.0.0.0_7070 in none_lds_tcp.json); current
+        // istiod binds the proxy's global unicast IP (getSidecarInboundBindIPs), as meshd
+        const l = g.lds[`10.11.0.1_${port}`]!;
+        assert.deepEqual(l.address, { socket_address: { address: '10.11.0.1', port_value: port } });
+        assert.equal(l.bind_to_port, undefined, 'a real socket');
+      }
+      assert.ok(!('virtualInbound' in g.lds) && !('virtualOutbound' in g.lds));
+      // the outbound side now reaches none.yaml's ServiceEntry hosts, as none_eds.json's names
+      for (const n of ['outbound|2000||s1tcp.none', 'outbound|2001||s1http.none']) assert.ok(n in g.cds, n);
+    });
+  });
+
   describe('listeners (LDS)', () => {
     it('NONE: outbound listeners are IP_PORT on 127.0.0.1, as in none_lds_*.json; no virtual listener, no inbound listener without a Sidecar', () => {
       const tcp = Object.keys(readJson('xds/pilot-xds-testdata/none_lds_tcp.json'));
@@ -391,7 +422,7 @@ describe('meshd sidecar xDS next to Istio\'s reference outputs (shared/istio-ref
       assert.deepEqual(http, ['0.0.0.0_7071', '127.0.0.1_15002', '127.0.0.1_2001']);
       for (const n of ['127.0.0.1_2000', '127.0.0.1_2001']) assert.ok([...tcp, ...http].includes(n) && n in none.lds, n);
       for (const n of Object.keys(none.lds)) assert.match(n, /^127\.0\.0\.1_\d+$/);
-      // deliberate: 0.0.0.0_7070/7071 are none.yaml's Sidecar ingress listeners (meshd serves no Sidecar);
+      // 0.0.0.0_7070/7071 are none.yaml's Sidecar ingress listeners (this fixture has none: see 'none.yaml itself');
       // 127.0.0.1_15002 is the proxyHttpPort listener; `virtual` (0.0.0.0:15001) is the older istiod's —
       // current istiod builds no virtual listener for NONE (buildVirtualOutboundListener returns early)
       assert.ok(tcp.includes('0.0.0.0_7070') && tcp.includes('virtual'));

@@ -183,21 +183,87 @@ describe('outbound views: sharing', () => {
     const setsA = resolveAll(resolver, a);
     const before = resolver.stats.built;
     const setsB = resolveAll(resolver, b);
-    // listeners are per class (sidecar/index.ts: Istio's span tags and workload Telemetry are per workload)
-    for (const type of [TYPE.CDS, TYPE.EDS, TYPE.RDS]) {
+    for (const type of [TYPE.CDS, TYPE.EDS, TYPE.RDS, TYPE.LDS]) {
       const [sa, sb] = [setsA.get(type)!, setsB.get(type)!];
       assert.equal(sb.segments[0], sa.segments[0], `${type}: one outbound segment object for both classes`);
       for (const r of sa.segments[0]!.resources) assert.equal(sb.get(r.name), r, `${type} ${r.name}: the same built object`);
     }
+    assert.deepEqual(names(setsA.get(TYPE.LDS)!.segments[0]!.resources), ['0.0.0.0_5000', 'virtualOutbound'], 'the outbound listeners are in the shared segment');
     // what each workload serves is its own
     const inbound = (sets: Map<TypeUrl, ResourceSet>) => sets.get(TYPE.CDS)!.resources.filter((r) => r.name.startsWith('inbound|'));
     assert.deepEqual(names(inbound(setsA)), ['inbound|5000||']);
     assert.notEqual(inbound(setsA)[0], inbound(setsB)[0], 'inbound clusters are per class');
-    const outboundBuilt = resolver.stats.built - before;
-    const listeners = setsB.get(TYPE.LDS)!.resources.length;
-    assert.ok(outboundBuilt <= 2 + listeners, `the second class built only its own inbound resources and listeners (built ${outboundBuilt})`);
+    const ownBuilt = resolver.stats.built - before;
+    assert.equal(ownBuilt, 2, `the second class built only its own inbound cluster and virtualInbound (built ${ownBuilt})`);
     assert.equal(resolver.stats.views, 1);
     assert.equal(resolver.stats.classes, 2);
+  });
+
+  it('outbound listeners: shared by classes differing only in labels, unless a Telemetry selects one or their span tags differ', () => {
+    const alpha = (labels: Record<string, string> = {}) => proxy({ ns: 'ns1', pod: 'alpha-v1', ip: '10.1.1.2', labels: { app: 'alpha', version: 'v1', ...labels } });
+    const beta = (labels: Record<string, string> = {}) => proxy({ ns: 'ns1', pod: 'beta-v1', ip: '10.1.1.6', labels: { app: 'beta', version: 'v1', ...labels } });
+    const gamma = () => proxy({ ns: 'ns1', pod: 'gamma-v1', ip: '10.1.1.10', labels: { app: 'gamma', version: 'v1' } });
+    /** each proxy's LDS set and the outbound listener objects it is served, through one resolver */
+    const listenersOf = (ctx: PushContext, ...ps: Proxy[]) => {
+      const resolver = new Resolver(GENERATORS);
+      resolver.beginSnapshot(ctx);
+      return ps.map((p) => {
+        assertEquivalent(ctx, resolver, p, p.podName);
+        const lds = resolver.resolve(p, TYPE.LDS, WILDCARD_ONLY);
+        return new Map(lds.resources.filter((r) => r.name !== 'virtualInbound').map((r) => [r.name, r]));
+      });
+    };
+    const same = (a: Map<string, EncodedResource>, b: Map<string, EncodedResource>) => [...a.keys()].length > 0 && [...a].every(([n, r]) => b.get(n) === r);
+
+    // tracing on (istiod's default) with no canonical-service labels, no Telemetry: one set of objects
+    const plain = new PushContext(benchLikeStore(), 'v1');
+    const [a0, b0] = listenersOf(plain, alpha(), beta());
+    assert.ok(same(a0!, b0!), 'no Telemetry and equal span tags: the same listener objects');
+    assert.match(JSON.stringify(a0!.get('0.0.0.0_5000')!.body), /istio\.canonical_service/, 'tracing is on');
+
+    // Istio's span tags carry the canonical service: different listeners while tracing writes them ...
+    const canonical = (name: string) => ({ 'service.istio.io/canonical-name': name });
+    const [a1, b1] = listenersOf(plain, alpha(canonical('alpha')), beta(canonical('beta')));
+    assert.equal(a1!.get('0.0.0.0_5000') === b1!.get('0.0.0.0_5000'), false, 'span tags differ per workload');
+    // ... and shared again when tracing is off
+    const untraced = new PushContext(benchLikeStore(), 'v1', { ...DEFAULT_MESH_CONFIG, telemetry: { enableTracing: false } });
+    const [a2, b2] = listenersOf(untraced, alpha(canonical('alpha')), beta(canonical('beta')));
+    assert.ok(same(a2!, b2!), 'tracing off: the canonical service is read by nothing outbound');
+
+    // a Telemetry selecting alpha: alpha's listeners are its own; beta and gamma (not selected) still share
+    const selecting: Obj = { apiVersion: 'telemetry.istio.io/v1', kind: 'Telemetry', metadata: { name: 'alpha-logs', namespace: 'ns1' },
+      spec: { selector: { matchLabels: { app: 'alpha' } }, accessLogging: [{ providers: [{ name: 'envoy' }] }] } };
+    const selected = new PushContext(benchLikeStore([selecting]), 'v1');
+    const [a3, b3, c3] = listenersOf(selected, alpha(), beta(), gamma());
+    assert.equal(a3!.get('0.0.0.0_5000') === b3!.get('0.0.0.0_5000'), false, 'the selected class has its own listeners');
+    assert.match(JSON.stringify(a3!.get('0.0.0.0_5000')!.body), /dev\/stdout/, 'with the access log');
+    assert.doesNotMatch(JSON.stringify(b3!.get('0.0.0.0_5000')!.body), /dev\/stdout/);
+    assert.ok(same(b3!, c3!), 'classes no Telemetry selects still share');
+    // a namespace-wide Telemetry applies to everyone there: shared again
+    const nsWide: Obj = { ...selecting, metadata: { name: 'default', namespace: 'ns1' }, spec: { accessLogging: [{ providers: [{ name: 'envoy' }] }] } };
+    const [a4, b4] = listenersOf(new PushContext(benchLikeStore([nsWide]), 'v1'), alpha(), beta());
+    assert.ok(same(a4!, b4!), 'a namespace-wide Telemetry splits nothing');
+  });
+
+  it('outbound views: a tracer that names the service and span tags from node metadata reproduce exactly (equivalence)', () => {
+    const mesh = { ...DEFAULT_MESH_CONFIG, extensionProviders: [{ name: 'otel', opentelemetry: { service: 'alpha.ns1.svc.cluster.local', port: 5000 } }], telemetry: { proxyTracing: { customTags: { team: { literal: { value: 'x' } } } } } };
+    const tracing: Obj = { apiVersion: 'telemetry.istio.io/v1', kind: 'Telemetry', metadata: { name: 'mesh-default', namespace: 'istio-system' },
+      spec: { tracing: [{ providers: [{ name: 'otel' }], randomSamplingPercentage: 5 }] } };
+    const ctx = new PushContext(benchLikeStore([{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'istio-system' } }, tracing]), 'v1', mesh as never);
+    const resolver = new Resolver(GENERATORS);
+    resolver.beginSnapshot(ctx);
+    const withNode = (cluster: string, md: Record<string, string>) => parseProxy({
+      id: 'sidecar~10.1.1.2~alpha-v1.ns1~ns1.svc.cluster.local', cluster,
+      metadata: { NAMESPACE: 'ns1', LABELS: { app: 'alpha', 'service.istio.io/canonical-name': 'alpha' }, INSTANCE_IPS: '10.1.1.2', ...md },
+    });
+    const one = withNode('alpha.ns1', { MESH_ID: 'mesh-a', CLUSTER_ID: 'east' });
+    const other = withNode('alpha.ns1', { MESH_ID: 'mesh-b', CLUSTER_ID: 'east' });
+    const renamed = withNode('alpha-renamed.ns1', { MESH_ID: 'mesh-a', CLUSTER_ID: 'east' });
+    for (const p of [one, other, renamed]) assertEquivalent(ctx, resolver, p, `${p.serviceCluster} ${String(p.metadata.MESH_ID)}`);
+    const viewOf = (p: Proxy) => viewKey(sidecarGenerator.view!(ctx, p));
+    assert.notEqual(viewOf(one), viewOf(other), 'MESH_ID is a span tag');
+    assert.notEqual(viewOf(one), viewOf(renamed), 'node.cluster is the OpenTelemetry service name');
+    assert.match(JSON.stringify(resolver.resolve(renamed, TYPE.LDS, WILDCARD_ONLY).get('0.0.0.0_5000')!.body), /alpha-renamed\.ns1/);
   });
 
   it('a new snapshot in which nothing changed serves the same set objects; a change elsewhere keeps unrelated segments', () => {
@@ -215,18 +281,14 @@ describe('outbound views: sharing', () => {
 describe('outbound views: keying (a mis-keyed view would serve one proxy another\'s config)', () => {
   const worldWith = (extra: Obj[]) => new PushContext(benchLikeStore(extra), 'v1');
   const viewOf = (ctx: PushContext, p: Proxy) => viewKey(sidecarGenerator.view!(ctx, p));
-  /**
-   * The outbound resources a proxy is served, as JSON by name: view segments, and the outbound listeners,
-   * which are class-scoped (sidecar/index.ts) but still built from the view's facts.
-   */
+  /** The outbound resources a proxy is served (its view segments), as JSON by name. */
   const outbound = (ctx: PushContext, p: Proxy): Map<string, string> => {
     const resolver = new Resolver(GENERATORS);
     resolver.beginSnapshot(ctx);
     const out = new Map<string, string>();
     for (const [type, set] of resolveAll(resolver, p)) {
       for (const r of set.resources) {
-        const consumed = sidecarGenerator.scopeOf!(type, r.name) === 'view' || (type === TYPE.LDS && r.name !== 'virtualInbound');
-        if (consumed) out.set(`${type} ${r.name}`, JSON.stringify(r.body));
+        if (sidecarGenerator.scopeOf!(type, r.name) === 'view') out.set(`${type} ${r.name}`, JSON.stringify(r.body));
       }
     }
     return out;

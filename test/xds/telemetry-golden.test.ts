@@ -10,6 +10,8 @@ import { PushContext } from '../../src/model/push-context.js';
 import { parseProxy, type Proxy } from '../../src/model/proxy.js';
 import { meshFromFile } from '../../src/sources/mesh/mesh-config-file.js';
 import { sidecarGenerator } from '../../src/xds/generators/sidecar/index.js';
+import { WILDCARD_ONLY } from '../../src/xds/connection.js';
+import { Resolver } from '../../src/xds/resolve.js';
 import { TYPE } from '../../src/xds/resource-types.js';
 import { checkEnvoyResource } from '../support/envoy-check/pgv-check.js';
 import { statsPluginConfigProblems } from '../support/envoy-check/stats-config-check.js';
@@ -295,12 +297,20 @@ describe('telemetry goldens: access logs, tracing and metrics in sidecar listene
     it(`${s.name}: ${s.why}`, () => {
       const { ctx, warnings } = load(s);
       const golden: Doc = { scenario: s.name, why: s.why };
+      // what each proxy is served goes through the resolver: outbound listeners come from its outbound
+      // view's canonical proxy (model/proxy-view.ts), and must equal the proxy's own generation
+      const resolver = new Resolver({ sidecar: sidecarGenerator });
+      resolver.beginSnapshot(ctx);
       for (const version of ['v1', 'v2'] as const) {
         const proxy = proxyFor(version);
         const statsConfigs: Doc[] = [];
         const listeners: Doc = {};
-        for (const name of sidecarGenerator.wildcardNames(TYPE.LDS, ctx, proxy).sort()) {
+        const served = resolver.resolve(proxy, TYPE.LDS, WILDCARD_ONLY);
+        const names = sidecarGenerator.wildcardNames(TYPE.LDS, ctx, proxy).sort();
+        assert.deepEqual(served.resources.map((r) => r.name).sort(), names, `${s.name} ${version}: listener names served`);
+        for (const name of names) {
           const body = sidecarGenerator.generate(TYPE.LDS, ctx, proxy, name) as Doc;
+          assert.deepEqual(served.get(name)?.body, body, `${s.name} ${version} ${name}: served (through its view) = its own generation`);
           assert.deepEqual(checkEnvoyResource(TYPE.LDS, body), [], `${s.name} ${version} ${name}: Envoy protos and PGV`);
           listeners[name] = observability(body, statsConfigs);
         }

@@ -1,5 +1,5 @@
 import { isIP } from 'node:net';
-import type { ClientTLSSettings, DestinationRule } from '../../../config/schemas/destination-rule.js';
+import type { ClientTLSSettings, ConnectionPoolSettings, DestinationRule } from '../../../config/schemas/destination-rule.js';
 import type { PushContext } from '../../../model/push-context.js';
 import type { Proxy } from '../../../model/proxy.js';
 import type { MeshService, ServicePort } from '../../../model/types.js';
@@ -36,7 +36,9 @@ import {
 import { ANY_TYPE } from '../../../envoy/type-urls.js';
 import { ZERO_DURATION } from '../../../envoy/duration.js';
 import { jsonToStruct } from '../../../envoy/protos.js';
-import { inboundServicePorts, outboundServices, serviceInScope, serviceTargets } from './scope.js';
+import { outboundServices, serviceInScope, serviceTargets } from './scope.js';
+import { inboundPorts } from './ingress.js';
+import { sidecarFor } from '../../../model/sidecar-scope.js';
 import { buildSidecarLoadAssignment } from './eds.js';
 import type { J } from '../../../envoy/json.js';
 
@@ -61,8 +63,9 @@ import type { J } from '../../../envoy/json.js';
 //                               iptables lets the sidecar's own connections to the app through
 //   inbound|PORT||              per container port the workload serves: ORIGINAL_DST / CLUSTER_PROVIDED,
 //                               bound to 127.0.0.6, never cleaned up, connection pool from the service's
-//                               DestinationRule (the only part istiod applies inbound); none for interception
-//                               mode NONE, which has no inbound listener to use them.
+//                               DestinationRule (the only part istiod applies inbound) or the Sidecar's;
+//                               STATIC to a Sidecar ingress `defaultEndpoint`; the ports are ingress.ts's
+//                               (NONE mode: only a Sidecar's ingress ports).
 //
 // Not emitted (istio-proxy extensions outside Envoy's API, or not modelled): the metadata-exchange cluster
 // filter, proxyProtocol wrapping, tunnel settings, retryBudget, headless-service ORIGINAL_DST clusters
@@ -95,7 +98,7 @@ export function outboundClusterNames(ctx: PushContext, proxy: Proxy): string[] {
 
 /** `inbound|PORT||` per container port the workload serves: what the proxy's workload serves. */
 export function inboundClusterNames(ctx: PushContext, proxy: Proxy): string[] {
-  return hasInboundClusters(proxy) ? inboundServicePorts(ctx, proxy).map((p) => inboundClusterName(p.targetPort)) : [];
+  return inboundPorts(ctx, proxy).map((p) => inboundClusterName(p.targetPort));
 }
 
 /** Whether a cluster name is one of the workload's own (inbound) clusters rather than one it consumes. */
@@ -115,17 +118,9 @@ export function buildSidecarCluster(ctx: PushContext, proxy: Proxy, name: string
   const key = parseSubsetKey(name);
   if (!key) return undefined;
   if (key.direction === 'inbound') {
-    return key.subset === '' && key.hostname === '' && hasInboundClusters(proxy) ? inboundCluster(ctx, proxy, key.port) : undefined;
+    return key.subset === '' && key.hostname === '' ? inboundCluster(ctx, proxy, key.port) : undefined;
   }
   return outboundCluster(ctx, proxy, name, key.hostname, key.port, key.subset);
-}
-
-/**
- * istiod buildInboundClusters: a NONE-mode sidecar gets inbound clusters only for a Sidecar resource's
- * `ingress` listeners (meshd does not serve Sidecar), never from the services its workload backs.
- */
-function hasInboundClusters(proxy: Proxy): boolean {
-  return proxy.interceptionMode !== 'NONE';
 }
 
 /** `NAME;`: istiod util.DelimitedStatsPrefix, how istio-proxy's stats find the cluster name. */
@@ -177,25 +172,40 @@ function configPath(dr: DestinationRule): string {
   return `/apis/${dr.apiVersion}/namespaces/${dr.metadata.namespace ?? 'default'}/destination-rule/${dr.metadata.name}`;
 }
 
+/**
+ * `inbound|PORT||` (istiod buildInboundCluster): ORIGINAL_DST to the port the connection was sent to, or
+ * STATIC to a Sidecar ingress `defaultEndpoint`; the inbound DestinationRule's port policy, its connection
+ * pool overridden by the Sidecar's (`ingress[].connectionPool`, else `inboundConnectionPool`); the
+ * passthrough source address unless the endpoint is loopback (iptables would send it back to Envoy).
+ * A NONE-mode sidecar has inbound clusters only for Sidecar ingress ports (ingress.ts).
+ */
 function inboundCluster(ctx: PushContext, proxy: Proxy, targetPort: number): J | undefined {
-  const target = inboundServicePorts(ctx, proxy).find((p) => p.targetPort === targetPort);
+  const target = inboundPorts(ctx, proxy).find((p) => p.targetPort === targetPort);
   if (!target) return undefined;
   const name = inboundClusterName(targetPort);
-  const sameService = serviceTargets(ctx, proxy).filter((t) => t.port.port === target.port.port);
-  const services = [...new Map(sameService.map((t) => [t.service.hostname, t.service])).values()];
-  const istio: J = serviceMetadata(services);
-  const d: ClusterDraft = { cluster: { name, type: 'ORIGINAL_DST', common_lb_config: {}, alt_stat_name: altStatName(name) } };
-  applyUpstreamProtocol(d, target.port.protocol);
-  const idr = ctx.destinationRuleFor(proxy.namespace, target.service.hostname, ctx.proxyLabels(proxy));
-  const policy = idr?.config.spec.trafficPolicy ? portLevelPolicy(idr.config.spec.trafficPolicy, target.port.port).policy : undefined;
+  const sameService = target.service ? serviceTargets(ctx, proxy).filter((t) => t.port.port === target.servicePort) : [];
+  const services = target.service ? [...new Map(sameService.map((t) => [t.service.hostname, t.service])).values()] : [];
+  const istio: J = target.service
+    ? serviceMetadata(services.length > 0 ? services : [target.service])
+    : { services: [{ host: target.hostname, name: target.sidecar!.name, namespace: target.sidecar!.namespace }] };
+  const endpoint = target.endpoint;
+  const d: ClusterDraft = { cluster: { name, type: endpoint ? 'STATIC' : 'ORIGINAL_DST', common_lb_config: {}, alt_stat_name: altStatName(name) } };
+  applyUpstreamProtocol(d, target.protocol);
+  const idr = target.service ? ctx.destinationRuleFor(proxy.namespace, target.service.hostname, ctx.proxyLabels(proxy)) : undefined;
+  const policy = idr?.config.spec.trafficPolicy ? portLevelPolicy(idr.config.spec.trafficPolicy, target.servicePort).policy : undefined;
   if (idr && idr.config.spec.trafficPolicy) istio.config = configPath(idr.config);
-  applyConnectionPool(d, policy?.connectionPool);
-  Object.assign(d.cluster, {
-    lb_policy: 'CLUSTER_PROVIDED',
-    cleanup_interval: { ...MAX_CLEANUP_INTERVAL },
-    upstream_bind_config: { source_address: passthroughBindConfig(proxy).source_address },
-    metadata: { filter_metadata: { istio: jsonToStruct(istio) } },
-  });
+  const sidecarPool = (target.sidecar?.listener.connectionPool ?? sidecarFor(ctx, proxy)?.spec.inboundConnectionPool) as ConnectionPoolSettings | undefined;
+  applyConnectionPool(d, sidecarPool ?? policy?.connectionPool);
+  const loopback = endpoint && 'address' in endpoint && (endpoint.address === '127.0.0.1' || endpoint.address === '::1');
+  if (endpoint) {
+    const address = 'pipe' in endpoint ? { pipe: { path: endpoint.pipe } } : { socket_address: { address: endpoint.address, port_value: endpoint.port } };
+    d.cluster.load_assignment = { cluster_name: name, endpoints: [{ lb_endpoints: [{ endpoint: { address } }] }] };
+    d.cluster.lb_policy = 'ROUND_ROBIN';
+  } else {
+    Object.assign(d.cluster, { lb_policy: 'CLUSTER_PROVIDED', cleanup_interval: { ...MAX_CLEANUP_INTERVAL } });
+  }
+  if (!loopback) d.cluster.upstream_bind_config = { source_address: passthroughBindConfig(proxy).source_address };
+  d.cluster.metadata = { filter_metadata: { istio: jsonToStruct(istio) } };
   finishHttpOptions(d);
   return order(d.cluster);
 }

@@ -17,7 +17,8 @@ import {
 } from '../../../envoy/hcm.js';
 import { wildcardFor } from './bind.js';
 import { isGrpc, isHttp2, listenerProtocol, type ListenerProtocol } from './protocols.js';
-import { inboundServicePorts } from './scope.js';
+import { inboundPorts, type InboundPort } from './ingress.js';
+import { jsonToStruct } from '../../../envoy/protos.js';
 import { SidecarTelemetry, type HcmTelemetry } from './telemetry.js';
 import type { J } from '../../../envoy/json.js';
 
@@ -232,6 +233,46 @@ export function inboundPortChains(
   return chainOptions(lp, sec).map((opt) => buildChain(cc, opt, sec, obs));
 }
 
+/** istiod BuildConfigInfoMetadata for a chain a Sidecar `ingress` listener declared. */
+function sidecarChainMetadata(port: InboundPort): J | undefined {
+  if (!port.sidecar) return undefined;
+  const { namespace, name } = port.sidecar;
+  return { filter_metadata: { istio: jsonToStruct({ config: `/apis/networking.istio.io/v1/namespaces/${namespace}/sidecar/${name}` }) } };
+}
+
+/** The chains of one inbound port, named after its bind, with the Sidecar's metadata when it declared the port. */
+function chainsOf(ctx: PushContext, proxy: Proxy, port: InboundPort, obs: InboundObservability): J[] {
+  const chains = inboundPortChains(port, sidecarInboundSecurity(ctx, proxy, port.targetPort), port.bind, obs);
+  const metadata = sidecarChainMetadata(port);
+  return metadata ? chains.map((c) => ({ ...c, metadata })) : chains;
+}
+
+/**
+ * A listener of its own for a Sidecar `ingress` port that binds for real (captureMode NONE, or DEFAULT on
+ * a NONE-mode proxy; istiod inboundCustomListener): `BIND_PORT`, the port's chains, no original_dst
+ * listener filter (nothing redirected the connection).
+ */
+export function buildBoundInboundListener(ctx: PushContext, proxy: Proxy, name: string): J | undefined {
+  const port = inboundPorts(ctx, proxy).find((p) => p.bindToPort && `${p.bind}_${p.targetPort}` === name);
+  if (!port) return undefined;
+  const t = new SidecarTelemetry(ctx, proxy);
+  const chains = chainsOf(ctx, proxy, port, inboundObservability(t));
+  if (chains.length === 0) return undefined;
+  const listener: J = {
+    name,
+    address: { socket_address: { address: port.bind, port_value: port.targetPort } },
+    traffic_direction: 'INBOUND',
+    continue_on_listener_filters_timeout: true,
+    filter_chains: chains,
+  };
+  const filters = inboundListenerFilters(chains).slice(1); // [0] is original_dst
+  if (filters.length > 0) listener.listener_filters = filters;
+  listener.listener_filters_timeout = ZERO_DURATION;
+  const listenerLogs = t.accessLogs('inbound', 'listener');
+  if (listenerLogs.length) listener.access_log = listenerLogs;
+  return listener;
+}
+
 export function buildVirtualInboundListener(ctx: PushContext, proxy: Proxy): J {
   const t = new SidecarTelemetry(ctx, proxy);
   const obs = inboundObservability(t);
@@ -244,10 +285,7 @@ export function buildVirtualInboundListener(ctx: PushContext, proxy: Proxy): J {
   // the passthrough chains take the workload's port-independent mode (port 0)
   const passthroughSecurity = sidecarInboundSecurity(ctx, proxy, 0);
   for (const opt of chainOptions('AUTO', passthroughSecurity)) chains.push(buildChain(passthrough, opt, passthroughSecurity, obs));
-  for (const ip of inboundServicePorts(ctx, proxy)) {
-    const port = { targetPort: ip.targetPort, servicePort: ip.port.port, protocol: ip.port.protocol, hostname: ip.service.hostname };
-    chains.push(...inboundPortChains(port, sidecarInboundSecurity(ctx, proxy, ip.targetPort), bind, obs));
-  }
+  for (const port of inboundPorts(ctx, proxy)) if (!port.bindToPort) chains.push(...chainsOf(ctx, proxy, port, obs));
   const listener: J = {
     name: VIRTUAL_INBOUND,
     address: { socket_address: { address: bind, port_value: INBOUND_PORT } },

@@ -4,7 +4,13 @@ import { TYPE, type TypeUrl } from '../../resource-types.js';
 import type { Generator, ResourceScope } from '../generator.js';
 import { buildSidecarCluster, inboundClusterNames, isInboundClusterName, outboundClusterNames, sidecarClusterNames } from './cds.js';
 import { buildSidecarLoadAssignment } from './eds.js';
-import { buildSidecarListener, sidecarListenerNames } from './lds.js';
+import {
+  buildSidecarListener,
+  isInboundListenerName,
+  sidecarInboundListenerNames,
+  sidecarListenerNames,
+  sidecarOutboundListenerNames,
+} from './lds.js';
 import { buildSidecarRouteConfiguration } from './rds.js';
 import { sidecarClassKey, sidecarView } from './scope.js';
 import { forStockEnvoy } from './stock-envoy.js';
@@ -13,13 +19,13 @@ import { forStockEnvoy } from './stock-envoy.js';
 // GENERATOR=grpc): Istio's data-plane contract. Envoy subscribes to CDS and LDS by wildcard and to
 // EDS/RDS by the names those resources reference; see cds.ts, eds.ts, lds.ts, rds.ts.
 //
-// Scopes (generator.ts): the workload's own inbound clusters (`inbound|PORT||`) and every listener are
+// Scopes (generator.ts): the workload's own inbound clusters (`inbound|PORT||`) and virtualInbound are
 // class-scoped; everything else — outbound clusters, the three fixed clusters, every load assignment and
-// route configuration — is view-scoped. Outbound listeners carry what istiod writes per workload into each
-// HCM and tcp_proxy (sidecar/telemetry.ts): Istio's span tags (canonical service and revision, mesh and
-// cluster id) when tracing is on — istiod's default — and the access logs, tracer and metrics of the
-// Telemetry objects selecting the workload; a view would have to hold all of them, splitting it per
-// workload for every type, so the listeners are per class instead.
+// route configuration, virtualOutbound and the outbound listeners — is view-scoped. What istiod writes per
+// workload into outbound HCMs and tcp_proxies (sidecar/telemetry.ts: Istio's span tags when tracing is on,
+// the access logs, tracer and metrics of the Telemetry objects selecting the workload) enters the view
+// only when it applies (scope.ts sidecarView, telemetry.ts outboundTelemetryReads): span-tag values when
+// tracing writes them, the labels of Telemetry selectors that pick the proxy.
 
 export const sidecarGenerator: Generator = {
   name: 'sidecar',
@@ -27,7 +33,7 @@ export const sidecarGenerator: Generator = {
   view: sidecarView,
   scopeOf(type: TypeUrl, name: string): ResourceScope {
     if (type === TYPE.CDS) return isInboundClusterName(name) ? 'class' : 'view';
-    if (type === TYPE.LDS) return 'class';
+    if (type === TYPE.LDS) return isInboundListenerName(name) ? 'class' : 'view';
     return 'view';
   },
   wildcardNames(type: TypeUrl, ctx: PushContext, proxy: Proxy, scope?: ResourceScope): string[] {
@@ -36,7 +42,8 @@ export const sidecarGenerator: Generator = {
       return scope === 'class' ? inboundClusterNames(ctx, proxy) : sidecarClusterNames(ctx, proxy);
     }
     if (type === TYPE.LDS) {
-      return scope === 'view' ? [] : sidecarListenerNames(ctx, proxy);
+      if (scope === 'view') return sidecarOutboundListenerNames(ctx, proxy);
+      return scope === 'class' ? sidecarInboundListenerNames(proxy) : sidecarListenerNames(ctx, proxy);
     }
     return [];
   },

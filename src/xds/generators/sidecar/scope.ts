@@ -1,12 +1,13 @@
 import { perSnapshot, type PushContext } from '../../../model/push-context.js';
 import type { Proxy } from '../../../model/proxy.js';
-import { telemetryClassFacts } from './telemetry.js';
+import { outboundTelemetryReads, telemetryClassFacts } from './telemetry.js';
 import { ipFamilyOf, proxyViewOf, type ProxyView } from '../../../model/proxy-view.js';
 import type { MeshService, ServicePort } from '../../../model/types.js';
 import { workloadTlsModeKey } from '../../../security/grpc.js';
 import { outboundLabelKeys, referencedLabelKeys } from '../grpc/index.js';
 import { labelsMatch } from '../../../config/labels.js';
 import { egressAllows, sidecarAllows, sidecarFor } from '../../../model/sidecar-scope.js';
+import { inboundPortsKey } from './ingress.js';
 
 // What an Envoy sidecar sees (outbound services) and serves (its own inbound service ports), and the
 // class key naming every proxy fact the sidecar generator's output depends on. Replicas of one
@@ -127,15 +128,23 @@ const sidecarViewLabelKeys = perSnapshot((ctx): readonly string[] =>
  * The sidecar's outbound view (model/proxy-view.ts): namespace (exportTo, DestinationRule/VirtualService
  * precedence, sourceNamespace, short names), DNS domain, IP family (wildcard/loopback binds, passthrough
  * bind address), interception mode (NONE binds outbound listeners to loopback and has no virtual
- * listeners), stock Envoy or istio-proxy, the labels sidecarViewLabelKeys names, and the locality when a
- * DestinationRule makes endpoints depend on it.
+ * listeners), stock Envoy or istio-proxy, the labels sidecarViewLabelKeys names, the locality when a
+ * DestinationRule makes endpoints depend on it, and what the outbound listeners' observability reads of
+ * this proxy (telemetry.ts outboundTelemetryReads: the labels of Telemetry selectors that pick it, and
+ * Istio's span-tag values when outbound tracing writes them) — nothing of it when no Telemetry selects the
+ * proxy and tracing reads no proxy fact.
  */
 export function sidecarView(ctx: PushContext, proxy: Proxy): ProxyView {
+  const labels = ctx.proxyLabels(proxy);
+  const telemetry = outboundTelemetryReads(ctx, proxy);
+  const viewKeys = sidecarViewLabelKeys(ctx);
   return proxyViewOf(proxy, {
-    labelKeys: sidecarViewLabelKeys(ctx),
-    labels: ctx.proxyLabels(proxy),
+    labelKeys: telemetry.labelKeys.length ? [...new Set([...viewKeys, ...telemetry.labelKeys])].sort() : viewKeys,
+    labels,
     localityMatters: localityMatters(ctx),
     failoverPriority: failoverPriorityLabelKeys(ctx).length > 0,
+    metadataKeys: telemetry.metadataKeys,
+    serviceCluster: telemetry.serviceCluster,
   });
 }
 
@@ -164,7 +173,8 @@ export function sidecarClassKey(ctx: PushContext, proxy: Proxy): string {
   const keys = new Set<string>([...referencedLabelKeys(ctx), ...failoverPriorityLabelKeys(ctx)]);
   for (const s of ctx.servicesIn(proxy.namespace)) for (const k of Object.keys(s.selector ?? {})) keys.add(k);
   const projected = [...keys].sort().filter((k) => k in labels).map((k) => [k, labels[k]]);
-  const inbound = inboundServicePorts(ctx, proxy).map((p) => `${p.service.hostname}:${p.port.port}>${p.targetPort}`);
+  // the inbound ports with their container ports, and a Sidecar ingress's binds/endpoints (ingress.ts)
+  const inbound = inboundPortsKey(ctx, proxy);
   const l = proxy.locality;
   return JSON.stringify({
     ns: proxy.namespace,

@@ -1,5 +1,5 @@
 import type { ExtensionProvider } from '../../../config/mesh-config.js';
-import type { PushContext } from '../../../model/push-context.js';
+import { perSnapshot, type PushContext } from '../../../model/push-context.js';
 import type { Proxy } from '../../../model/proxy.js';
 import {
   accessLoggingFor,
@@ -58,15 +58,20 @@ export class SidecarTelemetry {
   /** one listener build asks for the same pieces many times (every chain); each is built once */
   private readonly memo = new Map<string, unknown>();
 
+  /**
+   * @param onTracingRead told each TracingProxy field the output reads (outboundTelemetryReads uses it
+   *   to learn which proxy facts the outbound listeners depend on)
+   */
   constructor(
     private readonly ctx: PushContext,
     private readonly proxy: Proxy,
+    private readonly onTracingRead?: (field: keyof TracingProxy) => void,
   ) {
     this.mesh = ctx.mesh.telemetry ?? {};
     this.providers = ctx.mesh.extensionProviders;
   }
 
-  private get applicable(): ApplicableTelemetry {
+  get applicable(): ApplicableTelemetry {
     return (this.applicableCache ??= this.ctx.telemetries.applicable(this.proxy.namespace, this.ctx.proxyLabels(this.proxy)));
   }
 
@@ -222,7 +227,7 @@ export class SidecarTelemetry {
     const labels = this.ctx.proxyLabels(this.proxy);
     const md = this.proxy.metadata;
     const str = (v: unknown) => (typeof v === 'string' ? v : '');
-    return {
+    const facts: TracingProxy = {
       serviceCluster: this.proxy.serviceCluster ?? '',
       canonicalService: labels[CANONICAL_NAME] ?? '',
       canonicalRevision: labels[CANONICAL_REVISION] ?? '',
@@ -231,7 +236,73 @@ export class SidecarTelemetry {
       clusterId: str(md.CLUSTER_ID),
       router: this.proxy.type === 'router',
     };
+    const onRead = this.onTracingRead;
+    if (!onRead) return facts;
+    return new globalThis.Proxy(facts, {
+      get(target, field, receiver) {
+        if (typeof field === 'string' && field in target) onRead(field as keyof TracingProxy);
+        return Reflect.get(target, field, receiver) as unknown;
+      },
+    });
   }
+}
+
+/** Where each TracingProxy field comes from on the proxy (see tracingProxy). */
+const TRACING_FACT_SOURCES: Readonly<Record<keyof TracingProxy, { label?: string; metadata?: string; serviceCluster?: true }>> = {
+  serviceCluster: { serviceCluster: true },
+  canonicalService: { label: CANONICAL_NAME },
+  canonicalRevision: { label: CANONICAL_REVISION },
+  meshId: { metadata: 'MESH_ID' },
+  namespace: { metadata: 'NAMESPACE' },
+  clusterId: { metadata: 'CLUSTER_ID' },
+  // the proxy type is part of every view (model/proxy-view.ts proxyType)
+  router: {},
+};
+
+/** The proxy facts the outbound listeners' telemetry reads (see outboundTelemetryReads). */
+export interface OutboundTelemetryReads {
+  readonly labelKeys: readonly string[];
+  readonly metadataKeys: readonly string[];
+  readonly serviceCluster: boolean;
+}
+
+/**
+ * Which tracing facts the outbound HCM reads, per (namespace, applicable Telemetry set): only what the
+ * resolved tracing uses (Istio's span tags only when tracing is on with enableIstioTags; node.cluster
+ * only for a tracer that names the service). Learnt by building the outbound HCM's telemetry once with
+ * every TracingProxy read recorded, so it cannot drift from what the builder does.
+ */
+const tracingReadsBySet = perSnapshot((): Map<string, ReadonlySet<keyof TracingProxy>> => new Map());
+
+/**
+ * The proxy facts beyond the outbound view's own that the outbound listeners' observability depends on
+ * (model/proxy-view.ts adds them to the view): the label keys of the Telemetry selectors that pick this
+ * proxy (with the namespace they decide which Telemetry applies: a proxy that has the same values for
+ * them is picked by the same objects), and the tracing facts the resolved tracing reads. No Telemetry
+ * selecting the proxy and no tracing that reads proxy facts → nothing: every proxy of the view shares
+ * the listeners.
+ */
+export function outboundTelemetryReads(ctx: PushContext, proxy: Proxy): OutboundTelemetryReads {
+  const telemetry = new SidecarTelemetry(ctx, proxy);
+  const applicable = telemetry.applicable;
+  const memo = tracingReadsBySet(ctx);
+  const key = `${proxy.namespace}\u0000${applicable.sources.join('\u0000')}`;
+  let fields = memo.get(key);
+  if (!fields) {
+    const read = new Set<keyof TracingProxy>();
+    new SidecarTelemetry(ctx, proxy, (f) => read.add(f)).hcm('outbound');
+    memo.set(key, (fields = read));
+  }
+  const labelKeys = new Set(applicable.selectorLabelKeys);
+  const metadataKeys: string[] = [];
+  let serviceCluster = false;
+  for (const f of fields) {
+    const from = TRACING_FACT_SOURCES[f];
+    if (from.label) labelKeys.add(from.label);
+    if (from.metadata) metadataKeys.push(from.metadata);
+    if (from.serviceCluster) serviceCluster = true;
+  }
+  return { labelKeys: [...labelKeys].sort(), metadataKeys: metadataKeys.sort(), serviceCluster };
 }
 
 /**
