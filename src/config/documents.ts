@@ -3,6 +3,8 @@ import { parseAllDocuments } from 'yaml';
 export interface ParsedDocument {
   /** 0-based index of the document inside its file (`FILE#doc`) */
   readonly index: number;
+  /** 1-based line of the document's content in its file (where a reader finds it; `meshd analyze` cites it) */
+  readonly line?: number;
   readonly value?: unknown;
   readonly error?: string;
 }
@@ -55,6 +57,12 @@ function* documentChunks(text: string): Generator<Chunk> {
   yield { text: text.slice(start), line: startLine };
 }
 
+function countNewlines(text: string, end: number): number {
+  let n = 0;
+  for (let i = text.indexOf('\n'); i >= 0 && i < end; i = text.indexOf('\n', i + 1)) n++;
+  return n;
+}
+
 function parseChunk(chunk: Chunk, firstIndex: number, out: ParsedDocument[]): number {
   const docs = parseAllDocuments(chunk.text, { prettyErrors: true, uniqueKeys: true, merge: true });
   const list = Array.isArray(docs) ? docs : [docs];
@@ -66,11 +74,13 @@ function parseChunk(chunk: Chunk, firstIndex: number, out: ParsedDocument[]): nu
       out.push({ index, error: doc.errors.map((e) => inFile(e.message.split('\n')[0] ?? '')).join('; ') });
     } else {
       const value: unknown = doc.toJS({ maxAliasCount: 100 });
+      const contentStart = doc.contents?.range?.[0] ?? 0;
+      const line = chunk.line + 1 + countNewlines(chunk.text, contentStart);
       const asList = value as { kind?: unknown; items?: unknown } | null | undefined;
       if (asList?.kind === 'List' && Array.isArray(asList.items)) {
-        for (const item of asList.items) out.push({ index, value: item });
+        for (const item of asList.items) out.push({ index, line, value: item });
       } else if (value !== null && value !== undefined) {
-        out.push({ index, value });
+        out.push({ index, line, value });
       }
     }
     index++;
