@@ -60,6 +60,35 @@ function addValidateCommand(program: Command): void {
     });
 }
 
+function addAnalyzeCommand(program: Command): void {
+  const bool = (v: string | undefined) => v === undefined || !/^(false|0|no)$/i.test(v);
+  addKubeFlags(
+    program
+      .command('analyze')
+      .argument('[files...]', 'files or directories (recursive) to analyze; - reads stdin')
+      .description("Istio's config analyzers (istioctl analyze) over files and/or the live cluster; exit 79 when issues reach --failure-threshold")
+      .option('-n, --namespace <namespace>', 'report messages of objects in this namespace (and cluster-scoped ones)')
+      .option('-A, --all-namespaces', 'analyze all namespaces')
+      .option('-i, --istio-namespace <namespace>', 'the control plane namespace', 'istio-system')
+      .option('-o, --output <format>', 'output format: log, json or yaml', 'log')
+      .option('--output-threshold <level>', 'the lowest level of messages printed: Info, Warning, Error', 'Info')
+      .option('--failure-threshold <level>', 'the lowest level of messages that gives a non-zero exit code: Info, Warning, Error', 'Error')
+      .option('-S, --suppress <code=resource>', 'suppress a message code on a resource, e.g. "IST0102=DestinationRule primary-dr.default" (* matches any run of characters); repeatable', collect)
+      .option('--analyzer <name>', 'run only this analyzer (see -L); repeatable', collect)
+      .option('-L, --list-analyzers', 'list the analyzers and exit')
+      .option('--meshConfigFile <file>', 'mesh config (MeshConfig YAML) to analyze with, instead of the cluster\'s or the default')
+      .option('--ignore-unknown', "don't fail (exit 65) on documents that cannot be parsed")
+      .option('-k, --use-kube [bool]', 'read the live cluster (default: when --kubeconfig/--context is given or no file is)', bool)
+      .option('--color [bool]', 'colour the level (default: when stdout is a terminal and TERM is not dumb)', bool)
+      .option('-v, --verbose', 'list the analyzers that ran'),
+    'default: $KUBECONFIG, then ~/.kube/config',
+  ).action(async (files: string[], flags) => {
+    const { runAnalyze } = await import('./analyze.js');
+    const color = flags.color ?? (!!process.stdout.isTTY && process.env['TERM'] !== 'dumb');
+    process.exitCode = await runAnalyze(files, { ...flags, color }, { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin });
+  });
+}
+
 function addAgentCommand(program: Command): void {
   const agent = program
     .command('agent')
@@ -291,6 +320,7 @@ export function buildProgram(): Command {
     .helpCommand(false);
   addServeCommand(program);
   addValidateCommand(program);
+  addAnalyzeCommand(program);
   addAgentCommand(program);
   addCaCommand(program);
   addBootstrapCommand(program);

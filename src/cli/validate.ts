@@ -23,7 +23,7 @@ const STDIN = '-';
 const STDIN_NAME = '<stdin>';
 const CONFIG_FILE = /\.(ya?ml|json)$/i;
 
-interface Input {
+export interface Input {
   /** name used in messages */
   readonly name: string;
   readonly read: () => Promise<string>;
@@ -49,7 +49,7 @@ async function walk(dir: string): Promise<string[]> {
 }
 
 /** Expands the command-line paths into inputs; unreadable paths become error lines. */
-async function expand(paths: readonly string[], io: ValidateIO, errors: string[]): Promise<Input[]> {
+export async function expand(paths: readonly string[], io: Pick<ValidateIO, 'stdin'>, errors: string[]): Promise<Input[]> {
   const inputs: Input[] = [];
   let stdinUsed = false;
   for (const p of paths) {

@@ -499,13 +499,13 @@ export function requestIdExtension(useRequestIdForTraceSampling: boolean): J {
 
 /**
  * stats.PluginConfig as istio-proxy's stats filter reads it (istio/api envoy/extensions/stats/config.proto,
- * istiod generateStatsConfig): the inbound side drops the Host-header fallback; each override names the
+ * istiod generateStatsConfig): sidecar inbound and gateways drop the Host-header fallback; each override names the
  * istio_* metric (without the prefix) or a custom one, the dimensions it sets, the tags it removes and
  * whether the metric is dropped; the TCP reporting interval when a Telemetry sets one.
  */
-export function statsPluginConfig(inbound: boolean, direction: MetricsDirection, reportingInterval: string | undefined): J {
+export function statsPluginConfig(disableHostHeaderFallback: boolean, direction: MetricsDirection, reportingInterval: string | undefined): J {
   const cfg: J = {};
-  if (inbound) cfg.disable_host_header_fallback = true;
+  if (disableHostHeaderFallback) cfg.disable_host_header_fallback = true;
   if (reportingInterval !== undefined) cfg.tcp_reporting_duration = durationJson(reportingInterval);
   if (direction.overrides.length) {
     cfg.metrics = direction.overrides.map((o) => {

@@ -5,6 +5,7 @@ export type { MeshTelemetry } from '../config/mesh-telemetry.js';
 import type { StoredObject } from '../config/store.js';
 import type { AccessLogging, CustomTag, Metrics, TagOverride, TelemetrySpec, Tracing, WorkloadMode } from '../config/schemas/telemetry.js';
 import { ISTIO_METRICS } from '../config/schemas/telemetry.js';
+import { GATEWAY_NAME_LABEL, policyAttaches, targetRefsOf } from './policy-attachment.js';
 
 // The Telemetry API as istiod resolves it for one proxy (pilot/pkg/model/telemetry.go,
 // telemetry_logging.go): which Telemetry objects apply (root namespace → proxy namespace → workload
@@ -102,11 +103,6 @@ export interface ApplicableTelemetry {
 const isNamespaceWide = (t: IndexedTelemetry) =>
   Object.keys(t.spec.selector?.matchLabels ?? {}).length === 0 && !t.spec.targetRef && (t.spec.targetRefs ?? []).length === 0;
 
-const hasTargetRefs = (t: IndexedTelemetry) => !!t.spec.targetRef || (t.spec.targetRefs ?? []).length > 0;
-
-function selects(t: IndexedTelemetry, labels: Readonly<Record<string, string>>): boolean {
-  return Object.entries(t.spec.selector?.matchLabels ?? {}).every(([k, v]) => labels[k] === v);
-}
 
 /** The Telemetry objects of a snapshot by namespace, oldest first (istiod sortConfigByCreationTime). */
 export class TelemetryIndex {
@@ -143,9 +139,9 @@ export class TelemetryIndex {
   }
 
   /**
-   * istiod applicableTelemetries for a sidecar: the root namespace's namespace-wide Telemetry, then the
-   * proxy namespace's, then every selector Telemetry of the proxy's namespace whose labels match. A
-   * Telemetry with targetRefs attaches only to waypoints and Gateway API gateways, never to a sidecar.
+   * istiod applicableTelemetries for a sidecar or gateway: the root namespace's namespace-wide Telemetry,
+   * then the proxy namespace's, then every other Telemetry of the proxy's namespace that attaches to it
+   * (policy-attachment.ts: a matching selector; targetRefs only on the Gateway API gateway they name).
    */
   applicable(proxyNamespace: string, labels: Readonly<Record<string, string>>): ApplicableTelemetry {
     const picked: IndexedTelemetry[] = [];
@@ -156,15 +152,15 @@ export class TelemetryIndex {
       if (ns) picked.push(ns);
     }
     for (const t of this.inNamespace(proxyNamespace)) {
-      if (isNamespaceWide(t) || hasTargetRefs(t)) continue;
-      if (selects(t, labels)) picked.push(t);
+      if (isNamespaceWide(t)) continue;
+      if (policyAttaches(t.spec, t.namespace, { namespace: proxyNamespace, labels })) picked.push(t);
     }
     return {
       sources: picked.map((t) => `${t.namespace}/${t.name}`),
       metrics: picked.flatMap((t) => t.spec.metrics ?? []),
       logging: picked.filter((t) => (t.spec.accessLogging ?? []).length > 0).map((t) => t.spec.accessLogging!),
       tracing: picked.flatMap((t) => t.spec.tracing ?? []),
-      selectorLabelKeys: [...new Set(picked.flatMap((t) => Object.keys(t.spec.selector?.matchLabels ?? {})))].sort(),
+      selectorLabelKeys: [...new Set(picked.flatMap((t) => [...Object.keys(t.spec.selector?.matchLabels ?? {}), ...(targetRefsOf(t.spec).length > 0 ? [GATEWAY_NAME_LABEL] : [])]))].sort(),
     };
   }
 }

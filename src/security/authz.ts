@@ -4,13 +4,12 @@ import { ANY_TYPE } from '../envoy/type-urls.js';
 import { RuleModel, type RbacAction, type TrustDomainBundle } from './authz-model.js';
 import { EXT_AUTHZ_MATCH_PREFIX, EXT_AUTHZ_SHADOW_STAT_PREFIX, filterEnabledMetadata, type ResolvedProvider } from './ext-authz.js';
 import type { J } from '../envoy/json.js';
-import { labelsMatch } from '../config/labels.js';
+import { policyAttaches, type PolicyWorkload } from '../model/policy-attachment.js';
 
 // AuthorizationPolicy → Envoy RBAC filters (istiod pilot/pkg/security/authz/builder).
 //
-// Scope: a workload gets the policies of the mesh root namespace and of its own namespace whose selector
-// matches its labels (no selector = every workload there). Policies with targetRef(s) attach to gateways
-// and waypoints, not to sidecars or proxyless servers, and are left out.
+// Scope: a workload gets the policies of the mesh root namespace and of its own namespace that attach to it
+// (model/policy-attachment.ts: by selector; targetRef(s) only to the Gateway API gateway they name).
 //
 // Precedence (Istio): CUSTOM, then DENY, then ALLOW, each its own RBAC filter in that order; a request
 // denied by one never reaches the next. No ALLOW policy → no ALLOW filter → allowed. ALLOW policies exist
@@ -48,12 +47,11 @@ export function scopedPolicy(p: AuthorizationPolicy): ScopedPolicy {
   };
 }
 
-/** Groups `policies` (already in precedence order: root namespace first) by action, keeping those that select the workload. */
-export function selectPolicies(policies: readonly AuthorizationPolicy[], labels: Readonly<Record<string, string>>): SelectedPolicies {
+/** Groups `policies` (already in precedence order: root namespace first) by action, keeping those that attach to the workload. */
+export function selectPolicies(policies: readonly AuthorizationPolicy[], workload: PolicyWorkload): SelectedPolicies {
   const out: SelectedPolicies = { allow: [], deny: [], audit: [], custom: [] };
   for (const p of policies) {
-    if (p.spec.targetRef || (p.spec.targetRefs && p.spec.targetRefs.length > 0)) continue;
-    if (!labelsMatch(p.spec.selector?.matchLabels, labels, 'selects-all')) continue;
+    if (!policyAttaches(p.spec, p.metadata.namespace ?? 'default', workload)) continue;
     const s = scopedPolicy(p);
     switch (p.spec.action ?? 'ALLOW') {
       case 'DENY':
@@ -76,7 +74,7 @@ export function selectPolicies(policies: readonly AuthorizationPolicy[], labels:
 export function policiesForWorkload(ctx: PushContext, namespace: string, labels: Readonly<Record<string, string>>): SelectedPolicies {
   const root = ctx.mesh.rootNamespace;
   const list = [...ctx.authorizationPoliciesIn(root), ...(namespace !== root ? ctx.authorizationPoliciesIn(namespace) : [])];
-  return selectPolicies(list, labels);
+  return selectPolicies(list, { namespace, labels });
 }
 
 /** The mesh's trust domain and its aliases (MeshConfig.trustDomainAliases): principals match under each. */

@@ -27,6 +27,8 @@ import type { J } from '../envoy/json.js';
 //
 // RequestAuthentication: istiod's jwt_authn filter (jwt/requestauthn.ts) after the CUSTOM (ext_authz)
 // filters and before the AUDIT/DENY/ALLOW RBAC filters, so RBAC sees the verified JWT payload.
+// Gateways (the router generator) take the same policy filters (workloadPolicyFilters) first in every HCM
+// and before every tcp_proxy, with the JWT filter clearing the route cache.
 //
 // RBAC: the policies of the root namespace and of the workload's namespace selecting it, in Istio's order
 // (CUSTOM as RBAC shadow + ext_authz to the mesh config's provider, AUDIT, DENY, ALLOW; `spec: {}` denies
@@ -85,6 +87,33 @@ export function sidecarDownstreamTlsSocket(): J {
 export function sidecarInboundSecurity(ctx: PushContext, proxy: Proxy, port: number): SidecarInboundSecurity {
   const labels = ctx.proxyLabels(proxy);
   const pa = effectiveMtls(ctx, proxy.namespace, labels, port);
+  const policy = workloadPolicyFilters(ctx, proxy, false);
+  return {
+    mode: pa.mode,
+    ...(pa.mode !== 'DISABLE' ? { transportSocket: sidecarDownstreamTlsSocket() } : {}),
+    httpFilters: policy.httpFilters,
+    networkFilters: policy.networkFilters,
+    notes: [`mTLS ${pa.mode} from ${pa.from}`, ...policy.notes],
+  };
+}
+
+export interface WorkloadPolicyFilters {
+  /** CUSTOM ext_authz, jwt_authn, then AUDIT/DENY/ALLOW RBAC HTTP filters (istiod's order) */
+  readonly httpFilters: readonly J[];
+  /** CUSTOM/AUDIT/DENY/ALLOW RBAC network filters */
+  readonly networkFilters: readonly J[];
+  /** warnings (already logged through ctx.warn) and expected omissions */
+  readonly notes: readonly string[];
+}
+
+/**
+ * The RequestAuthentication and AuthorizationPolicy filters of the policies attached to a proxy's
+ * workload (istiod authzCustomBuilder / authnBuilder / authzBuilder BuildHTTP and BuildTCP): a sidecar's
+ * inbound chains and a gateway's chains. `clearRouteCache`: gateways re-pick the route once the JWT
+ * payload is known (istiod JwtFilter(proxy.Type != SidecarProxy)).
+ */
+export function workloadPolicyFilters(ctx: PushContext, proxy: Proxy, clearRouteCache: boolean): WorkloadPolicyFilters {
+  const labels = ctx.proxyLabels(proxy);
   const selected = policiesForWorkload(ctx, proxy.namespace, labels);
   // providers are resolved per call, not once per snapshot: the provider's service lookup must be recorded
   // as a dependency of every resource built from it, or the encode cache would keep a filter naming a
@@ -92,14 +121,13 @@ export function sidecarInboundSecurity(ctx: PushContext, proxy: Proxy, port: num
   const opts = { trustDomainBundle: meshTrustDomainBundle(ctx), extAuthz: selected.custom.length > 0 ? resolveExtensionProviders(ctx) : new Map() };
   const http = buildHttpFilters(selected, opts);
   const tcp = buildTcpFilters(selected, opts);
-  const jwt = buildJwtAuthnFilter(ctx, jwtRulesForWorkload(ctx, proxy.namespace, labels));
-  for (const w of new Set([...http.warnings, ...tcp.warnings, ...jwt.warnings])) ctx.warn(`sidecar ${proxy.namespace}/${proxy.podName}: ${w}`);
+  const jwt = buildJwtAuthnFilter(ctx, jwtRulesForWorkload(ctx, proxy.namespace, labels), clearRouteCache);
+  const kind = proxy.type === 'router' ? 'gateway' : 'sidecar';
+  for (const w of new Set([...http.warnings, ...tcp.warnings, ...jwt.warnings])) ctx.warn(`${kind} ${proxy.namespace}/${proxy.podName}: ${w}`);
   const custom = http.actions.filter((a) => a === 'CUSTOM').length;
   return {
-    mode: pa.mode,
-    ...(pa.mode !== 'DISABLE' ? { transportSocket: sidecarDownstreamTlsSocket() } : {}),
     httpFilters: [...http.filters.slice(0, custom), ...(jwt.filter ? [jwt.filter] : []), ...http.filters.slice(custom)],
     networkFilters: tcp.filters,
-    notes: [`mTLS ${pa.mode} from ${pa.from}`, ...new Set([...http.warnings, ...tcp.warnings, ...jwt.warnings, ...http.notes, ...tcp.notes])],
+    notes: [...new Set([...http.warnings, ...tcp.warnings, ...jwt.warnings, ...http.notes, ...tcp.notes])],
   };
 }

@@ -9,7 +9,8 @@ import type { RotationStatus } from '../../src/ca/rotation.js';
 import { startMeshd, type Meshd } from './harness/meshd.js';
 import { greeterDocs, ONLY_CLIENT_POLICY_DOC, strictPeerAuthenticationDoc, writeMesh, xdsTarget } from './harness/mesh.js';
 import { HANG_ONLY_MS, SecureClient, startAgent, startSecureXdsServer, TokenIssuer, type AgentProcess, type SecureServerProcess } from './harness/secure.js';
-import { exitWhenIdle, freePort, REPO_ROOT, sleep, tempDir, trackChild, waitUntil } from './harness/util.js';
+import { PyXdsClient } from './harness/py-client.js';
+import { exitWhenIdle, freePort, REPO_ROOT, requirePythonGrpc, sleep, tempDir, trackChild, waitUntil } from './harness/util.js';
 import { pluggedCacerts } from '../support/cacerts.js';
 import { meshdCommand } from '../support/meshd-bin.js';
 
@@ -18,8 +19,10 @@ import { meshdCommand } from '../support/meshd-bin.js';
 // channel and on fresh channels (new handshakes) — while `meshd ca rotate --new-dir DIR --wait` (the real
 // CLI) takes meshd from its self-signed root to a plugged CA through all phases: (a) old+new roots published
 // until both proxies' agents fetched them, (b) signing with the new intermediate until every certificate of
-// the old CA was renewed, (c) the old root dropped. Zero failed calls; both workloads end with certificates
-// of the new CA and a trust bundle of the new root only.
+// the old CA was renewed, (c) the old root dropped. A gRPC C-core client (python3-grpcio with
+// xds_channel_credentials, reading the client agent's files through its file watcher) calls alongside
+// through every phase. Zero failed calls; both workloads end with certificates of the new CA and a trust
+// bundle of the new root only.
 
 const TTL_S = 20;
 
@@ -32,10 +35,12 @@ describe('root rotation under mTLS traffic (meshd ca rotate)', { timeout: 3 * HA
   let server: SecureServerProcess | undefined;
   const agents: AgentProcess[] = [];
   const clients: SecureClient[] = [];
+  let ccore: PyXdsClient | undefined;
   let port = 0;
   let admin = '';
 
   before(async () => {
+    requirePythonGrpc();
     port = await freePort('127.0.0.1');
     const configDir = path.join(tmp.dir, 'config');
     writeMesh(configDir, { 'mesh.yaml': [...greeterDocs(5000, port), strictPeerAuthenticationDoc('default'), ONLY_CLIENT_POLICY_DOC] });
@@ -50,11 +55,13 @@ describe('root rotation under mTLS traffic (meshd ca rotate)', { timeout: 3 * HA
     agents.push(await startAgent({ name: 'client-1', serviceAccount: 'client', labels: { app: 'client' }, certTtl: `${TTL_S}s` }, { ...common, tokenFile: issuer.tokenFile(tmp.dir, 'default', 'client') }));
     server = startSecureXdsServer('greeter-v1', `127.0.0.1:${port}`, agents[0]!.bootstrapFile);
     await server.waitServing();
+    ccore = await PyXdsClient.start(meshd.grpcAddr, xdsTarget('greeter', 5000), { pod: 'client-1' }, tmp.dir, { bootstrapFile: agents[1]!.bootstrapFile, xdsCreds: true });
     pluggedCacerts(newDir, 'rotated', 'ec');
   });
 
   after(async () => {
     for (const c of clients) c.close();
+    await ccore?.close();
     await server?.stop();
     for (const a of agents) await a.stop();
     await meshd?.stop();
@@ -72,8 +79,11 @@ describe('root rotation under mTLS traffic (meshd ca rotate)', { timeout: 3 * HA
     clients.push(longLived);
     const warm = await longLived.call('SayHello', { waitForReady: true });
     assert.equal(warm.status, 'OK', warm.details);
+    const warmCcore = await ccore!.call({ waitForReady: true, deadlineMs: HANG_ONLY_MS });
+    assert.equal(warmCcore.status, 'OK', warmCcore.details);
 
-    // traffic for the whole rotation: a call every 150 ms on one channel, a fresh channel every ~2 s
+    // traffic for the whole rotation: a call every 150 ms on one channel, a fresh channel every ~2 s, and a
+    // C-core call on its long-lived channel every other round
     const results: Record<string, number> = {};
     const count = (k: string) => (results[k] = (results[k] ?? 0) + 1);
     let running = true;
@@ -81,6 +91,10 @@ describe('root rotation under mTLS traffic (meshd ca rotate)', { timeout: 3 * HA
       for (let i = 0; running; i++) {
         const r = await longLived.call('SayHello');
         count(r.status === 'OK' ? 'long-lived OK' : `long-lived ${r.status}: ${r.details}`);
+        if (i % 2 === 0) {
+          const c = await ccore!.call({ deadlineMs: 60_000 });
+          count(c.status === 'OK' ? 'c-core OK' : `c-core ${c.status}: ${c.details}`);
+        }
         if (i % 12 === 0) {
           const c = new SecureClient(xdsTarget('greeter', 5000), clientAgent.bootstrapFile);
           const f = await c.call('SayHello', { waitForReady: true });
@@ -120,7 +134,7 @@ describe('root rotation under mTLS traffic (meshd ca rotate)', { timeout: 3 * HA
     console.log(`rotation run: ${JSON.stringify(results)}; phases seen: ${phases.join(' → ')}; certificates written: server ${serverAgent.written()}, client ${clientAgent.written()}`);
     console.log(out);
 
-    assert.deepEqual(Object.keys(results).sort(), ['fresh channel OK', 'long-lived OK'], `every call succeeded: ${JSON.stringify(results)}`);
+    assert.deepEqual(Object.keys(results).sort(), ['c-core OK', 'fresh channel OK', 'long-lived OK'], `every call succeeded: ${JSON.stringify(results)}`);
     assert.ok(phases.includes('publishing') && phases.includes('signing'), `phases seen: ${phases.join(' → ')}`);
     assert.equal(phases.at(-1), 'idle');
     assert.match(out, /phase: publishing/);

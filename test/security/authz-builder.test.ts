@@ -91,7 +91,7 @@ function firstDifference(a: unknown, b: unknown, at = ''): string | undefined {
 
 function runCase(kind: 'http' | 'tcp', c: Case, meshConfigs: Record<string, unknown>): { agree: boolean; why?: string; got: unknown[]; raw: Record<string, unknown>[] } {
   const policies = loadPolicies(path.join(ROOT, kind, c.input));
-  const all = selectPolicies(policies, { app: 'httpbin', version: 'v1' });
+  const all = selectPolicies(policies, { namespace: 'foo', labels: { app: 'httpbin', version: 'v1' } });
   // istiod runs the CUSTOM (ext_authz) builder only when the mesh config has extension providers, and
   // the ALLOW/DENY/AUDIT builder otherwise
   const sel: SelectedPolicies = c.meshConfig ? { allow: [], deny: [], audit: [], custom: all.custom } : { ...all, custom: [] };

@@ -10,6 +10,7 @@ import { PushContext } from '../../src/model/push-context.js';
 import { parseProxy, type Proxy } from '../../src/model/proxy.js';
 import { meshFromFile } from '../../src/sources/mesh/mesh-config-file.js';
 import { sidecarGenerator } from '../../src/xds/generators/sidecar/index.js';
+import { createRouterGenerator } from '../../src/xds/generators/router/index.js';
 import { WILDCARD_ONLY } from '../../src/xds/connection.js';
 import { Resolver } from '../../src/xds/resolve.js';
 import { TYPE } from '../../src/xds/resource-types.js';
@@ -291,6 +292,18 @@ function structToJson(s: Doc): unknown {
   return Object.fromEntries(Object.entries(s.fields ?? {}).map(([k, x]) => [k, v(x as Doc)]));
 }
 
+function compareGolden(name: string, golden: Doc): void {
+  const file = path.join(GOLDEN_DIR, `${name}.json`);
+  const text = `${JSON.stringify(golden, null, 2)}\n`;
+  if (UPDATE) {
+    fs.mkdirSync(GOLDEN_DIR, { recursive: true });
+    fs.writeFileSync(file, text);
+  } else {
+    assert.ok(fs.existsSync(file), `${path.relative(ROOT, file)} is missing: run with UPDATE_GOLDEN=1`);
+    assert.deepEqual(JSON.parse(text), JSON.parse(fs.readFileSync(file, 'utf8')), `${path.relative(ROOT, file)} differs: review, then UPDATE_GOLDEN=1`);
+  }
+}
+
 describe('telemetry goldens: access logs, tracing and metrics in sidecar listeners', () => {
   const outputs = new Map<string, Doc>();
   for (const s of SCENARIOS) {
@@ -319,15 +332,133 @@ describe('telemetry goldens: access logs, tracing and metrics in sidecar listene
       }
       assert.deepEqual(warnings, [], `${s.name}: nothing meshd could not honour`);
       outputs.set(s.name, golden);
-      const file = path.join(GOLDEN_DIR, `${s.name}.json`);
-      const text = `${JSON.stringify(golden, null, 2)}\n`;
-      if (UPDATE) {
-        fs.mkdirSync(GOLDEN_DIR, { recursive: true });
-        fs.writeFileSync(file, text);
-      } else {
-        assert.ok(fs.existsSync(file), `${path.relative(ROOT, file)} is missing: run with UPDATE_GOLDEN=1`);
-        assert.deepEqual(JSON.parse(text), JSON.parse(fs.readFileSync(file, 'utf8')), `${path.relative(ROOT, file)} differs: review, then UPDATE_GOLDEN=1`);
+      compareGolden(s.name, golden);
+    });
+  }
+});
+
+/**
+ * Gateways (the router generator): two gateway deployments — Istio's ingress gateway (istio-system,
+ * istio=ingressgateway) and a Gateway API gateway `gw` (default, labelled gateway.networking.k8s.io/gateway-name)
+ * — with HTTP on 80 and TCP on 31400 routed to helloworld. istiod's gateway listener class: the client
+ * side of Telemetry (match mode CLIENT, client tracing and metrics) without the istio.stats Host-header
+ * fallback, the NR listener log, the tcp_proxy access log.
+ */
+const GATEWAY_WORLD = `
+apiVersion: v1
+kind: Pod
+metadata: {name: istio-ingressgateway-abc, namespace: istio-system, labels: {app: istio-ingressgateway, istio: ingressgateway, service.istio.io/canonical-name: istio-ingressgateway, service.istio.io/canonical-revision: latest}}
+spec: {serviceAccountName: istio-ingressgateway-service-account, containers: [{name: istio-proxy, image: x}]}
+status: {phase: Running, podIP: 10.1.1.10}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: gw-istio-abc, namespace: default, labels: {gateway.networking.k8s.io/gateway-name: gw, service.istio.io/canonical-name: gw-istio, service.istio.io/canonical-revision: latest}}
+spec: {serviceAccountName: gw-istio, containers: [{name: istio-proxy, image: x}]}
+status: {phase: Running, podIP: 10.1.1.20}
+---
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: ingress, namespace: istio-system}
+spec:
+  selector: {istio: ingressgateway}
+  servers:
+  - {port: {number: 80, name: http, protocol: HTTP}, hosts: ['*']}
+  - {port: {number: 31400, name: tcp, protocol: TCP}, hosts: ['*']}
+---
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: gw, namespace: default}
+spec:
+  selector: {gateway.networking.k8s.io/gateway-name: gw}
+  servers: [{port: {number: 80, name: http, protocol: HTTP}, hosts: ['*']}]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: helloworld-edge, namespace: default}
+spec:
+  hosts: ['*']
+  gateways: [istio-system/ingress, gw]
+  http: [{route: [{destination: {host: helloworld.default.svc.cluster.local, port: {number: 5000}}}]}]
+  tcp: [{match: [{port: 31400}], route: [{destination: {host: helloworld.default.svc.cluster.local, port: {number: 9000}}}]}]
+`;
+
+function gatewayProxy(which: 'ingress' | 'gw'): Proxy {
+  return which === 'ingress'
+    ? parseProxy({
+        id: 'router~10.1.1.10~istio-ingressgateway-abc.istio-system~istio-system.svc.cluster.local',
+        metadata: { NAMESPACE: 'istio-system', ISTIO_VERSION: '1.24.0', CLUSTER_ID: 'Kubernetes', MESH_ID: 'cluster.local', LABELS: { app: 'istio-ingressgateway', istio: 'ingressgateway', 'service.istio.io/canonical-name': 'istio-ingressgateway', 'service.istio.io/canonical-revision': 'latest' } },
+      })
+    : parseProxy({
+        id: 'router~10.1.1.20~gw-istio-abc.default~default.svc.cluster.local',
+        metadata: { NAMESPACE: 'default', ISTIO_VERSION: '1.24.0', CLUSTER_ID: 'Kubernetes', MESH_ID: 'cluster.local', LABELS: { 'gateway.networking.k8s.io/gateway-name': 'gw', 'service.istio.io/canonical-name': 'gw-istio', 'service.istio.io/canonical-revision': 'latest' } },
+      });
+}
+
+const GATEWAY_SCENARIOS: Scenario[] = [
+  {
+    name: 'gateway-defaults',
+    why: 'gateways without observability settings: istio.stats without the Host-header fallback, tracing at 1 %, no access logs',
+    mesh: '{}',
+  },
+  {
+    name: 'gateway-access-log-tracing-metrics',
+    why: 'mesh-wide accessLogFile (JSON) on gateway HCMs, tcp_proxy and the NR listener log; a Telemetry selecting the ingress gateway: zipkin at 1 % with a custom tag and a client metrics override removing request_protocol',
+    mesh: `${PROVIDERS}
+accessLogFile: /dev/stdout
+accessLogEncoding: JSON`,
+    config: `
+apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: {name: ingress, namespace: istio-system}
+spec:
+  selector: {matchLabels: {istio: ingressgateway}}
+  tracing: [{providers: [{name: zipkin}], randomSamplingPercentage: 1, customTags: {edge: {literal: {value: ingress}}}}]
+  metrics:
+  - providers: [{name: prometheus}]
+    overrides: [{match: {metric: REQUEST_COUNT, mode: CLIENT}, tagOverrides: {request_protocol: {operation: REMOVE}}}]`,
+  },
+  {
+    name: 'gateway-api-targetref',
+    why: 'a Telemetry with targetRefs to the Gateway API gateway gw turns on OpenTelemetry access logs there only (server-mode logs do not apply to a gateway)',
+    mesh: PROVIDERS,
+    config: `
+apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: {name: gw-logs, namespace: default}
+spec:
+  targetRefs: [{group: gateway.networking.k8s.io, kind: Gateway, name: gw}]
+  accessLogging:
+  - providers: [{name: otel-als}]
+  - providers: [{name: envoy}]
+    match: {mode: SERVER}`,
+  },
+];
+
+describe('telemetry goldens: gateways', () => {
+  for (const s of GATEWAY_SCENARIOS) {
+    it(`${s.name}: ${s.why}`, () => {
+      const { ctx, warnings } = load({ ...s, config: `${GATEWAY_WORLD}\n---\n${s.config ?? ''}` });
+      const router = createRouterGenerator();
+      const golden: Doc = { scenario: s.name, why: s.why };
+      for (const which of ['ingress', 'gw'] as const) {
+        const proxy = gatewayProxy(which);
+        const statsConfigs: Doc[] = [];
+        const listeners: Doc = {};
+        for (const name of router.wildcardNames(TYPE.LDS, ctx, proxy).sort()) {
+          const body = router.generate(TYPE.LDS, ctx, proxy, name) as Doc;
+          assert.deepEqual(checkEnvoyResource(TYPE.LDS, body), [], `${s.name} ${which} ${name}: Envoy protos and PGV`);
+          listeners[name] = observability(body, statsConfigs);
+        }
+        assert.ok(Object.keys(listeners).length > 0, `${which} has listeners`);
+        for (const c of statsConfigs) {
+          assert.deepEqual(statsPluginConfigProblems(c), [], `${s.name} ${which}: stats.PluginConfig`);
+          assert.equal(c.disable_host_header_fallback, true, 'gateways never fall back to the Host header (istiod disableHostHeaderFallback)');
+        }
+        golden[which] = listeners;
       }
+      assert.deepEqual(warnings, [], `${s.name}: nothing meshd could not honour`);
+      compareGolden(s.name, golden);
     });
   }
 });

@@ -1,11 +1,10 @@
-import { CelScalar, celEnv, celFunc, celMethod, isCelError, mapType, parse, plan, type CelFunc, type CelInput } from '@bufbuild/cel';
-import { strings } from '@bufbuild/cel/ext';
+import type { CelEnv, CelFunc, CelInput } from '@bufbuild/cel';
+import { celExtensions, celLibrary } from './cel-lib.js';
 
 // The CEL of CRD `x-kubernetes-validations`: the CEL standard library, its strings extension, plus the
 // Kubernetes URL library functions Istio's CRDs call (isURL, url().getScheme()). Each rule is planned once
-// and kept; rules come only from the vendored CRDs, so the cache is bounded by their number.
-
-const URL_TYPE = mapType(CelScalar.STRING, CelScalar.STRING);
+// and kept; rules come only from the vendored CRDs, so the cache is bounded by their number. The library
+// and the environment are built on the first rule evaluated (cel-lib.ts says why).
 
 /**
  * Kubernetes' `isURL`/`url`: Go's url.ParseRequestURI, i.e. an absolute URI (`scheme:…`) or an absolute
@@ -23,19 +22,26 @@ function requestUriScheme(text: string): string | undefined {
   return scheme;
 }
 
-const KUBERNETES_FUNCS: CelFunc[] = [
-  celFunc('isURL', [CelScalar.STRING], CelScalar.BOOL, (s) => requestUriScheme(s) !== undefined),
-  celFunc('url', [CelScalar.STRING], URL_TYPE, (s) => {
-    const scheme = requestUriScheme(s);
-    if (scheme === undefined) throw new Error(`URL parse error during conversion from string: ${s}`);
-    return new Map([['scheme', scheme]]);
-  }),
-  celMethod('getScheme', URL_TYPE, [], CelScalar.STRING, function getScheme() {
-    return String(this.get('scheme') ?? '');
-  }),
-];
+function kubernetesFuncs(): CelFunc[] {
+  const { CelScalar, celFunc, celMethod, mapType } = celLibrary();
+  const URL_TYPE = mapType(CelScalar.STRING, CelScalar.STRING);
+  return [
+    celFunc('isURL', [CelScalar.STRING], CelScalar.BOOL, (s) => requestUriScheme(s) !== undefined),
+    celFunc('url', [CelScalar.STRING], URL_TYPE, (s) => {
+      const scheme = requestUriScheme(s);
+      if (scheme === undefined) throw new Error(`URL parse error during conversion from string: ${s}`);
+      return new Map([['scheme', scheme]]);
+    }),
+    celMethod('getScheme', URL_TYPE, [], CelScalar.STRING, function getScheme() {
+      return String(this.get('scheme') ?? '');
+    }),
+  ];
+}
 
-const ENV = celEnv({ funcs: [...strings, ...KUBERNETES_FUNCS] });
+let env: CelEnv | undefined;
+function celEnvironment(): CelEnv {
+  return (env ??= celLibrary().celEnv({ funcs: [...celExtensions().strings, ...kubernetesFuncs()] }));
+}
 
 type Planned = (ctx: Record<string, CelInput>) => unknown;
 const planned = new Map<string, Planned | string>();
@@ -43,9 +49,10 @@ const planned = new Map<string, Planned | string>();
 /** Evaluates `rule` with `self` bound (already converted to CEL values). True, false, or an error text. */
 export function evaluateRule(rule: string, self: CelInput): boolean | string {
   let run = planned.get(rule);
+  const { isCelError, parse, plan } = celLibrary();
   if (run === undefined) {
     try {
-      run = plan(ENV, parse(rule)) as unknown as Planned;
+      run = plan(celEnvironment(), parse(rule)) as unknown as Planned;
     } catch (err) {
       run = `cannot compile rule: ${(err as Error).message}`;
     }

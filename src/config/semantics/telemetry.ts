@@ -1,4 +1,4 @@
-import { parse as parseCel } from '@bufbuild/cel';
+import { celLibrary } from '../crd/cel-lib.js';
 import type { Problem } from '../origin.js';
 import type { Telemetry } from '../schemas/telemetry.js';
 import { Problems, at, checkTargetRef, checkWorkloadSelector } from './util.js';
@@ -67,7 +67,7 @@ function checkProviders(out: Problems, path: string, providers: readonly { name:
  */
 export function celSyntaxError(expression: string): string | undefined {
   try {
-    parseCel(expression);
+    celLibrary().parse(expression);
     return undefined;
   } catch (err) {
     return (err as Error).message.split('\n')[0];

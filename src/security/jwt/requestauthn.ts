@@ -3,13 +3,14 @@ import { parseDuration } from '../../config/schemas/common.js';
 import type { PushContext } from '../../model/push-context.js';
 import { ANY_TYPE, anyOf } from '../../envoy/type-urls.js';
 import { PUBLIC_ONLY_JWKS } from './fake-jwks.js';
+import { policyAttaches } from '../../model/policy-attachment.js';
 
 // RequestAuthentication → envoy.filters.http.jwt_authn, as istiod builds it (pilot/pkg/security/authn
 // policy_applier convertToEnvoyJwtConfig, with PILOT_JWT_ENABLE_REMOTE_JWKS=false: istiod fetches and inlines).
 //
 // Scope (istiod getConfigsForWorkload): the policies of the workload's namespace and of the root namespace
-// whose selector matches the workload's labels (no selector: every workload there, or every workload of the
-// mesh for the root namespace). Policies with targetRef(s) attach to gateways/waypoints, not sidecars.
+// that attach to it (model/policy-attachment.ts: by selector — none: every workload there, or of the mesh
+// for the root namespace; targetRef(s) only to the Gateway API gateway they name).
 // All their jwtRules are merged and sorted by issuer; rule i becomes provider `origins-i`.
 //
 // Requirements: a request without a token passes (RequestAuthentication alone never demands a token:
@@ -44,19 +45,15 @@ export interface ScopedJwtRule {
   readonly from: string;
 }
 
-function selects(ra: RequestAuthentication, labels: Readonly<Record<string, string>>): boolean {
-  if (ra.spec.targetRef || (ra.spec.targetRefs ?? []).length > 0) return false;
-  return Object.entries(ra.spec.selector?.matchLabels ?? {}).every(([k, v]) => labels[k] === v);
-}
-
-/** The jwtRules that apply to a sidecar workload, sorted by issuer (istiod newPolicyApplier). */
+/** The jwtRules that apply to a workload (sidecar or gateway), sorted by issuer (istiod newPolicyApplier). */
 export function jwtRulesForWorkload(ctx: PushContext, namespace: string, labels: Readonly<Record<string, string>>): ScopedJwtRule[] {
   const root = ctx.mesh.rootNamespace;
   const policies = [...ctx.requestAuthenticationsIn(namespace), ...(namespace !== root ? ctx.requestAuthenticationsIn(root) : [])];
   const rules: ScopedJwtRule[] = [];
   for (const ra of policies) {
-    if (!selects(ra, labels)) continue;
-    const from = `${ra.metadata.namespace ?? 'default'}/${ra.metadata.name}`;
+    const policyNamespace = ra.metadata.namespace ?? 'default';
+    if (!policyAttaches(ra.spec, policyNamespace, { namespace, labels })) continue;
+    const from = `${policyNamespace}/${ra.metadata.name}`;
     for (const rule of ra.spec.jwtRules ?? []) rules.push({ rule, from });
   }
   // a stable sort: rules of one issuer keep their policy order

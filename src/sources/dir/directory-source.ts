@@ -1,9 +1,6 @@
-import fs from 'node:fs/promises';
-import type { Stats } from 'node:fs';
+import fs, { type Stats, type FSWatcher } from 'node:fs';
 import path from 'node:path';
-import { readFile, watch, type FSWatcher } from 'node:fs';
-import { promisify } from 'node:util';
-import { KUBERNETES_OBJECT_LIMIT_BYTES, parseDocumentsYielding } from '../../config/documents.js';
+import { KUBERNETES_OBJECT_LIMIT_BYTES, parseDocumentsYielding, TimeSlice } from '../../config/documents.js';
 import { isIgnorableKind, type Kind } from '../../config/kinds.js';
 import { formatProblem, type Origin } from '../../config/origin.js';
 import type { ConfigStore } from '../../config/store.js';
@@ -64,8 +61,14 @@ interface FileRead {
   readonly refusals: (() => void)[];
 }
 
-/** How many files are stat'ed or read at once: enough to keep the disk and thread pool busy. */
-const IO_CONCURRENCY = 32;
+/**
+ * How long a scan may hold the event loop before handing it back. Files are listed, stat'ed and read with
+ * the synchronous calls, one after another, between such pauses: a config directory is local files or a
+ * ConfigMap volume, which answer in microseconds, while each asynchronous call costs a thread-pool round
+ * trip and callbacks on the event loop — four per file read. Over 2,000 files that was a second or more
+ * of a cold start on a busy machine, against some 30 ms synchronously.
+ */
+const SCAN_SLICE_MS = 20;
 
 /**
  * Loads every YAML/JSON document under a directory (recursive, multi-document, symlinks followed) into
@@ -108,7 +111,7 @@ export class DirectorySource {
 
   /** Reads every file once and applies them, then watches. Resolves after the whole directory is in the store. */
   async start(): Promise<void> {
-    const stat = await fs.stat(this.dir).catch(() => undefined);
+    const stat = statOrUndefined(this.dir);
     if (!stat?.isDirectory()) throw new Error(`--config-dir ${this.options.dir}: not a directory`);
     // One non-recursive fs.watch (inotify) per directory. Node 20's recursive mode watches each file on
     // Linux, and loses a file for good once an editor saves it by rename (new inode); chokidar 4 drops a
@@ -148,9 +151,10 @@ export class DirectorySource {
 
   /** Lists the tree, reads what appeared or changed (by inode, size or mtime), drops what vanished. */
   private async rescan(): Promise<void> {
+    const slice = new TimeSlice(SCAN_SLICE_MS);
     let listing: Listing;
     try {
-      listing = await listConfigTree(this.dir, (loop) => this.reportLoop(loop));
+      listing = await listConfigTree(this.dir, (loop) => this.reportLoop(loop), slice);
     } catch (err) {
       this.log.error({ err }, 'cannot list config directory; keeping current config');
       return;
@@ -159,13 +163,17 @@ export class DirectorySource {
     this.syncWatchers(listing);
     const changed = [...listing.files].filter(([file, st]) => this.files.get(file)?.signature !== signatureOf(st));
     const vanished = [...this.files.keys()].filter((file) => !listing.files.has(file));
-    const reads = await mapLimited(changed, IO_CONCURRENCY, ([file, st]) => this.read(file, st));
-    this.apply(reads.filter((r): r is FileRead => r !== undefined), vanished);
+    const reads: FileRead[] = [];
+    for (const [file, st] of changed) {
+      const read = await this.read(file, st, slice);
+      if (read) reads.push(read);
+    }
+    this.apply(reads, vanished);
   }
 
   /** One file changed (a watcher named it): read it alone, or hand over to a scan when it is no longer a file. */
   private async reload(file: string): Promise<void> {
-    const st = await fs.stat(file).catch(() => undefined);
+    const st = statOrUndefined(file);
     if (!st?.isFile()) {
       // gone, or now a directory (or something else): its objects go as for a deletion; a scan reads what replaced it
       this.apply([], this.files.has(file) ? [file] : []);
@@ -173,12 +181,12 @@ export class DirectorySource {
       return;
     }
     if (this.files.get(file)?.signature === signatureOf(st)) return;
-    const read = await this.read(file, st);
+    const read = await this.read(file, st, new TimeSlice(SCAN_SLICE_MS));
     this.apply(read ? [read] : [], []);
   }
 
   /** Reads and validates one file; undefined when it vanished meanwhile (the next scan sees that). */
-  private async read(file: string, st: Stats): Promise<FileRead | undefined> {
+  private async read(file: string, st: Stats, slice: TimeSlice): Promise<FileRead | undefined> {
     const signature = signatureOf(st);
     const result: FileRead = { file, signature, accepted: new Map(), keep: new Set(), keepAll: false, refusals: [] };
     const fileOrigin: Origin = { source: 'file', file: this.rel(file), doc: 0 };
@@ -188,8 +196,9 @@ export class DirectorySource {
       return { ...result, keepAll: true };
     }
     let text: string;
+    await slice.pause();
     try {
-      text = await readFileText(file, 'utf8');
+      text = fs.readFileSync(file, 'utf8');
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'ENOENT' || code === 'EISDIR') {
@@ -220,7 +229,7 @@ export class DirectorySource {
       }
       result.refusals.push(() => refuse(this.sink, origin, admission));
       if (admission.key) result.keep.add(admission.key);
-    });
+    }, slice);
     return { ...result, keepAll };
   }
 
@@ -322,7 +331,7 @@ export class DirectorySource {
     for (const [dir, role] of wanted) {
       if (this.watchers.has(dir)) continue;
       try {
-        const watcher = watch(dir, { persistent: true }, (_event, name) => {
+        const watcher = fs.watch(dir, { persistent: true }, (_event, name) => {
           if (role === 'tree' && name && CONFIG_FILE.test(name) && !name.startsWith('.')) this.schedule(path.join(dir, name));
           else this.scheduleRescan();
         });
@@ -361,9 +370,9 @@ export class DirectorySource {
   }
 }
 
-// fs.readFile with a callback: the promise API's FileHandle costs about twice as much per small file,
-// which is most of the I/O time of a cold start over thousands of files
-const readFileText = promisify(readFile) as (file: string, encoding: 'utf8') => Promise<string>;
+function statOrUndefined(file: string): Stats | undefined {
+  return fs.statSync(file, { throwIfNoEntry: false });
+}
 
 function signatureOf(st: Stats): string {
   return `${st.ino}:${st.size}:${st.mtimeMs}`;
@@ -389,15 +398,21 @@ interface Listing {
  * files are reached through the symlinks beside them). A directory reached twice (a symlink loop, or two
  * paths to one directory) is read once.
  */
-async function listConfigTree(root: string, onLoop: (dir: string) => void): Promise<Listing> {
+async function listConfigTree(root: string, onLoop: (dir: string) => void, slice: TimeSlice): Promise<Listing> {
   const listing: Listing = { files: new Map(), dirs: [], targetDirs: new Set() };
-  const seenDirs = new Set<string>([await fs.realpath(root)]);
+  const seenDirs = new Set<string>([fs.realpathSync.native(root)]);
   const symlinkedFiles: string[] = [];
-  const candidates: string[] = [];
+  const realpathOrUndefined = (p: string): string | undefined => {
+    try {
+      return fs.realpathSync.native(p);
+    } catch {
+      return undefined;
+    }
+  };
   const walk = async (dir: string, isRoot: boolean): Promise<void> => {
     let entries;
     try {
-      entries = await fs.readdir(dir, { withFileTypes: true });
+      entries = fs.readdirSync(dir, { withFileTypes: true });
     } catch (err) {
       if (isRoot) throw err;
       return; // vanished meanwhile, or unreadable: the next scan sees
@@ -405,12 +420,13 @@ async function listConfigTree(root: string, onLoop: (dir: string) => void): Prom
     listing.dirs.push(dir);
     const subdirs: string[] = [];
     for (const e of entries.sort((a, b) => byPath(a.name, b.name))) {
+      await slice.pause();
       if (e.name.startsWith('.')) continue;
       const full = path.join(dir, e.name);
       if (e.isSymbolicLink()) {
-        const target = await fs.stat(full).catch(() => undefined); // dangling: nothing to read
+        const target = statOrUndefined(full); // dangling: nothing to read
         if (target?.isDirectory()) {
-          const real = await fs.realpath(full).catch(() => undefined);
+          const real = realpathOrUndefined(full);
           if (real === undefined) continue;
           if (seenDirs.has(real)) onLoop(full);
           else {
@@ -422,41 +438,23 @@ async function listConfigTree(root: string, onLoop: (dir: string) => void): Prom
           symlinkedFiles.push(full);
         }
       } else if (e.isDirectory()) {
-        const real = await fs.realpath(full).catch(() => full);
+        const real = realpathOrUndefined(full) ?? full;
         if (!seenDirs.has(real)) {
           seenDirs.add(real);
           subdirs.push(full);
         }
       } else if (e.isFile() && CONFIG_FILE.test(e.name)) {
-        candidates.push(full);
+        const st = statOrUndefined(full);
+        if (st?.isFile()) listing.files.set(full, st);
       }
     }
     for (const sub of subdirs) await walk(sub, false);
   };
   await walk(root, true);
-  const stats = await mapLimited(candidates, IO_CONCURRENCY, (file) => fs.stat(file).catch(() => undefined));
-  candidates.forEach((file, i) => {
-    const st = stats[i];
-    if (st?.isFile()) listing.files.set(file, st);
-  });
   const treeDirs = new Set(listing.dirs);
   for (const file of symlinkedFiles) {
-    const real = await fs.realpath(file).catch(() => undefined);
+    const real = realpathOrUndefined(file);
     if (real && !treeDirs.has(path.dirname(real))) listing.targetDirs.add(path.dirname(real));
   }
   return listing;
-}
-
-/** `Promise.all(items.map(fn))` with at most `limit` calls running at once; results in input order. */
-async function mapLimited<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const i = next++;
-      results[i] = await fn(items[i] as T);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
 }

@@ -3,8 +3,9 @@ import type { L4MatchAttributes, TLSMatchAttributes } from '../../../config/sche
 import { filterCipherSuites } from '../../../config/tls-ciphers.js';
 import { hostSubsetOf } from '../../../config/semantics/util.js';
 import { anyOf, ANY_TYPE } from '../../../envoy/type-urls.js';
-import { corsFilter, httpConnectionManager, istioStatsFilter, tcpProxyFilter, tlsInspectorListenerFilter } from '../../../envoy/hcm.js';
-import { FILTER_NAME, routerFilter, adsConfigSource } from '../../../envoy/type-urls.js';
+import { httpConnectionManager, sidecarHttpFilters, tcpProxyFilter, tlsInspectorListenerFilter } from '../../../envoy/hcm.js';
+import { workloadPolicyFilters, type WorkloadPolicyFilters } from '../../../security/sidecar.js';
+import { adsConfigSource } from '../../../envoy/type-urls.js';
 import { meshCommonTlsContext } from '../../../envoy/sds.js';
 import { BLACKHOLE_CLUSTER } from '../../../envoy/cluster-name.js';
 import type { J } from '../../../envoy/json.js';
@@ -18,6 +19,7 @@ import { buildSidecarLoadAssignment } from '../sidecar/eds.js';
 import { destinationCluster, exportedTo, virtualServiceHttpRoutes } from '../sidecar/http-routes.js';
 import { serviceTargets } from '../sidecar/scope.js';
 import { sidecarClassKey } from '../sidecar/scope.js';
+import { SidecarTelemetry } from '../sidecar/telemetry.js';
 
 // The gateway generator (istio-proxy nodes `router~IP~POD.NS~NS.svc.DOMAIN`): istiod's gateway LDS/RDS
 // and the outbound CDS/EDS gateways get.
@@ -187,12 +189,36 @@ export function downstreamTlsContext(s: Server, alpn: readonly string[]): J {
   return ctx;
 }
 
-function gatewayHcm(statPrefix: string, rds: string): J {
+/**
+ * What every chain of a gateway listener carries besides its routing: the policy filters of the
+ * RequestAuthentications/AuthorizationPolicies attached to the gateway (security/sidecar.ts
+ * workloadPolicyFilters; first in the HCM, before tcp_proxy) and its observability (access logs, tracing,
+ * istio.stats; sidecar/telemetry.ts with istiod's gateway listener class).
+ */
+interface GatewayChainParts {
+  readonly policy: WorkloadPolicyFilters;
+  readonly telemetry: SidecarTelemetry;
+}
+
+function gatewayChainParts(ctx: PushContext, proxy: Proxy): GatewayChainParts {
+  return { policy: workloadPolicyFilters(ctx, proxy, true), telemetry: new SidecarTelemetry(ctx, proxy) };
+}
+
+function gatewayTcpProxy(parts: GatewayChainParts, statPrefix: string, dest: string | Weighted): J[] {
+  // istiod buildCompleteNetworkFilters for the gateway class: CUSTOM/RBAC, istio.stats, then tcp_proxy
+  return [...parts.policy.networkFilters, ...parts.telemetry.statsFilters('gateway'), tcpProxyFilter(statPrefix, dest, parts.telemetry.accessLogs('gateway', 'tcp'))];
+}
+
+function gatewayHcm(parts: GatewayChainParts, statPrefix: string, rds: string): J {
+  const obs = parts.telemetry.hcm('gateway');
   const hcm = httpConnectionManager({
     statPrefix,
     cls: 'outbound',
     rdsName: rds,
-    httpFilters: [{ name: FILTER_NAME.FAULT, typed_config: anyOf(ANY_TYPE.HTTP_FAULT) }, corsFilter(), istioStatsFilter('outbound'), routerFilter()],
+    httpFilters: sidecarHttpFilters({ cls: 'outbound', grpc: false, securityFilters: parts.policy.httpFilters, statsFilters: parts.telemetry.statsFilters('gateway') }),
+    accessLog: obs.accessLog,
+    ...(obs.tracing ? { tracing: obs.tracing } : {}),
+    requestIdExtension: obs.requestIdExtension,
   }) as { typed_config: J };
   // gateways face clients: trust the peer address, sanitise and set XFCC (istiod buildGatewayConnectionManager)
   hcm.typed_config.use_remote_address = { value: true };
@@ -221,7 +247,7 @@ function l4Destination(ctx: PushContext, vs: IndexedVirtualService, route: { des
 }
 
 /** tcp_proxy chains of a PASSTHROUGH/TLS or TCP server from the VirtualServices bound to its gateway. */
-function l4Chains(ctx: PushContext, proxy: Proxy, s: GatewayServer, statPort: number): J[] {
+function l4Chains(ctx: PushContext, proxy: Proxy, parts: GatewayChainParts, s: GatewayServer, statPort: number): J[] {
   const chains: J[] = [];
   const tls = serverProtocol(s.server) === 'TLS' || serverProtocol(s.server) === 'HTTPS';
   for (const vs of virtualServicesForGateway(ctx, proxy, s.gateway)) {
@@ -236,7 +262,7 @@ function l4Chains(ctx: PushContext, proxy: Proxy, s: GatewayServer, statPort: nu
           const dest = l4Destination(ctx, vs, (r.route ?? []) as never, s.server.port.number);
           chains.push({
             filter_chain_match: { server_names: sni.includes('*') ? [] : sni },
-            filters: [tcpProxyFilter(typeof dest === 'string' ? dest : `outbound_${statPort}`, dest)],
+            filters: gatewayTcpProxy(parts, typeof dest === 'string' ? dest : `outbound_${statPort}`, dest),
           });
         }
       }
@@ -245,7 +271,7 @@ function l4Chains(ctx: PushContext, proxy: Proxy, s: GatewayServer, statPort: nu
         const applies = (r.match ?? []).length === 0 || (r.match ?? []).some((m) => l4Matches(m, s, vs.namespace));
         if (!applies) continue;
         const dest = l4Destination(ctx, vs, (r.route ?? []) as never, s.server.port.number);
-        chains.push({ filters: [tcpProxyFilter(typeof dest === 'string' ? dest : `outbound_${statPort}`, dest)] });
+        chains.push({ filters: gatewayTcpProxy(parts, typeof dest === 'string' ? dest : `outbound_${statPort}`, dest) });
         return chains; // the first TCP route that applies takes the whole port
       }
     }
@@ -257,20 +283,21 @@ function buildListener(ctx: PushContext, proxy: Proxy, m: MergedGateway, name: s
   const port = m.ports.find((p) => listenerName(p.bind, p.port) === name);
   if (!port) return undefined;
   const chains: J[] = [];
+  const parts = gatewayChainParts(ctx, proxy);
   if (port.cls === 'http') {
-    chains.push({ filters: [gatewayHcm(`outbound_0.0.0.0_${port.port}`, port.servers[0]!.routeName!)] });
+    chains.push({ filters: [gatewayHcm(parts, `outbound_0.0.0.0_${port.port}`, port.servers[0]!.routeName!)] });
   } else {
     for (const s of port.servers) {
       if (isHttpsTerminating(s.server)) {
         const sni = sniHosts(s.server);
         chains.push({
           ...(sni.length > 0 ? { filter_chain_match: { server_names: sni } } : {}),
-          filters: [gatewayHcm(`outbound_0.0.0.0_${port.port}`, s.routeName!)],
+          filters: [gatewayHcm(parts, `outbound_0.0.0.0_${port.port}`, s.routeName!)],
           transport_socket: { name: 'envoy.transport_sockets.tls', typed_config: anyOf(ANY_TYPE.DOWNSTREAM_TLS_CONTEXT, downstreamTlsContext(s.server, ['h2', 'http/1.1'])) },
         });
       } else if (serverProtocol(s.server) === 'TLS' && !isPassthrough(s.server)) {
         // TLS terminated here, the plain stream proxied by the server's TCP routes
-        for (const c of l4Chains(ctx, proxy, { ...s, server: { ...s.server, port: { ...s.server.port, protocol: 'TCP' } } }, port.port)) {
+        for (const c of l4Chains(ctx, proxy, parts, { ...s, server: { ...s.server, port: { ...s.server.port, protocol: 'TCP' } } }, port.port)) {
           const sni = sniHosts(s.server);
           chains.push({
             ...(sni.length > 0 ? { filter_chain_match: { server_names: sni } } : {}),
@@ -279,7 +306,7 @@ function buildListener(ctx: PushContext, proxy: Proxy, m: MergedGateway, name: s
           });
         }
       } else {
-        chains.push(...l4Chains(ctx, proxy, s, port.port));
+        chains.push(...l4Chains(ctx, proxy, parts, s, port.port));
       }
     }
   }
@@ -290,6 +317,9 @@ function buildListener(ctx: PushContext, proxy: Proxy, m: MergedGateway, name: s
     filter_chains: chains,
     traffic_direction: 'OUTBOUND',
   };
+  // connections no chain took (response flag NR), as istiod's gateway listeners log them
+  const listenerLog = parts.telemetry.accessLogs('gateway', 'listener');
+  if (listenerLog.length > 0) listener.access_log = listenerLog;
   if (chains.some((c) => c.filter_chain_match || c.transport_socket)) listener.listener_filters = [tlsInspectorListenerFilter()];
   return listener;
 }

@@ -11,6 +11,7 @@ import {
   type TrafficMode,
 } from '../../../model/telemetry.js';
 import { istioStatsFilter, type ListenerClass } from '../../../envoy/hcm.js';
+import { GATEWAY_NAME_LABEL, targetRefsOf } from '../../../model/policy-attachment.js';
 import { lookupProviderCluster } from '../../../envoy/provider-cluster.js';
 import {
   andFilters,
@@ -28,9 +29,12 @@ import {
   type TracingProxy,
 } from '../../../envoy/telemetry-config.js';
 
-// The observability part of a sidecar's listeners, where istiod puts it (listener_builder.go,
+// The observability part of a sidecar's or gateway's listeners, where istiod puts it (listener_builder.go,
 // networkfilter.go, accesslog.go, tracing.go): the HCM's access_log, tracing and request_id_extension, the
-// istio.stats HTTP/network filters, the tcp_proxy's access_log and the virtual listeners' NR access log.
+// istio.stats HTTP/network filters, the tcp_proxy's access_log and the listeners' NR access log.
+// Gateways (the router generator) ask for class 'gateway', which istiod treats as the client side (access
+// log match mode CLIENT, the client tracing spec and metrics overrides) but, like inbound, without the
+// istio.stats Host-header fallback (istiod disableHostHeaderFallback).
 // Everything is derived from the snapshot (Telemetry objects, mesh config, services for provider clusters)
 // and the proxy's namespace, labels and span-tag facts — see telemetryClassFacts for the class key.
 //
@@ -39,7 +43,10 @@ import {
 
 type J = Record<string, unknown>;
 
-const modeOf = (cls: ListenerClass): TrafficMode => (cls === 'inbound' ? 'SERVER' : 'CLIENT');
+/** istiod's ListenerClass: sidecar inbound/outbound, or gateway */
+export type TelemetryClass = ListenerClass | 'gateway';
+
+const modeOf = (cls: TelemetryClass): TrafficMode => (cls === 'inbound' ? 'SERVER' : 'CLIENT');
 
 const CANONICAL_NAME = 'service.istio.io/canonical-name';
 const CANONICAL_REVISION = 'service.istio.io/canonical-revision';
@@ -95,7 +102,7 @@ export class SidecarTelemetry {
    * Access loggers of one listener class (istiod setHTTPAccessLog / setTCPAccessLog; `extraFilter` is the
    * listener-level NR filter): the Telemetry path when it yields any, else the mesh config's.
    */
-  accessLogs(cls: ListenerClass, kind: 'http' | 'tcp' | 'listener'): J[] {
+  accessLogs(cls: TelemetryClass, kind: 'http' | 'tcp' | 'listener'): J[] {
     return this.once(`al/${cls}/${kind}`, () => this.buildAccessLogs(cls, kind));
   }
 
@@ -104,7 +111,7 @@ export class SidecarTelemetry {
     return this.memo.get(key) as T;
   }
 
-  private buildAccessLogs(cls: ListenerClass, kind: 'http' | 'tcp' | 'listener'): J[] {
+  private buildAccessLogs(cls: TelemetryClass, kind: 'http' | 'tcp' | 'listener'): J[] {
     if (kind === 'listener' && this.mesh.disableEnvoyListenerLog) return [];
     const extra = kind === 'listener' ? NO_ROUTE_FILTER : undefined;
     const resolved = accessLoggingFor(this.applicable, this.mesh, this.providers, modeOf(cls));
@@ -152,11 +159,11 @@ export class SidecarTelemetry {
   }
 
   /** The HCM's access loggers, tracing and request-id extension (istiod buildHTTPConnectionManager). */
-  hcm(cls: ListenerClass): HcmTelemetry {
+  hcm(cls: TelemetryClass): HcmTelemetry {
     return this.once(`hcm/${cls}`, () => this.buildHcm(cls));
   }
 
-  private buildHcm(cls: ListenerClass): HcmTelemetry {
+  private buildHcm(cls: TelemetryClass): HcmTelemetry {
     const accessLog = this.accessLogs(cls, 'http');
     const resolved = tracingFor(this.applicable, this.mesh, this.providers);
     const proxyTracing = this.mesh.proxyTracing;
@@ -203,11 +210,11 @@ export class SidecarTelemetry {
   }
 
   /** istio.stats filters of one listener class (istiod Telemetries.HTTPFilters / TCPFilters). */
-  statsFilters(cls: ListenerClass): J[] {
+  statsFilters(cls: TelemetryClass): J[] {
     return this.once(`stats/${cls}`, () => this.buildStatsFilters(cls));
   }
 
-  private buildStatsFilters(cls: ListenerClass): J[] {
+  private buildStatsFilters(cls: TelemetryClass): J[] {
     const resolved = metricsFor(this.applicable, this.mesh, this.providers);
     for (const name of resolved.unknownProviders) this.warn(`metrics names provider ${JSON.stringify(name)}, which the mesh config's extensionProviders do not define`);
     const out: J[] = [];
@@ -218,7 +225,7 @@ export class SidecarTelemetry {
       }
       const direction = cls === 'inbound' ? c.server : c.client;
       if (direction.disabled) continue;
-      out.push(istioStatsFilter(cls, statsPluginConfig(cls === 'inbound', direction, c.reportingInterval)));
+      out.push(istioStatsFilter(cls === 'inbound' ? 'inbound' : 'outbound', statsPluginConfig(cls !== 'outbound', direction, c.reportingInterval)));
     }
     return out;
   }
@@ -314,7 +321,10 @@ export function telemetryClassFacts(ctx: PushContext, proxy: Proxy): string[] {
   const labels = ctx.proxyLabels(proxy);
   const md = proxy.metadata;
   const keys = new Set<string>();
-  for (const t of ctx.telemetries.inNamespace(proxy.namespace)) for (const k of Object.keys(t.spec.selector?.matchLabels ?? {})) keys.add(k);
+  for (const t of ctx.telemetries.inNamespace(proxy.namespace)) {
+    for (const k of Object.keys(t.spec.selector?.matchLabels ?? {})) keys.add(k);
+    if (targetRefsOf(t.spec).length > 0) keys.add(GATEWAY_NAME_LABEL);
+  }
   const selected = [...keys].sort().map((k) => `${k}=${labels[k] ?? ''}`);
   return [
     labels[CANONICAL_NAME] ?? '',
