@@ -58,6 +58,7 @@ export function addKubeFlags(cmd: Command, defaultText: string): Command {
     .option('--context <name>', 'kubeconfig context to use (default: its current-context)');
 }
 
-export function addNamespaceFlag(cmd: Command, what: string, defaultValue: string): Command {
+/** `-n, --namespace`; without a default the flag is undefined unless given. */
+export function addNamespaceFlag(cmd: Command, what: string, defaultValue?: string): Command {
   return cmd.option('-n, --namespace <namespace>', what, defaultValue);
 }

@@ -5,6 +5,7 @@ import { DEFAULT_ISTIO_VERSION, DEFAULT_SDS_SOCKET } from '../bootstrap/defaults
 import { addKubeFlags, addLabelFlag, addLogFlags, addNamespaceFlag, collect } from './flags.js';
 import { addSecurityFlags } from './security-flags.js';
 import { addWebhookFlags } from './webhook-flags.js';
+import { addMeshdAddrFlag } from './meshd-flags.js';
 import { addXdsFlags } from './xds-flags.js';
 import type { InstallIO } from './install.js';
 
@@ -279,6 +280,58 @@ function addSimulateCommand(program: Command): void {
     });
 }
 
+const outputOption = () => new Option('-o, --output <format>', 'output format').choices(['table', 'json', 'yaml']).default('table');
+
+/** istioctl's proxy-status and proxy-config, answered by a running meshd (--meshd-addr). */
+function addProxyCommands(program: Command): void {
+  addNamespaceFlag(
+    addMeshdAddrFlag(program.command('proxy-status').alias('ps').argument('[pod]', 'only this proxy: POD[.NAMESPACE] or its node id')),
+    'only proxies in this namespace (and the namespace of a POD given without one)',
+  )
+    .description("each connected proxy's sync state per xDS type, as istioctl proxy-status: SYNCED (ACKed), STALE (not answered yet, or NACKed: the text follows), NOT SENT, IGNORED (not subscribed)")
+    .addOption(outputOption())
+    .action(async (pod: string | undefined, flags) => {
+      const { runProxyStatus } = await import('./proxy-status.js');
+      process.exitCode = await runProxyStatus(pod, flags, { stdout: process.stdout, stderr: process.stderr });
+    });
+
+  const proxyConfig = program
+    .command('proxy-config')
+    .alias('pc')
+    .description("what meshd sent one proxy (its clusters, listeners, routes, endpoints, secret names), in istioctl proxy-config's tables or as JSON/YAML");
+  const describe: Record<string, string> = {
+    cluster: 'clusters: SERVICE FQDN, PORT, SUBSET, DIRECTION, TYPE, DESTINATION RULE (filters --fqdn --port --subset --direction)',
+    listener: 'listeners: ADDRESSES, PORT, MATCH, DESTINATION per filter chain (filters --address --port --type --name)',
+    route: 'route configurations: NAME, VHOST NAME, DOMAINS, MATCH, VIRTUAL SERVICE (filter --name)',
+    endpoint: 'endpoints: ENDPOINT, STATUS, LOCALITY, CLUSTER (filters --fqdn --port --subset --direction --cluster --address --status)',
+    secret: 'the SDS secrets the proxy asks for and where from (meshd serves none: certificates come from the agent)',
+    all: 'all of the above; -o json|yaml prints the whole config dump',
+  };
+  for (const kind of ['cluster', 'listener', 'route', 'endpoint', 'secret', 'all'] as const) {
+    const cmd = addNamespaceFlag(
+      addMeshdAddrFlag(proxyConfig.command(kind).argument('<pod>', 'the proxy: POD[.NAMESPACE] or its node id')),
+      'namespace of a POD given without one',
+      'default',
+    )
+      .description(describe[kind]!)
+      .addOption(outputOption());
+    if (kind === 'cluster' || kind === 'endpoint' || kind === 'all') {
+      cmd
+        .option('--fqdn <host>', 'clusters whose name contains this FQDN')
+        .option('--port <port>', 'clusters of this port (listeners: this port)')
+        .option('--subset <name>', 'clusters of this subset')
+        .option('--direction <dir>', 'inbound or outbound clusters');
+    }
+    if (kind === 'listener') cmd.option('--port <port>', 'listeners on this port').option('--address <ip>', 'listeners on this address').option('--type <type>', 'HTTP, TCP, HTTP+TCP or UNKNOWN');
+    if (kind === 'endpoint') cmd.option('--cluster <name>', 'endpoints of this cluster').option('--address <ip>', 'endpoints with this address').option('--status <status>', 'HEALTHY, UNHEALTHY, DRAINING…');
+    if (kind === 'listener' || kind === 'route' || kind === 'secret' || kind === 'all') cmd.option('--name <name>', 'only the resource of this name');
+    cmd.action(async (pod: string, flags) => {
+      const { runProxyConfig } = await import('./proxy-config.js');
+      process.exitCode = await runProxyConfig(kind, pod, flags, { stdout: process.stdout, stderr: process.stderr });
+    });
+  }
+}
+
 function addCompletionCommand(program: Command): void {
   program
     .command('completion')
@@ -326,6 +379,7 @@ export function buildProgram(): Command {
   addBootstrapCommand(program);
   addInstallCommands(program);
   addSimulateCommand(program);
+  addProxyCommands(program);
   addCompletionCommand(program);
   oneLineErrors(program);
   return program;

@@ -1,3 +1,4 @@
+import { anyToProtoJson } from '../envoy/proto-json.js';
 import type { EncodedResource } from './cache.js';
 import type { TypeWatch } from './connection.js';
 import { TYPE, type TypeUrl } from './resource-types.js';
@@ -28,9 +29,16 @@ export function findConnection(discovery: DiscoveryServer, proxyId: string): Any
   return found.sort((a, b) => b.connectedAt.getTime() - a.connectedAt.getTime())[0];
 }
 
+/** How a resource appears in the dump: canonical proto3 JSON for people, the Any's parts for re-encoding. */
+export type ResourceRendering = (r: EncodedResource) => object;
+
+/** `{'@type': URL, …fields}` as Envoy's admin prints it (Durations "5s", bare wrappers, plain Structs). */
+export const AS_PROTO_JSON: ResourceRendering = (r) => anyToProtoJson(r.any);
+
 export interface ConfigDumpOptions {
   /** Envoy's config_dump leaves EDS out unless asked (`?include_eds`); istiod's too. */
   readonly includeEds: boolean;
+  readonly render?: ResourceRendering;
 }
 
 type Json = Record<string, unknown>;
@@ -53,11 +61,10 @@ function held(conn: AnyConnection, type: TypeUrl): { watch: TypeWatch | undefine
   return { watch, items };
 }
 
-const typed = (typeUrl: string, body: object): Json => ({ '@type': typeUrl, ...body });
 const withTime = (lastUpdated: string | undefined): Json => (lastUpdated ? { last_updated: lastUpdated } : {});
 
 /** envoy.admin.v3.ConfigDump of what the proxy on `conn` holds. */
-export function connectionConfigDump(conn: AnyConnection, { includeEds }: ConfigDumpOptions): { configs: Json[] } {
+export function connectionConfigDump(conn: AnyConnection, { includeEds, render = AS_PROTO_JSON }: ConfigDumpOptions): { configs: Json[] } {
   const clusters = held(conn, TYPE.CDS);
   const listeners = held(conn, TYPE.LDS);
   const routes = held(conn, TYPE.RDS);
@@ -68,7 +75,7 @@ export function connectionConfigDump(conn: AnyConnection, { includeEds }: Config
       '@type': `${ADMIN}ClustersConfigDump`,
       version_info: clusters.watch?.sentVersion ?? '',
       dynamic_active_clusters: clusters.items.map((h) => ({
-        version_info: h.version, cluster: typed(TYPE.CDS, h.resource.body), ...withTime(h.lastUpdated),
+        version_info: h.version, cluster: render(h.resource), ...withTime(h.lastUpdated),
       })),
     },
   ];
@@ -76,7 +83,7 @@ export function connectionConfigDump(conn: AnyConnection, { includeEds }: Config
     configs.push({
       '@type': `${ADMIN}EndpointsConfigDump`,
       dynamic_endpoint_configs: endpoints.items.map((h) => ({
-        version_info: h.version, endpoint_config: typed(TYPE.EDS, h.resource.body), ...withTime(h.lastUpdated),
+        version_info: h.version, endpoint_config: render(h.resource), ...withTime(h.lastUpdated),
       })),
     });
   }
@@ -86,14 +93,14 @@ export function connectionConfigDump(conn: AnyConnection, { includeEds }: Config
       version_info: listeners.watch?.sentVersion ?? '',
       dynamic_listeners: listeners.items.map((h) => ({
         name: h.resource.name,
-        active_state: { version_info: h.version, listener: typed(TYPE.LDS, h.resource.body), ...withTime(h.lastUpdated) },
+        active_state: { version_info: h.version, listener: render(h.resource), ...withTime(h.lastUpdated) },
       })),
     },
     { '@type': `${ADMIN}ScopedRoutesConfigDump` },
     {
       '@type': `${ADMIN}RoutesConfigDump`,
       dynamic_route_configs: routes.items.map((h) => ({
-        version_info: h.version, route_config: typed(TYPE.RDS, h.resource.body), ...withTime(h.lastUpdated),
+        version_info: h.version, route_config: render(h.resource), ...withTime(h.lastUpdated),
       })),
     },
     {

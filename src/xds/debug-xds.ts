@@ -1,5 +1,6 @@
 import protobuf from 'protobufjs';
-import { encodeMessage, jsonToStruct, loadDebugProtos } from '../envoy/protos.js';
+import { encodeMessage, jsonToStruct, loadDebugProtos, lookupType } from '../envoy/protos.js';
+import type { EncodedResource } from './cache.js';
 import { configStatus, connectionConfigDump, findConnection } from './config-dump.js';
 import type { DiscoveryServer } from './server.js';
 import { encodeDiscoveryResponse } from './wire.js';
@@ -26,10 +27,16 @@ function timestamp(iso: string): { seconds: number; nanos: number } {
 /** proto-JSON → protobufjs object form: `last_updated` strings become Timestamps, recursively. */
 function withTimestamps(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(withTimestamps);
-  if (!v || typeof v !== 'object') return v;
+  if (!v || typeof v !== 'object' || v instanceof Uint8Array) return v;
   const out: Record<string, unknown> = {};
   for (const [k, x] of Object.entries(v)) out[k] = (k === 'last_updated' || k === 'last_update_attempt') && typeof x === 'string' ? timestamp(x) : withTimestamps(x);
   return out;
+}
+
+/** A resource as protobufjs' Any object form, so the dump re-encodes the bytes meshd sent as they are. */
+function anyParts(r: EncodedResource): object {
+  const any = lookupType('google.protobuf.Any').decode(r.any) as unknown as { type_url: string; value: Uint8Array };
+  return { type_url: any.type_url, value: any.value };
 }
 
 /** An Any, encoded, from `{'@type': URL, …fields}`. */
@@ -75,7 +82,7 @@ export function debugResponse(discovery: DiscoveryServer, typeUrl: string, names
     if (names.length !== 1) return { error: `${DEBUG_CONFIG_DUMP} wants exactly one resource name (POD.NAMESPACE), got ${names.length}` };
     const conn = findConnection(discovery, names[0]!);
     if (!conn) return { error: `config dump could not find connection for proxyID ${JSON.stringify(names[0])}` };
-    messages = connectionConfigDump(conn, { includeEds: false }).configs;
+    messages = connectionConfigDump(conn, { includeEds: false, render: anyParts }).configs;
   } else {
     return { error: `unknown debug type ${JSON.stringify(typeUrl)} (meshd answers ${DEBUG_SYNCZ} and ${DEBUG_CONFIG_DUMP})` };
   }

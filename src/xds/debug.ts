@@ -25,6 +25,10 @@ export function syncz(discovery: DiscoveryServer): object[] {
     connection: c.id,
     mode: c.mode,
     generator: c.proxy.generator,
+    namespace: c.proxy.namespace,
+    cluster: c.proxy.clusterId,
+    istioVersion: c.proxy.istioVersion,
+    controlPlane: discovery.controlPlaneId,
     sending: sendingState(discovery, c),
     types: Object.fromEntries(
       [...c.watches].map(([type, w]) => [
