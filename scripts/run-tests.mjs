@@ -48,8 +48,10 @@ const unit = all.filter((f) => !e2e.includes(f));
 
 function run(files, concurrency) {
   if (files.length === 0) return 0;
-  // e2e files end once their peers are closed; grpc-js-xds keeps resource timers alive for ~15 s after.
-  const exit = files === e2e ? ['--test-force-exit'] : [];
+  // A file ends when its tests and hooks have run, whatever handles are left open: e2e peers (grpc-js-xds
+  // keeps resource timers alive for ~15 s after close), and a failed or timed-out unit test whose cleanup
+  // never ran would otherwise keep its process — and the whole run — alive until CI's limit.
+  const exit = ['--test-force-exit'];
   const args = ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, ...exit, ...extra, ...files];
   const r = spawnSync(process.execPath, args, { stdio: 'inherit' });
   return r.status ?? 1;

@@ -8,6 +8,7 @@ import { PushContext } from './model/push-context.js';
 import { DirectorySource, type ConfigFileLimits } from './sources/dir/directory-source.js';
 import type { MeshConfigFileSource } from './sources/mesh/mesh-config-file.js';
 import type { KubeSource, KubeSourceOptions } from './sources/kube/kube-source.js';
+import type { AnalysisController } from './analyze/controller.js';
 import { configz } from './config/debug.js';
 import { debugHttpHandler } from './net/debug-http.js';
 import { adsz, configDumpPage, pushStatus, syncz } from './xds/debug.js';
@@ -58,6 +59,11 @@ export interface DaemonOptions {
   readonly scopeGatewayToNamespace?: boolean;
   /** RequestAuthentication JWKS fetching (security/jwt/jwks-resolver.ts) */
   readonly jwks?: { readonly refreshIntervalMs?: number; readonly extraCaPem?: string };
+  /**
+   * PILOT_ENABLE_ANALYSIS: run Istio's analyzers over the store and write their messages to the Istio
+   * objects' status (Kubernetes source with status writing only); PILOT_ANALYSIS_INTERVAL paces it.
+   */
+  readonly analysis?: { readonly istioNamespace: string; readonly intervalMs?: number };
 }
 
 export interface ListeningAddresses {
@@ -109,6 +115,7 @@ export class Daemon {
   private readonly sources: { stop(): Promise<void> }[] = [];
   /** the Kubernetes source, when configured */
   kube: KubeSource | undefined;
+  private analysis: AnalysisController | undefined;
   private readonly debouncer: Debouncer<StoreEvent>;
   private snapshotSeq = 0;
   private ready = false;
@@ -240,6 +247,19 @@ export class Daemon {
       clearInterval(progress);
     }
     this.log.info({ objects: this.store.revision }, 'Kubernetes informers synced');
+    const status = src.status;
+    if (this.options.analysis && status) {
+      const { AnalysisController } = await import('./analyze/controller.js');
+      this.analysis = new AnalysisController({
+        store: this.store,
+        mesh: () => this.mesh,
+        istioNamespace: this.options.analysis.istioNamespace,
+        log: this.log.child({ scope: 'analysis' }),
+        onResult: (byKey) => status.setAnalysis(byKey),
+        ...(this.options.analysis.intervalMs !== undefined ? { intervalMs: this.options.analysis.intervalMs } : {}),
+      });
+      this.analysis.start();
+    }
   }
 
   /** Builds a new immutable snapshot from the store and hands it to the xDS server. */
@@ -281,6 +301,7 @@ export class Daemon {
   async stop(graceMs = 5000): Promise<void> {
     await this.options.meshConfigFile?.stop();
     this.debouncer.stop();
+    this.analysis?.stop();
     this.jwks.stop();
     this.rotation?.stop();
     await this.caAdmin?.close();

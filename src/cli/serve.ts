@@ -96,6 +96,10 @@ export async function runServe(flags: ServeFlags, out: NodeJS.WritableStream = p
     rotationCheckIntervalMs: parseDurationMs(flags.caRotationCheckInterval ?? '5s', '--ca-rotation-check-interval'),
     // istiod's environment switch, kept under its name so an istiod Deployment's env works unchanged
     scopeGatewayToNamespace: process.env.PILOT_SCOPE_GATEWAY_TO_NAMESPACE === 'true',
+    // PILOT_ENABLE_ANALYSIS (off by default, as istiod): analyzer messages in the Istio objects' status
+    ...(process.env.PILOT_ENABLE_ANALYSIS === 'true'
+      ? { analysis: { istioNamespace: caNamespace(mesh), intervalMs: parseDurationMs(process.env.PILOT_ANALYSIS_INTERVAL || '10s', 'PILOT_ANALYSIS_INTERVAL') } }
+      : {}),
     jwks: jwksOptions({ jwksCaFile: flags.jwksCaFile, jwksRefreshInterval: flags.jwksRefreshInterval ?? '20m' }),
     ...(flags.secureGrpcAddr
       ? { security: securityOptions(flags as SecurityFlags, kube && kubeApiOf(kube.kc), cluster && { http: cluster.http, namespace: caNamespace(mesh) }) }

@@ -97,6 +97,15 @@ export const KINDS = {
     kind: 'Namespace', group: '', versions: ['v1'], plural: 'namespaces', shortNames: ['ns'],
     clusterScoped: true, istio: false, served: true,
   },
+  // Kubernetes Ingress (class `istio`): the model converts it to a Gateway + VirtualServices as istiod does
+  Ingress: {
+    kind: 'Ingress', group: 'networking.k8s.io', versions: ['v1'], plural: 'ingresses', shortNames: ['ing'],
+    clusterScoped: false, istio: false, served: true,
+  },
+  IngressClass: {
+    kind: 'IngressClass', group: 'networking.k8s.io', versions: ['v1'], plural: 'ingressclasses', shortNames: [],
+    clusterScoped: true, istio: false, served: true,
+  },
 } as const satisfies Record<string, KindInfo>;
 
 export type Kind = keyof typeof KINDS;
@@ -104,6 +113,11 @@ export const ALL_KINDS = Object.keys(KINDS) as Kind[];
 export const ISTIO_KINDS = ALL_KINDS.filter((k) => KINDS[k].istio);
 /** Istio kinds meshd validates and stores but does not (yet) turn into xDS. */
 export const VALIDATED_ONLY_KINDS = ALL_KINDS.filter((k) => !(KINDS[k] as KindInfo).served);
+
+/** Cluster-scoped kinds (Namespace, IngressClass) have no namespace in their key; every other kind does. */
+export function isClusterScoped(kind: string): boolean {
+  return kind in KINDS && (KINDS[kind as Kind] as KindInfo).clusterScoped;
+}
 
 export function apiVersionsOf(kind: Kind): string[] {
   const info: KindInfo = KINDS[kind];

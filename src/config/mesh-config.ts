@@ -84,6 +84,10 @@ export const meshConfigSchema = z.looseObject({
   trustDomainAliases: stringList.optional(),
   rootNamespace: z.string().min(1).optional(),
   outboundTrafficPolicy: z.looseObject({ mode: z.enum(['ALLOW_ANY', 'REGISTRY_ONLY']).optional() }).optional(),
+  ingressClass: z.string().optional(),
+  ingressControllerMode: z.enum(['UNSPECIFIED', 'OFF', 'DEFAULT', 'STRICT']).optional(),
+  ingressService: z.string().optional(),
+  ingressSelector: z.string().optional(),
   discoverySelectors: z.array(z.unknown()).optional(),
   extensionProviders: z.array(extensionProvider).optional(),
   ...meshTelemetryFields,
@@ -111,6 +115,17 @@ export interface MeshConfig {
   readonly extensionProviders?: readonly ExtensionProvider[];
   /** access logs, tracing and metrics defaults (model/telemetry.ts); absent: istiod's and Istio's chart's */
   readonly telemetry?: MeshTelemetry;
+  /**
+   * Kubernetes Ingress handling (MeshConfig ingressClass / ingressControllerMode / ingressService /
+   * ingressSelector): which Ingresses meshd converts and which gateway pods serve them; absent: istiod's
+   * defaults (class `istio`, STRICT, pods labelled istio=ingressgateway).
+   */
+  readonly ingress?: {
+    readonly ingressClass?: string;
+    readonly ingressControllerMode?: 'OFF' | 'DEFAULT' | 'STRICT';
+    readonly ingressService?: string;
+    readonly ingressSelector?: string;
+  };
 }
 
 export const DEFAULT_MESH_CONFIG: MeshConfig = Object.freeze({

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import type { Kind } from './kinds.js';
+import { isClusterScoped, type Kind } from './kinds.js';
 import type { Origin } from './origin.js';
 import type { KindMap, MeshObject } from './schemas/index.js';
 
@@ -52,7 +52,7 @@ export class ConfigStore extends EventEmitter<{ change: [StoreEvent]; rejection:
 
   /** Inserts or replaces an object. Namespaced kinds without a namespace land in `default`. */
   upsert<K extends Kind>(kind: K, object: KindMap[K], origin: Origin, sourceId: string): StoredObject<K> {
-    const namespaced = kind !== 'Namespace';
+    const namespaced = !isClusterScoped(kind);
     const meta = object.metadata;
     if (namespaced && !meta.namespace) {
       object = { ...object, metadata: { ...meta, namespace: DEFAULT_NAMESPACE } } as KindMap[K];

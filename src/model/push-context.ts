@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Kind } from '../config/kinds.js';
 import { labelsMatch } from '../config/labels.js';
 import { DEFAULT_MESH_CONFIG, type MeshConfig } from '../config/mesh-config.js';
+import { ingressDerivedConfig } from './ingress.js';
 import type { ConfigStore, StoredObject } from '../config/store.js';
 import type { AuthorizationPolicy, DestinationRule, Gateway, PeerAuthentication, RequestAuthentication, VirtualService } from '../config/schemas/index.js';
 import { buildRegistry, endpointKey, type Registry } from './registry.js';
@@ -216,7 +217,7 @@ export class PushContext {
     this.meshDigest = createHash('sha1').update(JSON.stringify(mesh)).digest('base64url').slice(0, 12);
     this.onWarning = options.onWarning;
     this.builtAt = new Date();
-    for (const kind of ['Service', 'EndpointSlice', 'Pod', 'Namespace', 'VirtualService', 'DestinationRule', 'PeerAuthentication', 'AuthorizationPolicy', 'RequestAuthentication', 'ServiceEntry', 'WorkloadEntry', 'Gateway', 'Sidecar', 'Telemetry'] as const) {
+    for (const kind of ['Service', 'EndpointSlice', 'Pod', 'Namespace', 'VirtualService', 'DestinationRule', 'PeerAuthentication', 'AuthorizationPolicy', 'RequestAuthentication', 'ServiceEntry', 'WorkloadEntry', 'Gateway', 'Sidecar', 'Telemetry', 'Ingress', 'IngressClass'] as const) {
       const h = createHash('sha1');
       for (const o of store.list(kind)) h.update(`${o.object.metadata.namespace ?? ''}/${o.object.metadata.name}@${o.revision};`);
       this.kindDigests.set(kind, h.digest('base64url'));
@@ -229,13 +230,20 @@ export class PushContext {
       workloadEntries: store.list('WorkloadEntry'),
       domainSuffix: mesh.domainSuffix,
     });
-    this.vsList = store
-      .list('VirtualService')
+    // Kubernetes Ingresses as the Gateways and VirtualServices istiod converts them to (model/ingress.ts):
+    // read like the user's own, so their collections' digests cover the Ingresses (and the Services whose
+    // named ports they resolve) too
+    const fromIngress = ingressDerivedConfig(store.list('Ingress'), store.list('IngressClass'), this.reg.services, mesh, options.onWarning);
+    if (store.list('Ingress').length > 0) {
+      const ingressDigest = `${this.kindDigests.get('Ingress')}${this.kindDigests.get('IngressClass')}${this.kindDigests.get('Service')}`;
+      for (const kind of ['Gateway', 'VirtualService'] as const) this.kindDigests.set(kind, `${this.kindDigests.get(kind)}+${ingressDigest}`);
+    }
+    this.vsList = [...store.list('VirtualService').map((s) => ({ config: s.object, revision: s.revision })), ...fromIngress.virtualServices]
       .map((s) => {
-        const ns = s.object.metadata.namespace ?? 'default';
-        const spec = s.object.spec;
+        const ns = s.config.metadata.namespace ?? 'default';
+        const spec = s.config.spec;
         return {
-          config: s.object,
+          config: s.config,
           namespace: ns,
           hosts: (spec.hosts ?? []).map((h) => resolveHostname(h, ns, mesh.domainSuffix)),
           gateways: spec.gateways && spec.gateways.length > 0 ? spec.gateways : [MESH_GATEWAY],
@@ -253,7 +261,7 @@ export class PushContext {
     this.paList = store.list('PeerAuthentication');
     this.apList = store.list('AuthorizationPolicy');
     this.telemetryIndex = new TelemetryIndex(store.list('Telemetry'), mesh.rootNamespace);
-    this.gwList = store.list('Gateway').map((g) => g.object);
+    this.gwList = [...store.list('Gateway').map((g) => g.object), ...fromIngress.gateways];
     this.raList = [...store.list('RequestAuthentication')].sort((a, b) => a.revision - b.revision);
     this.sidecarList = [...store.list('Sidecar')].sort((a, b) => a.revision - b.revision);
     this.jwksKeys = options.jwks ?? new Map();

@@ -3,7 +3,7 @@
 // logged, counted, recorded on the store — the last good version stays in force).
 
 import { isDeepStrictEqual } from 'node:util';
-import { KINDS, type Kind, type KindInfo } from '../config/kinds.js';
+import { KINDS, isClusterScoped, type Kind, type KindInfo } from '../config/kinds.js';
 import { formatProblem, type ObjectRef, type Origin } from '../config/origin.js';
 import { keyOf, objectKey, type ConfigStore } from '../config/store.js';
 import type { KindMap } from '../config/schemas/index.js';
@@ -30,17 +30,17 @@ export function admit(doc: unknown, origin: Origin): Admission {
   const result = validateDocument(doc);
   if (result.ok) {
     const { kind, object } = result.value;
-    const namespaced = kind === 'Namespace' || object.metadata.namespace
+    const namespaced = isClusterScoped(kind) || object.metadata.namespace
       ? object
       : ({ ...object, metadata: { ...object.metadata, namespace: DEFAULT_NAMESPACE } } as KindMap[Kind]);
     return { ok: true, kind, key: keyOf(namespaced, kind), object: namespaced };
   }
   // Namespaced objects without a namespace land in `default`: say so in the message too.
-  const ref = result.ref.kind !== 'Namespace' && !result.ref.namespace ? { ...result.ref, namespace: DEFAULT_NAMESPACE } : result.ref;
+  const ref = !isClusterScoped(result.ref.kind ?? '') && !result.ref.namespace ? { ...result.ref, namespace: DEFAULT_NAMESPACE } : result.ref;
   const messages = result.problems.map((p) => formatProblem(origin, ref, p));
   if (ref.kind && ref.name) {
     const kind = ref.kind as Kind;
-    const key = objectKey(kind, kind === 'Namespace' ? undefined : (ref.namespace ?? DEFAULT_NAMESPACE), ref.name);
+    const key = objectKey(kind, isClusterScoped(kind) ? undefined : (ref.namespace ?? DEFAULT_NAMESPACE), ref.name);
     return { ok: false, ref, kind, key, messages, problems: result.problems };
   }
   return { ok: false, ref, messages, problems: result.problems };

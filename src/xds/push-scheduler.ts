@@ -7,6 +7,8 @@
 //   meanwhile coalesce into "this type wants an answer" (at most one pending response per type).
 // - Turns go round robin over the woken streams, in slices of bounded CPU time; between slices the
 //   scheduler yields (setImmediate), so ACKs, new streams, /ready, /metrics and keepalives keep flowing.
+//   A response that needs more CPU than a slice (the first resolution of an outbound view builds
+//   thousands of resources) is produced over several turns: sendNext answers YIELD until it is ready.
 // - At most `concurrency` writes in progress at once (istiod's PILOT_PUSH_THROTTLE) and at most
 //   `maxBytesInFlight` bytes of them. A write is done when grpc-js has handed the message to HTTP/2
 //   (its write callback): a client that does not read never completes it.
@@ -42,13 +44,18 @@ export const DEFAULT_PUSH_SCHEDULER_OPTIONS: PushSchedulerOptions = {
   sliceMs: 20,
 };
 
+/** sendNext's answer when its response is not ready within the slice: another turn, after a yield. */
+export const YIELD = 'yield';
+
 /** What the scheduler drives for each stream. */
 export interface PushTarget<T> {
   /**
    * Produces and starts writing the stream's next response; `done` must be called once when the write
-   * completes or fails. Returns the bytes written, or undefined when the stream needs nothing now.
+   * completes or fails. Returns the bytes written, or undefined when the stream needs nothing now, or
+   * YIELD when producing the response needs more CPU than the slice has left (`deadline`, a
+   * performance.now() time): it did part of the work and wants another turn after the event loop ran.
    */
-  sendNext(item: T, done: (err?: Error | null) => void): number | undefined;
+  sendNext(item: T, done: (err?: Error | null) => void, deadline: number): number | undefined | typeof YIELD;
   /** The stream's write made no progress within the send timeout: cut it. */
   cut(item: T, pendingMs: number, bytes: number): void;
   /**
@@ -167,14 +174,18 @@ export class PushScheduler<T> {
       this.ready.delete(item);
       // a stream with a write in progress gets its next turn when that write is done
       if (this.writes.has(item)) continue;
-      this.start(item);
+      if (this.start(item, deadline) === YIELD) {
+        // its response needs more work: the turn goes round, the event loop runs first
+        this.ready.add(item);
+        break;
+      }
       if (performance.now() >= deadline) break;
     }
     if (this.hasRoom) this.schedule();
     this.checkIdle();
   }
 
-  private start(item: T): void {
+  private start(item: T, deadline: number): typeof YIELD | undefined {
     let settled = false;
     let write: Write | undefined;
     const done = (): void => {
@@ -189,8 +200,8 @@ export class PushScheduler<T> {
       this.schedule();
       this.checkIdle();
     };
-    const bytes = this.target.sendNext(item, done);
-    if (bytes === undefined) return;
+    const bytes = this.target.sendNext(item, done, deadline);
+    if (bytes === undefined || bytes === YIELD) return bytes;
     const startedAt = performance.now();
     write = { bytes, startedAt, counted: true, progressAt: startedAt, progressBytes: this.target.progress?.(item) };
     this.writes.set(item, write);
@@ -202,6 +213,7 @@ export class PushScheduler<T> {
       settled = false;
       done();
     }
+    return undefined;
   }
 
   private release(item: T): void {

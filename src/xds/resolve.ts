@@ -97,6 +97,10 @@ export class Resolver {
   private previousSets = new Map<string, ResourceSet>();
   private readonly parts = new WeakMap<Subscription, Map<string, Readonly<Record<ResourceScope, Part>>>>();
   private segmentsBuilt = 0;
+  /** per segment key, this snapshot: its wildcard names with what computing them read (prepare and build share it) */
+  private wildcardMemo = new Map<string, { readonly names: readonly string[]; readonly deps: readonly Dependency[] }>();
+  /** per segment key, this snapshot: how many of the resources to build prepare() has built */
+  private warmed = new Map<string, number>();
 
   constructor(private readonly generators: Partial<Record<GeneratorName, Generator>>) {}
 
@@ -135,6 +139,8 @@ export class Resolver {
     this.segments = new Map();
     this.previousSets = this.sets;
     this.sets = new Map();
+    this.wildcardMemo = new Map();
+    this.warmed = new Map();
   }
 
   /**
@@ -144,22 +150,107 @@ export class Resolver {
   resolve(proxy: Proxy, type: TypeUrl, sub: Subscription): ResourceSet {
     const ctx = this.ctx;
     if (!ctx) throw new Error('Resolver used before beginSnapshot');
-    const scopes = this.scopesOf(ctx, proxy);
-    const key = `${scopes.classId}\u0001${scopes.view?.id ?? ''}\u0001${type}\u0001${sub.signature}`;
+    const { key, requests } = this.requestsOf(ctx, proxy, type, sub);
     let set = this.sets.get(key);
     if (set) return set;
-    const parts = this.partsOf(scopes.generator, type, sub);
     const segments: ResourceSegment[] = [];
-    if (scopes.view) {
-      const seg = this.segment({ generator: scopes.generator, scope: 'view', scopeId: scopes.view.id, proxy: scopes.view.proxy, type, wildcard: sub.wildcard, part: parts.view });
+    const [first, second] = requests;
+    const own = this.segment(second ?? first);
+    if (second) {
+      const seg = withoutNamesOf(this.segment(first), own);
       if (seg.resources.length > 0) segments.push(seg);
     }
-    const own = this.segment({ generator: scopes.generator, scope: 'class', scopeId: scopes.classId, proxy, type, wildcard: sub.wildcard, part: parts.class });
     if (own.resources.length > 0 || segments.length === 0) segments.push(own);
     const previous = this.previousSets.get(key);
     set = previous && sameItems(previous.segments, segments) ? previous : new ResourceSet(segments);
     this.sets.set(key, set);
     return set;
+  }
+
+  /**
+   * Builds part of what resolving `sub` for `proxy` needs, until `deadline` (performance.now()) passes —
+   * at least one resource per call, so every call makes progress. Returns true when resolve() has nothing
+   * left to generate (it then only assembles what is built). The push path calls this first and yields
+   * to the event loop between calls, so the first resolution of a view at 1000 services (thousands of
+   * resources, seconds of CPU) no longer runs as one synchronous call. What is built is kept in the encode
+   * cache, so progress also survives a new snapshot in between (unchanged resources are reused there).
+   * The granule is one resource: a single large one (a route configuration of thousands of virtual
+   * hosts) is still built in one go.
+   */
+  prepare(proxy: Proxy, type: TypeUrl, sub: Subscription, deadline: number): boolean {
+    const ctx = this.ctx;
+    if (!ctx) return true;
+    const { key, requests } = this.requestsOf(ctx, proxy, type, sub);
+    if (this.sets.has(key)) return true;
+    const progress = { built: 0 };
+    for (const req of requests) if (!this.warm(req, deadline, progress)) return false;
+    return true;
+  }
+
+  /** The set key of a subscription and the segment requests it resolves to (view first, then class). */
+  private requestsOf(ctx: PushContext, proxy: Proxy, type: TypeUrl, sub: Subscription): { key: string; requests: [SegmentRequest] | [SegmentRequest, SegmentRequest] } {
+    const scopes = this.scopesOf(ctx, proxy);
+    const key = `${scopes.classId}\u0001${scopes.view?.id ?? ''}\u0001${type}\u0001${sub.signature}`;
+    const parts = this.partsOf(scopes.generator, type, sub);
+    const own: SegmentRequest = { generator: scopes.generator, scope: 'class', scopeId: scopes.classId, proxy, type, wildcard: sub.wildcard, part: parts.class };
+    if (!scopes.view) return { key, requests: [own] };
+    const view: SegmentRequest = { generator: scopes.generator, scope: 'view', scopeId: scopes.view.id, proxy: scopes.view.proxy, type, wildcard: sub.wildcard, part: parts.view };
+    return { key, requests: [view, own] };
+  }
+
+  /**
+   * prepare() for one segment: generates (into the encode cache) the resources segment() would generate,
+   * continuing where the previous call stopped; stops at the deadline once this call (`progress`, shared
+   * by the segments of one prepare) has built something.
+   */
+  private warm(req: SegmentRequest, deadline: number, progress: { built: number }): boolean {
+    const key = segmentKey(req);
+    if (this.segments.has(key)) return true;
+    const previous = this.previousSegments.get(key);
+    const prior = previous && previous.validIn === this.previousCtx ? previous : undefined;
+    const affected = prior ? this.affectedIndices(prior) : undefined;
+    if (prior && affected!.size === 0) return true;
+    let todo: readonly string[];
+    if (prior && !affected!.has(NAMES)) {
+      todo = [...affected!].map((i) => prior.names[i]!);
+    } else {
+      const names = this.namesOf(req);
+      const priorIndex = prior ? new Map(prior.names.map((n, i) => [n, i])) : undefined;
+      todo = priorIndex ? names.filter((n) => { const j = priorIndex.get(n); return j === undefined || affected!.has(j); }) : names;
+    }
+    const start = this.warmed.get(key) ?? 0;
+    for (let i = start; i < todo.length; i++) {
+      if (progress.built > 0 && performance.now() >= deadline) {
+        this.warmed.set(key, i);
+        return false;
+      }
+      this.generateOne(req, todo[i]!);
+      progress.built++;
+    }
+    this.warmed.set(key, todo.length);
+    return true;
+  }
+
+  /** A segment's names: the scope's wildcard names (if subscribed) and its explicit ones, sorted; memoised per snapshot. */
+  private namesOf(req: SegmentRequest): readonly string[] {
+    return this.wildcardOf(req)?.names ?? req.part.names;
+  }
+
+  private wildcardOf(req: SegmentRequest): { readonly names: readonly string[]; readonly deps: readonly Dependency[] } | undefined {
+    if (!req.wildcard) return undefined;
+    const key = segmentKey(req);
+    let memo = this.wildcardMemo.get(key);
+    if (!memo) {
+      const { generator, scope, proxy, type, part } = req;
+      const ctx = this.ctx!;
+      // the class's names are the generator's word (a workload's own listener can take a name that is
+      // otherwise an outbound one: resolve() then drops it from the view's part); the view's are filtered
+      const inScope = (name: string) => scope === 'class' || (generator.view && generator.scopeOf ? generator.scopeOf(type, name) : 'class') === scope;
+      const { value, deps } = trackDependencies(() => generator.wildcardNames(type, ctx, proxy, scope).filter(inScope));
+      memo = { names: [...new Set([...value, ...part.names])].sort(), deps };
+      this.wildcardMemo.set(key, memo);
+    }
+    return memo;
   }
 
   private scopesOf(ctx: PushContext, proxy: Proxy): ProxyScopes {
@@ -216,7 +307,7 @@ export class Resolver {
    * change) when its wildcard name list may have.
    */
   private segment(req: SegmentRequest): ResourceSegment {
-    const key = `${req.scopeId}\u0001${req.type}\u0001${req.part.signature}`;
+    const key = segmentKey(req);
     let state = this.segments.get(key);
     if (state) return state.segment;
     const ctx = this.ctx!;
@@ -279,15 +370,13 @@ export class Resolver {
 
   /** Builds a segment from its names, keeping from `prior` every resource whose dependencies did not change. */
   private build(prior: SegmentState | undefined, affected: ReadonlySet<number> | undefined, req: SegmentRequest): SegmentState {
-    const { generator, scope, proxy, type, wildcard, part } = req;
     const ctx = this.ctx!;
     const byDep = new Map<string, number[]>();
-    let names = part.names;
+    let names = req.part.names;
+    const wildcard = this.wildcardOf(req);
     if (wildcard) {
-      const inScope = (name: string) => (generator.view && generator.scopeOf ? generator.scopeOf(type, name) : 'class') === scope;
-      const { value, deps } = trackDependencies(() => generator.wildcardNames(type, ctx, proxy, scope).filter(inScope));
-      names = [...new Set([...value, ...part.names])].sort();
-      for (const d of deps) addIndex(byDep, this.watch(d), NAMES);
+      names = wildcard.names;
+      for (const d of wildcard.deps) addIndex(byDep, this.watch(d), NAMES);
     }
     const priorIndex = prior ? new Map(prior.names.map((n, i) => [n, i])) : undefined;
     const entries: (EncodedResource | null)[] = [];
@@ -320,6 +409,26 @@ export class Resolver {
     for (const states of [this.segments, this.previousSegments]) for (const st of states.values()) for (const id of st.byDep.keys()) live.add(id);
     for (const id of [...this.watched.keys()]) if (!live.has(id)) this.watched.delete(id);
   }
+}
+
+const narrowed = new WeakMap<ResourceSegment, WeakMap<ResourceSegment, ResourceSegment>>();
+
+/**
+ * `view` without the names `own` also has: a resource of the class's own replaces the view's of that
+ * name (a Sidecar ingress port bound for real takes the name of the outbound listener on that port, as
+ * istiod builds inbound listeners first). Memoised per pair, so an unchanged pair stays the same object.
+ */
+function withoutNamesOf(view: ResourceSegment, own: ResourceSegment): ResourceSegment {
+  if (own.resources.length === 0 || !own.resources.some((r) => view.get(r.name))) return view;
+  let byOwn = narrowed.get(view);
+  if (!byOwn) narrowed.set(view, (byOwn = new WeakMap()));
+  let out = byOwn.get(own);
+  if (!out) byOwn.set(own, (out = new ResourceSegment(view.resources.filter((r) => !own.get(r.name)))));
+  return out;
+}
+
+function segmentKey(req: SegmentRequest): string {
+  return `${req.scopeId}\u0001${req.type}\u0001${req.part.signature}`;
 }
 
 function addIndex(byDep: Map<string, number[]>, id: string, i: number): void {

@@ -11,7 +11,7 @@ import { DeltaProtocol, type DeltaConnection } from './delta.js';
 import { decodeDeltaDiscoveryRequest } from './delta-wire.js';
 import type { Generator } from './generators/generator.js';
 import type { NackDetail, ProtocolHost, XdsProtocol } from './protocol.js';
-import { DEFAULT_PUSH_SCHEDULER_OPTIONS, PushScheduler, type PushSchedulerOptions, type PushSchedulerStats } from './push-scheduler.js';
+import { DEFAULT_PUSH_SCHEDULER_OPTIONS, PushScheduler, YIELD, type PushSchedulerOptions, type PushSchedulerStats } from './push-scheduler.js';
 import { Resolver, type ResolverStats } from './resolve.js';
 import { PUSH_ORDER, SHORT_TYPE, type TypeUrl } from './resource-types.js';
 import { SotwProtocol, type SotwConnection } from './sotw.js';
@@ -101,7 +101,7 @@ export class DiscoveryServer implements ProtocolHost {
     this.limits = { ...DEFAULT_SUBSCRIPTION_LIMITS, ...options.limits };
     this.scheduler = new PushScheduler(
       {
-        sendNext: (c, done) => this.sendNext(c, done),
+        sendNext: (c, done, deadline) => this.sendNext(c, done, deadline),
         cut: (c, ms, bytes) => this.cutStalled(c, ms, bytes),
         progress: (c) => connectionBytesWritten(c.call),
         onWriteDone: (_c, _bytes, ms) => this.metrics.xdsSendTime.observe(ms / 1000),
@@ -325,18 +325,23 @@ export class DiscoveryServer implements ProtocolHost {
    * response its protocol builds from the current snapshot. Returns the bytes written, or undefined when
    * the stream needs nothing (then a pending push to it has converged).
    */
-  private sendNext(conn: AnyConnection, done: (err?: Error | null) => void): number | undefined {
+  private sendNext(conn: AnyConnection, done: (err?: Error | null) => void, deadline: number): number | undefined | typeof YIELD {
     const ctx = this.ctx;
     if (!ctx || conn.closed) return undefined;
     const protocol = this.protocols[conn.mode];
     for (const type of PUSH_ORDER) {
-      if (!conn.pending.delete(type)) continue;
+      if (!conn.pending.has(type)) continue;
       const t0 = performance.now();
       let response: ReturnType<typeof protocol.respond>;
       try {
+        // what the response needs is built in slices (resolve.ts prepare): the event loop runs in between
+        const watch = conn.watches.get(type);
+        if (watch && !this.resolver.prepare(conn.proxy, type, watch.subscription, deadline)) return YIELD;
+        conn.pending.delete(type);
         response = protocol.respond(conn, type);
       } catch (err) {
         // a generator bug: counted as istiod does (pilot_total_xds_internal_errors), the other types still go out
+        conn.pending.delete(type);
         this.metrics.totalInternalErrors.inc();
         this.log.error({ err, proxy: conn.proxy.id, type: SHORT_TYPE[type] }, 'failed to generate xDS response');
         continue;

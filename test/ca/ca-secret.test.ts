@@ -173,4 +173,26 @@ describe('CA in Secret istio-ca-secret (Kubernetes mode)', () => {
     // well before its grace period the new root is left alone
     assert.equal(await rotator.checkNow(), false);
   });
+
+  it('without the Kubernetes source the rotator renews the root in --ca-dir (same key); a restart signs under the new root', async () => {
+    const ca = await start({ caSecret: undefined, rootTtlMs: 1000 });
+    const caDir = path.join(tmp, `pod-${dirs}`);
+    const keyBefore = fs.readFileSync(path.join(caDir, CA_FILES.key), 'utf8');
+    const leafBefore = await issue(ca, 'dir-before-rotation');
+    const oldRoot = ca.rootPem;
+    const rotator = new SelfSignedRootRotator({ ca, log: silentLogger, persist: persisters.get(ca)!, rootTtlMs: 3600e3, jitter: false });
+    assert.equal(await rotator.checkNow(), true);
+    assert.notEqual(ca.rootPem, oldRoot);
+    assert.equal(fs.readFileSync(path.join(caDir, CA_FILES.root), 'utf8'), ca.rootPem, 'the new root is written where the CA lives');
+    assert.equal(fs.readFileSync(path.join(caDir, CA_FILES.key), 'utf8'), keyBefore, 'same key');
+    const restarted = CertificateAuthority.open({ dir: caDir, trustDomain: 'cluster.local', log: silentLogger });
+    cas.push(restarted);
+    assert.equal(restarted.rootPem, ca.rootPem);
+    const rootFile = path.join(tmp, 'dir-rotated-root.pem');
+    fs.writeFileSync(rootFile, ca.rootPem);
+    for (const leaf of [leafBefore, await issue(restarted, 'dir-after-restart')]) {
+      const v = openssl(['verify', '-x509_strict', '-CAfile', rootFile, leaf]);
+      assert.equal(v.status, 0, v.out);
+    }
+  });
 });

@@ -10,6 +10,7 @@ import { TYPE } from '../../src/xds/resource-types.js';
 import { routeMatches } from '../../src/simulate/route-match.js';
 import { simulateHttpFilters } from '../../src/simulate/http-filters.js';
 import { checkEnvoyResource } from '../support/envoy-check/pgv-check.js';
+import { assertGolden } from '../support/golden.js';
 import { istioReference } from '../support/istio-reference.js';
 import { docsOfYaml, snapshotOf, type Doc } from '../support/snapshot.js';
 
@@ -27,7 +28,6 @@ type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-exp
 
 const ROOT = path.resolve(import.meta.dirname, '..', '..');
 const GOLDEN = path.join(ROOT, 'test', 'golden', 'security', 'requestauthn', 'gateway-claim-route.json');
-const UPDATE = process.env.UPDATE_GOLDEN === '1';
 const ISSUER = 'testing@secure.istio.io';
 const JWKS_URI = 'https://raw.githubusercontent.com/istio/istio/release-1.28/security/tools/jwt/samples/jwks.json';
 
@@ -103,9 +103,7 @@ describe('RequestAuthentication and AuthorizationPolicy on gateways', () => {
     assert.deepEqual(names(filters), ['envoy.filters.http.jwt_authn', 'envoy.filters.http.fault', 'envoy.filters.http.cors', 'istio.stats', 'envoy.filters.http.router']);
     const jwt = filters[0]!;
     assert.equal(jwt.typed_config.providers['origins-0'].clear_route_cache, true, 'routes are re-picked once the payload is known');
-    const text = `${JSON.stringify(jwt, null, 2)}\n`;
-    if (UPDATE) fs.writeFileSync(GOLDEN, text);
-    else assert.equal(text, fs.readFileSync(GOLDEN, 'utf8'), `${path.relative(ROOT, GOLDEN)} differs: review, then UPDATE_GOLDEN=1`);
+    assertGolden(GOLDEN, jwt);
   });
 
   it('checker rows: a valid token passes and its claim selects the route; an invalid one gets 401; no token does not match the claim route', async () => {

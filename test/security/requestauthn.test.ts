@@ -1,6 +1,5 @@
 import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SignJWT, exportJWK, generateKeyPair, type JWK } from 'jose';
@@ -19,6 +18,7 @@ import { simulateHttpFilters, type HttpFilterDecision } from '../../src/simulate
 import { checkEnvoyResource, pgvViolations } from '../support/envoy-check/pgv-check.js';
 import { roundTripLosses } from '../support/envoy-check/proto-check.js';
 import { TYPE } from '../../src/xds/resource-types.js';
+import { assertGolden } from '../support/golden.js';
 
 // RequestAuthentication on Envoy sidecars: the jwt_authn filter istiod writes (providers, requirement map,
 // payload in metadata), its place in the inbound HTTP filter chain (after CUSTOM, before RBAC), goldens for
@@ -34,7 +34,6 @@ type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-exp
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const GOLDEN_DIR = path.join(ROOT, 'test', 'golden', 'security', 'requestauthn');
-const UPDATE = process.env.UPDATE_GOLDEN === '1';
 
 const ISSUER = 'testing@secure.istio.io';
 const JWKS_URI = 'https://raw.githubusercontent.com/istio/istio/release-1.28/security/tools/jwt/samples/jwks.json';
@@ -82,17 +81,7 @@ function stripAny(v: Obj): Obj {
   return rest;
 }
 
-function golden(name: string, value: unknown): void {
-  const file = path.join(GOLDEN_DIR, `${name}.json`);
-  const text = JSON.stringify(value, null, 2) + '\n';
-  if (UPDATE) {
-    fs.mkdirSync(GOLDEN_DIR, { recursive: true });
-    fs.writeFileSync(file, text);
-    return;
-  }
-  assert.ok(fs.existsSync(file), `${file} missing: run with UPDATE_GOLDEN=1`);
-  assert.equal(text, fs.readFileSync(file, 'utf8'), `${name}: generated jwt_authn differs from its golden`);
-}
+const golden = (name: string, value: unknown) => assertGolden(path.join(GOLDEN_DIR, `${name}.json`), value);
 
 // ---------------------------------------------------------------------------------------------------------
 

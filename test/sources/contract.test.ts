@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import YAML from 'yaml';
-import { ALL_KINDS, type Kind } from '../../src/config/kinds.js';
+import { ALL_KINDS, isClusterScoped, type Kind } from '../../src/config/kinds.js';
 import { ConfigStore, objectKey } from '../../src/config/store.js';
 import { PushContext } from '../../src/model/push-context.js';
 import { DirectorySource } from '../../src/sources/dir/directory-source.js';
@@ -15,7 +15,7 @@ import { KubeSource } from '../../src/sources/kube/kube-source.js';
 import { silentLogger } from '../../src/telemetry/log.js';
 import { FakeApiServer, type KObject } from '../kube-fixture/server.js';
 import { kubeConfigFor, until } from '../support/kube.js';
-import { ap, dr, everyOtherIstioKind, ns, pa, pod, slice, svc, vs } from '../support/kube-objects.js';
+import { ap, dr, everyOtherIstioKind, ingressObjects, ns, pa, pod, slice, svc, vs } from '../support/kube-objects.js';
 
 interface SourceUnderTest {
   readonly name: string;
@@ -77,7 +77,7 @@ async function kubeSource(): Promise<SourceUnderTest> {
   };
 }
 
-const keyOf = (o: KObject) => objectKey(o.kind as Kind, o.kind === 'Namespace' ? undefined : (o.metadata.namespace ?? 'default'), o.metadata.name);
+const keyOf = (o: KObject) => objectKey(o.kind as Kind, isClusterScoped(String(o.kind)) ? undefined : (o.metadata.namespace ?? 'default'), o.metadata.name);
 const names = (store: ConfigStore, kind: Kind) => store.list(kind).map((s) => `${s.object.metadata.namespace ?? ''}/${s.object.metadata.name}`).sort();
 const registry = (store: ConfigStore) => new PushContext(store, 'contract').registry;
 
@@ -94,7 +94,7 @@ for (const make of [dirSource, kubeSource]) {
     it('holds every object it is given, of every kind, owned by the source', async () => {
       await s.put(ns('shop'), svc('cart', 5000, 'shop'), pod('cart-1', '10.0.0.1', { app: 'cart', version: 'v1' }, 'shop'),
         slice('cart-a', 'cart', 5000, ['10.0.0.1'], 'shop'), vs('cart', 'cart', 'shop'), dr('cart', 'cart', 'shop'), pa('strict', 'STRICT', 'shop'), ap('allow', 'ALLOW', 'shop'),
-        ...everyOtherIstioKind('shop'));
+        ...everyOtherIstioKind('shop'), ...ingressObjects('shop'));
       // the source already holds the pre-existing namespaces, so wait for the new one explicitly
       await until('every kind stored', () => ALL_KINDS.every((k) => s.store.count(k) > 0) && s.store.count('Namespace') === 4);
       assert.deepEqual(names(s.store, 'VirtualService'), ['shop/cart']);

@@ -41,6 +41,17 @@ export function everyOtherIstioKind(namespace: string): KObject[] {
   ];
 }
 
+/** A Kubernetes Ingress of class istio and its IngressClass (cluster-scoped): the Ingress kinds meshd reads. */
+export function ingressObjects(namespace: string): KObject[] {
+  return [
+    o({ apiVersion: 'networking.k8s.io/v1', kind: 'IngressClass', metadata: { name: 'istio' }, spec: { controller: 'istio.io/ingress-controller' } }),
+    o({
+      apiVersion: 'networking.k8s.io/v1', kind: 'Ingress', metadata: { name: 'web', namespace },
+      spec: { ingressClassName: 'istio', rules: [{ host: 'web.example.com', http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: 'web', port: { number: 80 } } } }] } }] },
+    }),
+  ];
+}
+
 export const INVALID_ISTIO_OBJECTS: KObject[] = [
   o({ apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: { name: 'bad-vs', namespace: 'default' }, spec: { hosts: ['a'], http: [{ route: [{ destination: { subset: 'v1' } }] }] } }),
   o({ apiVersion: 'networking.istio.io/v1', kind: 'DestinationRule', metadata: { name: 'bad-dr', namespace: 'default' }, spec: { subsets: [] } }),

@@ -152,6 +152,31 @@ describe('outbound views: equivalence with the real proxy', () => {
   });
 });
 
+describe('outbound views: a workload\'s own listeners', () => {
+  it('a Sidecar ingress port bound for real is the class\'s own listener, replacing the outbound one of that name', () => {
+    const docs: Obj[] = [
+      { apiVersion: 'v1', kind: 'Service', metadata: { name: 'ratings', namespace: 'apps' }, spec: { clusterIP: '10.96.5.1', selector: { app: 'ratings' }, ports: [{ name: 'http', port: 9080 }] } },
+      // an HTTP service on 9443 gives every sidecar an outbound 0.0.0.0_9443
+      { apiVersion: 'v1', kind: 'Service', metadata: { name: 'admin', namespace: 'apps' }, spec: { clusterIP: '10.96.5.2', selector: { app: 'admin' }, ports: [{ name: 'http', port: 9443 }] } },
+      { apiVersion: 'networking.istio.io/v1', kind: 'Sidecar', metadata: { name: 'ratings-ingress', namespace: 'apps' },
+        spec: { workloadSelector: { labels: { app: 'ratings' } }, ingress: [
+          { port: { number: 9080, protocol: 'HTTP', name: 'http' }, defaultEndpoint: '0.0.0.0:8080' },
+          { port: { number: 9443, protocol: 'TCP', name: 'admin' }, bind: '0.0.0.0', captureMode: 'NONE', defaultEndpoint: '127.0.0.1:9000' },
+        ] } },
+    ];
+    const ctx = new PushContext(storeOf(docs, false), 'v1');
+    const resolver = new Resolver(GENERATORS);
+    resolver.beginSnapshot(ctx);
+    const ratings = proxy({ ns: 'apps', pod: 'ratings-1', ip: '10.2.0.7', labels: { app: 'ratings' } });
+    const ratingsNone = proxy({ ns: 'apps', pod: 'ratings-2', ip: '10.2.0.8', labels: { app: 'ratings' }, mode: 'NONE' });
+    const other = proxy({ ns: 'apps', pod: 'other-1', ip: '10.2.0.9', labels: { app: 'other' } });
+    for (const p of [ratings, ratingsNone, other]) assertEquivalent(ctx, resolver, p, p.podName);
+    const listener = (p: Proxy) => resolver.resolve(p, TYPE.LDS, WILDCARD_ONLY).get('0.0.0.0_9443')!;
+    assert.match(JSON.stringify(listener(ratings).body), /"traffic_direction":"INBOUND"/, 'ratings binds its admin port: its own inbound listener');
+    assert.match(JSON.stringify(listener(other).body), /"traffic_direction":"OUTBOUND"/, 'the others keep the outbound listener');
+  });
+});
+
 /** A mesh like the load bench's: services on port 5000 with DestinationRule subsets and a VirtualService. */
 function benchLikeStore(extra: Obj[] = []): ConfigStore {
   const docs: Obj[] = [];
@@ -414,6 +439,35 @@ describe('what a change rebuilds (narrow dependencies)', () => {
       `ClusterLoadAssignment outbound|5000|v1|${beta}`, `ClusterLoadAssignment outbound|5000|v1|${beta}`,
       `ClusterLoadAssignment outbound|5000|v2|${beta}`, `ClusterLoadAssignment outbound|5000|v2|${beta}`,
     ].sort());
+  });
+
+  it('a VirtualService edit rebuilds its route configuration once per view, not per class; every class of a view is served that one object', () => {
+    const client = (name: string): Obj => ({ apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: 'ns2' }, spec: { clusterIP: `10.96.2.${name.slice(-1)}`, selector: { app: name }, ports: [{ name: 'http', port: 5000 }] } });
+    const store = benchLikeStore([client('client-1'), client('client-2')]);
+    const built: string[] = [];
+    const resolver = new Resolver({ sidecar: recording(built) });
+    // two views (namespaces) × two classes each (own labels, as every Deployment has)
+    const proxies = [
+      proxy({ ns: 'ns1', pod: 'alpha-v1', ip: '10.1.1.2', labels: { app: 'alpha', version: 'v1' } }),
+      proxy({ ns: 'ns1', pod: 'beta-v1', ip: '10.1.1.6', labels: { app: 'beta', version: 'v1' } }),
+      proxy({ ns: 'ns2', pod: 'client-1', ip: '10.1.2.1', labels: { app: 'client-1' } }),
+      proxy({ ns: 'ns2', pod: 'client-2', ip: '10.1.2.2', labels: { app: 'client-2' } }),
+    ];
+    const syncAll = (version: string) => {
+      resolver.beginSnapshot(new PushContext(store, version));
+      return proxies.map((p) => resolveAll(resolver, p).get(TYPE.RDS)!);
+    };
+    syncAll('v1');
+    assert.equal(resolver.stats.classes, 4);
+    assert.equal(resolver.stats.views, 2);
+    built.length = 0;
+    store.upsert('VirtualService', { apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: { name: 'alpha', namespace: 'ns1' },
+      spec: { hosts: ['alpha'], http: [{ route: [{ destination: { host: 'alpha', subset: 'v1' }, weight: 50 }, { destination: { host: 'alpha', subset: 'v2' }, weight: 50 }] }] } } as never, origin, 't');
+    const rds = syncAll('v2');
+    assert.deepEqual(built, ['RouteConfiguration 5000', 'RouteConfiguration 5000'], 'one route configuration per view, nothing else');
+    assert.equal(rds[0]!.get('5000'), rds[1]!.get('5000'), 'ns1: both classes are served the same object');
+    assert.equal(rds[2]!.get('5000'), rds[3]!.get('5000'), 'ns2: both classes are served the same object');
+    assert.match(JSON.stringify(rds[0]!.get('5000')!.body), /"weight":\{"value":50\}/);
   });
 
   it('a mesh config change reaches resources that read nothing else (REGISTRY_ONLY: virtualOutbound, the route catch-all)', () => {

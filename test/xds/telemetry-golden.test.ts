@@ -16,6 +16,7 @@ import { Resolver } from '../../src/xds/resolve.js';
 import { TYPE } from '../../src/xds/resource-types.js';
 import { checkEnvoyResource } from '../support/envoy-check/pgv-check.js';
 import { statsPluginConfigProblems } from '../support/envoy-check/stats-config-check.js';
+import { assertGolden } from '../support/golden.js';
 import { istioReference } from '../support/istio-reference.js';
 
 // Goldens of the observability part of sidecar listeners (test/golden/telemetry/<scenario>.json): for each
@@ -27,7 +28,6 @@ import { istioReference } from '../support/istio-reference.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..', '..');
 const GOLDEN_DIR = path.join(ROOT, 'test', 'golden', 'telemetry');
-const UPDATE = process.env.UPDATE_GOLDEN === '1';
 
 type Doc = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -292,17 +292,7 @@ function structToJson(s: Doc): unknown {
   return Object.fromEntries(Object.entries(s.fields ?? {}).map(([k, x]) => [k, v(x as Doc)]));
 }
 
-function compareGolden(name: string, golden: Doc): void {
-  const file = path.join(GOLDEN_DIR, `${name}.json`);
-  const text = `${JSON.stringify(golden, null, 2)}\n`;
-  if (UPDATE) {
-    fs.mkdirSync(GOLDEN_DIR, { recursive: true });
-    fs.writeFileSync(file, text);
-  } else {
-    assert.ok(fs.existsSync(file), `${path.relative(ROOT, file)} is missing: run with UPDATE_GOLDEN=1`);
-    assert.deepEqual(JSON.parse(text), JSON.parse(fs.readFileSync(file, 'utf8')), `${path.relative(ROOT, file)} differs: review, then UPDATE_GOLDEN=1`);
-  }
-}
+const compareGolden = (name: string, golden: Doc) => assertGolden(path.join(GOLDEN_DIR, `${name}.json`), golden);
 
 describe('telemetry goldens: access logs, tracing and metrics in sidecar listeners', () => {
   const outputs = new Map<string, Doc>();

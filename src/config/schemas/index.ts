@@ -7,7 +7,7 @@ import { peerAuthentication } from './peer-authentication.js';
 import { authorizationPolicy } from './authorization-policy.js';
 import { telemetry } from './telemetry.js';
 import { requestAuthentication } from './request-authentication.js';
-import { service, endpointSlice, pod, namespace } from './kubernetes.js';
+import { service, endpointSlice, pod, namespace, ingress, ingressClass } from './kubernetes.js';
 import { serviceEntry, workloadEntry, workloadGroup } from './service-entry.js';
 import { sidecar } from './sidecar.js';
 import { envoyFilter, proxyConfig, trafficExtension, wasmPlugin } from './validated-only.js';
@@ -32,6 +32,8 @@ export const SCHEMAS = {
   EndpointSlice: endpointSlice,
   Pod: pod,
   Namespace: namespace,
+  Ingress: ingress,
+  IngressClass: ingressClass,
 } as const satisfies Record<Kind, z.ZodType>;
 
 /** The validated shape of each kind: Kubernetes' own envelope (apiVersion, kind, metadata, spec…). */
@@ -45,6 +47,6 @@ export type { PeerAuthentication } from './peer-authentication.js';
 export type { AuthorizationPolicy } from './authorization-policy.js';
 export type { Telemetry } from './telemetry.js';
 export type { RequestAuthentication } from './request-authentication.js';
-export type { Service, EndpointSlice, Pod, Namespace } from './kubernetes.js';
+export type { Service, EndpointSlice, Pod, Namespace, Ingress, IngressClass } from './kubernetes.js';
 export type { ServiceEntry, WorkloadEntry, WorkloadGroup } from './service-entry.js';
 export type { Sidecar } from './sidecar.js';

@@ -84,7 +84,52 @@ export const namespace = envelope('Namespace', {
   status: z.looseObject({}).optional(),
 });
 
+// networking.k8s.io/v1 Ingress: what istiod's conversion reads (src/config/ingress/convert.ts)
+const ingressBackend = z.looseObject({
+  service: z
+    .looseObject({
+      name: z.string().min(1),
+      port: z.looseObject({ number: z.number().int().min(0).max(65535).optional(), name: z.string().optional() }).optional(),
+    })
+    .optional(),
+  resource: z.looseObject({}).optional(),
+});
+
+export const ingress = envelope('Ingress', {
+  spec: z
+    .looseObject({
+      ingressClassName: z.string().optional(),
+      defaultBackend: ingressBackend.optional(),
+      tls: z.array(z.looseObject({ hosts: z.array(z.string()).optional(), secretName: z.string().optional() })).optional(),
+      rules: z
+        .array(
+          z.looseObject({
+            host: z.string().optional(),
+            http: z
+              .looseObject({
+                paths: z.array(
+                  z.looseObject({
+                    path: z.string().optional(),
+                    pathType: z.enum(['Exact', 'Prefix', 'ImplementationSpecific']).optional(),
+                    backend: ingressBackend,
+                  }),
+                ),
+              })
+              .optional(),
+          }),
+        )
+        .optional(),
+    })
+    .optional(),
+});
+
+export const ingressClass = envelope('IngressClass', {
+  spec: z.looseObject({ controller: z.string().optional() }).optional(),
+});
+
 export type Service = z.infer<typeof service>;
 export type EndpointSlice = z.infer<typeof endpointSlice>;
 export type Pod = z.infer<typeof pod>;
 export type Namespace = z.infer<typeof namespace>;
+export type Ingress = z.infer<typeof ingress>;
+export type IngressClass = z.infer<typeof ingressClass>;

@@ -4,7 +4,7 @@
 // namespace whose labels start or stop matching brings its objects in or takes them out.
 
 import type { KubeConfig } from '@kubernetes/client-node';
-import { ALL_KINDS, ISTIO_KINDS, type Kind } from '../../config/kinds.js';
+import { ALL_KINDS, ISTIO_KINDS, isClusterScoped, type Kind } from '../../config/kinds.js';
 import type { Origin } from '../../config/origin.js';
 import { objectKey, type ConfigStore } from '../../config/store.js';
 import type { Logger } from '../../telemetry/log.js';
@@ -148,7 +148,7 @@ export class KubeSource {
   }
 
   private keyOf(kind: Kind, o: KubeObject): string {
-    return objectKey(kind, kind === 'Namespace' ? undefined : (o.metadata.namespace ?? 'default'), o.metadata.name);
+    return objectKey(kind, isClusterScoped(kind) ? undefined : (o.metadata.namespace ?? 'default'), o.metadata.name);
   }
 
   /** istiod's pilot_k8s_cfg_events (Istio kinds) and pilot_k8s_reg_events (registry kinds, istiod's type names). */

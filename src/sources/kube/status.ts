@@ -53,6 +53,9 @@ interface Entry {
   problems: readonly { path: string; reason: string }[];
 }
 
+/** The analyzers' messages (PILOT_ENABLE_ANALYSIS), per object key: src/analyze/controller.ts. */
+export type AnalysisMessages = ReadonlyMap<string, readonly ValidationMessage[]>;
+
 interface StatusWriterOptions {
   readonly http: KubeHttp;
   readonly log: Logger;
@@ -61,14 +64,16 @@ interface StatusWriterOptions {
   readonly retryMs?: number;
 }
 
+/** Messages meshd writes: Istio's analyzer codes (IST0106 and, with analysis on, every IST code) and its own. */
 const ours = (m: unknown) => {
   const code = (m as { type?: { code?: string } })?.type?.code;
-  return code === SCHEMA_VALIDATION_ERROR.code || code === NOT_SERVED.code;
+  return typeof code === 'string' && (/^IST\d{4}$/.test(code) || code === NOT_SERVED.code);
 };
 
 export class StatusWriter {
   private readonly entries = new Map<string, Entry>();
   private readonly queue = new Map<string, Entry>();
+  private analysis: AnalysisMessages = new Map();
   private running = false;
   private stopped = false;
   private retryTimer: NodeJS.Timeout | undefined;
@@ -89,6 +94,18 @@ export class StatusWriter {
     this.queue.delete(key);
   }
 
+  /**
+   * The latest analysis of every object (an object absent from the map has no message): written beside
+   * the validation messages; objects whose messages changed are re-checked.
+   */
+  setAnalysis(byKey: AnalysisMessages): void {
+    const before = this.analysis;
+    this.analysis = byKey;
+    for (const e of this.entries.values()) {
+      if (JSON.stringify(before.get(e.key) ?? []) !== JSON.stringify(byKey.get(e.key) ?? [])) this.evaluate(e);
+    }
+  }
+
   /** Re-checks every object (on becoming leader). */
   resync(): void {
     for (const e of this.entries.values()) this.evaluate(e);
@@ -101,12 +118,12 @@ export class StatusWriter {
   }
 
   /** The status patch an entry needs, or undefined when its status is already right. */
-  static desiredPatch(obj: KubeObject, problems: readonly { path: string; reason: string }[], notServedKind?: Kind): Record<string, unknown> | undefined {
+  static desiredPatch(obj: KubeObject, problems: readonly { path: string; reason: string }[], notServedKind?: Kind, analysis: readonly ValidationMessage[] = []): Record<string, unknown> | undefined {
     const status = (obj.status ?? {}) as { validationMessages?: unknown[]; observedGeneration?: unknown };
     const current = Array.isArray(status.validationMessages) ? status.validationMessages : [];
     const generation = obj.metadata.generation;
-    if (problems.length > 0 || notServedKind) {
-      const want = problems.length > 0 ? validationMessages(problems) : [notServedMessage(notServedKind!)];
+    if (problems.length > 0 || notServedKind || analysis.length > 0) {
+      const want = [...(problems.length > 0 ? validationMessages(problems) : notServedKind ? [notServedMessage(notServedKind)] : []), ...analysis];
       const others = current.filter((m) => !ours(m));
       const next = [...others, ...want];
       const sameGen = generation === undefined || String(status.observedGeneration) === String(generation);
@@ -120,7 +137,7 @@ export class StatusWriter {
 
   private evaluate(e: Entry): void {
     if (!this.opts.isLeader() || this.stopped) return;
-    if (!StatusWriter.desiredPatch(e.obj, e.problems, notServed(e.kind))) {
+    if (!StatusWriter.desiredPatch(e.obj, e.problems, notServed(e.kind), this.analysis.get(e.key))) {
       this.queue.delete(e.key);
       return;
     }
@@ -136,7 +153,7 @@ export class StatusWriter {
       while (this.queue.size > 0 && !this.stopped && this.opts.isLeader()) {
         const [key, e] = this.queue.entries().next().value as [string, Entry];
         this.queue.delete(key);
-        const patch = StatusWriter.desiredPatch(e.obj, e.problems, notServed(e.kind));
+        const patch = StatusWriter.desiredPatch(e.obj, e.problems, notServed(e.kind), this.analysis.get(e.key));
         if (!patch) continue;
         const r = resourceOf(e.kind);
         const version = (e.obj.apiVersion ?? '').split('/').pop() || r.versions[0]!;

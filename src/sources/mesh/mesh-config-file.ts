@@ -33,7 +33,20 @@ export function meshFromFile(file: MeshConfigFile, flags: MeshFlags): MeshConfig
     ...(file.trustDomainAliases?.length ? { trustDomainAliases: file.trustDomainAliases } : {}),
     ...(file.extensionProviders?.length ? { extensionProviders: file.extensionProviders } : {}),
     ...(Object.keys(telemetry).length ? { telemetry } : {}),
+    ...(ingressOfFile(file) ? { ingress: ingressOfFile(file) } : {}),
   };
+}
+
+/** MeshConfig's Ingress fields (UNSPECIFIED mode means istiod's default, STRICT). */
+function ingressOfFile(file: MeshConfigFile): MeshConfig['ingress'] {
+  const mode = file.ingressControllerMode === 'UNSPECIFIED' ? undefined : file.ingressControllerMode;
+  const out = {
+    ...(file.ingressClass ? { ingressClass: file.ingressClass } : {}),
+    ...(mode ? { ingressControllerMode: mode } : {}),
+    ...(file.ingressService ? { ingressService: file.ingressService } : {}),
+    ...(file.ingressSelector ? { ingressSelector: file.ingressSelector } : {}),
+  };
+  return Object.keys(out).length > 0 ? out : undefined;
 }
 
 /** The observability fields of the file, as the model reads them (model/telemetry.ts MeshTelemetry). */

@@ -25,7 +25,10 @@ import { forStockEnvoy } from './stock-envoy.js';
 // workload into outbound HCMs and tcp_proxies (sidecar/telemetry.ts: Istio's span tags when tracing is on,
 // the access logs, tracer and metrics of the Telemetry objects selecting the workload) enters the view
 // only when it applies (scope.ts sidecarView, telemetry.ts outboundTelemetryReads): span-tag values when
-// tracing writes them, the labels of Telemetry selectors that pick the proxy.
+// tracing writes them, the labels of Telemetry selectors that pick the proxy. A listener a Sidecar ingress
+// port binds for real (ingress.ts) is the workload's own, so class-scoped, though its name (`BIND_PORT`)
+// looks like an outbound one: the class's wildcard names include it, and it replaces the view's listener
+// of that name (resolve.ts), as istiod builds inbound listeners first.
 
 export const sidecarGenerator: Generator = {
   name: 'sidecar',
@@ -43,7 +46,7 @@ export const sidecarGenerator: Generator = {
     }
     if (type === TYPE.LDS) {
       if (scope === 'view') return sidecarOutboundListenerNames(ctx, proxy);
-      return scope === 'class' ? sidecarInboundListenerNames(proxy) : sidecarListenerNames(ctx, proxy);
+      return scope === 'class' ? sidecarInboundListenerNames(ctx, proxy) : sidecarListenerNames(ctx, proxy);
     }
     return [];
   },

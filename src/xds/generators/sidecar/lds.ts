@@ -27,9 +27,13 @@ export function sidecarOutboundListenerNames(ctx: PushContext, proxy: Proxy): st
   return [VIRTUAL_OUTBOUND, ...outboundListenerNames(ctx, proxy)];
 }
 
-/** The listener the workload serves through: virtualInbound (none without traffic capture). */
-export function sidecarInboundListenerNames(proxy: Proxy): string[] {
-  return proxy.interceptionMode === 'NONE' ? [] : [VIRTUAL_INBOUND];
+/**
+ * The listeners the workload serves through: virtualInbound (none without traffic capture) and those its
+ * Sidecar's ingress ports bind for real (which take precedence over an outbound listener of that name).
+ */
+export function sidecarInboundListenerNames(ctx: PushContext, proxy: Proxy): string[] {
+  const bound = boundInboundListenerNames(ctx, proxy);
+  return [...new Set([...(proxy.interceptionMode === 'NONE' ? [] : [VIRTUAL_INBOUND]), ...bound])];
 }
 
 export function isInboundListenerName(name: string): boolean {
