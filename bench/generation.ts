@@ -5,7 +5,7 @@
 // and a DestinationRule edit cost afterwards. The push path (encoding responses, writing streams) is
 // bench/xds-load.ts's; this isolates generation so its cost per class and per proxy can be read off.
 //
-//   node --expose-gc --import tsx bench/generation.ts [--services 1000] [--classes 1000] [--replicas 2]
+//   node --expose-gc --import tsx bench/generation.ts [--services 1000] [--classes 1000] [--replicas 2] [--sidecar namespace-local]
 //
 // Prints one line per phase: CPU time (this process; wall time on a loaded machine says little), resources built / encoded (bodies not already encoded), cache
 // entries, distinct views and classes, heap used after a full GC.
@@ -26,6 +26,8 @@ const { values } = parseArgs({
     services: { type: 'string', default: '1000' },
     classes: { type: 'string', default: '1000' },
     replicas: { type: 'string', default: '2' },
+    // `namespace-local`: every namespace gets a default Sidecar whose egress is `./*` (issue 13's comparison)
+    sidecar: { type: 'string', default: 'none' },
   },
 });
 const S = Number(values.services);
@@ -58,6 +60,11 @@ const pod = (i: number, version: string, k: number, suffix = ''): Doc => ({
 });
 
 for (let k = 0; k < NAMESPACES; k++) put({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: `bench-${k}` } });
+if (values.sidecar === 'namespace-local') {
+  for (let k = 0; k < NAMESPACES; k++) {
+    put({ apiVersion: 'networking.istio.io/v1', kind: 'Sidecar', metadata: { name: 'default', namespace: `bench-${k}` }, spec: { egress: [{ hosts: ['./*'] }] } });
+  }
+} else if (values.sidecar !== 'none') throw new Error(`--sidecar: none or namespace-local, not ${values.sidecar}`);
 for (let i = 0; i < S; i++) {
   put({ apiVersion: 'v1', kind: 'Service', metadata: { name: svcName(i), namespace: ns(i) }, spec: { clusterIP: `10.96.${(i >> 8) & 255}.${i & 255}`, selector: { app: svcName(i) }, ports: [{ name: 'http', port: PORT }] } });
   put(pod(i, 'v1', 1));
@@ -150,7 +157,7 @@ function phase(name: string, change: () => void): void {
   );
 }
 
-console.log(`generation bench: ${S} services, ${C} client classes × ${R} replicas = ${proxies.length} sidecars, ${NAMESPACES} namespaces`);
+console.log(`generation bench: ${S} services, ${C} client classes × ${R} replicas = ${proxies.length} sidecars, ${NAMESPACES} namespaces, Sidecar resources: ${values.sidecar}`);
 phase('initial sync', () => {});
 phase('nothing changed', () => {});
 for (let i = 0; i < Number(process.env.GENERATION_BENCH_REPEAT ?? 0); i++) phase('nothing changed (again)', () => {});
