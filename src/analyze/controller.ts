@@ -11,7 +11,8 @@ import type { ValidationMessage } from '../sources/kube/status.js';
 import type { Logger } from '../telemetry/log.js';
 import { allAnalyzers, analyze } from './index.js';
 import { documentationUrl, messageText, type AnalysisMessage } from './message.js';
-import type { AnalysisMeshConfig, Resource } from './resource.js';
+import { ANALYZER_NAME_SCHEMA, type AnalysisMeshConfig, type Resource } from './resource.js';
+import { unreachableRuleMessages } from './analyzers/unreachable-rules.js';
 
 export const DEFAULT_ANALYSIS_INTERVAL_MS = 10_000;
 const NOT_IN_DAEMON = new Set(['gateway.SecretAnalyzer']);
@@ -56,7 +57,9 @@ export function resourcesOf(store: ConfigStore): Resource[] {
 /** Messages per object key (objectKey: `Kind/namespace/name`) of Istio objects; objects without any are absent. */
 export function analyzeStore(store: ConfigStore, mesh: MeshConfig, istioNamespace: string): Map<string, StatusMessage[]> {
   const analyzers = allAnalyzers().map((a) => a.name).filter((n) => !NOT_IN_DAEMON.has(n));
-  const { messages } = analyze(resourcesOf(store), { mesh: analysisMeshOf(mesh), istioNamespace, analyzers });
+  const resources = resourcesOf(store);
+  const preMessages = resources.filter((r) => r.kind === 'VirtualService').flatMap(unreachableRuleMessages);
+  const { messages } = analyze(resources, { mesh: analysisMeshOf(mesh), istioNamespace, analyzers: [...analyzers, ANALYZER_NAME_SCHEMA], preMessages });
   const byKey = new Map<string, StatusMessage[]>();
   for (const m of messages) {
     const r = m.resource;

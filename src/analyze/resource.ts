@@ -13,6 +13,7 @@ import type { Labels } from '../config/labels.js';
 import { SCHEMAS } from '../config/schemas/index.js';
 import { validateDocument, zodProblems } from '../config/validate.js';
 import { message, type AnalysisMessage } from './message.js';
+import { unreachableRuleMessages } from './analyzers/unreachable-rules.js';
 
 export interface ResourceOrigin {
   /** file the object was read from (`-` is `<stdin>`) */
@@ -124,7 +125,9 @@ export function loadObject(raw: unknown, origin: ResourceOrigin, opts: LoadOptio
   }
   const result = validateDocument(withNamespace);
   if (result.ok) {
-    out.resources.push({ ...base, object: result.value.object as unknown as Record<string, unknown> });
+    const resource: Resource = { ...base, object: result.value.object as unknown as Record<string, unknown> };
+    out.resources.push(resource);
+    if (kind === 'VirtualService') out.messages.push(...unreachableRuleMessages(resource));
     return;
   }
   if (!(KINDS[kind] as KindInfo).istio) {
@@ -137,7 +140,10 @@ export function loadObject(raw: unknown, origin: ResourceOrigin, opts: LoadOptio
   for (const p of result.problems) {
     out.messages.push(message('SchemaValidationError', resource, ANALYZER_NAME_SCHEMA, p.path ? `${p.path}: ${p.reason}` : p.reason));
   }
-  if (structurallySound(kind, withNamespace)) out.resources.push(resource);
+  if (structurallySound(kind, withNamespace)) {
+    out.resources.push(resource);
+    if (kind === 'VirtualService') out.messages.push(...unreachableRuleMessages(resource));
+  }
 }
 
 const MISSING = 'required field is missing';

@@ -171,7 +171,7 @@ describe('Dockerfile (replayed without a Docker engine)', () => {
 
     it('serves: a meshd started from the built output reports /ready', async () => {
       const caDir = path.join(tmp, 'ca');
-      const child: ChildProcess = spawn(process.execPath, [path.join(appDir, 'bin/meshd.js'), 'serve', '--config-dir', path.join(root, 'examples/helloworld'), '--grpc-addr', '127.0.0.1:0', '--secure-grpc-addr', '127.0.0.1:0', '--ca-dir', caDir, '--monitoring-addr', '127.0.0.1:0', '--http-addr', '127.0.0.1:0', '--webhook-addr', 'off', '--log-level', 'warn'], { cwd: appDir, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child: ChildProcess = spawn(process.execPath, [path.join(appDir, 'bin/meshd.js'), 'serve', '--config-dir', path.join(root, 'examples/helloworld'), '--grpc-addr', '127.0.0.1:0', '--secure-grpc-addr', '127.0.0.1:0', '--ca-dir', caDir, '--monitoring-addr', '127.0.0.1:0', '--http-addr', '127.0.0.1:0', '--webhook-addr', 'off', '--ca-admin-addr', '127.0.0.1:0', '--log-level', 'warn'], { cwd: appDir, stdio: ['ignore', 'pipe', 'pipe'] });
       try {
         const ready = await new Promise<string>((resolve, reject) => {
           let out = '';

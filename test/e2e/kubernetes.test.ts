@@ -154,7 +154,7 @@ test('meshd serve without --config-dir uses the cluster from $KUBECONFIG', { tim
   const url = await api.start();
   const k = kubectlFor({ server: url });
   const ca = tempDir('kubeconfig-ca');
-  const child = spawn(...meshdCommand(['serve', '--grpc-addr', '127.0.0.1:0', '--monitoring-addr', '127.0.0.1:0', '--http-addr', '127.0.0.1:0', '--secure-grpc-addr', '127.0.0.1:0', '--webhook-addr', '127.0.0.1:0', '--ca-dir', ca.dir]), {
+  const child = spawn(...meshdCommand(['serve', '--grpc-addr', '127.0.0.1:0', '--monitoring-addr', '127.0.0.1:0', '--http-addr', '127.0.0.1:0', '--secure-grpc-addr', '127.0.0.1:0', '--webhook-addr', '127.0.0.1:0', '--ca-admin-addr', '127.0.0.1:0', '--ca-dir', ca.dir]), {
     cwd: REPO_ROOT, env: { ...process.env, KUBECONFIG: k.kubeconfig }, stdio: ['ignore', 'pipe', 'pipe'],
   });
   trackChild(child);

@@ -57,7 +57,7 @@ describe('npm pack + npm install -g: the meshd command', () => {
   it('meshd serve --config-dir examples/helloworld answers /ready', async () => {
     const ca = tempDir('pack-install-ca');
     const args = ['serve', '--config-dir', EXAMPLE, '--ca-dir', ca.dir];
-    for (const flag of ['--grpc-addr', '--monitoring-addr', '--http-addr', '--secure-grpc-addr', '--webhook-addr']) args.push(flag, '127.0.0.1:0');
+    for (const flag of ['--grpc-addr', '--monitoring-addr', '--http-addr', '--secure-grpc-addr', '--webhook-addr', '--ca-admin-addr']) args.push(flag, '127.0.0.1:0');
     const child = spawn('meshd', args, { env: env(), stdio: ['ignore', 'pipe', 'pipe'] });
     trackChild(child);
     const out: string[] = [];

@@ -81,7 +81,7 @@ export async function startMeshd({ configDir, extraArgs = [], logLevel = 'info',
     '--http-addr', '127.0.0.1:0',
     '--secure-grpc-addr', '127.0.0.1:0',
     '--webhook-addr', '127.0.0.1:0',
-    // no fixed ports: the CA admin endpoint's default (127.0.0.1:15013) is taken by any other meshd on the machine
+    // no fixed ports: the CA admin endpoint's default 127.0.0.1:15013 may be taken by any other meshd
     '--ca-admin-addr', '127.0.0.1:0',
     '--ca-dir', caDir,
     '--log-level', logLevel,
