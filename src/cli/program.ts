@@ -255,9 +255,9 @@ export function addInstallCommands(program: Command, io: InstallIO = STDIO): voi
 function addSimulateCommand(program: Command): void {
   const simulate = program
     .command('simulate')
-    .description('show how an Envoy sidecar routes one request: listener, filter chain, virtual host, route, clusters')
-    .option('--config-dir <dir>', 'mesh config (Istio and Kubernetes YAML/JSON) to generate the sidecar from')
-    .option('--proxy <node-id>', 'the sidecar: sidecar~IP~POD.NAMESPACE~NAMESPACE.svc.cluster.local');
+    .description('show how an Envoy sidecar or gateway routes one request: listener, filter chain, virtual host, route, clusters')
+    .option('--config-dir <dir>', 'mesh config (Istio and Kubernetes YAML/JSON) to generate the proxy from')
+    .option('--proxy <node-id>', 'the sidecar (sidecar~IP~POD.NAMESPACE~NAMESPACE.svc.cluster.local) or gateway (router~…): a gateway is reached on --port, the pod port');
   addLabelFlag(simulate, 'a label of the proxy workload')
     .option('--resources <file>', 'Envoy /config_dump JSON, or {listeners, routes, clusters}, instead of --config-dir')
     .requiredOption('--port <port>', 'destination port the application connects to')

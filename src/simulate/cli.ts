@@ -7,8 +7,9 @@ import { createLogger } from '../telemetry/log.js';
 import { simulate, type SimResult } from './envoy-sim.js';
 import { ResourceSet, type SimRequestInput } from './resources.js';
 import { generateSidecarResources } from './sidecar-resources.js';
+import { createRouterGenerator } from '../xds/generators/router/index.js';
 
-// `meshd simulate`: what an Envoy sidecar would do with one request. The resources come either from
+// `meshd simulate`: what an Envoy sidecar or gateway would do with one request. The resources come either from
 // meshd itself (mesh config in a directory + the proxy's node id, generated as the daemon would) or
 // from a JSON file (Envoy admin /config_dump, or {listeners, routes, clusters}). Prints the decision
 // chain as JSON; exit 1 when Envoy would not forward the request.
@@ -49,6 +50,10 @@ function keyValues(items: readonly string[], what: string, sep: string): Record<
   return out;
 }
 
+/**
+ * The resources meshd would send the proxy: a `router~` node id is a gateway (the router generator, with
+ * PILOT_SCOPE_GATEWAY_TO_NAMESPACE read from the environment as `meshd serve` does), anything else a sidecar.
+ */
 async function fromConfigDir(dir: string, proxyId: string, labels: Record<string, string>): Promise<ResourceSet> {
   const store = new ConfigStore();
   const source = new DirectorySource({ dir, store, log: createLogger('warn') });
@@ -56,7 +61,10 @@ async function fromConfigDir(dir: string, proxyId: string, labels: Record<string
   await source.stop();
   const ns = proxyId.split('~')[2]?.split('.')[1] ?? 'default';
   const proxy = parseProxy({ id: proxyId, metadata: { NAMESPACE: ns, LABELS: labels, INSTANCE_IPS: proxyId.split('~')[1] ?? '' } });
-  const generated = generateSidecarResources(new PushContext(store, 'simulate'), proxy);
+  const generator = proxy.generator === 'router'
+    ? createRouterGenerator({ scopeGatewayToNamespace: process.env.PILOT_SCOPE_GATEWAY_TO_NAMESPACE === 'true' })
+    : undefined;
+  const generated = generateSidecarResources(new PushContext(store, 'simulate'), proxy, generator);
   if (generated.missingRoutes.length > 0) throw new Error(`route configurations referenced but not generated: ${generated.missingRoutes.join(', ')}`);
   return generated.resources;
 }
@@ -80,10 +88,13 @@ export async function runSimulate(flags: SimulateFlags, io: SimulateIO): Promise
     io.stderr.write('meshd simulate: pass --resources FILE, or --config-dir DIR with --proxy NODE_ID\n');
     return 2;
   }
+  // a gateway's listeners bind the port the client reaches (the pod's port); a sidecar's traffic arrives
+  // redirected to 15001 (outbound) or 15006 (inbound)
+  const gateway = !flags.resources && flags.proxy?.startsWith('router~');
   const request: SimRequestInput = {
     port: Number(flags.port),
-    destinationIp: flags.ip ?? '0.0.0.0',
-    entryPort: flags.inbound ? 15006 : 15001,
+    destinationIp: flags.ip ?? (gateway ? flags.proxy!.split('~')[1] || '0.0.0.0' : '0.0.0.0'),
+    entryPort: gateway ? Number(flags.port) : flags.inbound ? 15006 : 15001,
     protocol: flags.tcp ? 'tcp' : 'http',
     path: flags.path,
     method: flags.method,

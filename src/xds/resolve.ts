@@ -17,8 +17,17 @@ import type { TypeUrl } from './resource-types.js';
 interface ProxyScopes {
   readonly generator: Generator;
   readonly classId: string;
-  /** absent when the generator has no views: every resource is class-scoped */
-  readonly view?: { readonly id: string; readonly proxy: Proxy };
+  /**
+   * The proxy's outbound view per type, computed on first use (absent when the generator has no views:
+   * every resource is class-scoped). A generator may key one type's view by more facts than another's
+   * (sidecar listeners: what their observability reads of the workload).
+   */
+  readonly views?: Map<TypeUrl, ViewScope>;
+}
+
+interface ViewScope {
+  readonly id: string;
+  readonly proxy: Proxy;
 }
 
 /** What one segment is asked for: a scope of a generator, a type, and that scope's part of a subscription. */
@@ -42,7 +51,7 @@ interface Part {
 export interface ResolverStats extends CacheStats {
   /** cache entries validated or built for the current snapshot */
   readonly size: number;
-  /** distinct outbound views and proxy classes resolved in the current snapshot */
+  /** distinct outbound views (of any type: listeners may be keyed by more facts) and proxy classes resolved in the current snapshot */
   readonly views: number;
   readonly classes: number;
   /** segments built (not reused from the previous snapshot) since start */
@@ -190,11 +199,12 @@ export class Resolver {
   /** The set key of a subscription and the segment requests it resolves to (view first, then class). */
   private requestsOf(ctx: PushContext, proxy: Proxy, type: TypeUrl, sub: Subscription): { key: string; requests: [SegmentRequest] | [SegmentRequest, SegmentRequest] } {
     const scopes = this.scopesOf(ctx, proxy);
-    const key = `${scopes.classId}\u0001${scopes.view?.id ?? ''}\u0001${type}\u0001${sub.signature}`;
+    const scope = this.viewOf(ctx, scopes, proxy, type);
+    const key = `${scopes.classId}\u0001${scope?.id ?? ''}\u0001${type}\u0001${sub.signature}`;
     const parts = this.partsOf(scopes.generator, type, sub);
     const own: SegmentRequest = { generator: scopes.generator, scope: 'class', scopeId: scopes.classId, proxy, type, wildcard: sub.wildcard, part: parts.class };
-    if (!scopes.view) return { key, requests: [own] };
-    const view: SegmentRequest = { generator: scopes.generator, scope: 'view', scopeId: scopes.view.id, proxy: scopes.view.proxy, type, wildcard: sub.wildcard, part: parts.view };
+    if (!scope) return { key, requests: [own] };
+    const view: SegmentRequest = { generator: scopes.generator, scope: 'view', scopeId: scope.id, proxy: scope.proxy, type, wildcard: sub.wildcard, part: parts.view };
     return { key, requests: [view, own] };
   }
 
@@ -260,20 +270,26 @@ export class Resolver {
     if (!generator) throw new Error(`no ${proxy.generator} generator for ${proxy.id}`);
     const classId = `class\u0000${generator.name}\u0000${generator.classKey(ctx, proxy)}`;
     this.classes.add(classId);
-    let view: ProxyScopes['view'];
-    if (generator.view) {
-      const v = generator.view(ctx, proxy);
-      const key = viewKey(v);
-      let canonical = this.viewProxies.get(key);
-      if (!canonical) {
-        canonical = this.previousViewProxies.get(key) ?? viewProxy(v);
-        this.viewProxies.set(key, canonical);
-      }
-      view = { id: `view\u0000${key}`, proxy: canonical };
-    }
-    scopes = { generator, classId, ...(view ? { view } : {}) };
+    scopes = { generator, classId, ...(generator.view ? { views: new Map<TypeUrl, ViewScope>() } : {}) };
     this.scopes.set(proxy, scopes);
     return scopes;
+  }
+
+  /** The proxy's view for `type` and its canonical proxy (shared by every proxy with that view). */
+  private viewOf(ctx: PushContext, scopes: ProxyScopes, proxy: Proxy, type: TypeUrl): ViewScope | undefined {
+    const { generator, views } = scopes;
+    if (!views || !generator.view) return undefined;
+    let scope = views.get(type);
+    if (scope) return scope;
+    const v = generator.view(ctx, proxy, type);
+    const key = viewKey(v);
+    let canonical = this.viewProxies.get(key);
+    if (!canonical) {
+      canonical = this.previousViewProxies.get(key) ?? viewProxy(v);
+      this.viewProxies.set(key, canonical);
+    }
+    views.set(type, (scope = { id: `view\u0000${key}`, proxy: canonical }));
+    return scope;
   }
 
   /**

@@ -49,6 +49,49 @@ describe('meshd simulate', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
+  it('a router~ node id is a gateway: the request reaches the listener on the pod port and routes by Gateway + VirtualService', async () => {
+    const gwDir = mkdtempSync(join(tmpdir(), 'meshd-simulate-gw-'));
+    writeFileSync(join(gwDir, 'gateway.yaml'), `
+apiVersion: v1
+kind: Service
+metadata: {name: istio-ingressgateway, namespace: istio-system}
+spec: {clusterIP: 10.96.1.1, selector: {istio: ingressgateway}, ports: [{name: http2, port: 80, targetPort: 8080}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: default}
+spec: {clusterIP: 10.96.2.1, selector: {app: web}, ports: [{name: http, port: 8000}]}
+---
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: public, namespace: istio-system}
+spec:
+  selector: {istio: ingressgateway}
+  servers: [{port: {number: 80, name: http, protocol: HTTP}, hosts: ['*/web.example.com']}]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: web, namespace: default}
+spec:
+  hosts: [web.example.com]
+  gateways: [istio-system/public]
+  http: [{route: [{destination: {host: web, port: {number: 8000}}}]}]
+`);
+    const proxy = 'router~10.1.1.10~istio-ingressgateway-abcde.istio-system~istio-system.svc.cluster.local';
+    try {
+      const r = await run({ configDir: gwDir, proxy, label: ['istio=ingressgateway'], port: '8080', host: 'web.example.com' });
+      assert.equal(r.code, 0, r.err);
+      assert.equal(r.out.listener, '0.0.0.0_8080');
+      assert.equal(r.out.http.routeConfiguration, 'http.8080');
+      assert.deepEqual(r.out.http.clusters, [{ name: 'outbound|8000||web.default.svc.cluster.local', weight: 1 }]);
+      const miss = await run({ configDir: gwDir, proxy, label: ['istio=ingressgateway'], port: '8080', host: 'other.example.com' });
+      assert.equal(miss.code, 1);
+      assert.equal(miss.out.failure, 'no_virtual_host');
+    } finally {
+      rmSync(gwDir, { recursive: true, force: true });
+    }
+  });
+
   it('needs a source of resources', async () => {
     const r = await run({});
     assert.equal(r.code, 2);

@@ -220,7 +220,7 @@ describe('outbound views: sharing', () => {
     assert.notEqual(inbound(setsA)[0], inbound(setsB)[0], 'inbound clusters are per class');
     const ownBuilt = resolver.stats.built - before;
     assert.equal(ownBuilt, 2, `the second class built only its own inbound cluster and virtualInbound (built ${ownBuilt})`);
-    assert.equal(resolver.stats.views, 1);
+    assert.equal(resolver.stats.views, 2, 'one view for clusters, assignments and routes; one for listeners (their span tags)');
     assert.equal(resolver.stats.classes, 2);
   });
 
@@ -250,6 +250,12 @@ describe('outbound views: sharing', () => {
     const canonical = (name: string) => ({ 'service.istio.io/canonical-name': name });
     const [a1, b1] = listenersOf(plain, alpha(canonical('alpha')), beta(canonical('beta')));
     assert.equal(a1!.get('0.0.0.0_5000') === b1!.get('0.0.0.0_5000'), false, 'span tags differ per workload');
+    // ... which splits only the listeners: clusters, assignments and routes stay one object per view
+    const shared = new Resolver(GENERATORS);
+    shared.beginSnapshot(plain);
+    const [setsA, setsB] = [resolveAll(shared, alpha(canonical('alpha'))), resolveAll(shared, beta(canonical('beta')))];
+    for (const type of [TYPE.CDS, TYPE.EDS, TYPE.RDS]) assert.equal(setsA.get(type)!.segments[0], setsB.get(type)!.segments[0], `${type}: still shared`);
+    assert.notEqual(setsA.get(TYPE.LDS)!.segments[0], setsB.get(TYPE.LDS)!.segments[0]);
     // ... and shared again when tracing is off
     const untraced = new PushContext(benchLikeStore(), 'v1', { ...DEFAULT_MESH_CONFIG, telemetry: { enableTracing: false } });
     const [a2, b2] = listenersOf(untraced, alpha(canonical('alpha')), beta(canonical('beta')));
@@ -285,7 +291,7 @@ describe('outbound views: sharing', () => {
     const other = withNode('alpha.ns1', { MESH_ID: 'mesh-b', CLUSTER_ID: 'east' });
     const renamed = withNode('alpha-renamed.ns1', { MESH_ID: 'mesh-a', CLUSTER_ID: 'east' });
     for (const p of [one, other, renamed]) assertEquivalent(ctx, resolver, p, `${p.serviceCluster} ${String(p.metadata.MESH_ID)}`);
-    const viewOf = (p: Proxy) => viewKey(sidecarGenerator.view!(ctx, p));
+    const viewOf = (p: Proxy) => viewKey(sidecarGenerator.view!(ctx, p, TYPE.LDS));
     assert.notEqual(viewOf(one), viewOf(other), 'MESH_ID is a span tag');
     assert.notEqual(viewOf(one), viewOf(renamed), 'node.cluster is the OpenTelemetry service name');
     assert.match(JSON.stringify(resolver.resolve(renamed, TYPE.LDS, WILDCARD_ONLY).get('0.0.0.0_5000')!.body), /alpha-renamed\.ns1/);
@@ -305,7 +311,7 @@ describe('outbound views: sharing', () => {
 
 describe('outbound views: keying (a mis-keyed view would serve one proxy another\'s config)', () => {
   const worldWith = (extra: Obj[]) => new PushContext(benchLikeStore(extra), 'v1');
-  const viewOf = (ctx: PushContext, p: Proxy) => viewKey(sidecarGenerator.view!(ctx, p));
+  const viewOf = (ctx: PushContext, p: Proxy) => viewKey(sidecarGenerator.view!(ctx, p, TYPE.CDS));
   /** The outbound resources a proxy is served (its view segments), as JSON by name. */
   const outbound = (ctx: PushContext, p: Proxy): Map<string, string> => {
     const resolver = new Resolver(GENERATORS);
@@ -459,7 +465,7 @@ describe('what a change rebuilds (narrow dependencies)', () => {
     };
     syncAll('v1');
     assert.equal(resolver.stats.classes, 4);
-    assert.equal(resolver.stats.views, 2);
+    assert.equal(resolver.stats.views, 4, 'per namespace: one view for clusters, assignments and routes, one for listeners');
     built.length = 0;
     store.upsert('VirtualService', { apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: { name: 'alpha', namespace: 'ns1' },
       spec: { hosts: ['alpha'], http: [{ route: [{ destination: { host: 'alpha', subset: 'v1' }, weight: 50 }, { destination: { host: 'alpha', subset: 'v2' }, weight: 50 }] }] } } as never, origin, 't');

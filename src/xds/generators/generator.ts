@@ -26,8 +26,13 @@ export type ResourceScope = 'view' | 'class';
 export interface Generator {
   readonly name: GeneratorName;
   classKey(ctx: PushContext, proxy: Proxy): string;
-  /** the proxy's outbound view (see ResourceScope); absent: every resource is class-scoped */
-  view?(ctx: PushContext, proxy: Proxy): ProxyView;
+  /**
+   * the proxy's outbound view for resources of `type` (see ResourceScope); absent: every resource is
+   * class-scoped. A type may be keyed by more facts than another (sidecar listeners carry what their
+   * observability reads of the workload; clusters, assignments and routes do not), so that a fact only
+   * one type reads splits only that type's view.
+   */
+  view?(ctx: PushContext, proxy: Proxy, type: TypeUrl): ProxyView;
   /** which scope a (type, name) belongs to; absent: `class` */
   scopeOf?(type: TypeUrl, name: string): ResourceScope;
   /**

@@ -1,4 +1,5 @@
 import { perSnapshot, type PushContext } from '../../../model/push-context.js';
+import { TYPE, type TypeUrl } from '../../resource-types.js';
 import type { Proxy } from '../../../model/proxy.js';
 import { outboundTelemetryReads, telemetryClassFacts } from './telemetry.js';
 import { ipFamilyOf, proxyViewOf, type ProxyView } from '../../../model/proxy-view.js';
@@ -129,20 +130,22 @@ const sidecarViewLabelKeys = perSnapshot((ctx): readonly string[] =>
  * precedence, sourceNamespace, short names), DNS domain, IP family (wildcard/loopback binds, passthrough
  * bind address), interception mode (NONE binds outbound listeners to loopback and has no virtual
  * listeners), stock Envoy or istio-proxy, the labels sidecarViewLabelKeys names, the locality when a
- * DestinationRule makes endpoints depend on it, and what the outbound listeners' observability reads of
- * this proxy (telemetry.ts outboundTelemetryReads: the labels of Telemetry selectors that pick it, and
- * Istio's span-tag values when outbound tracing writes them) — nothing of it when no Telemetry selects the
- * proxy and tracing reads no proxy fact.
+ * DestinationRule makes endpoints depend on it; for listeners (LDS) only, also what their observability
+ * reads of this proxy (telemetry.ts outboundTelemetryReads: the labels of Telemetry selectors that pick it,
+ * and Istio's span-tag values when outbound tracing writes them) — nothing of it when no Telemetry selects
+ * the proxy and tracing reads no proxy fact.
  */
-export function sidecarView(ctx: PushContext, proxy: Proxy): ProxyView {
+export function sidecarView(ctx: PushContext, proxy: Proxy, type?: TypeUrl): ProxyView {
   const labels = ctx.proxyLabels(proxy);
-  const telemetry = outboundTelemetryReads(ctx, proxy);
   const viewKeys = sidecarViewLabelKeys(ctx);
+  const base = { labels, localityMatters: localityMatters(ctx), failoverPriority: failoverPriorityLabelKeys(ctx).length > 0 };
+  // only listeners carry observability: the other types' views stay per namespace even when span tags
+  // (canonical service, which injected pods always have) make listeners per workload
+  if (type !== TYPE.LDS) return proxyViewOf(proxy, { ...base, labelKeys: viewKeys });
+  const telemetry = outboundTelemetryReads(ctx, proxy);
   return proxyViewOf(proxy, {
+    ...base,
     labelKeys: telemetry.labelKeys.length ? [...new Set([...viewKeys, ...telemetry.labelKeys])].sort() : viewKeys,
-    labels,
-    localityMatters: localityMatters(ctx),
-    failoverPriority: failoverPriorityLabelKeys(ctx).length > 0,
     metadataKeys: telemetry.metadataKeys,
     serviceCluster: telemetry.serviceCluster,
   });
