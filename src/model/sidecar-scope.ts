@@ -11,8 +11,9 @@ import type { MeshService } from './types.js';
 //
 // Egress scoping: a service is visible when some egress listener lists a host `NS/DNSNAME` that matches it:
 // NS `*` any namespace, `.` the proxy's namespace (also for the mesh-wide default), `~` none, else that
-// namespace; DNSNAME `*`, a `*.suffix` wildcard, or the exact host. Which services a proxy has clusters
-// for is the union over its egress listeners; listeners and routes are per egress listener (istiod
+// namespace; DNSNAME `*`, a `*.suffix` wildcard, or the exact host. Which service ports a proxy has clusters
+// for is the union over its egress listeners (a port-specific one imports only its port: egressAllowsPort);
+// listeners and routes are per egress listener (istiod
 // SidecarScope.EgressListeners): one with a `port` sees only its hosts' services that have that port, and
 // the catch-all (no port) fills the ports the port-specific ones left (sidecar/outbound.ts, rds.ts).
 
@@ -60,6 +61,18 @@ export function egressAllows(sidecar: Sidecar, proxyNamespace: string, service: 
 }
 
 /**
+ * Whether the Sidecar imports `service` with port `port` (istiod SidecarScope services: a port-specific
+ * egress listener imports a service trimmed to its port, the catch-all — and an HTTP_PROXY one — whole;
+ * the union over listeners). Decides which outbound clusters and load assignments the proxy gets.
+ */
+export function egressAllowsPort(sidecar: Sidecar, proxyNamespace: string, service: MeshService, port: number): boolean {
+  const egress = sidecar.spec.egress;
+  if (!egress || egress.length === 0) return true;
+  return egress.some((l) => egressListenerAllows(l, proxyNamespace, service)
+    && (!l.port?.number || l.port.number === port || (l.port.protocol ?? '').toLowerCase() === 'http_proxy'));
+}
+
+/**
  * The egress listener whose services a route configuration for `port` holds (istiod
  * GetEgressListenerForRDS): the first one declaring that port, else the catch-all (no port); undefined
  * when the Sidecar has no egress section (every visible service) or no listener covers the port.
@@ -71,6 +84,12 @@ export function egressListenerForPort(sidecar: Sidecar, port: number): IstioEgre
     if (!listener.port?.number || listener.port.number === port) return listener;
   }
   return 'none';
+}
+
+/** The proxy's Sidecar imports `service` on `port` (true without a Sidecar). */
+export function sidecarAllowsPort(ctx: PushContext, proxy: Proxy, service: MeshService, port: number): boolean {
+  const sidecar = sidecarFor(ctx, proxy);
+  return !sidecar || egressAllowsPort(sidecar, proxy.namespace, service, port);
 }
 
 /** The proxy's Sidecar allows it to see `service` (true without a Sidecar). */

@@ -130,7 +130,7 @@ describe('Sidecar egress listeners with a port', () => {
     assert.ok(clusters.includes('outbound|9000||search.apps.svc.cluster.local'), clusters.join(','));
   });
 
-  it('without a catch-all, only the declared ports exist; a host without that port is not imported there', () => {
+  it('without a catch-all, only the declared ports exist (listeners, routes, clusters); a host without that port is not imported', () => {
     const ctx = world(`
   egress:
   - port: {number: 9000, protocol: HTTP, name: http}
@@ -141,6 +141,11 @@ describe('Sidecar egress listeners with a port', () => {
     assert.deepEqual(outbound, ['0.0.0.0_9000']);
     assert.deepEqual(vhostNames(route(ctx, p, '9000')), ['rpc.apps.svc.cluster.local:9000', 'search.apps.svc.cluster.local:9000', 'allow_any']);
     assert.deepEqual(vhostNames(route(ctx, p, '8080')), ['allow_any'], 'no egress listener covers 8080');
+    // istiod trims a service a port-specific listener imports to that port: clusters and endpoints too
+    const clusters = sidecarGenerator.wildcardNames(TYPE.CDS, ctx, p).filter((n) => n.startsWith('outbound|'));
+    assert.deepEqual(clusters.sort(), ['outbound|9000||rpc.apps.svc.cluster.local', 'outbound|9000||search.apps.svc.cluster.local']);
+    assert.equal(sidecarGenerator.generate(TYPE.CDS, ctx, p, 'outbound|9001||search.apps.svc.cluster.local'), undefined);
+    assert.equal(sidecarGenerator.generate(TYPE.CDS, ctx, p, 'outbound|8080||web.apps.svc.cluster.local'), undefined);
   });
 
   it('captureMode NONE on a captured proxy binds that listener for real, on its bind or loopback', () => {
