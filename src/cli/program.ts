@@ -350,6 +350,22 @@ function addExplainCommand(program: Command): void {
     });
 }
 
+function addDiffCommand(program: Command): void {
+  addMeshdAddrFlag(
+    program
+      .command('diff')
+      .description('what applying a change would do to every proxy before it is applied: per proxy class, the clusters/listeners/routes/endpoints added, removed and changed (with the changed fields), and each document validated as meshd admits it; exit 0 nothing changes, 1 something does, 2 a document is refused')
+      .requiredOption('-f, --filename <file>', 'the change: YAML/JSON documents as you would apply them; - reads stdin'),
+  )
+    .option('--config-dir <dir>', 'diff against this config directory (its Pods are the proxies) instead of a running meshd (its config and connected proxies)')
+    .option('--delete', 'the change deletes the documents (kubectl delete -f) instead of applying them')
+    .addOption(new Option('-o, --output <format>', 'output format').choices(['text', 'json', 'yaml']).default('text'))
+    .action(async (flags) => {
+      const { runDiff } = await import('./diff.js');
+      process.exitCode = await runDiff(flags, { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin });
+    });
+}
+
 function addCompletionCommand(program: Command): void {
   program
     .command('completion')
@@ -399,6 +415,7 @@ export function buildProgram(): Command {
   addSimulateCommand(program);
   addProxyCommands(program);
   addExplainCommand(program);
+  addDiffCommand(program);
   addCompletionCommand(program);
   oneLineErrors(program);
   return program;

@@ -6,6 +6,7 @@ import { encodeResource } from '../xds/cache.js';
 import { TYPE, type TypeUrl } from '../xds/resource-types.js';
 import { generateSidecarResources } from './sidecar-resources.js';
 import type { Json } from './resources.js';
+import type { Generator } from '../xds/generators/generator.js';
 
 // Offline stand-ins for a running meshd's answers: the sidecar of a Pod in the config, and the Envoy
 // ConfigDump meshd would serve it (generated as the daemon generates, encoded and printed as canonical
@@ -34,9 +35,12 @@ export function sidecarOfPod(store: ConfigStore, podId: string, domainSuffix = '
 
 const ADMIN = 'type.googleapis.com/envoy.admin.v3.';
 
-/** What meshd would send `proxy` in snapshot `ctx`, as /debug/config_dump shows it (EDS included). */
-export function generatedConfigDump(ctx: PushContext, proxy: Proxy): { configs: Json[] } {
-  const { resources } = generateSidecarResources(ctx, proxy);
+/**
+ * What meshd would send `proxy` in snapshot `ctx`, as /debug/config_dump shows it (EDS included); a
+ * gateway (router) proxy passes the router generator.
+ */
+export function generatedConfigDump(ctx: PushContext, proxy: Proxy, generator?: Generator): { configs: Json[] } {
+  const { resources } = generateSidecarResources(ctx, proxy, generator);
   const json = (type: TypeUrl, name: string, body: Json) => anyToProtoJson(encodeResource(type, name, body).any);
   const sorted = <T>(items: Iterable<[string, T]>) => [...items].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   return {
