@@ -11,6 +11,7 @@ import { SERVICE_ENTRY_ANALYZERS } from './analyzers/serviceentry.js';
 import { sidecarSelectorAnalyzer } from './analyzers/sidecar.js';
 import { TELEMETRY_ANALYZERS } from './analyzers/telemetry.js';
 import { VIRTUAL_SERVICE_ANALYZERS } from './analyzers/virtualservice.js';
+import { WORKLOAD_ANALYZERS } from './analyzers/workload.js';
 import { friendlyName, message, sortAndDedupe, type AnalysisMessage } from './message.js';
 import { ANALYZER_NAME_SCHEMA, type AnalysisMeshConfig, type Resource } from './resource.js';
 
@@ -31,6 +32,7 @@ export function allAnalyzers(opts: AnalyzerOptions = {}): Analyzer[] {
     sidecarSelectorAnalyzer,
     ...TELEMETRY_ANALYZERS,
     ...VIRTUAL_SERVICE_ANALYZERS,
+    ...WORKLOAD_ANALYZERS,
   ];
 }
 

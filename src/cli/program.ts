@@ -332,6 +332,40 @@ function addProxyCommands(program: Command): void {
   }
 }
 
+function addExplainCommand(program: Command): void {
+  addMeshdAddrFlag(
+    program
+      .command('explain')
+      .argument('<request>', 'http://HOST[:PORT]/PATH, tcp://HOST:PORT, or grpc://HOST:PORT/package.Service/Method')
+      .description("why one request from one proxy goes where it goes, from what meshd serves that proxy: listener, route (and its VirtualService), weighted choice, cluster (DestinationRule, subset, TLS), endpoints, and the AuthorizationPolicy at the destination's sidecar; exit 0 forwarded, 1 not")
+      .requiredOption('--proxy <pod>', 'the source proxy: POD[.NAMESPACE] or its node id'),
+  )
+    .option('-H, --header <name:value>', 'request header; repeatable', collect, [])
+    .option('-X, --method <method>', 'HTTP method (default GET; POST for grpc://)')
+    .option('--config-dir <dir>', 'explain offline from a config directory (the sidecar generated as meshd serve would) instead of a running meshd')
+    .addOption(new Option('-o, --output <format>', 'output format').choices(['text', 'json', 'yaml']).default('text'))
+    .action(async (request: string, flags) => {
+      const { runExplain } = await import('./explain.js');
+      process.exitCode = await runExplain(request, { ...flags, headers: flags.header }, { stdout: process.stdout, stderr: process.stderr });
+    });
+}
+
+function addDiffCommand(program: Command): void {
+  addMeshdAddrFlag(
+    program
+      .command('diff')
+      .description('what applying a change would do to every proxy before it is applied: per proxy class, the clusters/listeners/routes/endpoints added, removed and changed (with the changed fields), and each document validated as meshd admits it; exit 0 nothing changes, 1 something does, 2 a document is refused')
+      .requiredOption('-f, --filename <file>', 'the change: YAML/JSON documents as you would apply them; - reads stdin'),
+  )
+    .option('--config-dir <dir>', 'diff against this config directory (its Pods are the proxies) instead of a running meshd (its config and connected proxies)')
+    .option('--delete', 'the change deletes the documents (kubectl delete -f) instead of applying them')
+    .addOption(new Option('-o, --output <format>', 'output format').choices(['text', 'json', 'yaml']).default('text'))
+    .action(async (flags) => {
+      const { runDiff } = await import('./diff.js');
+      process.exitCode = await runDiff(flags, { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin });
+    });
+}
+
 function addCompletionCommand(program: Command): void {
   program
     .command('completion')
@@ -380,6 +414,8 @@ export function buildProgram(): Command {
   addInstallCommands(program);
   addSimulateCommand(program);
   addProxyCommands(program);
+  addExplainCommand(program);
+  addDiffCommand(program);
   addCompletionCommand(program);
   oneLineErrors(program);
   return program;

@@ -33,3 +33,15 @@ export function protocolOf(portName: string | undefined, appProtocol: string | u
 export function isHttpLike(p: Protocol): boolean {
   return p === 'HTTP' || p === 'HTTP2' || p === 'GRPC' || p === 'GRPC-Web';
 }
+
+/**
+ * A protocol named in Istio config itself (Sidecar ports; istiod protocol.Parse): exact names only, case
+ * insensitive; anything else (and nothing) is UNSUPPORTED, i.e. sniffed. `http_proxy` gives undefined:
+ * meshd does not serve HTTP proxy listeners.
+ */
+export function parseIstioProtocol(text: string | undefined): Protocol | undefined {
+  const lower = (text ?? '').toLowerCase();
+  if (lower === 'http_proxy') return undefined;
+  if (lower === 'h2c') return 'UNSUPPORTED';
+  return BY_NAME[lower] ?? 'UNSUPPORTED';
+}

@@ -1,5 +1,5 @@
 import { labelsMatch } from '../config/labels.js';
-import type { Sidecar } from '../config/schemas/sidecar.js';
+import type { IstioEgressListener, Sidecar } from '../config/schemas/sidecar.js';
 import type { PushContext } from './push-context.js';
 import type { Proxy } from './proxy.js';
 import type { MeshService } from './types.js';
@@ -11,8 +11,11 @@ import type { MeshService } from './types.js';
 //
 // Egress scoping: a service is visible when some egress listener lists a host `NS/DNSNAME` that matches it:
 // NS `*` any namespace, `.` the proxy's namespace (also for the mesh-wide default), `~` none, else that
-// namespace; DNSNAME `*`, a `*.suffix` wildcard, or the exact host. meshd applies the union of the egress
-// listeners' hosts to every port (istiod also narrows port-specific egress listeners to their port).
+// namespace; DNSNAME `*`, a `*.suffix` wildcard, or the exact host. Which service ports a proxy has clusters
+// for is the union over its egress listeners (a port-specific one imports only its port: egressAllowsPort);
+// listeners and routes are per egress listener (istiod
+// SidecarScope.EgressListeners): one with a `port` sees only its hosts' services that have that port, and
+// the catch-all (no port) fills the ports the port-specific ones left (sidecar/outbound.ts, rds.ts).
 
 export function sidecarFor(ctx: PushContext, proxy: Proxy): Sidecar | undefined {
   const sidecars = ctx.sidecars;
@@ -36,22 +39,57 @@ function hostMatches(pattern: string, host: string): boolean {
   return pattern === host;
 }
 
-/** Whether the Sidecar's egress hosts let a proxy of `proxyNamespace` see `service`. */
+/** Whether one egress listener's hosts let a proxy of `proxyNamespace` see `service` (any port). */
+export function egressListenerAllows(listener: IstioEgressListener, proxyNamespace: string, service: MeshService): boolean {
+  for (const entry of listener.hosts) {
+    const slash = entry.indexOf('/');
+    if (slash < 0) continue;
+    const ns = entry.slice(0, slash);
+    const host = entry.slice(slash + 1);
+    if (ns === '~') continue;
+    const nsOk = ns === '*' || (ns === '.' ? service.namespace === proxyNamespace : service.namespace === ns);
+    if (nsOk && hostMatches(host, service.hostname)) return true;
+  }
+  return false;
+}
+
+/** Whether the Sidecar's egress hosts let a proxy of `proxyNamespace` see `service` on some port. */
 export function egressAllows(sidecar: Sidecar, proxyNamespace: string, service: MeshService): boolean {
   const egress = sidecar.spec.egress;
   if (!egress || egress.length === 0) return true; // no egress section: the default (everything visible)
+  return egress.some((listener) => egressListenerAllows(listener, proxyNamespace, service));
+}
+
+/**
+ * Whether the Sidecar imports `service` with port `port` (istiod SidecarScope services: a port-specific
+ * egress listener imports a service trimmed to its port, the catch-all — and an HTTP_PROXY one — whole;
+ * the union over listeners). Decides which outbound clusters and load assignments the proxy gets.
+ */
+export function egressAllowsPort(sidecar: Sidecar, proxyNamespace: string, service: MeshService, port: number): boolean {
+  const egress = sidecar.spec.egress;
+  if (!egress || egress.length === 0) return true;
+  return egress.some((l) => egressListenerAllows(l, proxyNamespace, service)
+    && (!l.port?.number || l.port.number === port || (l.port.protocol ?? '').toLowerCase() === 'http_proxy'));
+}
+
+/**
+ * The egress listener whose services a route configuration for `port` holds (istiod
+ * GetEgressListenerForRDS): the first one declaring that port, else the catch-all (no port); undefined
+ * when the Sidecar has no egress section (every visible service) or no listener covers the port.
+ */
+export function egressListenerForPort(sidecar: Sidecar, port: number): IstioEgressListener | 'none' | undefined {
+  const egress = sidecar.spec.egress;
+  if (!egress || egress.length === 0) return undefined;
   for (const listener of egress) {
-    for (const entry of listener.hosts) {
-      const slash = entry.indexOf('/');
-      if (slash < 0) continue;
-      const ns = entry.slice(0, slash);
-      const host = entry.slice(slash + 1);
-      if (ns === '~') continue;
-      const nsOk = ns === '*' || (ns === '.' ? service.namespace === proxyNamespace : service.namespace === ns);
-      if (nsOk && hostMatches(host, service.hostname)) return true;
-    }
+    if (!listener.port?.number || listener.port.number === port) return listener;
   }
-  return false;
+  return 'none';
+}
+
+/** The proxy's Sidecar imports `service` on `port` (true without a Sidecar). */
+export function sidecarAllowsPort(ctx: PushContext, proxy: Proxy, service: MeshService, port: number): boolean {
+  const sidecar = sidecarFor(ctx, proxy);
+  return !sidecar || egressAllowsPort(sidecar, proxy.namespace, service, port);
 }
 
 /** The proxy's Sidecar allows it to see `service` (true without a Sidecar). */

@@ -52,3 +52,16 @@ test('analyzer messages are written to status.validationMessages and cleared whe
   // an object without messages never had its status written
   assert.equal(api.requests.filter((r) => r.subresource === 'status' && r.name === 'ratings').length, 0);
 });
+
+test('status patch: validation + analysis entries together; entries of other writers stay; nothing to write when current', async () => {
+  const { StatusWriter } = await import('../../src/sources/kube/status.js');
+  const analysis = [{ documentationUrl: 'u', level: 'WARNING' as const, type: { code: 'IST0130', name: 'VirtualServiceUnreachableRule' }, message: 'VirtualService rule #1 not used (only the last rule can have no matches).' }];
+  const foreign = { type: { code: 'ACME0001', name: 'Other' }, level: 'INFO', message: 'kept' };
+  const obj = { apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: { name: 'v', namespace: 'default', generation: 2 }, status: { validationMessages: [foreign] } };
+  const patch = StatusWriter.desiredPatch(obj as never, [], undefined, analysis);
+  assert.deepEqual(patch, { validationMessages: [foreign, ...analysis], observedGeneration: 2 });
+  const current = { ...obj, status: { ...patch } };
+  assert.equal(StatusWriter.desiredPatch(current as never, [], undefined, analysis), undefined);
+  // fixed: meshd's entries go, the other writer's stays
+  assert.deepEqual(StatusWriter.desiredPatch(current as never, [], undefined, []), { validationMessages: [foreign], observedGeneration: 2 });
+});

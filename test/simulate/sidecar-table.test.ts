@@ -629,3 +629,70 @@ describe('sidecar simulation: ServiceEntry, outbound traffic policy, Sidecar egr
     assert.notEqual(r.http?.action, 'route', 'reviews is not routable from `locked`');
   });
 });
+
+// ---------------------------------------------------------------------------------------------------------
+// Sidecar egress listeners with a port (istiod buildSidecarOutboundListeners over the SidecarScope's egress
+// listeners): namespace `ported` sees reviews only on 9080, mysql only on a loopback socket of its own
+// (captureMode NONE), and every other default service through the catch-all — on the ports the
+// port-specific listeners did not take.
+
+const PORTED_DOCS = `
+apiVersion: networking.istio.io/v1
+kind: Sidecar
+metadata: {name: default, namespace: ported}
+spec:
+  egress:
+  - port: {number: 9080, protocol: HTTP, name: http}
+    hosts: ["default/reviews.default.svc.cluster.local"]
+  - port: {number: 3306, protocol: MySQL, name: mysql}
+    captureMode: NONE
+    hosts: ["default/mysql.default.svc.cluster.local"]
+  - hosts: ["default/*"]
+`;
+
+describe('sidecar simulation: Sidecar egress listeners with a port', () => {
+  let ported: GeneratedSidecar;
+  before(() => {
+    const docs = [...docsOfYaml(readFileSync(new URL('./sidecar-world.yaml', import.meta.url), 'utf8')), ...docsOfYaml(PORTED_DOCS)];
+    const ctx = snapshotOf(docs, { label: 'sidecar-world.yaml + ported Sidecar' });
+    ported = generateSidecarResources(ctx, parseProxy({
+      id: 'sidecar~10.5.0.5~client-1.ported~ported.svc.cluster.local',
+      metadata: { NAMESPACE: 'ported', LABELS: { app: 'client' }, INSTANCE_IPS: '10.5.0.5', ISTIO_VERSION: '1.24.0', INTERCEPTION_MODE: 'REDIRECT' },
+    }));
+  });
+
+  it('resources pass Envoy\'s protos and PGV rules', () => {
+    for (const body of ported.resources.listeners) assert.deepEqual(checkEnvoyResource(TYPE.LDS, body), [], String(body.name));
+  });
+  // a client in `ported` names default's services by `NAME.default`
+  const fromPorted = (svc: string, port: number) => to(svc, port, { host: `${svc}.default:${port}` });
+  it('the 9080 egress listener: reviews is routed on 9080', () => {
+    // reviews' own VirtualService routes it (to its subsets): what matters here is whose virtual host answers
+    const h = routed(simulate(ported.resources, fromPorted(R, 9080)));
+    assert.equal(h.virtualHost, 'reviews.default.svc.cluster.local:9080');
+    assert.ok(h.clusters.every((c) => c.name.endsWith('|reviews.default.svc.cluster.local')), h.clusters.map((c) => c.name).join(','));
+  });
+  it('a host of the catch-all only is not on the 9080 route (ALLOW_ANY: it leaves as unknown traffic)', () => {
+    for (const svc of ['ratings', 'details']) {
+      const h = routed(simulate(ported.resources, fromPorted(svc, 9080)));
+      assert.equal(h.virtualHost, 'allow_any', `${svc}:9080 must not have a virtual host of its own`);
+      assert.deepEqual(h.clusters.map((c) => c.name), ['PassthroughCluster']);
+    }
+  });
+  it('the catch-all still serves the other ports of its hosts: details:9090, httpbin:8000', () => {
+    cluster('outbound|9090||details.default.svc.cluster.local')(simulate(ported.resources, fromPorted('details', 9090)));
+    assert.equal(routed(simulate(ported.resources, fromPorted('httpbin', 8000))).virtualHost, 'httpbin.default.svc.cluster.local:8000');
+  });
+  it('captureMode NONE: mysql is reached on 127.0.0.1:3306, a real socket', () => {
+    const names = ported.resources.listeners.map((l) => l.name);
+    // the catch-all's default/* also holds mysql: as istiod, it still gets its cluster-IP listener (another bind:port)
+    assert.ok(names.includes('127.0.0.1_3306') && names.includes('10.96.0.20_3306'), names.join(','));
+    assert.equal(ported.resources.listeners.find((l) => l.name === '127.0.0.1_3306')!.bind_to_port, undefined);
+    const r = simulate(ported.resources, { entryPort: 0, destinationIp: '127.0.0.1', port: 3306, protocol: 'tcp' });
+    assert.equal(r.listener, '127.0.0.1_3306');
+    assert.equal(r.handedOffFrom, undefined, 'bound for real: the application dials it');
+    // mysql's VirtualService splits it over subsets
+    const clusters = r.tcpClusters?.map((c) => c.name) ?? [];
+    assert.ok(clusters.length > 0 && clusters.every((c) => c.startsWith('outbound|3306|') && c.endsWith('|mysql.default.svc.cluster.local')), clusters.join(','));
+  });
+});

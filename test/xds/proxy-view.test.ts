@@ -130,6 +130,34 @@ describe('outbound views: equivalence with the real proxy', () => {
     for (const [label, p] of proxies) assertEquivalent(ctx, resolver, p, label);
   });
 
+  it('Sidecar egress listeners with a port, bind and captureMode: each proxy gets what its own generation gives', () => {
+    const store = storeOf([
+      { apiVersion: 'networking.istio.io/v1', kind: 'Sidecar', metadata: { name: 'ported', namespace: 'default' },
+        spec: { workloadSelector: { labels: { egress: 'ported' } }, egress: [
+          { port: { number: 9080, protocol: 'HTTP', name: 'http' }, hosts: ['./reviews.default.svc.cluster.local'] },
+          { port: { number: 3306, protocol: 'TCP', name: 'tcp' }, captureMode: 'NONE', hosts: ['./mysql.default.svc.cluster.local'] },
+          { hosts: ['./*'] },
+        ] } },
+      { apiVersion: 'networking.istio.io/v1', kind: 'Sidecar', metadata: { name: 'default', namespace: 'other' },
+        spec: { egress: [{ port: { number: 9080, name: 'http' }, bind: '127.0.0.5', captureMode: 'NONE', hosts: ['default/*'] }] } },
+    ]);
+    const ctx = new PushContext(store, 'v1');
+    const resolver = new Resolver(GENERATORS);
+    resolver.beginSnapshot(ctx);
+    const proxies: [string, Proxy][] = [
+      ['selected', proxy({ labels: { app: 'client', egress: 'ported' } })],
+      ['not selected (same namespace)', proxy({ labels: { app: 'client' } })],
+      ['selected, NONE', proxy({ labels: { egress: 'ported' }, mode: 'NONE' })],
+      ['selected, IPv6', proxy({ ip: 'fd00::5', labels: { egress: 'ported' } })],
+      ['namespace default with bind', proxy({ ns: 'other', labels: { app: 'sleep' } })],
+    ];
+    for (const [label, p] of proxies) assertEquivalent(ctx, resolver, p, label);
+    const outbound = (p: Proxy) => resolver.resolve(p, TYPE.LDS, WILDCARD_ONLY).resources.map((r) => r.name).filter((n) => !n.startsWith('virtual')).sort();
+    assert.ok(outbound(proxies[0]![1]).includes('127.0.0.1_3306'), 'the selected proxy has its loopback MySQL socket');
+    assert.ok(!outbound(proxies[1]![1]).includes('127.0.0.1_3306'), 'the same namespace without the selector label has not');
+    assert.deepEqual(outbound(proxies[4]![1]), ['127.0.0.5_9080']);
+  });
+
   it('proxyless gRPC: client listeners, routes, clusters and assignments by view, server listeners by class', () => {
     const ctx = new PushContext(storeOf([]), 'v1');
     const resolver = new Resolver(GENERATORS);

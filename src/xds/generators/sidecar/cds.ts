@@ -36,7 +36,8 @@ import {
 import { ANY_TYPE } from '../../../envoy/type-urls.js';
 import { ZERO_DURATION } from '../../../envoy/duration.js';
 import { jsonToStruct } from '../../../envoy/protos.js';
-import { outboundServices, serviceInScope, serviceTargets } from './scope.js';
+import { outboundServices, servicePortInScope, serviceTargets } from './scope.js';
+import { sidecarAllowsPort } from '../../../model/sidecar-scope.js';
 import { inboundPorts } from './ingress.js';
 import { sidecarFor } from '../../../model/sidecar-scope.js';
 import { buildSidecarLoadAssignment } from './eds.js';
@@ -87,7 +88,7 @@ export function outboundClusterNames(ctx: PushContext, proxy: Proxy): string[] {
   for (const svc of outboundServices(ctx, proxy)) {
     const dr = ctx.destinationRuleFor(proxy.namespace, svc.hostname, labels)?.config;
     for (const port of svc.ports) {
-      if (port.protocol === 'UDP') continue;
+      if (port.protocol === 'UDP' || !sidecarAllowsPort(ctx, proxy, svc, port.port)) continue;
       names.push(outboundClusterName(svc.hostname, port.port));
       for (const s of dr?.spec.subsets ?? []) names.push(outboundClusterName(svc.hostname, port.port, s.name));
     }
@@ -221,7 +222,7 @@ function serviceMtlsDisabled(ctx: PushContext, service: MeshService, port: numbe
 
 function outboundCluster(ctx: PushContext, proxy: Proxy, name: string, hostname: string, portNumber: number, subsetName: string): J | undefined {
   const service = ctx.service(hostname);
-  if (!service || !serviceInScope(ctx, proxy, service)) return undefined;
+  if (!service || !servicePortInScope(ctx, proxy, service, portNumber)) return undefined;
   const port: ServicePort | undefined = service.ports.find((p) => p.port === portNumber && p.protocol !== 'UDP');
   if (!port) return undefined;
   const idr = ctx.destinationRuleFor(proxy.namespace, hostname, ctx.proxyLabels(proxy));

@@ -17,7 +17,7 @@ import { effectiveTrafficPolicy, findSubset } from '../../../envoy/traffic-polic
 import { labelsMatch } from '../../../config/labels.js';
 import { TLS_MODE_SHORTNAME, TRANSPORT_SOCKET_MATCH_KEY } from '../../../envoy/upstream-tls.js';
 import { jsonToStruct } from '../../../envoy/protos.js';
-import { serviceInScope } from './scope.js';
+import { servicePortInScope } from './scope.js';
 import type { J } from '../../../envoy/json.js';
 
 // EDS for Envoy sidecars (istiod EndpointBuilder): ClusterLoadAssignment for `outbound|PORT|SUBSET|FQDN`.
@@ -45,7 +45,7 @@ export function buildSidecarLoadAssignment(ctx: PushContext, proxy: Proxy, name:
   if (!key || key.direction !== 'outbound') return undefined;
   const empty = { cluster_name: name, endpoints: [] };
   const service = ctx.service(key.hostname);
-  if (!service || !serviceInScope(ctx, proxy, service) || !service.ports.some((p) => p.port === key.port)) return empty;
+  if (!service || !servicePortInScope(ctx, proxy, service, key.port) || !service.ports.some((p) => p.port === key.port)) return empty;
   const proxyLabels = ctx.proxyLabels(proxy);
   const dr = ctx.destinationRuleFor(proxy.namespace, key.hostname, proxyLabels)?.config;
   let endpoints = ctx.endpoints(key.hostname, key.port);

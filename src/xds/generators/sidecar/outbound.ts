@@ -14,9 +14,9 @@ import {
 } from '../../../envoy/hcm.js';
 import { labelsMatch } from '../../../config/labels.js';
 import { destinationCluster, virtualServiceMetadata } from './http-routes.js';
-import { localhostFor, wildcardFor } from './bind.js';
+import { wildcardFor } from './bind.js';
+import { egressPasses } from './egress.js';
 import { isGrpc, isHttp2, listenerProtocol } from './protocols.js';
-import { outboundServices } from './scope.js';
 import { SidecarTelemetry } from './telemetry.js';
 import { outboundTrafficPolicyFor } from '../../../model/sidecar-scope.js';
 import type { J } from '../../../envoy/json.js';
@@ -100,6 +100,10 @@ interface HttpChain {
 interface OutboundEntry {
   readonly bind: string;
   readonly port: number;
+  /** a real socket (NONE interception, or an egress listener's captureMode NONE); else reached through virtualOutbound */
+  readonly bindToPort: boolean;
+  /** built by a port-specific egress listener: the catch-all egress listener adds nothing to it */
+  locked?: boolean;
   /** istiod's entry protocol: the port's, or UNSUPPORTED once HTTP and TCP share the listener (sniffing). */
   protocol: Protocol;
   tcpChains: J[];
@@ -233,47 +237,54 @@ const isHttpProtocol = (p: Protocol) => listenerProtocol(p) === 'HTTP';
  *   with a match already taken are dropped), TCP over TCP/AUTO merges chains with distinct matches, AUTO
  *   over plain HTTP replaces it, HTTP/AUTO over a sniffed listener adds nothing (its virtual host is in the
  *   shared RDS); Mongo/MySQL never share with another protocol.
+ * - a Sidecar's egress listeners are built in order (egress.ts): port-specific ones first, then the
+ *   catch-all, which adds nothing to a bind:port they built; an egress `bind`/`captureMode` sets the bind.
  */
 function outboundEntries(ctx: PushContext, proxy: Proxy, t: SidecarTelemetry | undefined, onlyPort?: number): Map<string, OutboundEntry> {
   const namesOnly = t === undefined;
   const entries = new Map<string, OutboundEntry>();
   const wildcard = wildcardFor(proxy);
-  const ownBind = proxy.interceptionMode === 'NONE' ? localhostFor(proxy) : undefined;
-  for (const service of outboundServices(ctx, proxy)) {
-    for (const sp of service.ports) {
-      if (onlyPort !== undefined && sp.port !== onlyPort) continue;
-      const lp = listenerProtocol(sp.protocol);
-      if (lp === 'NONE') continue;
-      for (const { bind, cidr } of listenerBinds(service, lp, wildcard, ownBind)) {
-      const name = listenerName(bind, sp.port);
-      const cur = entries.get(name);
-      if (namesOnly) {
-        if (!cur) entries.set(name, { bind, port: sp.port, protocol: sp.protocol, tcpChains: [] });
-        continue;
-      }
-      if (cur && (cur.protocol === 'UNSUPPORTED' || isHttpProtocol(cur.protocol)) && lp === 'HTTP') continue;
-      if (cur && cur.protocol === 'UNSUPPORTED' && lp === 'AUTO') continue;
-      if (cur && wellKnownPortConflict(sp.protocol, cur.protocol)) continue;
-      const onWildcard = bind === wildcard;
-      const http: HttpChain | undefined = lp === 'TCP' ? undefined : {
-        // a sniffed port bound to its own address gets a route of its own; shared ports share `PORT`
-        rds: lp === 'AUTO' && !onWildcard ? `${service.hostname}:${sp.port}` : String(sp.port),
-        http2: lp === 'HTTP' && isHttp2(sp.protocol),
-        grpc: lp === 'HTTP' && isGrpc(sp.protocol),
-        grpcWeb: lp === 'HTTP' && sp.protocol === 'GRPC-Web',
-        sniffed: lp === 'AUTO' || onWildcard,
-      };
-      // an HTTP chain that must share its port with TCP chains makes the listener a sniffed one
-      const protocol: Protocol = lp === 'AUTO' || (http?.sniffed ?? false) ? 'UNSUPPORTED' : sp.protocol;
-      const tcpChains = lp === 'HTTP' || !t ? [] : withDestinationRange(tcpChainsFor(ctx, proxy, t, service, sp), cidr);
-      if (!cur || (lp === 'AUTO' && isHttpProtocol(cur.protocol))) {
-        entries.set(name, { bind, port: sp.port, protocol, tcpChains: [], ...(http ? { http } : {}) });
-        mergeTcpChains(entries.get(name)!, tcpChains);
-        continue;
-      }
-      if (http && !cur.http && !cur.tcpChains.some((c) => sameMatch(c, { filter_chain_match: httpChainMatch(http) }))) cur.http = http;
-      mergeTcpChains(cur, tcpChains);
-      if (isTcpProtocol(cur.protocol) !== isTcpProtocol(sp.protocol) || lp === 'AUTO') cur.protocol = 'UNSUPPORTED';
+  for (const pass of egressPasses(ctx, proxy)) {
+    // istiod locks what the port-specific egress listeners built: the catch-all adds nothing to them
+    if (pass.listenPort === undefined) for (const e of entries.values()) e.locked = true;
+    for (const service of pass.services) {
+      const ports = pass.listenPort ? [pass.listenPort] : service.ports;
+      for (const sp of ports) {
+        if (onlyPort !== undefined && sp.port !== onlyPort) continue;
+        const lp = listenerProtocol(sp.protocol);
+        if (lp === 'NONE') continue;
+        for (const { bind, cidr } of listenerBinds(service, lp, wildcard, pass.bind)) {
+          const name = listenerName(bind, sp.port);
+          const cur = entries.get(name);
+          if (cur?.locked) continue;
+          if (namesOnly) {
+            if (!cur) entries.set(name, { bind, port: sp.port, bindToPort: pass.bindToPort, protocol: sp.protocol, tcpChains: [] });
+            continue;
+          }
+          if (cur && (cur.protocol === 'UNSUPPORTED' || isHttpProtocol(cur.protocol)) && lp === 'HTTP') continue;
+          if (cur && cur.protocol === 'UNSUPPORTED' && lp === 'AUTO') continue;
+          if (cur && wellKnownPortConflict(sp.protocol, cur.protocol)) continue;
+          const onWildcard = bind === wildcard;
+          const http: HttpChain | undefined = lp === 'TCP' ? undefined : {
+            // a sniffed port bound to its own address gets a route of its own; shared ports share `PORT`
+            rds: lp === 'AUTO' && !onWildcard ? `${service.hostname}:${sp.port}` : String(sp.port),
+            http2: lp === 'HTTP' && isHttp2(sp.protocol),
+            grpc: lp === 'HTTP' && isGrpc(sp.protocol),
+            grpcWeb: lp === 'HTTP' && sp.protocol === 'GRPC-Web',
+            sniffed: lp === 'AUTO' || onWildcard,
+          };
+          // an HTTP chain that must share its port with TCP chains makes the listener a sniffed one
+          const protocol: Protocol = lp === 'AUTO' || (http?.sniffed ?? false) ? 'UNSUPPORTED' : sp.protocol;
+          const tcpChains = lp === 'HTTP' || !t ? [] : withDestinationRange(tcpChainsFor(ctx, proxy, t, service, sp), cidr);
+          if (!cur || (lp === 'AUTO' && isHttpProtocol(cur.protocol))) {
+            entries.set(name, { bind, port: sp.port, bindToPort: pass.bindToPort, protocol, tcpChains: [], ...(http ? { http } : {}) });
+            mergeTcpChains(entries.get(name)!, tcpChains);
+            continue;
+          }
+          if (http && !cur.http && !cur.tcpChains.some((c) => sameMatch(c, { filter_chain_match: httpChainMatch(http) }))) cur.http = http;
+          mergeTcpChains(cur, tcpChains);
+          if (isTcpProtocol(cur.protocol) !== isTcpProtocol(sp.protocol) || lp === 'AUTO') cur.protocol = 'UNSUPPORTED';
+        }
       }
     }
   }
@@ -285,7 +296,8 @@ function outboundEntries(ctx: PushContext, proxy: Proxy, t: SidecarTelemetry | u
  * cluster IP, else the wildcard — except a ServiceEntry with `addresses`, which istiod (convertServices)
  * turns into one service per address: an IP (or a /32, /128 CIDR) is a bind address of its own
  * (`13.229.188.59_22`), a wider CIDR puts the port on the wildcard listener with the range as the chains'
- * destination match (`prefix_ranges`). NONE-mode sidecars bind everything to their own loopback address.
+ * destination match (`prefix_ranges`). An egress listener's bind (its `bind`, or loopback when it binds for
+ * real: NONE-mode sidecars, captureMode NONE) replaces all of that.
  */
 function listenerBinds(service: MeshService, lp: 'HTTP' | 'TCP' | 'AUTO', wildcard: string, ownBind: string | undefined): { bind: string; cidr?: string }[] {
   if (ownBind) return [{ bind: ownBind }];
@@ -354,7 +366,7 @@ function renderOutbound(ctx: PushContext, proxy: Proxy, t: SidecarTelemetry, e: 
   }
   listener.traffic_direction = 'OUTBOUND';
   // REDIRECT/TPROXY: a synthetic listener virtualOutbound hands connections to; NONE: a real socket
-  if (proxy.interceptionMode !== 'NONE') listener.bind_to_port = { value: false };
+  if (!e.bindToPort) listener.bind_to_port = { value: false };
   return listener;
 }
 

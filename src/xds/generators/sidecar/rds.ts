@@ -8,6 +8,7 @@ import { proxyDnsDomain } from '../grpc/names.js';
 import { defaultHttpRoute, exportedTo, virtualServiceHttpRoutes } from './http-routes.js';
 import { listenerProtocol } from './protocols.js';
 import { outboundServices } from './scope.js';
+import { routeServices } from './egress.js';
 import { outboundTrafficPolicyFor } from '../../../model/sidecar-scope.js';
 import type { J } from '../../../envoy/json.js';
 
@@ -20,19 +21,21 @@ import type { J } from '../../../envoy/json.js';
 // so requests to unknown hosts still leave the pod (outboundTrafficPolicy ALLOW_ANY, meshd's default;
 // REGISTRY_ONLY puts `block_all`, a 502 direct response, there instead).
 // `FQDN:PORT` (the route of a sniffed port's cluster-IP listener): the same for that one service.
+// Under a Sidecar with port-specific egress listeners, a route for PORT holds the services of the egress
+// listener for that port only (egress.ts routeServices).
 
 function servicesForRoute(ctx: PushContext, proxy: Proxy, name: string): { port: number; services: MeshService[] } | undefined {
   const httpOn = (s: MeshService, port: number) =>
     s.ports.some((p) => p.port === port && listenerProtocol(p.protocol) !== 'TCP' && listenerProtocol(p.protocol) !== 'NONE');
   if (/^\d{1,5}$/.test(name)) {
     const port = Number(name);
-    return { port, services: outboundServices(ctx, proxy).filter((s) => httpOn(s, port)) };
+    return { port, services: routeServices(ctx, proxy, port, (s) => httpOn(s, port)) };
   }
   const colon = name.lastIndexOf(':');
   if (colon <= 0 || !/^\d{1,5}$/.test(name.slice(colon + 1))) return undefined;
   const port = Number(name.slice(colon + 1));
   const host = name.slice(0, colon);
-  const services = outboundServices(ctx, proxy).filter((s) => s.hostname === host && httpOn(s, port));
+  const services = routeServices(ctx, proxy, port, (s) => httpOn(s, port)).filter((s) => s.hostname === host);
   return { port, services };
 }
 

@@ -7,7 +7,7 @@ import type { MeshService, ServicePort } from '../../../model/types.js';
 import { workloadTlsModeKey } from '../../../security/grpc.js';
 import { outboundLabelKeys, referencedLabelKeys } from '../grpc/index.js';
 import { labelsMatch } from '../../../config/labels.js';
-import { egressAllows, sidecarAllows, sidecarFor } from '../../../model/sidecar-scope.js';
+import { egressAllows, sidecarAllows, sidecarAllowsPort, sidecarFor } from '../../../model/sidecar-scope.js';
 import { inboundPortsKey } from './ingress.js';
 
 // What an Envoy sidecar sees (outbound services) and serves (its own inbound service ports), and the
@@ -46,6 +46,11 @@ export function outboundServices(ctx: PushContext, proxy: Proxy): MeshService[] 
 /** One service seen by the sidecar: exportTo, and its Sidecar resource's egress scoping. */
 export function serviceInScope(ctx: PushContext, proxy: Proxy, service: MeshService): boolean {
   return serviceVisibleFrom(service, proxy.namespace) && sidecarAllows(ctx, proxy, service);
+}
+
+/** One service port the sidecar has a cluster for: the service in scope, and imported with that port (egress listener ports). */
+export function servicePortInScope(ctx: PushContext, proxy: Proxy, service: MeshService, port: number): boolean {
+  return serviceInScope(ctx, proxy, service) && sidecarAllowsPort(ctx, proxy, service, port);
 }
 
 /**

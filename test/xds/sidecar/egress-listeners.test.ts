@@ -1,0 +1,191 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseProxy, type Proxy } from '../../../src/model/proxy.js';
+import { sidecarGenerator } from '../../../src/xds/generators/sidecar/index.js';
+import { TYPE } from '../../../src/xds/resource-types.js';
+import { checkEnvoyResource } from '../../support/envoy-check/pgv-check.js';
+import { docsOfYaml, snapshotOf } from '../../support/snapshot.js';
+
+// Sidecar `egress` listeners with a `port` (istiod buildSidecarOutboundListeners over
+// SidecarScope.EgressListeners; the first case is istiod's testOutboundListenerConfigWithSidecar in
+// pilot/pkg/networking/core/listener_test.go): the port-specific listener builds that port for its hosts
+// with the Sidecar's protocol and bind, the catch-all fills the other ports, and route configurations hold
+// the services of the egress listener for their port.
+
+type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+const SERVICES = `
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: apps}
+spec: {clusterIP: 10.96.5.1, ports: [{name: http, port: 8080}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: rpc, namespace: apps}
+spec: {clusterIP: 10.96.5.2, ports: [{name: tcp, port: 9000}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: db, namespace: apps}
+spec: {clusterIP: 10.96.5.3, ports: [{name: tcp-mysql, port: 3306}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: odd, namespace: apps}
+spec: {clusterIP: 10.96.5.4, ports: [{name: tcp, port: 8888}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: search, namespace: apps}
+spec: {clusterIP: 10.96.5.5, ports: [{name: http, port: 9000}, {name: http-admin, port: 9001}]}
+`;
+
+function world(sidecarSpec: string) {
+  return snapshotOf(docsOfYaml(`${SERVICES}---
+apiVersion: networking.istio.io/v1
+kind: Sidecar
+metadata: {name: default, namespace: client}
+spec:
+${sidecarSpec}`), { label: 'egress-listeners.test' });
+}
+
+const client = (mode = 'REDIRECT', ip = '10.7.0.9'): Proxy => parseProxy({
+  id: `sidecar~${ip}~client-1.client~client.svc.cluster.local`,
+  metadata: { NAMESPACE: 'client', LABELS: { app: 'client' }, INSTANCE_IPS: ip, ISTIO_VERSION: '1.24.0', INTERCEPTION_MODE: mode },
+});
+
+const ISTIOD_CASE = `
+  egress:
+  - port: {number: 9000, protocol: GRPC, name: uds}
+    hosts: ["*/*"]
+  - port: {number: 3306, protocol: MySQL, name: MySQL}
+    bind: 8.8.8.8
+    hosts: ["*/*"]
+  - port: {number: 8888, name: unknown}
+    bind: 2.2.2.2
+    hosts: ["*/*"]
+  - hosts: ["*/*"]
+`;
+
+const listenersOf = (ctx: ReturnType<typeof world>, p: Proxy): Map<string, Obj> => {
+  const out = new Map<string, Obj>();
+  for (const name of sidecarGenerator.wildcardNames(TYPE.LDS, ctx, p)) {
+    const l = sidecarGenerator.generate(TYPE.LDS, ctx, p, name) as Obj | undefined;
+    if (l) out.set(name, l);
+  }
+  return out;
+};
+const filterNames = (chain: Obj): string[] => chain.filters.map((f: Obj) => f.name);
+const isHttpChain = (chain: Obj) => filterNames(chain).includes('envoy.filters.network.http_connection_manager');
+const route = (ctx: ReturnType<typeof world>, p: Proxy, name: string) => sidecarGenerator.generate(TYPE.RDS, ctx, p, name) as Obj | undefined;
+const vhostNames = (rc: Obj | undefined) => (rc?.virtual_hosts ?? []).map((vh: Obj) => vh.name);
+
+describe('Sidecar egress listeners with a port', () => {
+  it('istiod\'s case: the Sidecar\'s port protocol and bind decide; the catch-all adds only the other ports', () => {
+    const ctx = world(ISTIOD_CASE);
+    for (const p of [client(), client('REDIRECT', '10.7.0.9,fd00::9')]) {
+      const ls = listenersOf(ctx, p);
+      for (const l of ls.values()) assert.deepEqual(checkEnvoyResource(TYPE.LDS, l), [], String(l.name));
+      const outbound = [...ls.keys()].filter((n) => n !== 'virtualOutbound' && n !== 'virtualInbound').sort();
+      // the port-specific listeners: 9000 once (both services), 3306 and 8888 on their binds. The catch-all
+      // locks only those bind:port pairs, so TCP ports still get their cluster-IP listeners from it (istiod's
+      // own case has services without a VIP, where they collapse onto the wildcard: 4 listeners)
+      assert.deepEqual(outbound, [
+        '0.0.0.0_8080', '0.0.0.0_9000', '0.0.0.0_9001', '10.96.5.2_9000', '10.96.5.3_3306', '10.96.5.4_8888', '2.2.2.2_8888', '8.8.8.8_3306',
+      ]);
+      // GRPC on 9000: an HTTP listener, though rpc's port 9000 is TCP
+      const grpc = ls.get('0.0.0.0_9000')!;
+      assert.ok(isHttpChain(grpc.filter_chains[0]) && grpc.filter_chains.length === 1, JSON.stringify(grpc.filter_chains.map(filterNames)));
+      // MySQL on the given bind, still reached through virtualOutbound (no captureMode NONE)
+      const mysql = ls.get('8.8.8.8_3306')!;
+      assert.deepEqual(mysql.address, { socket_address: { address: '8.8.8.8', port_value: 3306 } });
+      assert.deepEqual(mysql.bind_to_port, { value: false });
+      assert.ok(filterNames(mysql.filter_chains[0]).includes('envoy.filters.network.tcp_proxy'));
+      // an unknown protocol is sniffed: an HTTP chain matched by ALPN, TCP as the default chain
+      const odd = ls.get('2.2.2.2_8888')!;
+      assert.equal(odd.filter_chains.length, 1);
+      assert.ok(isHttpChain(odd.filter_chains[0]));
+      assert.ok(!isHttpChain(odd.default_filter_chain));
+      assert.ok(JSON.stringify(odd.listener_filters).includes('http_inspector'));
+      // 8080 from the catch-all: HTTP on the wildcard, as without a Sidecar
+      assert.ok(isHttpChain(ls.get('0.0.0.0_8080')!.filter_chains[0]));
+    }
+  });
+
+  it('route configurations: the port-specific listener\'s services (whatever their port protocol), the catch-all\'s for the rest', () => {
+    const ctx = world(`
+  egress:
+  - port: {number: 9000, protocol: HTTP, name: http}
+    hosts: ["apps/rpc.apps.svc.cluster.local"]
+  - hosts: ["apps/*"]
+`);
+    const p = client();
+    // search also has 9000 but only the catch-all sees it: not on route 9000
+    assert.deepEqual(vhostNames(route(ctx, p, '9000')), ['rpc.apps.svc.cluster.local:9000', 'allow_any']);
+    assert.deepEqual(vhostNames(route(ctx, p, '9001')), ['search.apps.svc.cluster.local:9001', 'allow_any']);
+    assert.deepEqual(vhostNames(route(ctx, p, '8080')), ['web.apps.svc.cluster.local:8080', 'allow_any']);
+    // clusters are the union: search keeps outbound|9000 (its catch-all import has every port)
+    const clusters = sidecarGenerator.wildcardNames(TYPE.CDS, ctx, p);
+    assert.ok(clusters.includes('outbound|9000||search.apps.svc.cluster.local'), clusters.join(','));
+  });
+
+  it('without a catch-all, only the declared ports exist (listeners, routes, clusters); a host without that port is not imported', () => {
+    const ctx = world(`
+  egress:
+  - port: {number: 9000, protocol: HTTP, name: http}
+    hosts: ["apps/*"]
+`);
+    const p = client();
+    const outbound = [...listenersOf(ctx, p).keys()].filter((n) => !n.startsWith('virtual'));
+    assert.deepEqual(outbound, ['0.0.0.0_9000']);
+    assert.deepEqual(vhostNames(route(ctx, p, '9000')), ['rpc.apps.svc.cluster.local:9000', 'search.apps.svc.cluster.local:9000', 'allow_any']);
+    assert.deepEqual(vhostNames(route(ctx, p, '8080')), ['allow_any'], 'no egress listener covers 8080');
+    // istiod trims a service a port-specific listener imports to that port: clusters and endpoints too
+    const clusters = sidecarGenerator.wildcardNames(TYPE.CDS, ctx, p).filter((n) => n.startsWith('outbound|'));
+    assert.deepEqual(clusters.sort(), ['outbound|9000||rpc.apps.svc.cluster.local', 'outbound|9000||search.apps.svc.cluster.local']);
+    assert.equal(sidecarGenerator.generate(TYPE.CDS, ctx, p, 'outbound|9001||search.apps.svc.cluster.local'), undefined);
+    assert.equal(sidecarGenerator.generate(TYPE.CDS, ctx, p, 'outbound|8080||web.apps.svc.cluster.local'), undefined);
+  });
+
+  it('captureMode NONE on a captured proxy binds that listener for real, on its bind or loopback', () => {
+    const ctx = world(`
+  egress:
+  - port: {number: 3306, protocol: TCP, name: tcp}
+    captureMode: NONE
+    hosts: ["apps/db.apps.svc.cluster.local"]
+  - port: {number: 8080, protocol: HTTP, name: http}
+    captureMode: NONE
+    bind: 127.0.0.2
+    hosts: ["apps/web.apps.svc.cluster.local"]
+  - hosts: ["apps/*"]
+`);
+    const p = client();
+    const ls = listenersOf(ctx, p);
+    assert.ok(ls.has('virtualOutbound'));
+    const db = ls.get('127.0.0.1_3306')!;
+    assert.equal(db.bind_to_port, undefined, 'a real socket');
+    assert.deepEqual(db.address, { socket_address: { address: '127.0.0.1', port_value: 3306 } });
+    const web = ls.get('127.0.0.2_8080')!;
+    assert.equal(web.bind_to_port, undefined);
+    assert.equal(web.listener_filters, undefined, 'HTTP bound to one address: no sniffing');
+    assert.equal(web.filter_chains[0].filters[0].typed_config.rds.route_config_name, '8080');
+    // istiod locks bind:port: the catch-all's web still gets the wildcard 8080 (behind virtualOutbound), whose
+    // route `8080` is the port-specific listener's all the same
+    assert.deepEqual(ls.get('0.0.0.0_8080')!.bind_to_port, { value: false });
+    assert.deepEqual(ls.get('0.0.0.0_9000')!.bind_to_port, { value: false }, 'catch-all listeners stay behind virtualOutbound');
+    for (const l of ls.values()) assert.deepEqual(checkEnvoyResource(TYPE.LDS, l), [], String(l.name));
+  });
+
+  it('an IPv6-only NONE-mode proxy binds every egress listener on ::1', () => {
+    const ctx = world(`
+  egress:
+  - port: {number: 3306, protocol: TCP, name: tcp}
+    hosts: ["apps/db.apps.svc.cluster.local"]
+  - hosts: ["apps/web.apps.svc.cluster.local"]
+`);
+    const ls = listenersOf(ctx, client('NONE', 'fd00::9'));
+    assert.deepEqual([...ls.keys()].sort(), ['::1_3306', '::1_8080']);
+    for (const l of ls.values()) assert.equal(l.bind_to_port, undefined);
+  });
+});
