@@ -1,5 +1,8 @@
 import { readFile } from 'node:fs/promises';
-import YAML from 'yaml';
+import { writeFormatted } from './output.js';
+import { analyze } from '../analyze/index.js';
+import { friendlyName, messageText } from '../analyze/message.js';
+import { analysisMeshConfig, loadObject, type LoadResult } from '../analyze/resource.js';
 import { ALL_KINDS, type Kind } from '../config/kinds.js';
 import { parseDocuments } from '../config/documents.js';
 import type { Origin } from '../config/origin.js';
@@ -19,7 +22,8 @@ import type { CommandIO } from './proxy-status.js';
 // proxies from /debug/adsz) and the mesh with the change are each built into a snapshot, every proxy's
 // resources generated from both as meshd would send them, and compared per type: added, removed, changed
 // (with the changed fields). Proxies whose resources change the same way are shown once, as one class.
-// Each document of the change is validated as meshd's sources admit it; a refused one changes nothing.
+// Each document of the change is validated as meshd's sources admit it (a refused one changes nothing),
+// and Istio's analyzers (meshd analyze) run over both meshes: the messages the change adds or clears.
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -50,6 +54,8 @@ export interface DiffReport {
   readonly unchanged: string[];
   readonly classes: ProxyClassDiff[];
   readonly skipped: string[];
+  /** Istio analyzer messages (meshd analyze) the change introduces, and those it clears */
+  readonly analysis: { readonly added: string[]; readonly cleared: string[] };
 }
 
 /** Field-level differences between two JSON values, paths as `a.b[2].c`. */
@@ -114,6 +120,16 @@ export function proxyDiff(before: PushContext, after: PushContext, proxy: Proxy)
 }
 
 interface BaseObject { readonly kind: Kind; readonly object: Json; readonly origin: Origin }
+
+/** `meshd analyze`'s messages over a store's objects, as istioctl prints them (without where they were read). */
+function analysisMessages(store: ConfigStore): Set<string> {
+  const load: LoadResult = { resources: [], messages: [], parseErrors: [] };
+  for (const kind of ALL_KINDS) {
+    for (const s of store.list(kind)) loadObject(s.object, {}, { defaultNamespace: 'default' }, load, `${kind} ${s.object.metadata.name}`);
+  }
+  const { messages } = analyze(load.resources, { mesh: analysisMeshConfig.parse({}), istioNamespace: 'istio-system', preMessages: load.messages });
+  return new Set(messages.map((m) => `${m.type.level} [${m.type.code}] (${m.resource ? friendlyName(m.resource) : 'mesh'}) ${messageText(m)}`));
+}
 
 function storeOf(objects: readonly BaseObject[]): ConfigStore {
   const store = new ConfigStore();
@@ -208,9 +224,14 @@ export async function diffChange(opts: DiffOptions, changeText: string): Promise
     if (cls) cls.proxies.push(name);
     else classes.set(key, { proxies: [name], types });
   }
+  const [analysedBefore, analysedAfter] = [analysisMessages(before), analysisMessages(after)];
   return {
     against: opts.configDir ? `config dir ${opts.configDir}` : `meshd at ${opts.meshdAddr}`,
     documents, proxies: proxies.length, unchanged, classes: [...classes.values()], skipped,
+    analysis: {
+      added: [...analysedAfter].filter((m) => !analysedBefore.has(m)).sort(),
+      cleared: [...analysedBefore].filter((m) => !analysedAfter.has(m)).sort(),
+    },
   };
 }
 
@@ -225,6 +246,8 @@ export function formatDiff(r: DiffReport): string {
     out.push(`  ${d.where} ${d.object}: ${d.action}`);
     for (const m of d.messages ?? []) out.push(`    ${m}`);
   }
+  for (const m of r.analysis.added) out.push(`  analysis: ${m}`);
+  for (const m of r.analysis.cleared) out.push(`  analysis, cleared: ${m}`);
   const changed = r.classes.reduce((n, c) => n + c.proxies.length, 0);
   out.push(`${r.proxies} proxies: ${changed} change (${r.classes.length} class${r.classes.length === 1 ? '' : 'es'}), ${r.unchanged.length} unchanged${r.skipped.length ? `, ${r.skipped.length} not diffed` : ''}`);
   r.classes.forEach((c, i) => {
@@ -261,9 +284,7 @@ export async function runDiff(flags: DiffFlags, io: CommandIO & { stdin: NodeJS.
     io.stderr.write(`meshd diff: ${(err as Error).message}\n`);
     return 2;
   }
-  if (flags.output === 'json') io.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
-  else if (flags.output === 'yaml') io.stdout.write(YAML.stringify(report));
-  else io.stdout.write(formatDiff(report));
+  await writeFormatted(io.stdout, flags.output, report, () => formatDiff(report));
   if (report.documents.some((d) => d.action === 'refused')) return 2;
   return report.classes.length > 0 ? 1 : 0;
 }

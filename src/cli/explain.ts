@@ -1,5 +1,5 @@
 import { isIP } from 'node:net';
-import YAML from 'yaml';
+import { writeFormatted } from './output.js';
 import { simulate, type ClusterFacts, type SimResult } from '../simulate/envoy-sim.js';
 import { simulateHttpFilters } from '../simulate/http-filters.js';
 import { ResourceSet, type Json, type SimRequestInput } from '../simulate/resources.js';
@@ -362,8 +362,6 @@ export async function runExplain(request: string, flags: ExplainFlags, io: Comma
     io.stderr.write(`meshd explain: ${(err as Error).message}\n`);
     return 2;
   }
-  if (flags.output === 'json') io.stdout.write(`${JSON.stringify(e, null, 2)}\n`);
-  else if (flags.output === 'yaml') io.stdout.write(YAML.stringify(e));
-  else io.stdout.write(formatExplanation(e));
+  await writeFormatted(io.stdout, flags.output, e, () => formatExplanation(e));
   return e.forwarded ? 0 : 1;
 }

@@ -24,3 +24,10 @@ export function exitQuietlyWhenStdoutCloses(stdout: ErrorEmitter = process.stdou
     exit(2);
   });
 }
+
+/** A command's result as -o json|yaml, or its text form. */
+export async function writeFormatted(out: { write(chunk: string): unknown }, format: string, data: unknown, text: () => string): Promise<void> {
+  if (format === 'json') out.write(`${JSON.stringify(data, null, 2)}\n`);
+  else if (format === 'yaml') out.write((await import('yaml')).stringify(data));
+  else out.write(text());
+}

@@ -1,4 +1,4 @@
-import YAML from 'yaml';
+import { writeFormatted } from './output.js';
 import { getDebugJson } from './meshd-client.js';
 import type { MeshdAddrFlags } from './meshd-flags.js';
 import { formatTable } from './table.js';
@@ -125,8 +125,6 @@ export async function runProxyStatus(proxy: string | undefined, flags: ProxyStat
     io.stderr.write(`meshd proxy-status: proxy ${JSON.stringify(proxy)} is not connected to meshd at ${flags.meshdAddr}\n`);
     return 1;
   }
-  if (flags.output === 'json') io.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
-  else if (flags.output === 'yaml') io.stdout.write(YAML.stringify(rows));
-  else io.stdout.write(formatProxyStatus(rows));
+  await writeFormatted(io.stdout, flags.output, rows, () => formatProxyStatus(rows));
   return 0;
 }

@@ -85,6 +85,15 @@ describe('meshd diff', { timeout: 300_000 }, () => {
     assert.equal(r.proxies, 3);
     assert.deepEqual(r.classes.map((c: Obj) => c.proxies), [['reviews-v1.default', 'reviews-v2.default', 'sleep-1.default']]);
 
+    // Istio's analyzers run over both meshes: a route to a subset no DestinationRule defines is IST0101
+    const v9 = virtualServiceDoc('reviews', [REVIEWS], [{ route: [dest(REVIEWS, 'v9')] }]);
+    const analysed = await runMeshd(['diff', '-f', change('v9.yaml', toYaml([v9])), '--config-dir', config, '-o', 'json']);
+    assert.equal(analysed.code, 1, analysed.stderr);
+    const a = (JSON.parse(analysed.stdout) as Obj).analysis;
+    assert.deepEqual(a.cleared, []);
+    assert.equal(a.added.length, 1);
+    assert.match(a.added[0], /^Error \[IST0101\] \(VirtualService reviews\.default\) Referenced host\+subset in destinationrule not found: "reviews\.default\.svc\.cluster\.local\+v9"$/);
+
     // deleting the ALLOW policy changes only the reviews pods' inbound listeners
     const authz = reviewsMesh()['reviews-authz.yaml']!;
     const del = await runMeshd(['diff', '-f', change('authz.yaml', toYaml(authz)), '--delete', '--config-dir', config, '-o', 'json']);
