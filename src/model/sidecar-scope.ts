@@ -39,8 +39,11 @@ function hostMatches(pattern: string, host: string): boolean {
   return pattern === host;
 }
 
-/** Whether one egress listener's hosts let a proxy of `proxyNamespace` see `service` (any port). */
-export function egressListenerAllows(listener: IstioEgressListener, proxyNamespace: string, service: MeshService): boolean {
+/**
+ * Whether one egress listener's hosts let a proxy of `proxyNamespace` see `service` (any port) — or a
+ * VirtualService host, given the VirtualService's namespace.
+ */
+export function egressListenerAllows(listener: IstioEgressListener, proxyNamespace: string, service: Pick<MeshService, 'namespace' | 'hostname'>): boolean {
   for (const entry of listener.hosts) {
     const slash = entry.indexOf('/');
     if (slash < 0) continue;

@@ -113,18 +113,25 @@ describe('Sidecar egress listeners with a port', () => {
     }
   });
 
-  it('route configurations: the port-specific listener\'s services (whatever their port protocol), the catch-all\'s for the rest', () => {
+  it('route configurations: the port-specific listener\'s services (whatever their port protocol) and VirtualService hosts, the catch-all\'s for the rest', () => {
     const ctx = world(`
   egress:
   - port: {number: 9000, protocol: HTTP, name: http}
     hosts: ["apps/rpc.apps.svc.cluster.local"]
   - hosts: ["apps/*"]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: httpbin-org, namespace: apps}
+spec:
+  hosts: [httpbin.org]
+  http: [{route: [{destination: {host: httpbin.org}}]}]
 `);
     const p = client();
-    // search also has 9000 but only the catch-all sees it: not on route 9000
+    // search also has 9000 but only the catch-all sees it: not on route 9000; nor is the VirtualService host
     assert.deepEqual(vhostNames(route(ctx, p, '9000')), ['rpc.apps.svc.cluster.local:9000', 'allow_any']);
-    assert.deepEqual(vhostNames(route(ctx, p, '9001')), ['search.apps.svc.cluster.local:9001', 'allow_any']);
-    assert.deepEqual(vhostNames(route(ctx, p, '8080')), ['web.apps.svc.cluster.local:8080', 'allow_any']);
+    assert.deepEqual(vhostNames(route(ctx, p, '9001')), ['search.apps.svc.cluster.local:9001', 'httpbin.org:9001', 'allow_any']);
+    assert.deepEqual(vhostNames(route(ctx, p, '8080')), ['web.apps.svc.cluster.local:8080', 'httpbin.org:8080', 'allow_any']);
     // clusters are the union: search keeps outbound|9000 (its catch-all import has every port)
     const clusters = sidecarGenerator.wildcardNames(TYPE.CDS, ctx, p);
     assert.ok(clusters.includes('outbound|9000||search.apps.svc.cluster.local'), clusters.join(','));

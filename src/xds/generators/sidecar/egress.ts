@@ -78,3 +78,15 @@ export function routeServices(ctx: PushContext, proxy: Proxy, port: number, catc
   }
   return own.filter(catchAll);
 }
+
+/**
+ * Whether a VirtualService host (of a VirtualService in `vsNamespace`) gets a virtual host on the route
+ * configuration for `port` (istiod: the egress listener's VirtualServices, selected by its hosts): every host
+ * without a Sidecar egress section, none when no egress listener covers the port.
+ */
+export function routeAllowsVirtualServiceHost(ctx: PushContext, proxy: Proxy, port: number, vsNamespace: string, host: string): boolean {
+  const sidecar = sidecarFor(ctx, proxy);
+  const listener = sidecar ? egressListenerForPort(sidecar, port) : undefined;
+  if (listener === undefined) return true;
+  return listener !== 'none' && egressListenerAllows(listener, proxy.namespace, { namespace: vsNamespace, hostname: host });
+}

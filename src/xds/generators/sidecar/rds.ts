@@ -8,7 +8,7 @@ import { proxyDnsDomain } from '../grpc/names.js';
 import { defaultHttpRoute, exportedTo, virtualServiceHttpRoutes } from './http-routes.js';
 import { listenerProtocol } from './protocols.js';
 import { outboundServices } from './scope.js';
-import { routeServices } from './egress.js';
+import { routeAllowsVirtualServiceHost, routeServices } from './egress.js';
 import { outboundTrafficPolicyFor } from '../../../model/sidecar-scope.js';
 import type { J } from '../../../envoy/json.js';
 
@@ -60,14 +60,15 @@ function serviceVirtualHost(ctx: PushContext, proxy: Proxy, service: MeshService
  * buildSidecarVirtualHostsForVirtualService with no service behind a host, e.g. `hosts: [httpbin.org]` for
  * egress under ALLOW_ANY): on every route configuration, domains the host and `host:PORT`, routes the
  * VirtualService's for this port. A wildcard host that matches some visible service is left to those
- * services' virtual hosts, as istiod does.
+ * services' virtual hosts, as istiod does. Under a Sidecar, only hosts its egress listener for the port imports.
  */
 function nonServiceVirtualHosts(ctx: PushContext, proxy: Proxy, port: number, services: readonly MeshService[]): J[] {
   const out: J[] = [];
   const claimed = new Set<string>();
   for (const vs of ctx.virtualServices) {
     if (!vs.gateways.includes('mesh') || !exportedTo(vs, proxy.namespace) || (vs.config.spec.http?.length ?? 0) === 0) continue;
-    const hosts = vs.hosts.filter((h) => !claimed.has(h) && !services.some((s) => hostMatches(h, s.hostname)) && !ctx.service(h));
+    const hosts = vs.hosts.filter((h) => !claimed.has(h) && !services.some((s) => hostMatches(h, s.hostname)) && !ctx.service(h)
+      && routeAllowsVirtualServiceHost(ctx, proxy, port, vs.namespace, h));
     if (hosts.length === 0) continue;
     const built = virtualServiceHttpRoutes(ctx, proxy, vs, port);
     if (built.routes.length === 0) continue;
