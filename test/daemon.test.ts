@@ -68,8 +68,13 @@ describe('daemon', () => {
       const r = await c.next();
       assert.deepEqual(c.decode(r).map((l) => l.name), [name]);
       c.ack(r);
-      await new Promise((res) => setTimeout(res, 50));
-      const syncz = JSON.parse((await get(addrs.monitoringAddr, '/debug/syncz')).text) as { types: { LDS: { acked: { nonce: string } } } }[];
+      // the ACK is handled asynchronously: poll until syncz shows it (a hang guard, not a deadline)
+      type Syncz = { types: { LDS: { acked: { nonce: string } } } }[];
+      let syncz: Syncz = [];
+      for (const deadline = Date.now() + hangGuardMs(0); Date.now() < deadline; await new Promise((res) => setTimeout(res, 20))) {
+        syncz = JSON.parse((await get(addrs.monitoringAddr, '/debug/syncz')).text) as Syncz;
+        if (syncz[0]?.types.LDS.acked.nonce === r.nonce) break;
+      }
       assert.equal(syncz[0]?.types.LDS.acked.nonce, r.nonce);
       const adsz = JSON.parse((await get(addrs.monitoringAddr, '/debug/adsz')).text) as { connections: { subscriptions: { LDS: string[] } }[] };
       assert.deepEqual(adsz.connections[0]?.subscriptions.LDS, [name]);
