@@ -60,6 +60,11 @@ export interface AgentProcess {
  * A call that must fail (plaintext against STRICT, RBAC denial) fails at once, never by its deadline.
  */
 export const HANG_ONLY_MS = 300_000;
+/**
+ * How long a call loop waits for a status: a hang guard too, but well inside a suite's HANG_ONLY_MS so a
+ * condition that never comes fails with the last call's result instead of the suite's bare timeout.
+ */
+export const CALL_HANG_GUARD_MS = 120_000;
 const CALL_DEADLINE_MS = 60_000;
 
 /** Runs `meshd agent` (the real CLI) against a meshd; resolves once it wrote certificate and bootstrap. */
@@ -179,7 +184,7 @@ export class SecureClient {
   }
 
   /** Polls until a call ends with `status` (bounded); returns the last result. */
-  async until(status: string, method: GreeterMethod = 'SayHello', timeoutMs = HANG_ONLY_MS): Promise<CallResult> {
+  async until(status: string, method: GreeterMethod = 'SayHello', timeoutMs = CALL_HANG_GUARD_MS): Promise<CallResult> {
     let last: CallResult | undefined;
     await waitUntil(`a ${method} call to end ${status}`, async () => {
       last = await this.call(method);
