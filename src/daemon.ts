@@ -10,7 +10,8 @@ import type { MeshConfigFileSource } from './sources/mesh/mesh-config-file.js';
 import type { KubeSource, KubeSourceOptions } from './sources/kube/kube-source.js';
 import type { AnalysisController } from './analyze/controller.js';
 import { configz } from './config/debug.js';
-import { debugHttpHandler } from './net/debug-http.js';
+import { debugHttpHandler, type DebugHttpSources } from './net/debug-http.js';
+import { MeshUi } from './ui/mesh-ui.js';
 import { adsz, configDumpPage, pushStatus, syncz } from './xds/debug.js';
 import { endpointz, registryz } from './model/debug.js';
 import type { Logger } from './telemetry/log.js';
@@ -64,6 +65,11 @@ export interface DaemonOptions {
    * objects' status (Kubernetes source with status writing only); PILOT_ANALYSIS_INTERVAL paces it.
    */
   readonly analysis?: { readonly istioNamespace: string; readonly intervalMs?: number };
+  /**
+   * The mesh view at /ui on the monitoring port (on by default; `false`: off). `istioNamespace` is where
+   * the analyzers it runs look for the control plane (default istio-system); `maxClients` caps open pages.
+   */
+  readonly ui?: false | { readonly istioNamespace?: string; readonly maxClients?: number };
 }
 
 export interface ListeningAddresses {
@@ -159,6 +165,15 @@ export class Daemon {
       ...options.xds,
     });
     this.discovery.register(this.grpcServer);
+    const ui = options.ui;
+    this.ui = ui === false ? undefined : new MeshUi({
+      discovery: this.discovery,
+      store: this.store,
+      mesh: () => this.mesh,
+      istioNamespace: ui?.istioNamespace ?? options.analysis?.istioNamespace ?? 'istio-system',
+      log: this.log.child({ scope: 'ui' }),
+      ...(ui?.maxClients !== undefined ? { maxClients: ui.maxClients } : {}),
+    });
     // No snapshot before every source has delivered its initial state: a push from a half-read directory
     // (or half-listed cluster) would serve proxies a partial mesh and make /ready true too early.
     this.debouncer = new Debouncer(options.debounce, (events, firstAt) => {
@@ -176,9 +191,12 @@ export class Daemon {
     return this.ready;
   }
 
+  /** the mesh view (/ui on the monitoring port), unless turned off */
+  readonly ui: MeshUi | undefined;
+
   async start(): Promise<ListeningAddresses> {
     loadXdsCodecs();
-    const handler = debugHttpHandler({
+    const sources: DebugHttpSources = {
       isReady: () => this.ready,
       metrics: { contentType: this.metrics.registry.contentType, text: () => this.metrics.registry.metrics() },
       debug: {
@@ -190,10 +208,12 @@ export class Daemon {
         endpointz: () => (this.discovery.snapshot ? endpointz(this.discovery.snapshot) : {}),
         push_status: () => pushStatus(this.discovery.snapshot, this.warned),
       },
-    });
+    };
+    const ui = this.ui;
     const grpcAddr = await this.bindGrpc(this.options.grpcAddr);
-    const monitoringAddr = await this.listenHttp(this.options.monitoringAddr, handler);
-    const httpAddr = await this.listenHttp(this.options.httpAddr, handler);
+    // the mesh view is the monitoring port's (as istiod's ControlZ): the readiness port stays plain
+    const monitoringAddr = await this.listenHttp(this.options.monitoringAddr, debugHttpHandler(ui ? { ...sources, ui: (req, res, url) => ui.handle(req, res, url) } : sources));
+    const httpAddr = await this.listenHttp(this.options.httpAddr, debugHttpHandler(sources));
     const secureGrpcAddr = this.options.security ? await this.startSecure(this.options.security) : undefined;
     this.addresses = { grpcAddr, monitoringAddr, httpAddr, ...(secureGrpcAddr ? { secureGrpcAddr } : {}), ...(this.caAdminAddress ? { caAdminAddr: this.caAdminAddress } : {}) };
     if (this.options.configDir) {
@@ -277,6 +297,7 @@ export class Daemon {
     this.metrics.virtualServices.set(ctx.virtualServices.length);
     this.metrics.pushTriggers.inc({ type: this.ready ? 'config' : 'startup' });
     this.discovery.push(ctx, firstEventAt);
+    this.ui?.recordSnapshot(ctx, events, performance.now() - t0);
     this.ready = true;
     this.log.info(
       { version: ctx.version, events, services: ctx.registry.services.length, virtualServices: ctx.virtualServices.length,
@@ -301,6 +322,7 @@ export class Daemon {
   async stop(graceMs = 5000): Promise<void> {
     await this.options.meshConfigFile?.stop();
     this.debouncer.stop();
+    this.ui?.close();
     this.analysis?.stop();
     this.jwks.stop();
     this.rotation?.stop();

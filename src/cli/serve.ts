@@ -100,6 +100,8 @@ export async function runServe(flags: ServeFlags, out: NodeJS.WritableStream = p
     ...(process.env.PILOT_ENABLE_ANALYSIS === 'true'
       ? { analysis: { istioNamespace: caNamespace(mesh), intervalMs: parseDurationMs(process.env.PILOT_ANALYSIS_INTERVAL || '10s', 'PILOT_ANALYSIS_INTERVAL') } }
       : {}),
+    // the mesh view (/ui): its analyzers look for the control plane where the CA does
+    ui: { istioNamespace: caNamespace(mesh) },
     jwks: jwksOptions({ jwksCaFile: flags.jwksCaFile, jwksRefreshInterval: flags.jwksRefreshInterval ?? '20m' }),
     ...(flags.secureGrpcAddr
       ? { security: securityOptions(flags as SecurityFlags, kube && kubeApiOf(kube.kc), cluster && { http: cluster.http, namespace: caNamespace(mesh) }) }

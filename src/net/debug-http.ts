@@ -17,6 +17,8 @@ export interface DebugHttpSources {
    * throws DebugPageError to answer 400/404 with a message (istiod: no proxyID, proxy not connected).
    */
   readonly debug: Readonly<Record<string, (query: URLSearchParams) => unknown>>;
+  /** `/ui` and below (the mesh view, src/ui/mesh-ui.ts), under the same local-callers rule; monitoring port only */
+  readonly ui?: (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<void>;
 }
 
 /** A debug page's refusal: answered with this status and message as text. */
@@ -40,7 +42,7 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
 }
 
 export function debugHttpHandler(src: DebugHttpSources): RequestListener {
-  const endpoints = [...Object.keys(src.debug).map((name) => `/debug/${name}`), '/metrics', '/ready'];
+  const endpoints = [...Object.keys(src.debug).map((name) => `/debug/${name}`), '/metrics', '/ready', ...(src.ui ? ['/ui'] : [])];
   return (req: IncomingMessage, res: ServerResponse): void => {
     void handle(req, res).catch((err: Error) => {
       if (!res.headersSent) sendJson(res, 500, { error: err.message });
@@ -60,7 +62,8 @@ export function debugHttpHandler(src: DebugHttpSources): RequestListener {
       res.writeHead(200, { 'content-type': src.metrics.contentType }).end(text);
       return;
     }
-    if (url.pathname !== '/debug' && !url.pathname.startsWith('/debug/')) {
+    const ui = src.ui && (url.pathname === '/ui' || url.pathname.startsWith('/ui/'));
+    if (!ui && url.pathname !== '/debug' && !url.pathname.startsWith('/debug/')) {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
       return;
     }
@@ -69,6 +72,7 @@ export function debugHttpHandler(src: DebugHttpSources): RequestListener {
         .end('debug endpoints answer local callers only: use `kubectl port-forward` to this port, or a shell in the pod\n');
       return;
     }
+    if (ui) return src.ui!(req, res, url);
     const name = url.pathname.replace(/^\/debug\/?/, '');
     if (name === '') return sendJson(res, 200, { endpoints });
     const page = Object.hasOwn(src.debug, name) ? src.debug[name] : undefined;
