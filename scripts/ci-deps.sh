@@ -8,6 +8,8 @@
 #   - kubectl (test/kube-fixture, test/e2e/kubernetes.test.ts drive the API-server fixture with it). The
 #     machine image carries kubectl 1.32 at /usr/bin/kubectl; only when it is missing, Debian's package
 #     (kubectl 1.20: test/kube-fixture/kubectl.ts then adds --validate=false to apply/create).
+#   - chromium (Debian's package, /usr/bin/chromium): the real browser test/e2e/mesh-ui.test.ts drives
+#     headless with playwright-core (a dev dependency; it downloads no browser).
 set -u
 
 quiet=""
@@ -24,6 +26,11 @@ if [ -x /usr/bin/kubectl ]; then
   say "kubectl present ($(/usr/bin/kubectl version --client -o yaml 2>/dev/null | sed -n 's/^ *gitVersion: //p' | head -1))"
 else
   missing="$missing kubectl"
+fi
+if [ -x /usr/bin/chromium ]; then
+  say "chromium present ($(/usr/bin/chromium --version 2>/dev/null | head -1))"
+else
+  missing="$missing chromium"
 fi
 [ -z "$missing" ] && exit 0
 

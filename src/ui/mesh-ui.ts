@@ -243,7 +243,10 @@ export class MeshUi {
     this.explainsInFlight++;
     try {
       const text = await readBody(req, MAX_EXPLAIN_BODY);
-      if (text === undefined) return void answer(413, { error: `the form is larger than ${MAX_EXPLAIN_BODY} bytes` });
+      if (text === undefined) {
+        res.setHeader('connection', 'close');
+        return void answer(413, { error: `the form is larger than ${MAX_EXPLAIN_BODY} bytes` });
+      }
       let parsed: z.infer<typeof ExplainRequest>;
       try {
         parsed = ExplainRequest.parse(JSON.parse(text));
@@ -307,8 +310,11 @@ function readBody(req: IncomingMessage, limit: number): Promise<string | undefin
     req.on('data', (b: Buffer) => {
       size += b.length;
       if (size > limit) {
+        // the rest is read and dropped (never held), and the connection closes after the answer
+        chunks.length = 0;
+        req.removeAllListeners('data');
+        req.resume();
         resolve(undefined);
-        req.destroy();
         return;
       }
       chunks.push(b);

@@ -77,7 +77,8 @@ describe('debug surfaces (item 4)', () => {
 
   it('answers /debug/* to a remote caller with 403 on both ports, while /metrics and /ready stay open', { skip: remoteAddress ? false : 'this machine has no non-loopback IPv4 address' }, async () => {
     for (const port of [ports.monitoring, ports.http]) {
-      for (const page of ['/debug/configz', '/debug/syncz', '/debug/adsz', '/debug', '/debug/nothing']) {
+      const ui = port === ports.monitoring ? ['/ui', '/ui/state', '/ui/events'] : []; // the mesh view: monitoring port only
+      for (const page of ['/debug/configz', '/debug/syncz', '/debug/adsz', '/debug', '/debug/nothing', ...ui]) {
         const r = await get(remoteAddress!, port, page);
         assert.equal(r.status, 403, `${page} on ${port}`);
         assert.doesNotMatch(r.text, new RegExp(SECRET));
@@ -92,8 +93,13 @@ describe('debug surfaces (item 4)', () => {
   it('serves the debug pages to a local caller', async () => {
     for (const port of [ports.monitoring, ports.http]) {
       assert.equal((await get('127.0.0.1', port, '/debug/syncz')).status, 200);
-      assert.deepEqual(JSON.parse((await get('127.0.0.1', port, '/debug')).text).endpoints, ['/debug/syncz', '/debug/configz', '/debug/adsz', '/debug/config_dump', '/debug/registryz', '/debug/endpointz', '/debug/push_status', '/metrics', '/ready']);
+      // the mesh view (/ui) is the monitoring port's only
+      assert.deepEqual(JSON.parse((await get('127.0.0.1', port, '/debug')).text).endpoints, ['/debug/syncz', '/debug/configz', '/debug/adsz', '/debug/config_dump', '/debug/registryz', '/debug/endpointz', '/debug/push_status', '/metrics', '/ready', ...(port === ports.monitoring ? ['/ui'] : [])]);
     }
+    assert.equal((await get('127.0.0.1', ports.http, '/ui')).status, 404);
+    const ui = await get('127.0.0.1', ports.monitoring, '/ui/state');
+    assert.equal(ui.status, 200);
+    assert.doesNotMatch(ui.text, new RegExp(`${SECRET}|DB_PASSWORD|last-applied-configuration`));
   });
 
   it('shows the Istio config and only the fields the model reads of Kubernetes objects: no env, no args, no last-applied-configuration', async () => {

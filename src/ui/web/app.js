@@ -31,10 +31,13 @@ function visibleGraph(g, q) {
 
 function layout(g) {
   const pos = new Map();
+  // without gateways their column is left out
+  const shift = g.gateways.length ? 0 : COL.route.x - COL.gateway.x;
+  const col = (c) => ({ x: c.x - shift, w: c.w });
   let y = GAP;
   for (const s of g.services) {
     const h = NODE_H + s.subsets.length * ROW_H + (s.subsets.length ? 6 : 0);
-    pos.set(s.id, { x: COL.service.x, y, w: COL.service.w, h });
+    pos.set(s.id, { ...col(COL.service), y, h });
     y += h + GAP;
   }
   let height = y;
@@ -46,17 +49,17 @@ function layout(g) {
   y = GAP;
   for (const r of [...g.routes].sort((a, b) => firstTarget(a.id) - firstTarget(b.id))) {
     y = Math.max(y, firstTarget(r.id));
-    pos.set(r.id, { x: COL.route.x, y, w: COL.route.w, h: NODE_H });
+    pos.set(r.id, { ...col(COL.route), y, h: NODE_H });
     y += NODE_H + GAP;
   }
   height = Math.max(height, y);
   y = GAP;
   for (const gw of [...g.gateways].sort((a, b) => firstTarget(a.id) - firstTarget(b.id))) {
     y = Math.max(y, firstTarget(gw.id));
-    pos.set(gw.id, { x: COL.gateway.x, y, w: COL.gateway.w, h: NODE_H });
+    pos.set(gw.id, { ...col(COL.gateway), y, h: NODE_H });
     y += NODE_H + GAP;
   }
-  return { pos, height: Math.max(height, y) + GAP, width: COL.service.x + COL.service.w + 16 };
+  return { pos, height: Math.max(height, y) + GAP, width: COL.service.x - shift + COL.service.w + 16 };
 }
 
 function renderGraph() {
@@ -85,8 +88,8 @@ function renderGraph() {
     const mx = (x1 + x2) / 2;
     const bind = e.from.startsWith('gateway:');
     const cls = `edge${bind ? ' bind' : ''}${e.weight === 0 ? ' zero' : ''}`;
-    // the label sits at t = 0.8 of the curve, near the destination, so labels of one route do not collide
-    const t = 0.8, u = 1 - t;
+    // the label sits a little past the middle of the curve, where the edges of one route and of routes to one subset have parted
+    const t = 0.55, u = 1 - t;
     const lx = u * u * u * x1 + 3 * u * u * t * mx + 3 * u * t * t * mx + t * t * t * x2;
     const ly = u * u * u * y1 + 3 * u * u * t * y1 + 3 * u * t * t * y2 + t * t * t * y2;
     const label = e.weight !== undefined ? `${e.weight}%` : '';
