@@ -42,10 +42,10 @@ function layout(g) {
   }
   let height = y;
   // each route as close as it can get to its first destination, in that order
-  const firstTarget = (id) => {
-    const e = g.edges.find((x) => x.from === id && pos.has(x.to));
-    return e ? pos.get(e.to).y : 0;
-  };
+  const targetY = new Map();
+  const firstTarget = (id) => targetY.get(id) ?? 0;
+  const note = (e) => { if (!targetY.has(e.from) && pos.has(e.to)) targetY.set(e.from, pos.get(e.to).y); };
+  for (const e of g.edges) note(e);
   y = GAP;
   for (const r of [...g.routes].sort((a, b) => firstTarget(a.id) - firstTarget(b.id))) {
     y = Math.max(y, firstTarget(r.id));
@@ -53,6 +53,7 @@ function layout(g) {
     y += NODE_H + GAP;
   }
   height = Math.max(height, y);
+  for (const e of g.edges) note(e); // gateways → routes, now that routes have their places
   y = GAP;
   for (const gw of [...g.gateways].sort((a, b) => firstTarget(a.id) - firstTarget(b.id))) {
     y = Math.max(y, firstTarget(gw.id));
@@ -62,22 +63,46 @@ function layout(g) {
   return { pos, height: Math.max(height, y) + GAP, width: COL.service.x - shift + COL.service.w + 16 };
 }
 
+// The graph is laid out whole but drawn by window: only what is within the scrolled view (and a margin)
+// is in the SVG, redrawn on scroll, so a 1000-service mesh costs the browser what a screenful does.
+const MARGIN = 600;
+let drawn = null; // { g, pos, svg, servicesById }
+
 function renderGraph() {
   const box = $('graph');
   const g0 = state.graph;
   if (!g0) return;
   const g = visibleGraph(g0, state.filter);
   if (g.services.length + g.routes.length + g.gateways.length === 0) {
+    drawn = null;
     box.innerHTML = `<p class="empty">${state.filter ? 'nothing matches the filter' : 'no services in the mesh'}</p>`;
     return;
   }
   const { pos, height, width } = layout(g);
-  const out = [`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" role="img" aria-label="service graph">`];
+  let svg = box.querySelector('svg');
+  if (!svg) {
+    box.innerHTML = '<svg xmlns="http://www.w3.org/2000/svg" role="img" aria-label="service graph"></svg>';
+    svg = box.querySelector('svg');
+  }
+  svg.setAttribute('width', width);
+  svg.setAttribute('height', height);
+  svg.setAttribute('viewBox', `0 0 ${width} ${height}`);
+  drawn = { g, pos, svg, servicesById: new Map(g.services.map((x) => [x.id, x])) };
+  drawWindow();
+}
+
+function drawWindow() {
+  if (!drawn) return;
+  const { g, pos, svg, servicesById } = drawn;
+  const box = $('graph');
+  const top = box.scrollTop - MARGIN;
+  const bottom = box.scrollTop + box.clientHeight + MARGIN;
+  const inView = (y0, y1) => y1 >= top && y0 <= bottom;
+  const out = [];
   const subsetY = (s, name) => {
     const i = s.subsets.findIndex((x) => x.name === name);
     return i < 0 ? undefined : NODE_H + i * ROW_H + ROW_H / 2;
   };
-  const servicesById = new Map(g.services.map((s) => [s.id, s]));
   for (const e of g.edges) {
     const a = pos.get(e.from);
     const b = pos.get(e.to);
@@ -85,6 +110,7 @@ function renderGraph() {
     const svc = servicesById.get(e.to);
     const dy = (svc && e.subset !== undefined && subsetY(svc, e.subset)) || NODE_H / 2;
     const x1 = a.x + a.w, y1 = a.y + NODE_H / 2, x2 = b.x, y2 = b.y + dy;
+    if (!inView(Math.min(y1, y2), Math.max(y1, y2))) continue;
     const mx = (x1 + x2) / 2;
     const bind = e.from.startsWith('gateway:');
     const cls = `edge${bind ? ' bind' : ''}${e.weight === 0 ? ' zero' : ''}`;
@@ -101,23 +127,38 @@ function renderGraph() {
   const node = (kind, id, p, title, sub, extra = '', cls = '') =>
     `<g class="node ${kind}${cls}" data-id="${esc(id)}" transform="translate(${p.x},${p.y})"><rect class="box" width="${p.w}" height="${p.h}" rx="5"/>` +
     `<text class="title" x="8" y="17">${esc(clip(title, 36))}</text><text class="sub" x="8" y="33">${esc(clip(sub, 44))}</text>${extra}<title>${esc(id)}</title></g>`;
+  const visible = (id) => {
+    const p = pos.get(id);
+    return p && inView(p.y, p.y + p.h) ? p : undefined;
+  };
   for (const gw of g.gateways) {
-    out.push(node('gateway', gw.id, pos.get(gw.id), `⇥ ${gw.namespace}/${gw.name}`, `${gw.hosts.join(', ') || 'no hosts'} · ${gw.ports.map((x) => `:${x}`).join(' ')}`));
+    const p = visible(gw.id);
+    if (p) out.push(node('gateway', gw.id, p, `⇥ ${gw.namespace}/${gw.name}`, `${gw.hosts.join(', ') || 'no hosts'} · ${gw.ports.map((x) => `:${x}`).join(' ')}`));
   }
   for (const r of g.routes) {
-    out.push(node('route', r.id, pos.get(r.id), `${r.namespace}/${r.name}`, `${r.hosts.join(', ')}${r.mesh ? '' : ' (gateways only)'}`));
+    const p = visible(r.id);
+    if (p) out.push(node('route', r.id, p, `${r.namespace}/${r.name}`, `${r.hosts.join(', ')}${r.mesh ? '' : ' (gateways only)'}`));
   }
   for (const s of g.services) {
-    const p = pos.get(s.id);
+    const p = visible(s.id);
+    if (!p) continue;
     const rows = s.subsets.map((x, i) =>
       `<g class="subset" data-subset="${esc(x.name)}" transform="translate(8,${NODE_H + i * ROW_H})"><rect width="${p.w - 16}" height="${ROW_H - 3}" rx="3"/>` +
       `<text x="6" y="13">${esc(clip(`${x.name}  ${Object.entries(x.labels).map(([k, v]) => `${k}=${v}`).join(',')}`, 44))}</text></g>`).join('');
     const sub = s.unknown ? 'not in the registry' : `${s.ports.map((x) => `:${x}`).join(' ')} · ${s.endpoints} endpoint${s.endpoints === 1 ? '' : 's'}${s.versions.length ? ` · ${s.versions.join(', ')}` : ''}${s.serviceEntry ? ' · ServiceEntry' : ''}`;
     out.push(node('service', s.id, p, s.unknown ? s.id : `${s.name}.${s.namespace}`, sub, rows, s.unknown ? ' unknown' : ''));
   }
-  out.push('</svg>');
-  box.innerHTML = out.join('');
+  svg.innerHTML = out.join('');
 }
+
+let windowQueued = false;
+const queueWindow = () => {
+  if (windowQueued) return;
+  windowQueued = true;
+  requestAnimationFrame(() => { windowQueued = false; drawWindow(); });
+};
+$('graph').addEventListener('scroll', queueWindow, { passive: true });
+window.addEventListener('resize', queueWindow);
 
 const clip = (s, n) => (s.length > n ? `${s.slice(0, n - 1)}…` : s);
 
@@ -187,7 +228,13 @@ function connect() {
   const live = $('live');
   es.onopen = () => { live.textContent = 'live'; live.classList.remove('off'); };
   es.onerror = () => { live.textContent = 'reconnecting…'; live.classList.add('off'); };
-  es.addEventListener('graph', (m) => { state.graph = JSON.parse(m.data); renderGraph(); renderSummary(); });
+  es.addEventListener('graph', (m) => {
+    performance.mark('graph-received');
+    state.graph = JSON.parse(m.data);
+    renderGraph();
+    renderSummary();
+    performance.mark('graph-drawn');
+  });
   es.addEventListener('proxies', (m) => { state.proxies = JSON.parse(m.data); renderProxies(); });
   es.addEventListener('config', (m) => { state.config = JSON.parse(m.data); renderConfig(); });
   es.addEventListener('timeline', (m) => {
