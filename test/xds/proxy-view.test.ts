@@ -491,7 +491,7 @@ describe('what a change rebuilds (narrow dependencies)', () => {
       resolver.beginSnapshot(new PushContext(store, version));
       return proxies.map((p) => resolveAll(resolver, p).get(TYPE.RDS)!);
     };
-    syncAll('v1');
+    const rdsBefore = syncAll('v1');
     assert.equal(resolver.stats.classes, 4);
     assert.equal(resolver.stats.views, 4, 'per namespace: one view for clusters, assignments and routes, one for listeners');
     built.length = 0;
@@ -502,6 +502,13 @@ describe('what a change rebuilds (narrow dependencies)', () => {
     assert.equal(rds[0]!.get('5000'), rds[1]!.get('5000'), 'ns1: both classes are served the same object');
     assert.equal(rds[2]!.get('5000'), rds[3]!.get('5000'), 'ns2: both classes are served the same object');
     assert.match(JSON.stringify(rds[0]!.get('5000')!.body), /"weight":\{"value":50\}/);
+    // inside each rebuild, only alpha's virtual host is new: the others are the objects built before
+    // (their encodings are reused too, envoy/encode-parts.ts)
+    for (const i of [0, 2]) {
+      const vhosts = (set: ResourceSet) => (set.get('5000')!.body as Obj).virtual_hosts as Obj[];
+      const fresh = vhosts(rds[i]!).filter((vh) => !vhosts(rdsBefore[i]!).includes(vh)).map((vh) => vh.name);
+      assert.deepEqual(fresh, ['alpha.ns1.svc.cluster.local:5000'], `view of ${proxies[i]!.namespace}`);
+    }
   });
 
   it('a mesh config change reaches resources that read nothing else (REGISTRY_ONLY: virtualOutbound, the route catch-all)', () => {
