@@ -511,6 +511,32 @@ describe('what a change rebuilds (narrow dependencies)', () => {
     }
   });
 
+  it('a DestinationRule policy edit that keeps its subsets patches segments in place: no segment rebuilt, only what reads that rule', () => {
+    const store = benchLikeStore();
+    const built: string[] = [];
+    const resolver = new Resolver({ sidecar: recording(built) });
+    const proxies = [
+      proxy({ ns: 'ns1', pod: 'alpha-v1', ip: '10.1.1.2', labels: { app: 'alpha', version: 'v1' } }),
+      proxy({ ns: 'ns2', pod: 'client-1', ip: '10.1.2.1', labels: { app: 'client' } }),
+    ];
+    const syncAll = (version: string) => {
+      resolver.beginSnapshot(new PushContext(store, version));
+      return proxies.map((p) => resolveAll(resolver, p));
+    };
+    syncAll('v1');
+    built.length = 0;
+    const before = resolver.stats;
+    store.upsert('DestinationRule', { apiVersion: 'networking.istio.io/v1', kind: 'DestinationRule', metadata: { name: 'beta', namespace: 'ns1' },
+      spec: { host: 'beta', trafficPolicy: { connectionPool: { http: { http2MaxRequests: 7 } } }, subsets: [{ name: 'v1', labels: { version: 'v1' } }, { name: 'v2', labels: { version: 'v2' } }] } } as never, origin, 't');
+    const after = syncAll('v2');
+    assert.equal(resolver.stats.segmentsBuilt, before.segmentsBuilt, 'the cluster name list read the DestinationRules but did not change: patched, not rebuilt');
+    const beta = 'beta.ns1.svc.cluster.local';
+    assert.ok(built.includes(`Cluster outbound|5000||${beta}`), 'its clusters are rebuilt');
+    assert.deepEqual(built.filter((b) => b.startsWith('Cluster ') && !b.endsWith(beta)).filter((b) => !b.includes('inbound|')), [], 'no other outbound cluster');
+    assert.match(JSON.stringify(after[0]!.get(TYPE.CDS)!.get(`outbound|5000||${beta}`)!.body), /"max_requests":\{"value":7\}|http2MaxRequests|"max_requests":7/);
+    for (const [i, p] of proxies.entries()) assertEquivalent(new PushContext(store, 'v2'), resolver, p, `proxy ${i}`);
+  });
+
   it('a mesh config change reaches resources that read nothing else (REGISTRY_ONLY: virtualOutbound, the route catch-all)', () => {
     const store = benchLikeStore();
     const resolver = new Resolver(GENERATORS);
