@@ -72,19 +72,34 @@ export function egressAllowsPort(sidecar: Sidecar, proxyNamespace: string, servi
   const egress = sidecar.spec.egress;
   if (!egress || egress.length === 0) return true;
   return egress.some((l) => egressListenerAllows(l, proxyNamespace, service)
-    && (!l.port?.number || l.port.number === port || (l.port.protocol ?? '').toLowerCase() === 'http_proxy'));
+    && (!l.port?.number || l.port.number === port || isHttpProxyEgress(l)));
+}
+
+export const UNIX_ADDRESS_PREFIX = 'unix://';
+
+/** An egress listener with no port: it builds every port the port-specific ones before it did not (istiod Port == nil). */
+export function isCatchAllEgress(listener: IstioEgressListener): boolean {
+  return !listener.port || (!listener.port.number && !listener.bind?.startsWith(UNIX_ADDRESS_PREFIX));
+}
+
+/** `port.protocol: HTTP_PROXY`: a generic egress HTTP proxy for every imported service port (istiod needsPortMatch false). */
+export function isHttpProxyEgress(listener: IstioEgressListener): boolean {
+  return (listener.port?.protocol ?? '').toLowerCase() === 'http_proxy';
 }
 
 /**
- * The egress listener whose services a route configuration for `port` holds (istiod
- * GetEgressListenerForRDS): the first one declaring that port, else the catch-all (no port); undefined
- * when the Sidecar has no egress section (every visible service) or no listener covers the port.
+ * The egress listener whose services a route configuration holds (istiod GetEgressListenerForRDS): for a
+ * `unix://` route name (port 0) the listener bound to that socket, else the first one declaring `port`, else
+ * the catch-all; undefined when the Sidecar has no egress section (every visible service), 'none' when no
+ * egress listener covers the route.
  */
-export function egressListenerForPort(sidecar: Sidecar, port: number): IstioEgressListener | 'none' | undefined {
+export function egressListenerForPort(sidecar: Sidecar, port: number, bind?: string): IstioEgressListener | 'none' | undefined {
   const egress = sidecar.spec.egress;
   if (!egress || egress.length === 0) return undefined;
   for (const listener of egress) {
-    if (!listener.port?.number || listener.port.number === port) return listener;
+    if (isCatchAllEgress(listener)) return listener;
+    if ((listener.port?.number ?? 0) !== port) continue;
+    if (port !== 0 || listener.bind === bind) return listener;
   }
   return 'none';
 }

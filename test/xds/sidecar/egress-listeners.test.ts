@@ -195,4 +195,80 @@ spec:
     assert.deepEqual([...ls.keys()].sort(), ['::1_3306', '::1_8080']);
     for (const l of ls.values()) assert.equal(l.bind_to_port, undefined);
   });
+  it('HTTP_PROXY (istiod TestOutboundListenerConfigWithSidecarHTTPProxy): one plain HTTP listener whose route holds every HTTP port of the imported services', () => {
+    const ctx = world(`
+  egress:
+  - port: {number: 15080, protocol: HTTP_PROXY, name: "15080"}
+    bind: 127.0.0.1
+    captureMode: NONE
+    hosts: ["apps/*"]
+`);
+    for (const p of [client(), client('REDIRECT', '10.7.0.9,fd00::9')]) {
+      const ls = listenersOf(ctx, p);
+      const outbound = [...ls.keys()].filter((n) => !n.startsWith('virtual'));
+      assert.deepEqual(outbound, ['127.0.0.1_15080']);
+      const l = ls.get('127.0.0.1_15080')!;
+      assert.deepEqual(checkEnvoyResource(TYPE.LDS, l), []);
+      assert.equal(l.filter_chains.length, 1);
+      assert.ok(isHttpChain(l.filter_chains[0]));
+      assert.equal(l.filter_chains[0].filter_chain_match, undefined, 'no sniffing');
+      assert.equal(l.listener_filters, undefined);
+      assert.equal(l.default_filter_chain, undefined);
+      assert.equal(l.bind_to_port, undefined, 'a real socket');
+      assert.equal(l.filter_chains[0].filters[0].typed_config.rds.route_config_name, '15080');
+      // the application names host:port: every HTTP port of every imported service, TCP ones not
+      const rc = route(ctx, p, '15080')!;
+      assert.deepEqual(vhostNames(rc), [
+        'search.apps.svc.cluster.local:9000', 'search.apps.svc.cluster.local:9001', 'web.apps.svc.cluster.local:8080', 'allow_any',
+      ]);
+      assert.ok(rc.virtual_hosts[2].domains.includes('web.apps.svc.cluster.local:8080'));
+      assert.deepEqual(checkEnvoyResource(TYPE.RDS, rc), []);
+      // needsPortMatch is false: the services are imported whole (clusters for every port)
+      const clusters = sidecarGenerator.wildcardNames(TYPE.CDS, ctx, p).filter((n) => n.startsWith('outbound|')).sort();
+      assert.ok(clusters.includes('outbound|3306||db.apps.svc.cluster.local') && clusters.includes('outbound|9001||search.apps.svc.cluster.local'), clusters.join());
+    }
+  });
+
+  it('HTTP_PROXY without captureMode: on the wildcard behind virtualOutbound; nothing without an imported service', () => {
+    const ctx = world(`
+  egress:
+  - port: {number: 15080, protocol: HTTP_PROXY, name: proxy}
+    hosts: ["apps/web.apps.svc.cluster.local"]
+  - port: {number: 15081, protocol: HTTP_PROXY, name: none}
+    hosts: ["nowhere/*"]
+`);
+    const ls = listenersOf(ctx, client());
+    assert.deepEqual([...ls.keys()].filter((n) => !n.startsWith('virtual')), ['0.0.0.0_15080']);
+    assert.deepEqual(ls.get('0.0.0.0_15080')!.bind_to_port, { value: false });
+    assert.deepEqual(vhostNames(route(ctx, client(), '15080')), ['web.apps.svc.cluster.local:8080', 'allow_any']);
+  });
+
+  it('a unix:// bind listens on that socket (pipe address) with a route named after it; the catch-all is unaffected', () => {
+    const ctx = world(`
+  egress:
+  - port: {number: 0, protocol: HTTP, name: uds}
+    bind: unix:///var/run/app/egress.sock
+    hosts: ["apps/web.apps.svc.cluster.local", "apps/search.apps.svc.cluster.local"]
+  - hosts: ["apps/*"]
+`);
+    const p = client();
+    const ls = listenersOf(ctx, p);
+    const name = 'unix:///var/run/app/egress.sock_0';
+    const uds = ls.get(name)!;
+    assert.ok(uds, [...ls.keys()].join());
+    assert.deepEqual(checkEnvoyResource(TYPE.LDS, uds), []);
+    assert.deepEqual(uds.address, { pipe: { path: '/var/run/app/egress.sock' } });
+    assert.equal(uds.bind_to_port, undefined, 'a socket is always bound for real');
+    assert.equal(uds.filter_chains.length, 1);
+    assert.equal(uds.filter_chains[0].filters[0].typed_config.rds.route_config_name, 'unix:///var/run/app/egress.sock');
+    assert.equal(uds.filter_chains[0].filters[0].typed_config.stat_prefix, `outbound_${name}`);
+    const rc = route(ctx, p, 'unix:///var/run/app/egress.sock')!;
+    assert.deepEqual(vhostNames(rc), [
+      'search.apps.svc.cluster.local:9000', 'search.apps.svc.cluster.local:9001', 'web.apps.svc.cluster.local:8080', 'allow_any',
+    ]);
+    assert.equal(route(ctx, p, 'unix:///var/run/other.sock')!.virtual_hosts.length, 1, 'no egress listener on that socket');
+    // the catch-all still builds every port as usual
+    assert.ok(ls.has('0.0.0.0_8080') && ls.has('10.96.5.3_3306'));
+    assert.deepEqual(vhostNames(route(ctx, p, '8080')), ['web.apps.svc.cluster.local:8080', 'allow_any']);
+  });
 });
