@@ -2,6 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseProxy, type Proxy } from '../../../src/model/proxy.js';
 import { sidecarGenerator } from '../../../src/xds/generators/sidecar/index.js';
+import { grpcGenerator } from '../../../src/xds/generators/grpc/index.js';
 import { TYPE } from '../../../src/xds/resource-types.js';
 import { checkEnvoyResource } from '../../support/envoy-check/pgv-check.js';
 import { docsOfYaml, snapshotOf } from '../../support/snapshot.js';
@@ -270,5 +271,100 @@ spec:
     // the catch-all still builds every port as usual
     assert.ok(ls.has('0.0.0.0_8080') && ls.has('10.96.5.3_3306'));
     assert.deepEqual(vhostNames(route(ctx, p, '8080')), ['web.apps.svc.cluster.local:8080', 'allow_any']);
+  });
+});
+
+describe('Sidecar scope: VirtualService destinations (istiod SidecarScope collectImportedServices)', () => {
+  // the client's Sidecar imports only its own namespace; its VirtualService for `shop.example.com` routes to
+  // apps services: istiod adds those destinations to the proxy's scope (clusters, endpoints), not to listeners
+  const VS = `
+  egress:
+  - hosts: ["./*"]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: shop, namespace: client}
+spec:
+  hosts: [shop.example.com]
+  http:
+  - match: [{sourceNamespace: elsewhere}]
+    route: [{destination: {host: web.apps.svc.cluster.local}}]
+  - route: [{destination: {host: search.apps.svc.cluster.local, port: {number: 9001}}}]
+    mirror: {host: odd.apps.svc.cluster.local, port: {number: 7777}}
+  tcp:
+  - route: [{destination: {host: db.apps.svc.cluster.local}}]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: other, namespace: apps}
+spec:
+  hosts: [other.example.com]
+  http: [{route: [{destination: {host: rpc.apps.svc.cluster.local}}]}]
+`;
+  const outboundClusters = (ctx: ReturnType<typeof world>, p: Proxy) =>
+    sidecarGenerator.wildcardNames(TYPE.CDS, ctx, p).filter((n) => n.startsWith('outbound|')).sort();
+
+  it('clusters and endpoints for the ports routed to; not for routes of another sourceNamespace, VirtualServices not selected, or ports the service lacks', () => {
+    const ctx = world(VS);
+    const p = client();
+    // search: only the destination port 9001; db: a destination without a port imports every port; web only
+    // under a sourceNamespace match for another namespace; odd has no port 7777; rpc's VirtualService is in apps
+    assert.deepEqual(outboundClusters(ctx, p), ['outbound|3306||db.apps.svc.cluster.local', 'outbound|9001||search.apps.svc.cluster.local']);
+    const cluster = sidecarGenerator.generate(TYPE.CDS, ctx, p, 'outbound|9001||search.apps.svc.cluster.local') as Obj;
+    assert.equal(cluster.type, 'EDS');
+    assert.ok(sidecarGenerator.generate(TYPE.EDS, ctx, p, 'outbound|9001||search.apps.svc.cluster.local'));
+    assert.equal(sidecarGenerator.generate(TYPE.CDS, ctx, p, 'outbound|9000||search.apps.svc.cluster.local'), undefined);
+    // listeners and routes still follow the egress hosts: no listener for apps services
+    const outbound = [...listenersOf(ctx, p).keys()].filter((n) => !n.startsWith('virtual'));
+    assert.deepEqual(outbound, []);
+    // the VirtualService's own host is routed on the port, to the imported cluster
+    const rc = route(ctx, p, '80');
+    assert.ok(JSON.stringify(rc).includes('outbound|9001||search.apps.svc.cluster.local'), JSON.stringify(rc));
+  });
+
+  it('a port-specific egress listener imports its own port of a destination only; web, without the port, nothing', () => {
+    const ctx = world(`
+  egress:
+  - port: {number: 9000, protocol: HTTP, name: http}
+    hosts: ["./*"]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: shop, namespace: client}
+spec:
+  hosts: [shop.example.com]
+  http: [{route: [{destination: {host: search.apps.svc.cluster.local}, weight: 50}, {destination: {host: web.apps.svc.cluster.local}, weight: 50}]}]
+`);
+    assert.deepEqual(outboundClusters(ctx, client()), ['outbound|9000||search.apps.svc.cluster.local']);
+  });
+
+  it('proxyless gRPC resolves a VirtualService destination on the ports imported only', () => {
+    const ctx = world(VS);
+    const p = grpcClient();
+    assert.ok(grpcGenerator.generate(TYPE.LDS, ctx, p, 'search.apps.svc.cluster.local:9001'));
+    assert.equal(grpcGenerator.generate(TYPE.LDS, ctx, p, 'search.apps.svc.cluster.local:9000'), undefined);
+    assert.equal(grpcGenerator.generate(TYPE.LDS, ctx, p, 'web.apps.svc.cluster.local:8080'), undefined);
+  });
+});
+
+const grpcClient = (): Proxy => parseProxy({
+  id: 'sidecar~10.7.0.9~client-1.client~client.svc.cluster.local',
+  metadata: { NAMESPACE: 'client', LABELS: { app: 'client' }, INSTANCE_IPS: '10.7.0.9', ISTIO_VERSION: '1.24.0', GENERATOR: 'grpc' },
+});
+
+describe('proxyless gRPC: each egress listener\'s hosts per port (istiod grpcgen over SidecarScope.Services())', () => {
+  it('a host imported only by a port-specific listener resolves on that port only; the catch-all\'s on every port', () => {
+    const ctx = world(`
+  egress:
+  - port: {number: 9000, protocol: GRPC, name: grpc}
+    hosts: ["apps/search.apps.svc.cluster.local"]
+  - hosts: ["apps/web.apps.svc.cluster.local"]
+`);
+    const p = grpcClient();
+    const lds = (name: string) => grpcGenerator.generate(TYPE.LDS, ctx, p, name);
+    assert.ok(lds('search.apps.svc.cluster.local:9000'));
+    assert.equal(lds('search.apps.svc.cluster.local:9001'), undefined, 'search:9001 is not imported (before: the union of hosts applied to every port)');
+    assert.ok(lds('web.apps.svc.cluster.local:8080'));
+    assert.equal(lds('rpc.apps.svc.cluster.local:9000'), undefined);
   });
 });

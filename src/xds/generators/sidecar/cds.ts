@@ -38,7 +38,7 @@ import {
 import { ANY_TYPE } from '../../../envoy/type-urls.js';
 import { ZERO_DURATION } from '../../../envoy/duration.js';
 import { jsonToStruct } from '../../../envoy/protos.js';
-import { outboundServices, servicePortInScope, serviceTargets } from './scope.js';
+import { importedServices, servicePortInScope, serviceTargets } from './scope.js';
 import { sidecarAllowsPort } from '../../../model/sidecar-scope.js';
 import { inboundPorts } from './ingress.js';
 import { sidecarFor } from '../../../model/sidecar-scope.js';
@@ -87,7 +87,7 @@ export function sidecarClusterNames(ctx: PushContext, proxy: Proxy): string[] {
 export function outboundClusterNames(ctx: PushContext, proxy: Proxy): string[] {
   const names: string[] = [];
   const labels = ctx.proxyLabels(proxy);
-  for (const svc of outboundServices(ctx, proxy)) {
+  for (const svc of importedServices(ctx, proxy)) {
     const dr = ctx.destinationRuleFor(proxy.namespace, svc.hostname, labels)?.config;
     for (const port of svc.ports) {
       if (port.protocol === 'UDP' || !sidecarAllowsPort(ctx, proxy, svc, port.port)) continue;
