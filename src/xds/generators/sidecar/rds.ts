@@ -9,6 +9,7 @@ import { defaultHttpRoute, exportedTo, virtualServiceHttpRoutes } from './http-r
 import { listenerProtocol } from './protocols.js';
 import { outboundServices } from './scope.js';
 import { routeAllowsVirtualServiceHost, routeScope } from './egress.js';
+import { egressCluster } from './outbound.js';
 import { outboundTrafficPolicyFor, UNIX_ADDRESS_PREFIX } from '../../../model/sidecar-scope.js';
 import type { J } from '../../../envoy/json.js';
 import { DependencyMemo } from '../../../model/dependency-memo.js';
@@ -115,13 +116,26 @@ function nonServiceVirtualHosts(ctx: PushContext, proxy: Proxy, port: number, se
   return out;
 }
 
-/** istiod's catch-all for ALLOW_ANY: any other authority goes to the original destination. */
-const ALLOW_ANY_VIRTUAL_HOST: J = {
-  name: 'allow_any',
-  domains: ['*'],
-  routes: [{ name: 'allow_any', match: { prefix: '/' }, route: { cluster: PASSTHROUGH_CLUSTER, ...envoyRouteTimeout(undefined) } }],
-  include_request_attempt_count: true,
-};
+/**
+ * istiod's catch-all for ALLOW_ANY: any other authority goes to the original destination (PassthroughCluster),
+ * or to the Sidecar's egressProxy cluster when it names one. The common one is one shared object, so its
+ * encoding is reused too (envoy/encode-parts.ts).
+ */
+export function allowAnyVirtualHost(cluster = PASSTHROUGH_CLUSTER): J {
+  if (cluster === PASSTHROUGH_CLUSTER) return ALLOW_ANY_VIRTUAL_HOST;
+  return allowAnyTo(cluster);
+}
+
+function allowAnyTo(cluster: string): J {
+  return {
+    name: 'allow_any',
+    domains: ['*'],
+    routes: [{ name: 'allow_any', match: { prefix: '/' }, route: { cluster, ...envoyRouteTimeout(undefined) } }],
+    include_request_attempt_count: true,
+  };
+}
+
+const ALLOW_ANY_VIRTUAL_HOST: J = allowAnyTo(PASSTHROUGH_CLUSTER);
 
 /** istiod's catch-all for REGISTRY_ONLY: unknown authorities get a 502 from the sidecar. */
 const BLOCK_ALL_VIRTUAL_HOST: J = {
@@ -151,8 +165,7 @@ export function buildSidecarRouteConfiguration(ctx: PushContext, proxy: Proxy, n
     name,
     virtual_hosts: [
       ...deduped,
-      // one shared object each, so their encodings are reused too (envoy/encode-parts.ts)
-      outboundTrafficPolicyFor(ctx, proxy) === 'REGISTRY_ONLY' ? BLOCK_ALL_VIRTUAL_HOST : ALLOW_ANY_VIRTUAL_HOST,
+      outboundTrafficPolicyFor(ctx, proxy) === 'REGISTRY_ONLY' ? BLOCK_ALL_VIRTUAL_HOST : allowAnyVirtualHost(egressCluster(ctx, proxy)),
     ],
     validate_clusters: { value: false },
   };
