@@ -91,7 +91,7 @@ describe('proxyless gRPC mTLS and authorization with meshd certificates', { time
     }
     // the server's listener really is mTLS: meshd sent it a DownstreamTlsContext
     const syncz = await meshd!.syncz();
-    assert.ok(syncz.some((e) => e.proxy.includes('greeter-1') && e.types.LDS?.synced));
+    assert.ok(syncz.some((e) => e.nodeId.includes('greeter-1') && e.types.LDS?.synced));
   });
 
   it('STRICT: an mTLS client gets through, a plaintext client is refused', async () => {
