@@ -1,6 +1,7 @@
 import { writeFormatted } from './output.js';
-import { getDebugJson } from './meshd-client.js';
-import type { MeshdAddrFlags } from './meshd-flags.js';
+import { getFromEveryReplica } from './meshd-client.js';
+import type { MeshdTargetFlags } from './meshd-flags.js';
+import { withMeshdTarget } from './meshd-target.js';
 import { formatTable } from './table.js';
 import { humanDuration } from './duration.js';
 import type { SyncStatus } from '../xds/debug.js';
@@ -102,7 +103,7 @@ export function formatProxyStatus(rows: readonly ProxyStatusRow[], now = Date.no
   );
 }
 
-export interface ProxyStatusFlags extends MeshdAddrFlags {
+export interface ProxyStatusFlags extends MeshdTargetFlags {
   readonly namespace?: string;
   readonly output: 'table' | 'json' | 'yaml';
 }
@@ -115,15 +116,20 @@ export interface CommandIO {
 /** Exit 0; 1 when a named proxy is not connected; 2 when meshd cannot be asked. */
 export async function runProxyStatus(proxy: string | undefined, flags: ProxyStatusFlags, io: CommandIO): Promise<number> {
   let entries: SyncStatus[];
+  let describe = '';
   try {
-    entries = await getDebugJson<SyncStatus[]>(flags.meshdAddr, 'syncz');
+    // every replica's connected proxies (Kubernetes mode: each meshd pod has its own)
+    entries = await withMeshdTarget(flags, async (target) => {
+      describe = target.describe;
+      return (await getFromEveryReplica<SyncStatus[]>(target.endpoints, 'syncz')).flat();
+    });
   } catch (err) {
     io.stderr.write(`meshd proxy-status: ${(err as Error).message}\n`);
     return 2;
   }
   const rows = proxyStatusRows(entries, { ...(proxy ? { proxy } : {}), ...(flags.namespace ? { namespace: flags.namespace } : {}) });
   if (proxy && rows.length === 0) {
-    io.stderr.write(`meshd proxy-status: proxy ${JSON.stringify(proxy)} is not connected to meshd at ${flags.meshdAddr}\n`);
+    io.stderr.write(`meshd proxy-status: proxy ${JSON.stringify(proxy)} is not connected to ${describe}\n`);
     return 1;
   }
   await writeFormatted(io.stdout, flags.output, rows, () => formatProxyStatus(rows));
