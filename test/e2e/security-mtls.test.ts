@@ -80,7 +80,7 @@ describe('proxyless gRPC mTLS and authorization with meshd certificates', { time
     await meshd!.waitForAck(
       (s) => s.some((e) => {
         const lds = e.types.LDS;
-        return e.proxy.includes('greeter-1') && !!lds?.sent.at && Date.parse(lds.sent.at) >= since && lds.acked.nonce === lds.sent.nonce;
+        return e.nodeId.includes('greeter-1') && !!lds?.sent.at && Date.parse(lds.sent.at) >= since && lds.acked.nonce === lds.sent.nonce;
       }),
       'the greeter server to ACK the listener with the edited policy',
       CALL_HANG_GUARD_MS,
