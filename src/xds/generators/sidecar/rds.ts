@@ -9,6 +9,7 @@ import { defaultHttpRoute, exportedTo, virtualServiceHttpRoutes } from './http-r
 import { listenerProtocol } from './protocols.js';
 import { outboundServices } from './scope.js';
 import { routeAllowsVirtualServiceHost, routeScope } from './egress.js';
+import { egressCluster } from './outbound.js';
 import { outboundTrafficPolicyFor, UNIX_ADDRESS_PREFIX } from '../../../model/sidecar-scope.js';
 import type { J } from '../../../envoy/json.js';
 
@@ -95,12 +96,15 @@ function nonServiceVirtualHosts(ctx: PushContext, proxy: Proxy, port: number, se
   return out;
 }
 
-/** istiod's catch-all for ALLOW_ANY: any other authority goes to the original destination. */
-export function allowAnyVirtualHost(): J {
+/**
+ * istiod's catch-all for ALLOW_ANY: any other authority goes to the original destination (PassthroughCluster),
+ * or to the Sidecar's egressProxy cluster when it names one.
+ */
+export function allowAnyVirtualHost(cluster = PASSTHROUGH_CLUSTER): J {
   return {
     name: 'allow_any',
     domains: ['*'],
-    routes: [{ name: 'allow_any', match: { prefix: '/' }, route: { cluster: PASSTHROUGH_CLUSTER, ...envoyRouteTimeout(undefined) } }],
+    routes: [{ name: 'allow_any', match: { prefix: '/' }, route: { cluster, ...envoyRouteTimeout(undefined) } }],
     include_request_attempt_count: true,
   };
 }
@@ -130,7 +134,7 @@ export function buildSidecarRouteConfiguration(ctx: PushContext, proxy: Proxy, n
     name,
     virtual_hosts: [
       ...virtualHosts.filter((vh) => (vh.domains as string[]).length > 0),
-      outboundTrafficPolicyFor(ctx, proxy) === 'REGISTRY_ONLY' ? blockAllVirtualHost() : allowAnyVirtualHost(),
+      outboundTrafficPolicyFor(ctx, proxy) === 'REGISTRY_ONLY' ? blockAllVirtualHost() : allowAnyVirtualHost(egressCluster(ctx, proxy)),
     ],
     validate_clusters: { value: false },
   };
