@@ -180,16 +180,68 @@ function gatewayApiBookinfo(world: Doc[]): Doc[] {
   return configs as unknown as Doc[];
 }
 
-const SCENARIOS: { name: string; docs: (world: Doc[]) => Doc[]; proxy: () => Proxy; labels?: Record<string, string> }[] = [
+const EASTWEST_LABELS = { app: 'istio-eastwestgateway', istio: 'eastwestgateway', 'topology.istio.io/network': 'network1' };
+
+/**
+ * A multi-network mesh's east-west gateway (istioctl's eastwest-gateway profile: Service
+ * istio-eastwestgateway with 15021, tls 15443, tls-istiod 15012, tls-webhook 15017) and Istio's
+ * `cross-network-gateway` from samples/multicluster/expose-services.yaml: AUTO_PASSTHROUGH on 15443 for
+ * `*.local`. bookinfo's pods are injected (tlsMode istio) except details-v1, reached in plaintext.
+ */
+function eastWest(): Doc[] {
+  return [
+    {
+      apiVersion: 'v1', kind: 'Service',
+      metadata: { name: 'istio-eastwestgateway', namespace: 'istio-system', labels: EASTWEST_LABELS },
+      spec: {
+        type: 'LoadBalancer', clusterIP: '10.96.1.2', selector: EASTWEST_LABELS,
+        ports: [
+          { name: 'status-port', port: 15021, targetPort: 15021 },
+          { name: 'tls', port: 15443, targetPort: 15443 },
+          { name: 'tls-istiod', port: 15012, targetPort: 15012 },
+          { name: 'tls-webhook', port: 15017, targetPort: 15017 },
+        ],
+      },
+    },
+    {
+      apiVersion: 'v1', kind: 'Pod',
+      metadata: { name: 'istio-eastwestgateway-abcde', namespace: 'istio-system', labels: EASTWEST_LABELS },
+      spec: { serviceAccountName: 'istio-eastwestgateway-service-account', containers: [{ name: 'istio-proxy' }] },
+      status: { phase: 'Running', podIP: '10.1.1.20', conditions: [{ type: 'Ready', status: 'True' }] },
+    },
+    {
+      apiVersion: 'networking.istio.io/v1', kind: 'Gateway',
+      metadata: { name: 'cross-network-gateway', namespace: 'istio-system' },
+      spec: { selector: { istio: 'eastwestgateway' }, servers: [{ port: { number: 15443, name: 'tls', protocol: 'TLS' }, tls: { mode: 'AUTO_PASSTHROUGH' }, hosts: ['*.local'] }] },
+    },
+    ...readDocs(path.join(BOOKINFO, 'networking', 'destination-rule-reviews.yaml')),
+  ];
+}
+
+function injected(world: Doc[]): Doc[] {
+  return world.map((d) => d.kind === 'Pod' && d.metadata.namespace === 'default' && !d.metadata.name.startsWith('details-')
+    ? { ...d, metadata: { ...d.metadata, labels: { ...d.metadata.labels, 'security.istio.io/tlsMode': 'istio' } } }
+    : d);
+}
+
+function eastWestProxy(): Proxy {
+  return parseProxy({
+    id: 'router~10.1.1.20~istio-eastwestgateway-abcde.istio-system~istio-system.svc.cluster.local',
+    metadata: { NAMESPACE: 'istio-system', LABELS: EASTWEST_LABELS, ISTIO_VERSION: '1.24.0', SERVICE_ACCOUNT: 'istio-eastwestgateway-service-account', CLUSTER_ID: 'Kubernetes', NETWORK: 'network1' },
+  });
+}
+
+const SCENARIOS: { name: string; docs: (world: Doc[]) => Doc[]; proxy: () => Proxy; world?: (world: Doc[]) => Doc[] }[] = [
   { name: 'bookinfo-gateway', docs: () => readDocs(path.join(BOOKINFO, 'networking', 'bookinfo-gateway.yaml')), proxy: routerProxy },
   { name: 'certmanager-gateway', docs: () => readDocs(path.join(BOOKINFO, 'networking', 'certmanager-gateway.yaml')), proxy: routerProxy },
+  { name: 'eastwest-auto-passthrough', docs: eastWest, proxy: eastWestProxy, world: injected },
   { name: 'secure-gateway', docs: secureGatewayDocs, proxy: routerProxy },
 ];
 
 describe('router goldens: bookinfo behind the ingress gateway', () => {
   for (const s of SCENARIOS) {
     it(`${s.name}: LDS/RDS/CDS/EDS (and SDS) match the golden; every body passes Envoy's protos and PGV rules`, () => {
-      const world = [...bookinfoWorld(), ...ingressGateway()];
+      const world = (s.world ?? ((w) => w))([...bookinfoWorld(), ...ingressGateway()]);
       const ctx = load([...world, ...s.docs(world)]);
       const { output, problems } = generateAll(createRouterGenerator(), ctx, s.proxy());
       assert.deepEqual(problems, []);

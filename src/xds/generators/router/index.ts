@@ -15,7 +15,8 @@ import type { IndexedVirtualService, PushContext } from '../../../model/push-con
 import type { Proxy } from '../../../model/proxy.js';
 import { TYPE, type TypeUrl } from '../../resource-types.js';
 import type { Generator } from '../generator.js';
-import { buildSidecarCluster, sidecarClusterNames } from '../sidecar/cds.js';
+import { buildSidecarCluster, buildSniDnatCluster, sidecarClusterNames } from '../sidecar/cds.js';
+import { autoPassthroughChains, isAutoPassthrough, sniDnatClusterNames } from './auto-passthrough.js';
 import { buildSidecarLoadAssignment } from '../sidecar/eds.js';
 import { destinationCluster, exportedTo, virtualServiceHttpRoutes } from '../sidecar/http-routes.js';
 import { serviceTargets } from '../sidecar/scope.js';
@@ -31,11 +32,13 @@ import { SidecarTelemetry } from '../sidecar/telemetry.js';
 //      server terminating TLS gets a chain matched on its SNI hosts with a DownstreamTlsContext
 //      (`credentialName` → SDS `kubernetes://NAME` over this ADS connection, ISTIO_MUTUAL → the workload
 //      certificate from istio-agent) and route configuration `https.NUMBER.NAME.GATEWAY.NS`; TLS
-//      PASSTHROUGH and TCP servers get tcp_proxy chains from the VirtualServices' `tls`/`tcp` routes.
+//      PASSTHROUGH and TCP servers get tcp_proxy chains from the VirtualServices' `tls`/`tcp` routes;
+//      AUTO_PASSTHROUGH servers per-cluster SNI chains without VirtualServices (auto-passthrough.ts).
 // RDS: per route configuration, a virtual host per host both a server and a bound VirtualService name
 //      (`gateways: [ns/name]`), named `HOST:SERVERPORT`; routes built like the sidecars'; `httpsRedirect`
 //      → require_tls ALL; no host at all → `blackhole:PORT` answering 404.
-// CDS/EDS: the outbound clusters a sidecar in the gateway's namespace would get, and their endpoints.
+// CDS/EDS: the outbound clusters a sidecar in the gateway's namespace would get, and their endpoints (+ the
+//      SNI-DNAT clusters `outbound_.PORT_.SUBSET_.FQDN` when an AUTO_PASSTHROUGH server is present).
 
 /** PILOT_SCOPE_GATEWAY_TO_NAMESPACE: a Gateway selects only gateway pods of its own namespace. */
 export interface RouterGeneratorOptions {
@@ -310,6 +313,8 @@ function buildListener(ctx: PushContext, proxy: Proxy, m: MergedGateway, name: s
             transport_socket: { name: 'envoy.transport_sockets.tls', typed_config: anyOf(ANY_TYPE.DOWNSTREAM_TLS_CONTEXT, downstreamTlsContext(s.server, [])) },
           });
         }
+      } else if (isAutoPassthrough(s.server)) {
+        chains.push(...autoPassthroughChains(ctx, proxy, parts.telemetry, s.server));
       } else {
         chains.push(...l4Chains(ctx, proxy, parts, s, port.port));
       }
@@ -377,9 +382,17 @@ function listenerNames(ctx: PushContext, proxy: Proxy, m: MergedGateway): string
 
 // --- CDS ------------------------------------------------------------------------------------------------
 
-function routerClusterNames(ctx: PushContext, proxy: Proxy): string[] {
-  // a gateway has no inbound side and no original-destination passthrough: outbound clusters + BlackHole
-  return sidecarClusterNames(ctx, { ...proxy, interceptionMode: 'NONE' }).filter((n) => n.startsWith('outbound|') || n === BLACKHOLE_CLUSTER);
+function routerClusterNames(ctx: PushContext, proxy: Proxy, m: MergedGateway): string[] {
+  // a gateway has no inbound side and no original-destination passthrough: outbound clusters + BlackHole,
+  // and the SNI-DNAT clusters of AUTO_PASSTHROUGH servers (auto-passthrough.ts)
+  const outbound = sidecarClusterNames(ctx, { ...proxy, interceptionMode: 'NONE' }).filter((n) => n.startsWith('outbound|') || n === BLACKHOLE_CLUSTER);
+  return [...outbound, ...sniDnatClusterNames(ctx, proxy, m)];
+}
+
+function buildRouterCluster(ctx: PushContext, proxy: Proxy, m: MergedGateway, name: string): object | undefined {
+  if (!routerClusterNames(ctx, proxy, m).includes(name)) return undefined;
+  const gatewayProxy: Proxy = { ...proxy, interceptionMode: 'NONE' };
+  return name.startsWith('outbound_.') ? buildSniDnatCluster(ctx, gatewayProxy, name) : buildSidecarCluster(ctx, gatewayProxy, name);
 }
 
 export function createRouterGenerator(opts: RouterGeneratorOptions = {}): Generator {
@@ -389,7 +402,7 @@ export function createRouterGenerator(opts: RouterGeneratorOptions = {}): Genera
     // sidecar key tracks): gateways are few, so the key carries them whole rather than risk sharing.
     classKey: (ctx, proxy) => `router|${JSON.stringify(Object.entries(ctx.proxyLabels(proxy)).sort())}|${sidecarClassKey(ctx, proxy)}`,
     wildcardNames(type: TypeUrl, ctx: PushContext, proxy: Proxy): string[] {
-      if (type === TYPE.CDS) return routerClusterNames(ctx, proxy);
+      if (type === TYPE.CDS) return routerClusterNames(ctx, proxy, merged(ctx, proxy, opts));
       if (type === TYPE.LDS) return listenerNames(ctx, proxy, merged(ctx, proxy, opts));
       return [];
     },
@@ -400,7 +413,7 @@ export function createRouterGenerator(opts: RouterGeneratorOptions = {}): Genera
         case TYPE.RDS:
           return buildRouteConfiguration(ctx, proxy, merged(ctx, proxy, opts), name);
         case TYPE.CDS:
-          return routerClusterNames(ctx, proxy).includes(name) ? buildSidecarCluster(ctx, { ...proxy, interceptionMode: 'NONE' }, name) : undefined;
+          return buildRouterCluster(ctx, proxy, merged(ctx, proxy, opts), name);
         case TYPE.EDS:
           return buildSidecarLoadAssignment(ctx, proxy, name);
         case TYPE.SDS:
