@@ -138,6 +138,14 @@ export function trackDependencies<T>(fn: () => T): { value: T; deps: Dependency[
   }
 }
 
+/**
+ * Records `deps` as read by whatever generation is being tracked now: for a part reused from an earlier
+ * build (dependency-memo.ts), whose reads must still count for the resource it goes into.
+ */
+export function recordDependencies(deps: readonly Dependency[]): void {
+  for (const d of deps) dep(d);
+}
+
 function dep(d: Dependency): void {
   if (recorder) {
     const id = dependencyId(d);

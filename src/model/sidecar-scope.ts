@@ -226,6 +226,16 @@ export function outboundTrafficPolicyFor(ctx: PushContext, proxy: Proxy): 'ALLOW
   return sidecarFor(ctx, proxy)?.spec.outboundTrafficPolicy?.mode ?? ctx.mesh.outboundTrafficPolicy ?? 'ALLOW_ANY';
 }
 
+/**
+ * Where ALLOW_ANY sends unknown destinations instead of the PassthroughCluster: the Sidecar's
+ * `outboundTrafficPolicy.egressProxy` (istiod: the allow_any virtual host, per-port passthrough chains and
+ * virtualOutbound's catch-all); undefined under REGISTRY_ONLY or without one.
+ */
+export function egressProxyFor(ctx: PushContext, proxy: Proxy): { host: string; subset?: string; port?: { number?: number } } | undefined {
+  if (outboundTrafficPolicyFor(ctx, proxy) === 'REGISTRY_ONLY') return undefined;
+  return sidecarFor(ctx, proxy)?.spec.outboundTrafficPolicy?.egressProxy;
+}
+
 /** Label keys Sidecar workload selectors match on: they choose a proxy's Sidecar, so they are part of its view. */
 export function sidecarSelectorKeys(ctx: PushContext): string[] {
   const keys = new Set<string>();

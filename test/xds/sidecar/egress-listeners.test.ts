@@ -368,3 +368,34 @@ describe('proxyless gRPC: each egress listener\'s hosts per port (istiod grpcgen
     assert.equal(lds('rpc.apps.svc.cluster.local:9000'), undefined);
   });
 });
+
+describe('Sidecar outboundTrafficPolicy.egressProxy (istiod: unknown destinations go to the egress proxy\'s cluster)', () => {
+  it('replaces PassthroughCluster in allow_any, the per-port passthrough chains and virtualOutbound; REGISTRY_ONLY still blackholes', () => {
+    const ctx = world(`
+  egress:
+  - hosts: ["apps/*"]
+  outboundTrafficPolicy:
+    mode: ALLOW_ANY
+    egressProxy: {host: web.apps.svc.cluster.local, subset: v1, port: {number: 8080}}
+`);
+    const p = client();
+    const want = 'outbound|8080|v1|web.apps.svc.cluster.local';
+    const allowAny = route(ctx, p, '8080')!.virtual_hosts.find((vh: Obj) => vh.name === 'allow_any');
+    assert.equal(allowAny.routes[0].route.cluster, want);
+    const ls = listenersOf(ctx, p);
+    const tcpCluster = (chain: Obj) => chain.filters.find((f: Obj) => f.name === 'envoy.filters.network.tcp_proxy').typed_config.cluster;
+    assert.equal(tcpCluster(ls.get('0.0.0.0_8080')!.default_filter_chain), want);
+    const vo = ls.get('virtualOutbound')!;
+    assert.equal(tcpCluster(vo.filter_chains.find((c: Obj) => c.name === 'virtualOutbound-catchall-tcp')), want);
+    assert.equal(tcpCluster(vo.filter_chains.find((c: Obj) => c.name === 'virtualOutbound-blackhole')), 'BlackHoleCluster', 'the loop guard stays');
+    for (const l of ls.values()) assert.deepEqual(checkEnvoyResource(TYPE.LDS, l), [], String(l.name));
+
+    const registryOnly = world(`
+  egress:
+  - hosts: ["apps/*"]
+  outboundTrafficPolicy:
+    mode: REGISTRY_ONLY
+`);
+    assert.equal(tcpCluster(listenersOf(registryOnly, p).get('0.0.0.0_8080')!.default_filter_chain), 'BlackHoleCluster');
+  });
+});

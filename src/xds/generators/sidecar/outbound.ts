@@ -18,7 +18,7 @@ import { wildcardFor } from './bind.js';
 import { egressPasses } from './egress.js';
 import { isGrpc, isHttp2, listenerProtocol } from './protocols.js';
 import { SidecarTelemetry } from './telemetry.js';
-import { outboundTrafficPolicyFor, UNIX_ADDRESS_PREFIX } from '../../../model/sidecar-scope.js';
+import { egressProxyFor, outboundTrafficPolicyFor, UNIX_ADDRESS_PREFIX } from '../../../model/sidecar-scope.js';
 import type { J } from '../../../envoy/json.js';
 
 // Outbound listeners of an Envoy sidecar (istiod buildSidecarOutboundListeners, listener.go):
@@ -47,9 +47,15 @@ const OUTBOUND_PORT = 15001;
 const PLAINTEXT_HTTP_ALPNS = ['http/1.1', 'h2c'];
 const MESH_GATEWAY = 'mesh';
 
-/** Unknown destinations: BlackHole under REGISTRY_ONLY, else Passthrough (the proxy's Sidecar, else mesh config). */
-function egressCluster(ctx: PushContext, proxy: Proxy): string {
-  return outboundTrafficPolicyFor(ctx, proxy) === 'REGISTRY_ONLY' ? BLACKHOLE_CLUSTER : PASSTHROUGH_CLUSTER;
+/**
+ * Unknown destinations: BlackHole under REGISTRY_ONLY (the proxy's Sidecar, else mesh config), else the
+ * Sidecar's egressProxy as istiod names it (GetDestinationCluster with no service: `outbound|PORT|SUBSET|HOST`,
+ * the host as written, port 0 when none), else Passthrough.
+ */
+export function egressCluster(ctx: PushContext, proxy: Proxy): string {
+  if (outboundTrafficPolicyFor(ctx, proxy) === 'REGISTRY_ONLY') return BLACKHOLE_CLUSTER;
+  const egressProxy = egressProxyFor(ctx, proxy);
+  return egressProxy ? outboundClusterName(egressProxy.host, egressProxy.port?.number ?? 0, egressProxy.subset ?? '') : PASSTHROUGH_CLUSTER;
 }
 
 /** [istio.stats…, tcp_proxy with its access loggers] of an outbound chain (istiod buildOutboundNetworkFilters). */
