@@ -182,7 +182,7 @@ export class Daemon {
       isReady: () => this.ready,
       metrics: { contentType: this.metrics.registry.contentType, text: () => this.metrics.registry.metrics() },
       debug: {
-        syncz: () => syncz(this.discovery),
+        syncz: (q) => syncz(this.discovery, q),
         configz: () => configz(this.store),
         adsz: () => adsz(this.discovery),
         config_dump: (q) => configDumpPage(this.discovery, q),

@@ -7,7 +7,8 @@
 // selector-aware ADDED/DELETED transitions and optional BOOKMARKs; GET/POST/PUT/DELETE, JSON merge patch,
 // JSON patch, strategic merge patch and server-side apply (approximations, see patch.ts), the status
 // subresource, dryRun, optimistic concurrency (409), namespaces that must exist and cascade on delete,
-// discovery and the minimal OpenAPI v3 kubectl needs, TokenReview, bearer tokens and TLS.
+// discovery and the minimal OpenAPI v3 kubectl needs, TokenReview, bearer tokens and TLS, and pods/portforward
+// over WebSocket to where a test says a pod's port listens (portforward.ts).
 // What it does not: RBAC, admission, CRD schema/CEL validation, SSA conflicts, protobuf — a real cluster's.
 
 import http from 'node:http';
@@ -18,6 +19,7 @@ import YAML from 'yaml';
 import { clone, fieldPaths, fieldsV1, jsonPatch, mergePatch, PatchError, serverSideApply, strategicMergePatch, type Json, type JsonObject } from './patch.js';
 import { parseFieldSelector, parseLabelSelector, SelectorError } from './selectors.js';
 import { apiVersionOf, crdOf, defaultResources, grOf, gvPath, type ResourceDef } from './resources.js';
+import { PortForwardRelay, portsOf, type PortForwardTarget } from './portforward.js';
 
 export type Verb = 'get' | 'list' | 'watch' | 'create' | 'update' | 'patch' | 'delete';
 export type KObject = JsonObject & { metadata: JsonObject & { name: string; namespace?: string; resourceVersion?: string; labels?: Record<string, string> } };
@@ -139,6 +141,8 @@ export class FakeApiServer {
   private port = 0;
   private readonly host: string;
   readonly requests: RequestRecord[] = [];
+  private readonly portForwards = new Map<string, PortForwardTarget>();
+  private readonly relay = new PortForwardRelay();
   /** counts of watch requests answered 200, by `plural.group` */
   readonly watchStarts = new Map<string, number>();
 
@@ -180,6 +184,7 @@ export class FakeApiServer {
     this.watchers.clear();
     for (const r of this.hung) r.destroy();
     this.hung.clear();
+    this.relay.close();
     const closed = new Promise<void>((resolve) => srv.close(() => resolve()));
     for (const s of this.sockets) s.destroy();
     this.sockets.clear();
@@ -214,6 +219,7 @@ export class FakeApiServer {
     const handler = (req: http.IncomingMessage, res: http.ServerResponse) => this.onRequest(req, res);
     const server = this.opts.tls ? https.createServer({ cert: this.opts.tls.cert, key: this.opts.tls.key }, handler) : http.createServer(handler);
     server.keepAliveTimeout = 30_000;
+    server.on('upgrade', (req: http.IncomingMessage, socket: Socket, head: Buffer) => this.onUpgrade(req, socket, head));
     server.on('connection', (s: Socket) => {
       this.sockets.add(s);
       s.on('close', () => this.sockets.delete(s));
@@ -230,6 +236,51 @@ export class FakeApiServer {
         resolve();
       });
     });
+  }
+
+  // ───────────────────────────── pods/portforward ─────────────────────────────
+
+  /**
+   * Where port `port` of pod NAMESPACE/NAME really listens: a pods/portforward to it is relayed there
+   * (the pod object must exist too). Without an entry, the forward's dial fails as in a pod where
+   * nothing listens.
+   */
+  forwardPort(namespace: string, name: string, port: number, target: PortForwardTarget): void {
+    this.portForwards.set(`${namespace}/${name}:${port}`, target);
+  }
+
+  /** Port-forward tunnels open now (one per forwarded TCP connection). */
+  get openPortForwards(): number {
+    return this.relay.openTunnels;
+  }
+
+  private onUpgrade(req: http.IncomingMessage, socket: Socket, head: Buffer): void {
+    const url = new URL(req.url ?? '/', 'http://fixture');
+    const m = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)\/portforward$/.exec(url.pathname);
+    const rec: RequestRecord = { method: req.method ?? 'GET', path: url.pathname, query: url.search, ...(m ? { verb: 'create' as Verb, version: 'v1', resource: 'pods', subresource: 'portforward', namespace: m[1], name: m[2] } : {}) };
+    const refuse = (code: number, reason: string, message: string) => {
+      rec.status = code;
+      const body = JSON.stringify(statusObject(code, reason, message));
+      socket.end(`HTTP/1.1 ${code} ${http.STATUS_CODES[code]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+    };
+    try {
+      this.authenticate(req, rec);
+      if (!m) return refuse(404, 'NotFound', 'the server could not find the requested resource');
+      const [, namespace, name] = m as unknown as [string, string, string];
+      const pod = this.getObject(this.resourceFor('v1', 'Pod'), namespace, name);
+      if (!pod) return refuse(404, 'NotFound', `pods "${name}" not found`);
+      const ports = portsOf(url);
+      if (typeof ports === 'string') return refuse(400, 'BadRequest', ports);
+      if (!PortForwardRelay.protocolOf(req)) return refuse(400, 'BadRequest', 'unable to upgrade connection: the fixture serves pods/portforward over WebSocket (v4.channel.k8s.io) only, not SPDY');
+      rec.status = 101;
+      this.relay.relay(req, socket, head, ports, (port) => this.portForwards.get(`${namespace}/${name}:${port}`), name);
+    } catch (err) {
+      const e = err instanceof HttpError ? err : new HttpError(500, 'InternalError', String(err));
+      refuse(e.code, e.reason, e.message);
+    } finally {
+      this.requests.push(rec);
+      this.opts.log?.(`${rec.method} ${rec.path}${rec.query} ${rec.status ?? '-'} (upgrade)`);
+    }
   }
 
   // ───────────────────────────── faults ─────────────────────────────

@@ -251,7 +251,7 @@ describe('ADS server (Delta)', () => {
     const r = await c.next();
     c.nack(r, 'bad endpoint');
     await c.quiet(TYPE.EDS, 150);
-    const entry = syncz(ds).find((s) => (s as { proxy: string }).proxy.includes('~n1.')) as { mode: string; types: Record<string, { lastNack?: { message: string; nonce: string; version: string }; synced: boolean }> };
+    const entry = syncz(ds).find((s) => s.nodeId.includes('~n1.')) as { mode: string; types: Record<string, { lastNack?: { message: string; nonce: string; version: string }; synced: boolean }> };
     assert.equal(entry.mode, 'delta');
     assert.equal(entry.types.EDS?.lastNack?.message, 'bad endpoint');
     assert.equal(entry.types.EDS?.lastNack?.nonce, r.nonce);
@@ -267,7 +267,7 @@ describe('ADS server (Delta)', () => {
     const r2 = await next;
     c.ack(r2);
     await c.quiet(TYPE.EDS, 100);
-    const after = syncz(ds).find((s) => (s as { proxy: string }).proxy.includes('~n1.')) as { types: Record<string, { synced: boolean; acked: { nonce: string; version: string } }> };
+    const after = syncz(ds).find((s) => s.nodeId.includes('~n1.')) as { types: Record<string, { synced: boolean; acked: { nonce: string; version: string } }> };
     assert.equal(after.types.EDS?.synced, true);
     assert.deepEqual(after.types.EDS?.acked.nonce, r2.nonce);
     assert.deepEqual(after.types.EDS?.acked.version, r2.system_version_info);
@@ -280,7 +280,7 @@ describe('ADS server (Delta)', () => {
     c.send({ type_url: TYPE.EDS, response_nonce: 'not-the-last-nonce', resource_names_subscribe: [cluster('b', 'default', 81)] });
     const r2 = await c.next();
     assert.deepEqual(c.names(r2), [cluster('b', 'default', 81)]);
-    const entry = syncz(ds).find((s) => (s as { proxy: string }).proxy.includes('~st.')) as { types: Record<string, { acked: { nonce: string } }> };
+    const entry = syncz(ds).find((s) => s.nodeId.includes('~st.')) as { types: Record<string, { acked: { nonce: string } }> };
     assert.equal(entry.types.EDS?.acked.nonce, '');
     assert.notEqual(r.nonce, r2.nonce);
   });
