@@ -7,8 +7,9 @@
 // selector-aware ADDED/DELETED transitions and optional BOOKMARKs; GET/POST/PUT/DELETE, JSON merge patch,
 // JSON patch, strategic merge patch and server-side apply (approximations, see patch.ts), the status
 // subresource, dryRun, optimistic concurrency (409), namespaces that must exist and cascade on delete,
-// discovery and the minimal OpenAPI v3 kubectl needs, TokenReview, bearer tokens and TLS, and pods/portforward
-// over WebSocket to where a test says a pod's port listens (portforward.ts).
+// discovery and the minimal OpenAPI v3 kubectl needs, TokenReview, SubjectAccessReview (answered by a test's
+// rule function), bearer tokens and TLS, and pods/portforward over WebSocket to where a test says a pod's port
+// listens (portforward.ts).
 // What it does not: RBAC, admission, CRD schema/CEL validation, SSA conflicts, protobuf — a real cluster's.
 
 import http from 'node:http';
@@ -33,6 +34,16 @@ export interface TokenIdentity {
   readonly audiences?: readonly string[];
 }
 
+export interface AccessReview {
+  readonly user: string;
+  readonly groups: readonly string[];
+  readonly namespace: string;
+  readonly verb: string;
+  readonly group: string;
+  readonly resource: string;
+  readonly name: string;
+}
+
 export interface FixtureOptions {
   readonly host?: string;
   readonly port?: number;
@@ -47,6 +58,11 @@ export interface FixtureOptions {
   readonly servedVersions?: Readonly<Record<string, readonly string[]>>;
   /** TokenReview: token → identity */
   readonly tokenReviews?: Readonly<Record<string, TokenIdentity>>;
+  /**
+   * SubjectAccessReview: may `user` do `verb` on `resource` in `namespace`? (the fixture has no RBAC; a test
+   * says who is allowed). Unset: nobody is.
+   */
+  readonly subjectAccess?: (review: AccessReview) => { allowed: boolean; reason?: string };
   /** interval of BOOKMARK events on watches that allow them (0: never) */
   readonly bookmarkIntervalMs?: number;
   readonly namespaces?: readonly string[];
@@ -629,7 +645,7 @@ export class FakeApiServer {
 
     if (def.createOnly) {
       if (verb !== 'create') throw new HttpError(405, 'MethodNotAllowed', `${verb} is not supported on ${def.plural}`);
-      return this.tokenReview(res, body);
+      return def.plural === 'subjectaccessreviews' ? this.subjectAccessReview(res, body) : this.tokenReview(res, body);
     }
     if (subresource && subresource !== 'status') throw new HttpError(404, 'NotFound', 'the server could not find the requested resource');
     if (subresource && !def.statusSubresource) throw new HttpError(404, 'NotFound', 'the server could not find the requested resource');
@@ -847,6 +863,26 @@ export class FakeApiServer {
       }
     }
     this.send(res, 201, { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', metadata: { creationTimestamp: null }, spec, status });
+  }
+
+  private subjectAccessReview(res: http.ServerResponse, body: string): void {
+    let review: JsonObject;
+    try {
+      review = JSON.parse(body) as JsonObject;
+    } catch {
+      throw new HttpError(400, 'BadRequest', 'SubjectAccessReview body is not JSON');
+    }
+    const spec = isObject(review.spec) ? review.spec : {};
+    const attrs = isObject(spec.resourceAttributes) ? spec.resourceAttributes : {};
+    const str = (v: unknown) => (typeof v === 'string' ? v : '');
+    const user = str(spec.user);
+    if (!user) throw new HttpError(400, 'BadRequest', 'SubjectAccessReview: at least one of user or group must be specified');
+    const answer = this.opts.subjectAccess?.({
+      user, groups: Array.isArray(spec.groups) ? spec.groups.map(String) : [],
+      namespace: str(attrs.namespace), verb: str(attrs.verb), group: str(attrs.group), resource: str(attrs.resource), name: str(attrs.name),
+    }) ?? { allowed: false, reason: 'no rule of the fixture allows it' };
+    const status: JsonObject = { allowed: answer.allowed, ...(answer.reason ? { reason: answer.reason } : {}) };
+    this.send(res, 201, { apiVersion: 'authorization.k8s.io/v1', kind: 'SubjectAccessReview', metadata: { creationTimestamp: null }, spec, status });
   }
 
   /** `/api/v1/...` or `/apis/G/V/...`: `[namespaces/NS/]PLURAL[/NAME[/SUB]]` (and `/api/v1/namespaces/NAME[/status]`). */

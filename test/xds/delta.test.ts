@@ -345,7 +345,7 @@ describe('ADS server (Delta)', () => {
     bare.send({ type_url: TYPE.CDS });
     await assert.rejects(bare.next(), (e: grpc.ServiceError) => e.code === grpc.status.INVALID_ARGUMENT && /first DeltaDiscoveryRequest on a stream must carry node\.id/.test(e.details));
     const c = connect();
-    c.send({ node: node('u1'), type_url: 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret', resource_names_subscribe: ['default'] });
+    c.send({ node: node('u1'), type_url: 'type.googleapis.com/envoy.service.runtime.v3.Runtime', resource_names_subscribe: ['default'] });
     c.send({ type_url: TYPE.CDS });
     const r = await c.next();
     assert.equal(r.type_url, TYPE.CDS, 'the stream carries on after a type it does not serve');
@@ -364,7 +364,10 @@ describe('ADS server (Delta) on a guarded port', () => {
     ds.register(server, async (call) => {
       const token = call.metadata.get('authorization')[0];
       if (token !== 'Bearer good') throw Object.assign(new Error('no valid token'), { code: grpc.status.UNAUTHENTICATED });
-      return (proxy) => (proxy.namespace === 'default' ? undefined : `may not act for namespace ${proxy.namespace}`);
+      return {
+        identity: { namespace: 'default', serviceAccount: 'default', identity: 'spiffe://cluster.local/ns/default/sa/default' },
+        check: (proxy) => (proxy.namespace === 'default' ? undefined : `may not act for namespace ${proxy.namespace}`),
+      };
     });
     const port = await new Promise<number>((res, rej) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? rej(e) : res(p))));
     addr = `127.0.0.1:${port}`;
