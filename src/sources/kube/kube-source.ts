@@ -4,7 +4,7 @@
 // namespace whose labels start or stop matching brings its objects in or takes them out.
 
 import type { KubeConfig } from '@kubernetes/client-node';
-import { ALL_KINDS, ISTIO_KINDS, isClusterScoped, type Kind } from '../../config/kinds.js';
+import { ALL_KINDS, CONFIG_KINDS, ISTIO_KINDS, isClusterScoped, type Kind } from '../../config/kinds.js';
 import type { Origin } from '../../config/origin.js';
 import { objectKey, type ConfigStore } from '../../config/store.js';
 import type { Logger } from '../../telemetry/log.js';
@@ -217,7 +217,7 @@ export class KubeSource {
   private countEvent(kind: Kind, event: 'add' | 'update' | 'delete'): void {
     const metrics = this.sink.metrics;
     if (!metrics) return;
-    if (ISTIO_KINDS.includes(kind)) metrics.k8sConfigEvents.inc({ type: kind, event });
+    if (CONFIG_KINDS.includes(kind)) metrics.k8sConfigEvents.inc({ type: kind, event });
     else metrics.k8sRegistryEvents.inc({ type: REGISTRY_EVENT_TYPE[kind] ?? kind, event });
   }
 
@@ -229,7 +229,8 @@ export class KubeSource {
       return;
     }
     const isIstio = ISTIO_KINDS.includes(kind);
-    const doc = storeForm(o, isIstio);
+    // config (Istio's and the Gateway API's) is stored without its status: controllers write it, meshd too
+    const doc = storeForm(o, CONFIG_KINDS.includes(kind));
     const key = this.keyOf(kind, o);
     const fingerprint = JSON.stringify(doc);
     let admission: Admission | undefined;
