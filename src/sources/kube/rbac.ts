@@ -33,6 +33,15 @@ export const WEBHOOK_PERMISSIONS: readonly { group: string; resource: string; ve
 ];
 
 /**
+ * WorkloadEntry auto-registration (sources/kube/autoregistration.ts): read the WorkloadGroup, create the
+ * entry, patch its connection annotations, delete it after the grace period.
+ */
+export const AUTOREGISTRATION_PERMISSIONS: readonly { group: string; resource: string; verbs: readonly string[] }[] = [
+  { group: 'networking.istio.io', resource: 'workloadentries', verbs: ['create', 'delete', 'get', 'patch'] },
+  { group: 'networking.istio.io', resource: 'workloadgroups', verbs: ['get'] },
+];
+
+/**
  * The CA's calls in its own namespace (istiod's POD_NAMESPACE, istio-system): read the plugged `cacerts`
  * and istio-ca-secret, create istio-ca-secret with a new root when it is absent.
  */
@@ -57,7 +66,7 @@ function clusterPermissionTriples(): Set<string> {
   for (const k of ALL_KINDS) for (const v of INFORMER_VERBS) out.add(`${KINDS[k].group}|${KINDS[k].plural}|${v}`);
   for (const k of ISTIO_KINDS) for (const v of STATUS_VERBS) out.add(`${KINDS[k].group}|${KINDS[k].plural}/status|${v}`);
   for (const v of LEASE_VERBS) out.add(`${LEASE_RESOURCE.group}|${LEASE_RESOURCE.plural}|${v}`);
-  for (const p of [...CA_PERMISSIONS, ...WEBHOOK_PERMISSIONS]) for (const v of p.verbs) out.add(`${p.group}|${p.resource}|${v}`);
+  for (const p of [...CA_PERMISSIONS, ...WEBHOOK_PERMISSIONS, ...AUTOREGISTRATION_PERMISSIONS]) for (const v of p.verbs) out.add(`${p.group}|${p.resource}|${v}`);
   return out;
 }
 
@@ -97,7 +106,9 @@ export function clusterRoleYaml(name = 'meshd'): string {
     '# Generated from src/config/kinds.ts by src/sources/kube/rbac.ts (checked by test/sources/rbac.test.ts).',
     '# Exactly what meshd uses: list/watch of every mesh kind, patch of Istio status (refused objects),',
     '# get/create/update of the leader-election Lease; for the CA, create TokenReviews and',
-    '# get/create/update the istio-ca-root-cert ConfigMaps. The CA Secrets of meshd\'s own namespace: role.yaml.',
+    '# get/create/update the istio-ca-root-cert ConfigMaps; for the webhooks, get/update of the two webhook',
+    '# configurations (caBundle); get WorkloadGroups and get/create/patch/delete the WorkloadEntries of',
+    '# auto-registered VMs. The CA Secrets of meshd\'s own namespace: role.yaml.',
     'apiVersion: rbac.authorization.k8s.io/v1',
     'kind: ClusterRole',
     'metadata:',
