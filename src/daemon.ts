@@ -18,7 +18,7 @@ import type { Logger } from './telemetry/log.js';
 import { Metrics } from './telemetry/metrics.js';
 import { Debouncer, type DebounceOptions } from './xds/debounce.js';
 import { bindGrpcServer, shutdownGrpcServer } from './net/grpc-server.js';
-import { DiscoveryServer, type DiscoveryServerOptions, type StreamCaller } from './xds/server.js';
+import { DiscoveryServer, type DiscoveryServerOptions } from './xds/server.js';
 import type { WorkloadAutoRegistration } from './sources/kube/autoregistration.js';
 import type { Proxy } from './model/proxy.js';
 import { loadXdsCodecs } from './xds/wire.js';
@@ -33,6 +33,9 @@ import { RootRotation } from './ca/rotation.js';
 import { CaAdminServer } from './ca/admin.js';
 import { jwksNeeds } from './security/jwt/requestauthn.js';
 import { startWebhooks, type RunningWebhooks, type WebhookOptions } from './webhook/setup.js';
+import { SecretStore } from './config/secrets.js';
+import { SAME_NAMESPACE_ONLY, type SecretReadAuthorizer, type VerifiedIdentity } from './xds/secret-access.js';
+import type { WarningSubject } from './model/push-context.js';
 
 export interface DaemonOptions {
   readonly configDir?: string;
@@ -50,6 +53,11 @@ export interface DaemonOptions {
   readonly log: Logger;
   /** the Kubernetes source (informers on the cluster's API server); off when undefined */
   readonly kube?: Omit<KubeSourceOptions, 'store' | 'log' | 'metrics'>;
+  /**
+   * `--config-dir-secrets`: read Secret documents of the config directory as gateway credentials (Kubernetes
+   * mode always watches the cluster's Secrets)
+   */
+  readonly configDirSecrets?: boolean;
   /** the CA and the TLS port (CSR service + xDS over TLS); off when undefined */
   readonly security?: SecurityOptions;
   /** the injection and validation webhooks (HTTPS, certificate from the CA); needs `security` */
@@ -94,6 +102,13 @@ export function parseAddress(addr: string): { host: string; port: number } {
   return { host, port };
 }
 
+/** A credential Secret changed (not a store event: Secrets are never in the config store). */
+interface SecretEvent {
+  readonly type: 'secret';
+  readonly namespace: string;
+  readonly name: string;
+}
+
 function eventType(e: StoreEvent): string {
   switch (e.kind) {
     case 'EndpointSlice':
@@ -125,7 +140,13 @@ export class Daemon {
   /** the Kubernetes source, when configured */
   kube: KubeSource | undefined;
   private analysis: AnalysisController | undefined;
-  private readonly debouncer: Debouncer<StoreEvent>;
+  private readonly debouncer: Debouncer<StoreEvent | SecretEvent>;
+  /** gateway credential Secrets (Kubernetes mode, or --config-dir-secrets); undefined: no Secret source */
+  readonly secrets: SecretStore | undefined;
+  /** who may read their namespace's Secrets over SDS: a SubjectAccessReview in Kubernetes mode */
+  private secretAuthorizer: SecretReadAuthorizer = SAME_NAMESPACE_ONLY;
+  /** credential problems of the current snapshot by Gateway (`namespace/name`), for its status */
+  private readonly credentialProblems = new Map<string, string[]>();
   private snapshotSeq = 0;
   private ready = false;
   /** every source has loaded its initial state (the whole config directory read, every informer synced) */
@@ -157,6 +178,16 @@ export class Daemon {
       },
     });
     this.mesh = options.meshConfigFile?.current ?? options.mesh ?? DEFAULT_MESH_CONFIG;
+    this.secrets = options.kube || options.configDirSecrets
+      ? new SecretStore({}, {
+        onChange: (namespace, name) => {
+          this.metrics.credentialSecrets.set(this.secrets?.size ?? 0);
+          this.metrics.inboundUpdates.inc({ type: 'secret' });
+          this.debouncer.add({ type: 'secret', namespace, name });
+        },
+        onRefused: (_ns, _name, reason) => this.metrics.credentialSecretsRefused.inc({ reason: reason.includes('more than') ? 'bounds' : 'malformed' }),
+      })
+      : undefined;
     this.discovery = new DiscoveryServer({
       log: this.log,
       metrics: this.metrics,
@@ -169,6 +200,7 @@ export class Daemon {
         onConnect: (proxy, caller, at) => this.onProxyConnect(proxy, caller, at),
         onDisconnect: (proxy, at) => this.autoRegistration?.onDisconnect(proxy, at),
       },
+      secretAccess: { cached: (id) => this.secretAuthorizer.cached(id), check: (id) => this.secretAuthorizer.check(id) },
       ...options.xds,
     });
     this.discovery.register(this.grpcServer);
@@ -195,7 +227,7 @@ export class Daemon {
       isReady: () => this.ready,
       metrics: { contentType: this.metrics.registry.contentType, text: () => this.metrics.registry.metrics() },
       debug: {
-        syncz: () => syncz(this.discovery),
+        syncz: (q) => syncz(this.discovery, q),
         configz: () => configz(this.store),
         adsz: () => adsz(this.discovery),
         config_dump: (q) => configDumpPage(this.discovery, q),
@@ -210,7 +242,11 @@ export class Daemon {
     const secureGrpcAddr = this.options.security ? await this.startSecure(this.options.security) : undefined;
     this.addresses = { grpcAddr, monitoringAddr, httpAddr, ...(secureGrpcAddr ? { secureGrpcAddr } : {}), ...(this.caAdminAddress ? { caAdminAddr: this.caAdminAddress } : {}) };
     if (this.options.configDir) {
-      const dir = new DirectorySource({ dir: this.options.configDir, store: this.store, log: this.log, metrics: this.metrics, ...(this.options.configLimits ? { limits: this.options.configLimits } : {}) });
+      const dir = new DirectorySource({
+        dir: this.options.configDir, store: this.store, log: this.log, metrics: this.metrics,
+        ...(this.options.configLimits ? { limits: this.options.configLimits } : {}),
+        ...(this.options.configDirSecrets && this.secrets ? { secrets: this.secrets } : {}),
+      });
       this.sources.push(dir);
       await dir.start();
     }
@@ -257,8 +293,10 @@ export class Daemon {
   private async startKube(kube: NonNullable<DaemonOptions['kube']>): Promise<void> {
     // loaded here: the Kubernetes client costs seconds of start-up that a config-dir daemon never needs
     const { KubeSource } = await import('./sources/kube/kube-source.js');
-    const src = new KubeSource({ ...kube, store: this.store, log: this.log, metrics: this.metrics });
+    const src = new KubeSource({ ...kube, store: this.store, log: this.log, metrics: this.metrics, ...(this.secrets ? { secrets: this.secrets } : {}) });
     this.kube = src;
+    const { SubjectAccessReviewAuthorizer } = await import('./sources/kube/subject-access.js');
+    this.secretAuthorizer = new SubjectAccessReviewAuthorizer({ http: src.http, log: this.log.child({ scope: 'credentials' }) });
     this.sources.push(src);
     src.start();
     const progress = setInterval(() => {
@@ -291,11 +329,13 @@ export class Daemon {
   rebuild(events: number, firstEventAt: number): PushContext {
     const t0 = performance.now();
     this.warned.clear();
+    this.credentialProblems.clear();
     // start fetching keys the config now names (in the background: this snapshot has what is fetched so far)
     this.jwks.sync(jwksNeeds(this.store.list('RequestAuthentication').map((s) => s.object)));
     const ctx = new PushContext(this.store, `${new Date().toISOString()}/${++this.snapshotSeq}`, this.mesh, {
-      onWarning: (w) => this.warnOnce(w),
+      onWarning: (w, about) => this.warnOnce(w, about),
       jwks: this.jwks.snapshot(),
+      ...(this.secrets ? { secrets: this.secrets.snapshot() } : {}),
     });
     this.metrics.pushContextBuild.observe((performance.now() - t0) / 1000);
     this.metrics.services.set(ctx.registry.services.length);
@@ -316,10 +356,15 @@ export class Daemon {
    * once per snapshot. Resources are rebuilt only when what they read changed, so an unchanged problem is
    * not logged again on every push; an edit that keeps it is.
    */
-  private warnOnce(warning: string): void {
+  private warnOnce(warning: string, about?: WarningSubject): void {
     if (this.warned.has(warning)) return;
     this.warned.add(warning);
     this.metrics.configWarnings.inc();
+    if (about?.kind === 'credential') this.metrics.sdsCertificateErrors.inc();
+    if (about?.gateway) {
+      const list = this.credentialProblems.get(about.gateway) ?? [];
+      this.credentialProblems.set(about.gateway, [...list, warning]);
+    }
     this.log.warn({ warning }, 'configuration not applied as written');
   }
 
@@ -358,7 +403,7 @@ export class Daemon {
    * A proxy stream opened: a proxy asking for auto-registration (AUTO_REGISTER_GROUP) gets its WorkloadEntry,
    * or its stream ends when that cannot be done (no Kubernetes source: nowhere to write it).
    */
-  private async onProxyConnect(proxy: Proxy, caller: StreamCaller | undefined, at: Date): Promise<void> {
+  private async onProxyConnect(proxy: Proxy, caller: VerifiedIdentity | undefined, at: Date): Promise<void> {
     if (this.options.autoRegistration?.enabled === false || !proxy.metadata.AUTO_REGISTER_GROUP) return;
     if (!this.autoRegistration) {
       throw Object.assign(new Error(`auto-registration of ${proxy.id} failed: WorkloadEntry auto-registration needs the Kubernetes source`), { code: grpc.status.FAILED_PRECONDITION });

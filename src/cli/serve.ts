@@ -31,6 +31,8 @@ export interface ServeFlags extends Partial<SecurityFlags>, Partial<Omit<Webhook
   /** config-dir limits: `16Mi`, `1.5Mi`, or bytes */
   maxConfigFileSize?: string;
   maxDocumentSize?: string;
+  /** config-dir: Secret documents are gateway credentials */
+  configDirSecrets?: boolean;
   /** mesh config YAML (istiod's --meshConfig), followed while serving */
   meshConfig?: string;
 }
@@ -83,7 +85,7 @@ export async function runServe(flags: ServeFlags, out: NodeJS.WritableStream = p
   }
   const daemon = new Daemon({
     ...(kube ? { kube } : {}),
-    ...(flags.configDir ? { configDir: flags.configDir, configLimits: configLimits(flags) } : {}),
+    ...(flags.configDir ? { configDir: flags.configDir, configLimits: configLimits(flags), ...(flags.configDirSecrets ? { configDirSecrets: true } : {}) } : {}),
     grpcAddr: flags.grpcAddr,
     monitoringAddr: flags.monitoringAddr,
     httpAddr: flags.httpAddr,

@@ -21,6 +21,8 @@ import { clusterRoleRules, permissionTriples, roleRules } from '../../src/source
 import { CaBundlePatcher, MUTATING_WEBHOOK_CONFIGURATION, VALIDATING_WEBHOOK_CONFIGURATION } from '../../src/webhook/ca-bundle.js';
 import { silentLogger } from '../../src/telemetry/log.js';
 import { FakeApiServer } from '../kube-fixture/server.js';
+import { SecretStore } from '../../src/config/secrets.js';
+import { SubjectAccessReviewAuthorizer } from '../../src/sources/kube/subject-access.js';
 import { kubeConfigFor, until } from '../support/kube.js';
 import { INVALID_ISTIO_OBJECTS } from '../support/kube-objects.js';
 
@@ -34,7 +36,7 @@ describe('RBAC: manifests/rbac/clusterrole.yaml', () => {
     url = await api.start();
     for (const o of INVALID_ISTIO_OBJECTS) api.create(o);
     src = new KubeSource({
-      kc: kubeConfigFor(url), store: new ConfigStore(), log: silentLogger,
+      kc: kubeConfigFor(url), store: new ConfigStore(), log: silentLogger, secrets: new SecretStore(),
       status: { namespace: 'istio-system', name: 'istio-status-leader', identity: 'rbac-test', retryPeriodMs: 50 },
     });
     src.start();
@@ -67,6 +69,9 @@ describe('RBAC: manifests/rbac/clusterrole.yaml', () => {
       api.create({ apiVersion: 'admissionregistration.k8s.io/v1', kind, metadata: { name }, webhooks: [{ name: 'w.istio.io', clientConfig: {} }] });
     }
     await new CaBundlePatcher({ http: new KubeHttp(kubeConfigFor(url)), rootPem: () => 'ROOT', isLeader: () => true, log: silentLogger }).sync();
+    // gateway credentials: may a gateway's service account read its namespace's Secrets?
+    await new SubjectAccessReviewAuthorizer({ http: new KubeHttp(kubeConfigFor(url)), log: silentLogger })
+      .check({ namespace: 'istio-system', serviceAccount: 'istio-ingressgateway', identity: 'spiffe://cluster.local/ns/istio-system/sa/istio-ingressgateway' });
     // WorkloadEntry auto-registration: group read, entry created, marked disconnected, deleted after the grace period
     api.create({ apiVersion: 'networking.istio.io/v1', kind: 'WorkloadGroup', metadata: { name: 'vms', namespace: 'default' }, spec: { template: {} } });
     const registration = new WorkloadAutoRegistration({ http: new KubeHttp(kubeConfigFor(url)), store: new ConfigStore(), log: silentLogger, instanceId: 'rbac-test', gracePeriodMs: 10 });
@@ -93,10 +98,12 @@ describe('RBAC: manifests/rbac/clusterrole.yaml', () => {
     assert.equal(manifest.kind, 'Role');
     assert.equal(manifest.metadata.namespace, 'istio-system');
     assert.deepEqual(manifest.rules, roleRules());
-    const secretRequests = api.requests.filter((r) => r.resource === 'secrets');
+    const secretRequests = api.requests.filter((r) => r.resource === 'secrets' && r.verb !== 'list' && r.verb !== 'watch');
     assert.ok(secretRequests.length > 0);
-    assert.deepEqual([...new Set(secretRequests.map((r) => r.namespace))], ['istio-system'], 'Secrets are only touched in the CA namespace');
-    assert.ok(!clusterRoleRules().some((r) => r.resources.includes('secrets')), 'no cluster-wide Secret access');
+    assert.deepEqual([...new Set(secretRequests.map((r) => r.namespace))], ['istio-system'], 'Secrets are only read one by one or written in the CA namespace');
+    // cluster-wide: only the credential watch (list/watch, as istiod's credentials controller), never get/create/update
+    const clusterSecretVerbs = clusterRoleRules().filter((r) => r.apiGroups.includes('') && r.resources.includes('secrets')).flatMap((r) => r.verbs);
+    assert.deepEqual(clusterSecretVerbs.sort(), ['list', 'watch']);
   });
 
   it('grants exactly the requests the source makes: nothing missing, nothing unused', () => {

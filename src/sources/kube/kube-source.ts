@@ -14,13 +14,17 @@ import { KubeHttp } from './client.js';
 import { ResilientInformer, type BackoffOptions, type InformerState } from './informer.js';
 import { LeaderElector, type LeaderElectionOptions } from './leader.js';
 import { storeForm, type KubeObject } from './normalize.js';
-import { resourceOf } from './resources.js';
+import { CORE_EXTRA_RESOURCES, resourceOf } from './resources.js';
+import type { SecretStore } from '../../config/secrets.js';
 import type { LabelSelector } from '../../config/labels.js';
 import { namespaceSelected } from './selectors.js';
 import { StatusWriter } from './status.js';
 
 /** istiod's `type` label of pilot_k8s_reg_events for the registry kinds it watches */
 const REGISTRY_EVENT_TYPE: Partial<Record<Kind, string>> = { Service: 'Services', EndpointSlice: 'EndpointSlice', Pod: 'Pods', Namespace: 'Namespaces' };
+
+/** istiod's SecretsFieldSelector: Helm releases and service-account tokens are never gateway credentials. */
+export const SECRETS_FIELD_SELECTOR = 'type!=helm.sh/release.v1,type!=kubernetes.io/service-account-token';
 
 export interface KubeSourceOptions {
   readonly kc: KubeConfig;
@@ -35,6 +39,11 @@ export interface KubeSourceOptions {
   readonly watchTimeoutMs?: number;
   readonly backoff?: BackoffOptions;
   readonly notServedRetryMs?: number;
+  /**
+   * where the cluster's Secrets go (gateway credentialName lookups, istiod's credentials controller);
+   * Secrets are not watched when undefined
+   */
+  readonly secrets?: SecretStore;
   /** write Istio status for rejected objects, by the replica holding the Lease; off when undefined */
   readonly status?: Omit<LeaderElectionOptions, 'http' | 'log' | 'metrics'>;
 }
@@ -44,6 +53,8 @@ export class KubeSource {
   readonly cluster: string;
   readonly http: KubeHttp;
   private readonly informers = new Map<Kind, ResilientInformer>();
+  /** the credential Secrets' informer (not a mesh kind: never in the config store) */
+  private readonly secretInformer: ResilientInformer | undefined;
   private readonly sink: SourceSink;
   private readonly origin: Origin;
   private readonly selectors: readonly LabelSelector[];
@@ -93,32 +104,63 @@ export class KubeSource {
       this.informers.set(kind, inf);
       opts.metrics?.kubeInformerSynced.set({ kind }, 0);
     }
+    this.secretInformer = opts.secrets ? this.watchSecrets(opts.secrets) : undefined;
+  }
+
+  /**
+   * Secrets as istiod's credentials controller watches them: every namespace discoverySelectors admit,
+   * minus Helm releases and service-account tokens (istiod's field selector: large, never a credential).
+   */
+  private watchSecrets(secrets: SecretStore): ResilientInformer {
+    const inf = new ResilientInformer({
+      kc: this.opts.kc, http: this.http, resource: CORE_EXTRA_RESOURCES.Secret, log: this.log,
+      fieldSelector: SECRETS_FIELD_SELECTOR,
+      ...(this.opts.watchTimeoutMs ? { watchTimeoutMs: this.opts.watchTimeoutMs } : {}),
+      ...(this.opts.backoff ? { backoff: this.opts.backoff } : {}),
+    });
+    const put = (o: KubeObject) => {
+      const ns = o.metadata.namespace ?? 'default';
+      if (!this.visible(ns)) return secrets.delete(ns, o.metadata.name);
+      const refused = secrets.apply(o);
+      // the reason names keys and sizes only, never a value
+      if (refused) this.log.warn({ secret: `${ns}/${o.metadata.name}`, reason: refused }, 'Secret not held for gateway credentials');
+    };
+    inf.on('add', put);
+    inf.on('update', put);
+    inf.on('delete', (o) => secrets.delete(o.metadata.namespace ?? 'default', o.metadata.name));
+    inf.on('state', (s) => this.opts.metrics?.kubeInformerSynced.set({ kind: 'Secret' }, s.synced ? 1 : 0));
+    this.opts.metrics?.kubeInformerSynced.set({ kind: 'Secret' }, 0);
+    return inf;
+  }
+
+  private allInformers(): ResilientInformer[] {
+    return [...this.informers.values(), ...(this.secretInformer ? [this.secretInformer] : [])];
   }
 
   /** Starts every informer (returns at once; see waitSynced). */
   start(): void {
     this.log.info({ server: this.http.server, kinds: [...this.informers.keys()], discoverySelectors: this.selectors.length }, 'starting Kubernetes informers');
-    for (const inf of this.informers.values()) inf.start();
+    for (const inf of this.allInformers()) inf.start();
     this.leader?.start();
   }
 
   /** Resolves when every informer has delivered its initial list. */
   async waitSynced(): Promise<void> {
-    await Promise.all([...this.informers.values()].map((i) => i.waitSynced()));
+    await Promise.all(this.allInformers().map((i) => i.waitSynced()));
   }
 
   /** Every informer has delivered its initial list (istiod's HasSynced). */
   get hasSynced(): boolean {
-    return [...this.informers.values()].every((i) => i.state.hasSynced);
+    return this.allInformers().every((i) => i.state.hasSynced);
   }
 
   /** Every informer is consistent with the API server right now. */
   get synced(): boolean {
-    return [...this.informers.values()].every((i) => i.state.synced);
+    return this.allInformers().every((i) => i.state.synced);
   }
 
   states(): InformerState[] {
-    return [...this.informers.values()].map((i) => i.state);
+    return this.allInformers().map((i) => i.state);
   }
 
   informer(kind: Kind): ResilientInformer | undefined {
@@ -128,7 +170,7 @@ export class KubeSource {
   async stop(): Promise<void> {
     await this.leader?.stop();
     this.status?.stop();
-    await Promise.all([...this.informers.values()].map((i) => i.stop()));
+    await Promise.all(this.allInformers().map((i) => i.stop()));
   }
 
   private readonly restarts = new Map<Kind, number>();
@@ -209,6 +251,11 @@ export class KubeSource {
         if (now) this.onObject(kind, o);
         else this.drop(kind, o);
       }
+    }
+    for (const o of this.secretInformer?.list() ?? []) {
+      if (o.metadata.namespace !== name) continue;
+      if (now) this.opts.secrets!.apply(o);
+      else this.opts.secrets!.delete(name, o.metadata.name);
     }
   }
 }

@@ -4,7 +4,7 @@
 // (authenticating workload tokens) and get/create/update ConfigMaps (istio-ca-root-cert in every
 // namespace); and in the CA's own namespace only (a Role, so meshd can read no other Secret), get/create
 // Secrets (the CA material: `cacerts`, `istio-ca-secret`); get/update on the two webhook configurations
-// (caBundle). manifests/rbac/clusterrole.yaml and
+// (caBundle); list/watch Secrets and create SubjectAccessReviews (gateway credentials over SDS). manifests/rbac/clusterrole.yaml and
 // manifests/rbac/role.yaml are this, written out; test/sources/rbac.test.ts checks them against the
 // requests the Kubernetes source and the CA really make.
 
@@ -24,6 +24,16 @@ export const LEASE_VERBS = ['create', 'get', 'update'] as const;
 export const CA_PERMISSIONS: readonly { group: string; resource: string; verbs: readonly string[] }[] = [
   { group: 'authentication.k8s.io', resource: 'tokenreviews', verbs: ['create'] },
   { group: '', resource: 'configmaps', verbs: ['create', 'get', 'update'] },
+];
+
+/**
+ * Gateway credentials (istiod's credentials controller): list/watch Secrets everywhere — held apart from the
+ * config store, served only over SDS — and ask the API server whether a gateway's service account may read
+ * its namespace's Secrets (SubjectAccessReview).
+ */
+export const CREDENTIAL_PERMISSIONS: readonly { group: string; resource: string; verbs: readonly string[] }[] = [
+  { group: '', resource: 'secrets', verbs: ['list', 'watch'] },
+  { group: 'authorization.k8s.io', resource: 'subjectaccessreviews', verbs: ['create'] },
 ];
 
 /** The webhooks' caBundle patcher (src/webhook/ca-bundle.ts): read and update both webhook configurations. */
@@ -66,7 +76,9 @@ function clusterPermissionTriples(): Set<string> {
   for (const k of ALL_KINDS) for (const v of INFORMER_VERBS) out.add(`${KINDS[k].group}|${KINDS[k].plural}|${v}`);
   for (const k of ISTIO_KINDS) for (const v of STATUS_VERBS) out.add(`${KINDS[k].group}|${KINDS[k].plural}/status|${v}`);
   for (const v of LEASE_VERBS) out.add(`${LEASE_RESOURCE.group}|${LEASE_RESOURCE.plural}|${v}`);
-  for (const p of [...CA_PERMISSIONS, ...WEBHOOK_PERMISSIONS, ...AUTOREGISTRATION_PERMISSIONS]) for (const v of p.verbs) out.add(`${p.group}|${p.resource}|${v}`);
+  for (const p of [...CA_PERMISSIONS, ...WEBHOOK_PERMISSIONS, ...CREDENTIAL_PERMISSIONS, ...AUTOREGISTRATION_PERMISSIONS]) {
+    for (const v of p.verbs) out.add(`${p.group}|${p.resource}|${v}`);
+  }
   return out;
 }
 
@@ -107,7 +119,8 @@ export function clusterRoleYaml(name = 'meshd'): string {
     '# Exactly what meshd uses: list/watch of every mesh kind, patch of Istio status (refused objects),',
     '# get/create/update of the leader-election Lease; for the CA, create TokenReviews and',
     '# get/create/update the istio-ca-root-cert ConfigMaps; for the webhooks, get/update of the two webhook',
-    '# configurations (caBundle); get WorkloadGroups and get/create/patch/delete the WorkloadEntries of',
+    '# configurations (caBundle); for gateway credentials, list/watch Secrets (served only over SDS) and create',
+    '# SubjectAccessReviews; get WorkloadGroups and get/create/patch/delete the WorkloadEntries of',
     '# auto-registered VMs. The CA Secrets of meshd\'s own namespace: role.yaml.',
     'apiVersion: rbac.authorization.k8s.io/v1',
     'kind: ClusterRole',

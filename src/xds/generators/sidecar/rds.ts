@@ -12,6 +12,7 @@ import { routeAllowsVirtualServiceHost, routeScope } from './egress.js';
 import { egressCluster } from './outbound.js';
 import { outboundTrafficPolicyFor, UNIX_ADDRESS_PREFIX } from '../../../model/sidecar-scope.js';
 import type { J } from '../../../envoy/json.js';
+import { DependencyMemo } from '../../../model/dependency-memo.js';
 
 // RDS for Envoy sidecars (istiod BuildSidecarOutboundVirtualHosts / buildSidecarOutboundHTTPRouteConfig).
 //
@@ -55,7 +56,25 @@ function routeContent(ctx: PushContext, proxy: Proxy, name: string): RouteConten
   return content(Number(name.slice(colon + 1)), name.slice(0, colon));
 }
 
+/**
+ * Built virtual hosts per proxy (in practice an outbound view's canonical proxy, which stays the same object
+ * while the view exists), keyed by port and hostname: a virtual host depends on its own service,
+ * VirtualService and DestinationRules, not on the rest of the route configuration, so it is rebuilt only
+ * when one of those changes (and its encoding, memoised by identity, is reused: xds/encode-parts.ts).
+ */
+const builtVirtualHosts = new WeakMap<Proxy, DependencyMemo<J>>();
+
 function serviceVirtualHost(ctx: PushContext, proxy: Proxy, service: MeshService, port: number): J {
+  let memo = builtVirtualHosts.get(proxy);
+  if (!memo) builtVirtualHosts.set(proxy, (memo = new DependencyMemo()));
+  return memo.get(ctx, `${port}\u0000${service.hostname}`, () => {
+    // the service object comes from the caller's read of the service list; depend on this one service
+    ctx.service(service.hostname);
+    return buildServiceVirtualHost(ctx, proxy, service, port);
+  });
+}
+
+function buildServiceVirtualHost(ctx: PushContext, proxy: Proxy, service: MeshService, port: number): J {
   const vs = ctx.virtualServiceFor(proxy.namespace, service.hostname);
   let routes: J[] | undefined;
   if (vs && (vs.config.spec.http?.length ?? 0) > 0) {
@@ -83,7 +102,8 @@ function nonServiceVirtualHosts(ctx: PushContext, proxy: Proxy, port: number, se
   const claimed = new Set<string>();
   for (const vs of ctx.virtualServices) {
     if (!vs.gateways.includes('mesh') || !exportedTo(vs, proxy.namespace) || (vs.config.spec.http?.length ?? 0) === 0) continue;
-    const hosts = vs.hosts.filter((h) => !claimed.has(h) && !services.some((s) => hostMatches(h, s.hostname)) && !ctx.service(h)
+    // the registry lookup first: it settles most hosts without scanning every visible service
+    const hosts = vs.hosts.filter((h) => !claimed.has(h) && !ctx.service(h) && !services.some((s) => hostMatches(h, s.hostname))
       && routeAllowsVirtualServiceHost(ctx, proxy, port, vs.namespace, h));
     if (hosts.length === 0) continue;
     const built = virtualServiceHttpRoutes(ctx, proxy, vs, port);
@@ -98,9 +118,15 @@ function nonServiceVirtualHosts(ctx: PushContext, proxy: Proxy, port: number, se
 
 /**
  * istiod's catch-all for ALLOW_ANY: any other authority goes to the original destination (PassthroughCluster),
- * or to the Sidecar's egressProxy cluster when it names one.
+ * or to the Sidecar's egressProxy cluster when it names one. The common one is one shared object, so its
+ * encoding is reused too (envoy/encode-parts.ts).
  */
 export function allowAnyVirtualHost(cluster = PASSTHROUGH_CLUSTER): J {
+  if (cluster === PASSTHROUGH_CLUSTER) return ALLOW_ANY_VIRTUAL_HOST;
+  return allowAnyTo(cluster);
+}
+
+function allowAnyTo(cluster: string): J {
   return {
     name: 'allow_any',
     domains: ['*'],
@@ -109,15 +135,15 @@ export function allowAnyVirtualHost(cluster = PASSTHROUGH_CLUSTER): J {
   };
 }
 
+const ALLOW_ANY_VIRTUAL_HOST: J = allowAnyTo(PASSTHROUGH_CLUSTER);
+
 /** istiod's catch-all for REGISTRY_ONLY: unknown authorities get a 502 from the sidecar. */
-export function blockAllVirtualHost(): J {
-  return {
-    name: 'block_all',
-    domains: ['*'],
-    routes: [{ name: 'block_all', match: { prefix: '/' }, direct_response: { status: 502 } }],
-    include_request_attempt_count: true,
-  };
-}
+const BLOCK_ALL_VIRTUAL_HOST: J = {
+  name: 'block_all',
+  domains: ['*'],
+  routes: [{ name: 'block_all', match: { prefix: '/' }, direct_response: { status: 502 } }],
+  include_request_attempt_count: true,
+};
 
 export function buildSidecarRouteConfiguration(ctx: PushContext, proxy: Proxy, name: string): object | undefined {
   const content = routeContent(ctx, proxy, name);
@@ -125,16 +151,21 @@ export function buildSidecarRouteConfiguration(ctx: PushContext, proxy: Proxy, n
   const virtualHosts = content.hosts.map((h) => serviceVirtualHost(ctx, proxy, h.service, h.port));
   if (content.nonServiceHosts) virtualHosts.push(...nonServiceVirtualHosts(ctx, proxy, content.port, outboundServices(ctx, proxy)));
   // two services can claim one authority (e.g. equal short names from different namespaces): Envoy rejects
-  // duplicate domains across virtual hosts, so the first (by hostname) keeps it, as istiod dedupes
+  // duplicate domains across virtual hosts, so the first (by hostname) keeps it, as istiod dedupes. A
+  // virtual host that loses a domain is copied: built ones are shared (serviceVirtualHost).
   const seen = new Set<string>();
+  const deduped: J[] = [];
   for (const vh of virtualHosts) {
-    vh.domains = (vh.domains as string[]).filter((d) => (seen.has(d) ? false : (seen.add(d), true)));
+    const domains = vh.domains as string[];
+    const kept = domains.filter((d) => (seen.has(d) ? false : (seen.add(d), true)));
+    if (kept.length === domains.length) deduped.push(vh);
+    else if (kept.length > 0) deduped.push({ ...vh, domains: kept });
   }
   return {
     name,
     virtual_hosts: [
-      ...virtualHosts.filter((vh) => (vh.domains as string[]).length > 0),
-      outboundTrafficPolicyFor(ctx, proxy) === 'REGISTRY_ONLY' ? blockAllVirtualHost() : allowAnyVirtualHost(egressCluster(ctx, proxy)),
+      ...deduped,
+      outboundTrafficPolicyFor(ctx, proxy) === 'REGISTRY_ONLY' ? BLOCK_ALL_VIRTUAL_HOST : allowAnyVirtualHost(egressCluster(ctx, proxy)),
     ],
     validate_clusters: { value: false },
   };
