@@ -253,6 +253,8 @@ export class Daemon {
     this.options.meshConfigFile?.watch((mesh) => {
       this.mesh = mesh;
       if (this.ready) this.rebuild(0, Date.now());
+      // ingressService / ingressClass may have changed what Ingress status says
+      this.kube?.ingressStatus?.sync();
     });
     // The first snapshot goes out at once: there is nothing to coalesce with at start-up.
     this.sourcesLoaded = true;
@@ -268,7 +270,7 @@ export class Daemon {
   private async startKube(kube: NonNullable<DaemonOptions['kube']>): Promise<void> {
     // loaded here: the Kubernetes client costs seconds of start-up that a config-dir daemon never needs
     const { KubeSource } = await import('./sources/kube/kube-source.js');
-    const src = new KubeSource({ ...kube, store: this.store, log: this.log, metrics: this.metrics, ...(this.secrets ? { secrets: this.secrets } : {}) });
+    const src = new KubeSource({ ...kube, store: this.store, log: this.log, metrics: this.metrics, mesh: () => this.mesh, ...(this.secrets ? { secrets: this.secrets } : {}) });
     this.kube = src;
     const { SubjectAccessReviewAuthorizer } = await import('./sources/kube/subject-access.js');
     this.secretAuthorizer = new SubjectAccessReviewAuthorizer({ http: src.http, log: this.log.child({ scope: 'credentials' }) });

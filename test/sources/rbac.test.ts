@@ -21,7 +21,8 @@ import { FakeApiServer } from '../kube-fixture/server.js';
 import { SecretStore } from '../../src/config/secrets.js';
 import { SubjectAccessReviewAuthorizer } from '../../src/sources/kube/subject-access.js';
 import { kubeConfigFor, until } from '../support/kube.js';
-import { INVALID_ISTIO_OBJECTS } from '../support/kube-objects.js';
+import { INVALID_ISTIO_OBJECTS, ingressObjects } from '../support/kube-objects.js';
+import { DEFAULT_MESH_CONFIG } from '../../src/config/mesh-config.js';
 
 describe('RBAC: manifests/rbac/clusterrole.yaml', () => {
   const api = new FakeApiServer({
@@ -32,8 +33,11 @@ describe('RBAC: manifests/rbac/clusterrole.yaml', () => {
   before(async () => {
     url = await api.start();
     for (const o of INVALID_ISTIO_OBJECTS) api.create(o);
+    // an Ingress meshd handles and the ingress Service with a load balancer address: Ingress status is written
+    for (const o of ingressObjects('default')) api.create(o);
+    api.create({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'istio-ingressgateway', namespace: 'istio-system' }, spec: { type: 'LoadBalancer', ports: [{ port: 80 }] }, status: { loadBalancer: { ingress: [{ ip: '203.0.113.10' }] } } });
     src = new KubeSource({
-      kc: kubeConfigFor(url), store: new ConfigStore(), log: silentLogger, secrets: new SecretStore(),
+      kc: kubeConfigFor(url), store: new ConfigStore(), log: silentLogger, mesh: () => DEFAULT_MESH_CONFIG, secrets: new SecretStore(),
       status: { namespace: 'istio-system', name: 'istio-status-leader', identity: 'rbac-test', retryPeriodMs: 50 },
     });
     src.start();
@@ -43,6 +47,7 @@ describe('RBAC: manifests/rbac/clusterrole.yaml', () => {
         const cur = api.get(String(o.apiVersion), String(o.kind), o.metadata.namespace, o.metadata.name);
         return (cur?.status as { validationMessages?: unknown[] } | undefined)?.validationMessages?.length;
       }));
+    await until('Ingress status written', () => (api.get('networking.k8s.io/v1', 'Ingress', 'default', 'web')?.status as { loadBalancer?: { ingress?: unknown[] } } | undefined)?.loadBalancer?.ingress?.length);
     await until('a lease renewal', () => api.requests.some((r) => r.resource === 'leases' && r.verb === 'update'));
     // the CA: a TokenReview, then the root ConfigMap created and later updated
     const md = new grpc.Metadata();
