@@ -43,6 +43,15 @@ export const WEBHOOK_PERMISSIONS: readonly { group: string; resource: string; ve
 ];
 
 /**
+ * WorkloadEntry auto-registration (sources/kube/autoregistration.ts): read the WorkloadGroup, create the
+ * entry, patch its connection annotations, delete it after the grace period.
+ */
+export const AUTOREGISTRATION_PERMISSIONS: readonly { group: string; resource: string; verbs: readonly string[] }[] = [
+  { group: 'networking.istio.io', resource: 'workloadentries', verbs: ['create', 'delete', 'get', 'patch'] },
+  { group: 'networking.istio.io', resource: 'workloadgroups', verbs: ['get'] },
+];
+
+/**
  * The CA's calls in its own namespace (istiod's POD_NAMESPACE, istio-system): read the plugged `cacerts`
  * and istio-ca-secret, create istio-ca-secret with a new root when it is absent.
  */
@@ -69,7 +78,9 @@ function clusterPermissionTriples(): Set<string> {
   // Ingress status.loadBalancer (ingress-status.ts), as istiod's ingress status syncer
   for (const v of STATUS_VERBS) out.add(`${KINDS.Ingress.group}|${KINDS.Ingress.plural}/status|${v}`);
   for (const v of LEASE_VERBS) out.add(`${LEASE_RESOURCE.group}|${LEASE_RESOURCE.plural}|${v}`);
-  for (const p of [...CA_PERMISSIONS, ...WEBHOOK_PERMISSIONS, ...CREDENTIAL_PERMISSIONS]) for (const v of p.verbs) out.add(`${p.group}|${p.resource}|${v}`);
+  for (const p of [...CA_PERMISSIONS, ...WEBHOOK_PERMISSIONS, ...CREDENTIAL_PERMISSIONS, ...AUTOREGISTRATION_PERMISSIONS]) {
+    for (const v of p.verbs) out.add(`${p.group}|${p.resource}|${v}`);
+  }
   return out;
 }
 
@@ -111,7 +122,8 @@ export function clusterRoleYaml(name = 'meshd'): string {
     '# of Ingress status (loadBalancer), get/create/update of the leader-election Lease; for the CA, create',
     '# TokenReviews and get/create/update the istio-ca-root-cert ConfigMaps; for the webhooks, get/update of',
     '# the two webhook configurations (caBundle); for gateway credentials, list/watch Secrets (served only',
-    '# over SDS) and create SubjectAccessReviews. The CA Secrets of meshd\'s own namespace: role.yaml.',
+    '# over SDS) and create SubjectAccessReviews; get WorkloadGroups and get/create/patch/delete the',
+    '# WorkloadEntries of auto-registered VMs. The CA Secrets of meshd\'s own namespace: role.yaml.',
     'apiVersion: rbac.authorization.k8s.io/v1',
     'kind: ClusterRole',
     'metadata:',
