@@ -115,31 +115,31 @@ export const KINDS = {
   // it), every other kind keeps its kind name. Documents are resolved by group+kind (kindOf).
   GatewayClass: {
     kind: 'GatewayClass', group: GATEWAY_API_GROUP, versions: ['v1', 'v1beta1'], plural: 'gatewayclasses', shortNames: ['gc'],
-    clusterScoped: true, istio: false, served: false, gatewayApi: true,
+    clusterScoped: true, istio: false, served: true, gatewayApi: true,
   },
   KubernetesGateway: {
     kind: 'Gateway', group: GATEWAY_API_GROUP, versions: ['v1', 'v1beta1'], plural: 'gateways', shortNames: ['gtw'],
-    clusterScoped: false, istio: false, served: false, gatewayApi: true,
+    clusterScoped: false, istio: false, served: true, gatewayApi: true,
   },
   HTTPRoute: {
     kind: 'HTTPRoute', group: GATEWAY_API_GROUP, versions: ['v1', 'v1beta1'], plural: 'httproutes', shortNames: [],
-    clusterScoped: false, istio: false, served: false, gatewayApi: true,
+    clusterScoped: false, istio: false, served: true, gatewayApi: true,
   },
   GRPCRoute: {
     kind: 'GRPCRoute', group: GATEWAY_API_GROUP, versions: ['v1'], plural: 'grpcroutes', shortNames: [],
-    clusterScoped: false, istio: false, served: false, gatewayApi: true,
+    clusterScoped: false, istio: false, served: true, gatewayApi: true,
   },
   TCPRoute: {
     kind: 'TCPRoute', group: GATEWAY_API_GROUP, versions: ['v1', 'v1alpha2'], plural: 'tcproutes', shortNames: [],
-    clusterScoped: false, istio: false, served: false, gatewayApi: true,
+    clusterScoped: false, istio: false, served: true, gatewayApi: true,
   },
   TLSRoute: {
     kind: 'TLSRoute', group: GATEWAY_API_GROUP, versions: ['v1', 'v1alpha3', 'v1alpha2'], plural: 'tlsroutes', shortNames: [],
-    clusterScoped: false, istio: false, served: false, gatewayApi: true,
+    clusterScoped: false, istio: false, served: true, gatewayApi: true,
   },
   ReferenceGrant: {
     kind: 'ReferenceGrant', group: GATEWAY_API_GROUP, versions: ['v1', 'v1beta1'], storageVersion: 'v1beta1', plural: 'referencegrants',
-    shortNames: ['refgrant'], clusterScoped: false, istio: false, served: false, gatewayApi: true,
+    shortNames: ['refgrant'], clusterScoped: false, istio: false, served: true, gatewayApi: true,
   },
 } as const satisfies Record<string, KindInfo>;
 
