@@ -35,7 +35,7 @@ describe('bad input: refused config and NACKed config', { timeout: 180_000 }, ()
     client = new XdsClient(meshd.grpcAddr, xdsTarget(SVC, PORT), { pod: 'bad-input-client', ip: '127.0.3.1' });
     await client.waitReady();
     await meshd.waitForAck(
-      (s) => s.some((e) => e.proxy === client.nodeId && e.types.RDS?.synced && e.types.CDS?.synced),
+      (s) => s.some((e) => e.nodeId === client.nodeId && e.types.RDS?.synced && e.types.CDS?.synced),
       'client synced',
     );
     assert.deepEqual(await client.split(50), { 'helloworld-v1': 50 });
@@ -51,7 +51,7 @@ describe('bad input: refused config and NACKed config', { timeout: 180_000 }, ()
   });
 
   test('an invalid VirtualService is refused with FILE#doc Kind ns/name: field: reason; the last good one stays', { timeout: 180_000 }, async () => {
-    const pushesBefore = (await meshd!.syncz()).find((e) => e.proxy === client.nodeId)!.types.RDS!.sent.nonce;
+    const pushesBefore = (await meshd!.syncz()).find((e) => e.nodeId === client.nodeId)!.types.RDS!.sent.nonce;
     meshd!.editFile('virtual-service.yaml', vs([dest(HOST, 'v1', -5), dest(HOST, 'v2', 100)]), 'in-place');
     const line = await meshd!.waitForLog(
       (l) => typeof l.msg === 'string' && l.msg.includes('virtual-service.yaml#0 VirtualService default/helloworld:'),
@@ -69,7 +69,7 @@ describe('bad input: refused config and NACKed config', { timeout: 180_000 }, ()
     assert.deepEqual((kept.object.spec as { http: { route: Doc[] }[] }).http[0]!.route, [dest(HOST, 'v1')]);
     assert.ok(JSON.stringify(configz.rejected).includes('weight'), `configz lists the refusal: ${JSON.stringify(configz.rejected)}`);
     assert.deepEqual(await client.split(100), { 'helloworld-v1': 100 }, 'traffic is unaffected');
-    const after = (await meshd!.syncz()).find((e) => e.proxy === client.nodeId)!.types.RDS!;
+    const after = (await meshd!.syncz()).find((e) => e.nodeId === client.nodeId)!.types.RDS!;
     assert.equal(after.sent.nonce, pushesBefore, 'no new route was pushed for the refused edit');
     assert.match(await meshd!.metrics(), /meshd_config_rejections_total\{[^}]*kind="VirtualService"[^}]*\} [1-9]/);
   });
@@ -82,10 +82,10 @@ describe('bad input: refused config and NACKed config', { timeout: 180_000 }, ()
     const w = 2_000_000_000;
     meshd!.editFile('virtual-service.yaml', vs([dest(HOST, 'v1', w), dest(HOST, 'v2', w), dest(HOST, undefined, w)]), 'in-place');
     const s = await meshd!.waitForAck(
-      (all) => all.some((e) => e.proxy === client.nodeId && !!e.types.RDS?.lastNack && Date.parse(e.types.RDS.lastNack.at) >= since),
+      (all) => all.some((e) => e.nodeId === client.nodeId && !!e.types.RDS?.lastNack && Date.parse(e.types.RDS.lastNack.at) >= since),
       'the client to NACK the route configuration',
     );
-    const rds = s.find((e) => e.proxy === client.nodeId)!.types.RDS!;
+    const rds = s.find((e) => e.nodeId === client.nodeId)!.types.RDS!;
     console.log(`NACK recorded in /debug/syncz: ${JSON.stringify(rds.lastNack)}`);
     assert.equal(rds.lastNack!.nonce, rds.sent.nonce, 'the NACK answers the latest response');
     assert.equal(rds.synced, false);
@@ -104,7 +104,7 @@ describe('bad input: refused config and NACKed config', { timeout: 180_000 }, ()
     const again = Date.now();
     meshd!.editFile('virtual-service.yaml', vs([dest(HOST, 'v2')]), 'in-place');
     await meshd!.waitForProxyAck(client.nodeId, 'RDS', again);
-    const synced = (await meshd!.syncz()).find((e) => e.proxy === client.nodeId)!.types.RDS!;
+    const synced = (await meshd!.syncz()).find((e) => e.nodeId === client.nodeId)!.types.RDS!;
     assert.equal(synced.synced, true);
     assert.deepEqual(await client.split(50), { 'helloworld-v2': 50 });
   });

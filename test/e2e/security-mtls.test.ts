@@ -80,7 +80,7 @@ describe('proxyless gRPC mTLS and authorization with meshd certificates', { time
     await meshd!.waitForAck(
       (s) => s.some((e) => {
         const lds = e.types.LDS;
-        return e.proxy.includes('greeter-1') && !!lds?.sent.at && Date.parse(lds.sent.at) >= since && lds.acked.nonce === lds.sent.nonce;
+        return e.nodeId.includes('greeter-1') && !!lds?.sent.at && Date.parse(lds.sent.at) >= since && lds.acked.nonce === lds.sent.nonce;
       }),
       'the greeter server to ACK the listener with the edited policy',
       CALL_HANG_GUARD_MS,
@@ -111,7 +111,7 @@ describe('proxyless gRPC mTLS and authorization with meshd certificates', { time
     }
     // the server's listener really is mTLS: meshd sent it a DownstreamTlsContext
     const syncz = await meshd!.syncz();
-    assert.ok(syncz.some((e) => e.proxy.includes('greeter-1') && e.types.LDS?.synced));
+    assert.ok(syncz.some((e) => e.nodeId.includes('greeter-1') && e.types.LDS?.synced));
   });
 
   it('STRICT: an mTLS client gets through, a plaintext client is refused', async () => {

@@ -23,6 +23,13 @@ export interface RequestInit {
 
 const SERVICE = '/envoy.service.discovery.v3.AggregatedDiscoveryService';
 
+/** Stream options: call metadata (e.g. a bearer token), and TLS credentials for the TLS port (plaintext by default). */
+export interface StreamClientOptions {
+  readonly metadata?: grpc.Metadata;
+  readonly credentials?: grpc.ChannelCredentials;
+  readonly channelOptions?: grpc.ChannelOptions;
+}
+
 /** One bidi stream with "wait for the next matching response" on top; shared by both protocols. */
 abstract class RawStreamClient<Req extends { type_url: string }, Res extends { type_url: string; nonce: string }> {
   private readonly client: grpc.Client;
@@ -34,8 +41,8 @@ abstract class RawStreamClient<Req extends { type_url: string }, Res extends { t
   /** encoded size of every response received */
   bytesReceived = 0;
 
-  constructor(addr: string, method: string, requestType: string, responseType: string, options: { metadata?: grpc.Metadata } = {}) {
-    this.client = new grpc.Client(addr, grpc.credentials.createInsecure());
+  constructor(addr: string, method: string, requestType: string, responseType: string, options: StreamClientOptions = {}) {
+    this.client = new grpc.Client(addr, options.credentials ?? grpc.credentials.createInsecure(), options.channelOptions ?? {});
     const reqType = lookupType(requestType);
     const resType = lookupType(responseType);
     this.stream = this.client.makeBidiStreamRequest(
@@ -112,7 +119,7 @@ function decodeAny(a: { type_url: string; value: Uint8Array }): Record<string, u
 }
 
 export class RawAdsClient extends RawStreamClient<RequestInit, Response> {
-  constructor(addr: string, options: { metadata?: grpc.Metadata } = {}) {
+  constructor(addr: string, options: StreamClientOptions = {}) {
     super(addr, 'StreamAggregatedResources', 'envoy.service.discovery.v3.DiscoveryRequest', 'envoy.service.discovery.v3.DiscoveryResponse', options);
   }
 
