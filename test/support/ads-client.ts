@@ -1,6 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { lookupType, jsonToStruct } from '../../src/envoy/protos.js';
 import { TYPE_NAMES } from './type-names.js';
+import { hangGuardMs } from './hang-guard.js';
 
 // Bare ADS clients speaking the wire protocol directly (no grpc-js-xds), state of the world and Delta:
 // they let tests send exact nonces/versions/subscriptions/NACKs.
@@ -74,8 +75,12 @@ abstract class RawStreamClient<Req extends { type_url: string }, Res extends { t
     this.stream.on('end', () => (this.ended = true));
   }
 
-  /** The next response (after those already received) matching `pred`. */
-  next(pred: (r: Res) => boolean = () => true, timeoutMs = 5000): Promise<Res> {
+  /**
+   * The next response (after those already received) matching `pred`. `timeoutMs` only catches a hang: it
+   * is raised to the hang-guard floor (a 5 s deadline failed a Delta test beside a second suite at load 22).
+   */
+  next(pred: (r: Res) => boolean = () => true, requestedTimeoutMs = 5000): Promise<Res> {
+    const timeoutMs = hangGuardMs(requestedTimeoutMs);
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.waiters = this.waiters.filter((w) => w.resolve !== wrapped);
