@@ -10,6 +10,8 @@
 // Prints one line per phase: CPU time (this process; wall time on a loaded machine says little), resources built / encoded (bodies not already encoded), cache
 // entries, distinct views and classes, heap used after a full GC.
 
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector';
 import { parseArgs } from 'node:util';
 import { ConfigStore } from '../src/config/store.js';
 import { validateDocument } from '../src/config/validate.js';
@@ -134,7 +136,25 @@ function syncAll(): void {
 
 const gc = (globalThis as { gc?: () => void }).gc;
 let version = 0;
-function phase(name: string, change: () => void): void {
+/** GENERATION_BENCH_PROFILE=PREFIX[,PREFIX]: a CPU profile of each phase whose name starts with a PREFIX (bench/prof-top.ts reads them). */
+const profilePrefixes = process.env.GENERATION_BENCH_PROFILE?.split(',');
+const profiler = profilePrefixes ? new Session() : undefined;
+profiler?.connect();
+const post = (method: string) => new Promise<unknown>((resolve, reject) => profiler!.post(method, (err, result) => (err ? reject(err) : resolve(result))));
+
+async function phase(name: string, change: () => void): Promise<void> {
+  const profiled = profilePrefixes?.some((p) => name.startsWith(p)) ?? false;
+  if (profiled) await post('Profiler.enable').then(() => post('Profiler.start'));
+  await phaseOf(name, change);
+  if (profiled) {
+    const { profile } = (await post('Profiler.stop')) as { profile: unknown };
+    const file = `generation-${name.replace(/[^a-z0-9]+/gi, '-')}.cpuprofile`;
+    writeFileSync(file, JSON.stringify(profile));
+    console.log(`  profile: ${file}`);
+  }
+}
+
+async function phaseOf(name: string, change: () => void): Promise<void> {
   change();
   const before = { ...resolver.stats };
   const cpu = () => {
@@ -158,9 +178,9 @@ function phase(name: string, change: () => void): void {
 }
 
 console.log(`generation bench: ${S} services, ${C} client classes × ${R} replicas = ${proxies.length} sidecars, ${NAMESPACES} namespaces, Sidecar resources: ${values.sidecar}`);
-phase('initial sync', () => {});
-phase('nothing changed', () => {});
-for (let i = 0; i < Number(process.env.GENERATION_BENCH_REPEAT ?? 0); i++) phase('nothing changed (again)', () => {});
-phase('new endpoint (Pod v2b of svc-0000)', () => put(pod(0, 'v2', 3, 'b')));
-phase('VirtualService weights svc-0001', () => put(vs(1, 50)));
-phase('DestinationRule policy svc-0000', () => put(dr(0, { trafficPolicy: { connectionPool: { http: { http2MaxRequests: 1000 } } } })));
+await phase('initial sync', () => {});
+await phase('nothing changed', () => {});
+for (let i = 0; i < Number(process.env.GENERATION_BENCH_REPEAT ?? 0); i++) await phase('nothing changed (again)', () => {});
+await phase('new endpoint (Pod v2b of svc-0000)', () => put(pod(0, 'v2', 3, 'b')));
+await phase('VirtualService weights svc-0001', () => put(vs(1, 50)));
+await phase('DestinationRule policy svc-0000', () => put(dr(0, { trafficPolicy: { connectionPool: { http: { http2MaxRequests: 1000 } } } })));

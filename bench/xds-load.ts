@@ -809,16 +809,16 @@ async function diagnose(workers: Worker[], meshd: Meshd): Promise<unknown> {
   return { workers: status, syncz, meshd: sample, meshdStderrTail: meshd.stderrTail.slice(-10) };
 }
 
+/** What the summary reads of a /debug/syncz entry: meshd's per-type detail beside istiod's fields. */
 interface SyncEntry {
   types: Record<string, { synced: boolean; lastNack?: { message: string } }>;
 }
 
 /** /debug/syncz condensed: connections, how many are synced on every type, NACKs. */
 async function syncSummary(meshd: Meshd): Promise<Record<string, unknown>> {
-  const all = JSON.parse((await httpGet(meshd.url('/debug/syncz'), 60_000)).body) as (SyncEntry & { cut?: { reason: string } })[];
-  // streams meshd cut (send timeout) are listed after the live ones, with no types
-  const cut = all.filter((e) => e.cut);
-  const entries = all.filter((e) => !e.cut && e.types);
+  const entries = JSON.parse((await httpGet(meshd.url('/debug/syncz'), 60_000)).body) as SyncEntry[];
+  // streams meshd cut (send timeout) are listed in /debug/adsz
+  const cut = (JSON.parse((await httpGet(meshd.url('/debug/adsz'), 60_000)).body) as { cut?: { reason: string }[] }).cut ?? [];
   let allSynced = 0;
   let nacks = 0;
   const nackSamples = new Set<string>();
@@ -834,7 +834,7 @@ async function syncSummary(meshd: Meshd): Promise<Record<string, unknown>> {
   }
   return {
     connections: entries.length, syncedAllTypes: allSynced, nacks, nackSamples: [...nackSamples].slice(0, 3),
-    ...(cut.length > 0 ? { cutByMeshd: cut.length, cutSamples: cut.slice(0, 3).map((e) => e.cut!.reason) } : {}),
+    ...(cut.length > 0 ? { cutByMeshd: cut.length, cutSamples: cut.slice(0, 3).map((e) => e.reason) } : {}),
   };
 }
 

@@ -119,7 +119,7 @@ async function main(): Promise<void> {
   }
 
   const syncz = await meshd.syncz();
-  const me = syncz.find((e) => e.proxy === client.nodeId);
+  const me = syncz.find((e) => e.nodeId === client.nodeId);
   console.log('');
   console.log(
     `done in ${((Date.now() - t0) / 1000).toFixed(1)} s: 3 routing configs, 1 meshd, 1 client connection (${me?.connection ?? '?'}), no restarts.`,

@@ -1,5 +1,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { hostname } from 'node:os';
 import * as grpc from '@grpc/grpc-js';
 import { KINDS, type KindInfo } from './config/kinds.js';
 import { ConfigStore, type StoreEvent } from './config/store.js';
@@ -19,6 +20,8 @@ import { Metrics } from './telemetry/metrics.js';
 import { Debouncer, type DebounceOptions } from './xds/debounce.js';
 import { bindGrpcServer, shutdownGrpcServer } from './net/grpc-server.js';
 import { DiscoveryServer, type DiscoveryServerOptions } from './xds/server.js';
+import type { WorkloadAutoRegistration } from './sources/kube/autoregistration.js';
+import type { Proxy } from './model/proxy.js';
 import { loadXdsCodecs } from './xds/wire.js';
 import { grpcGenerator } from './xds/generators/grpc/index.js';
 import { sidecarGenerator } from './xds/generators/sidecar/index.js';
@@ -31,6 +34,9 @@ import { RootRotation } from './ca/rotation.js';
 import { CaAdminServer } from './ca/admin.js';
 import { jwksNeeds } from './security/jwt/requestauthn.js';
 import { startWebhooks, type RunningWebhooks, type WebhookOptions } from './webhook/setup.js';
+import { SecretStore } from './config/secrets.js';
+import { SAME_NAMESPACE_ONLY, type SecretReadAuthorizer, type VerifiedIdentity } from './xds/secret-access.js';
+import type { WarningSubject } from './model/push-context.js';
 
 export interface DaemonOptions {
   readonly configDir?: string;
@@ -48,6 +54,11 @@ export interface DaemonOptions {
   readonly log: Logger;
   /** the Kubernetes source (informers on the cluster's API server); off when undefined */
   readonly kube?: Omit<KubeSourceOptions, 'store' | 'log' | 'metrics'>;
+  /**
+   * `--config-dir-secrets`: read Secret documents of the config directory as gateway credentials (Kubernetes
+   * mode always watches the cluster's Secrets)
+   */
+  readonly configDirSecrets?: boolean;
   /** the CA and the TLS port (CSR service + xDS over TLS); off when undefined */
   readonly security?: SecurityOptions;
   /** the injection and validation webhooks (HTTPS, certificate from the CA); needs `security` */
@@ -70,6 +81,12 @@ export interface DaemonOptions {
    * the analyzers it runs look for the control plane (default istio-system); `maxClients` caps open pages.
    */
   readonly ui?: false | { readonly istioNamespace?: string; readonly maxClients?: number };
+  /**
+   * WorkloadEntry auto-registration (sources/kube/autoregistration.ts; Kubernetes source only):
+   * PILOT_ENABLE_WORKLOAD_ENTRY_AUTOREGISTRATION (on), PILOT_WORKLOAD_ENTRY_GRACE_PERIOD (10 s),
+   * ISTIO_WORKLOAD_ENTRY_VALIDATE_IDENTITY (on); instanceId names this meshd in istio.io/workloadController.
+   */
+  readonly autoRegistration?: { readonly enabled?: boolean; readonly gracePeriodMs?: number; readonly validateIdentity?: boolean; readonly instanceId?: string };
 }
 
 export interface ListeningAddresses {
@@ -89,6 +106,13 @@ export function parseAddress(addr: string): { host: string; port: number } {
   const port = Number(addr.slice(i + 1));
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`address ${JSON.stringify(addr)}: bad port`);
   return { host, port };
+}
+
+/** A credential Secret changed (not a store event: Secrets are never in the config store). */
+interface SecretEvent {
+  readonly type: 'secret';
+  readonly namespace: string;
+  readonly name: string;
 }
 
 function eventType(e: StoreEvent): string {
@@ -122,7 +146,13 @@ export class Daemon {
   /** the Kubernetes source, when configured */
   kube: KubeSource | undefined;
   private analysis: AnalysisController | undefined;
-  private readonly debouncer: Debouncer<StoreEvent>;
+  private readonly debouncer: Debouncer<StoreEvent | SecretEvent>;
+  /** gateway credential Secrets (Kubernetes mode, or --config-dir-secrets); undefined: no Secret source */
+  readonly secrets: SecretStore | undefined;
+  /** who may read their namespace's Secrets over SDS: a SubjectAccessReview in Kubernetes mode */
+  private secretAuthorizer: SecretReadAuthorizer = SAME_NAMESPACE_ONLY;
+  /** credential problems of the current snapshot by Gateway (`namespace/name`), for its status */
+  private readonly credentialProblems = new Map<string, string[]>();
   private snapshotSeq = 0;
   private ready = false;
   /** every source has loaded its initial state (the whole config directory read, every informer synced) */
@@ -154,6 +184,16 @@ export class Daemon {
       },
     });
     this.mesh = options.meshConfigFile?.current ?? options.mesh ?? DEFAULT_MESH_CONFIG;
+    this.secrets = options.kube || options.configDirSecrets
+      ? new SecretStore({}, {
+        onChange: (namespace, name) => {
+          this.metrics.credentialSecrets.set(this.secrets?.size ?? 0);
+          this.metrics.inboundUpdates.inc({ type: 'secret' });
+          this.debouncer.add({ type: 'secret', namespace, name });
+        },
+        onRefused: (_ns, _name, reason) => this.metrics.credentialSecretsRefused.inc({ reason: reason.includes('more than') ? 'bounds' : 'malformed' }),
+      })
+      : undefined;
     this.discovery = new DiscoveryServer({
       log: this.log,
       metrics: this.metrics,
@@ -162,6 +202,11 @@ export class Daemon {
         sidecar: sidecarGenerator,
         router: createRouterGenerator({ scopeGatewayToNamespace: options.scopeGatewayToNamespace ?? false }),
       },
+      connectionObserver: {
+        onConnect: (proxy, caller, at) => this.onProxyConnect(proxy, caller, at),
+        onDisconnect: (proxy, at) => this.autoRegistration?.onDisconnect(proxy, at),
+      },
+      secretAccess: { cached: (id) => this.secretAuthorizer.cached(id), check: (id) => this.secretAuthorizer.check(id) },
       ...options.xds,
     });
     this.discovery.register(this.grpcServer);
@@ -200,7 +245,7 @@ export class Daemon {
       isReady: () => this.ready,
       metrics: { contentType: this.metrics.registry.contentType, text: () => this.metrics.registry.metrics() },
       debug: {
-        syncz: () => syncz(this.discovery),
+        syncz: (q) => syncz(this.discovery, q),
         configz: () => configz(this.store),
         adsz: () => adsz(this.discovery),
         config_dump: (q) => configDumpPage(this.discovery, q),
@@ -217,12 +262,28 @@ export class Daemon {
     const secureGrpcAddr = this.options.security ? await this.startSecure(this.options.security) : undefined;
     this.addresses = { grpcAddr, monitoringAddr, httpAddr, ...(secureGrpcAddr ? { secureGrpcAddr } : {}), ...(this.caAdminAddress ? { caAdminAddr: this.caAdminAddress } : {}) };
     if (this.options.configDir) {
-      const dir = new DirectorySource({ dir: this.options.configDir, store: this.store, log: this.log, metrics: this.metrics, ...(this.options.configLimits ? { limits: this.options.configLimits } : {}) });
+      const dir = new DirectorySource({
+        dir: this.options.configDir, store: this.store, log: this.log, metrics: this.metrics,
+        ...(this.options.configLimits ? { limits: this.options.configLimits } : {}),
+        ...(this.options.configDirSecrets && this.secrets ? { secrets: this.secrets } : {}),
+      });
       this.sources.push(dir);
       await dir.start();
     }
     if (this.options.kube) await this.startKube(this.options.kube);
     if (this.kube && this.secure) this.rootPublisher = startRootPublisher({ kube: this.kube, ca: this.secure.ca, store: this.store, log: this.log });
+    if (this.kube && this.options.autoRegistration?.enabled !== false) {
+      const { WorkloadAutoRegistration } = await import('./sources/kube/autoregistration.js');
+      const o = this.options.autoRegistration ?? {};
+      this.autoRegistration = new WorkloadAutoRegistration({
+        http: this.kube.http,
+        store: this.store,
+        log: this.log.child({ scope: 'autoregistration' }),
+        instanceId: o.instanceId ?? hostname(),
+        gracePeriodMs: o.gracePeriodMs ?? 10_000,
+        validateIdentity: o.validateIdentity ?? true,
+      });
+    }
     if (this.options.webhook && this.secure) {
       const mesh = this.mesh;
       const started = await startWebhooks(this.options.webhook, {
@@ -237,6 +298,8 @@ export class Daemon {
     this.options.meshConfigFile?.watch((mesh) => {
       this.mesh = mesh;
       if (this.ready) this.rebuild(0, Date.now());
+      // ingressService / ingressClass may have changed what Ingress status says
+      this.kube?.ingressStatus?.sync();
     });
     // The first snapshot goes out at once: there is nothing to coalesce with at start-up.
     this.sourcesLoaded = true;
@@ -252,8 +315,10 @@ export class Daemon {
   private async startKube(kube: NonNullable<DaemonOptions['kube']>): Promise<void> {
     // loaded here: the Kubernetes client costs seconds of start-up that a config-dir daemon never needs
     const { KubeSource } = await import('./sources/kube/kube-source.js');
-    const src = new KubeSource({ ...kube, store: this.store, log: this.log, metrics: this.metrics });
+    const src = new KubeSource({ ...kube, store: this.store, log: this.log, metrics: this.metrics, mesh: () => this.mesh, ...(this.secrets ? { secrets: this.secrets } : {}) });
     this.kube = src;
+    const { SubjectAccessReviewAuthorizer } = await import('./sources/kube/subject-access.js');
+    this.secretAuthorizer = new SubjectAccessReviewAuthorizer({ http: src.http, log: this.log.child({ scope: 'credentials' }) });
     this.sources.push(src);
     src.start();
     const progress = setInterval(() => {
@@ -286,11 +351,13 @@ export class Daemon {
   rebuild(events: number, firstEventAt: number): PushContext {
     const t0 = performance.now();
     this.warned.clear();
+    this.credentialProblems.clear();
     // start fetching keys the config now names (in the background: this snapshot has what is fetched so far)
     this.jwks.sync(jwksNeeds(this.store.list('RequestAuthentication').map((s) => s.object)));
     const ctx = new PushContext(this.store, `${new Date().toISOString()}/${++this.snapshotSeq}`, this.mesh, {
-      onWarning: (w) => this.warnOnce(w),
+      onWarning: (w, about) => this.warnOnce(w, about),
       jwks: this.jwks.snapshot(),
+      ...(this.secrets ? { secrets: this.secrets.snapshot() } : {}),
     });
     this.metrics.pushContextBuild.observe((performance.now() - t0) / 1000);
     this.metrics.services.set(ctx.registry.services.length);
@@ -298,6 +365,7 @@ export class Daemon {
     this.metrics.pushTriggers.inc({ type: this.ready ? 'config' : 'startup' });
     this.discovery.push(ctx, firstEventAt);
     this.ui?.recordSnapshot(ctx, events, performance.now() - t0);
+    this.kube?.gatewayApiStatus?.setDesired(ctx.gatewayApiStatuses);
     this.ready = true;
     this.log.info(
       { version: ctx.version, events, services: ctx.registry.services.length, virtualServices: ctx.virtualServices.length,
@@ -312,10 +380,15 @@ export class Daemon {
    * once per snapshot. Resources are rebuilt only when what they read changed, so an unchanged problem is
    * not logged again on every push; an edit that keeps it is.
    */
-  private warnOnce(warning: string): void {
+  private warnOnce(warning: string, about?: WarningSubject): void {
     if (this.warned.has(warning)) return;
     this.warned.add(warning);
     this.metrics.configWarnings.inc();
+    if (about?.kind === 'credential') this.metrics.sdsCertificateErrors.inc();
+    if (about?.gateway) {
+      const list = this.credentialProblems.get(about.gateway) ?? [];
+      this.credentialProblems.set(about.gateway, [...list, warning]);
+    }
     this.log.warn({ warning }, 'configuration not applied as written');
   }
 
@@ -328,6 +401,7 @@ export class Daemon {
     this.rotation?.stop();
     await this.caAdmin?.close();
     this.rootPublisher?.stop();
+    this.autoRegistration?.stop();
     await this.webhooks?.stop();
     await Promise.all(this.sources.map((s) => s.stop()));
     this.discovery.closeAll();
@@ -348,6 +422,19 @@ export class Daemon {
     return this.secure?.ca.source;
   }
   private rootPublisher: RootCertPublisher | undefined;
+  private autoRegistration: WorkloadAutoRegistration | undefined;
+
+  /**
+   * A proxy stream opened: a proxy asking for auto-registration (AUTO_REGISTER_GROUP) gets its WorkloadEntry,
+   * or its stream ends when that cannot be done (no Kubernetes source: nowhere to write it).
+   */
+  private async onProxyConnect(proxy: Proxy, caller: VerifiedIdentity | undefined, at: Date): Promise<void> {
+    if (this.options.autoRegistration?.enabled === false || !proxy.metadata.AUTO_REGISTER_GROUP) return;
+    if (!this.autoRegistration) {
+      throw Object.assign(new Error(`auto-registration of ${proxy.id} failed: WorkloadEntry auto-registration needs the Kubernetes source`), { code: grpc.status.FAILED_PRECONDITION });
+    }
+    await this.autoRegistration.onConnect(proxy, caller, at);
+  }
   /** the webhook server and caBundle patcher, when --webhook-addr is on */
   webhooks: RunningWebhooks | undefined;
 

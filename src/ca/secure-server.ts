@@ -105,7 +105,8 @@ export class ServingCertificateManager extends EventEmitter {
 export function xdsStreamGuard(authenticators: readonly Authenticator[], log: Logger) {
   return async (call: grpc.ServerDuplexStream<unknown, unknown>) => {
     const caller = await authenticate(authenticators, { metadata: call.metadata, peerCertificate: peerCertificateOf(call) });
-    return (proxy: Proxy): string | undefined => {
+    const identity = { namespace: caller.namespace, serviceAccount: caller.serviceAccount, identity: caller.identity };
+    const check = (proxy: Proxy): string | undefined => {
       if (proxy.namespace !== caller.namespace) {
         return `identity ${caller.identity} may not receive configuration for namespace ${proxy.namespace} (node ${proxy.id})`;
       }
@@ -115,6 +116,8 @@ export function xdsStreamGuard(authenticators: readonly Authenticator[], log: Lo
       log.debug({ identity: caller.identity, proxy: proxy.id }, 'xDS stream authorized');
       return undefined;
     };
+    // the identity travels with the stream: SDS serves credential Secrets only to it (xds/secret-access.ts)
+    return { identity, check };
   };
 }
 

@@ -12,7 +12,9 @@ import { parseProxy, type Proxy } from '../model/proxy.js';
 import { generatedConfigDump, sidecarOfPod } from '../simulate/proxy-dump.js';
 import { admit } from '../sources/apply.js';
 import { createRouterGenerator } from '../xds/generators/router/index.js';
-import { getDebugJson } from './meshd-client.js';
+import { getDebugJson, getFromEveryReplica, type MeshdEndpoint } from './meshd-client.js';
+import type { MeshdTargetFlags } from './meshd-flags.js';
+import { withMeshdTarget } from './meshd-target.js';
 import { loadConfigDir } from './offline-mesh.js';
 import { resourcesOfDump } from './proxy-config.js';
 import type { CommandIO } from './proxy-status.js';
@@ -138,15 +140,16 @@ function storeOf(objects: readonly BaseObject[]): ConfigStore {
 }
 
 /** A running meshd's config (configz: Istio config whole, Kubernetes objects as the model reads them) and its proxies. */
-async function liveBase(addr: string): Promise<{ objects: BaseObject[]; proxies: Proxy[] }> {
-  const [configz, adsz] = await Promise.all([getDebugJson<Json>(addr, 'configz'), getDebugJson<Json>(addr, 'adsz')]);
+/** A running meshd's config (every replica holds the same; the first is asked) and every replica's proxies. */
+async function liveBase(endpoints: readonly MeshdEndpoint[]): Promise<{ objects: BaseObject[]; proxies: Proxy[] }> {
+  const [configz, adszs] = await Promise.all([getDebugJson<Json>(endpoints[0]!, 'configz'), getFromEveryReplica<Json>(endpoints, 'adsz')]);
   const objects: BaseObject[] = [];
   for (const o of (configz.objects ?? []) as Json[]) {
     const admitted = admit(o.object, { source: 'memory', label: String(o.origin) });
     if (admitted.ok) objects.push({ kind: admitted.kind, object: admitted.object as Json, origin: { source: 'memory', label: String(o.origin) } });
   }
   const proxies = new Map<string, Proxy>();
-  for (const c of (adsz.connections ?? []) as Json[]) {
+  for (const c of adszs.flatMap((a) => (a.connections ?? []) as Json[])) {
     try {
       proxies.set(String(c.proxy), parseProxy({
         id: String(c.proxy),
@@ -163,17 +166,20 @@ function dirBase(store: ConfigStore): BaseObject[] {
   return ALL_KINDS.flatMap((kind) => store.list(kind).map((s) => ({ kind, object: s.object as Json, origin: s.origin })));
 }
 
-export interface DiffOptions {
+export interface DiffOptions extends MeshdTargetFlags {
   readonly filename: string;
   readonly configDir?: string;
-  readonly meshdAddr: string;
   readonly delete?: boolean;
 }
 
 export async function diffChange(opts: DiffOptions, changeText: string): Promise<DiffReport> {
+  let against = `config dir ${opts.configDir}`;
   const base = opts.configDir
     ? { objects: dirBase(await loadConfigDir(opts.configDir)), proxies: undefined }
-    : await liveBase(opts.meshdAddr);
+    : await withMeshdTarget(opts, (target) => {
+      against = target.describe;
+      return liveBase(target.endpoints);
+    });
   const before = storeOf(base.objects);
   const after = storeOf(base.objects);
   const documents: DiffReport['documents'] = [];
@@ -226,7 +232,7 @@ export async function diffChange(opts: DiffOptions, changeText: string): Promise
   }
   const [analysedBefore, analysedAfter] = [analysisMessages(before), analysisMessages(after)];
   return {
-    against: opts.configDir ? `config dir ${opts.configDir}` : `meshd at ${opts.meshdAddr}`,
+    against,
     documents, proxies: proxies.length, unchanged, classes: [...classes.values()], skipped,
     analysis: {
       added: [...analysedAfter].filter((m) => !analysedBefore.has(m)).sort(),
@@ -266,10 +272,9 @@ export function formatDiff(r: DiffReport): string {
   return `${out.join('\n')}\n`;
 }
 
-export interface DiffFlags {
+export interface DiffFlags extends MeshdTargetFlags {
   readonly filename: string;
   readonly configDir?: string;
-  readonly meshdAddr: string;
   readonly delete?: boolean;
   readonly output: 'text' | 'json' | 'yaml';
 }

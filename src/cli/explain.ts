@@ -6,6 +6,7 @@ import { ResourceSet, type Json, type SimRequestInput } from '../simulate/resour
 import { parseQuery } from '../simulate/route-match.js';
 import type { ConfigObjectRef, MeshView } from './mesh-view.js';
 import type { CommandIO } from './proxy-status.js';
+import type { MeshdTargetFlags } from './meshd-flags.js';
 
 // `meshd explain`: why one request from one proxy goes where it goes, read from what meshd serves that
 // proxy (its config dump, live or generated offline) with the Envoy simulator: listener → filter chain →
@@ -344,8 +345,7 @@ export function formatExplanation(e: Explanation): string {
   return `${lines.join('\n')}\n`;
 }
 
-export interface ExplainFlags extends Omit<ExplainOptions, 'request'> {
-  readonly meshdAddr: string;
+export interface ExplainFlags extends Omit<ExplainOptions, 'request'>, MeshdTargetFlags {
   readonly configDir?: string;
   readonly output: 'text' | 'json' | 'yaml';
 }
@@ -354,10 +354,12 @@ export interface ExplainFlags extends Omit<ExplainOptions, 'request'> {
 export async function runExplain(request: string, flags: ExplainFlags, io: CommandIO): Promise<number> {
   let e: Explanation;
   try {
-    const view = flags.configDir
-      ? await (await import('./offline-mesh.js')).offlineMeshView(flags.configDir)
-      : (await import('./mesh-view.js')).liveMeshView(flags.meshdAddr);
-    e = await explain(view, { ...flags, request });
+    if (flags.configDir) {
+      e = await explain(await (await import('./offline-mesh.js')).offlineMeshView(flags.configDir), { ...flags, request });
+    } else {
+      const [{ liveMeshView }, { withMeshdTarget }] = await Promise.all([import('./mesh-view.js'), import('./meshd-target.js')]);
+      e = await withMeshdTarget(flags, (target) => explain(liveMeshView(target), { ...flags, request }));
+    }
   } catch (err) {
     io.stderr.write(`meshd explain: ${(err as Error).message}\n`);
     return 2;

@@ -121,10 +121,13 @@ export async function runInstall(flags: InstallFlags, io: InstallIO): Promise<nu
     return 0;
   }
   log('✔ meshd objects installed');
-  const deployment = values.revision ? `istiod-${values.revision}` : 'istiod';
   if (flags.wait) {
-    log(`Waiting for Deployment ${ns}/${deployment} to be available (timeout ${flags.waitTimeout})`);
-    await waitForDeployment(conn.kc, { namespace: ns, name: deployment, timeoutMs, log });
+    // istiod first (the gateways' proxies need it to become ready), then the gateways, as istioctl waits for every component
+    const deadline = Date.now() + timeoutMs;
+    for (const d of plan.objects.filter((o) => o.kind === 'Deployment')) {
+      log(`Waiting for Deployment ${ns}/${d.metadata.name} to be available (timeout ${flags.waitTimeout})`);
+      await waitForDeployment(conn.kc, { namespace: ns, name: d.metadata.name, timeoutMs: Math.max(0, deadline - Date.now()), log });
+    }
     log(`✔ meshd is ready`);
   }
   log(

@@ -1,4 +1,4 @@
-import { getDebugJson, MeshdRequestError } from './meshd-client.js';
+import { getDebugJson, getFromReplicaOf, MeshdRequestError, type MeshdEndpoint } from './meshd-client.js';
 
 // What `meshd explain` and `meshd diff` read about a mesh, in the JSON shapes of meshd's debug pages, from
 // either a running meshd (--meshd-addr: /debug/config_dump, registryz, endpointz, configz) or a config
@@ -30,23 +30,27 @@ export interface MeshView {
   identity?(pod: string): Promise<string | undefined>;
 }
 
-/** A running meshd's debug pages. */
-export function liveMeshView(addr: string): MeshView {
+/**
+ * A running meshd's debug pages: a proxy's config dump from whichever replica has it connected, the
+ * mesh-wide pages (same config everywhere) from the first.
+ */
+export function liveMeshView(target: { readonly endpoints: readonly MeshdEndpoint[]; readonly describe: string }): MeshView {
   let configz: Promise<Json> | undefined;
+  const first = target.endpoints[0]!;
   return {
-    describe: `meshd at ${addr}`,
+    describe: target.describe,
     async configDump(proxyId) {
       try {
-        return await getDebugJson<{ configs: Json[] }>(addr, 'config_dump', { proxyID: proxyId });
+        return await getFromReplicaOf<{ configs: Json[] }>(target.endpoints, 'config_dump', { proxyID: proxyId });
       } catch (err) {
         if (err instanceof MeshdRequestError && err.status === 404) return undefined;
         throw err;
       }
     },
-    services: () => getDebugJson<Json[]>(addr, 'registryz'),
-    endpoints: () => getDebugJson<Record<string, Record<string, Json>>>(addr, 'endpointz'),
+    services: () => getDebugJson<Json[]>(first, 'registryz'),
+    endpoints: () => getDebugJson<Record<string, Record<string, Json>>>(first, 'endpointz'),
     async objectRef(kind, namespace, name) {
-      configz ??= getDebugJson<Json>(addr, 'configz');
+      configz ??= getDebugJson<Json>(first, 'configz');
       const o = ((await configz).objects as Json[] | undefined)?.find((x) => x.kind === kind && x.namespace === namespace && x.name === name);
       return { kind, namespace, name, ...(o?.origin ? { origin: String(o.origin) } : {}) };
     },

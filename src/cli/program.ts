@@ -27,7 +27,8 @@ function addServeCommand(program: Command): void {
     .optionsGroup('Sources:')
     .option('--config-dir <dir>', 'load mesh config (Istio and Kubernetes YAML/JSON) from this directory, watched')
     .option('--max-config-file-size <size>', 'config-dir: refuse (unread) a file larger than this; what it held stays', '16Mi')
-    .option('--max-document-size <size>', 'config-dir: refuse (unparsed) a YAML/JSON document larger than this (Kubernetes refuses objects over 1.5Mi)', '1.5Mi');
+    .option('--max-document-size <size>', 'config-dir: refuse (unparsed) a YAML/JSON document larger than this (Kubernetes refuses objects over 1.5Mi)', '1.5Mi')
+    .option('--config-dir-secrets', 'config-dir: read v1 Secret documents as gateway credentials (credentialName), served over SDS on the TLS xDS port only; without it they are not read');
   addKubeFlags(serve, 'watch this cluster; default: in-cluster service account, and without --config-dir also $KUBECONFIG or ~/.kube/config')
     .option('--cluster-id <name>', 'cluster name in source ids and messages (istiod CLUSTER_ID)', env('CLUSTER_ID', 'Kubernetes'))
     .option('--mesh-config <file>', 'mesh config YAML (istiod --meshConfig): trustDomain(Aliases), rootNamespace, outboundTrafficPolicy, extensionProviders, discoverySelectors; edits are followed')

@@ -1,6 +1,7 @@
 import YAML from 'yaml';
-import { getDebugJson } from './meshd-client.js';
-import type { MeshdAddrFlags } from './meshd-flags.js';
+import { getFromReplicaOf } from './meshd-client.js';
+import type { MeshdTargetFlags } from './meshd-flags.js';
+import { withMeshdTarget } from './meshd-target.js';
 import type { CommandIO } from './proxy-status.js';
 import { formatTable } from './table.js';
 
@@ -27,7 +28,7 @@ export interface ProxyConfigFilters {
   readonly status?: string;
 }
 
-export interface ProxyConfigFlags extends MeshdAddrFlags, ProxyConfigFilters {
+export interface ProxyConfigFlags extends MeshdTargetFlags, ProxyConfigFilters {
   readonly namespace?: string;
   readonly output: 'table' | 'json' | 'yaml';
 }
@@ -374,7 +375,7 @@ export async function runProxyConfig(kind: ProxyConfigKind, target: string, flag
   const proxyId = proxyIdOf(target, flags.namespace);
   let dump: { configs?: Json[] };
   try {
-    dump = await getDebugJson(flags.meshdAddr, 'config_dump', { proxyID: proxyId });
+    dump = await withMeshdTarget(flags, (target) => getFromReplicaOf(target.endpoints, 'config_dump', { proxyID: proxyId }));
   } catch (err) {
     io.stderr.write(`meshd proxy-config ${kind}: ${(err as Error).message}\n`);
     return (err as { status?: number }).status === 404 ? 1 : 2;

@@ -31,6 +31,8 @@ export interface ServeFlags extends Partial<SecurityFlags>, Partial<Omit<Webhook
   /** config-dir limits: `16Mi`, `1.5Mi`, or bytes */
   maxConfigFileSize?: string;
   maxDocumentSize?: string;
+  /** config-dir: Secret documents are gateway credentials */
+  configDirSecrets?: boolean;
   /** mesh config YAML (istiod's --meshConfig), followed while serving */
   meshConfig?: string;
 }
@@ -83,7 +85,7 @@ export async function runServe(flags: ServeFlags, out: NodeJS.WritableStream = p
   }
   const daemon = new Daemon({
     ...(kube ? { kube } : {}),
-    ...(flags.configDir ? { configDir: flags.configDir, configLimits: configLimits(flags) } : {}),
+    ...(flags.configDir ? { configDir: flags.configDir, configLimits: configLimits(flags), ...(flags.configDirSecrets ? { configDirSecrets: true } : {}) } : {}),
     grpcAddr: flags.grpcAddr,
     monitoringAddr: flags.monitoringAddr,
     httpAddr: flags.httpAddr,
@@ -102,6 +104,13 @@ export async function runServe(flags: ServeFlags, out: NodeJS.WritableStream = p
       : {}),
     // the mesh view (/ui): its analyzers look for the control plane where the CA does
     ui: { istioNamespace: caNamespace(mesh) },
+    // WorkloadEntry auto-registration (Kubernetes source only), under istiod's environment switches
+    autoRegistration: {
+      enabled: process.env.PILOT_ENABLE_WORKLOAD_ENTRY_AUTOREGISTRATION !== 'false',
+      gracePeriodMs: parseDurationMs(process.env.PILOT_WORKLOAD_ENTRY_GRACE_PERIOD || '10s', 'PILOT_WORKLOAD_ENTRY_GRACE_PERIOD'),
+      validateIdentity: process.env.ISTIO_WORKLOAD_ENTRY_VALIDATE_IDENTITY !== 'false',
+      ...(process.env.POD_NAME ? { instanceId: process.env.POD_NAME } : {}),
+    },
     jwks: jwksOptions({ jwksCaFile: flags.jwksCaFile, jwksRefreshInterval: flags.jwksRefreshInterval ?? '20m' }),
     ...(flags.secureGrpcAddr
       ? { security: securityOptions(flags as SecurityFlags, kube && kubeApiOf(kube.kc), cluster && { http: cluster.http, namespace: caNamespace(mesh) }) }

@@ -39,3 +39,20 @@ export function inboundClusterName(targetPort: number): string {
 export const BLACKHOLE_CLUSTER = 'BlackHoleCluster';
 export const PASSTHROUGH_CLUSTER = 'PassthroughCluster';
 export const INBOUND_PASSTHROUGH_CLUSTER = 'InboundPassthroughCluster';
+
+/**
+ * `outbound_.PORT_.SUBSET_.HOSTNAME` (istiod BuildDNSSrvSubsetKey): the SNI istio-proxy sends for mTLS to
+ * a cluster, and the name of the SNI-DNAT cluster an AUTO_PASSTHROUGH gateway forwards that SNI to.
+ */
+export function dnsSrvSubsetKey(direction: TrafficDirection, subset: string, hostname: string, port: number): string {
+  return `${direction}_.${port}_.${subset}_.${hostname}`;
+}
+
+/** Parses `outbound_.9080_.v1_.reviews.default.svc.cluster.local`; undefined when it is not one. */
+export function parseDnsSrvSubsetKey(name: string): SubsetKey | undefined {
+  const m = /^(outbound|inbound)_\.(\d{1,5})_\.([^_]*)_\.(.+)$/.exec(name);
+  if (!m) return undefined;
+  const port = Number(m[2]);
+  if (port < 1 || port > 65535) return undefined;
+  return { direction: m[1] as TrafficDirection, port, subset: m[3]!, hostname: m[4]! };
+}

@@ -61,3 +61,22 @@ export function meshCommonTlsContext(opts: MeshTlsOptions = {}): J {
     },
   };
 }
+
+const inlineBytes = (text: string): J => ({ inline_bytes: Buffer.from(text, 'utf8').toString('base64') });
+
+/**
+ * An SDS Secret with a server certificate chain and its key, inline (istiod toEnvoyTLSSecret, no private
+ * key provider): what a gateway's `kubernetes://NAME` resolves to.
+ */
+export function tlsCertificateSecret(name: string, info: { cert: string; key: string; staple?: string | undefined }): J {
+  const tls: J = { certificate_chain: inlineBytes(info.cert), private_key: inlineBytes(info.key) };
+  if (info.staple) tls.ocsp_staple = inlineBytes(info.staple);
+  return { name, tls_certificate: tls };
+}
+
+/** An SDS Secret with a CA bundle (and CRL) to verify clients against (istiod toEnvoyCaSecret): `kubernetes://NAME-cacert`. */
+export function validationContextSecret(name: string, root: { cert: string; crl?: string | undefined }): J {
+  const validation: J = { trusted_ca: inlineBytes(root.cert) };
+  if (root.crl) validation.crl = inlineBytes(root.crl);
+  return { name, validation_context: validation };
+}

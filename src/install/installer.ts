@@ -5,6 +5,7 @@
 
 import { ApiException, KubernetesObjectApi, PatchStrategy, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
 import { allCrds } from './crds.js';
+import { REV_LABEL } from './names.js';
 import { installObjects, type KObject } from './objects.js';
 import { embeddedYaml, yamlDocuments } from './render.js';
 import type { Values } from './values.js';
@@ -146,7 +147,8 @@ export interface UninstallOptions {
 
 /**
  * Deletes what install applied, in reverse order; objects already gone are skipped. A plan for a revision
- * holds only that revision's objects (names end in -REVISION): the other revisions keep theirs.
+ * holds only that revision's objects (names end in -REVISION): the other revisions keep theirs. The
+ * gateways carry no revision in their names: one labelled (istio.io/rev) for another revision is kept.
  */
 export async function deleteObjects(kc: KubeConfig, plan: InstallPlan, { purge, log }: UninstallOptions): Promise<void> {
   const client = KubernetesObjectApi.makeApiClient(kc);
@@ -155,6 +157,17 @@ export async function deleteObjects(kc: KubeConfig, plan: InstallPlan, { purge, 
   const targets = purge ? [...objects, ...[...plan.crds].reverse(), ...plan.objects.filter((o) => o.kind === 'Namespace')] : objects;
   for (const o of targets) {
     try {
+      // Objects every revision shares by name (the gateways, upgraded in place by the revision installed
+      // last, as istioctl does) go only with the revision they now belong to.
+      const rev = o.metadata.labels?.[REV_LABEL];
+      if (rev !== undefined) {
+        const live = await client.read({ apiVersion: o.apiVersion, kind: o.kind, metadata: { name: o.metadata.name, ...(o.metadata.namespace ? { namespace: o.metadata.namespace } : {}) } });
+        const liveRev = live.metadata?.labels?.[REV_LABEL];
+        if (liveRev !== undefined && liveRev !== rev) {
+          log(`  kept ${objectRef(o)}: it now belongs to revision ${liveRev}`);
+          continue;
+        }
+      }
       await client.delete({ apiVersion: o.apiVersion, kind: o.kind, metadata: { name: o.metadata.name, ...(o.metadata.namespace ? { namespace: o.metadata.namespace } : {}) } });
       log(`  removed ${objectRef(o)}`);
     } catch (err) {

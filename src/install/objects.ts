@@ -5,6 +5,17 @@
 // the chart's templates back with the default values and compares them with `kubectl kustomize`.
 
 import { clusterRoleRules, roleRules } from '../sources/kube/rbac.js';
+import {
+  gatewayDeployment,
+  gatewayHorizontalPodAutoscaler,
+  gatewayPodDisruptionBudget,
+  gatewayRole,
+  gatewayRoleBinding,
+  GATEWAYS,
+  gatewayService,
+  gatewayServiceAccountObject,
+  type GatewayKind,
+} from './gateways.js';
 import { PART_OF_LABEL } from './labels.js';
 import { CLUSTER_ROLE, INJECTOR_WEBHOOK, ISTIOD, MESH_CONFIGMAP, SERVICE_ACCOUNT, VALIDATOR_WEBHOOK } from './names.js';
 import type { Values } from './values.js';
@@ -348,14 +359,50 @@ export function horizontalPodAutoscaler(r: Refs): KObject {
 }
 
 /**
- * One manifest file of the installation: its objects, and the value that switches it on (the chart wraps
- * the file in `{{- if .Values.<when> }}`; install and the kustomize base test it directly).
+ * When a manifest file is part of the installation: a value path (Helm truthiness: false, 0, "", empty are
+ * false), or a combination of them. The chart wraps the file in `{{- if EXPR }}` (conditionTemplate);
+ * install and the kustomize base evaluate it directly (conditionHolds).
+ */
+export type Condition =
+  | string
+  | { readonly all: readonly Condition[] }
+  | { readonly any: readonly Condition[] }
+  | { readonly not: Condition }
+  | { readonly greaterThan: readonly [path: string, than: number] };
+
+function truthy(v: unknown): boolean {
+  if (v === undefined || v === null || v === false || v === 0 || v === '') return false;
+  if (Array.isArray(v)) return v.length > 0;
+  if (typeof v === 'object') return Object.keys(v).length > 0;
+  return true;
+}
+
+export function conditionHolds(values: unknown, c: Condition): boolean {
+  if (typeof c === 'string') return truthy(lookup(values, c));
+  if ('all' in c) return c.all.every((x) => conditionHolds(values, x));
+  if ('any' in c) return c.any.some((x) => conditionHolds(values, x));
+  if ('not' in c) return !conditionHolds(values, c.not);
+  return Math.trunc(Number(lookup(values, c.greaterThan[0]))) > c.greaterThan[1];
+}
+
+/** The Helm expression of a condition: `.Values.a`, `and (…) (…)`, `or`, `not`, `gt (int .Values.a) N`. */
+export function conditionTemplate(c: Condition): string {
+  const arg = (x: Condition) => (typeof x === 'string' ? conditionTemplate(x) : `(${conditionTemplate(x)})`);
+  if (typeof c === 'string') return `.Values.${c}`;
+  if ('all' in c) return `and ${c.all.map(arg).join(' ')}`;
+  if ('any' in c) return `or ${c.any.map(arg).join(' ')}`;
+  if ('not' in c) return `not ${arg(c.not)}`;
+  return `gt (int .Values.${c.greaterThan[0]}) ${c.greaterThan[1]}`;
+}
+
+/**
+ * One manifest file of the installation: its objects, and the condition that switches it on.
  */
 export interface ManifestFile {
   /** path under manifests/ (kustomize) and under the chart's templates/ */
   readonly file: string;
   readonly build: (r: Refs) => KObject[];
-  readonly when?: string;
+  readonly when?: Condition;
   /** kustomize only: Helm creates the release namespace (`--create-namespace`) */
   readonly kustomizeOnly?: boolean;
   /** kustomize: the file is another module's rendering of the same rules (RBAC), not written by render.ts */
@@ -376,12 +423,41 @@ export const MANIFEST_FILES: readonly ManifestFile[] = [
   { file: 'validatingwebhook.yaml', build: (r) => [validatingWebhook(r)] },
   { file: 'poddisruptionbudget.yaml', build: (r) => [podDisruptionBudget(r)], when: 'global.defaultPodDisruptionBudget.enabled' },
   { file: 'autoscale.yaml', build: (r) => [horizontalPodAutoscaler(r)], when: 'autoscaleEnabled' },
+  ...gatewayFiles('ingress'),
+  ...gatewayFiles('egress'),
 ];
+
+/** A gateway's files (gateways.ts), under its name; all switched by `gateways.KIND.enabled`. */
+function gatewayFiles(kind: GatewayKind): ManifestFile[] {
+  const dir = GATEWAYS[kind].name;
+  const v = (key: string) => `gateways.${kind}.${key}`;
+  const enabled = v('enabled');
+  return [
+    { file: `${dir}/serviceaccount.yaml`, build: (r) => [gatewayServiceAccountObject(r, kind)], when: enabled },
+    { file: `${dir}/role.yaml`, build: (r) => [gatewayRole(r, kind)], when: enabled },
+    { file: `${dir}/rolebinding.yaml`, build: (r) => [gatewayRoleBinding(r, kind)], when: enabled },
+    { file: `${dir}/service.yaml`, build: (r) => [gatewayService(r, kind)], when: enabled },
+    { file: `${dir}/deployment.yaml`, build: (r) => [gatewayDeployment(r, kind)], when: enabled },
+    { file: `${dir}/autoscale.yaml`, build: (r) => [gatewayHorizontalPodAutoscaler(r, kind)], when: { all: [enabled, v('autoscaleEnabled')] } },
+    {
+      // Istio's chart: a PDB only when more than one replica is kept (kubernetes#93476: minAvailable 1 of 1 blocks node drains)
+      file: `${dir}/poddisruptionbudget.yaml`,
+      build: (r) => [gatewayPodDisruptionBudget(r, kind)],
+      when: {
+        all: [
+          enabled,
+          'global.defaultPodDisruptionBudget.enabled',
+          { any: [{ all: [v('autoscaleEnabled'), { greaterThan: [v('autoscaleMin'), 1] }] }, { all: [{ not: v('autoscaleEnabled') }, { greaterThan: [v('replicaCount'), 1] }] }] },
+        ],
+      },
+    },
+  ];
+}
 
 /** The objects `meshd install` applies for these values (CRDs not included), in apply order. */
 export function installObjects(values: Values, yamlOf: (v: unknown) => string): KObject[] {
   const r = concreteRefs(values, yamlOf);
-  return MANIFEST_FILES.filter((f) => !f.when || lookup(values, f.when)).flatMap((f) => f.build(r)).map(dropUndefined);
+  return MANIFEST_FILES.filter((f) => !f.when || conditionHolds(values, f.when)).flatMap((f) => f.build(r)).map(dropUndefined);
 }
 
 /** Removes keys whose value is undefined (fields a builder left out), recursively. */

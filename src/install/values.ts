@@ -10,23 +10,37 @@ import { DEFAULT_INJECTION_CONFIG } from '../webhook/inject/config.js';
 const quantityMap = z.record(z.string(), z.union([z.string(), z.number()]));
 const resources = z.strictObject({ requests: quantityMap.optional(), limits: quantityMap.optional() });
 
-export const valuesSchema = z.strictObject({
-  /** meshd's image registry and tag (meshd publishes none: build the Dockerfile, push, set these); empty means global.hub / global.tag, as istio-discovery */
-  hub: z.string(),
-  tag: z.string(),
-  image: z.string().min(1),
-  imagePullPolicy: z.enum(['Always', 'IfNotPresent', 'Never']),
+/** One gateway of istioctl's default profile (src/install/gateways.ts): Istio's gateways.istio-*gateway keys meshd reads. */
+/** How many replicas, and the HPA: the same keys for istiod and for each gateway, as Istio's charts. */
+const scaling = {
   replicaCount: z.number().int().min(0),
   autoscaleEnabled: z.boolean(),
   autoscaleMin: z.number().int().min(1),
   autoscaleMax: z.number().int().min(1),
   cpu: z.strictObject({ targetAverageUtilization: z.number().int().min(1).max(100) }),
   resources,
+};
+
+const gatewayValues = z.strictObject({
+  enabled: z.boolean(),
+  type: z.enum(['LoadBalancer', 'NodePort', 'ClusterIP']),
+  ...scaling,
+});
+
+export const valuesSchema = z.strictObject({
+  /** meshd's image registry and tag (meshd publishes none: build the Dockerfile, push, set these); empty means global.hub / global.tag, as istio-discovery */
+  hub: z.string(),
+  tag: z.string(),
+  image: z.string().min(1),
+  imagePullPolicy: z.enum(['Always', 'IfNotPresent', 'Never']),
+  ...scaling,
   nodeSelector: z.record(z.string(), z.string()),
   /** istio.io/rev of this control plane; empty is the default revision */
   revision: z.string().regex(/^$|^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be empty or a lowercase RFC 1123 label'),
   /** mesh config (ConfigMap `istio`, key `mesh`), read by `meshd serve --mesh-config` */
   meshConfig: z.record(z.string(), z.unknown()),
+  /** istio-ingressgateway (on by default) and istio-egressgateway (off), as istioctl's default profile */
+  gateways: z.strictObject({ ingress: gatewayValues, egress: gatewayValues }),
   global: z.strictObject({
     hub: z.string().min(1),
     tag: z.string().min(1),
@@ -53,6 +67,7 @@ export function defaultValues(): Values {
     revision: '',
     // no rootNamespace, as istio-discovery's values: it is then meshd's own namespace (POD_NAMESPACE)
     meshConfig: { enablePrometheusMerge: true, trustDomain: 'cluster.local' },
+    gateways: { ingress: gatewayDefaults(true, 'LoadBalancer'), egress: gatewayDefaults(false, 'ClusterIP') },
     global: {
       // the injected istio-proxy (proxyv2) image, as Istio's global.hub/global.tag
       hub: DEFAULT_INJECTION_CONFIG.hub,
@@ -63,9 +78,34 @@ export function defaultValues(): Values {
   };
 }
 
+function gatewayDefaults(enabled: boolean, type: 'LoadBalancer' | 'ClusterIP'): Values['gateways']['ingress'] {
+  return {
+    enabled,
+    type,
+    replicaCount: 1,
+    autoscaleEnabled: true,
+    autoscaleMin: 1,
+    autoscaleMax: 5,
+    cpu: { targetAverageUtilization: 80 },
+    resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { cpu: '2000m', memory: '1024Mi' } },
+  };
+}
+
+/** istioctl's gateway component and values names → meshd's `gateways.ingress` / `gateways.egress`. */
+const GATEWAY_KEYS: readonly (readonly [RegExp, string])[] = [
+  [/^components\.ingressGateways\[0\]\.enabled$/, 'gateways.ingress.enabled'],
+  [/^components\.egressGateways\[0\]\.enabled$/, 'gateways.egress.enabled'],
+  [/^(?:values\.)?gateways\.istio-ingressgateway\./, 'gateways.ingress.'],
+  [/^(?:values\.)?gateways\.istio-egressgateway\./, 'gateways.egress.'],
+];
+
 /** Where a `--set` key lands in Values: istioctl's IstioOperator paths mapped onto the chart's. */
 function chartPath(key: string): string[] | 'profile' {
   if (key === 'profile') return 'profile';
+  for (const [re, to] of GATEWAY_KEYS) if (re.test(key)) return key.replace(re, to).split('.');
+  if (key.startsWith('components.')) {
+    throw new Error(`--set ${key}: meshd installs istio-ingressgateway and istio-egressgateway only; of components it reads components.ingressGateways[0].enabled and components.egressGateways[0].enabled (gateway settings: values.gateways.istio-ingressgateway.KEY)`);
+  }
   let path = key;
   if (path.startsWith('values.')) path = path.slice('values.'.length);
   if (path.startsWith('pilot.')) path = path.slice('pilot.'.length);

@@ -36,8 +36,8 @@ export function isHttpLike(p: Protocol): boolean {
 
 /**
  * A protocol named in Istio config itself (Sidecar ports; istiod protocol.Parse): exact names only, case
- * insensitive; anything else (and nothing) is UNSUPPORTED, i.e. sniffed. `http_proxy` gives undefined:
- * meshd does not serve HTTP proxy listeners.
+ * insensitive; anything else (and nothing) is UNSUPPORTED, i.e. sniffed. `http_proxy` gives undefined: no
+ * service protocol; a Sidecar egress port with it is an HTTP proxy listener (sidecar/egress.ts).
  */
 export function parseIstioProtocol(text: string | undefined): Protocol | undefined {
   const lower = (text ?? '').toLowerCase();

@@ -1,9 +1,12 @@
 import { createHash } from 'node:crypto';
-import type { Kind } from '../config/kinds.js';
+import { GATEWAY_API_KINDS, type Kind } from '../config/kinds.js';
 import { labelsMatch } from '../config/labels.js';
 import { DEFAULT_MESH_CONFIG, type MeshConfig } from '../config/mesh-config.js';
 import { ingressDerivedConfig } from './ingress.js';
+import { gatewayApiDerivedConfig } from './gateway-api.js';
+import type { StatusWrite } from '../config/gateway-api/objects.js';
 import type { ConfigStore, StoredObject } from '../config/store.js';
+import { secretKey, type CredentialSecret, type SecretSnapshot } from '../config/secrets.js';
 import type { AuthorizationPolicy, DestinationRule, Gateway, PeerAuthentication, RequestAuthentication, VirtualService } from '../config/schemas/index.js';
 import { buildRegistry, endpointKey, type Registry } from './registry.js';
 import type { MeshService, ServiceEndpoint, Workload } from './types.js';
@@ -90,6 +93,8 @@ export type Dependency =
   | { readonly kind: 'collection'; readonly of: CollectionKind }
   /** the JWKS meshd fetched for a jwtRule source (issuer + jwksUri) */
   | { readonly kind: 'jwks'; readonly source: string }
+  /** one credential Secret (gateway credentialName), by namespace and name */
+  | { readonly kind: 'secret'; readonly namespace: string; readonly name: string }
   /** the mesh config: every generation reads it (see trackDependencies) */
   | { readonly kind: 'mesh' };
 
@@ -111,6 +116,8 @@ export function dependencyId(d: Dependency): string {
       return `collection${SEP}${d.of}`;
     case 'jwks':
       return `jwks${SEP}${d.source}`;
+    case 'secret':
+      return `secret${SEP}${d.namespace}${SEP}${d.name}`;
     case 'services':
     case 'registry':
     case 'mesh':
@@ -138,6 +145,14 @@ export function trackDependencies<T>(fn: () => T): { value: T; deps: Dependency[
   }
 }
 
+/**
+ * Records `deps` as read by whatever generation is being tracked now: for a part reused from an earlier
+ * build (dependency-memo.ts), whose reads must still count for the resource it goes into.
+ */
+export function recordDependencies(deps: readonly Dependency[]): void {
+  for (const d of deps) dep(d);
+}
+
 function dep(d: Dependency): void {
   if (recorder) {
     const id = dependencyId(d);
@@ -160,14 +175,29 @@ export function perSnapshot<T>(compute: (ctx: PushContext) => T): (ctx: PushCont
   };
 }
 
+/**
+ * What a warning is about, when it is more than a log line: a gateway credential that cannot be served
+ * (counted as istiod's pilot_sds_certificate_errors_total; with `gateway` = `namespace/name`, reported on
+ * that Gateway's status).
+ */
+export interface WarningSubject {
+  readonly kind: 'credential';
+  readonly gateway?: string;
+}
+
 export interface PushContextOptions {
   /** where generators' warnings go (see warn()) */
-  readonly onWarning?: (message: string) => void;
+  readonly onWarning?: (message: string, about?: WarningSubject) => void;
   /**
    * JWKS fetched for RequestAuthentication jwtRules (security/jwt/jwks-resolver.ts), by jwksSourceKey():
    * data like any other source's, so a fetch or a refresh that changes keys is a new snapshot
    */
   readonly jwks?: ReadonlyMap<string, string>;
+  /**
+   * the credential Secrets gateways name (config/secrets.ts), as of this snapshot; undefined when meshd has
+   * no Secret source at all (config-dir mode without --config-dir-secrets)
+   */
+  readonly secrets?: SecretSnapshot;
 }
 
 /** The key of a fetched JWKS: its issuer and jwksUri (empty: found by OpenID discovery from the issuer). */
@@ -190,9 +220,12 @@ export class PushContext {
   private readonly apList: readonly StoredObject<'AuthorizationPolicy'>[];
   private readonly telemetryIndex: TelemetryIndex;
   private readonly gwList: readonly Gateway[];
+  /** the status the Gateway API conversion computed for each Gateway API object (written back in Kubernetes mode) */
+  readonly gatewayApiStatuses: readonly StatusWrite[];
   private readonly raList: readonly StoredObject<'RequestAuthentication'>[];
   private readonly sidecarList: readonly StoredObject<'Sidecar'>[];
   private readonly jwksKeys: ReadonlyMap<string, string>;
+  private readonly secretMap: SecretSnapshot | undefined;
   private readonly nsLabels: ReadonlyMap<string, Readonly<Record<string, string>>>;
   /** per kind: digest over every object's key and revision, the fingerprint of whole-collection reads */
   private readonly kindDigests = new Map<Kind, string>();
@@ -208,7 +241,7 @@ export class PushContext {
 
   /** digest of the mesh config: part of every fingerprint, so a mesh config change rebuilds everything */
   private readonly meshDigest: string;
-  private readonly onWarning: ((message: string) => void) | undefined;
+  private readonly onWarning: ((message: string, about?: WarningSubject) => void) | undefined;
 
   constructor(store: ConfigStore, version: string, mesh: MeshConfig = DEFAULT_MESH_CONFIG, options: PushContextOptions = {}) {
     this.version = version;
@@ -217,7 +250,7 @@ export class PushContext {
     this.meshDigest = createHash('sha1').update(JSON.stringify(mesh)).digest('base64url').slice(0, 12);
     this.onWarning = options.onWarning;
     this.builtAt = new Date();
-    for (const kind of ['Service', 'EndpointSlice', 'Pod', 'Namespace', 'VirtualService', 'DestinationRule', 'PeerAuthentication', 'AuthorizationPolicy', 'RequestAuthentication', 'ServiceEntry', 'WorkloadEntry', 'Gateway', 'Sidecar', 'Telemetry', 'Ingress', 'IngressClass'] as const) {
+    for (const kind of ['Service', 'EndpointSlice', 'Pod', 'Namespace', 'VirtualService', 'DestinationRule', 'PeerAuthentication', 'AuthorizationPolicy', 'RequestAuthentication', 'ServiceEntry', 'WorkloadEntry', 'Gateway', 'Sidecar', 'Telemetry', 'Ingress', 'IngressClass', ...GATEWAY_API_KINDS] as const) {
       const h = createHash('sha1');
       for (const o of store.list(kind)) h.update(`${o.object.metadata.namespace ?? ''}/${o.object.metadata.name}@${o.revision};`);
       this.kindDigests.set(kind, h.digest('base64url'));
@@ -238,7 +271,18 @@ export class PushContext {
       const ingressDigest = `${this.kindDigests.get('Ingress')}${this.kindDigests.get('IngressClass')}${this.kindDigests.get('Service')}`;
       for (const kind of ['Gateway', 'VirtualService'] as const) this.kindDigests.set(kind, `${this.kindDigests.get(kind)}+${ingressDigest}`);
     }
-    this.vsList = [...store.list('VirtualService').map((s) => ({ config: s.object, revision: s.revision })), ...fromIngress.virtualServices]
+    // Gateway API objects likewise (model/gateway-api.ts): their Gateways/VirtualServices depend on the Gateway
+    // API objects, the registry (ports, endpoints of the gateway Services) and the Secrets certificateRefs name
+    const gatewayApiObjects = GATEWAY_API_KINDS.flatMap((k) => store.list(k) as readonly StoredObject[]);
+    const fromGatewayApi = gatewayApiDerivedConfig(gatewayApiObjects, this.reg.services, this.reg.endpoints, mesh, options.secrets);
+    this.gatewayApiStatuses = fromGatewayApi.statuses;
+    if (gatewayApiObjects.length > 0) {
+      const secrets = createHash('sha1');
+      for (const s of options.secrets?.values() ?? []) secrets.update(`${s.namespace}/${s.name}@${s.digest};`);
+      const gatewayApiDigest = `${GATEWAY_API_KINDS.map((k) => this.kindDigests.get(k)).join('')}${this.kindDigests.get('Service')}${this.kindDigests.get('EndpointSlice')}${this.kindDigests.get('Pod')}${secrets.digest('base64url')}`;
+      for (const kind of ['Gateway', 'VirtualService'] as const) this.kindDigests.set(kind, `${this.kindDigests.get(kind)}+${gatewayApiDigest}`);
+    }
+    this.vsList = [...store.list('VirtualService').map((s) => ({ config: s.object, revision: s.revision })), ...fromIngress.virtualServices, ...fromGatewayApi.virtualServices]
       .map((s) => {
         const ns = s.config.metadata.namespace ?? 'default';
         const spec = s.config.spec;
@@ -261,10 +305,11 @@ export class PushContext {
     this.paList = store.list('PeerAuthentication');
     this.apList = store.list('AuthorizationPolicy');
     this.telemetryIndex = new TelemetryIndex(store.list('Telemetry'), mesh.rootNamespace);
-    this.gwList = [...store.list('Gateway').map((g) => g.object), ...fromIngress.gateways];
+    this.gwList = [...store.list('Gateway').map((g) => g.object), ...fromIngress.gateways, ...fromGatewayApi.gateways];
     this.raList = [...store.list('RequestAuthentication')].sort((a, b) => a.revision - b.revision);
     this.sidecarList = [...store.list('Sidecar')].sort((a, b) => a.revision - b.revision);
     this.jwksKeys = options.jwks ?? new Map();
+    this.secretMap = options.secrets;
     this.nsLabels = new Map(store.list('Namespace').map((n) => [n.object.metadata.name, n.object.metadata.labels ?? {}]));
     // Lookups run once per generated resource: index them so a push stays linear in the mesh size.
     for (const vs of this.vsList) {
@@ -341,6 +386,17 @@ export class PushContext {
     return this.jwksKeys.get(key);
   }
 
+  /** whether this snapshot knows the cluster's Secrets (else credential references cannot be checked) */
+  get hasSecretSource(): boolean {
+    return this.secretMap !== undefined;
+  }
+
+  /** A credential Secret (gateway `credentialName`), or undefined when it does not exist. */
+  secret(namespace: string, name: string): CredentialSecret | undefined {
+    dep({ kind: 'secret', namespace, name });
+    return this.secretMap?.get(secretKey(namespace, name));
+  }
+
   get namespaceLabels(): ReadonlyMap<string, Readonly<Record<string, string>>> {
     dep({ kind: 'collection', of: 'Namespace' });
     return this.nsLabels;
@@ -407,8 +463,8 @@ export class PushContext {
    * Reports something a generator had to leave out or change about the user's config (a CUSTOM policy whose
    * provider is invalid, a rule that cannot apply): the daemon logs each distinct message once.
    */
-  warn(message: string): void {
-    this.onWarning?.(message);
+  warn(message: string, about?: WarningSubject): void {
+    this.onWarning?.(message, about);
   }
 
   private computeFingerprint(d: Dependency): string {
@@ -447,6 +503,8 @@ export class PushContext {
         const body = this.jwksKeys.get(d.source);
         return body === undefined ? '-' : createHash('sha1').update(body).digest('base64url');
       }
+      case 'secret':
+        return this.secretMap?.get(secretKey(d.namespace, d.name))?.digest ?? '-';
       case 'mesh':
         // every fingerprint carries the mesh config's digest (see fingerprint)
         return '';

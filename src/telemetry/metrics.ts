@@ -5,7 +5,7 @@ import { meshdVersion } from './build-info.js';
 // istiod's metric names (pilot/pkg/xds/monitoring.go, security/pkg/server/ca/monitoring.go), so Istio's
 // Grafana dashboards and alerts work unchanged. One Metrics per daemon (tests run several in a process).
 
-export type XdsShortType = 'cds' | 'eds' | 'lds' | 'rds';
+export type XdsShortType = 'cds' | 'eds' | 'lds' | 'rds' | 'sds';
 
 /** what an Istio version looks like (1.24.2, 1.25.0-alpha.0, 1.24-dev, a build's tag): anything else is `unknown` */
 const VERSION_LABEL = /^[0-9A-Za-z][0-9A-Za-z.+_-]{0,63}$/;
@@ -47,8 +47,8 @@ export class Metrics {
     name: 'pilot_total_xds_rejects', help: 'Total number of XDS responses from pilot rejected by proxy.',
     labelNames: ['type'] as const, registers: [this.registry],
   });
-  /** NACKs by proxy and gRPC code, as istiod labels them (node, err): use recordReject */
-  readonly rejects: Record<XdsShortType, client.Gauge<'node' | 'err'>> = {
+  /** NACKs by proxy and gRPC code, as istiod labels them (node, err): use recordReject (istiod has none for SDS) */
+  readonly rejects: Partial<Record<XdsShortType, client.Gauge<'node' | 'err'>>> = {
     cds: this.rejectGauge('pilot_xds_cds_reject', 'Pilot rejected CDS.'),
     eds: this.rejectGauge('pilot_xds_eds_reject', 'Pilot rejected EDS.'),
     lds: this.rejectGauge('pilot_xds_lds_reject', 'Pilot rejected LDS.'),
@@ -191,6 +191,20 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  // istiod's SDS for gateway certificates (pilot/pkg/xds/monitoring.go)
+  readonly sdsCertificateErrors = new client.Counter({
+    name: 'pilot_sds_certificate_errors_total', help: 'Total number of failures to fetch SDS key and certificate.',
+    registers: [this.registry],
+  });
+  /** meshd's credential Secret watch: Secrets held, and Secrets refused for the store's bounds */
+  readonly credentialSecrets = new client.Gauge({
+    name: 'meshd_credential_secrets', help: 'Kubernetes Secrets held for gateway credentialName lookups.', registers: [this.registry],
+  });
+  readonly credentialSecretsRefused = new client.Counter({
+    name: 'meshd_credential_secrets_refused_total', help: 'Secrets not held because they exceed the credential store bounds, by reason.',
+    labelNames: ['reason'] as const, registers: [this.registry],
+  });
+
   // Citadel (security/pkg/server/ca/monitoring.go): the CSR service on 15012.
   readonly csrCount = new client.Counter({
     name: 'citadel_server_csr_count', help: 'The number of CSRs received by Citadel server.', registers: [this.registry],
@@ -269,7 +283,7 @@ export class Metrics {
     this.nodeStreams.delete(label);
     for (const series of entry.rejects) {
       const [type, err] = series.split(' ') as [XdsShortType, string];
-      this.rejects[type].remove({ node: label, err });
+      this.rejects[type]?.remove({ node: label, err });
     }
   }
 
@@ -280,8 +294,10 @@ export class Metrics {
     const entry = this.nodeStreams.get(label);
     if (!entry) return; // not a connected proxy: nothing to attach a series to, nothing to remove it later
     const err = GRPC_CODE_NAMES[grpcCode ?? 2] ?? 'Unknown';
+    const gauge = this.rejects[type];
+    if (!gauge) return;
     entry.rejects.add(`${type} ${err}`);
-    this.rejects[type].inc({ node: label, err });
+    gauge.inc({ node: label, err });
   }
 
   private versionLabel(istioVersion: string | undefined): string {

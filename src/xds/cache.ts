@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
 import protobuf from 'protobufjs';
 import { dependencyId, trackDependencies, type Dependency, type PushContext } from '../model/push-context.js';
+import { encodeSpliced } from '../envoy/encode-parts.js';
 import { encodeMessage } from '../envoy/protos.js';
-import { typeName, type TypeUrl } from './resource-types.js';
+import { TYPE, typeName, type TypeUrl } from './resource-types.js';
 
 export interface EncodedResource {
   readonly name: string;
@@ -14,8 +15,15 @@ export interface EncodedResource {
   readonly body: object;
 }
 
+/**
+ * Repeated fields whose elements are encoded one by one and reused by identity (envoy/encode-parts.ts):
+ * route configurations' virtual hosts, which the sidecar generator keeps across rebuilds.
+ */
+const SPLICED_FIELDS: Partial<Record<TypeUrl, string>> = { [TYPE.RDS]: 'virtual_hosts' };
+
 export function encodeResource(typeUrl: TypeUrl, name: string, body: object): EncodedResource {
-  const value = encodeMessage(typeName(typeUrl), body);
+  const spliced = SPLICED_FIELDS[typeUrl];
+  const value = spliced ? encodeSpliced(typeName(typeUrl), body as Record<string, unknown>, spliced) : encodeMessage(typeName(typeUrl), body);
   const any = protobuf.Writer.create().uint32((1 << 3) | 2).string(typeUrl).uint32((2 << 3) | 2).bytes(value).finish();
   const hash = createHash('sha1').update(value).digest('base64url').slice(0, 16);
   return { name, typeUrl, any, hash, body };

@@ -10,10 +10,9 @@ import type { AnyConnection, DiscoveryServer } from './server.js';
 // and time of the response that carried it. Proto-JSON as the generators emit it (snake_case, as Envoy's
 // admin prints), so Envoy's dump and meshd's compare field for field.
 //
-// Secrets: meshd serves no SDS resources (workload certificates come from the agent over the sds-grpc
-// cluster; a gateway's credentialName secrets are not served by meshd), so SecretsConfigDump holds only the
-// names the proxy's listeners and clusters ask SDS for, as Envoy lists secrets it waits for: never key
-// material, which meshd never holds for a proxy.
+// Secrets: workload certificates come from the agent over the sds-grpc cluster, and the gateway
+// credentialName Secrets meshd does serve over SDS are private keys, never dumped: SecretsConfigDump holds
+// only the names the proxy's listeners and clusters ask SDS for, as Envoy lists secrets it waits for.
 
 const ADMIN = 'type.googleapis.com/envoy.admin.v3.';
 

@@ -3,6 +3,7 @@ import type * as grpc from '@grpc/grpc-js';
 import type { ResourceSet } from './cache.js';
 import type { Proxy } from '../model/proxy.js';
 import type { TypeUrl } from './resource-types.js';
+import type { VerifiedIdentity } from './secret-access.js';
 
 export interface Nack {
   readonly nonce: string;
@@ -104,6 +105,12 @@ export abstract class StreamConnection<W extends TypeWatch = TypeWatch> {
   subscribedNames = 0;
   /** requests read from the stream */
   requests = 0;
+  /** who authenticated the stream (TLS xDS port only): what SDS authorization reads */
+  verifiedIdentity: VerifiedIdentity | undefined;
+  /** SDS names last refused on this stream (so a refusal is logged once, not on every push) */
+  sdsDeniedSignature = '';
+  /** a secret-read authorization check is in flight for this stream */
+  sdsAuthorizing = false;
 
   constructor(
     readonly id: string,

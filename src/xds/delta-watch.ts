@@ -17,6 +17,8 @@ export interface SubscriptionChange {
 export interface DeltaDiff {
   readonly upserts: readonly EncodedResource[];
   readonly removed: readonly string[];
+  /** `upserts` as shared immutable lists (a set's segments, a shared diff), when it is: see delta-wire.ts */
+  readonly sharedLists?: readonly (readonly EncodedResource[])[];
 }
 
 /**
@@ -125,15 +127,17 @@ export class DeltaWatch extends TypeWatch {
     if (this.syncedTo && this.syncedTo.digest === set.digest) return NOTHING;
     if (this.base && !this.claimed && !this.forgotten && this.baseSub === this.sub) {
       const d = diffSets(this.base, set);
-      return { upserts: d.changed, removed: d.removed };
+      return { upserts: d.changed, removed: d.removed, sharedLists: [d.changed] };
     }
-    const upserts = set.resources.filter((r) => this.heldVersion(r.name) !== r.hash);
+    // a client holding nothing (a first response) is sent the whole set: its segments are shared lists
+    const holdsNothing = !this.base && !this.claimed;
+    const upserts = holdsNothing ? set.resources : set.resources.filter((r) => this.heldVersion(r.name) !== r.hash);
     const removed: string[] = [];
     for (const name of this.heldNames()) if (!set.byName.has(name)) removed.push(name);
     for (const name of this.sub.names) {
       if (!set.byName.has(name) && this.heldVersion(name) === undefined && !this.toldAbsent(name)) removed.push(name);
     }
-    return { upserts, removed: removed.sort() };
+    return { upserts, removed: removed.sort(), ...(holdsNothing ? { sharedLists: set.segments.map((s) => s.resources) } : {}) };
   }
 
   /** Records that `diff` was sent: the client now holds exactly `set`. */

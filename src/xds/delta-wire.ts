@@ -2,6 +2,7 @@ import protobuf from 'protobufjs';
 import { z } from 'zod';
 import { lookupType, structToJson } from '../envoy/protos.js';
 import type { EncodedResource } from './cache.js';
+import { joinParts, ResponseBlocks } from './response-blocks.js';
 
 // DeltaDiscoveryRequest in, DeltaDiscoveryResponse out, at the byte level, like wire.ts does for the
 // state-of-the-world messages: each Resource wraps the Any bytes the encode cache already holds, so
@@ -36,14 +37,18 @@ export interface DeltaResponseParts {
   readonly nonce: string;
   /** added or changed resources; each one's content hash is its Resource.version */
   readonly resources: readonly EncodedResource[];
+  /**
+   * `resources` as shared immutable lists in order (a set's segments, a shared diff), when it is: each
+   * list's encoding is then kept and reused by other streams (response-blocks.ts)
+   */
+  readonly sharedLists?: readonly (readonly EncodedResource[])[];
   readonly removed: readonly string[];
   readonly controlPlane: string;
 }
 
-export function encodeDeltaDiscoveryResponse(parts: DeltaResponseParts): Uint8Array {
+function encodeResources(resources: readonly EncodedResource[]): Uint8Array {
   const w = protobuf.Writer.create();
-  w.uint32((1 << 3) | 2).string(parts.systemVersionInfo);
-  for (const r of parts.resources) {
+  for (const r of resources) {
     // Resource { version = 1; resource = 2 (Any); name = 3 }
     w.uint32((2 << 3) | 2).fork();
     w.uint32((1 << 3) | 2).string(r.hash);
@@ -51,12 +56,22 @@ export function encodeDeltaDiscoveryResponse(parts: DeltaResponseParts): Uint8Ar
     w.uint32((3 << 3) | 2).string(r.name);
     w.ldelim();
   }
+  return w.finish();
+}
+
+/** Encoded `resources` fields of shared lists (see DeltaResponseParts.sharedLists). */
+export const deltaResourceBlocks = new ResponseBlocks(encodeResources);
+
+export function encodeDeltaDiscoveryResponse(parts: DeltaResponseParts): Uint8Array {
+  const head = protobuf.Writer.create().uint32((1 << 3) | 2).string(parts.systemVersionInfo).finish();
+  const blocks = parts.sharedLists ? parts.sharedLists.map((l) => deltaResourceBlocks.get(l)) : [encodeResources(parts.resources)];
+  const w = protobuf.Writer.create();
   w.uint32((4 << 3) | 2).string(parts.typeUrl);
   w.uint32((5 << 3) | 2).string(parts.nonce);
   for (const name of parts.removed) w.uint32((6 << 3) | 2).string(name);
   // control_plane { identifier }
   w.uint32((7 << 3) | 2).fork().uint32((1 << 3) | 2).string(parts.controlPlane).ldelim();
-  return w.finish();
+  return joinParts([head, ...blocks, w.finish()]);
 }
 
 /** For tests and tools: a Delta response back to JSON. */

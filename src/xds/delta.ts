@@ -70,7 +70,7 @@ export class DeltaProtocol implements XdsProtocol<DeltaConnection, DeltaDiscover
     }
     const nonce = conn.nextNonce();
     const bytes = encodeDeltaDiscoveryResponse({
-      systemVersionInfo: ctx.version, typeUrl: type, nonce, resources: diff.upserts, removed: diff.removed,
+      systemVersionInfo: ctx.version, typeUrl: type, nonce, resources: diff.upserts, ...(diff.sharedLists ? { sharedLists: diff.sharedLists } : {}), removed: diff.removed,
       controlPlane: this.host.controlPlaneId,
     });
     watch.commit(set, diff);

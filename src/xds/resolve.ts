@@ -337,6 +337,13 @@ export class Resolver {
     } else if (prior && !affected!.has(NAMES)) {
       state = this.patch(prior, affected!, req);
       this.segmentsPatched++;
+    } else if (prior && sameItems(this.namesOf(req), prior.names)) {
+      // what the name list read changed, but not the list (a DestinationRule policy edit: every CDS
+      // view's names read the DestinationRules, and the subsets are the same): a patch, not a rebuild
+      // that re-indexes every carried resource's dependencies
+      for (const d of this.wildcardOf(req)!.deps) addIndex(prior.byDep, this.watch(d), NAMES);
+      state = this.patch(prior, withoutNames(affected!), req);
+      this.segmentsPatched++;
     } else {
       state = this.build(prior, affected, req);
       this.segmentsBuilt++;
@@ -440,6 +447,12 @@ function withoutNamesOf(view: ResourceSegment, own: ResourceSegment): ResourceSe
   if (!byOwn) narrowed.set(view, (byOwn = new WeakMap()));
   let out = byOwn.get(own);
   if (!out) byOwn.set(own, (out = new ResourceSegment(view.resources.filter((r) => !own.get(r.name)))));
+  return out;
+}
+
+function withoutNames(affected: ReadonlySet<number>): Set<number> {
+  const out = new Set(affected);
+  out.delete(NAMES);
   return out;
 }
 

@@ -18,6 +18,9 @@ import { SotwProtocol, type SotwConnection } from './sotw.js';
 import { decodeDiscoveryRequest, type DiscoveryRequest } from './wire.js';
 import { DEBUG_TYPE_PREFIX, debugResponse } from './debug-xds.js';
 import { DEFAULT_SUBSCRIPTION_LIMITS, type SubscriptionLimits } from './subscription-limits.js';
+import { subscriptionOf } from './connection.js';
+import { filterSecretNames, SAME_NAMESPACE_ONLY, type SecretReadAuthorizer, type VerifiedIdentity } from './secret-access.js';
+import { TYPE } from './resource-types.js';
 
 const ADS_SERVICE = 'envoy.service.discovery.v3.AggregatedDiscoveryService';
 
@@ -52,6 +55,23 @@ export interface DiscoveryServerOptions {
   readonly push?: Partial<PushSchedulerOptions>;
   readonly limits?: Partial<SubscriptionLimits>;
   readonly controlPlaneId?: string;
+  /**
+   * whether a verified identity may read its namespace's Secrets over SDS (Kubernetes mode: a
+   * SubjectAccessReview); default: every verified identity may (config-dir mode)
+   */
+  readonly secretAccess?: SecretReadAuthorizer;
+  /** told of every proxy stream that opens and closes (WorkloadEntry auto-registration) */
+  readonly connectionObserver?: ConnectionObserver;
+}
+
+/**
+ * Told when a proxy's stream opens (with the identity it authenticated as on the TLS port; none on the
+ * plaintext port) and when it closes. A rejected onConnect ends the stream with the error's gRPC `code`
+ * (istiod: initConnection fails when OnConnect does).
+ */
+export interface ConnectionObserver {
+  onConnect(proxy: Proxy, identity: VerifiedIdentity | undefined, connectedAt: Date): Promise<void>;
+  onDisconnect(proxy: Proxy, connectedAt: Date): void;
 }
 
 export { DEFAULT_SUBSCRIPTION_LIMITS, type SubscriptionLimits };
@@ -69,8 +89,13 @@ const RECENT_CUTS = 100;
 
 /** A reason to refuse the proxy a stream announces, or undefined to accept it. */
 export type ProxyCheck = (proxy: Proxy) => string | undefined;
-/** Authenticates a stream (rejects with an Error carrying a gRPC `code` to refuse it) and returns its proxy check. */
-export type StreamGuard = (call: XdsCall<unknown>) => Promise<ProxyCheck>;
+/** What authenticating a stream established: the caller, and the check each proxy it announces must pass. */
+export interface GuardedStream {
+  readonly identity: VerifiedIdentity;
+  readonly check: ProxyCheck;
+}
+/** Authenticates a stream (rejects with an Error carrying a gRPC `code` to refuse it). */
+export type StreamGuard = (call: XdsCall<unknown>) => Promise<GuardedStream>;
 
 /**
  * ADS, state of the world (StreamAggregatedResources, sotw.ts) and incremental (DeltaAggregatedResources,
@@ -82,6 +107,8 @@ export class DiscoveryServer implements ProtocolHost {
   private ctx: PushContext | undefined;
   private readonly resolver: Resolver;
   private readonly conns = new Map<string, AnyConnection>();
+  /** when each stream opened, for the connection observer (auto-registration compares it with the entry's) */
+  private readonly connectedAt = new WeakMap<AnyConnection, Date>();
   private readonly scheduler: PushScheduler<AnyConnection>;
   private readonly limits: SubscriptionLimits;
   private namesTotal = 0;
@@ -154,7 +181,7 @@ export class DiscoveryServer implements ProtocolHost {
 
   private onGuardedStream(call: XdsCall<unknown>, mode: XdsMode, guard: StreamGuard): void {
     guard(call).then(
-      (check) => this.onStream(call, mode, check),
+      (guarded) => this.onStream(call, mode, guarded),
       (err: Error & { code?: grpc.status }) => {
         this.log.warn({ peer: call.getPeer(), details: err.message }, 'refusing unauthenticated xDS stream');
         call.emit('error', { code: err.code ?? grpc.status.UNAUTHENTICATED, details: err.message });
@@ -201,7 +228,7 @@ export class DiscoveryServer implements ProtocolHost {
     }
   }
 
-  private onStream(call: XdsCall<unknown>, mode: XdsMode, check?: ProxyCheck): void {
+  private onStream(call: XdsCall<unknown>, mode: XdsMode, guarded?: GuardedStream): void {
     let conn: AnyConnection | undefined;
     const peer = call.getPeer();
     const close = () => {
@@ -217,7 +244,7 @@ export class DiscoveryServer implements ProtocolHost {
           return;
         }
         if (!conn) {
-          conn = this.connect(call, protocol, req.node, peer, check);
+          conn = this.connect(call, protocol, req.node, peer, guarded);
           if (!conn) return;
         }
         if (conn.closed) return;
@@ -245,7 +272,7 @@ export class DiscoveryServer implements ProtocolHost {
     call.on('cancelled', close);
   }
 
-  private connect(call: XdsCall<unknown>, protocol: XdsProtocol, rawNode: unknown, peer: string, check?: ProxyCheck): AnyConnection | undefined {
+  private connect(call: XdsCall<unknown>, protocol: XdsProtocol, rawNode: unknown, peer: string, guarded?: GuardedStream): AnyConnection | undefined {
     const mode = protocol.mode;
     const node = nodeSchema.safeParse(rawNode ?? {});
     const fail = (details: string) => {
@@ -260,7 +287,7 @@ export class DiscoveryServer implements ProtocolHost {
     } catch (err) {
       return fail((err as Error).message);
     }
-    const denied = check?.(proxy);
+    const denied = guarded?.check(proxy);
     if (denied) {
       this.log.warn({ peer, proxy: proxy.id, details: denied }, 'refusing xDS stream');
       call.emit('error', { code: grpc.status.PERMISSION_DENIED, details: denied });
@@ -273,9 +300,21 @@ export class DiscoveryServer implements ProtocolHost {
     }
     const id = `${proxy.podName || 'proxy'}-${++this.connSeq}`;
     const conn = protocol.open(id, proxy, peer, call) as AnyConnection;
+    conn.verifiedIdentity = guarded?.identity;
     this.conns.set(conn.id, conn);
     this.metrics.proxyConnected(proxy.id, proxy.istioVersion);
     this.log.info({ proxy: proxy.id, conn: conn.id, peer, generator: proxy.generator, mode }, 'proxy connected');
+    const observer = this.options.connectionObserver;
+    if (observer) {
+      const connectedAt = new Date();
+      this.connectedAt.set(conn, connectedAt);
+      observer.onConnect(proxy, guarded?.identity, connectedAt).catch((err: Error & { code?: grpc.status }) => {
+        this.log.warn({ proxy: proxy.id, conn: conn.id, details: err.message }, 'refusing xDS stream');
+        if (conn.closed) return;
+        call.emit('error', { code: err.code ?? grpc.status.INTERNAL, details: err.message });
+        this.forget(conn);
+      });
+    }
     return conn;
   }
 
@@ -336,7 +375,11 @@ export class DiscoveryServer implements ProtocolHost {
       try {
         // what the response needs is built in slices (resolve.ts prepare): the event loop runs in between
         const watch = conn.watches.get(type);
-        if (watch && !this.resolver.prepare(conn.proxy, type, watch.subscription, deadline)) return YIELD;
+        if (type === TYPE.SDS && !this.secretAccessKnown(conn)) {
+          conn.pending.delete(type); // asked again once the authorizer answers
+          continue;
+        }
+        if (watch && !this.resolver.prepare(conn.proxy, type, this.subscriptionFor(conn, type, watch.subscription), deadline)) return YIELD;
         conn.pending.delete(type);
         response = protocol.respond(conn, type);
       } catch (err) {
@@ -414,6 +457,8 @@ export class DiscoveryServer implements ProtocolHost {
     conn.subscribedNames = 0;
     this.metrics.proxyLeft(conn.proxy.id, conn.proxy.istioVersion);
     this.log.info({ proxy: conn.proxy.id, conn: conn.id, mode: conn.mode }, 'proxy disconnected');
+    const connectedAt = this.connectedAt.get(conn);
+    if (connectedAt) this.options.connectionObserver?.onDisconnect(conn.proxy, connectedAt);
   }
 
   /**
@@ -421,6 +466,46 @@ export class DiscoveryServer implements ProtocolHost {
    * proxy's outbound view and of its class, the same object across snapshots while nothing in it changed.
    */
   resolve(conn: StreamConnection, type: TypeUrl, sub: Subscription): ResourceSet {
-    return this.resolver.resolve(conn.proxy, type, sub);
+    return this.resolver.resolve(conn.proxy, type, this.subscriptionFor(conn, type, sub));
+  }
+
+  /**
+   * What a subscription may resolve to on this stream: for SDS only the Secrets the stream's verified
+   * identity may read (secret-access.ts); every other type as subscribed.
+   */
+  private subscriptionFor(conn: StreamConnection, type: TypeUrl, sub: Subscription): Subscription {
+    if (type !== TYPE.SDS) return sub;
+    const f = filterSecretNames(sub.names, conn.verifiedIdentity, this.options.secretAccess ?? SAME_NAMESPACE_ONLY);
+    if (f.state === 'ask') return subscriptionOf(false, []);
+    const signature = f.denied.join('\n');
+    if (f.denied.length > 0 && signature !== conn.sdsDeniedSignature) {
+      this.metrics.sdsCertificateErrors.inc();
+      const names = f.denied.length > 3 ? `${f.denied.slice(0, 3).join(', ')} and ${f.denied.length - 3} more` : f.denied.join(', ');
+      this.log.warn({ proxy: conn.proxy.id, peer: conn.peer, identity: conn.verifiedIdentity?.identity, denied: f.denied.length },
+        `proxy ${conn.proxy.id} attempted to access unauthorized certificates ${names}: ${f.reason ?? 'not allowed'}`);
+    }
+    conn.sdsDeniedSignature = signature;
+    return f.allowed.length === sub.names.length ? sub : subscriptionOf(false, f.allowed);
+  }
+
+  /**
+   * Whether SDS names of this stream can be filtered now; if the authorizer must be asked first, asks (once
+   * at a time per stream) and brings SDS back to the stream's turn when the answer is in.
+   */
+  private secretAccessKnown(conn: AnyConnection): boolean {
+    const watch = conn.watches.get(TYPE.SDS);
+    const identity = conn.verifiedIdentity;
+    if (!watch || !identity) return true;
+    const authorizer = this.options.secretAccess ?? SAME_NAMESPACE_ONLY;
+    if (filterSecretNames(watch.subscription.names, identity, authorizer).state === 'ready') return true;
+    if (conn.sdsAuthorizing) return false;
+    conn.sdsAuthorizing = true;
+    void authorizer.check(identity).then(() => {
+      conn.sdsAuthorizing = false;
+      if (conn.closed) return;
+      conn.pending.add(TYPE.SDS);
+      this.scheduler.wake(conn);
+    });
+    return false;
   }
 }

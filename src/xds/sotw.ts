@@ -1,5 +1,5 @@
 import type { Proxy } from '../model/proxy.js';
-import { diffSets } from './cache.js';
+import { diffSets, type EncodedResource } from './cache.js';
 import { StreamConnection, TypeWatch, WILDCARD_ONLY, subscriptionOf, type Subscription, type XdsCall } from './connection.js';
 import type { OutgoingResponse, ProtocolHost, XdsProtocol } from './protocol.js';
 import { SHORT_TYPE, STATE_OF_THE_WORLD_FULL, isKnownType, type TypeUrl } from './resource-types.js';
@@ -89,12 +89,14 @@ export class SotwProtocol implements XdsProtocol<SotwConnection, DiscoveryReques
     const watch = conn.watch(type);
     const set = this.host.resolve(conn, type, watch.subscription);
     let toSend = set.resources;
+    let lists: readonly (readonly EncodedResource[])[] = set.segments.map((s) => s.resources);
     const prev = watch.syncedTo;
     if (!watch.requested && prev) {
       if (prev.digest === set.digest) return undefined;
       if (!STATE_OF_THE_WORLD_FULL.has(type)) {
         // computed once per (previous, new) set pair and shared by every stream making that step
         toSend = diffSets(prev, set).changed;
+        lists = [toSend];
         if (toSend.length === 0) {
           watch.syncedTo = set;
           return undefined;
@@ -104,7 +106,7 @@ export class SotwProtocol implements XdsProtocol<SotwConnection, DiscoveryReques
     watch.requested = false;
     const nonce = conn.nextNonce();
     const bytes = encodeDiscoveryResponse({
-      versionInfo: ctx.version, typeUrl: type, nonce, resources: toSend, controlPlane: this.host.controlPlaneId,
+      versionInfo: ctx.version, typeUrl: type, nonce, resources: toSend, sharedLists: lists, controlPlane: this.host.controlPlaneId,
     });
     watch.syncedTo = set;
     return { nonce, bytes, resources: toSend.length };

@@ -2,6 +2,7 @@ import protobuf from 'protobufjs';
 import { z } from 'zod';
 import { lookupType, structToJson } from '../envoy/protos.js';
 import type { EncodedResource } from './cache.js';
+import { joinParts, ResponseBlocks } from './response-blocks.js';
 
 // DiscoveryRequest in, DiscoveryResponse out, at the byte level. Responses are spliced together from
 // already-encoded Anys so N proxies sharing a resource cost one encode and N memcpys.
@@ -41,18 +42,29 @@ export interface ResponseParts {
   readonly nonce: string;
   /** each resource's Any bytes, spliced in as they are */
   readonly resources: readonly Pick<EncodedResource, 'any'>[];
+  /** `resources` as shared immutable lists in order, when it is: their encodings are kept and reused (response-blocks.ts) */
+  readonly sharedLists?: readonly (readonly EncodedResource[])[];
   readonly controlPlane: string;
 }
 
-export function encodeDiscoveryResponse(parts: ResponseParts): Uint8Array {
+function encodeResources(resources: readonly Pick<EncodedResource, 'any'>[]): Uint8Array {
   const w = protobuf.Writer.create();
-  w.uint32((1 << 3) | 2).string(parts.versionInfo);
-  for (const r of parts.resources) w.uint32((2 << 3) | 2).bytes(r.any);
+  for (const r of resources) w.uint32((2 << 3) | 2).bytes(r.any);
+  return w.finish();
+}
+
+/** Encoded `resources` fields of shared lists (see ResponseParts.sharedLists). */
+export const sotwResourceBlocks = new ResponseBlocks(encodeResources);
+
+export function encodeDiscoveryResponse(parts: ResponseParts): Uint8Array {
+  const head = protobuf.Writer.create().uint32((1 << 3) | 2).string(parts.versionInfo).finish();
+  const blocks = parts.sharedLists ? parts.sharedLists.map((l) => sotwResourceBlocks.get(l)) : [encodeResources(parts.resources)];
+  const w = protobuf.Writer.create();
   w.uint32((4 << 3) | 2).string(parts.typeUrl);
   w.uint32((5 << 3) | 2).string(parts.nonce);
   // control_plane { identifier }
   w.uint32((6 << 3) | 2).fork().uint32((1 << 3) | 2).string(parts.controlPlane).ldelim();
-  return w.finish();
+  return joinParts([head, ...blocks, w.finish()]);
 }
 
 /** For tests and tools: a response back to JSON. */

@@ -7,8 +7,11 @@ import { after, before, describe, test } from 'node:test';
 import type { Backend } from './harness/backend.js';
 import { startMeshd, type Meshd } from './harness/meshd.js';
 import { dest, fqdn, toYaml, versionedService, virtualServiceDoc, writeMesh, xdsTarget, type Doc } from './harness/mesh.js';
-import { exitWhenIdle, tempDir } from './harness/util.js';
+import { exitWhenIdle, tempDir, waitUntil } from './harness/util.js';
 import { XdsClient } from './harness/xds-client.js';
+import { hangGuardMs } from '../support/hang-guard.js';
+
+const CALL_WAIT_MS = hangGuardMs(60_000);
 import { startHelloworldVersions } from './harness/helloworld.js';
 
 const SVC = 'helloworld';
@@ -35,7 +38,7 @@ describe('bad input: refused config and NACKed config', { timeout: 180_000 }, ()
     client = new XdsClient(meshd.grpcAddr, xdsTarget(SVC, PORT), { pod: 'bad-input-client', ip: '127.0.3.1' });
     await client.waitReady();
     await meshd.waitForAck(
-      (s) => s.some((e) => e.proxy === client.nodeId && e.types.RDS?.synced && e.types.CDS?.synced),
+      (s) => s.some((e) => e.nodeId === client.nodeId && e.types.RDS?.synced && e.types.CDS?.synced),
       'client synced',
     );
     assert.deepEqual(await client.split(50), { 'helloworld-v1': 50 });
@@ -51,7 +54,7 @@ describe('bad input: refused config and NACKed config', { timeout: 180_000 }, ()
   });
 
   test('an invalid VirtualService is refused with FILE#doc Kind ns/name: field: reason; the last good one stays', { timeout: 180_000 }, async () => {
-    const pushesBefore = (await meshd!.syncz()).find((e) => e.proxy === client.nodeId)!.types.RDS!.sent.nonce;
+    const pushesBefore = (await meshd!.syncz()).find((e) => e.nodeId === client.nodeId)!.types.RDS!.sent.nonce;
     meshd!.editFile('virtual-service.yaml', vs([dest(HOST, 'v1', -5), dest(HOST, 'v2', 100)]), 'in-place');
     const line = await meshd!.waitForLog(
       (l) => typeof l.msg === 'string' && l.msg.includes('virtual-service.yaml#0 VirtualService default/helloworld:'),
@@ -69,7 +72,7 @@ describe('bad input: refused config and NACKed config', { timeout: 180_000 }, ()
     assert.deepEqual((kept.object.spec as { http: { route: Doc[] }[] }).http[0]!.route, [dest(HOST, 'v1')]);
     assert.ok(JSON.stringify(configz.rejected).includes('weight'), `configz lists the refusal: ${JSON.stringify(configz.rejected)}`);
     assert.deepEqual(await client.split(100), { 'helloworld-v1': 100 }, 'traffic is unaffected');
-    const after = (await meshd!.syncz()).find((e) => e.proxy === client.nodeId)!.types.RDS!;
+    const after = (await meshd!.syncz()).find((e) => e.nodeId === client.nodeId)!.types.RDS!;
     assert.equal(after.sent.nonce, pushesBefore, 'no new route was pushed for the refused edit');
     assert.match(await meshd!.metrics(), /meshd_config_rejections_total\{[^}]*kind="VirtualService"[^}]*\} [1-9]/);
   });
@@ -82,10 +85,10 @@ describe('bad input: refused config and NACKed config', { timeout: 180_000 }, ()
     const w = 2_000_000_000;
     meshd!.editFile('virtual-service.yaml', vs([dest(HOST, 'v1', w), dest(HOST, 'v2', w), dest(HOST, undefined, w)]), 'in-place');
     const s = await meshd!.waitForAck(
-      (all) => all.some((e) => e.proxy === client.nodeId && !!e.types.RDS?.lastNack && Date.parse(e.types.RDS.lastNack.at) >= since),
+      (all) => all.some((e) => e.nodeId === client.nodeId && !!e.types.RDS?.lastNack && Date.parse(e.types.RDS.lastNack.at) >= since),
       'the client to NACK the route configuration',
     );
-    const rds = s.find((e) => e.proxy === client.nodeId)!.types.RDS!;
+    const rds = s.find((e) => e.nodeId === client.nodeId)!.types.RDS!;
     console.log(`NACK recorded in /debug/syncz: ${JSON.stringify(rds.lastNack)}`);
     assert.equal(rds.lastNack!.nonce, rds.sent.nonce, 'the NACK answers the latest response');
     assert.equal(rds.synced, false);
@@ -104,8 +107,14 @@ describe('bad input: refused config and NACKed config', { timeout: 180_000 }, ()
     const again = Date.now();
     meshd!.editFile('virtual-service.yaml', vs([dest(HOST, 'v2')]), 'in-place');
     await meshd!.waitForProxyAck(client.nodeId, 'RDS', again);
-    const synced = (await meshd!.syncz()).find((e) => e.proxy === client.nodeId)!.types.RDS!;
-    assert.equal(synced.synced, true);
+    // An in-place write can be read half-done (an empty file first): meshd may then push and the client ACK
+    // an intermediate route before the edit's own. So wait for traffic to follow the edit, then check sync.
+    let last: Record<string, number> = {};
+    await waitUntil('traffic to follow the valid edit', async () => {
+      last = await client.split(20);
+      return last['helloworld-v2'] === 20 ? last : undefined;
+    }, { timeoutMs: CALL_WAIT_MS, intervalMs: 200, detail: () => `last split: ${JSON.stringify(last)}` });
+    await meshd!.waitForAck((all) => all.some((e) => e.nodeId === client.nodeId && e.types.RDS?.synced === true), 'the client to be in sync again');
     assert.deepEqual(await client.split(50), { 'helloworld-v2': 50 });
   });
 });

@@ -58,10 +58,10 @@ describe('gRPC C-core (python3-grpcio) through meshd', { timeout: 180_000 }, () 
 
   test('C-core ACKs every resource meshd sends it', { timeout: 180_000 }, async () => {
     const s = await meshd!.waitForAck(
-      (all) => all.some((e) => e.proxy === py!.nodeId && ['LDS', 'RDS', 'CDS', 'EDS'].every((t) => e.types[t]?.synced)),
+      (all) => all.some((e) => e.nodeId === py!.nodeId && ['LDS', 'RDS', 'CDS', 'EDS'].every((t) => e.types[t]?.synced)),
       'the C-core client to ACK LDS, RDS, CDS and EDS',
     );
-    const entry = s.find((e) => e.proxy === py!.nodeId)!;
+    const entry = s.find((e) => e.nodeId === py!.nodeId)!;
     for (const [t, st] of Object.entries(entry.types)) assert.equal(st.lastNack, undefined, `${t} was never NACKed by C-core`);
     console.log(`C-core ${py!.grpcVersion} synced: ${Object.keys(entry.types).join(', ')}`);
   });
@@ -87,7 +87,7 @@ describe('gRPC C-core (python3-grpcio) through meshd', { timeout: 180_000 }, () 
     assert.deepEqual(a, { 'helloworld-v2': 200 });
     assert.deepEqual(b, { 'helloworld-v2': 200 });
     const s = await meshd!.syncz();
-    const versions = [js.nodeId, py!.nodeId].map((id) => s.find((e) => e.proxy === id)?.types.RDS?.acked.version);
+    const versions = [js.nodeId, py!.nodeId].map((id) => s.find((e) => e.nodeId === id)?.types.RDS?.acked.version);
     assert.ok(versions[0] && versions[0] === versions[1], `both ACKed the same RDS version: ${versions.join(' vs ')}`);
   });
 });

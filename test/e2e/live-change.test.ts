@@ -35,7 +35,7 @@ describe('live changes reach a connected grpc-js-xds client', { timeout: 180_000
   let versions: Version[];
   let connectionId = '';
 
-  const connection = async () => (await meshd!.syncz()).find((e) => e.proxy === client.nodeId)?.connection;
+  const connection = async () => (await meshd!.syncz()).find((e) => e.nodeId === client.nodeId)?.connection;
 
   before(async () => {
     const hello = await startHelloworldVersions('127.0.2');
@@ -45,7 +45,7 @@ describe('live changes reach a connected grpc-js-xds client', { timeout: 180_000
     meshd = await startMeshd({ configDir: tmp.dir });
     client = new XdsClient(meshd.grpcAddr, xdsTarget(SVC, PORT), { pod: 'live-client', ip: '127.0.2.1' });
     await client.waitReady();
-    await meshd.waitForAck((s) => s.some((e) => e.proxy === client.nodeId && e.types.RDS?.synced), 'client synced');
+    await meshd.waitForAck((s) => s.some((e) => e.nodeId === client.nodeId && e.types.RDS?.synced), 'client synced');
     connectionId = (await connection())!;
   });
 

@@ -40,7 +40,7 @@ describe('meshd proxy-status and proxy-config', { timeout: 300_000 }, () => {
     bad.send({ type_url: TYPE.CDS, node: BAD_NODE });
     const cds = await bad.next((r) => r.type_url === TYPE.CDS, 120_000);
     bad.send({ type_url: TYPE.CDS, version_info: '', response_nonce: cds.nonce, error_detail: { code: 3, message: NACK_TEXT } });
-    await meshd.waitForAck((s) => !!s.find((e) => e.proxy === BAD_NODE.id)?.types.CDS?.lastNack, 'the NACK recorded', 120_000);
+    await meshd.waitForAck((s) => !!s.find((e) => e.nodeId === BAD_NODE.id)?.types.CDS?.lastNack, 'the NACK recorded', 120_000);
   });
 
   after(async () => {
@@ -60,10 +60,15 @@ describe('meshd proxy-status and proxy-config', { timeout: 300_000 }, () => {
     const rows = tableRows(run.stdout);
     assert.deepEqual(rows.map((r) => r.NAME), ['bad-1.default', 'sleep-1.default']);
     const sleep = rows[1]!;
-    assert.deepEqual([sleep.CLUSTER, sleep.CDS, sleep.LDS, sleep.EDS, sleep.RDS, sleep.ECDS, sleep.VERSION], ['Kubernetes', 'SYNCED', 'SYNCED', 'SYNCED', 'SYNCED', 'IGNORED', '1.26.0']);
+    // istioctl's cells: the state and how long ago the last response was sent (kubectl's age format)
+    const age = (cell: string | undefined) => /^(\w+(?: \w+)?) \((\d+s|\d+m(\d+s)?|\d+h(\d+m)?)\)$/.exec(cell ?? '')?.[1];
+    assert.deepEqual([sleep.CDS, sleep.LDS, sleep.EDS, sleep.RDS].map(age), ['SYNCED', 'SYNCED', 'SYNCED', 'SYNCED'], JSON.stringify(sleep));
+    assert.deepEqual([sleep.CLUSTER, sleep.ECDS, sleep.VERSION], ['Kubernetes', 'IGNORED', '1.26.0']);
     assert.ok(sleep.ISTIOD, 'the control plane is named');
     const badRow = rows[0]!;
-    assert.equal(badRow.CDS, `STALE (NACK: ${NACK_TEXT.slice(0, 79)}…)`);
+    const nackCell = ` (NACK: ${NACK_TEXT.slice(0, 79)}…)`;
+    assert.ok(badRow.CDS!.endsWith(nackCell), badRow.CDS);
+    assert.equal(age(badRow.CDS!.slice(0, -nackCell.length)), 'STALE', badRow.CDS);
     assert.equal(badRow.LDS, 'IGNORED');
   });
 

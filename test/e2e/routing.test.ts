@@ -76,10 +76,10 @@ describe('grpc-js-xds through meshd: routing, faults, retries, timeouts', { time
 
   test('the client is connected and synced under its Istio node id, with istiod cluster names', { timeout: 180_000 }, async () => {
     const s = await meshd!.waitForAck(
-      (all) => all.some((e) => e.proxy === client.nodeId && ['LDS', 'RDS', 'CDS', 'EDS'].every((t) => e.types[t]?.synced)),
+      (all) => all.some((e) => e.nodeId === client.nodeId && ['LDS', 'RDS', 'CDS', 'EDS'].every((t) => e.types[t]?.synced)),
       'the client to ACK LDS, RDS, CDS and EDS',
     );
-    const entry = s.find((e) => e.proxy === client.nodeId)!;
+    const entry = s.find((e) => e.nodeId === client.nodeId)!;
     assert.equal(entry.generator, 'grpc');
     const adsz = await meshd!.getJson<{ connections: { proxy: string; subscriptions: Record<string, string[]> }[] }>('/debug/adsz');
     const subs = adsz.connections.find((c) => c.proxy === client.nodeId)!.subscriptions;

@@ -7,7 +7,7 @@ import { CA_FILES } from '../../src/ca/authority.js';
 import { opensslAsync } from '../support/openssl.js';
 import { startMeshd, type Meshd } from './harness/meshd.js';
 import { fqdn, greeterDocs, strictPeerAuthenticationDoc, toYaml, writeMesh, xdsTarget, type Doc } from './harness/mesh.js';
-import { HANG_ONLY_MS, SecureClient, startAgent, startSecureXdsServer, TokenIssuer, type AgentProcess, type SecureServerProcess } from './harness/secure.js';
+import { CALL_HANG_GUARD_MS, HANG_ONLY_MS, SecureClient, startAgent, startSecureXdsServer, TokenIssuer, type AgentProcess, type SecureServerProcess } from './harness/secure.js';
 import { exitWhenIdle, freePort, tempDir } from './harness/util.js';
 
 // Proxyless gRPC mTLS + RBAC with real peers and real files: meshd (CLI) is the CA; `meshd agent`
@@ -67,6 +67,26 @@ describe('proxyless gRPC mTLS and authorization with meshd certificates', { time
     exitWhenIdle();
   });
 
+  /**
+   * Writes authz.yaml and waits until the greeter server has ACKed the listener carrying it. Probing
+   * earlier races a real grpc-js-xds 1.14 behaviour: a connection whose TLS handshake is in flight while
+   * the server switches to a new Listener joins the old filter chain after its drain ran, so it keeps the
+   * old RBAC for its whole life (grpc-js adds a session to the drain set only on 'session', i.e. after the
+   * handshake). A probe channel created right after the edit could land there and never see the policy.
+   */
+  const applyAuthz = async (docs: Doc[]) => {
+    const since = Date.now();
+    meshd!.editFile('authz.yaml', toYaml(docs));
+    await meshd!.waitForAck(
+      (s) => s.some((e) => {
+        const lds = e.types.LDS;
+        return e.nodeId.includes('greeter-1') && !!lds?.sent.at && Date.parse(lds.sent.at) >= since && lds.acked.nonce === lds.sent.nonce;
+      }),
+      'the greeter server to ACK the listener with the edited policy',
+      CALL_HANG_GUARD_MS,
+    );
+  };
+
   const client = (sa: string, mtls = true) => {
     const c = new SecureClient(TARGET, agents[sa]!.bootstrapFile, { mtls });
     clients.push(c);
@@ -91,7 +111,7 @@ describe('proxyless gRPC mTLS and authorization with meshd certificates', { time
     }
     // the server's listener really is mTLS: meshd sent it a DownstreamTlsContext
     const syncz = await meshd!.syncz();
-    assert.ok(syncz.some((e) => e.proxy.includes('greeter-1') && e.types.LDS?.synced));
+    assert.ok(syncz.some((e) => e.nodeId.includes('greeter-1') && e.types.LDS?.synced));
   });
 
   it('STRICT: an mTLS client gets through, a plaintext client is refused', async () => {
@@ -103,7 +123,7 @@ describe('proxyless gRPC mTLS and authorization with meshd certificates', { time
   });
 
   it('ALLOW admits the listed principal and gives PERMISSION_DENIED to another', async () => {
-    meshd!.editFile('authz.yaml', toYaml([allowFrom('client')]));
+    await applyAuthz([allowFrom('client')]);
     const intruder = client('intruder');
     const denied = await intruder.until('PERMISSION_DENIED');
     assert.match(denied.details ?? '', /RBAC|denied|Unauthorized/i);
@@ -112,7 +132,7 @@ describe('proxyless gRPC mTLS and authorization with meshd certificates', { time
   });
 
   it('DENY beats ALLOW', async () => {
-    meshd!.editFile('authz.yaml', toYaml([allowFrom('client'), denyGoodbyeForClient]));
+    await applyAuthz([allowFrom('client'), denyGoodbyeForClient]);
     const c = client('client');
     await c.until('PERMISSION_DENIED', 'SayGoodbye');
     assert.equal((await c.call('SayHello')).status, 'OK');
@@ -120,12 +140,12 @@ describe('proxyless gRPC mTLS and authorization with meshd certificates', { time
 
   it('a policy edit takes effect without restarting anything', async () => {
     const serversBefore = server!.events.filter((e) => e.event === 'serving').length;
-    meshd!.editFile('authz.yaml', toYaml([allowFrom('client', 'intruder'), denyGoodbyeForClient]));
+    await applyAuthz([allowFrom('client', 'intruder'), denyGoodbyeForClient]);
     const r = await client('intruder').until('OK');
     assert.equal(r.backend, 'greeter-v1');
     assert.equal(server!.events.filter((e) => e.event === 'serving').length, serversBefore, 'the server kept running');
     // and back: removing intruder denies it again
-    meshd!.editFile('authz.yaml', toYaml([allowFrom('client'), denyGoodbyeForClient]));
+    await applyAuthz([allowFrom('client'), denyGoodbyeForClient]);
     await client('intruder').until('PERMISSION_DENIED');
   });
 

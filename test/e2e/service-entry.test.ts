@@ -108,7 +108,7 @@ describe('ServiceEntry and WorkloadEntry through meshd (grpc-js-xds and C-core)'
     assert.match(hidden.details ?? '', /name resolution|does not exist|not found/i, JSON.stringify(hidden));
     // meshd answered the listener request without the hidden host (it does not exist for this proxy)
     const s = await meshd!.syncz();
-    const entry = s.find((e) => e.proxy === seClient.nodeId);
+    const entry = s.find((e) => e.nodeId === seClient.nodeId);
     assert.ok(entry?.types.LDS, 'the scoped client asked for its listener');
     // the same host still resolves for a proxy outside `scoped`
     assert.deepEqual(await clients[0]!.split(10), { 'external-greeter': 10 });
@@ -120,7 +120,7 @@ describe('ServiceEntry and WorkloadEntry through meshd (grpc-js-xds and C-core)'
     await py.waitReady();
     assert.deepEqual(await py.split(50), { 'external-greeter': 50 });
     const s = await meshd!.syncz();
-    const entry = s.find((e) => e.proxy === py!.nodeId);
+    const entry = s.find((e) => e.nodeId === py!.nodeId);
     assert.ok(entry);
     for (const [t, st] of Object.entries(entry.types)) assert.equal(st.lastNack, undefined, `${t} was never NACKed by C-core`);
   });

@@ -55,7 +55,7 @@ describe('grpc-js-xds XdsServer served by meshd', { timeout: 180_000 }, () => {
     const conn = adsz.connections.find((c) => c.proxy === server!.nodeId);
     assert.ok(conn, `the server is connected as ${server.nodeId}: ${JSON.stringify(adsz.connections.map((c) => c.proxy))}`);
     assert.deepEqual(conn.subscriptions.LDS, [listener]);
-    await meshd!.waitForAck((s) => s.some((e) => e.proxy === server!.nodeId && e.types.LDS?.synced && !e.types.LDS.lastNack), 'server ACKs LDS');
+    await meshd!.waitForAck((s) => s.some((e) => e.nodeId === server!.nodeId && e.types.LDS?.synced && !e.types.LDS.lastNack), 'server ACKs LDS');
 
     client = new XdsClient(meshd!.grpcAddr, xdsTarget(SVC, SERVICE_PORT), { pod: 'xds-server-client', ip: '127.0.4.1' });
     const r = await client.waitReady();

@@ -7,7 +7,9 @@
 // `-}}` the whitespace after; `if` uses template truthiness (false, 0, "", nil, empty map/list are false);
 // `{{ x }}` prints numbers as Go's %v of a float64 (Helm reads values as JSON numbers); `toYaml` is Go's
 // YAML marshaller (keys sorted) with the final newline removed; `indent N` prefixes every line;
-// `nindent N` is a newline then `indent N`; `default D x` yields D when x is empty.
+// `nindent N` is a newline then `indent N`; `default D x` yields D when x is empty; an `if` condition may
+// combine references with `and`/`or` (the first falsy / truthy argument, else the last), `not`, `gt` (numbers
+// only, as Go refuses to compare others) and `int`, parenthesised.
 
 import YAML from 'yaml';
 
@@ -110,6 +112,42 @@ export function renderTemplate(source: string, ctx: RenderContext, file = 'templ
     return yamlText ?? printValue(value, where);
   };
 
+  const FUNCS: Record<string, (args: unknown[], where: string) => unknown> = {
+    not: ([a]) => !truthy(a),
+    and: (args) => args.find((a) => !truthy(a)) ?? args[args.length - 1],
+    or: (args) => args.find((a) => truthy(a)) ?? args[args.length - 1],
+    int: ([a]) => Math.trunc(Number(a ?? 0)),
+    gt: ([a, b], where) => {
+      if (typeof a !== 'number' || typeof b !== 'number') throw new Error(`${where}: gt of ${typeof a} and ${typeof b} (Go: incompatible types for comparison)`);
+      return a > b;
+    },
+  };
+  const condition = (text: string, where: string): unknown => {
+    const tokens = text.match(/\(|\)|[^\s()]+/g) ?? [];
+    let i = 0;
+    const operandAt = (): unknown => {
+      const t = tokens[i++];
+      if (t === '(') {
+        const v = call();
+        if (tokens[i++] !== ')') throw new Error(`${where}: unbalanced parentheses in "${text}"`);
+        return v;
+      }
+      if (t === undefined || t === ')' || t in FUNCS) throw new Error(`${where}: unexpected ${t ?? 'end'} in "${text}"`);
+      return operand(t, where);
+    };
+    const call = (): unknown => {
+      const fn = tokens[i];
+      if (fn === undefined || !(fn in FUNCS)) return operandAt();
+      i++;
+      const args: unknown[] = [];
+      while (i < tokens.length && tokens[i] !== ')') args.push(operandAt());
+      return FUNCS[fn]!(args, where);
+    };
+    const value = call();
+    if (i !== tokens.length) throw new Error(`${where}: unsupported condition "${text}"`);
+    return value;
+  };
+
   let out = '';
   const stack: boolean[] = [];
   const active = () => stack.every(Boolean);
@@ -120,10 +158,9 @@ export function renderTemplate(source: string, ctx: RenderContext, file = 'templ
     }
     const where = `${file}:${token.line}`;
     const action = token.action;
-    const cond = /^if\s+(not\s+)?(\S+)$/.exec(action);
+    const cond = /^if\s+(.+)$/.exec(action);
     if (cond) {
-      const v = truthy(lookup(cond[2]!, where));
-      stack.push(cond[1] ? !v : v);
+      stack.push(truthy(condition(cond[1]!, where)));
     } else if (action === 'end') {
       if (stack.pop() === undefined) throw new Error(`${where}: {{ end }} without {{ if }}`);
     } else if (action.startsWith('/*') || action === '') {

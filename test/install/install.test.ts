@@ -37,13 +37,15 @@ function io(answer?: string): InstallIO & { out: () => string; err: () => string
   };
 }
 
-/** Plays the Deployment controller: once the Deployment exists, reports it rolled out and available. */
+/** Plays the Deployment controller: once a Deployment of the plan exists, reports it rolled out and available. */
 function markAvailableWhenCreated(api: FakeApiServer): () => void {
   const timer = setInterval(() => {
-    const d = api.get('apps/v1', 'Deployment', 'istio-system', 'istiod');
-    if (!d || (d.status as { availableReplicas?: number } | undefined)?.availableReplicas) return;
-    const generation = (d.metadata as { generation?: number }).generation ?? 1;
-    api.update({ ...d, status: { observedGeneration: generation, replicas: 1, updatedReplicas: 1, readyReplicas: 1, availableReplicas: 1, conditions: [{ type: 'Available', status: 'True', reason: 'MinimumReplicasAvailable' }] } });
+    for (const name of PLAN.objects.filter((o) => o.kind === 'Deployment').map((o) => o.metadata.name)) {
+      const d = api.get('apps/v1', 'Deployment', 'istio-system', name);
+      if (!d || (d.status as { availableReplicas?: number } | undefined)?.availableReplicas) continue;
+      const generation = (d.metadata as { generation?: number }).generation ?? 1;
+      api.update({ ...d, status: { observedGeneration: generation, replicas: 1, updatedReplicas: 1, readyReplicas: 1, availableReplicas: 1, conditions: [{ type: 'Available', status: 'True', reason: 'MinimumReplicasAvailable' }] } });
+    }
   }, 100);
   return () => clearInterval(timer);
 }
@@ -72,6 +74,7 @@ describe('meshd install / uninstall against the API-server fixture (real kubectl
     }
     assert.match(t.out(), /✔ CRDs installed/);
     assert.match(t.out(), /Deployment istio-system\/istiod: 1\/1 available/);
+    assert.match(t.out(), /Deployment istio-system\/istio-ingressgateway: 1\/1 available/);
     assert.match(t.out(), /✔ meshd is ready/);
     const listed = names(await kubectl().run(['get', '-A', '-o', 'name', '-l', 'app.kubernetes.io/part-of=meshd', 'crd,ns,sa,cm,svc,deploy,pdb,hpa,role,rolebinding,clusterrole,clusterrolebinding,mutatingwebhookconfiguration,validatingwebhookconfiguration']));
     assert.deepEqual(listed, [
@@ -89,7 +92,16 @@ describe('meshd install / uninstall against the API-server fixture (real kubectl
       'service/istiod',
       'serviceaccount/istiod',
       'validatingwebhookconfiguration.admissionregistration.k8s.io/istio-validator-istio-system',
+      'deployment.apps/istio-ingressgateway',
+      'horizontalpodautoscaler.autoscaling/istio-ingressgateway',
+      'role.rbac.authorization.k8s.io/istio-ingressgateway-sds',
+      'rolebinding.rbac.authorization.k8s.io/istio-ingressgateway-sds',
+      'service/istio-ingressgateway',
+      'serviceaccount/istio-ingressgateway-service-account',
     ].sort());
+    const gw = JSON.parse(await kubectl().run(['get', '-n', 'istio-system', 'service', 'istio-ingressgateway', '-o', 'json'])) as { spec: { type: string; ports: { port: number; targetPort: number }[] } };
+    assert.equal(gw.spec.type, 'LoadBalancer');
+    assert.deepEqual(gw.spec.ports.map((p) => `${p.port}->${p.targetPort}`), ['15021->15021', '80->8080', '443->8443']);
     const deploy = JSON.parse(await kubectl().run(['get', '-n', 'istio-system', 'deployment', 'istiod', '-o', 'json', '--show-managed-fields'])) as { metadata: { managedFields: { manager: string; operation: string }[] } };
     assert.ok(deploy.metadata.managedFields.some((m) => m.manager === 'meshd' && m.operation === 'Apply'), JSON.stringify(deploy.metadata.managedFields));
     const svc = await kubectl().run(['get', '-n', 'istio-system', 'service', 'istiod', '-o', 'jsonpath={.spec.ports[*].port}']);
@@ -151,6 +163,19 @@ describe('meshd install / uninstall against the API-server fixture (real kubectl
     assert.doesNotMatch(t.out(), /would create|Proceed\?|Waiting/);
     assert.match(t.out(), /✔ Dry run complete: nothing was changed/);
     assert.deepEqual(rvs(), before);
+  });
+
+  it('--dry-run with the egress gateway on and the ingress gateway as NodePort: the server checks the gateway objects, nothing changes', async () => {
+    const rvs = () => PLAN.objects.map((o) => api.get(o.apiVersion, o.kind, o.metadata.namespace, o.metadata.name)?.metadata.resourceVersion);
+    const before = rvs();
+    const t = io();
+    assert.equal(await runInstall(flags({ dryRun: true, set: ['components.egressGateways[0].enabled=true', 'values.gateways.istio-ingressgateway.type=NodePort'] }), t), 0, t.err());
+    for (const ref of ['ServiceAccount istio-system/istio-egressgateway-service-account', 'Role istio-system/istio-egressgateway-sds', 'Service istio-system/istio-egressgateway', 'Deployment istio-system/istio-egressgateway', 'HorizontalPodAutoscaler istio-system/istio-egressgateway', 'Service istio-system/istio-ingressgateway']) {
+      assert.ok(t.out().includes(`accepted ${ref} (server dry run)`), `${ref}:\n${t.out()}`);
+    }
+    assert.deepEqual(rvs(), before);
+    assert.equal(api.get('apps/v1', 'Deployment', 'istio-system', 'istio-egressgateway'), undefined);
+    assert.equal(await kubectl().run(['get', '-n', 'istio-system', 'service', 'istio-ingressgateway', '-o', 'jsonpath={.spec.type}']), 'LoadBalancer');
   });
 
   it('a Deployment that never becomes available fails the wait with what to check', async () => {

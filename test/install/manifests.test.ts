@@ -54,6 +54,13 @@ const EXPECTED = [
   'ValidatingWebhookConfiguration//istio-validator-istio-system',
   'PodDisruptionBudget/istio-system/istiod',
   'HorizontalPodAutoscaler/istio-system/istiod',
+  // istioctl's default profile: the ingress gateway (no PDB with one replica, as Istio's chart)
+  'ServiceAccount/istio-system/istio-ingressgateway-service-account',
+  'Role/istio-system/istio-ingressgateway-sds',
+  'RoleBinding/istio-system/istio-ingressgateway-sds',
+  'Service/istio-system/istio-ingressgateway',
+  'Deployment/istio-system/istio-ingressgateway',
+  'HorizontalPodAutoscaler/istio-system/istio-ingressgateway',
 ];
 
 describe('installation manifests', () => {
@@ -110,6 +117,31 @@ describe('installation manifests', () => {
       assert.deepEqual(YAML.parse(mesh.data.mesh), defaultValues().meshConfig);
     });
 
+    it('the ingress gateway is istioctl\'s: proxyv2 running `proxy router`, LoadBalancer 15021/80/443, SDS Role, HPA 1–5', () => {
+      const objects = byKey(rendered());
+      type Container = { image: string; args: string[]; ports: { containerPort: number }[]; env: { name: string; value?: string }[]; readinessProbe: { httpGet: { path: string; port: number } } };
+      const deploy = objects.get('Deployment/istio-system/istio-ingressgateway') as unknown as { spec: { replicas?: number; selector: { matchLabels: Record<string, string> }; template: { metadata: { labels: Record<string, string> }; spec: { serviceAccountName: string; containers: Container[] } } } };
+      const c = deploy.spec.template.spec.containers[0]!;
+      assert.equal(c.image, `${defaultValues().global.hub}/proxyv2:${defaultValues().global.tag}`);
+      assert.deepEqual(c.args.slice(0, 4), ['proxy', 'router', '--domain', '$(POD_NAMESPACE).svc.cluster.local']);
+      assert.deepEqual(c.ports.map((p) => p.containerPort), [15021, 8080, 8443, 15090]);
+      assert.deepEqual(c.readinessProbe.httpGet, { path: '/healthz/ready', port: 15021, scheme: 'HTTP' });
+      const env = Object.fromEntries(c.env.filter((e) => e.value !== undefined).map((e) => [e.name, e.value]));
+      assert.equal(env.CA_ADDR, 'istiod.istio-system.svc:15012');
+      assert.deepEqual(JSON.parse(env.PROXY_CONFIG!), { discoveryAddress: 'istiod.istio-system.svc:15012' });
+      assert.equal(deploy.spec.replicas, undefined, 'the HPA owns the replica count');
+      assert.deepEqual(deploy.spec.selector.matchLabels, { app: 'istio-ingressgateway', istio: 'ingressgateway' });
+      assert.equal(deploy.spec.template.metadata.labels['sidecar.istio.io/inject'], 'false', 'the injector leaves the gateway alone');
+      assert.equal(deploy.spec.template.spec.serviceAccountName, 'istio-ingressgateway-service-account');
+      const svc = objects.get('Service/istio-system/istio-ingressgateway') as unknown as { spec: { type: string; selector: Record<string, string>; ports: { name: string; port: number; targetPort: number }[] } };
+      assert.equal(svc.spec.type, 'LoadBalancer');
+      assert.deepEqual(svc.spec.ports.map((p) => `${p.name} ${p.port}->${p.targetPort}`), ['status-port 15021->15021', 'http2 80->8080', 'https 443->8443']);
+      assert.deepEqual(svc.spec.selector, { app: 'istio-ingressgateway', istio: 'ingressgateway' });
+      assert.deepEqual((objects.get('Role/istio-system/istio-ingressgateway-sds') as unknown as { rules: unknown }).rules, [{ apiGroups: [''], resources: ['secrets'], verbs: ['get', 'watch', 'list'] }]);
+      const hpa = objects.get('HorizontalPodAutoscaler/istio-system/istio-ingressgateway') as unknown as { spec: { minReplicas: number; maxReplicas: number } };
+      assert.deepEqual([hpa.spec.minReplicas, hpa.spec.maxReplicas], [1, 5]);
+    });
+
     it('Helm chart rendered with its default values.yaml equals the kustomize base, object by object (Namespace aside: Helm creates it)', (t) => {
       const chartValues = YAML.parse(readFileSync(path.join(CHART, 'values.yaml'), 'utf8')) as Values;
       assert.deepEqual(chartValues, defaultValues());
@@ -129,6 +161,11 @@ describe('installation manifests', () => {
       ['resources.requests.cpu=2', 'resources.limits.memory=4Gi', 'autoscaleMax=9', 'cpu.targetAverageUtilization=60'],
       ['meshConfig.accessLogFile=/dev/stdout', 'nodeSelector.disk=ssd', 'global.istioNamespace=mesh-system'],
       ['values.pilot.autoscaleMin=2', 'values.global.hub=docker.io/me', 'profile=default'],
+      // istioctl's gateway toggles and values
+      ['components.egressGateways[0].enabled=true', 'values.gateways.istio-ingressgateway.type=NodePort'],
+      ['components.ingressGateways[0].enabled=false'],
+      ['values.gateways.istio-ingressgateway.autoscaleEnabled=false', 'values.gateways.istio-ingressgateway.replicaCount=3', 'gateways.egress.enabled=true', 'gateways.egress.autoscaleMin=2'],
+      ['revision=canary', 'components.egressGateways[0].enabled=true', 'gateways.ingress.resources.limits.cpu=4'],
     ];
     for (const sets of cases) {
       const values = valuesWithOverrides(sets);
@@ -137,6 +174,24 @@ describe('installation manifests', () => {
       assert.deepEqual([...chart.keys()].sort(), [...install.keys()].sort(), sets.join(' '));
       for (const [k, o] of install) assert.deepEqual(chart.get(k), o, `${sets.join(' ')}: ${k}`);
     }
+  });
+
+  it('gateway toggles: the egress gateway when enabled, a PDB only with more than one replica, none when disabled, a revision points them at its istiod', () => {
+    const keys = (sets: string[]) => installObjects(valuesWithOverrides(sets), embeddedYaml).map(key).filter((k) => k.includes('gateway'));
+    assert.deepEqual(keys(['components.ingressGateways[0].enabled=false']), []);
+    assert.ok(keys(['components.egressGateways[0].enabled=true']).includes('Deployment/istio-system/istio-egressgateway'));
+    assert.ok(!keys([]).some((k) => k.startsWith('PodDisruptionBudget/')), 'autoscaleMin 1: no PDB (kubernetes#93476)');
+    assert.ok(keys(['values.gateways.istio-ingressgateway.autoscaleMin=2']).includes('PodDisruptionBudget/istio-system/istio-ingressgateway'));
+    assert.ok(keys(['gateways.ingress.autoscaleEnabled=false', 'gateways.ingress.replicaCount=2']).includes('PodDisruptionBudget/istio-system/istio-ingressgateway'));
+    assert.ok(!keys(['gateways.ingress.autoscaleEnabled=false', 'gateways.ingress.replicaCount=2', 'global.defaultPodDisruptionBudget.enabled=false']).some((k) => k.startsWith('PodDisruptionBudget/')));
+    const canary = installObjects(valuesWithOverrides(['revision=canary']), embeddedYaml).find((o) => key(o) === 'Deployment/istio-system/istio-ingressgateway') as unknown as { metadata: { labels: Record<string, string> }; spec: { template: { spec: { containers: { env: { name: string; value?: string }[] }[]; volumes: { name: string; configMap?: { name: string } }[] } } } };
+    assert.equal(canary.metadata.labels['istio.io/rev'], 'canary', 'gateways are not per revision: the same Deployment moves to the revision installed last');
+    const env = Object.fromEntries(canary.spec.template.spec.containers[0]!.env.map((e) => [e.name, e.value]));
+    assert.equal(env.CA_ADDR, 'istiod-canary.istio-system.svc:15012');
+    assert.match(env.PROXY_CONFIG!, /istiod-canary\.istio-system\.svc:15012/);
+    assert.equal(canary.spec.template.spec.volumes.find((v) => v.name === 'config-volume')?.configMap?.name, 'istio-canary');
+    assert.throws(() => valuesWithOverrides(['components.ingressGateways[1].enabled=true']), /meshd installs istio-ingressgateway and istio-egressgateway only/);
+    assert.throws(() => valuesWithOverrides(['values.gateways.istio-ingressgateway.type=External']), /--set: gateways.ingress.type: /);
   });
 
   it('--set errors name the key and the rule', () => {

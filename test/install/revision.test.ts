@@ -62,10 +62,13 @@ describe('revisions side by side (API-server fixture, real kubectl)', { skip: !k
     assert.equal(await install(), 0);
     const defaultDeployment = await k.run(['get', 'deployment', 'istiod', '-n', 'istio-system', '-o', 'jsonpath={.spec}']);
     assert.equal(await install('revision=canary'), 0);
-    assert.deepEqual(await names('deployments', 'istio-system'), ['istiod', 'istiod-canary']);
-    assert.deepEqual(await names('services', 'istio-system'), ['istiod', 'istiod-canary']);
+    // the ingress gateway is not per revision: istioctl upgrades it in place to the revision installed last
+    assert.deepEqual(await names('deployments', 'istio-system'), ['istio-ingressgateway', 'istiod', 'istiod-canary']);
+    assert.deepEqual(await names('services', 'istio-system'), ['istio-ingressgateway', 'istiod', 'istiod-canary']);
     assert.deepEqual(await names('configmaps', 'istio-system'), ['istio', 'istio-canary']);
-    assert.deepEqual(await names('serviceaccounts', 'istio-system'), ['istiod', 'istiod-canary']);
+    assert.deepEqual(await names('serviceaccounts', 'istio-system'), ['istio-ingressgateway-service-account', 'istiod', 'istiod-canary']);
+    assert.equal(await k.run(['get', 'deployment', 'istio-ingressgateway', '-n', 'istio-system', '-o', 'jsonpath={.metadata.labels.istio\\.io/rev}']), 'canary');
+    assert.match(await k.run(['get', 'deployment', 'istio-ingressgateway', '-n', 'istio-system', '-o', 'jsonpath={.spec.template.spec.containers[0].env[?(@.name=="CA_ADDR")].value}']), /^istiod-canary\.istio-system\.svc:15012$/);
     assert.deepEqual(await names('mutatingwebhookconfigurations'), ['istio-sidecar-injector', 'istio-sidecar-injector-canary']);
     assert.deepEqual(await names('validatingwebhookconfigurations'), ['istio-validator-canary-istio-system', 'istio-validator-istio-system']);
     assert.deepEqual(await names('clusterroles'), ['meshd', 'meshd-canary']);
@@ -146,6 +149,16 @@ describe('revisions side by side (API-server fixture, real kubectl)', { skip: !k
     assert.ok((await names('customresourcedefinitions')).includes('virtualservices.networking.istio.io'), 'the CRDs stay');
     assert.deepEqual(await injectors('trial'), [], 'namespaces still on the removed revision get no sidecar');
     await assert.rejects(runUninstall({ set: [], kubeconfig, skipConfirmation: true, revision: 'canary', purge: true }, io()), /--purge removes the CRDs every revision uses/);
+  });
+
+  it('the canary upgrade to its end: the gateway moved to the canary stays when the old default control plane is uninstalled', async () => {
+    assert.equal(await install(), 0);
+    assert.equal(await install('revision=canary'), 0);
+    const t = io();
+    assert.equal(await runUninstall({ set: [], kubeconfig, skipConfirmation: true }, t), 0);
+    assert.match(t.out(), /kept Deployment istio-system\/istio-ingressgateway: it now belongs to revision canary/);
+    assert.deepEqual(await names('deployments', 'istio-system'), ['istio-ingressgateway', 'istiod-canary']);
+    assert.deepEqual(await names('services', 'istio-system'), ['istio-ingressgateway', 'istiod-canary']);
   });
 });
 

@@ -18,7 +18,7 @@ export interface ResourceDef {
   readonly statusSubresource: boolean;
   /** a custom resource (defined by a CRD): status is dropped on create, list items keep kind/apiVersion */
   readonly custom: boolean;
-  /** create-only virtual resources (TokenReview) */
+  /** create-only virtual resources (TokenReview, SubjectAccessReview) */
   readonly createOnly?: boolean;
   readonly categories?: readonly string[];
 }
@@ -36,8 +36,8 @@ function fromKind(info: KindInfo): ResourceDef {
     singular: info.kind.toLowerCase(),
     namespaced: !info.clusterScoped,
     shortNames: info.shortNames,
-    statusSubresource: info.istio || info.kind === 'Pod' || info.kind === 'Service' || info.kind === 'Namespace',
-    custom: info.istio,
+    statusSubresource: info.istio || (info.gatewayApi === true && info.kind !== 'ReferenceGrant') || info.kind === 'Pod' || info.kind === 'Service' || info.kind === 'Namespace' || info.kind === 'Ingress',
+    custom: info.istio || info.gatewayApi === true,
     ...(info.istio ? { categories: [info.group.split('.')[0]!, 'istio-io'] } : {}),
   };
 }
@@ -53,6 +53,7 @@ export function defaultResources(): ResourceDef[] {
     builtin('', 'v1', 'Secret', 'secrets', true),
     builtin('', 'v1', 'ConfigMap', 'configmaps', true, { shortNames: ['cm'] }),
     builtin('authentication.k8s.io', 'v1', 'TokenReview', 'tokenreviews', false, { createOnly: true }),
+    builtin('authorization.k8s.io', 'v1', 'SubjectAccessReview', 'subjectaccessreviews', false, { createOnly: true }),
     builtin('apiextensions.k8s.io', 'v1', 'CustomResourceDefinition', 'customresourcedefinitions', false, { shortNames: ['crd', 'crds'] }),
     builtin('admissionregistration.k8s.io', 'v1', 'MutatingWebhookConfiguration', 'mutatingwebhookconfigurations', false),
     builtin('admissionregistration.k8s.io', 'v1', 'ValidatingWebhookConfiguration', 'validatingwebhookconfigurations', false),

@@ -1,6 +1,6 @@
 // `labelSelector` and `fieldSelector` query parameters as the API server parses them:
 //   labels: `a=b`, `a==b`, `a!=b`, `a in (x,y)`, `a notin (x)`, `a`, `!a`, comma-separated (AND)
-//   fields: `metadata.name=x`, `metadata.namespace!=y` (the fields every resource supports)
+//   fields: `metadata.name=x`, `metadata.namespace!=y` (the fields every resource supports), and a Secret's `type`
 
 export type Labels = Readonly<Record<string, string>>;
 type Requirement = (labels: Labels) => boolean;
@@ -47,8 +47,10 @@ export function parseLabelSelector(selector: string | null | undefined): (labels
   return (labels) => reqs.every((r) => r(labels ?? {}));
 }
 
-export function parseFieldSelector(selector: string | null | undefined): (obj: { metadata?: { name?: string; namespace?: string } }) => boolean {
-  const reqs: ((o: { metadata?: { name?: string; namespace?: string } }) => boolean)[] = [];
+type FieldObject = { metadata?: { name?: string; namespace?: string }; type?: unknown };
+
+export function parseFieldSelector(selector: string | null | undefined): (obj: FieldObject) => boolean {
+  const reqs: ((o: FieldObject) => boolean)[] = [];
   for (const term of splitTopLevel(selector ?? '')) {
     const m = term.match(/^([\w.]+)\s*(==|=|!=)\s*(.*)$/);
     if (!m) throw new SelectorError(`invalid field selector: ${JSON.stringify(term)}`);
@@ -56,6 +58,7 @@ export function parseFieldSelector(selector: string | null | undefined): (obj: {
     const get =
       field === 'metadata.name' ? (o: { metadata?: { name?: string } }) => o.metadata?.name ?? ''
       : field === 'metadata.namespace' ? (o: { metadata?: { namespace?: string } }) => o.metadata?.namespace ?? ''
+      : field === 'type' ? (o: FieldObject) => (typeof o.type === 'string' ? o.type : '')
       : undefined;
     if (!get) throw new SelectorError(`field label not supported: ${field}`);
     reqs.push(op === '!=' ? (o) => get(o) !== value : (o) => get(o) === value);

@@ -7,7 +7,9 @@
 // selector-aware ADDED/DELETED transitions and optional BOOKMARKs; GET/POST/PUT/DELETE, JSON merge patch,
 // JSON patch, strategic merge patch and server-side apply (approximations, see patch.ts), the status
 // subresource, dryRun, optimistic concurrency (409), namespaces that must exist and cascade on delete,
-// discovery and the minimal OpenAPI v3 kubectl needs, TokenReview, bearer tokens and TLS.
+// discovery and the minimal OpenAPI v3 kubectl needs, TokenReview, SubjectAccessReview (answered by a test's
+// rule function), bearer tokens and TLS, and pods/portforward over WebSocket to where a test says a pod's port
+// listens (portforward.ts).
 // What it does not: RBAC, admission, CRD schema/CEL validation, SSA conflicts, protobuf — a real cluster's.
 
 import http from 'node:http';
@@ -18,6 +20,7 @@ import YAML from 'yaml';
 import { clone, fieldPaths, fieldsV1, jsonPatch, mergePatch, PatchError, serverSideApply, strategicMergePatch, type Json, type JsonObject } from './patch.js';
 import { parseFieldSelector, parseLabelSelector, SelectorError } from './selectors.js';
 import { apiVersionOf, crdOf, defaultResources, grOf, gvPath, type ResourceDef } from './resources.js';
+import { PortForwardRelay, portsOf, type PortForwardTarget } from './portforward.js';
 
 export type Verb = 'get' | 'list' | 'watch' | 'create' | 'update' | 'patch' | 'delete';
 export type KObject = JsonObject & { metadata: JsonObject & { name: string; namespace?: string; resourceVersion?: string; labels?: Record<string, string> } };
@@ -29,6 +32,16 @@ export interface TokenIdentity {
   readonly groups?: readonly string[];
   /** audiences the token was issued for; TokenReview checks them against spec.audiences */
   readonly audiences?: readonly string[];
+}
+
+export interface AccessReview {
+  readonly user: string;
+  readonly groups: readonly string[];
+  readonly namespace: string;
+  readonly verb: string;
+  readonly group: string;
+  readonly resource: string;
+  readonly name: string;
 }
 
 export interface FixtureOptions {
@@ -45,6 +58,11 @@ export interface FixtureOptions {
   readonly servedVersions?: Readonly<Record<string, readonly string[]>>;
   /** TokenReview: token → identity */
   readonly tokenReviews?: Readonly<Record<string, TokenIdentity>>;
+  /**
+   * SubjectAccessReview: may `user` do `verb` on `resource` in `namespace`? (the fixture has no RBAC; a test
+   * says who is allowed). Unset: nobody is.
+   */
+  readonly subjectAccess?: (review: AccessReview) => { allowed: boolean; reason?: string };
   /** interval of BOOKMARK events on watches that allow them (0: never) */
   readonly bookmarkIntervalMs?: number;
   readonly namespaces?: readonly string[];
@@ -139,6 +157,8 @@ export class FakeApiServer {
   private port = 0;
   private readonly host: string;
   readonly requests: RequestRecord[] = [];
+  private readonly portForwards = new Map<string, PortForwardTarget>();
+  private readonly relay = new PortForwardRelay();
   /** counts of watch requests answered 200, by `plural.group` */
   readonly watchStarts = new Map<string, number>();
 
@@ -180,6 +200,7 @@ export class FakeApiServer {
     this.watchers.clear();
     for (const r of this.hung) r.destroy();
     this.hung.clear();
+    this.relay.close();
     const closed = new Promise<void>((resolve) => srv.close(() => resolve()));
     for (const s of this.sockets) s.destroy();
     this.sockets.clear();
@@ -214,6 +235,7 @@ export class FakeApiServer {
     const handler = (req: http.IncomingMessage, res: http.ServerResponse) => this.onRequest(req, res);
     const server = this.opts.tls ? https.createServer({ cert: this.opts.tls.cert, key: this.opts.tls.key }, handler) : http.createServer(handler);
     server.keepAliveTimeout = 30_000;
+    server.on('upgrade', (req: http.IncomingMessage, socket: Socket, head: Buffer) => this.onUpgrade(req, socket, head));
     server.on('connection', (s: Socket) => {
       this.sockets.add(s);
       s.on('close', () => this.sockets.delete(s));
@@ -230,6 +252,57 @@ export class FakeApiServer {
         resolve();
       });
     });
+  }
+
+  // ───────────────────────────── pods/portforward ─────────────────────────────
+
+  /**
+   * Where port `port` of pod NAMESPACE/NAME really listens: a pods/portforward to it is relayed there
+   * (the pod object must exist too). Without an entry, the forward's dial fails as in a pod where
+   * nothing listens.
+   */
+  forwardPort(namespace: string, name: string, port: number, target: PortForwardTarget): void {
+    this.portForwards.set(`${namespace}/${name}:${port}`, target);
+  }
+
+  /** Port-forward tunnels open now (one per forwarded TCP connection). */
+  get openPortForwards(): number {
+    return this.relay.openTunnels;
+  }
+
+  private onUpgrade(req: http.IncomingMessage, socket: Socket, head: Buffer): void {
+    const url = new URL(req.url ?? '/', 'http://fixture');
+    const m = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)\/portforward$/.exec(url.pathname);
+    const rec: RequestRecord = { method: req.method ?? 'GET', path: url.pathname, query: url.search, ...(m ? { verb: 'create' as Verb, version: 'v1', resource: 'pods', subresource: 'portforward', namespace: m[1], name: m[2] } : {}) };
+    const refuse = (code: number, reason: string, message: string) => {
+      rec.status = code;
+      const body = JSON.stringify(statusObject(code, reason, message));
+      socket.end(`HTTP/1.1 ${code} ${http.STATUS_CODES[code]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+    };
+    try {
+      this.authenticate(req, rec);
+      if (!m) return refuse(404, 'NotFound', 'the server could not find the requested resource');
+      const [, namespace, name] = m as unknown as [string, string, string];
+      const pod = this.getObject(this.resourceFor('v1', 'Pod'), namespace, name);
+      if (!pod) return refuse(404, 'NotFound', `pods "${name}" not found`);
+      const protocol = PortForwardRelay.protocolOf(req);
+      if (!protocol) return refuse(400, 'BadRequest', 'unable to upgrade connection: pods/portforward speaks WebSocket (v4.channel.k8s.io) or SPDY/3.1 (portforward.k8s.io)');
+      const targetOf = (port: number) => this.portForwards.get(`${namespace}/${name}:${port}`);
+      if (protocol !== 'channels') {
+        rec.status = 101;
+        return this.relay.relaySpdy(socket, head, targetOf, name);
+      }
+      const ports = portsOf(url);
+      if (typeof ports === 'string') return refuse(400, 'BadRequest', ports);
+      rec.status = 101;
+      this.relay.relay(req, socket, head, ports, targetOf, name);
+    } catch (err) {
+      const e = err instanceof HttpError ? err : new HttpError(500, 'InternalError', String(err));
+      refuse(e.code, e.reason, e.message);
+    } finally {
+      this.requests.push(rec);
+      this.opts.log?.(`${rec.method} ${rec.path}${rec.query} ${rec.status ?? '-'} (upgrade)`);
+    }
   }
 
   // ───────────────────────────── faults ─────────────────────────────
@@ -578,7 +651,7 @@ export class FakeApiServer {
 
     if (def.createOnly) {
       if (verb !== 'create') throw new HttpError(405, 'MethodNotAllowed', `${verb} is not supported on ${def.plural}`);
-      return this.tokenReview(res, body);
+      return def.plural === 'subjectaccessreviews' ? this.subjectAccessReview(res, body) : this.tokenReview(res, body);
     }
     if (subresource && subresource !== 'status') throw new HttpError(404, 'NotFound', 'the server could not find the requested resource');
     if (subresource && !def.statusSubresource) throw new HttpError(404, 'NotFound', 'the server could not find the requested resource');
@@ -796,6 +869,26 @@ export class FakeApiServer {
       }
     }
     this.send(res, 201, { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', metadata: { creationTimestamp: null }, spec, status });
+  }
+
+  private subjectAccessReview(res: http.ServerResponse, body: string): void {
+    let review: JsonObject;
+    try {
+      review = JSON.parse(body) as JsonObject;
+    } catch {
+      throw new HttpError(400, 'BadRequest', 'SubjectAccessReview body is not JSON');
+    }
+    const spec = isObject(review.spec) ? review.spec : {};
+    const attrs = isObject(spec.resourceAttributes) ? spec.resourceAttributes : {};
+    const str = (v: unknown) => (typeof v === 'string' ? v : '');
+    const user = str(spec.user);
+    if (!user) throw new HttpError(400, 'BadRequest', 'SubjectAccessReview: at least one of user or group must be specified');
+    const answer = this.opts.subjectAccess?.({
+      user, groups: Array.isArray(spec.groups) ? spec.groups.map(String) : [],
+      namespace: str(attrs.namespace), verb: str(attrs.verb), group: str(attrs.group), resource: str(attrs.resource), name: str(attrs.name),
+    }) ?? { allowed: false, reason: 'no rule of the fixture allows it' };
+    const status: JsonObject = { allowed: answer.allowed, ...(answer.reason ? { reason: answer.reason } : {}) };
+    this.send(res, 201, { apiVersion: 'authorization.k8s.io/v1', kind: 'SubjectAccessReview', metadata: { creationTimestamp: null }, spec, status });
   }
 
   /** `/api/v1/...` or `/apis/G/V/...`: `[namespaces/NS/]PLURAL[/NAME[/SUB]]` (and `/api/v1/namespaces/NAME[/status]`). */

@@ -633,8 +633,8 @@ describe('sidecar simulation: ServiceEntry, outbound traffic policy, Sidecar egr
 // ---------------------------------------------------------------------------------------------------------
 // Sidecar egress listeners with a port (istiod buildSidecarOutboundListeners over the SidecarScope's egress
 // listeners): namespace `ported` sees reviews only on 9080, mysql only on a loopback socket of its own
-// (captureMode NONE), and every other default service through the catch-all — on the ports the
-// port-specific listeners did not take.
+// (captureMode NONE), ratings and details through an HTTP proxy on 127.0.0.1:15080 (HTTP_PROXY), and every
+// other default service through the catch-all — on the ports the port-specific listeners did not take.
 
 const PORTED_DOCS = `
 apiVersion: networking.istio.io/v1
@@ -647,6 +647,9 @@ spec:
   - port: {number: 3306, protocol: MySQL, name: mysql}
     captureMode: NONE
     hosts: ["default/mysql.default.svc.cluster.local"]
+  - port: {number: 15080, protocol: HTTP_PROXY, name: proxy}
+    captureMode: NONE
+    hosts: ["default/ratings.default.svc.cluster.local", "default/details.default.svc.cluster.local"]
   - hosts: ["default/*"]
 `;
 
@@ -682,6 +685,18 @@ describe('sidecar simulation: Sidecar egress listeners with a port', () => {
   it('the catch-all still serves the other ports of its hosts: details:9090, httpbin:8000', () => {
     cluster('outbound|9090||details.default.svc.cluster.local')(simulate(ported.resources, fromPorted('details', 9090)));
     assert.equal(routed(simulate(ported.resources, fromPorted('httpbin', 8000))).virtualHost, 'httpbin.default.svc.cluster.local:8000');
+  });
+  it('HTTP_PROXY: the application sends ratings:9080 and details:9090 requests to 127.0.0.1:15080, each routed by its authority', () => {
+    const viaProxy = (authority: string) => simulate(ported.resources, { entryPort: 0, destinationIp: '127.0.0.1', port: 15080, host: authority });
+    const r = viaProxy('ratings.default:9080');
+    assert.equal(r.listener, '127.0.0.1_15080');
+    assert.equal(r.handedOffFrom, undefined, 'bound for real: the application dials it');
+    assert.equal(routed(r).virtualHost, 'ratings.default.svc.cluster.local:9080');
+    // with ratings' VirtualService (its v1 subset), as on ratings' own port
+    cluster('outbound|9080|v1|ratings.default.svc.cluster.local')(r);
+    cluster('outbound|9090||details.default.svc.cluster.local')(viaProxy('details.default:9090'));
+    // reviews is not imported by the proxy listener: unknown there, so it leaves as ALLOW_ANY traffic
+    assert.equal(routed(viaProxy('reviews.default:9080')).virtualHost, 'allow_any');
   });
   it('captureMode NONE: mysql is reached on 127.0.0.1:3306, a real socket', () => {
     const names = ported.resources.listeners.map((l) => l.name);

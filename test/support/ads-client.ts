@@ -1,6 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { lookupType, jsonToStruct } from '../../src/envoy/protos.js';
 import { TYPE_NAMES } from './type-names.js';
+import { hangGuardMs } from './hang-guard.js';
 
 // Bare ADS clients speaking the wire protocol directly (no grpc-js-xds), state of the world and Delta:
 // they let tests send exact nonces/versions/subscriptions/NACKs.
@@ -23,6 +24,13 @@ export interface RequestInit {
 
 const SERVICE = '/envoy.service.discovery.v3.AggregatedDiscoveryService';
 
+/** Stream options: call metadata (e.g. a bearer token), and TLS credentials for the TLS port (plaintext by default). */
+export interface StreamClientOptions {
+  readonly metadata?: grpc.Metadata;
+  readonly credentials?: grpc.ChannelCredentials;
+  readonly channelOptions?: grpc.ChannelOptions;
+}
+
 /** One bidi stream with "wait for the next matching response" on top; shared by both protocols. */
 abstract class RawStreamClient<Req extends { type_url: string }, Res extends { type_url: string; nonce: string }> {
   private readonly client: grpc.Client;
@@ -34,8 +42,8 @@ abstract class RawStreamClient<Req extends { type_url: string }, Res extends { t
   /** encoded size of every response received */
   bytesReceived = 0;
 
-  constructor(addr: string, method: string, requestType: string, responseType: string, options: { metadata?: grpc.Metadata } = {}) {
-    this.client = new grpc.Client(addr, grpc.credentials.createInsecure());
+  constructor(addr: string, method: string, requestType: string, responseType: string, options: StreamClientOptions = {}) {
+    this.client = new grpc.Client(addr, options.credentials ?? grpc.credentials.createInsecure(), options.channelOptions ?? {});
     const reqType = lookupType(requestType);
     const resType = lookupType(responseType);
     this.stream = this.client.makeBidiStreamRequest(
@@ -67,8 +75,12 @@ abstract class RawStreamClient<Req extends { type_url: string }, Res extends { t
     this.stream.on('end', () => (this.ended = true));
   }
 
-  /** The next response (after those already received) matching `pred`. */
-  next(pred: (r: Res) => boolean = () => true, timeoutMs = 5000): Promise<Res> {
+  /**
+   * The next response (after those already received) matching `pred`. `timeoutMs` only catches a hang: it
+   * is raised to the hang-guard floor (a 5 s deadline failed a Delta test beside a second suite at load 22).
+   */
+  next(pred: (r: Res) => boolean = () => true, requestedTimeoutMs = 5000): Promise<Res> {
+    const timeoutMs = hangGuardMs(requestedTimeoutMs);
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.waiters = this.waiters.filter((w) => w.resolve !== wrapped);
@@ -112,7 +124,7 @@ function decodeAny(a: { type_url: string; value: Uint8Array }): Record<string, u
 }
 
 export class RawAdsClient extends RawStreamClient<RequestInit, Response> {
-  constructor(addr: string, options: { metadata?: grpc.Metadata } = {}) {
+  constructor(addr: string, options: StreamClientOptions = {}) {
     super(addr, 'StreamAggregatedResources', 'envoy.service.discovery.v3.DiscoveryRequest', 'envoy.service.discovery.v3.DiscoveryResponse', options);
   }
 

@@ -4,9 +4,22 @@ import type { Generator } from '../../src/xds/generators/generator.js';
 import { TYPE, type TypeUrl } from '../../src/xds/resource-types.js';
 
 // Everything an Envoy fetches from one generator, as golden tests need it: CDS and LDS by wildcard, then
-// EDS and RDS for the names those reference; each body passed through `check` (Envoy's protos + PGV).
+// EDS and RDS for the names those reference, and SDS for the secrets listeners ask the ADS stream for
+// (gateway credentials; present only when there are some); each body passed through `check` (Envoy's
+// protos + PGV).
 
-export type XdsOutput = Record<'cds' | 'eds' | 'lds' | 'rds', Record<string, object>>;
+export type XdsOutput = Record<'cds' | 'eds' | 'lds' | 'rds', Record<string, object>> & { sds?: Record<string, object> };
+
+/** Names of SDS secrets fetched over ADS (`sds_config: {ads: {}}`) that resources reference, recursively. */
+export function adsSecretNames(value: unknown, out: Set<string>): void {
+  if (Array.isArray(value)) {
+    for (const v of value) adsSecretNames(v, out);
+  } else if (value && typeof value === 'object') {
+    const o = value as { name?: unknown; sds_config?: { ads?: unknown } };
+    if (typeof o.name === 'string' && o.sds_config?.ads !== undefined) out.add(o.name);
+    for (const v of Object.values(value)) adsSecretNames(v, out);
+  }
+}
 
 /** Names referenced inside resources (EDS service names of clusters, RDS names of HCMs), recursively. */
 export function referenced(value: unknown, key: 'service_name' | 'route_config_name', out: Set<string>): void {
@@ -48,5 +61,8 @@ export function generateAll(
   }
   const rdsNames = new Set<string>();
   referenced(lds, 'route_config_name', rdsNames);
-  return { output: { cds, eds: build(TYPE.EDS, edsNames), lds, rds: build(TYPE.RDS, rdsNames) }, problems };
+  const sdsNames = new Set<string>();
+  adsSecretNames(lds, sdsNames);
+  const sds = sdsNames.size > 0 ? { sds: build(TYPE.SDS, sdsNames) } : {};
+  return { output: { cds, eds: build(TYPE.EDS, edsNames), lds, rds: build(TYPE.RDS, rdsNames), ...sds }, problems };
 }

@@ -109,7 +109,7 @@ describe('ADS server (state of the world)', () => {
     const r = await c.next();
     c.send({ type_url: TYPE.EDS, version_info: '', response_nonce: r.nonce, resource_names: ['outbound|80||a.default.svc.cluster.local'], error_detail: { code: 3, message: 'bad endpoint' } });
     await c.quiet(TYPE.EDS, 150);
-    const entry = syncz(ds).find((s) => (s as { proxy: string }).proxy.includes('p3')) as { types: Record<string, { lastNack?: { message: string; nonce: string } }> };
+    const entry = syncz(ds).find((s) => s.nodeId.includes('~p3.')) as { types: Record<string, { lastNack?: { message: string; nonce: string } }> };
     assert.equal(entry.types.EDS?.lastNack?.message, 'bad endpoint');
     assert.equal(entry.types.EDS?.lastNack?.nonce, r.nonce);
     const text = await metrics.registry.metrics();

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { Daemon } from '../../src/daemon.js';
 import { silentLogger } from '../../src/telemetry/log.js';
 import { TYPE } from '../../src/xds/resource-types.js';
+import type { SyncStatus } from '../../src/xds/debug.js';
 import { RawDeltaClient, type DeltaResponse } from '../support/ads-client.js';
 
 // Delta xDS through the whole daemon, as istio-proxy would use it: an Envoy-shaped node (no GENERATOR,
@@ -96,10 +97,20 @@ describe('daemon serving a Delta client', () => {
     assert.equal(conn.mode, 'delta');
     assert.equal(conn.generator, 'sidecar');
     assert.deepEqual(conn.subscriptions, { CDS: '*', EDS: [HELLO], LDS: '*' });
-    const syncz = await getJson<{ proxy: string; mode: string; types: Record<string, { synced: boolean }> }[]>(addrs.monitoringAddr, '/debug/syncz');
-    const entry = syncz.find((x) => x.proxy === NODE.id)!;
+    const syncz = await getJson<SyncStatus[]>(addrs.monitoringAddr, '/debug/syncz');
+    const entry = syncz.find((x) => x.nodeId === NODE.id)!;
     assert.equal(entry.mode, 'delta');
     assert.deepEqual(Object.values(entry.types).map((t) => t.synced), [true, true, true]);
+    // istiod's SyncStatus fields, as Kiali and istioctl read them: POD.NS, and the nonces sent and ACKed
+    assert.equal(entry.proxy, NODE.id.split('~')[2]);
+    assert.equal(entry.proxy_type, 'sidecar');
+    assert.equal(entry.cluster_sent, entry.types.CDS!.sent.nonce);
+    assert.equal(entry.cluster_acked, entry.cluster_sent);
+    assert.equal(entry.endpoint_acked, entry.types.EDS!.sent.nonce);
+    assert.equal(entry.listener_acked, entry.types.LDS!.sent.nonce);
+    assert.equal(entry.route_sent, undefined, 'a type never asked for is left out (omitempty)');
+    assert.equal(entry.resources?.['type.googleapis.com/envoy.config.cluster.v3.Cluster']?.acked, entry.cluster_acked);
+    assert.deepEqual(await getJson<SyncStatus[]>(addrs.monitoringAddr, '/debug/syncz?namespace=elsewhere'), [], '?namespace= filters as istiod');
     const metrics = await (await fetch(`http://${addrs.monitoringAddr}/metrics`)).text();
     assert.match(metrics, /^pilot_xds\{version="1\.24\.0"\} 1$/m);
     assert.match(metrics, /^pilot_xds_pushes\{type="eds"\} [2-9]/m);

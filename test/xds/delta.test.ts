@@ -251,7 +251,7 @@ describe('ADS server (Delta)', () => {
     const r = await c.next();
     c.nack(r, 'bad endpoint');
     await c.quiet(TYPE.EDS, 150);
-    const entry = syncz(ds).find((s) => (s as { proxy: string }).proxy.includes('~n1.')) as { mode: string; types: Record<string, { lastNack?: { message: string; nonce: string; version: string }; synced: boolean }> };
+    const entry = syncz(ds).find((s) => s.nodeId.includes('~n1.')) as { mode: string; types: Record<string, { lastNack?: { message: string; nonce: string; version: string }; synced: boolean }> };
     assert.equal(entry.mode, 'delta');
     assert.equal(entry.types.EDS?.lastNack?.message, 'bad endpoint');
     assert.equal(entry.types.EDS?.lastNack?.nonce, r.nonce);
@@ -267,7 +267,7 @@ describe('ADS server (Delta)', () => {
     const r2 = await next;
     c.ack(r2);
     await c.quiet(TYPE.EDS, 100);
-    const after = syncz(ds).find((s) => (s as { proxy: string }).proxy.includes('~n1.')) as { types: Record<string, { synced: boolean; acked: { nonce: string; version: string } }> };
+    const after = syncz(ds).find((s) => s.nodeId.includes('~n1.')) as { types: Record<string, { synced: boolean; acked: { nonce: string; version: string } }> };
     assert.equal(after.types.EDS?.synced, true);
     assert.deepEqual(after.types.EDS?.acked.nonce, r2.nonce);
     assert.deepEqual(after.types.EDS?.acked.version, r2.system_version_info);
@@ -280,7 +280,7 @@ describe('ADS server (Delta)', () => {
     c.send({ type_url: TYPE.EDS, response_nonce: 'not-the-last-nonce', resource_names_subscribe: [cluster('b', 'default', 81)] });
     const r2 = await c.next();
     assert.deepEqual(c.names(r2), [cluster('b', 'default', 81)]);
-    const entry = syncz(ds).find((s) => (s as { proxy: string }).proxy.includes('~st.')) as { types: Record<string, { acked: { nonce: string } }> };
+    const entry = syncz(ds).find((s) => s.nodeId.includes('~st.')) as { types: Record<string, { acked: { nonce: string } }> };
     assert.equal(entry.types.EDS?.acked.nonce, '');
     assert.notEqual(r.nonce, r2.nonce);
   });
@@ -345,7 +345,7 @@ describe('ADS server (Delta)', () => {
     bare.send({ type_url: TYPE.CDS });
     await assert.rejects(bare.next(), (e: grpc.ServiceError) => e.code === grpc.status.INVALID_ARGUMENT && /first DeltaDiscoveryRequest on a stream must carry node\.id/.test(e.details));
     const c = connect();
-    c.send({ node: node('u1'), type_url: 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret', resource_names_subscribe: ['default'] });
+    c.send({ node: node('u1'), type_url: 'type.googleapis.com/envoy.service.runtime.v3.Runtime', resource_names_subscribe: ['default'] });
     c.send({ type_url: TYPE.CDS });
     const r = await c.next();
     assert.equal(r.type_url, TYPE.CDS, 'the stream carries on after a type it does not serve');
@@ -364,7 +364,10 @@ describe('ADS server (Delta) on a guarded port', () => {
     ds.register(server, async (call) => {
       const token = call.metadata.get('authorization')[0];
       if (token !== 'Bearer good') throw Object.assign(new Error('no valid token'), { code: grpc.status.UNAUTHENTICATED });
-      return (proxy) => (proxy.namespace === 'default' ? undefined : `may not act for namespace ${proxy.namespace}`);
+      return {
+        identity: { namespace: 'default', serviceAccount: 'default', identity: 'spiffe://cluster.local/ns/default/sa/default' },
+        check: (proxy) => (proxy.namespace === 'default' ? undefined : `may not act for namespace ${proxy.namespace}`),
+      };
     });
     const port = await new Promise<number>((res, rej) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? rej(e) : res(p))));
     addr = `127.0.0.1:${port}`;

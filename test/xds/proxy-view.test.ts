@@ -491,7 +491,7 @@ describe('what a change rebuilds (narrow dependencies)', () => {
       resolver.beginSnapshot(new PushContext(store, version));
       return proxies.map((p) => resolveAll(resolver, p).get(TYPE.RDS)!);
     };
-    syncAll('v1');
+    const rdsBefore = syncAll('v1');
     assert.equal(resolver.stats.classes, 4);
     assert.equal(resolver.stats.views, 4, 'per namespace: one view for clusters, assignments and routes, one for listeners');
     built.length = 0;
@@ -502,6 +502,39 @@ describe('what a change rebuilds (narrow dependencies)', () => {
     assert.equal(rds[0]!.get('5000'), rds[1]!.get('5000'), 'ns1: both classes are served the same object');
     assert.equal(rds[2]!.get('5000'), rds[3]!.get('5000'), 'ns2: both classes are served the same object');
     assert.match(JSON.stringify(rds[0]!.get('5000')!.body), /"weight":\{"value":50\}/);
+    // inside each rebuild, only alpha's virtual host is new: the others are the objects built before
+    // (their encodings are reused too, envoy/encode-parts.ts)
+    for (const i of [0, 2]) {
+      const vhosts = (set: ResourceSet) => (set.get('5000')!.body as Obj).virtual_hosts as Obj[];
+      const fresh = vhosts(rds[i]!).filter((vh) => !vhosts(rdsBefore[i]!).includes(vh)).map((vh) => vh.name);
+      assert.deepEqual(fresh, ['alpha.ns1.svc.cluster.local:5000'], `view of ${proxies[i]!.namespace}`);
+    }
+  });
+
+  it('a DestinationRule policy edit that keeps its subsets patches segments in place: no segment rebuilt, only what reads that rule', () => {
+    const store = benchLikeStore();
+    const built: string[] = [];
+    const resolver = new Resolver({ sidecar: recording(built) });
+    const proxies = [
+      proxy({ ns: 'ns1', pod: 'alpha-v1', ip: '10.1.1.2', labels: { app: 'alpha', version: 'v1' } }),
+      proxy({ ns: 'ns2', pod: 'client-1', ip: '10.1.2.1', labels: { app: 'client' } }),
+    ];
+    const syncAll = (version: string) => {
+      resolver.beginSnapshot(new PushContext(store, version));
+      return proxies.map((p) => resolveAll(resolver, p));
+    };
+    syncAll('v1');
+    built.length = 0;
+    const before = resolver.stats;
+    store.upsert('DestinationRule', { apiVersion: 'networking.istio.io/v1', kind: 'DestinationRule', metadata: { name: 'beta', namespace: 'ns1' },
+      spec: { host: 'beta', trafficPolicy: { connectionPool: { http: { http2MaxRequests: 7 } } }, subsets: [{ name: 'v1', labels: { version: 'v1' } }, { name: 'v2', labels: { version: 'v2' } }] } } as never, origin, 't');
+    const after = syncAll('v2');
+    assert.equal(resolver.stats.segmentsBuilt, before.segmentsBuilt, 'the cluster name list read the DestinationRules but did not change: patched, not rebuilt');
+    const beta = 'beta.ns1.svc.cluster.local';
+    assert.ok(built.includes(`Cluster outbound|5000||${beta}`), 'its clusters are rebuilt');
+    assert.deepEqual(built.filter((b) => b.startsWith('Cluster ') && !b.endsWith(beta)).filter((b) => !b.includes('inbound|')), [], 'no other outbound cluster');
+    assert.match(JSON.stringify(after[0]!.get(TYPE.CDS)!.get(`outbound|5000||${beta}`)!.body), /"max_requests":\{"value":7\}|http2MaxRequests|"max_requests":7/);
+    for (const [i, p] of proxies.entries()) assertEquivalent(new PushContext(store, 'v2'), resolver, p, `proxy ${i}`);
   });
 
   it('a mesh config change reaches resources that read nothing else (REGISTRY_ONLY: virtualOutbound, the route catch-all)', () => {

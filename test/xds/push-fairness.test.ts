@@ -5,7 +5,7 @@ import { ConfigStore } from '../../src/config/store.js';
 import { PushContext } from '../../src/model/push-context.js';
 import { silentLogger } from '../../src/telemetry/log.js';
 import { Metrics } from '../../src/telemetry/metrics.js';
-import { syncz } from '../../src/xds/debug.js';
+import { adsz, syncz } from '../../src/xds/debug.js';
 import { DiscoveryServer, type DiscoveryServerOptions } from '../../src/xds/server.js';
 import { TYPE } from '../../src/xds/resource-types.js';
 import type { Generator } from '../../src/xds/generators/generator.js';
@@ -116,7 +116,7 @@ describe('push fairness: streams that do not read', () => {
     // …while the stuck stream still holds its first response, neither taken nor cut
     const stuck = h.conn('stuck');
     assert.ok(stuck && h.ds.pendingWrite(stuck), 'the stuck stream is still waiting on its write');
-    const entry = syncz(h.ds).find((e) => (e as { proxy: string }).proxy.includes('~stuck.')) as { sending?: { bytes: number } };
+    const entry = syncz(h.ds).find((e) => e.nodeId.includes('~stuck.'))!;
     assert.ok(entry.sending && entry.sending.bytes > 200_000, '/debug/syncz shows the stuck write');
   });
 
@@ -146,14 +146,14 @@ describe('push fairness: streams that do not read', () => {
     assert.equal(h.ds.connections.length, 122);
   });
 
-  it('a stream whose write does not complete within the send timeout is cut: logged in /debug/syncz, counted in pilot_xds_write_timeout; others are served', async () => {
+  it('a stream whose write does not complete within the send timeout is cut: listed in /debug/adsz, counted in pilot_xds_write_timeout; others are served', async () => {
     const h = harness({ push: { sendTimeoutMs: 300, slowAfterMs: 50 } });
     after(() => h.stop());
     await h.start();
     const stuck = h.stalled('cut-me');
     await until('the stalled stream to be cut', () => stuck.closedByServer);
-    const cut = syncz(h.ds).find((e) => (e as { proxy: string }).proxy.includes('~cut-me.')) as { cut?: { reason: string } };
-    assert.match(cut.cut?.reason ?? '', /send did not complete within \d+ ms/);
+    const cut = (adsz(h.ds) as { cut: { proxy: string; reason: string }[] }).cut.find((e) => e.proxy.includes('~cut-me.'));
+    assert.match(cut?.reason ?? '', /send did not complete within \d+ ms/);
     assert.match(await h.metrics.registry.metrics(), /pilot_xds_write_timeout 1/);
     assert.equal(h.conn('cut-me'), undefined);
     const healthy = h.client();

@@ -8,6 +8,7 @@ import type { KindMap } from '../../config/schemas/index.js';
 import { accept, admit, refuse, withdraw, type SourceSink } from '../apply.js';
 import type { Logger } from '../../telemetry/log.js';
 import type { Metrics } from '../../telemetry/metrics.js';
+import { secretKey, type SecretStore } from '../../config/secrets.js';
 
 const CONFIG_FILE = /\.(ya?ml|json)$/i;
 
@@ -31,6 +32,11 @@ export interface DirectorySourceOptions {
   /** delay before re-reading a changed file, so an editor's burst of writes is read once */
   readonly settleMs?: number;
   readonly limits?: ConfigFileLimits;
+  /**
+   * `--config-dir-secrets`: Secret documents of the directory are gateway credentials (held apart from the
+   * config store, never shown); without it they are not read, and each is reported once
+   */
+  readonly secrets?: SecretStore;
 }
 
 /** One accepted document: what a file says an object is. */
@@ -59,6 +65,8 @@ interface FileRead {
   /** the file could not be read as a whole (YAML error, too large): every object it held stays */
   readonly keepAll: boolean;
   readonly refusals: (() => void)[];
+  /** Secret documents (only with `secrets`), by namespace/name */
+  readonly secrets: Map<string, unknown>;
 }
 
 /**
@@ -97,6 +105,10 @@ export class DirectorySource {
   private chain: Promise<void> = Promise.resolve();
   private rescanTimer: NodeJS.Timeout | undefined;
   private readonly reportedLoops = new Set<string>();
+  /** file → the Secrets it defines (`secrets` only) */
+  private readonly secretsByFile = new Map<string, ReadonlyMap<string, unknown>>();
+  /** Secret documents reported as not read (no --config-dir-secrets), once each */
+  private readonly reportedSecrets = new Set<string>();
   private stopped = false;
   private readonly log: Logger;
   private readonly sink: SourceSink;
@@ -188,7 +200,7 @@ export class DirectorySource {
   /** Reads and validates one file; undefined when it vanished meanwhile (the next scan sees that). */
   private async read(file: string, st: Stats, slice: TimeSlice): Promise<FileRead | undefined> {
     const signature = signatureOf(st);
-    const result: FileRead = { file, signature, accepted: new Map(), keep: new Set(), keepAll: false, refusals: [] };
+    const result: FileRead = { file, signature, accepted: new Map(), keep: new Set(), keepAll: false, refusals: [], secrets: new Map() };
     const fileOrigin: Origin = { source: 'file', file: this.rel(file), doc: 0 };
     if (st.size > this.limits.maxFileBytes) {
       const message = formatProblem(fileOrigin, {}, { path: '', reason: `file is ${st.size} bytes, over the limit of ${this.limits.maxFileBytes} bytes per file (--max-config-file-size); not read, what it held stays in force` });
@@ -217,7 +229,16 @@ export class DirectorySource {
         result.refusals.push(() => refuse(this.sink, origin, { ref: {}, messages: [formatProblem(origin, {}, { path: '', reason })] }));
         return;
       }
-      const raw = doc.value as { apiVersion?: unknown; kind?: unknown };
+      const raw = doc.value as { apiVersion?: unknown; kind?: unknown; metadata?: { name?: unknown; namespace?: unknown } };
+      if (raw?.apiVersion === 'v1' && raw?.kind === 'Secret') {
+        const ref = secretKey(typeof raw.metadata?.namespace === 'string' ? raw.metadata.namespace : 'default', String(raw.metadata?.name));
+        if (this.options.secrets) result.secrets.set(ref, doc.value);
+        else if (!this.reportedSecrets.has(`${origin.file}#${ref}`)) {
+          this.reportedSecrets.add(`${origin.file}#${ref}`);
+          this.log.warn({ file: origin.file, doc: doc.index, secret: ref }, 'Secret in the config directory not read: gateway credentials come from a config directory only with --config-dir-secrets');
+        }
+        return;
+      }
       if (isIgnorableKind(raw?.apiVersion, raw?.kind)) {
         this.log.debug({ file: origin.file, doc: doc.index, kind: raw.kind }, 'not a mesh kind; ignored');
         return;
@@ -276,6 +297,31 @@ export class DirectorySource {
       this.files.set(read.file, { signature: read.signature, objects, refused });
     }
     for (const key of touched) this.resolve(key);
+    if (this.options.secrets) this.applySecrets(reads, vanished, this.options.secrets);
+  }
+
+  /** Secrets follow their files: a file's Secrets replace what it defined before; a vanished file's go. */
+  private applySecrets(reads: readonly FileRead[], vanished: readonly string[], store: SecretStore): void {
+    const gone = new Set<string>();
+    for (const file of vanished) {
+      for (const key of this.secretsByFile.get(file)?.keys() ?? []) gone.add(key);
+      this.secretsByFile.delete(file);
+    }
+    for (const read of reads) {
+      if (read.keepAll) continue;
+      for (const key of this.secretsByFile.get(read.file)?.keys() ?? []) if (!read.secrets.has(key)) gone.add(key);
+      this.secretsByFile.set(read.file, read.secrets);
+    }
+    // a Secret still defined by another file stays (the first file in path order wins, as for config)
+    const current = new Map<string, unknown>();
+    for (const file of [...this.secretsByFile.keys()].sort().reverse()) for (const [key, obj] of this.secretsByFile.get(file)!) current.set(key, obj);
+    for (const key of gone) if (!current.has(key)) store.delete(key.slice(0, key.indexOf('/')), key.slice(key.indexOf('/') + 1));
+    for (const read of reads) {
+      for (const key of read.secrets.keys()) {
+        const refused = store.apply(current.get(key));
+        if (refused) this.log.warn({ secret: key, reason: refused }, 'Secret not held for gateway credentials');
+      }
+    }
   }
 
   /** Puts the winning definition of a key in the store (the first file in path order), or removes the object. */

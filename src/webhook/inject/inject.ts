@@ -169,6 +169,8 @@ export function injectPod(pod: Json, opts: InjectOptions): InjectResult {
     ? [...result.containers.map(customised), ...result.appContainers]
     : [...result.appContainers, ...result.containers.map(customised)];
   if (initContainers.length) spec.initContainers = initContainers;
+  // the template's pod securityContext is applied over the pod's own, as istiod overlays the template pod
+  if (result.podSecurityContext) spec.securityContext = strategicMerge(spec.securityContext ?? {}, result.podSecurityContext);
   // the template's volumes first, then the pod's own (the order istiod's merge of the template pod leaves)
   const existingVolumes = ((spec.volumes as Json[] | undefined) ?? []).filter((v) => !result.volumes.some((r) => r.name === v.name));
   spec.volumes = [...result.volumes, ...existingVolumes];

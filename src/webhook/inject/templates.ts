@@ -2,9 +2,10 @@ import { A, jsonMapAnnotation, proxyConfigOverride, trafficSettings, truthy, Inj
 import type { InjectionConfig, ProxyResources } from './config.js';
 import { rewriteProbes, shouldRewriteProbes, type Container } from './probes.js';
 
-// Istio's two injection templates as data builders: `sidecar` (istio-init + istio-proxy, Istio's proxyv2
-// image talking to meshd at CA_ADDR) and `grpc-agent` (proxyless gRPC: `meshd agent` writes the workload
-// certificate and the xDS bootstrap the app reads through GRPC_XDS_BOOTSTRAP). Field order, names, paths
+// Istio's injection templates as data builders: `sidecar` (istio-init + istio-proxy, Istio's proxyv2
+// image talking to meshd at CA_ADDR), `gateway` (istio-proxy as a gateway: `proxy router`, no capture) and
+// `grpc-agent` (proxyless gRPC: `meshd agent` writes the workload certificate and the xDS bootstrap the app
+// reads through GRPC_XDS_BOOTSTRAP), `grpc-simple`. Field order, names, paths
 // and values follow istio-discovery's injection-template.yaml / grpc-agent.yaml as the goldens in
 // shared/istio-reference/testdata/inject show them.
 
@@ -46,6 +47,8 @@ export interface TemplateOutput {
   statusContainers?: string[];
   /** grpc-simple adds no revision/default-container annotations and no canonical labels */
   bareMetadata?: boolean;
+  /** the pod's securityContext as the template writes it (merged over the pod's own; gateway: sysctls) */
+  podSecurityContext?: Json;
 }
 
 const fieldRef = (name: string, path: string) => ({ name, valueFrom: { fieldRef: { fieldPath: path } } });
@@ -145,6 +148,7 @@ function readinessProbe(annotations: Record<string, string>, port: number): Json
   };
 }
 
+const CRL_VOLUME = 'istio-ca-crl';
 const SIDECAR_VOLUME_MOUNTS = [
   { mountPath: '/var/run/secrets/workload-spiffe-uds', name: 'workload-socket' },
   { mountPath: '/var/run/secrets/credential-uds', name: 'credential-socket' },
@@ -451,8 +455,59 @@ export function grpcSimpleTemplate(input: TemplateInput): TemplateOutput {
   };
 }
 
+/**
+ * `gateway` (`inject.istio.io/templates: gateway`, Istio's gateway-injection-template.yaml): a user's own
+ * gateway Deployment — usually one container `istio-proxy` with `image: auto` — becomes an istio-proxy
+ * running `proxy router` (a `router~` node: meshd's gateway generator serves it), no istio-init and no
+ * traffic capture, readiness on 15021, and the pod may bind ports below 1024 without privileges
+ * (sysctl net.ipv4.ip_unprivileged_port_start=0). Other containers in the pod stay as they are.
+ */
+export function gatewayTemplate(input: TemplateInput): TemplateOutput {
+  const { annotations, cfg } = input;
+  const proxyConfig = proxyConfigOverride(annotations);
+  const interception = typeof proxyConfig.interceptionMode === 'string' ? proxyConfig.interceptionMode : 'REDIRECT';
+  const appContainers = structuredClone(((input.spec.containers as Container[] | undefined) ?? []).filter((c) => c.name !== 'istio-proxy'));
+  // the gateway template's env order: GOMEMLIMIT comes right after the pod ports
+  const common = commonProxyEnv(input, appContainers, proxyConfig, interception);
+  const memLimit = common.find((e) => e.name === 'GOMEMLIMIT')!;
+  const env = common.filter((e) => e !== memLimit);
+  env.splice(env.findIndex((e) => e.name === 'ISTIO_META_POD_PORTS') + 1, 0, memLimit);
+  env.push(...proxyMetadataEnv(proxyConfig));
+  const prom = prometheusAnnotations(annotations, cfg);
+  if (prom.appScrape) env.push({ name: 'ISTIO_PROMETHEUS_ANNOTATIONS', value: prom.appScrape });
+  const proxy: Json = {
+    args: ['proxy', 'router', '--domain', `$(POD_NAMESPACE).svc.${cfg.domainSuffix}`,
+      `--proxyLogLevel=${annotations[A.logLevel] ?? cfg.proxyLogLevel}`,
+      `--proxyComponentLogLevel=${annotations[A.componentLogLevel] ?? cfg.componentLogLevel}`,
+      `--log_output_level=${annotations[A.agentLogLevel] ?? cfg.logLevel}`],
+    env,
+    image: proxyImage(input),
+    ...(cfg.imagePullPolicy ? { imagePullPolicy: cfg.imagePullPolicy } : {}),
+    name: 'istio-proxy',
+    ports: [{ containerPort: 15090, name: 'http-envoy-prom', protocol: 'TCP' }],
+    // the gateway template reads no readiness annotations: the chart's defaults
+    readinessProbe: readinessProbe({}, 15021),
+    securityContext: { runAsGroup: 1337, runAsUser: 1337 },
+    // the sidecar's mounts and volumes, without the CA revocation list (the gateway template mounts none)
+    volumeMounts: SIDECAR_VOLUME_MOUNTS.filter((m) => m.name !== CRL_VOLUME),
+  };
+  return {
+    initContainers: [],
+    containers: [proxy],
+    appContainers,
+    volumes: sidecarVolumes().filter((v) => v.name !== CRL_VOLUME),
+    annotations: prom.annotations,
+    labels: {},
+    native: false,
+    proxyFirst: false,
+    removeAnnotations: prom.remove,
+    podSecurityContext: { sysctls: [{ name: 'net.ipv4.ip_unprivileged_port_start', value: '0' }] },
+  };
+}
+
 export const TEMPLATES: Record<string, (input: TemplateInput) => TemplateOutput> = {
   sidecar: sidecarTemplate,
+  gateway: gatewayTemplate,
   'grpc-agent': grpcAgentTemplate,
   'grpc-simple': grpcSimpleTemplate,
 };

@@ -5,6 +5,7 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { REPO_ROOT, trackChild, waitExit, waitUntil } from './util.js';
 import { meshdCommand } from '../../support/meshd-bin.js';
+import type { SyncStatus, SynczTypeDetail } from '../../../src/xds/debug.js';
 
 // Runs the real, compiled meshd CLI (`meshd serve …`, bin/meshd.js) as a child process, exactly as
 // a user would, and talks to it only through its ports, its config directory and its logs.
@@ -15,19 +16,9 @@ export interface LogLine {
   readonly [field: string]: unknown;
 }
 
-/** One proxy in /debug/syncz. */
-export interface SynczEntry {
-  readonly proxy: string;
-  readonly connection: string;
-  readonly generator: string;
-  readonly types: Record<string, SynczType>;
-}
-export interface SynczType {
-  readonly sent: { version: string; nonce: string; at?: string; resources: number };
-  readonly acked: { version: string; nonce: string; at?: string };
-  readonly synced: boolean;
-  readonly lastNack?: { nonce: string; version: string; message: string; at: string };
-}
+/** One proxy in /debug/syncz: istiod's SyncStatus (`proxy` is POD.NS) with meshd's detail (`nodeId`, `types`). */
+export type SynczEntry = SyncStatus;
+export type SynczType = SynczTypeDetail;
 
 export interface StartMeshdOptions {
   readonly configDir: string;
@@ -189,7 +180,7 @@ export async function startMeshd({ configDir, extraArgs = [], logLevel = 'info',
       return waitForAck(
         (s) =>
           s.some((e) => {
-            if (e.proxy !== proxy) return false;
+            if (e.nodeId !== proxy) return false;
             const t = e.types[type];
             return !!t && !!t.sent.at && Date.parse(t.sent.at) >= since && t.acked.nonce === t.sent.nonce;
           }),

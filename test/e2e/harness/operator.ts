@@ -50,7 +50,7 @@ export const SLEEP_NODE = {
 export async function connectSleep(meshd: Meshd, node = SLEEP_NODE): Promise<SotwFollower> {
   const sidecar = new SotwFollower(meshd.grpcAddr, { node, wildcard: [TYPE.CDS, TYPE.LDS] });
   await meshd.waitForAck((s) => {
-    const e = s.find((x) => x.proxy === node.id);
+    const e = s.find((x) => x.nodeId === node.id);
     return !!e && ['CDS', 'LDS', 'RDS', 'EDS'].every((t) => e.types[t]?.synced);
   }, `${node.id} synced on every type`, 120_000);
   return sidecar;

@@ -5,6 +5,10 @@ import { PushContext, trackDependencies, type Dependency } from '../../../src/mo
 import { buildSidecarListener, sidecarListenerNames } from '../../../src/xds/generators/sidecar/lds.js';
 import { buildSidecarRouteConfiguration } from '../../../src/xds/generators/sidecar/rds.js';
 import { BASE, dr, service, sidecar, vs, type Doc } from './lds-rds-fixture.js';
+import { encodeSpliced } from '../../../src/envoy/encode-parts.js';
+import { encodeMessage } from '../../../src/envoy/protos.js';
+
+const ROUTE_CONFIGURATION = 'envoy.config.route.v3.RouteConfiguration';
 import { addDocs } from '../../support/snapshot.js';
 
 // The encode cache keeps a resource across snapshots while every dependency fingerprint it was built with
@@ -60,5 +64,35 @@ describe('sidecar LDS/RDS: dependency tracking is sound for the encode cache', (
       before = after;
     });
     assert.ok(reused > 0, 'some resources must survive unrelated changes');
+  });
+
+  it('route configurations built from kept virtual hosts equal ones built afresh, after every change, to the byte', () => {
+    // serviceVirtualHost (rds.ts) keeps each virtual host per proxy object until what it read changes; a
+    // proxy object of its own (a copy) starts with nothing kept, so it shows what a fresh build gives
+    const store = new ConfigStore();
+    for (const d of BASE) apply(store, d);
+    const p = sidecar();
+    const names = ['9080', '6379', '27017', 'legacy.default.svc.cluster.local:7000', 'reviews.default.svc.cluster.local:9080'];
+    let kept = 0;
+    let previous = new Map<string, unknown[]>();
+    [undefined, ...CHANGES].forEach((change, i) => {
+      if (change) apply(store, change);
+      const ctx = new PushContext(store, `v${i}`);
+      const now = new Map<string, unknown[]>();
+      for (const name of names) {
+        const reused = buildSidecarRouteConfiguration(ctx, p, name) as { virtual_hosts?: unknown[] } | undefined;
+        const fresh = buildSidecarRouteConfiguration(ctx, { ...p }, name);
+        assert.deepEqual(reused, fresh, `change ${i}: route ${name}`);
+        if (!reused) continue;
+        // encoded from memoised virtual-host bytes = protobufjs over the whole body
+        const spliced = encodeSpliced(ROUTE_CONFIGURATION, reused as Record<string, unknown>, 'virtual_hosts');
+        assert.ok(Buffer.from(spliced).equals(encodeMessage(ROUTE_CONFIGURATION, reused)), `change ${i}: route ${name} bytes`);
+        const vhosts = reused.virtual_hosts ?? [];
+        now.set(name, vhosts);
+        kept += vhosts.filter((vh) => previous.get(name)?.includes(vh)).length;
+      }
+      previous = now;
+    });
+    assert.ok(kept > 0, 'unchanged virtual hosts must be kept across changes');
   });
 });

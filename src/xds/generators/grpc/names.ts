@@ -3,7 +3,7 @@ import type { PushContext } from '../../../model/push-context.js';
 import type { Proxy } from '../../../model/proxy.js';
 import type { MeshService } from '../../../model/types.js';
 import { parseSubsetKey } from '../../../envoy/cluster-name.js';
-import { sidecarAllows } from '../../../model/sidecar-scope.js';
+import { sidecarAllowsPort } from '../../../model/sidecar-scope.js';
 
 // Resource names a proxyless gRPC client asks for, and how they resolve to services.
 
@@ -69,8 +69,10 @@ export function resolveClientName(name: string, ctx: PushContext, proxy: Proxy):
   if (!hp) return undefined;
   for (const hostname of candidateHostnames(hp.host, ctx, proxy)) {
     const service = ctx.service(hostname);
-    // a host the proxy's Sidecar egress hides does not resolve (istiod leaves it out of the proxy's scope)
-    if (service && service.ports.some((p) => p.port === hp.port) && sidecarAllows(ctx, proxy, service)) return { service, port: hp.port };
+    // a host:port the proxy's Sidecar does not import does not resolve (istiod grpcgen builds client
+    // listeners from SidecarScope.Services(): a port-specific egress listener imports only its port, a
+    // VirtualService destination only the ports routed to)
+    if (service && service.ports.some((p) => p.port === hp.port) && sidecarAllowsPort(ctx, proxy, service, hp.port)) return { service, port: hp.port };
   }
   return undefined;
 }

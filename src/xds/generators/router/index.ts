@@ -6,7 +6,8 @@ import { anyOf, ANY_TYPE } from '../../../envoy/type-urls.js';
 import { httpConnectionManager, sidecarHttpFilters, tcpProxyFilter, tlsInspectorListenerFilter } from '../../../envoy/hcm.js';
 import { workloadPolicyFilters, type WorkloadPolicyFilters } from '../../../security/sidecar.js';
 import { adsConfigSource } from '../../../envoy/type-urls.js';
-import { meshCommonTlsContext } from '../../../envoy/sds.js';
+import { meshCommonTlsContext, sdsSecretConfig, SDS_CERTIFICATE_NAME, SDS_ROOT_NAME, tlsCertificateSecret, validationContextSecret } from '../../../envoy/sds.js';
+import { BUILTIN_PREFIX, credentialResourceName, parseSecretResource, resolveCaBundle, resolveCertificate, SDS_CA_SUFFIX, serverCredentialNames, serverCredentialProblem } from '../../../model/gateway-credentials.js';
 import { BLACKHOLE_CLUSTER } from '../../../envoy/cluster-name.js';
 import type { J } from '../../../envoy/json.js';
 import { gatewaysForProxy, isHttpsTerminating, isPassthrough, mergeGateways, qualifiedGatewayName, serverProtocol, type GatewayServer, type MergedGateway } from '../../../model/gateways.js';
@@ -14,7 +15,8 @@ import type { IndexedVirtualService, PushContext } from '../../../model/push-con
 import type { Proxy } from '../../../model/proxy.js';
 import { TYPE, type TypeUrl } from '../../resource-types.js';
 import type { Generator } from '../generator.js';
-import { buildSidecarCluster, sidecarClusterNames } from '../sidecar/cds.js';
+import { buildSidecarCluster, buildSniDnatCluster, sidecarClusterNames } from '../sidecar/cds.js';
+import { autoPassthroughChains, isAutoPassthrough, sniDnatClusterNames } from './auto-passthrough.js';
 import { buildSidecarLoadAssignment } from '../sidecar/eds.js';
 import { destinationCluster, exportedTo, virtualServiceHttpRoutes } from '../sidecar/http-routes.js';
 import { serviceTargets } from '../sidecar/scope.js';
@@ -30,11 +32,13 @@ import { SidecarTelemetry } from '../sidecar/telemetry.js';
 //      server terminating TLS gets a chain matched on its SNI hosts with a DownstreamTlsContext
 //      (`credentialName` → SDS `kubernetes://NAME` over this ADS connection, ISTIO_MUTUAL → the workload
 //      certificate from istio-agent) and route configuration `https.NUMBER.NAME.GATEWAY.NS`; TLS
-//      PASSTHROUGH and TCP servers get tcp_proxy chains from the VirtualServices' `tls`/`tcp` routes.
+//      PASSTHROUGH and TCP servers get tcp_proxy chains from the VirtualServices' `tls`/`tcp` routes;
+//      AUTO_PASSTHROUGH servers per-cluster SNI chains without VirtualServices (auto-passthrough.ts).
 // RDS: per route configuration, a virtual host per host both a server and a bound VirtualService name
 //      (`gateways: [ns/name]`), named `HOST:SERVERPORT`; routes built like the sidecars'; `httpsRedirect`
 //      → require_tls ALL; no host at all → `blackhole:PORT` answering 404.
-// CDS/EDS: the outbound clusters a sidecar in the gateway's namespace would get, and their endpoints.
+// CDS/EDS: the outbound clusters a sidecar in the gateway's namespace would get, and their endpoints (+ the
+//      SNI-DNAT clusters `outbound_.PORT_.SUBSET_.FQDN` when an AUTO_PASSTHROUGH server is present).
 
 /** PILOT_SCOPE_GATEWAY_TO_NAMESPACE: a Gateway selects only gateway pods of its own namespace. */
 export interface RouterGeneratorOptions {
@@ -136,12 +140,12 @@ function buildRouteConfiguration(ctx: PushContext, proxy: Proxy, m: MergedGatewa
 
 // --- LDS --------------------------------------------------------------------------------------------------
 
-function credentialResource(name: string): string {
-  return name.includes('://') ? name : `kubernetes://${name}`;
-}
-
-function adsSecret(name: string): J {
-  return { name, sds_config: adsConfigSource() };
+/** istiod ConstructSdsSecretConfigForCredential: `builtin://` is the workload's own certificate from istio-agent. */
+function credentialSecretConfig(credentialName: string, ca: boolean): J {
+  if (credentialName.startsWith(BUILTIN_PREFIX)) return sdsSecretConfig(ca ? SDS_ROOT_NAME : SDS_CERTIFICATE_NAME);
+  // no initial_fetch_timeout 0s here (istiod's SDSAdsConfig): a credential that never comes must not hold
+  // the whole listener warming
+  return { name: credentialResourceName(credentialName), sds_config: adsConfigSource() };
 }
 
 function tlsParams(s: Server): J | undefined {
@@ -165,16 +169,19 @@ export function downstreamTlsContext(s: Server, alpn: readonly string[]): J {
     common = meshCommonTlsContext({ alpnProtocols: alpn, subjectAltNames: tls.subjectAltNames, ...(params ? { tlsParams: params } : {}) });
   } else {
     common = { ...(params ? { tls_params: params } : {}), alpn_protocols: [...alpn] };
-    const creds = tls.credentialNames ?? (tls.credentialName ? [tls.credentialName] : []);
+    const creds = serverCredentialNames(tls);
     if (creds.length > 0) {
-      common.tls_certificate_sds_secret_configs = creds.map((c) => adsSecret(credentialResource(c)));
+      common.tls_certificate_sds_secret_configs = creds.map((c) => credentialSecretConfig(c, false));
       if (mode === 'MUTUAL' || mode === 'OPTIONAL_MUTUAL') {
-        const ca = tls.caCertCredentialName ?? `${creds[0]}-cacert`;
+        const ca = tls.caCertCredentialName ?? `${creds[0]}${SDS_CA_SUFFIX}`;
         const validation: J = {};
         if ((tls.subjectAltNames ?? []).length > 0) validation.match_subject_alt_names = tls.subjectAltNames!.map((exact) => ({ exact }));
         if ((tls.verifyCertificateSpki ?? []).length > 0) validation.verify_certificate_spki = [...tls.verifyCertificateSpki!];
         if ((tls.verifyCertificateHash ?? []).length > 0) validation.verify_certificate_hash = [...tls.verifyCertificateHash!];
-        common.combined_validation_context = { default_validation_context: validation, validation_context_sds_secret_config: adsSecret(credentialResource(ca)) };
+        if (tls.insecureSkipVerify === true) validation.trust_chain_verification = 'ACCEPT_UNTRUSTED';
+        common.combined_validation_context = { default_validation_context: validation, validation_context_sds_secret_config: credentialSecretConfig(ca, true) };
+      } else if ((tls.subjectAltNames ?? []).length > 0) {
+        common.validation_context = { match_subject_alt_names: tls.subjectAltNames!.map((exact) => ({ exact })) };
       }
     } else {
       const certs = tls.tlsCertificates ?? [{ serverCertificate: tls.serverCertificate, privateKey: tls.privateKey }];
@@ -288,6 +295,7 @@ function buildListener(ctx: PushContext, proxy: Proxy, m: MergedGateway, name: s
     chains.push({ filters: [gatewayHcm(parts, `outbound_0.0.0.0_${port.port}`, port.servers[0]!.routeName!)] });
   } else {
     for (const s of port.servers) {
+      if (!credentialsServable(ctx, proxy, s)) continue;
       if (isHttpsTerminating(s.server)) {
         const sni = sniHosts(s.server);
         chains.push({
@@ -305,6 +313,8 @@ function buildListener(ctx: PushContext, proxy: Proxy, m: MergedGateway, name: s
             transport_socket: { name: 'envoy.transport_sockets.tls', typed_config: anyOf(ANY_TYPE.DOWNSTREAM_TLS_CONTEXT, downstreamTlsContext(s.server, [])) },
           });
         }
+      } else if (isAutoPassthrough(s.server)) {
+        chains.push(...autoPassthroughChains(ctx, proxy, parts.telemetry, s.server));
       } else {
         chains.push(...l4Chains(ctx, proxy, parts, s, port.port));
       }
@@ -324,15 +334,65 @@ function buildListener(ctx: PushContext, proxy: Proxy, m: MergedGateway, name: s
   return listener;
 }
 
+/**
+ * A server terminating TLS with a `credentialName` whose Secret is missing or unusable is left out of the
+ * listener (the other servers still served) and reported: a log line and pilot_sds_certificate_errors_total
+ * through ctx.warn, the Gateway's status through the daemon.
+ */
+function credentialsServable(ctx: PushContext, proxy: Proxy, s: GatewayServer): boolean {
+  const tls = s.server.tls;
+  if (!tls || isPassthrough(s.server) || tls.mode === 'ISTIO_MUTUAL') return true;
+  const problem = serverCredentialProblem(ctx, proxy.namespace, tls);
+  if (!problem) return true;
+  const server = s.server.name ? `server ${JSON.stringify(s.server.name)}` : `server on port ${s.server.port.number}`;
+  ctx.warn(`Gateway ${s.gateway} ${server}, for gateway proxies of namespace ${proxy.namespace}: ${problem}; the server is left out`, { kind: 'credential', gateway: s.gateway });
+  return false;
+}
+
+// --- SDS ------------------------------------------------------------------------------------------------
+
+/**
+ * The Secret body of `kubernetes://NAME` / `kubernetes://NAME-cacert` for a gateway proxy; undefined when it
+ * names another namespace, is missing or unusable. Whether this proxy may read it at all (verified
+ * identity of that namespace, SubjectAccessReview) is decided before: the server filters the names it
+ * resolves (xds/server.ts).
+ */
+function buildSecret(ctx: PushContext, proxy: Proxy, resourceName: string): J | undefined {
+  const ref = parseSecretResource(resourceName, proxy.namespace);
+  if (!ref || ref.namespace !== proxy.namespace) return undefined;
+  if (ref.caOnly) {
+    const ca = resolveCaBundle(ctx, ref.namespace, ref.name);
+    if (!ca.ok) {
+      ctx.warn(`SDS ${resourceName} for gateway proxies of namespace ${proxy.namespace}: ${ca.error}`, { kind: 'credential' });
+      return undefined;
+    }
+    return validationContextSecret(resourceName, ca.value);
+  }
+  const cert = resolveCertificate(ctx, ref.namespace, ref.name);
+  if (!cert.ok) {
+    ctx.warn(`SDS ${resourceName} for gateway proxies of namespace ${proxy.namespace}: ${cert.error}`, { kind: 'credential' });
+    return undefined;
+  }
+  return tlsCertificateSecret(resourceName, cert.value);
+}
+
 function listenerNames(ctx: PushContext, proxy: Proxy, m: MergedGateway): string[] {
   return m.ports.map((p) => listenerName(p.bind, p.port)).filter((n) => buildListener(ctx, proxy, m, n) !== undefined);
 }
 
 // --- CDS ------------------------------------------------------------------------------------------------
 
-function routerClusterNames(ctx: PushContext, proxy: Proxy): string[] {
-  // a gateway has no inbound side and no original-destination passthrough: outbound clusters + BlackHole
-  return sidecarClusterNames(ctx, { ...proxy, interceptionMode: 'NONE' }).filter((n) => n.startsWith('outbound|') || n === BLACKHOLE_CLUSTER);
+function routerClusterNames(ctx: PushContext, proxy: Proxy, m: MergedGateway): string[] {
+  // a gateway has no inbound side and no original-destination passthrough: outbound clusters + BlackHole,
+  // and the SNI-DNAT clusters of AUTO_PASSTHROUGH servers (auto-passthrough.ts)
+  const outbound = sidecarClusterNames(ctx, { ...proxy, interceptionMode: 'NONE' }).filter((n) => n.startsWith('outbound|') || n === BLACKHOLE_CLUSTER);
+  return [...outbound, ...sniDnatClusterNames(ctx, proxy, m)];
+}
+
+function buildRouterCluster(ctx: PushContext, proxy: Proxy, m: MergedGateway, name: string): object | undefined {
+  if (!routerClusterNames(ctx, proxy, m).includes(name)) return undefined;
+  const gatewayProxy: Proxy = { ...proxy, interceptionMode: 'NONE' };
+  return name.startsWith('outbound_.') ? buildSniDnatCluster(ctx, gatewayProxy, name) : buildSidecarCluster(ctx, gatewayProxy, name);
 }
 
 export function createRouterGenerator(opts: RouterGeneratorOptions = {}): Generator {
@@ -342,7 +402,7 @@ export function createRouterGenerator(opts: RouterGeneratorOptions = {}): Genera
     // sidecar key tracks): gateways are few, so the key carries them whole rather than risk sharing.
     classKey: (ctx, proxy) => `router|${JSON.stringify(Object.entries(ctx.proxyLabels(proxy)).sort())}|${sidecarClassKey(ctx, proxy)}`,
     wildcardNames(type: TypeUrl, ctx: PushContext, proxy: Proxy): string[] {
-      if (type === TYPE.CDS) return routerClusterNames(ctx, proxy);
+      if (type === TYPE.CDS) return routerClusterNames(ctx, proxy, merged(ctx, proxy, opts));
       if (type === TYPE.LDS) return listenerNames(ctx, proxy, merged(ctx, proxy, opts));
       return [];
     },
@@ -353,9 +413,11 @@ export function createRouterGenerator(opts: RouterGeneratorOptions = {}): Genera
         case TYPE.RDS:
           return buildRouteConfiguration(ctx, proxy, merged(ctx, proxy, opts), name);
         case TYPE.CDS:
-          return routerClusterNames(ctx, proxy).includes(name) ? buildSidecarCluster(ctx, { ...proxy, interceptionMode: 'NONE' }, name) : undefined;
+          return buildRouterCluster(ctx, proxy, merged(ctx, proxy, opts), name);
         case TYPE.EDS:
           return buildSidecarLoadAssignment(ctx, proxy, name);
+        case TYPE.SDS:
+          return buildSecret(ctx, proxy, name);
         default:
           return undefined;
       }

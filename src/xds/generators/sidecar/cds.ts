@@ -9,7 +9,9 @@ import {
   BLACKHOLE_CLUSTER,
   INBOUND_PASSTHROUGH_CLUSTER,
   inboundClusterName,
+  dnsSrvSubsetKey,
   outboundClusterName,
+  parseDnsSrvSubsetKey,
   parseSubsetKey,
   PASSTHROUGH_CLUSTER,
 } from '../../../envoy/cluster-name.js';
@@ -36,7 +38,7 @@ import {
 import { ANY_TYPE } from '../../../envoy/type-urls.js';
 import { ZERO_DURATION } from '../../../envoy/duration.js';
 import { jsonToStruct } from '../../../envoy/protos.js';
-import { outboundServices, servicePortInScope, serviceTargets } from './scope.js';
+import { importedServices, servicePortInScope, serviceTargets } from './scope.js';
 import { sidecarAllowsPort } from '../../../model/sidecar-scope.js';
 import { inboundPorts } from './ingress.js';
 import { sidecarFor } from '../../../model/sidecar-scope.js';
@@ -85,7 +87,7 @@ export function sidecarClusterNames(ctx: PushContext, proxy: Proxy): string[] {
 export function outboundClusterNames(ctx: PushContext, proxy: Proxy): string[] {
   const names: string[] = [];
   const labels = ctx.proxyLabels(proxy);
-  for (const svc of outboundServices(ctx, proxy)) {
+  for (const svc of importedServices(ctx, proxy)) {
     const dr = ctx.destinationRuleFor(proxy.namespace, svc.hostname, labels)?.config;
     for (const port of svc.ports) {
       if (port.protocol === 'UDP' || !sidecarAllowsPort(ctx, proxy, svc, port.port)) continue;
@@ -122,6 +124,20 @@ export function buildSidecarCluster(ctx: PushContext, proxy: Proxy, name: string
     return key.subset === '' && key.hostname === '' ? inboundCluster(ctx, proxy, key.port) : undefined;
   }
   return outboundCluster(ctx, proxy, name, key.hostname, key.port, key.subset);
+}
+
+/**
+ * An AUTO_PASSTHROUGH gateway's SNI-DNAT cluster `outbound_.PORT_.SUBSET_.FQDN` (istiod
+ * buildOutboundSniDnatClusters): the outbound cluster of that service port/subset under its SNI name, with
+ * the DestinationRule's traffic policy but no TLS of its own (the client's mTLS passes through) and EDS
+ * under the same name (eds.ts keeps only mTLS-capable endpoints for it). Mesh-external hosts have none.
+ */
+export function buildSniDnatCluster(ctx: PushContext, proxy: Proxy, name: string): object | undefined {
+  const key = parseDnsSrvSubsetKey(name);
+  if (!key || key.direction !== 'outbound') return undefined;
+  const service = ctx.service(key.hostname);
+  if (!service || service.serviceEntry?.meshExternal) return undefined;
+  return outboundCluster(ctx, proxy, name, key.hostname, key.port, key.subset, 'sni-dnat');
 }
 
 /** `NAME;`: istiod util.DelimitedStatsPrefix, how istio-proxy's stats find the cluster name. */
@@ -220,7 +236,10 @@ function serviceMtlsDisabled(ctx: PushContext, service: MeshService, port: numbe
   return effectiveMtls(ctx, service.namespace, {}, port).mode === 'DISABLE';
 }
 
-function outboundCluster(ctx: PushContext, proxy: Proxy, name: string, hostname: string, portNumber: number, subsetName: string): J | undefined {
+/** `sni-dnat`: istiod SniDnatClusterMode — no upstream TLS settings (neither DestinationRule tls nor auto-mTLS). */
+type ClusterMode = 'default' | 'sni-dnat';
+
+function outboundCluster(ctx: PushContext, proxy: Proxy, name: string, hostname: string, portNumber: number, subsetName: string, mode: ClusterMode = 'default'): J | undefined {
   const service = ctx.service(hostname);
   if (!service || !servicePortInScope(ctx, proxy, service, portNumber)) return undefined;
   const port: ServicePort | undefined = service.ports.find((p) => p.port === portNumber && p.protocol !== 'UDP');
@@ -243,7 +262,7 @@ function outboundCluster(ctx: PushContext, proxy: Proxy, name: string, hostname:
     applyHealthyPanicThreshold(d, policy?.outlierDetection?.minHealthPercent);
   }
   applyLoadBalancer(d, policy?.loadBalancer);
-  applyTls(ctx, d, service, portNumber, subsetName, policy?.tls, dr);
+  if (mode === 'default') applyTls(ctx, d, service, portNumber, subsetName, policy?.tls, dr);
 
   if (c.type === 'EDS') {
     c.eds_cluster_config = { eds_config: { ads: {}, initial_fetch_timeout: { ...ZERO_DURATION }, resource_api_version: 'V3' }, service_name: name };
@@ -258,7 +277,7 @@ function outboundCluster(ctx: PushContext, proxy: Proxy, name: string, hostname:
   if (dr) {
     istio.config = configPath(dr);
     if (subsetName) istio.subset = subsetName;
-    if (policy?.tls?.mode !== 'ISTIO_MUTUAL') istio.alpn_override = 'false';
+    if (mode === 'default' && policy?.tls?.mode !== 'ISTIO_MUTUAL') istio.alpn_override = 'false';
   }
   c.metadata = { filter_metadata: { istio: jsonToStruct(istio) } };
   finishHttpOptions(d);
@@ -299,7 +318,7 @@ function applyTls(
   dr: DestinationRule | undefined,
 ): void {
   const c = d.cluster;
-  const sni = `outbound_.${port}_.${subset}_.${service.hostname}`;
+  const sni = dnsSrvSubsetKey('outbound', subset, service.hostname, port);
   const http2 = isHttp2Cluster(d);
   if (tls?.mode === 'SIMPLE' || tls?.mode === 'MUTUAL') {
     const r = simpleOrMutualUpstreamTls(tls, { http2, workloadSelected: dr?.spec.workloadSelector !== undefined, clusterName: String(c.name) });

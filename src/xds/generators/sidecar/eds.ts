@@ -4,7 +4,7 @@ import type { PushContext } from '../../../model/push-context.js';
 import type { Proxy } from '../../../model/proxy.js';
 import type { MeshService, ServiceEndpoint, Workload } from '../../../model/types.js';
 import { effectiveMtls } from '../../../security/authn.js';
-import { parseSubsetKey } from '../../../envoy/cluster-name.js';
+import { parseDnsSrvSubsetKey, parseSubsetKey } from '../../../envoy/cluster-name.js';
 import { effectiveLocalityLbSetting } from '../../../envoy/cluster-policy.js';
 import {
   applyLocalityLoadBalancing,
@@ -41,7 +41,11 @@ const CANONICAL_REVISION = 'service.istio.io/canonical-revision';
 export const DEFAULT_CLUSTER_ID = 'Kubernetes';
 
 export function buildSidecarLoadAssignment(ctx: PushContext, proxy: Proxy, name: string): object | undefined {
-  const key = parseSubsetKey(name);
+  // `outbound_.PORT_.SUBSET_.FQDN`: an AUTO_PASSTHROUGH gateway's SNI-DNAT cluster. The gateway cannot see
+  // whether the passed-through TLS is Istio mTLS, so (istiod EndpointsWithMTLSFilter) only endpoints that
+  // would be reached over mTLS are sent: nothing reaches a plaintext workload through it.
+  const sniDnat = parseDnsSrvSubsetKey(name);
+  const key = sniDnat ?? parseSubsetKey(name);
   if (!key || key.direction !== 'outbound') return undefined;
   const empty = { cluster_name: name, endpoints: [] };
   const service = ctx.service(key.hostname);
@@ -69,6 +73,7 @@ export function buildSidecarLoadAssignment(ctx: PushContext, proxy: Proxy, name:
     if (seen.has(addrKey)) continue;
     seen.add(addrKey);
     const istioMtls = ep.workload?.tlsMode === 'istio' && !drDisablesMtls && effectiveMtls(ctx, ep.workload.namespace, ep.workload.labels, ep.port).mode !== 'DISABLE';
+    if (sniDnat && !istioMtls) continue;
     const body: J = {
       endpoint: { address: { socket_address: { address: ep.address, port_value: ep.port } } },
       health_status: health,

@@ -23,6 +23,7 @@ import { labelsMatch } from '../../../config/labels.js';
 import { FILTER_NAME } from '../../../envoy/type-urls.js';
 import { jsonToStruct } from '../../../envoy/protos.js';
 import type { J } from '../../../envoy/json.js';
+import { virtualServiceVisibleFrom } from '../../../model/sidecar-scope.js';
 
 // VirtualService http routes → envoy.config.route.v3.Route list for one service port of an Envoy sidecar
 // (istiod BuildHTTPRoutesForVirtualService / TranslateRoute, sidecar flavour). See README "Envoy sidecar"
@@ -105,11 +106,7 @@ export interface BuiltRoutes {
 }
 
 /** VirtualService exportTo (`.` own namespace, `*` all, else names; none = all) seen from `namespace`. */
-export function exportedTo(vs: IndexedVirtualService, namespace: string): boolean {
-  const exportTo = vs.config.spec.exportTo;
-  if (!exportTo || exportTo.length === 0) return true;
-  return exportTo.some((e) => e === '*' || (e === '.' && vs.namespace === namespace) || e === namespace);
-}
+export const exportedTo = virtualServiceVisibleFrom;
 
 /** An HTTPRoute with the namespace its destinations are relative to (delegates keep their own). */
 interface ScopedRoute {

@@ -18,7 +18,7 @@ import { wildcardFor } from './bind.js';
 import { egressPasses } from './egress.js';
 import { isGrpc, isHttp2, listenerProtocol } from './protocols.js';
 import { SidecarTelemetry } from './telemetry.js';
-import { outboundTrafficPolicyFor } from '../../../model/sidecar-scope.js';
+import { egressProxyFor, outboundTrafficPolicyFor, UNIX_ADDRESS_PREFIX } from '../../../model/sidecar-scope.js';
 import type { J } from '../../../envoy/json.js';
 
 // Outbound listeners of an Envoy sidecar (istiod buildSidecarOutboundListeners, listener.go):
@@ -35,6 +35,8 @@ import type { J } from '../../../envoy/json.js';
 //   `tls` routes as chains keyed by SNI (server_names, with the TLS inspector).
 // - ports without a declared protocol: both the TCP chains and an HTTP chain (RDS `FQDN:PORT` on a cluster
 //   IP, `PORT` on 0.0.0.0) behind the HTTP inspector (istiod's outbound protocol sniffing).
+// Sidecar egress listeners (egress.ts) add HTTP_PROXY listeners (a plain HCM on the port, RDS `PORT`) and
+// `unix://` sockets (a pipe address, listener `unix:///path_0`, RDS `unix:///path`).
 // Interception mode NONE (no iptables; the application dials the sidecar): no virtualOutbound, and every
 // listener above binds for real to `127.0.0.1_PORT` — one per port, so services sharing a port share or
 // lose it by istiod's conflict rules (outboundEntries); HTTP-only ports need no inspector there.
@@ -45,9 +47,15 @@ const OUTBOUND_PORT = 15001;
 const PLAINTEXT_HTTP_ALPNS = ['http/1.1', 'h2c'];
 const MESH_GATEWAY = 'mesh';
 
-/** Unknown destinations: BlackHole under REGISTRY_ONLY, else Passthrough (the proxy's Sidecar, else mesh config). */
-function egressCluster(ctx: PushContext, proxy: Proxy): string {
-  return outboundTrafficPolicyFor(ctx, proxy) === 'REGISTRY_ONLY' ? BLACKHOLE_CLUSTER : PASSTHROUGH_CLUSTER;
+/**
+ * Unknown destinations: BlackHole under REGISTRY_ONLY (the proxy's Sidecar, else mesh config), else the
+ * Sidecar's egressProxy as istiod names it (GetDestinationCluster with no service: `outbound|PORT|SUBSET|HOST`,
+ * the host as written, port 0 when none), else Passthrough.
+ */
+export function egressCluster(ctx: PushContext, proxy: Proxy): string {
+  if (outboundTrafficPolicyFor(ctx, proxy) === 'REGISTRY_ONLY') return BLACKHOLE_CLUSTER;
+  const egressProxy = egressProxyFor(ctx, proxy);
+  return egressProxy ? outboundClusterName(egressProxy.host, egressProxy.port?.number ?? 0, egressProxy.subset ?? '') : PASSTHROUGH_CLUSTER;
 }
 
 /** [istio.stats…, tcp_proxy with its access loggers] of an outbound chain (istiod buildOutboundNetworkFilters). */
@@ -247,6 +255,16 @@ function outboundEntries(ctx: PushContext, proxy: Proxy, t: SidecarTelemetry | u
   for (const pass of egressPasses(ctx, proxy)) {
     // istiod locks what the port-specific egress listeners built: the catch-all adds nothing to them
     if (pass.listenPort === undefined) for (const e of entries.values()) e.locked = true;
+    if (pass.httpProxy && pass.listenPort) {
+      // istiod builds the HTTP_PROXY listener straight away (no conflict rules, no sniffing) once a service is imported
+      const port = pass.listenPort.port;
+      const bind = pass.bind ?? wildcard;
+      const name = listenerName(bind, port);
+      if (pass.services.length === 0 || (onlyPort !== undefined && port !== onlyPort) || entries.get(name)?.locked) continue;
+      const http: HttpChain = { rds: String(port), http2: false, grpc: false, grpcWeb: false, sniffed: false };
+      entries.set(name, { bind, port, bindToPort: pass.bindToPort, protocol: 'HTTP', tcpChains: [], http });
+      continue;
+    }
     for (const service of pass.services) {
       const ports = pass.listenPort ? [pass.listenPort] : service.ports;
       for (const sp of ports) {
@@ -266,8 +284,9 @@ function outboundEntries(ctx: PushContext, proxy: Proxy, t: SidecarTelemetry | u
           if (cur && wellKnownPortConflict(sp.protocol, cur.protocol)) continue;
           const onWildcard = bind === wildcard;
           const http: HttpChain | undefined = lp === 'TCP' ? undefined : {
-            // a sniffed port bound to its own address gets a route of its own; shared ports share `PORT`
-            rds: lp === 'AUTO' && !onWildcard ? `${service.hostname}:${sp.port}` : String(sp.port),
+            // a socket's route is named after it; a sniffed port bound to its own address gets a route of
+            // its own; shared ports share `PORT`
+            rds: sp.port === 0 ? bind : lp === 'AUTO' && !onWildcard ? `${service.hostname}:${sp.port}` : String(sp.port),
             http2: lp === 'HTTP' && isHttp2(sp.protocol),
             grpc: lp === 'HTTP' && isGrpc(sp.protocol),
             grpcWeb: lp === 'HTTP' && sp.protocol === 'GRPC-Web',
@@ -342,7 +361,9 @@ function renderOutbound(ctx: PushContext, proxy: Proxy, t: SidecarTelemetry, e: 
   }
   const listener: J = {
     name: listenerName(e.bind, e.port),
-    address: { socket_address: { address: e.bind, port_value: e.port } },
+    address: e.bind.startsWith(UNIX_ADDRESS_PREFIX)
+      ? { pipe: { path: e.bind.slice(UNIX_ADDRESS_PREFIX.length) } }
+      : { socket_address: { address: e.bind, port_value: e.port } },
   };
   // istiod appendListenerFallthroughRouteForCompleteListener: a match-all chain among several becomes the
   // default chain; without one, the passthrough chain is the default

@@ -1,6 +1,6 @@
 import { hostMatches, type PushContext } from '../../../model/push-context.js';
 import type { Proxy } from '../../../model/proxy.js';
-import type { MeshService } from '../../../model/types.js';
+import type { MeshService, ServicePort } from '../../../model/types.js';
 import { PASSTHROUGH_CLUSTER } from '../../../envoy/cluster-name.js';
 import { envoyRouteTimeout } from '../../../envoy/route-actions.js';
 import { virtualHostDomains } from '../grpc/rds.js';
@@ -8,9 +8,11 @@ import { proxyDnsDomain } from '../grpc/names.js';
 import { defaultHttpRoute, exportedTo, virtualServiceHttpRoutes } from './http-routes.js';
 import { listenerProtocol } from './protocols.js';
 import { outboundServices } from './scope.js';
-import { routeAllowsVirtualServiceHost, routeServices } from './egress.js';
-import { outboundTrafficPolicyFor } from '../../../model/sidecar-scope.js';
+import { routeAllowsVirtualServiceHost, routeScope } from './egress.js';
+import { egressCluster } from './outbound.js';
+import { outboundTrafficPolicyFor, UNIX_ADDRESS_PREFIX } from '../../../model/sidecar-scope.js';
 import type { J } from '../../../envoy/json.js';
+import { DependencyMemo } from '../../../model/dependency-memo.js';
 
 // RDS for Envoy sidecars (istiod BuildSidecarOutboundVirtualHosts / buildSidecarOutboundHTTPRouteConfig).
 //
@@ -22,24 +24,57 @@ import type { J } from '../../../envoy/json.js';
 // REGISTRY_ONLY puts `block_all`, a 502 direct response, there instead).
 // `FQDN:PORT` (the route of a sniffed port's cluster-IP listener): the same for that one service.
 // Under a Sidecar with port-specific egress listeners, a route for PORT holds the services of the egress
-// listener for that port only (egress.ts routeServices).
+// listener for that port only (egress.ts routeScope); the route of an HTTP_PROXY egress port, and
+// `unix:///path` (a socket egress listener's), hold a virtual host for every HTTP or sniffed port of that
+// listener's services, since the application names the authority (istiod listener port 0).
 
-function servicesForRoute(ctx: PushContext, proxy: Proxy, name: string): { port: number; services: MeshService[] } | undefined {
-  const httpOn = (s: MeshService, port: number) =>
-    s.ports.some((p) => p.port === port && listenerProtocol(p.protocol) !== 'TCP' && listenerProtocol(p.protocol) !== 'NONE');
-  if (/^\d{1,5}$/.test(name)) {
-    const port = Number(name);
-    return { port, services: routeServices(ctx, proxy, port, (s) => httpOn(s, port)) };
-  }
-  const colon = name.lastIndexOf(':');
-  if (colon <= 0 || !/^\d{1,5}$/.test(name.slice(colon + 1))) return undefined;
-  const port = Number(name.slice(colon + 1));
-  const host = name.slice(0, colon);
-  const services = routeServices(ctx, proxy, port, (s) => httpOn(s, port)).filter((s) => s.hostname === host);
-  return { port, services };
+interface RouteContent {
+  readonly port: number;
+  /** (service, port) pairs that get a virtual host, services in hostname order */
+  readonly hosts: readonly { readonly service: MeshService; readonly port: number }[];
+  /** VirtualService hosts without a registry service get virtual hosts too (`PORT` routes of one port) */
+  readonly nonServiceHosts: boolean;
 }
 
+const httpOrSniffed = (p: ServicePort) => listenerProtocol(p.protocol) === 'HTTP' || listenerProtocol(p.protocol) === 'AUTO';
+
+function routeContent(ctx: PushContext, proxy: Proxy, name: string): RouteContent | undefined {
+  const httpOn = (s: MeshService, port: number) => s.ports.some((p) => p.port === port && httpOrSniffed(p));
+  const content = (port: number, host?: string): RouteContent => {
+    const scope = routeScope(ctx, proxy, port, port === 0 ? name : undefined, (s) => httpOn(s, port));
+    const services = host === undefined ? scope.services : scope.services.filter((s) => s.hostname === host);
+    // an HTTP proxy or socket route: every HTTP or sniffed port of its services (istiod listener port 0)
+    const hosts = scope.everyPort
+      ? services.flatMap((service) => service.ports.filter(httpOrSniffed).map((p) => ({ service, port: p.port })))
+      : services.map((service) => ({ service, port }));
+    return { port, hosts, nonServiceHosts: host === undefined && !scope.everyPort };
+  };
+  if (name.startsWith(UNIX_ADDRESS_PREFIX)) return content(0);
+  if (/^\d{1,5}$/.test(name)) return content(Number(name));
+  const colon = name.lastIndexOf(':');
+  if (colon <= 0 || !/^\d{1,5}$/.test(name.slice(colon + 1))) return undefined;
+  return content(Number(name.slice(colon + 1)), name.slice(0, colon));
+}
+
+/**
+ * Built virtual hosts per proxy (in practice an outbound view's canonical proxy, which stays the same object
+ * while the view exists), keyed by port and hostname: a virtual host depends on its own service,
+ * VirtualService and DestinationRules, not on the rest of the route configuration, so it is rebuilt only
+ * when one of those changes (and its encoding, memoised by identity, is reused: xds/encode-parts.ts).
+ */
+const builtVirtualHosts = new WeakMap<Proxy, DependencyMemo<J>>();
+
 function serviceVirtualHost(ctx: PushContext, proxy: Proxy, service: MeshService, port: number): J {
+  let memo = builtVirtualHosts.get(proxy);
+  if (!memo) builtVirtualHosts.set(proxy, (memo = new DependencyMemo()));
+  return memo.get(ctx, `${port}\u0000${service.hostname}`, () => {
+    // the service object comes from the caller's read of the service list; depend on this one service
+    ctx.service(service.hostname);
+    return buildServiceVirtualHost(ctx, proxy, service, port);
+  });
+}
+
+function buildServiceVirtualHost(ctx: PushContext, proxy: Proxy, service: MeshService, port: number): J {
   const vs = ctx.virtualServiceFor(proxy.namespace, service.hostname);
   let routes: J[] | undefined;
   if (vs && (vs.config.spec.http?.length ?? 0) > 0) {
@@ -67,7 +102,8 @@ function nonServiceVirtualHosts(ctx: PushContext, proxy: Proxy, port: number, se
   const claimed = new Set<string>();
   for (const vs of ctx.virtualServices) {
     if (!vs.gateways.includes('mesh') || !exportedTo(vs, proxy.namespace) || (vs.config.spec.http?.length ?? 0) === 0) continue;
-    const hosts = vs.hosts.filter((h) => !claimed.has(h) && !services.some((s) => hostMatches(h, s.hostname)) && !ctx.service(h)
+    // the registry lookup first: it settles most hosts without scanning every visible service
+    const hosts = vs.hosts.filter((h) => !claimed.has(h) && !ctx.service(h) && !services.some((s) => hostMatches(h, s.hostname))
       && routeAllowsVirtualServiceHost(ctx, proxy, port, vs.namespace, h));
     if (hosts.length === 0) continue;
     const built = virtualServiceHttpRoutes(ctx, proxy, vs, port);
@@ -80,42 +116,56 @@ function nonServiceVirtualHosts(ctx: PushContext, proxy: Proxy, port: number, se
   return out;
 }
 
-/** istiod's catch-all for ALLOW_ANY: any other authority goes to the original destination. */
-export function allowAnyVirtualHost(): J {
+/**
+ * istiod's catch-all for ALLOW_ANY: any other authority goes to the original destination (PassthroughCluster),
+ * or to the Sidecar's egressProxy cluster when it names one. The common one is one shared object, so its
+ * encoding is reused too (envoy/encode-parts.ts).
+ */
+export function allowAnyVirtualHost(cluster = PASSTHROUGH_CLUSTER): J {
+  if (cluster === PASSTHROUGH_CLUSTER) return ALLOW_ANY_VIRTUAL_HOST;
+  return allowAnyTo(cluster);
+}
+
+function allowAnyTo(cluster: string): J {
   return {
     name: 'allow_any',
     domains: ['*'],
-    routes: [{ name: 'allow_any', match: { prefix: '/' }, route: { cluster: PASSTHROUGH_CLUSTER, ...envoyRouteTimeout(undefined) } }],
+    routes: [{ name: 'allow_any', match: { prefix: '/' }, route: { cluster, ...envoyRouteTimeout(undefined) } }],
     include_request_attempt_count: true,
   };
 }
+
+const ALLOW_ANY_VIRTUAL_HOST: J = allowAnyTo(PASSTHROUGH_CLUSTER);
 
 /** istiod's catch-all for REGISTRY_ONLY: unknown authorities get a 502 from the sidecar. */
-export function blockAllVirtualHost(): J {
-  return {
-    name: 'block_all',
-    domains: ['*'],
-    routes: [{ name: 'block_all', match: { prefix: '/' }, direct_response: { status: 502 } }],
-    include_request_attempt_count: true,
-  };
-}
+const BLOCK_ALL_VIRTUAL_HOST: J = {
+  name: 'block_all',
+  domains: ['*'],
+  routes: [{ name: 'block_all', match: { prefix: '/' }, direct_response: { status: 502 } }],
+  include_request_attempt_count: true,
+};
 
 export function buildSidecarRouteConfiguration(ctx: PushContext, proxy: Proxy, name: string): object | undefined {
-  const scope = servicesForRoute(ctx, proxy, name);
-  if (!scope) return undefined;
-  const virtualHosts = scope.services.map((s) => serviceVirtualHost(ctx, proxy, s, scope.port));
-  if (/^\d+$/.test(name)) virtualHosts.push(...nonServiceVirtualHosts(ctx, proxy, scope.port, outboundServices(ctx, proxy)));
+  const content = routeContent(ctx, proxy, name);
+  if (!content) return undefined;
+  const virtualHosts = content.hosts.map((h) => serviceVirtualHost(ctx, proxy, h.service, h.port));
+  if (content.nonServiceHosts) virtualHosts.push(...nonServiceVirtualHosts(ctx, proxy, content.port, outboundServices(ctx, proxy)));
   // two services can claim one authority (e.g. equal short names from different namespaces): Envoy rejects
-  // duplicate domains across virtual hosts, so the first (by hostname) keeps it, as istiod dedupes
+  // duplicate domains across virtual hosts, so the first (by hostname) keeps it, as istiod dedupes. A
+  // virtual host that loses a domain is copied: built ones are shared (serviceVirtualHost).
   const seen = new Set<string>();
+  const deduped: J[] = [];
   for (const vh of virtualHosts) {
-    vh.domains = (vh.domains as string[]).filter((d) => (seen.has(d) ? false : (seen.add(d), true)));
+    const domains = vh.domains as string[];
+    const kept = domains.filter((d) => (seen.has(d) ? false : (seen.add(d), true)));
+    if (kept.length === domains.length) deduped.push(vh);
+    else if (kept.length > 0) deduped.push({ ...vh, domains: kept });
   }
   return {
     name,
     virtual_hosts: [
-      ...virtualHosts.filter((vh) => (vh.domains as string[]).length > 0),
-      outboundTrafficPolicyFor(ctx, proxy) === 'REGISTRY_ONLY' ? blockAllVirtualHost() : allowAnyVirtualHost(),
+      ...deduped,
+      outboundTrafficPolicyFor(ctx, proxy) === 'REGISTRY_ONLY' ? BLOCK_ALL_VIRTUAL_HOST : allowAnyVirtualHost(egressCluster(ctx, proxy)),
     ],
     validate_clusters: { value: false },
   };

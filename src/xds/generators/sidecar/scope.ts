@@ -7,7 +7,7 @@ import type { MeshService, ServicePort } from '../../../model/types.js';
 import { workloadTlsModeKey } from '../../../security/grpc.js';
 import { outboundLabelKeys, referencedLabelKeys } from '../grpc/index.js';
 import { labelsMatch } from '../../../config/labels.js';
-import { egressAllows, sidecarAllows, sidecarAllowsPort, sidecarFor } from '../../../model/sidecar-scope.js';
+import { egressAllows, serviceVisibleFrom, sidecarAllowsPort, sidecarFor, sidecarImports } from '../../../model/sidecar-scope.js';
 import { inboundPortsKey } from './ingress.js';
 
 // What an Envoy sidecar sees (outbound services) and serves (its own inbound service ports), and the
@@ -23,19 +23,12 @@ export interface InboundServicePort {
   readonly targetPort: number;
 }
 
-/**
- * The Service annotation `networking.istio.io/exportTo` (Istio: `.` own namespace, `*` everywhere, `~`
- * nowhere, else namespace names); no annotation means everywhere.
- */
-export function serviceVisibleFrom(service: MeshService, proxyNamespace: string): boolean {
-  const exportTo = service.exportTo;
-  if (!exportTo || exportTo.length === 0) return true;
-  return exportTo.some((e) => e === '*' || (e === '.' && service.namespace === proxyNamespace) || e === proxyNamespace);
-}
+export { serviceVisibleFrom };
 
 /**
- * Services the sidecar gets outbound clusters/listeners for: every registry service visible from its
- * namespace (exportTo) that its Sidecar resource's egress hosts let it see, by hostname.
+ * Services the sidecar's listeners and routes are built from: every registry service visible from its
+ * namespace (exportTo) that its Sidecar resource's egress hosts let it see, by hostname (each egress
+ * listener then takes those its own hosts match: egress.ts).
  */
 export function outboundServices(ctx: PushContext, proxy: Proxy): MeshService[] {
   // ctx.services is already sorted by hostname
@@ -43,14 +36,17 @@ export function outboundServices(ctx: PushContext, proxy: Proxy): MeshService[] 
   return ctx.services.filter((s) => serviceVisibleFrom(s, proxy.namespace) && (!sidecar || egressAllows(sidecar, proxy.namespace, s)));
 }
 
-/** One service seen by the sidecar: exportTo, and its Sidecar resource's egress scoping. */
-export function serviceInScope(ctx: PushContext, proxy: Proxy, service: MeshService): boolean {
-  return serviceVisibleFrom(service, proxy.namespace) && sidecarAllows(ctx, proxy, service);
+/**
+ * Services the sidecar has outbound clusters for (istiod SidecarScope.Services): outboundServices, and the
+ * destinations of the VirtualServices its egress listeners select (model/sidecar-scope.ts).
+ */
+export function importedServices(ctx: PushContext, proxy: Proxy): MeshService[] {
+  return ctx.services.filter((s) => serviceVisibleFrom(s, proxy.namespace) && sidecarImports(ctx, proxy, s));
 }
 
-/** One service port the sidecar has a cluster for: the service in scope, and imported with that port (egress listener ports). */
+/** One service port the sidecar has a cluster for: visible (exportTo) and imported with that port by its Sidecar. */
 export function servicePortInScope(ctx: PushContext, proxy: Proxy, service: MeshService, port: number): boolean {
-  return serviceInScope(ctx, proxy, service) && sidecarAllowsPort(ctx, proxy, service, port);
+  return serviceVisibleFrom(service, proxy.namespace) && sidecarAllowsPort(ctx, proxy, service, port);
 }
 
 /**
