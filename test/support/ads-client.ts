@@ -23,6 +23,14 @@ export interface RequestInit {
 
 const SERVICE = '/envoy.service.discovery.v3.AggregatedDiscoveryService';
 
+export interface AdsClientOptions {
+  readonly metadata?: grpc.Metadata;
+  /** default: plaintext (15010); TLS for the secure port (15012) */
+  readonly credentials?: grpc.ChannelCredentials;
+  /** e.g. `grpc.ssl_target_name_override` when dialling 127.0.0.1 with a certificate for istiod.istio-system.svc */
+  readonly channelOptions?: grpc.ChannelOptions;
+}
+
 /** One bidi stream with "wait for the next matching response" on top; shared by both protocols. */
 abstract class RawStreamClient<Req extends { type_url: string }, Res extends { type_url: string; nonce: string }> {
   private readonly client: grpc.Client;
@@ -34,8 +42,8 @@ abstract class RawStreamClient<Req extends { type_url: string }, Res extends { t
   /** encoded size of every response received */
   bytesReceived = 0;
 
-  constructor(addr: string, method: string, requestType: string, responseType: string, options: { metadata?: grpc.Metadata } = {}) {
-    this.client = new grpc.Client(addr, grpc.credentials.createInsecure());
+  constructor(addr: string, method: string, requestType: string, responseType: string, options: AdsClientOptions = {}) {
+    this.client = new grpc.Client(addr, options.credentials ?? grpc.credentials.createInsecure(), options.channelOptions ?? {});
     const reqType = lookupType(requestType);
     const resType = lookupType(responseType);
     this.stream = this.client.makeBidiStreamRequest(
@@ -112,7 +120,7 @@ function decodeAny(a: { type_url: string; value: Uint8Array }): Record<string, u
 }
 
 export class RawAdsClient extends RawStreamClient<RequestInit, Response> {
-  constructor(addr: string, options: { metadata?: grpc.Metadata } = {}) {
+  constructor(addr: string, options: AdsClientOptions = {}) {
     super(addr, 'StreamAggregatedResources', 'envoy.service.discovery.v3.DiscoveryRequest', 'envoy.service.discovery.v3.DiscoveryResponse', options);
   }
 
@@ -169,7 +177,7 @@ export class RawDeltaClient extends RawStreamClient<DeltaRequestInit, DeltaRespo
   /** type → name → { version, Any bytes } as the client holds them */
   readonly state = new Map<string, Map<string, { version: string; value: Uint8Array }>>();
 
-  constructor(addr: string, options: { metadata?: grpc.Metadata } = {}) {
+  constructor(addr: string, options: AdsClientOptions = {}) {
     super(addr, 'DeltaAggregatedResources', 'envoy.service.discovery.v3.DeltaDiscoveryRequest', 'envoy.service.discovery.v3.DeltaDiscoveryResponse', options);
     this.stream.on('data', (r: DeltaResponse) => {
       let held = this.state.get(r.type_url);
