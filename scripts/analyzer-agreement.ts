@@ -18,7 +18,8 @@ import { parseDocuments } from '../src/config/documents.js';
 import { KINDS, type Kind, type KindInfo } from '../src/config/kinds.js';
 import { analyze, analyzerCatalog } from '../src/analyze/index.js';
 import { addDefaultResources } from '../src/analyze/defaults.js';
-import { analysisMeshConfig, emptyLoad, groupOf, loadText, ANALYZER_NAME_SCHEMA } from '../src/analyze/resource.js';
+import { analysisMeshConfig, emptyLoad, loadText, ANALYZER_NAME_SCHEMA } from '../src/analyze/resource.js';
+import { groupOf } from '../src/config/kinds.js';
 import { istioReference } from '../test/support/istio-reference.js';
 
 export const CORPUS = istioReference('testdata', 'analyzers');

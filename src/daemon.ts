@@ -1,5 +1,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { hostname } from 'node:os';
 import * as grpc from '@grpc/grpc-js';
 import { KINDS, type KindInfo } from './config/kinds.js';
 import { ConfigStore, type StoreEvent } from './config/store.js';
@@ -18,6 +19,8 @@ import { Metrics } from './telemetry/metrics.js';
 import { Debouncer, type DebounceOptions } from './xds/debounce.js';
 import { bindGrpcServer, shutdownGrpcServer } from './net/grpc-server.js';
 import { DiscoveryServer, type DiscoveryServerOptions } from './xds/server.js';
+import type { WorkloadAutoRegistration } from './sources/kube/autoregistration.js';
+import type { Proxy } from './model/proxy.js';
 import { loadXdsCodecs } from './xds/wire.js';
 import { grpcGenerator } from './xds/generators/grpc/index.js';
 import { sidecarGenerator } from './xds/generators/sidecar/index.js';
@@ -31,7 +34,7 @@ import { CaAdminServer } from './ca/admin.js';
 import { jwksNeeds } from './security/jwt/requestauthn.js';
 import { startWebhooks, type RunningWebhooks, type WebhookOptions } from './webhook/setup.js';
 import { SecretStore } from './config/secrets.js';
-import { SAME_NAMESPACE_ONLY, type SecretReadAuthorizer } from './xds/secret-access.js';
+import { SAME_NAMESPACE_ONLY, type SecretReadAuthorizer, type VerifiedIdentity } from './xds/secret-access.js';
 import type { WarningSubject } from './model/push-context.js';
 
 export interface DaemonOptions {
@@ -72,6 +75,12 @@ export interface DaemonOptions {
    * objects' status (Kubernetes source with status writing only); PILOT_ANALYSIS_INTERVAL paces it.
    */
   readonly analysis?: { readonly istioNamespace: string; readonly intervalMs?: number };
+  /**
+   * WorkloadEntry auto-registration (sources/kube/autoregistration.ts; Kubernetes source only):
+   * PILOT_ENABLE_WORKLOAD_ENTRY_AUTOREGISTRATION (on), PILOT_WORKLOAD_ENTRY_GRACE_PERIOD (10 s),
+   * ISTIO_WORKLOAD_ENTRY_VALIDATE_IDENTITY (on); instanceId names this meshd in istio.io/workloadController.
+   */
+  readonly autoRegistration?: { readonly enabled?: boolean; readonly gracePeriodMs?: number; readonly validateIdentity?: boolean; readonly instanceId?: string };
 }
 
 export interface ListeningAddresses {
@@ -187,6 +196,10 @@ export class Daemon {
         sidecar: sidecarGenerator,
         router: createRouterGenerator({ scopeGatewayToNamespace: options.scopeGatewayToNamespace ?? false }),
       },
+      connectionObserver: {
+        onConnect: (proxy, caller, at) => this.onProxyConnect(proxy, caller, at),
+        onDisconnect: (proxy, at) => this.autoRegistration?.onDisconnect(proxy, at),
+      },
       secretAccess: { cached: (id) => this.secretAuthorizer.cached(id), check: (id) => this.secretAuthorizer.check(id) },
       ...options.xds,
     });
@@ -239,6 +252,18 @@ export class Daemon {
     }
     if (this.options.kube) await this.startKube(this.options.kube);
     if (this.kube && this.secure) this.rootPublisher = startRootPublisher({ kube: this.kube, ca: this.secure.ca, store: this.store, log: this.log });
+    if (this.kube && this.options.autoRegistration?.enabled !== false) {
+      const { WorkloadAutoRegistration } = await import('./sources/kube/autoregistration.js');
+      const o = this.options.autoRegistration ?? {};
+      this.autoRegistration = new WorkloadAutoRegistration({
+        http: this.kube.http,
+        store: this.store,
+        log: this.log.child({ scope: 'autoregistration' }),
+        instanceId: o.instanceId ?? hostname(),
+        gracePeriodMs: o.gracePeriodMs ?? 10_000,
+        validateIdentity: o.validateIdentity ?? true,
+      });
+    }
     if (this.options.webhook && this.secure) {
       const mesh = this.mesh;
       const started = await startWebhooks(this.options.webhook, {
@@ -253,6 +278,8 @@ export class Daemon {
     this.options.meshConfigFile?.watch((mesh) => {
       this.mesh = mesh;
       if (this.ready) this.rebuild(0, Date.now());
+      // ingressService / ingressClass may have changed what Ingress status says
+      this.kube?.ingressStatus?.sync();
     });
     // The first snapshot goes out at once: there is nothing to coalesce with at start-up.
     this.sourcesLoaded = true;
@@ -268,7 +295,7 @@ export class Daemon {
   private async startKube(kube: NonNullable<DaemonOptions['kube']>): Promise<void> {
     // loaded here: the Kubernetes client costs seconds of start-up that a config-dir daemon never needs
     const { KubeSource } = await import('./sources/kube/kube-source.js');
-    const src = new KubeSource({ ...kube, store: this.store, log: this.log, metrics: this.metrics, ...(this.secrets ? { secrets: this.secrets } : {}) });
+    const src = new KubeSource({ ...kube, store: this.store, log: this.log, metrics: this.metrics, mesh: () => this.mesh, ...(this.secrets ? { secrets: this.secrets } : {}) });
     this.kube = src;
     const { SubjectAccessReviewAuthorizer } = await import('./sources/kube/subject-access.js');
     this.secretAuthorizer = new SubjectAccessReviewAuthorizer({ http: src.http, log: this.log.child({ scope: 'credentials' }) });
@@ -351,6 +378,7 @@ export class Daemon {
     this.rotation?.stop();
     await this.caAdmin?.close();
     this.rootPublisher?.stop();
+    this.autoRegistration?.stop();
     await this.webhooks?.stop();
     await Promise.all(this.sources.map((s) => s.stop()));
     this.discovery.closeAll();
@@ -371,6 +399,19 @@ export class Daemon {
     return this.secure?.ca.source;
   }
   private rootPublisher: RootCertPublisher | undefined;
+  private autoRegistration: WorkloadAutoRegistration | undefined;
+
+  /**
+   * A proxy stream opened: a proxy asking for auto-registration (AUTO_REGISTER_GROUP) gets its WorkloadEntry,
+   * or its stream ends when that cannot be done (no Kubernetes source: nowhere to write it).
+   */
+  private async onProxyConnect(proxy: Proxy, caller: VerifiedIdentity | undefined, at: Date): Promise<void> {
+    if (this.options.autoRegistration?.enabled === false || !proxy.metadata.AUTO_REGISTER_GROUP) return;
+    if (!this.autoRegistration) {
+      throw Object.assign(new Error(`auto-registration of ${proxy.id} failed: WorkloadEntry auto-registration needs the Kubernetes source`), { code: grpc.status.FAILED_PRECONDITION });
+    }
+    await this.autoRegistration.onConnect(proxy, caller, at);
+  }
   /** the webhook server and caBundle patcher, when --webhook-addr is on */
   webhooks: RunningWebhooks | undefined;
 

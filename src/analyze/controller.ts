@@ -4,7 +4,7 @@
 // The daemon does not hold Secrets, so gateway.SecretAnalyzer does not run here (it would report every
 // credentialName missing); the CLI runs it.
 
-import { KINDS, type Kind, type KindInfo } from '../config/kinds.js';
+import { KINDS, kindOf, type Kind, type KindInfo } from '../config/kinds.js';
 import type { MeshConfig } from '../config/mesh-config.js';
 import { objectKey, type ConfigStore } from '../config/store.js';
 import type { ValidationMessage } from '../sources/kube/status.js';
@@ -45,7 +45,7 @@ export function resourcesOf(store: ConfigStore): Resource[] {
     for (const s of store.list(kind)) {
       const meta = (s.object as { metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> } }).metadata;
       out.push({
-        kind, group: info.group, name: meta.name, namespace: info.clusterScoped ? '' : (meta.namespace ?? ''),
+        kind: info.kind, group: info.group, name: meta.name, namespace: info.clusterScoped ? '' : (meta.namespace ?? ''),
         labels: meta.labels ?? {}, annotations: meta.annotations ?? {},
         object: s.object as unknown as Record<string, unknown>, origin: {},
       });
@@ -63,8 +63,9 @@ export function analyzeStore(store: ConfigStore, mesh: MeshConfig, istioNamespac
   const byKey = new Map<string, StatusMessage[]>();
   for (const m of messages) {
     const r = m.resource;
-    if (!r || !(r.kind in KINDS) || !(KINDS[r.kind as Kind] as KindInfo).istio) continue;
-    const key = objectKey(r.kind as Kind, r.namespace, r.name);
+    const kind = r ? kindOf(r.group, r.kind) : undefined;
+    if (!r || !kind || !(KINDS[kind] as KindInfo).istio) continue;
+    const key = objectKey(kind, r.namespace, r.name);
     byKey.set(key, [...(byKey.get(key) ?? []), statusMessage(m)]);
   }
   return byKey;

@@ -8,7 +8,7 @@
 
 import { z } from 'zod';
 import { parseDocuments } from '../config/documents.js';
-import { KINDS, type Kind, type KindInfo } from '../config/kinds.js';
+import { KINDS, groupOf, kindOf, type Kind, type KindInfo } from '../config/kinds.js';
 import type { Labels } from '../config/labels.js';
 import { SCHEMAS } from '../config/schemas/index.js';
 import { validateDocument, zodProblems } from '../config/validate.js';
@@ -69,12 +69,8 @@ export const analysisMeshConfig = z.looseObject({
 });
 export type AnalysisMeshConfig = z.infer<typeof analysisMeshConfig>;
 
-export function groupOf(apiVersion: string): string {
-  return apiVersion.includes('/') ? apiVersion.slice(0, apiVersion.lastIndexOf('/')) : '';
-}
-
 function meshKind(kind: string, group: string): Kind | undefined {
-  return kind in KINDS && (KINDS[kind as Kind] as KindInfo).group === group ? (kind as Kind) : undefined;
+  return kindOf(group, kind);
 }
 
 export interface LoadResult {

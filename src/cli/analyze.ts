@@ -94,21 +94,24 @@ async function analyzeCommand(paths: string[], flags: AnalyzeFlags, io: AnalyzeI
   for (const a of flags.analyzer ?? []) if (!known.has(a)) throw new UsageError(`--analyzer: unknown analyzer ${JSON.stringify(a)} (see meshd analyze -L)`);
 
   const useKube = flags.useKube ?? (flags.kubeconfig !== undefined || flags.context !== undefined || paths.length === 0);
-  const namespace = flags.allNamespaces ? '' : (flags.namespace ?? 'default');
-  const target = flags.allNamespaces ? 'all namespaces' : `namespace: ${namespace}`;
-
+  // without -n: the namespace of the kubeconfig context when analyzing the cluster (istioctl's
+  // NamespaceOrDefault), else `default`
+  let contextNamespace: string | undefined;
   let meshText: string | undefined;
   const clusterLoad = emptyLoad();
   if (useKube) {
     const { resolveKubeConnection, KubeHttp } = await import('../sources/kube/client.js');
     const conn = resolveKubeConnection({ kubeconfig: flags.kubeconfig, context: flags.context, useDefaultFiles: true });
     if (!conn) throw new UsageError('no Kubernetes cluster: pass --kubeconfig FILE, set KUBECONFIG, or have ~/.kube/config (or analyze files with --use-kube=false)');
+    contextNamespace = conn.kc.getContextObject(conn.kc.getCurrentContext())?.namespace || undefined;
     const http = new KubeHttp(conn.kc);
     const cluster = conn.kc.getCurrentCluster()?.name ?? '';
     const read = await readCluster(http, flags.istioNamespace, cluster, clusterLoad);
     for (const s of read.skipped) io.stderr.write(`Warning: not analyzed: ${s}\n`);
     meshText = read.meshConfigYaml;
   }
+  const namespace = flags.allNamespaces ? '' : (flags.namespace ?? contextNamespace ?? 'default');
+  const target = flags.allNamespaces ? 'all namespaces' : `namespace: ${namespace}`;
   if (flags.meshConfigFile) {
     const { readFile } = await import('node:fs/promises');
     meshText = await readFile(flags.meshConfigFile, 'utf8');

@@ -102,6 +102,13 @@ export async function runServe(flags: ServeFlags, out: NodeJS.WritableStream = p
     ...(process.env.PILOT_ENABLE_ANALYSIS === 'true'
       ? { analysis: { istioNamespace: caNamespace(mesh), intervalMs: parseDurationMs(process.env.PILOT_ANALYSIS_INTERVAL || '10s', 'PILOT_ANALYSIS_INTERVAL') } }
       : {}),
+    // WorkloadEntry auto-registration (Kubernetes source only), under istiod's environment switches
+    autoRegistration: {
+      enabled: process.env.PILOT_ENABLE_WORKLOAD_ENTRY_AUTOREGISTRATION !== 'false',
+      gracePeriodMs: parseDurationMs(process.env.PILOT_WORKLOAD_ENTRY_GRACE_PERIOD || '10s', 'PILOT_WORKLOAD_ENTRY_GRACE_PERIOD'),
+      validateIdentity: process.env.ISTIO_WORKLOAD_ENTRY_VALIDATE_IDENTITY !== 'false',
+      ...(process.env.POD_NAME ? { instanceId: process.env.POD_NAME } : {}),
+    },
     jwks: jwksOptions({ jwksCaFile: flags.jwksCaFile, jwksRefreshInterval: flags.jwksRefreshInterval ?? '20m' }),
     ...(flags.secureGrpcAddr
       ? { security: securityOptions(flags as SecurityFlags, kube && kubeApiOf(kube.kc), cluster && { http: cluster.http, namespace: caNamespace(mesh) }) }

@@ -2,7 +2,7 @@ import { readFile, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseDocuments } from '../config/documents.js';
 import { describeOrigin, formatProblem, type Origin } from '../config/origin.js';
-import { KINDS, isIgnorableKind, type Kind, type KindInfo } from '../config/kinds.js';
+import { KINDS, displayKind, isIgnorableKind, type Kind, type KindInfo } from '../config/kinds.js';
 import { validateDocument } from '../config/validate.js';
 
 // `meshd validate -f PATH...`: the same schema + semantic checks the daemon applies at its edge, run over
@@ -95,7 +95,7 @@ export async function runValidate(paths: string[], io: ValidateIO): Promise<numb
   let documents = 0;
   let invalid = 0;
   let skipped = 0;
-  const notServed = new Map<string, number>();
+  const notServed = new Map<Kind, number>();
   for (const input of inputs) {
     let text: string;
     try {
@@ -137,7 +137,7 @@ export async function runValidate(paths: string[], io: ValidateIO): Promise<numb
   const skippedNote = skipped > 0 ? `, ${skipped} skipped (not Istio config)` : '';
   const notServedNote =
     notServed.size > 0
-      ? `; validated but not served by meshd: ${[...notServed].map(([k, n]) => `${k} (${n})`).join(', ')}`
+      ? `; validated but not served by meshd: ${[...notServed].map(([k, n]) => `${displayKind(k)} (${n})`).join(', ')}`
       : '';
   io.stderr.write(`${documents} document${documents === 1 ? '' : 's'}, ${invalid} invalid${skippedNote}${unreadable}${notServedNote}\n`);
   return invalid === 0 && readErrors.length === 0 ? 0 : 1;

@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { ALL_KINDS, KINDS, type Kind, type KindInfo } from './kinds.js';
+import { ALL_KINDS, CONFIG_KINDS, KINDS, type Kind, type KindInfo } from './kinds.js';
 import { describeOrigin } from './origin.js';
 import { SCHEMAS } from './schemas/index.js';
 import type { ConfigStore } from './store.js';
@@ -77,7 +77,7 @@ function project(schema: z.ZodType, value: unknown): unknown {
 export function redactForDebug(kind: Kind, object: unknown): unknown {
   const schema = SCHEMAS[kind] as z.ZodType;
   let shown: { metadata?: { annotations?: Record<string, string> } };
-  if ((KINDS[kind] as KindInfo).istio) {
+  if (CONFIG_KINDS.includes(kind)) {
     const metadataSchema = defOf(schema).shape?.metadata;
     const whole = object as { metadata?: unknown };
     shown = { ...whole, metadata: metadataSchema ? project(metadataSchema, whole.metadata) : whole.metadata } as typeof shown;
@@ -98,7 +98,8 @@ export function configz(store: ConfigStore): object {
     revision: store.revision,
     objects: ALL_KINDS.flatMap((kind) =>
       store.list(kind).map((s) => ({
-        kind,
+        kind: KINDS[kind].kind,
+        group: KINDS[kind].group,
         served: (KINDS[kind] as KindInfo).served,
         namespace: s.object.metadata.namespace,
         name: s.object.metadata.name,

@@ -8,7 +8,8 @@ export type Validated<K extends Kind = Kind> = { kind: K; object: KindMap[K] };
 
 export type ValidationResult =
   | { ok: true; ref: ObjectRef; value: Validated }
-  | { ok: false; ref: ObjectRef; problems: Problem[] };
+  /** `kind`: the KINDS key when apiVersion + kind name a known kind (so a refusal is keyed like the object) */
+  | { ok: false; ref: ObjectRef; kind?: Kind; problems: Problem[] };
 
 /** Keys that test corpora and tools attach to documents but that are not part of any object. */
 const IGNORED_TOP_LEVEL_KEYS = new Set(['_err']);
@@ -66,7 +67,7 @@ export function validateDocument(doc: unknown): ValidationResult {
   const resolved = resolveKind((doc as { apiVersion?: unknown }).apiVersion, (doc as { kind?: unknown }).kind);
   if ('error' in resolved) {
     const [path, ...rest] = resolved.error.split(': ');
-    return { ok: false, ref, problems: [{ path: path ?? '', reason: rest.join(': ') }] };
+    return { ok: false, ref, ...(resolved.kind ? { kind: resolved.kind } : {}), problems: [{ path: path ?? '', reason: rest.join(': ') }] };
   }
   const kind = resolved.kind;
   const input = Object.fromEntries(Object.entries(doc).filter(([k]) => !IGNORED_TOP_LEVEL_KEYS.has(k)));
@@ -79,10 +80,10 @@ export function validateDocument(doc: unknown): ValidationResult {
     const schemaProblems = zodProblems(parsed.error);
     const semantic = check ? safeCheck(() => check(input as KindMap[typeof kind]), true) : [];
     const covered = (p: Problem) => schemaProblems.some((s) => s.path === '' || underPath(p.path, s.path));
-    return { ok: false, ref, problems: [...schemaProblems, ...semantic.filter((p) => !covered(p))] };
+    return { ok: false, ref, kind, problems: [...schemaProblems, ...semantic.filter((p) => !covered(p))] };
   }
   const problems = check ? safeCheck(() => check(parsed.data), false) : [];
-  if (problems.length > 0) return { ok: false, ref, problems };
+  if (problems.length > 0) return { ok: false, ref, kind, problems };
   return { ok: true, ref, value: { kind, object: parsed.data } as Validated };
 }
 

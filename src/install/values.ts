@@ -11,15 +11,20 @@ const quantityMap = z.record(z.string(), z.union([z.string(), z.number()]));
 const resources = z.strictObject({ requests: quantityMap.optional(), limits: quantityMap.optional() });
 
 /** One gateway of istioctl's default profile (src/install/gateways.ts): Istio's gateways.istio-*gateway keys meshd reads. */
-const gatewayValues = z.strictObject({
-  enabled: z.boolean(),
-  type: z.enum(['LoadBalancer', 'NodePort', 'ClusterIP']),
+/** How many replicas, and the HPA: the same keys for istiod and for each gateway, as Istio's charts. */
+const scaling = {
   replicaCount: z.number().int().min(0),
   autoscaleEnabled: z.boolean(),
   autoscaleMin: z.number().int().min(1),
   autoscaleMax: z.number().int().min(1),
   cpu: z.strictObject({ targetAverageUtilization: z.number().int().min(1).max(100) }),
   resources,
+};
+
+const gatewayValues = z.strictObject({
+  enabled: z.boolean(),
+  type: z.enum(['LoadBalancer', 'NodePort', 'ClusterIP']),
+  ...scaling,
 });
 
 export const valuesSchema = z.strictObject({
@@ -28,12 +33,7 @@ export const valuesSchema = z.strictObject({
   tag: z.string(),
   image: z.string().min(1),
   imagePullPolicy: z.enum(['Always', 'IfNotPresent', 'Never']),
-  replicaCount: z.number().int().min(0),
-  autoscaleEnabled: z.boolean(),
-  autoscaleMin: z.number().int().min(1),
-  autoscaleMax: z.number().int().min(1),
-  cpu: z.strictObject({ targetAverageUtilization: z.number().int().min(1).max(100) }),
-  resources,
+  ...scaling,
   nodeSelector: z.record(z.string(), z.string()),
   /** istio.io/rev of this control plane; empty is the default revision */
   revision: z.string().regex(/^$|^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be empty or a lowercase RFC 1123 label'),

@@ -69,12 +69,25 @@ function portClass(s: Server): PortClass {
   return 'tcp';
 }
 
+/** Set on the Gateways the Gateway API conversion derives: the gateway Services whose pods serve them. */
+const GATEWAY_SERVICE_ANNOTATION = 'internal.istio.io/gateway-service';
+
 export function gatewaysForProxy(ctx: PushContext, proxy: Proxy, scopeToNamespace: boolean): Gateway[] {
   const labels = ctx.proxyLabels(proxy);
   return ctx.gateways.filter((g) => {
     if (scopeToNamespace && (g.metadata.namespace ?? 'default') !== proxy.namespace) return false;
+    const gatewayServices = g.metadata.annotations?.[GATEWAY_SERVICE_ANNOTATION];
+    if (gatewayServices !== undefined) return isInstanceOf(ctx, proxy, labels, gatewayServices.split(','));
     return labelsMatch(g.spec.selector, labels, 'selects-all');
   });
+}
+
+/**
+ * istiod's match for a Gateway API gateway: the proxy is an instance of one of the gateway's Services (a
+ * Service of that hostname, in the proxy's namespace, whose selector picks the proxy's pod).
+ */
+function isInstanceOf(ctx: PushContext, proxy: Proxy, labels: Readonly<Record<string, string>>, hostnames: readonly string[]): boolean {
+  return ctx.servicesIn(proxy.namespace).some((s) => hostnames.includes(s.hostname) && s.selector !== undefined && labelsMatch(s.selector, labels, 'selects-none'));
 }
 
 export function mergeGateways(gateways: readonly Gateway[], resolvePort: (serverPort: number) => number): MergedGateway {

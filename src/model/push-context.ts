@@ -1,8 +1,10 @@
 import { createHash } from 'node:crypto';
-import type { Kind } from '../config/kinds.js';
+import { GATEWAY_API_KINDS, type Kind } from '../config/kinds.js';
 import { labelsMatch } from '../config/labels.js';
 import { DEFAULT_MESH_CONFIG, type MeshConfig } from '../config/mesh-config.js';
 import { ingressDerivedConfig } from './ingress.js';
+import { gatewayApiDerivedConfig } from './gateway-api.js';
+import type { StatusWrite } from '../config/gateway-api/objects.js';
 import type { ConfigStore, StoredObject } from '../config/store.js';
 import { secretKey, type CredentialSecret, type SecretSnapshot } from '../config/secrets.js';
 import type { AuthorizationPolicy, DestinationRule, Gateway, PeerAuthentication, RequestAuthentication, VirtualService } from '../config/schemas/index.js';
@@ -218,6 +220,8 @@ export class PushContext {
   private readonly apList: readonly StoredObject<'AuthorizationPolicy'>[];
   private readonly telemetryIndex: TelemetryIndex;
   private readonly gwList: readonly Gateway[];
+  /** the status the Gateway API conversion computed for each Gateway API object (written back in Kubernetes mode) */
+  readonly gatewayApiStatuses: readonly StatusWrite[];
   private readonly raList: readonly StoredObject<'RequestAuthentication'>[];
   private readonly sidecarList: readonly StoredObject<'Sidecar'>[];
   private readonly jwksKeys: ReadonlyMap<string, string>;
@@ -246,7 +250,7 @@ export class PushContext {
     this.meshDigest = createHash('sha1').update(JSON.stringify(mesh)).digest('base64url').slice(0, 12);
     this.onWarning = options.onWarning;
     this.builtAt = new Date();
-    for (const kind of ['Service', 'EndpointSlice', 'Pod', 'Namespace', 'VirtualService', 'DestinationRule', 'PeerAuthentication', 'AuthorizationPolicy', 'RequestAuthentication', 'ServiceEntry', 'WorkloadEntry', 'Gateway', 'Sidecar', 'Telemetry', 'Ingress', 'IngressClass'] as const) {
+    for (const kind of ['Service', 'EndpointSlice', 'Pod', 'Namespace', 'VirtualService', 'DestinationRule', 'PeerAuthentication', 'AuthorizationPolicy', 'RequestAuthentication', 'ServiceEntry', 'WorkloadEntry', 'Gateway', 'Sidecar', 'Telemetry', 'Ingress', 'IngressClass', ...GATEWAY_API_KINDS] as const) {
       const h = createHash('sha1');
       for (const o of store.list(kind)) h.update(`${o.object.metadata.namespace ?? ''}/${o.object.metadata.name}@${o.revision};`);
       this.kindDigests.set(kind, h.digest('base64url'));
@@ -267,7 +271,18 @@ export class PushContext {
       const ingressDigest = `${this.kindDigests.get('Ingress')}${this.kindDigests.get('IngressClass')}${this.kindDigests.get('Service')}`;
       for (const kind of ['Gateway', 'VirtualService'] as const) this.kindDigests.set(kind, `${this.kindDigests.get(kind)}+${ingressDigest}`);
     }
-    this.vsList = [...store.list('VirtualService').map((s) => ({ config: s.object, revision: s.revision })), ...fromIngress.virtualServices]
+    // Gateway API objects likewise (model/gateway-api.ts): their Gateways/VirtualServices depend on the Gateway
+    // API objects, the registry (ports, endpoints of the gateway Services) and the Secrets certificateRefs name
+    const gatewayApiObjects = GATEWAY_API_KINDS.flatMap((k) => store.list(k) as readonly StoredObject[]);
+    const fromGatewayApi = gatewayApiDerivedConfig(gatewayApiObjects, this.reg.services, this.reg.endpoints, mesh, options.secrets);
+    this.gatewayApiStatuses = fromGatewayApi.statuses;
+    if (gatewayApiObjects.length > 0) {
+      const secrets = createHash('sha1');
+      for (const s of options.secrets?.values() ?? []) secrets.update(`${s.namespace}/${s.name}@${s.digest};`);
+      const gatewayApiDigest = `${GATEWAY_API_KINDS.map((k) => this.kindDigests.get(k)).join('')}${this.kindDigests.get('Service')}${this.kindDigests.get('EndpointSlice')}${this.kindDigests.get('Pod')}${secrets.digest('base64url')}`;
+      for (const kind of ['Gateway', 'VirtualService'] as const) this.kindDigests.set(kind, `${this.kindDigests.get(kind)}+${gatewayApiDigest}`);
+    }
+    this.vsList = [...store.list('VirtualService').map((s) => ({ config: s.object, revision: s.revision })), ...fromIngress.virtualServices, ...fromGatewayApi.virtualServices]
       .map((s) => {
         const ns = s.config.metadata.namespace ?? 'default';
         const spec = s.config.spec;
@@ -290,7 +305,7 @@ export class PushContext {
     this.paList = store.list('PeerAuthentication');
     this.apList = store.list('AuthorizationPolicy');
     this.telemetryIndex = new TelemetryIndex(store.list('Telemetry'), mesh.rootNamespace);
-    this.gwList = [...store.list('Gateway').map((g) => g.object), ...fromIngress.gateways];
+    this.gwList = [...store.list('Gateway').map((g) => g.object), ...fromIngress.gateways, ...fromGatewayApi.gateways];
     this.raList = [...store.list('RequestAuthentication')].sort((a, b) => a.revision - b.revision);
     this.sidecarList = [...store.list('Sidecar')].sort((a, b) => a.revision - b.revision);
     this.jwksKeys = options.jwks ?? new Map();

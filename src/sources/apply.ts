@@ -3,7 +3,7 @@
 // logged, counted, recorded on the store — the last good version stays in force).
 
 import { isDeepStrictEqual } from 'node:util';
-import { KINDS, isClusterScoped, type Kind, type KindInfo } from '../config/kinds.js';
+import { ALL_KINDS, KINDS, isClusterScoped, type Kind, type KindInfo } from '../config/kinds.js';
 import { formatProblem, type ObjectRef, type Origin } from '../config/origin.js';
 import { keyOf, objectKey, type ConfigStore } from '../config/store.js';
 import type { KindMap } from '../config/schemas/index.js';
@@ -36,10 +36,13 @@ export function admit(doc: unknown, origin: Origin): Admission {
     return { ok: true, kind, key: keyOf(namespaced, kind), object: namespaced };
   }
   // Namespaced objects without a namespace land in `default`: say so in the message too.
-  const ref = !isClusterScoped(result.ref.kind ?? '') && !result.ref.namespace ? { ...result.ref, namespace: DEFAULT_NAMESPACE } : result.ref;
+  const clusterScoped = result.kind !== undefined && isClusterScoped(result.kind);
+  const ref = !clusterScoped && !result.ref.namespace ? { ...result.ref, namespace: DEFAULT_NAMESPACE } : result.ref;
   const messages = result.problems.map((p) => formatProblem(origin, ref, p));
-  if (ref.kind && ref.name) {
-    const kind = ref.kind as Kind;
+  // keyed like the object it names (group + kind: a refused Gateway API Gateway is not Istio's Gateway); a
+  // kind meshd does not know at all is keyed by its name, unless that name is one of a known kind's
+  const kind = result.kind ?? (ref.kind && !ALL_KINDS.some((k) => KINDS[k].kind === ref.kind) ? (ref.kind as Kind) : undefined);
+  if (kind && ref.name) {
     const key = objectKey(kind, isClusterScoped(kind) ? undefined : (ref.namespace ?? DEFAULT_NAMESPACE), ref.name);
     return { ok: false, ref, kind, key, messages, problems: result.problems };
   }

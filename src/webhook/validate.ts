@@ -1,15 +1,20 @@
-import { ISTIO_KINDS, KINDS, type Kind, type KindInfo } from '../config/kinds.js';
+import { CONFIG_KINDS, KINDS, type Kind, type KindInfo } from '../config/kinds.js';
 import { validateDocument } from '../config/validate.js';
 import { allow, deny, type AdmissionRequest, type AdmissionReviewOut } from './admission.js';
 import type { WebhookMetrics } from './metrics.js';
+import { virtualServiceRuleWarnings } from '../analyze/analyzers/unreachable-rules.js';
 
 // `/validate` (Galley's validating webhook): the same schemas and semantic checks as `meshd validate`
 // and the config sources, so nothing the API server admits is later refused by meshd. As istiod: DELETE
 // is always allowed (there is nothing to validate); kinds meshd has no schema for are allowed with a
 // warning rather than refused. Every Istio kind has a schema (Istio's own CRD schema where meshd has no
 // hand-written one); a valid object of a kind meshd does not serve is admitted with a warning saying so.
+// Gateway API kinds are checked too (by group+kind: the Gateway API's Gateway is not Istio's), against
+// their CRDs' schemas and CEL rules, when the webhook configuration sends them here.
+// As istiod, a valid VirtualService with rules that can never match is admitted with its validation warnings
+// (IST0130 unreachable rule, IST0131 ineffective match: kubectl prints them as `Warning: …`).
 
-const VALIDATED = new Map<string, Kind>(ISTIO_KINDS.map((k) => [`${KINDS[k].group}/${KINDS[k].kind}`, k]));
+const VALIDATED = new Map<string, Kind>(CONFIG_KINDS.map((k) => [`${KINDS[k].group}/${KINDS[k].kind}`, k]));
 
 export function validateAdmission(req: AdmissionRequest, metrics?: WebhookMetrics): AdmissionReviewOut {
   const gvk = req.kind;
@@ -33,7 +38,8 @@ export function validateAdmission(req: AdmissionRequest, metrics?: WebhookMetric
     if (!(KINDS[kind] as KindInfo).served) {
       return allow(req.uid, { warnings: [`${gvk.kind} is validated but not served by meshd: it has no effect on the proxies meshd configures`] });
     }
-    return allow(req.uid);
+    const warnings = kind === 'VirtualService' ? virtualServiceRuleWarnings((result.value.object as { spec?: unknown }).spec) : [];
+    return allow(req.uid, warnings.length > 0 ? { warnings } : {});
   }
   metrics?.validationFailed.inc({ ...labels, reason: 'invalid_resource' });
   const who = `${gvk.kind} ${result.ref.namespace ?? req.namespace ?? ''}/${result.ref.name ?? req.name ?? ''}`;

@@ -60,6 +60,18 @@ export interface DiscoveryServerOptions {
    * SubjectAccessReview); default: every verified identity may (config-dir mode)
    */
   readonly secretAccess?: SecretReadAuthorizer;
+  /** told of every proxy stream that opens and closes (WorkloadEntry auto-registration) */
+  readonly connectionObserver?: ConnectionObserver;
+}
+
+/**
+ * Told when a proxy's stream opens (with the identity it authenticated as on the TLS port; none on the
+ * plaintext port) and when it closes. A rejected onConnect ends the stream with the error's gRPC `code`
+ * (istiod: initConnection fails when OnConnect does).
+ */
+export interface ConnectionObserver {
+  onConnect(proxy: Proxy, identity: VerifiedIdentity | undefined, connectedAt: Date): Promise<void>;
+  onDisconnect(proxy: Proxy, connectedAt: Date): void;
 }
 
 export { DEFAULT_SUBSCRIPTION_LIMITS, type SubscriptionLimits };
@@ -95,6 +107,8 @@ export class DiscoveryServer implements ProtocolHost {
   private ctx: PushContext | undefined;
   private readonly resolver: Resolver;
   private readonly conns = new Map<string, AnyConnection>();
+  /** when each stream opened, for the connection observer (auto-registration compares it with the entry's) */
+  private readonly connectedAt = new WeakMap<AnyConnection, Date>();
   private readonly scheduler: PushScheduler<AnyConnection>;
   private readonly limits: SubscriptionLimits;
   private namesTotal = 0;
@@ -290,6 +304,17 @@ export class DiscoveryServer implements ProtocolHost {
     this.conns.set(conn.id, conn);
     this.metrics.proxyConnected(proxy.id, proxy.istioVersion);
     this.log.info({ proxy: proxy.id, conn: conn.id, peer, generator: proxy.generator, mode }, 'proxy connected');
+    const observer = this.options.connectionObserver;
+    if (observer) {
+      const connectedAt = new Date();
+      this.connectedAt.set(conn, connectedAt);
+      observer.onConnect(proxy, guarded?.identity, connectedAt).catch((err: Error & { code?: grpc.status }) => {
+        this.log.warn({ proxy: proxy.id, conn: conn.id, details: err.message }, 'refusing xDS stream');
+        if (conn.closed) return;
+        call.emit('error', { code: err.code ?? grpc.status.INTERNAL, details: err.message });
+        this.forget(conn);
+      });
+    }
     return conn;
   }
 
@@ -432,6 +457,8 @@ export class DiscoveryServer implements ProtocolHost {
     conn.subscribedNames = 0;
     this.metrics.proxyLeft(conn.proxy.id, conn.proxy.istioVersion);
     this.log.info({ proxy: conn.proxy.id, conn: conn.id, mode: conn.mode }, 'proxy disconnected');
+    const connectedAt = this.connectedAt.get(conn);
+    if (connectedAt) this.options.connectionObserver?.onDisconnect(conn.proxy, connectedAt);
   }
 
   /**

@@ -141,6 +141,19 @@ test('live cluster (--kubeconfig): the same messages, origins without a file; fi
   assert.deepEqual(lines(withFile.out), ['Error [IST0101] (VirtualService reviews.bookinfo) Referenced host not found: "reviews-typo"']);
 });
 
+test("live cluster without -n: the kubeconfig context's namespace, as istioctl", async () => {
+  const inBookinfo = path.join(tmp, 'kubeconfig-bookinfo');
+  writeFileSync(inBookinfo, kubeconfigYaml({ server: api.url, namespace: 'bookinfo' }));
+  const r = await run([], { kubeconfig: inBookinfo, useKube: undefined, outputThreshold: 'Warning' });
+  assert.equal(r.code, 79);
+  assert.match(r.err, /Analyzers found issues when analyzing namespace: bookinfo\./);
+  assert.equal(lines(r.out).length, 2);
+  const flagWins = await run([], { kubeconfig: inBookinfo, useKube: undefined, namespace: 'default', outputThreshold: 'Warning' });
+  assert.equal(flagWins.code, 0, flagWins.out + flagWins.err);
+  const noContextNamespace = await run([], { kubeconfig, useKube: undefined, outputThreshold: 'Warning' });
+  assert.match(noContextNamespace.err, /analyzing namespace: default\./);
+});
+
 test('the meshd binary: exit code 79 and the message on stdout', async () => {
   const [cmd, args] = meshdCommand(['analyze', '-A', '--use-kube=false', BROKEN]);
   const { code, stdout } = await new Promise<{ code: number; stdout: string }>((resolve) => {

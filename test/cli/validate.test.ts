@@ -4,7 +4,7 @@ import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Readable } from 'node:stream';
 import { runValidate } from '../../src/cli/validate.js';
-import { ALL_KINDS } from '../../src/config/kinds.js';
+import { ALL_KINDS, KINDS } from '../../src/config/kinds.js';
 
 const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'validate', 'cli');
 const f = (name: string) => join(CLI, name);
@@ -35,7 +35,7 @@ test('one line per problem: FILE#doc Kind namespace/name: field.path: reason', a
     // the semantic rules run too, so one run says everything (here: what the typo left the route without)
     `${f('bad.yaml')}#0 VirtualService prod/reviews: spec.http[0]: HTTP route, redirect or direct_response is required (this rule has nowhere to send the request)`,
     `${f('bad.yaml')}#1 VirtualService split: spec.http[0].route: total destination weight = 0: with 2 destinations at least one needs a positive weight`,
-    `${f('bad.yaml')}#2 Gatewy gw: kind: unsupported kind "Gatewy" (meshd reads ${ALL_KINDS.join(', ')})`,
+    `${f('bad.yaml')}#2 Gatewy gw: kind: unsupported kind "Gatewy" (meshd reads ${[...new Set(ALL_KINDS.map((k) => KINDS[k].kind))].join(', ')})`,
   ]);
   assert.equal(r.err, '3 documents, 3 invalid\n');
 });

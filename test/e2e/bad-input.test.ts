@@ -7,8 +7,11 @@ import { after, before, describe, test } from 'node:test';
 import type { Backend } from './harness/backend.js';
 import { startMeshd, type Meshd } from './harness/meshd.js';
 import { dest, fqdn, toYaml, versionedService, virtualServiceDoc, writeMesh, xdsTarget, type Doc } from './harness/mesh.js';
-import { exitWhenIdle, tempDir } from './harness/util.js';
+import { exitWhenIdle, tempDir, waitUntil } from './harness/util.js';
 import { XdsClient } from './harness/xds-client.js';
+import { hangGuardMs } from '../support/hang-guard.js';
+
+const CALL_WAIT_MS = hangGuardMs(60_000);
 import { startHelloworldVersions } from './harness/helloworld.js';
 
 const SVC = 'helloworld';
@@ -104,8 +107,14 @@ describe('bad input: refused config and NACKed config', { timeout: 180_000 }, ()
     const again = Date.now();
     meshd!.editFile('virtual-service.yaml', vs([dest(HOST, 'v2')]), 'in-place');
     await meshd!.waitForProxyAck(client.nodeId, 'RDS', again);
-    const synced = (await meshd!.syncz()).find((e) => e.nodeId === client.nodeId)!.types.RDS!;
-    assert.equal(synced.synced, true);
+    // An in-place write can be read half-done (an empty file first): meshd may then push and the client ACK
+    // an intermediate route before the edit's own. So wait for traffic to follow the edit, then check sync.
+    let last: Record<string, number> = {};
+    await waitUntil('traffic to follow the valid edit', async () => {
+      last = await client.split(20);
+      return last['helloworld-v2'] === 20 ? last : undefined;
+    }, { timeoutMs: CALL_WAIT_MS, intervalMs: 200, detail: () => `last split: ${JSON.stringify(last)}` });
+    await meshd!.waitForAck((all) => all.some((e) => e.nodeId === client.nodeId && e.types.RDS?.synced === true), 'the client to be in sync again');
     assert.deepEqual(await client.split(50), { 'helloworld-v2': 50 });
   });
 });

@@ -2,18 +2,20 @@
 // API server (the in-repo fixture), which lists the running meshd pods of istio-system (app=istiod) and
 // relays pods/portforward (WebSocket) to the pod's monitoring port — here the real meshd process serving
 // the fixture's config. proxy-status, proxy-config, explain and diff with --kubeconfig/--context/-i/
-// --revision, and what each says when the cluster has no meshd to reach.
+// --revision, and what each says when the cluster has no meshd to reach; and real `kubectl port-forward`
+// (SPDY) to the same pod, as the README's manual way.
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { FakeApiServer, type KObject } from '../kube-fixture/server.js';
-import { kubeconfigYaml } from '../kube-fixture/kubectl.js';
+import { KUBECTL, kubeconfigYaml, kubectlAvailable } from '../kube-fixture/kubectl.js';
 import type { SotwFollower } from '../support/xds-follow.js';
 import { startMeshd, type Meshd } from './harness/meshd.js';
 import { dest, toYaml, virtualServiceDoc } from './harness/mesh.js';
 import { connectSleep, REVIEWS, reviewsMesh, runMeshd } from './harness/operator.js';
-import { exitWhenIdle, tempDir, waitUntil } from './harness/util.js';
+import { exitWhenIdle, tempDir, trackChild, waitUntil } from './harness/util.js';
+import { spawn } from 'node:child_process';
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -113,6 +115,32 @@ describe('operator commands through the Kubernetes API (pods/portforward to the 
     assert.match(r.against, /^meshd pod istio-system\/istiod-7b9c6d5f4-x2k8p \(Kubernetes context "fixture"\)$/);
     assert.deepEqual(r.classes.map((c: Obj) => c.proxies), [['sleep-1.default']]);
     assert.deepEqual(r.classes[0].types.RDS.changed[0].fields.map((f: Obj) => [f.from, f.to]), [[80, 50], [20, 50]]);
+  });
+
+  test('real kubectl port-forward to the meshd pod (SPDY through the API server): /debug/syncz in istiod\'s shape, meshd ps --meshd-addr through it', { skip: !kubectlAvailable() && 'no kubectl' }, async () => {
+    const child = spawn(KUBECTL, ['--kubeconfig', kubeconfig, '-n', 'istio-system', 'port-forward', `pod/${ISTIOD_POD}`, ':15014'], {
+      env: { ...process.env, HOME: tmp.dir },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    trackChild(child);
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    try {
+      const port = await waitUntil('kubectl port-forward to listen', () => /Forwarding from 127\.0\.0\.1:(\d+) -> 15014/.exec(out)?.[1], { timeoutMs: 60_000, intervalMs: 50, detail: () => out });
+      const res = await fetch(`http://127.0.0.1:${port}/debug/syncz`, { headers: { connection: 'close' } });
+      assert.equal(res.status, 200, 'the forwarded connection arrives from localhost in the pod: the loopback-only page answers');
+      const syncz = (await res.json()) as Obj[];
+      const sleep = syncz.find((e) => e.proxy === 'sleep-1.default');
+      assert.ok(sleep, JSON.stringify(syncz).slice(0, 500));
+      assert.equal(sleep!.cluster_acked, sleep!.cluster_sent);
+      const ps = await runMeshd(['proxy-status', 'sleep-1', '--meshd-addr', `127.0.0.1:${port}`]);
+      assert.equal(ps.code, 0, ps.stderr + out);
+      assert.match(ps.stdout, /^sleep-1\.default\s+Kubernetes\s+SYNCED/m);
+      assert.ok(forwards().some((r) => r.method === 'POST' && r.status === 101), 'kubectl upgraded to SPDY');
+    } finally {
+      child.kill();
+    }
   });
 
   test('when there is no meshd to reach: an unknown context, no running pod, a pod whose port refuses — exit 2, saying which', async () => {

@@ -11,17 +11,19 @@
 // arrives from inside the pod's network namespace — which is what lets meshd's loopback-only /debug
 // pages answer it.
 //
-// Not served: kubectl's own protocols — SPDY/3.1 (`Upgrade: SPDY/3.1`, kubectl ≤ 1.30) and SPDY tunnelled
-// in WebSocket (`SPDY/3.1+portforward.k8s.io`, kubectl ≥ 1.31): both need a SPDY framer with zlib header
-// compression the fixture does not have; such an upgrade is refused with 400 as a server without the
-// protocol would.
+// kubectl's own protocol is served too (spdy.ts): SPDY/3.1 (`Upgrade: SPDY/3.1`, portforward.k8s.io).
 
 import type http from 'node:http';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
+import { serveSpdyPortForward } from './spdy.js';
 
 export const PORT_FORWARD_PROTOCOLS = ['v4.channel.k8s.io', 'channel.k8s.io'] as const;
+const SPDY_STREAM_PROTOCOL = 'portforward.k8s.io';
+
+/** How a portforward upgrade wants to talk: WebSocket channels or SPDY. */
+export type PortForwardProtocol = 'channels' | 'spdy';
 
 export interface PortForwardTarget {
   readonly host: string;
@@ -36,11 +38,29 @@ export class PortForwardRelay {
   });
   private readonly tunnels = new Set<{ ws: WebSocket; conns: net.Socket[] }>();
 
-  /** The upgrade's subprotocol, or undefined when the client offers none the relay speaks. */
-  static protocolOf(req: http.IncomingMessage): string | undefined {
+  /** What the upgrade asks for, or undefined when the client offers nothing the relay speaks. */
+  static protocolOf(req: http.IncomingMessage): PortForwardProtocol | undefined {
+    const upgrade = req.headers.upgrade?.toLowerCase();
+    if (upgrade === 'spdy/3.1') {
+      const versions = String(req.headers['x-stream-protocol-version'] ?? '').split(',').map((p) => p.trim());
+      return versions.includes(SPDY_STREAM_PROTOCOL) ? 'spdy' : undefined;
+    }
+    if (upgrade !== 'websocket') return undefined;
     const offered = new Set(String(req.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim()));
-    return req.headers.upgrade?.toLowerCase() === 'websocket' ? PORT_FORWARD_PROTOCOLS.find((p) => offered.has(p)) : undefined;
+    return PORT_FORWARD_PROTOCOLS.some((p) => offered.has(p)) ? 'channels' : undefined;
   }
+
+  /** kubectl's way: SPDY streams per forwarded connection (the ports come with each stream, not the URL). */
+  relaySpdy(socket: Duplex, head: Buffer, targetOf: (port: number) => PortForwardTarget | undefined, podName: string): void {
+    socket.write(`HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\nX-Stream-Protocol-Version: ${SPDY_STREAM_PROTOCOL}\r\n\r\n`);
+    if (head.length > 0) socket.unshift(head);
+    const tunnel = { close: () => socket.destroy() };
+    this.spdy.add(tunnel);
+    socket.on('close', () => this.spdy.delete(tunnel));
+    serveSpdyPortForward(socket, targetOf, podName);
+  }
+
+  private readonly spdy = new Set<{ close(): void }>();
 
   /**
    * Completes the upgrade and relays each port in `ports` to where `targetOf` says it listens (undefined:
@@ -93,10 +113,12 @@ export class PortForwardRelay {
 
   /** How many tunnels are open (one per forwarded TCP connection). */
   get openTunnels(): number {
-    return this.tunnels.size;
+    return this.tunnels.size + this.spdy.size;
   }
 
   close(): void {
+    for (const t of this.spdy) t.close();
+    this.spdy.clear();
     for (const t of this.tunnels) {
       for (const c of t.conns) c?.destroy();
       t.ws.terminate();

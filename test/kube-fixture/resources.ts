@@ -36,7 +36,7 @@ function fromKind(info: KindInfo): ResourceDef {
     singular: info.kind.toLowerCase(),
     namespaced: !info.clusterScoped,
     shortNames: info.shortNames,
-    statusSubresource: info.istio || info.kind === 'Pod' || info.kind === 'Service' || info.kind === 'Namespace',
+    statusSubresource: info.istio || info.kind === 'Pod' || info.kind === 'Service' || info.kind === 'Namespace' || info.kind === 'Ingress',
     custom: info.istio,
     ...(info.istio ? { categories: [info.group.split('.')[0]!, 'istio-io'] } : {}),
   };

@@ -285,11 +285,17 @@ export class FakeApiServer {
       const [, namespace, name] = m as unknown as [string, string, string];
       const pod = this.getObject(this.resourceFor('v1', 'Pod'), namespace, name);
       if (!pod) return refuse(404, 'NotFound', `pods "${name}" not found`);
+      const protocol = PortForwardRelay.protocolOf(req);
+      if (!protocol) return refuse(400, 'BadRequest', 'unable to upgrade connection: pods/portforward speaks WebSocket (v4.channel.k8s.io) or SPDY/3.1 (portforward.k8s.io)');
+      const targetOf = (port: number) => this.portForwards.get(`${namespace}/${name}:${port}`);
+      if (protocol !== 'channels') {
+        rec.status = 101;
+        return this.relay.relaySpdy(socket, head, targetOf, name);
+      }
       const ports = portsOf(url);
       if (typeof ports === 'string') return refuse(400, 'BadRequest', ports);
-      if (!PortForwardRelay.protocolOf(req)) return refuse(400, 'BadRequest', 'unable to upgrade connection: the fixture serves pods/portforward over WebSocket (v4.channel.k8s.io) only, not SPDY');
       rec.status = 101;
-      this.relay.relay(req, socket, head, ports, (port) => this.portForwards.get(`${namespace}/${name}:${port}`), name);
+      this.relay.relay(req, socket, head, ports, targetOf, name);
     } catch (err) {
       const e = err instanceof HttpError ? err : new HttpError(500, 'InternalError', String(err));
       refuse(e.code, e.reason, e.message);

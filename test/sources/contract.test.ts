@@ -15,7 +15,7 @@ import { KubeSource } from '../../src/sources/kube/kube-source.js';
 import { silentLogger } from '../../src/telemetry/log.js';
 import { FakeApiServer, type KObject } from '../kube-fixture/server.js';
 import { kubeConfigFor, until } from '../support/kube.js';
-import { ap, dr, everyOtherIstioKind, ingressObjects, ns, pa, pod, slice, svc, vs } from '../support/kube-objects.js';
+import { ap, dr, everyOtherIstioKind, gatewayApiObjects, ingressObjects, ns, pa, pod, slice, svc, vs } from '../support/kube-objects.js';
 
 interface SourceUnderTest {
   readonly name: string;
@@ -94,7 +94,7 @@ for (const make of [dirSource, kubeSource]) {
     it('holds every object it is given, of every kind, owned by the source', async () => {
       await s.put(ns('shop'), svc('cart', 5000, 'shop'), pod('cart-1', '10.0.0.1', { app: 'cart', version: 'v1' }, 'shop'),
         slice('cart-a', 'cart', 5000, ['10.0.0.1'], 'shop'), vs('cart', 'cart', 'shop'), dr('cart', 'cart', 'shop'), pa('strict', 'STRICT', 'shop'), ap('allow', 'ALLOW', 'shop'),
-        ...everyOtherIstioKind('shop'), ...ingressObjects('shop'));
+        ...everyOtherIstioKind('shop'), ...ingressObjects('shop'), ...gatewayApiObjects('shop'));
       // the source already holds the pre-existing namespaces, so wait for the new one explicitly
       await until('every kind stored', () => ALL_KINDS.every((k) => s.store.count(k) > 0) && s.store.count('Namespace') === 4);
       assert.deepEqual(names(s.store, 'VirtualService'), ['shop/cart']);

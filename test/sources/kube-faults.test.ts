@@ -130,7 +130,10 @@ describe('Kubernetes source under injected API faults', { timeout: 240_000 }, ()
       diff = diffViews(fixtureView(api), storeView(store, src.sourceId));
       return diff.lost.length + diff.stale.length + diff.extra.length === 0;
     }, 30_000, 50).catch((err: Error) => {
-      throw new Error(`${err.message}: lost ${diff.lost.length} ${diff.lost.slice(0, 5)}, stale ${diff.stale.length} ${diff.stale.slice(0, 5)}, extra ${diff.extra.length} ${diff.extra.slice(0, 5)}`);
+      // enough to tell a slow machine from a stuck informer: which kinds differ, and each informer's state
+      const kinds = new Set([...diff.lost, ...diff.stale, ...diff.extra].map((k) => k.split('/')[0]));
+      const states = src.states().filter((st) => kinds.has(st.kind)).map((st) => JSON.stringify(st)).join('; ');
+      throw new Error(`${err.message}: lost ${diff.lost.length} ${diff.lost.slice(0, 5)}, stale ${diff.stale.length} ${diff.stale.slice(0, 5)}, extra ${diff.extra.length} ${diff.extra.slice(0, 5)}; kinds ${[...kinds]}; informers ${states}; open watches ${api.watcherCount()}`);
     });
   }
 

@@ -1,7 +1,8 @@
 // The ClusterRole lists exactly what meshd uses: the rules derived from the kinds table match the
 // manifest, and match the (group, resource, verb) of every request made against the API-server fixture
 // in a run that exercises every path (informers, status writes, leader election, and the CA's
-// TokenReview, istio-ca-root-cert ConfigMap writes and istio-ca-secret read/create). The CA's Secrets
+// TokenReview, istio-ca-root-cert ConfigMap writes and istio-ca-secret read/create, and WorkloadEntry
+// auto-registration). The CA's Secrets
 // are granted by a Role in meshd's namespace (manifests/rbac/role.yaml), not cluster-wide.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,6 +15,8 @@ import { loadCaSecret } from '../../src/ca/ca-secret.js';
 import { ConfigStore } from '../../src/config/store.js';
 import { KubeHttp } from '../../src/sources/kube/client.js';
 import { KubeSource } from '../../src/sources/kube/kube-source.js';
+import { WorkloadAutoRegistration } from '../../src/sources/kube/autoregistration.js';
+import { parseProxy } from '../../src/model/proxy.js';
 import { clusterRoleRules, permissionTriples, roleRules } from '../../src/sources/kube/rbac.js';
 import { CaBundlePatcher, MUTATING_WEBHOOK_CONFIGURATION, VALIDATING_WEBHOOK_CONFIGURATION } from '../../src/webhook/ca-bundle.js';
 import { silentLogger } from '../../src/telemetry/log.js';
@@ -21,7 +24,8 @@ import { FakeApiServer } from '../kube-fixture/server.js';
 import { SecretStore } from '../../src/config/secrets.js';
 import { SubjectAccessReviewAuthorizer } from '../../src/sources/kube/subject-access.js';
 import { kubeConfigFor, until } from '../support/kube.js';
-import { INVALID_ISTIO_OBJECTS } from '../support/kube-objects.js';
+import { INVALID_ISTIO_OBJECTS, ingressObjects } from '../support/kube-objects.js';
+import { DEFAULT_MESH_CONFIG } from '../../src/config/mesh-config.js';
 
 describe('RBAC: manifests/rbac/clusterrole.yaml', () => {
   const api = new FakeApiServer({
@@ -32,8 +36,11 @@ describe('RBAC: manifests/rbac/clusterrole.yaml', () => {
   before(async () => {
     url = await api.start();
     for (const o of INVALID_ISTIO_OBJECTS) api.create(o);
+    // an Ingress meshd handles and the ingress Service with a load balancer address: Ingress status is written
+    for (const o of ingressObjects('default')) api.create(o);
+    api.create({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'istio-ingressgateway', namespace: 'istio-system' }, spec: { type: 'LoadBalancer', ports: [{ port: 80 }] }, status: { loadBalancer: { ingress: [{ ip: '203.0.113.10' }] } } });
     src = new KubeSource({
-      kc: kubeConfigFor(url), store: new ConfigStore(), log: silentLogger, secrets: new SecretStore(),
+      kc: kubeConfigFor(url), store: new ConfigStore(), log: silentLogger, mesh: () => DEFAULT_MESH_CONFIG, secrets: new SecretStore(),
       status: { namespace: 'istio-system', name: 'istio-status-leader', identity: 'rbac-test', retryPeriodMs: 50 },
     });
     src.start();
@@ -43,6 +50,7 @@ describe('RBAC: manifests/rbac/clusterrole.yaml', () => {
         const cur = api.get(String(o.apiVersion), String(o.kind), o.metadata.namespace, o.metadata.name);
         return (cur?.status as { validationMessages?: unknown[] } | undefined)?.validationMessages?.length;
       }));
+    await until('Ingress status written', () => (api.get('networking.k8s.io/v1', 'Ingress', 'default', 'web')?.status as { loadBalancer?: { ingress?: unknown[] } } | undefined)?.loadBalancer?.ingress?.length);
     await until('a lease renewal', () => api.requests.some((r) => r.resource === 'leases' && r.verb === 'update'));
     // the CA: a TokenReview, then the root ConfigMap created and later updated
     const md = new grpc.Metadata();
@@ -69,6 +77,15 @@ describe('RBAC: manifests/rbac/clusterrole.yaml', () => {
     // gateway credentials: may a gateway's service account read its namespace's Secrets?
     await new SubjectAccessReviewAuthorizer({ http: new KubeHttp(kubeConfigFor(url)), log: silentLogger })
       .check({ namespace: 'istio-system', serviceAccount: 'istio-ingressgateway', identity: 'spiffe://cluster.local/ns/istio-system/sa/istio-ingressgateway' });
+    // WorkloadEntry auto-registration: group read, entry created, marked disconnected, deleted after the grace period
+    api.create({ apiVersion: 'networking.istio.io/v1', kind: 'WorkloadGroup', metadata: { name: 'vms', namespace: 'default' }, spec: { template: {} } });
+    const registration = new WorkloadAutoRegistration({ http: new KubeHttp(kubeConfigFor(url)), store: new ConfigStore(), log: silentLogger, instanceId: 'rbac-test', gracePeriodMs: 10 });
+    const vm = parseProxy({ id: 'sidecar~10.1.1.1~vm.default~default.svc.cluster.local', metadata: { NAMESPACE: 'default', AUTO_REGISTER_GROUP: 'vms', INSTANCE_IPS: '10.1.1.1' } });
+    const connectedAt = new Date();
+    await registration.onConnect(vm, { namespace: 'default', serviceAccount: 'default' }, connectedAt);
+    registration.onDisconnect(vm, connectedAt);
+    await until('the auto-registered entry deleted', () => api.requests.some((r) => r.resource === 'workloadentries' && r.verb === 'delete'));
+    registration.stop();
   });
   after(async () => {
     await src.stop();

@@ -1,6 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { lookupType, jsonToStruct } from '../../src/envoy/protos.js';
 import { TYPE_NAMES } from './type-names.js';
+import { hangGuardMs } from './hang-guard.js';
 
 // Bare ADS clients speaking the wire protocol directly (no grpc-js-xds), state of the world and Delta:
 // they let tests send exact nonces/versions/subscriptions/NACKs.
@@ -23,11 +24,10 @@ export interface RequestInit {
 
 const SERVICE = '/envoy.service.discovery.v3.AggregatedDiscoveryService';
 
-export interface AdsClientOptions {
+/** Stream options: call metadata (e.g. a bearer token), and TLS credentials for the TLS port (plaintext by default). */
+export interface StreamClientOptions {
   readonly metadata?: grpc.Metadata;
-  /** default: plaintext (15010); TLS for the secure port (15012) */
   readonly credentials?: grpc.ChannelCredentials;
-  /** e.g. `grpc.ssl_target_name_override` when dialling 127.0.0.1 with a certificate for istiod.istio-system.svc */
   readonly channelOptions?: grpc.ChannelOptions;
 }
 
@@ -42,7 +42,7 @@ abstract class RawStreamClient<Req extends { type_url: string }, Res extends { t
   /** encoded size of every response received */
   bytesReceived = 0;
 
-  constructor(addr: string, method: string, requestType: string, responseType: string, options: AdsClientOptions = {}) {
+  constructor(addr: string, method: string, requestType: string, responseType: string, options: StreamClientOptions = {}) {
     this.client = new grpc.Client(addr, options.credentials ?? grpc.credentials.createInsecure(), options.channelOptions ?? {});
     const reqType = lookupType(requestType);
     const resType = lookupType(responseType);
@@ -75,8 +75,12 @@ abstract class RawStreamClient<Req extends { type_url: string }, Res extends { t
     this.stream.on('end', () => (this.ended = true));
   }
 
-  /** The next response (after those already received) matching `pred`. */
-  next(pred: (r: Res) => boolean = () => true, timeoutMs = 5000): Promise<Res> {
+  /**
+   * The next response (after those already received) matching `pred`. `timeoutMs` only catches a hang: it
+   * is raised to the hang-guard floor (a 5 s deadline failed a Delta test beside a second suite at load 22).
+   */
+  next(pred: (r: Res) => boolean = () => true, requestedTimeoutMs = 5000): Promise<Res> {
+    const timeoutMs = hangGuardMs(requestedTimeoutMs);
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.waiters = this.waiters.filter((w) => w.resolve !== wrapped);
@@ -120,7 +124,7 @@ function decodeAny(a: { type_url: string; value: Uint8Array }): Record<string, u
 }
 
 export class RawAdsClient extends RawStreamClient<RequestInit, Response> {
-  constructor(addr: string, options: AdsClientOptions = {}) {
+  constructor(addr: string, options: StreamClientOptions = {}) {
     super(addr, 'StreamAggregatedResources', 'envoy.service.discovery.v3.DiscoveryRequest', 'envoy.service.discovery.v3.DiscoveryResponse', options);
   }
 
@@ -177,7 +181,7 @@ export class RawDeltaClient extends RawStreamClient<DeltaRequestInit, DeltaRespo
   /** type → name → { version, Any bytes } as the client holds them */
   readonly state = new Map<string, Map<string, { version: string; value: Uint8Array }>>();
 
-  constructor(addr: string, options: AdsClientOptions = {}) {
+  constructor(addr: string, options: { metadata?: grpc.Metadata } = {}) {
     super(addr, 'DeltaAggregatedResources', 'envoy.service.discovery.v3.DeltaDiscoveryRequest', 'envoy.service.discovery.v3.DeltaDiscoveryResponse', options);
     this.stream.on('data', (r: DeltaResponse) => {
       let held = this.state.get(r.type_url);

@@ -52,6 +52,23 @@ export function ingressObjects(namespace: string): KObject[] {
   ];
 }
 
+/** One object of each Gateway API kind meshd reads (GatewayClass is cluster-scoped). */
+export function gatewayApiObjects(namespace: string): KObject[] {
+  const group = 'gateway.networking.k8s.io';
+  return [
+    o({ apiVersion: `${group}/v1`, kind: 'GatewayClass', metadata: { name: 'istio' }, spec: { controllerName: 'istio.io/gateway-controller' } }),
+    o({
+      apiVersion: `${group}/v1`, kind: 'Gateway', metadata: { name: 'web', namespace },
+      spec: { gatewayClassName: 'istio', listeners: [{ name: 'http', port: 80, protocol: 'HTTP' }, { name: 'tls', port: 443, protocol: 'TLS', tls: { mode: 'Passthrough' } }, { name: 'tcp', port: 9000, protocol: 'TCP' }] },
+    }),
+    o({ apiVersion: `${group}/v1`, kind: 'HTTPRoute', metadata: { name: 'web', namespace }, spec: { parentRefs: [{ name: 'web' }], rules: [{ backendRefs: [{ name: 'web', port: 80 }] }] } }),
+    o({ apiVersion: `${group}/v1`, kind: 'GRPCRoute', metadata: { name: 'grpc', namespace }, spec: { parentRefs: [{ name: 'web' }], rules: [{ backendRefs: [{ name: 'web', port: 80 }] }] } }),
+    o({ apiVersion: `${group}/v1`, kind: 'TLSRoute', metadata: { name: 'tls', namespace }, spec: { parentRefs: [{ name: 'web', sectionName: 'tls' }], hostnames: ['tls.example.com'], rules: [{ backendRefs: [{ name: 'web', port: 443 }] }] } }),
+    o({ apiVersion: `${group}/v1`, kind: 'TCPRoute', metadata: { name: 'tcp', namespace }, spec: { parentRefs: [{ name: 'web', sectionName: 'tcp' }], rules: [{ backendRefs: [{ name: 'web', port: 9000 }] }] } }),
+    o({ apiVersion: `${group}/v1beta1`, kind: 'ReferenceGrant', metadata: { name: 'from-web', namespace }, spec: { from: [{ group, kind: 'HTTPRoute', namespace: 'default' }], to: [{ group: '', kind: 'Service' }] } }),
+  ];
+}
+
 export const INVALID_ISTIO_OBJECTS: KObject[] = [
   o({ apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: { name: 'bad-vs', namespace: 'default' }, spec: { hosts: ['a'], http: [{ route: [{ destination: { subset: 'v1' } }] }] } }),
   o({ apiVersion: 'networking.istio.io/v1', kind: 'DestinationRule', metadata: { name: 'bad-dr', namespace: 'default' }, spec: { subsets: [] } }),

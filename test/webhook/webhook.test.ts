@@ -276,6 +276,27 @@ describe('/validate over HTTPS', () => {
   });
 });
 
+describe('/validate: istiod\'s validation warnings for VirtualService rules that never match', () => {
+  it('admits the VirtualService with IST0130/IST0131 texts as admission warnings (kubectl prints them); a clean one has none', async () => {
+    const vs = (http: unknown[]) => review({ apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: { name: 'example-vs', namespace: 'bookinfo' }, spec: { hosts: ['reviews'], http } });
+    const to = { route: [{ destination: { host: 'reviews' } }] };
+    const shadowed = await post('/validate', vs([
+      { name: 'slash', match: [{ uri: { prefix: '/' } }], ...to },
+      { name: 'slash-api', match: [{ uri: { prefix: '/api' } }], ...to },
+      { name: 'catch-all', ...to },
+      { name: 'after-all', ...to },
+    ]));
+    assert.equal(shadowed.json!.response.allowed, true, shadowed.text);
+    assert.deepEqual(shadowed.json!.response.warnings, [
+      'virtualService rule "after-all" not used (only the last rule can have no matches)',
+      'virtualService rule "slash-api" match #0 of prefix /api is not used (duplicate/overlapping match in rule #0 of prefix / on "slash")',
+    ]);
+    const clean = await post('/validate', vs([{ match: [{ uri: { prefix: '/api' } }], ...to }, to]));
+    assert.equal(clean.json!.response.allowed, true);
+    assert.equal(clean.json!.response.warnings, undefined);
+  });
+});
+
 describe('malformed requests are answered cleanly', () => {
   for (const path of ['/inject', '/validate']) {
     it(`${path}: bad JSON, missing request, wrong apiVersion, wrong method`, async () => {

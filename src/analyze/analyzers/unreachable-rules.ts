@@ -1,7 +1,9 @@
 // istiod's validation warnings for VirtualService rules that can never match (pkg/config/validation:
 // analyzeUnreachableHTTPRules/TCP/TLS): a rule after a match-all rule, a rule whose matches all repeat earlier
 // ones (IST0130 VirtualServiceUnreachableRule), and a match that repeats or is covered by an earlier prefix
-// match (IST0131 VirtualServiceIneffectiveMatch). istioctl reports them through schema.ValidationAnalyzer.
+// match (IST0131 VirtualServiceIneffectiveMatch). istioctl reports them through schema.ValidationAnalyzer;
+// istiod's /validate webhook returns them as admission warnings (webhook/validate.ts), with the texts of
+// `virtualServiceRuleWarnings`.
 
 import { message, type AnalysisMessage } from '../message.js';
 import type { Resource } from '../resource.js';
@@ -83,9 +85,13 @@ function covered(a: PrefixMatch, b: PrefixMatch): boolean {
   return true;
 }
 
-function analyzeRules(r: Resource, rules: readonly (Rule | null)[] | undefined, http: boolean, out: AnalysisMessage[]): void {
-  const unreachable = (rule: string, reason: string) => out.push(message('VirtualServiceUnreachableRule', r, ANALYZER_NAME_SCHEMA, rule, reason));
-  const ineffective = (rule: string, match: string, dup: string) => out.push(message('VirtualServiceIneffectiveMatch', r, ANALYZER_NAME_SCHEMA, rule, match, dup));
+/** What a rule check found: istiod's warnUnused(rule, reason) and warnIneffective(rule, match, dupRule). */
+interface RuleReport {
+  unreachable(rule: string, reason: string): void;
+  ineffective(rule: string, match: string, dup: string): void;
+}
+
+function analyzeRules(rules: readonly (Rule | null)[] | undefined, http: boolean, { unreachable, ineffective }: RuleReport): void {
   const seen = new Map<string, number>();
   let emptyMatchAt = -1;
   const prefixes: PrefixMatch[] = [];
@@ -129,12 +135,30 @@ function analyzeRules(r: Resource, rules: readonly (Rule | null)[] | undefined, 
   }
 }
 
+type RuleSpec = { http?: (Rule | null)[]; tcp?: (Rule | null)[]; tls?: (Rule | null)[] };
+
+function analyzeSpec(spec: RuleSpec, report: RuleReport): void {
+  analyzeRules(spec.http, true, report);
+  analyzeRules(spec.tcp, false, report);
+  analyzeRules(spec.tls, false, report);
+}
+
 /** The unreachable-rule warnings of one VirtualService. */
 export function unreachableRuleMessages(r: Resource): AnalysisMessage[] {
-  const spec = ((r.object as { spec?: unknown }).spec ?? {}) as { http?: (Rule | null)[]; tcp?: (Rule | null)[]; tls?: (Rule | null)[] };
   const out: AnalysisMessage[] = [];
-  analyzeRules(r, spec.http, true, out);
-  analyzeRules(r, spec.tcp, false, out);
-  analyzeRules(r, spec.tls, false, out);
+  analyzeSpec(((r.object as { spec?: unknown }).spec ?? {}) as RuleSpec, {
+    unreachable: (rule, reason) => out.push(message('VirtualServiceUnreachableRule', r, ANALYZER_NAME_SCHEMA, rule, reason)),
+    ineffective: (rule, match, dup) => out.push(message('VirtualServiceIneffectiveMatch', r, ANALYZER_NAME_SCHEMA, rule, match, dup)),
+  });
+  return out;
+}
+
+/** The same findings as istiod's validation warnings word for word (what its webhook returns to kubectl). */
+export function virtualServiceRuleWarnings(spec: unknown): string[] {
+  const out: string[] = [];
+  analyzeSpec((spec ?? {}) as RuleSpec, {
+    unreachable: (rule, reason) => out.push(`virtualService rule ${rule} not used (${reason})`),
+    ineffective: (rule, match, dup) => out.push(`virtualService rule ${rule} match ${match} is not used (duplicate/overlapping match in rule ${dup})`),
+  });
   return out;
 }

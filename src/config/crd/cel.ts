@@ -1,8 +1,10 @@
+import { isIP } from 'node:net';
 import type { CelEnv, CelFunc, CelInput } from '@bufbuild/cel';
 import { celExtensions, celLibrary } from './cel-lib.js';
 
 // The CEL of CRD `x-kubernetes-validations`: the CEL standard library, its strings extension, plus the
-// Kubernetes URL library functions Istio's CRDs call (isURL, url().getScheme()). Each rule is planned once
+// Kubernetes URL library functions Istio's CRDs call (isURL, url().getScheme()) and the IP library's isIP
+// (the Gateway API CRDs' address rules). Each rule is planned once
 // and kept; rules come only from the vendored CRDs, so the cache is bounded by their number. The library
 // and the environment are built on the first rule evaluated (cel-lib.ts says why).
 
@@ -26,6 +28,8 @@ function kubernetesFuncs(): CelFunc[] {
   const { CelScalar, celFunc, celMethod, mapType } = celLibrary();
   const URL_TYPE = mapType(CelScalar.STRING, CelScalar.STRING);
   return [
+    // Kubernetes' isIP: an IPv4 or IPv6 address (netip.ParseAddr), no zone
+    celFunc('isIP', [CelScalar.STRING], CelScalar.BOOL, (s) => !s.includes('%') && isIP(s) !== 0),
     celFunc('isURL', [CelScalar.STRING], CelScalar.BOOL, (s) => requestUriScheme(s) !== undefined),
     celFunc('url', [CelScalar.STRING], URL_TYPE, (s) => {
       const scheme = requestUriScheme(s);

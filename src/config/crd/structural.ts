@@ -43,7 +43,10 @@ export interface OpenApiSchema {
   readonly 'x-kubernetes-int-or-string'?: boolean;
   readonly 'x-kubernetes-list-type'?: string;
   readonly 'x-kubernetes-list-map-keys'?: readonly string[];
+  readonly 'x-kubernetes-map-type'?: string;
   readonly 'x-kubernetes-validations'?: readonly CelRule[];
+  /** structural default: the API server fills an absent property with it before validating */
+  readonly default?: unknown;
 }
 
 const INT32 = { min: -2147483648, max: 2147483647 };
@@ -89,6 +92,27 @@ class Collector {
   get size(): number {
     return this.problems.length;
   }
+}
+
+/**
+ * `value` with the schema's defaults filled in, as the API server stores it (structural defaulting: an
+ * absent property whose schema has a `default` gets it, recursively through objects, maps and lists; an
+ * explicit null is left alone). Returns a new value; the input is not changed.
+ */
+export function applyDefaults(schema: OpenApiSchema, value: unknown): unknown {
+  if (Array.isArray(value)) return schema.items ? value.map((v) => applyDefaults(schema.items!, v)) : value;
+  if (!value || typeof value !== 'object') return value;
+  const out: Record<string, unknown> = { ...(value as Record<string, unknown>) };
+  for (const [key, sub] of Object.entries(schema.properties ?? {})) {
+    if (out[key] === undefined && sub.default !== undefined) out[key] = structuredClone(sub.default);
+    if (out[key] !== undefined) out[key] = applyDefaults(sub, out[key]);
+  }
+  if (typeof schema.additionalProperties === 'object') {
+    for (const key of Object.keys(out)) {
+      if (!schema.properties?.[key]) out[key] = applyDefaults(schema.additionalProperties, out[key]);
+    }
+  }
+  return out;
 }
 
 /** Validates `value` (found at `path`) against `schema`. Returns every problem. */
@@ -230,7 +254,9 @@ function checkObject(schema: OpenApiSchema, value: Record<string, unknown>, path
     const prop = properties?.[key];
     if (prop) check(prop, v, child(path, key), out, withRules);
     else if (additional && typeof additional === 'object') check(additional, v, mapChild(path, key), out, withRules);
-    else if (!open && additional !== true && (properties !== undefined || schema.type === 'object')) {
+    // (not inside a oneOf/anyOf/allOf/not branch — `withRules` false: branches only constrain the values of
+    // fields the schema itself declares, so a field a branch does not list is not unknown)
+    else if (withRules && !open && additional !== true && (properties !== undefined || schema.type === 'object')) {
       out.add(child(path, key), 'unknown field');
     }
   }
@@ -261,6 +287,9 @@ function checkCombinators(schema: OpenApiSchema, value: unknown, path: string, o
 function checkRules(schema: OpenApiSchema, value: unknown, path: string, out: Collector, problemsBelow: boolean): void {
   let self: CelInput | undefined;
   for (const rule of schema['x-kubernetes-validations'] ?? []) {
+    // transition rules (`self == oldSelf`: immutable fields) compare with the stored version; the API
+    // server skips them on create, and meshd judges one version at a time
+    if (/\boldSelf\b/.test(rule.rule)) continue;
     self ??= toCel(schema, value);
     const result = evaluateRule(rule.rule, self);
     if (result === true || (typeof result === 'string' && problemsBelow)) continue;

@@ -10,6 +10,7 @@ import { requestAuthentication } from './request-authentication.js';
 import { service, endpointSlice, pod, namespace, ingress, ingressClass } from './kubernetes.js';
 import { serviceEntry, workloadEntry, workloadGroup } from './service-entry.js';
 import { sidecar } from './sidecar.js';
+import { gatewayClass, kubernetesGateway, httpRoute, grpcRoute, tcpRoute, tlsRoute, referenceGrant } from './gateway-api.js';
 import { envoyFilter, proxyConfig, trafficExtension, wasmPlugin } from './validated-only.js';
 
 export const SCHEMAS = {
@@ -34,6 +35,13 @@ export const SCHEMAS = {
   Namespace: namespace,
   Ingress: ingress,
   IngressClass: ingressClass,
+  GatewayClass: gatewayClass,
+  KubernetesGateway: kubernetesGateway,
+  HTTPRoute: httpRoute,
+  GRPCRoute: grpcRoute,
+  TCPRoute: tcpRoute,
+  TLSRoute: tlsRoute,
+  ReferenceGrant: referenceGrant,
 } as const satisfies Record<Kind, z.ZodType>;
 
 /** The validated shape of each kind: Kubernetes' own envelope (apiVersion, kind, metadata, spec…). */

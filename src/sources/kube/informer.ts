@@ -3,8 +3,9 @@
 // What client-node's ListWatch does by itself: LIST, then WATCH from the list's resourceVersion; relist on
 // 410 (ERROR frame or HTTP 410); re-watch from the last version after its inactivity timeout. What it does
 // not, and this wrapper adds:
-//  - any other error (5xx, 429, refused connection, failed LIST) stops ListWatch for good → restart it
-//    with jittered exponential backoff (honouring Retry-After), forever, until stop();
+//  - any other error (5xx, 429, refused connection, failed LIST) stops ListWatch for good → replace it
+//    with a new one (which lists again, as client-go's reflector does) after jittered exponential backoff
+//    (honouring Retry-After), forever, until stop();
 //  - stop() makes the aborted request surface as an "operation was aborted" error → ignored;
 //  - ListWatch waits longer and longer (up to 30 s) before re-watching after clean stream ends → capped;
 //  - LIST items and WATCH objects differ (kind/apiVersion, Date vs string) → one normalised shape;
@@ -256,8 +257,14 @@ export class ResilientInformer extends EventEmitter<Events> {
     this.restartTimer = setTimeout(() => {
       this.restartTimer = undefined;
       if (this.stopped || lw !== this.lw) return;
-      // resumes from the last resourceVersion (a 410 then makes it relist)
-      void lw.start().catch((err2: unknown) => this.onError(lw, err2));
+      // A fresh ListWatch that lists again, as client-go's reflector does after a failed list or watch.
+      // Restarting the same ListWatch (resuming from its last resourceVersion) raced under load: start()
+      // aborts the request in flight, that abort comes back through ListWatch's doneHandler as one more
+      // error, and two watches of one resource could end up running at once, interleaving old and new
+      // events — objects left stale, deleted ones back, for good (kube-faults scenarios beside a second
+      // test suite at load 22). A replaced ListWatch's late events and errors are ignored (lw !== this.lw).
+      void lw.stop();
+      this.connect();
     }, delay);
     this.restartTimer.unref?.();
   }

@@ -4,7 +4,7 @@
 // namespace whose labels start or stop matching brings its objects in or takes them out.
 
 import type { KubeConfig } from '@kubernetes/client-node';
-import { ALL_KINDS, ISTIO_KINDS, isClusterScoped, type Kind } from '../../config/kinds.js';
+import { ALL_KINDS, CONFIG_KINDS, ISTIO_KINDS, isClusterScoped, type Kind } from '../../config/kinds.js';
 import type { Origin } from '../../config/origin.js';
 import { objectKey, type ConfigStore } from '../../config/store.js';
 import type { Logger } from '../../telemetry/log.js';
@@ -19,6 +19,8 @@ import type { SecretStore } from '../../config/secrets.js';
 import type { LabelSelector } from '../../config/labels.js';
 import { namespaceSelected } from './selectors.js';
 import { StatusWriter } from './status.js';
+import { IngressStatusSyncer } from './ingress-status.js';
+import type { MeshConfig } from '../../config/mesh-config.js';
 
 /** istiod's `type` label of pilot_k8s_reg_events for the registry kinds it watches */
 const REGISTRY_EVENT_TYPE: Partial<Record<Kind, string>> = { Service: 'Services', EndpointSlice: 'EndpointSlice', Pod: 'Pods', Namespace: 'Namespaces' };
@@ -46,6 +48,8 @@ export interface KubeSourceOptions {
   readonly secrets?: SecretStore;
   /** write Istio status for rejected objects, by the replica holding the Lease; off when undefined */
   readonly status?: Omit<LeaderElectionOptions, 'http' | 'log' | 'metrics'>;
+  /** the current mesh config: with `status`, Ingress status.loadBalancer is written back (ingress-status.ts) */
+  readonly mesh?: () => MeshConfig;
 }
 
 export class KubeSource {
@@ -65,6 +69,7 @@ export class KubeSource {
   private readonly log: Logger;
   readonly leader: LeaderElector | undefined;
   readonly status: StatusWriter | undefined;
+  readonly ingressStatus: IngressStatusSyncer | undefined;
 
   constructor(private readonly opts: KubeSourceOptions) {
     this.cluster = opts.cluster ?? 'Kubernetes';
@@ -77,9 +82,23 @@ export class KubeSource {
     if (opts.status) {
       this.leader = new LeaderElector({ ...opts.status, http: this.http, log: this.log, metrics: opts.metrics });
       this.status = new StatusWriter({ http: this.http, log: this.log, metrics: opts.metrics, isLeader: () => this.leader!.isLeader });
+      const mesh = opts.mesh;
+      this.ingressStatus = mesh
+        ? new IngressStatusSyncer({
+            http: this.http, log: this.log, metrics: opts.metrics, isLeader: () => this.leader!.isLeader, mesh,
+            ingresses: () => (this.informers.get('Ingress')?.list() ?? []).filter((o) => this.visible(o.metadata.namespace)),
+            ingressClass: (name) => this.informers.get('IngressClass')?.get(undefined, name),
+            service: (namespace, name) => this.informers.get('Service')?.get(namespace, name),
+          })
+        : undefined;
       this.leader.on('leader', (isLeader) => {
-        if (isLeader) this.status!.resync();
+        if (isLeader) {
+          this.status!.resync();
+          this.ingressStatus?.sync();
+        }
       });
+    } else {
+      this.ingressStatus = undefined;
     }
     for (const kind of opts.kinds ?? ALL_KINDS) {
       const inf = new ResilientInformer({
@@ -170,6 +189,7 @@ export class KubeSource {
   async stop(): Promise<void> {
     await this.leader?.stop();
     this.status?.stop();
+    this.ingressStatus?.stop();
     await Promise.all(this.allInformers().map((i) => i.stop()));
   }
 
@@ -197,7 +217,7 @@ export class KubeSource {
   private countEvent(kind: Kind, event: 'add' | 'update' | 'delete'): void {
     const metrics = this.sink.metrics;
     if (!metrics) return;
-    if (ISTIO_KINDS.includes(kind)) metrics.k8sConfigEvents.inc({ type: kind, event });
+    if (CONFIG_KINDS.includes(kind)) metrics.k8sConfigEvents.inc({ type: kind, event });
     else metrics.k8sRegistryEvents.inc({ type: REGISTRY_EVENT_TYPE[kind] ?? kind, event });
   }
 
@@ -209,7 +229,8 @@ export class KubeSource {
       return;
     }
     const isIstio = ISTIO_KINDS.includes(kind);
-    const doc = storeForm(o, isIstio);
+    // config (Istio's and the Gateway API's) is stored without its status: controllers write it, meshd too
+    const doc = storeForm(o, CONFIG_KINDS.includes(kind));
     const key = this.keyOf(kind, o);
     const fingerprint = JSON.stringify(doc);
     let admission: Admission | undefined;
@@ -220,11 +241,20 @@ export class KubeSource {
       else refuse(this.sink, this.origin, admission);
     }
     if (isIstio && this.status) this.status.observe(kind, key, o, admission);
+    this.ingressInputChanged(kind, o);
+  }
+
+  /** Ingress status reads Ingresses, IngressClasses and the ingress Service (status included). */
+  private ingressInputChanged(kind: Kind, o: KubeObject): void {
+    if (!this.ingressStatus) return;
+    if (kind === 'Ingress' || kind === 'IngressClass') this.ingressStatus.sync();
+    else if (kind === 'Service') this.ingressStatus.serviceChanged(o.metadata.namespace, o.metadata.name);
   }
 
   private onDelete(kind: Kind, o: KubeObject): void {
     if (kind === 'Namespace') this.onNamespace(o, true);
     this.drop(kind, o);
+    this.ingressInputChanged(kind, o);
   }
 
   private drop(kind: Kind, o: KubeObject): void {

@@ -1,6 +1,6 @@
 // The Kubernetes permissions meshd uses, derived from the kinds table (like the watches themselves):
 // list+watch on every mesh kind, patch on the status subresource of the Istio kinds (status for refused
-// objects), get/create/update on Leases (leader election), and for the CA: create TokenReviews
+// objects) and of Ingresses (status.loadBalancer), get/create/update on Leases (leader election), and for the CA: create TokenReviews
 // (authenticating workload tokens) and get/create/update ConfigMaps (istio-ca-root-cert in every
 // namespace); and in the CA's own namespace only (a Role, so meshd can read no other Secret), get/create
 // Secrets (the CA material: `cacerts`, `istio-ca-secret`); get/update on the two webhook configurations
@@ -43,6 +43,15 @@ export const WEBHOOK_PERMISSIONS: readonly { group: string; resource: string; ve
 ];
 
 /**
+ * WorkloadEntry auto-registration (sources/kube/autoregistration.ts): read the WorkloadGroup, create the
+ * entry, patch its connection annotations, delete it after the grace period.
+ */
+export const AUTOREGISTRATION_PERMISSIONS: readonly { group: string; resource: string; verbs: readonly string[] }[] = [
+  { group: 'networking.istio.io', resource: 'workloadentries', verbs: ['create', 'delete', 'get', 'patch'] },
+  { group: 'networking.istio.io', resource: 'workloadgroups', verbs: ['get'] },
+];
+
+/**
  * The CA's calls in its own namespace (istiod's POD_NAMESPACE, istio-system): read the plugged `cacerts`
  * and istio-ca-secret, create istio-ca-secret with a new root when it is absent.
  */
@@ -66,8 +75,12 @@ function clusterPermissionTriples(): Set<string> {
   const out = new Set<string>();
   for (const k of ALL_KINDS) for (const v of INFORMER_VERBS) out.add(`${KINDS[k].group}|${KINDS[k].plural}|${v}`);
   for (const k of ISTIO_KINDS) for (const v of STATUS_VERBS) out.add(`${KINDS[k].group}|${KINDS[k].plural}/status|${v}`);
+  // Ingress status.loadBalancer (ingress-status.ts), as istiod's ingress status syncer
+  for (const v of STATUS_VERBS) out.add(`${KINDS.Ingress.group}|${KINDS.Ingress.plural}/status|${v}`);
   for (const v of LEASE_VERBS) out.add(`${LEASE_RESOURCE.group}|${LEASE_RESOURCE.plural}|${v}`);
-  for (const p of [...CA_PERMISSIONS, ...WEBHOOK_PERMISSIONS, ...CREDENTIAL_PERMISSIONS]) for (const v of p.verbs) out.add(`${p.group}|${p.resource}|${v}`);
+  for (const p of [...CA_PERMISSIONS, ...WEBHOOK_PERMISSIONS, ...CREDENTIAL_PERMISSIONS, ...AUTOREGISTRATION_PERMISSIONS]) {
+    for (const v of p.verbs) out.add(`${p.group}|${p.resource}|${v}`);
+  }
   return out;
 }
 
@@ -105,11 +118,12 @@ function rulesOf(triples: Set<string>): PolicyRule[] {
 export function clusterRoleYaml(name = 'meshd'): string {
   const lines = [
     '# Generated from src/config/kinds.ts by src/sources/kube/rbac.ts (checked by test/sources/rbac.test.ts).',
-    '# Exactly what meshd uses: list/watch of every mesh kind, patch of Istio status (refused objects),',
-    '# get/create/update of the leader-election Lease; for the CA, create TokenReviews and',
-    '# get/create/update the istio-ca-root-cert ConfigMaps; for the webhooks, get/update of the two webhook',
-    '# configurations (caBundle); for gateway credentials, list/watch Secrets (served only over SDS) and create',
-    '# SubjectAccessReviews. The CA Secrets of meshd\'s own namespace: role.yaml.',
+    '# Exactly what meshd uses: list/watch of every mesh kind, patch of Istio status (refused objects) and',
+    '# of Ingress status (loadBalancer), get/create/update of the leader-election Lease; for the CA, create',
+    '# TokenReviews and get/create/update the istio-ca-root-cert ConfigMaps; for the webhooks, get/update of',
+    '# the two webhook configurations (caBundle); for gateway credentials, list/watch Secrets (served only',
+    '# over SDS) and create SubjectAccessReviews; get WorkloadGroups and get/create/patch/delete the',
+    '# WorkloadEntries of auto-registered VMs. The CA Secrets of meshd\'s own namespace: role.yaml.',
     'apiVersion: rbac.authorization.k8s.io/v1',
     'kind: ClusterRole',
     'metadata:',

@@ -148,6 +148,7 @@ function readinessProbe(annotations: Record<string, string>, port: number): Json
   };
 }
 
+const CRL_VOLUME = 'istio-ca-crl';
 const SIDECAR_VOLUME_MOUNTS = [
   { mountPath: '/var/run/secrets/workload-spiffe-uds', name: 'workload-socket' },
   { mountPath: '/var/run/secrets/credential-uds', name: 'credential-socket' },
@@ -487,31 +488,14 @@ export function gatewayTemplate(input: TemplateInput): TemplateOutput {
     // the gateway template reads no readiness annotations: the chart's defaults
     readinessProbe: readinessProbe({}, 15021),
     securityContext: { runAsGroup: 1337, runAsUser: 1337 },
-    volumeMounts: [
-      { mountPath: '/var/run/secrets/workload-spiffe-uds', name: 'workload-socket' },
-      { mountPath: '/var/run/secrets/credential-uds', name: 'credential-socket' },
-      { mountPath: '/var/run/secrets/workload-spiffe-credentials', name: 'workload-certs' },
-      { mountPath: '/var/run/secrets/istio', name: 'istiod-ca-cert' },
-      { mountPath: '/var/lib/istio/data', name: 'istio-data' },
-      { mountPath: '/etc/istio/proxy', name: 'istio-envoy' },
-      { mountPath: '/var/run/secrets/tokens', name: 'istio-token' },
-      { mountPath: '/etc/istio/pod', name: 'istio-podinfo' },
-    ],
+    // the sidecar's mounts and volumes, without the CA revocation list (the gateway template mounts none)
+    volumeMounts: SIDECAR_VOLUME_MOUNTS.filter((m) => m.name !== CRL_VOLUME),
   };
   return {
     initContainers: [],
     containers: [proxy],
     appContainers,
-    volumes: [
-      { emptyDir: {}, name: 'workload-socket' },
-      { emptyDir: {}, name: 'credential-socket' },
-      { emptyDir: {}, name: 'workload-certs' },
-      { emptyDir: { medium: 'Memory' }, name: 'istio-envoy' },
-      { emptyDir: {}, name: 'istio-data' },
-      podinfoVolume,
-      tokenVolume,
-      rootCertVolume,
-    ],
+    volumes: sidecarVolumes().filter((v) => v.name !== CRL_VOLUME),
     annotations: prom.annotations,
     labels: {},
     native: false,
