@@ -344,6 +344,7 @@ export class Daemon {
     this.metrics.virtualServices.set(ctx.virtualServices.length);
     this.metrics.pushTriggers.inc({ type: this.ready ? 'config' : 'startup' });
     this.discovery.push(ctx, firstEventAt);
+    this.kube?.gatewayApiStatus?.setDesired(ctx.gatewayApiStatuses);
     this.ready = true;
     this.log.info(
       { version: ctx.version, events, services: ctx.registry.services.length, virtualServices: ctx.virtualServices.length,

@@ -36,8 +36,8 @@ function fromKind(info: KindInfo): ResourceDef {
     singular: info.kind.toLowerCase(),
     namespaced: !info.clusterScoped,
     shortNames: info.shortNames,
-    statusSubresource: info.istio || info.kind === 'Pod' || info.kind === 'Service' || info.kind === 'Namespace' || info.kind === 'Ingress',
-    custom: info.istio,
+    statusSubresource: info.istio || (info.gatewayApi === true && info.kind !== 'ReferenceGrant') || info.kind === 'Pod' || info.kind === 'Service' || info.kind === 'Namespace' || info.kind === 'Ingress',
+    custom: info.istio || info.gatewayApi === true,
     ...(info.istio ? { categories: [info.group.split('.')[0]!, 'istio-io'] } : {}),
   };
 }

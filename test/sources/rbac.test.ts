@@ -24,7 +24,8 @@ import { FakeApiServer } from '../kube-fixture/server.js';
 import { SecretStore } from '../../src/config/secrets.js';
 import { SubjectAccessReviewAuthorizer } from '../../src/sources/kube/subject-access.js';
 import { kubeConfigFor, until } from '../support/kube.js';
-import { INVALID_ISTIO_OBJECTS, ingressObjects } from '../support/kube-objects.js';
+import { INVALID_ISTIO_OBJECTS, gatewayApiObjects, ingressObjects } from '../support/kube-objects.js';
+import { PushContext } from '../../src/model/push-context.js';
 import { DEFAULT_MESH_CONFIG } from '../../src/config/mesh-config.js';
 
 describe('RBAC: manifests/rbac/clusterrole.yaml', () => {
@@ -33,6 +34,7 @@ describe('RBAC: manifests/rbac/clusterrole.yaml', () => {
   });
   let src: KubeSource;
   let url = '';
+  const store = new ConfigStore();
   before(async () => {
     url = await api.start();
     for (const o of INVALID_ISTIO_OBJECTS) api.create(o);
@@ -40,7 +42,7 @@ describe('RBAC: manifests/rbac/clusterrole.yaml', () => {
     for (const o of ingressObjects('default')) api.create(o);
     api.create({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'istio-ingressgateway', namespace: 'istio-system' }, spec: { type: 'LoadBalancer', ports: [{ port: 80 }] }, status: { loadBalancer: { ingress: [{ ip: '203.0.113.10' }] } } });
     src = new KubeSource({
-      kc: kubeConfigFor(url), store: new ConfigStore(), log: silentLogger, mesh: () => DEFAULT_MESH_CONFIG, secrets: new SecretStore(),
+      kc: kubeConfigFor(url), store, log: silentLogger, mesh: () => DEFAULT_MESH_CONFIG, secrets: new SecretStore(),
       status: { namespace: 'istio-system', name: 'istio-status-leader', identity: 'rbac-test', retryPeriodMs: 50 },
     });
     src.start();
@@ -51,6 +53,12 @@ describe('RBAC: manifests/rbac/clusterrole.yaml', () => {
         return (cur?.status as { validationMessages?: unknown[] } | undefined)?.validationMessages?.length;
       }));
     await until('Ingress status written', () => (api.get('networking.k8s.io/v1', 'Ingress', 'default', 'web')?.status as { loadBalancer?: { ingress?: unknown[] } } | undefined)?.loadBalancer?.ingress?.length);
+    // Gateway API status: the conversion's statuses of one object of each kind, written back
+    for (const o of gatewayApiObjects('default')) api.create(o);
+    await until('Gateway API objects stored', () => src.informer('TCPRoute')?.list().length === 1 && store.count('TLSRoute') === 1 && store.count('GatewayClass') === 1);
+    src.gatewayApiStatus!.setDesired(new PushContext(store, 'rbac').gatewayApiStatuses);
+    await until('Gateway API statuses written', () =>
+      gatewayApiObjects('default').filter((o) => o.kind !== 'ReferenceGrant').every((o) => api.get(String(o.apiVersion), String(o.kind), o.metadata.namespace, o.metadata.name)?.status));
     await until('a lease renewal', () => api.requests.some((r) => r.resource === 'leases' && r.verb === 'update'));
     // the CA: a TokenReview, then the root ConfigMap created and later updated
     const md = new grpc.Metadata();

@@ -4,7 +4,7 @@
 // namespace whose labels start or stop matching brings its objects in or takes them out.
 
 import type { KubeConfig } from '@kubernetes/client-node';
-import { ALL_KINDS, CONFIG_KINDS, ISTIO_KINDS, isClusterScoped, type Kind } from '../../config/kinds.js';
+import { ALL_KINDS, CONFIG_KINDS, GATEWAY_API_KINDS, ISTIO_KINDS, isClusterScoped, type Kind } from '../../config/kinds.js';
 import type { Origin } from '../../config/origin.js';
 import { objectKey, type ConfigStore } from '../../config/store.js';
 import type { Logger } from '../../telemetry/log.js';
@@ -20,6 +20,7 @@ import type { LabelSelector } from '../../config/labels.js';
 import { namespaceSelected } from './selectors.js';
 import { StatusWriter } from './status.js';
 import { IngressStatusSyncer } from './ingress-status.js';
+import { GatewayApiStatusWriter } from './gateway-api-status.js';
 import type { MeshConfig } from '../../config/mesh-config.js';
 
 /** istiod's `type` label of pilot_k8s_reg_events for the registry kinds it watches */
@@ -70,6 +71,8 @@ export class KubeSource {
   readonly leader: LeaderElector | undefined;
   readonly status: StatusWriter | undefined;
   readonly ingressStatus: IngressStatusSyncer | undefined;
+  /** Gateway API status write-back (the daemon hands it each snapshot's statuses) */
+  readonly gatewayApiStatus: GatewayApiStatusWriter | undefined;
 
   constructor(private readonly opts: KubeSourceOptions) {
     this.cluster = opts.cluster ?? 'Kubernetes';
@@ -91,14 +94,20 @@ export class KubeSource {
             service: (namespace, name) => this.informers.get('Service')?.get(namespace, name),
           })
         : undefined;
+      this.gatewayApiStatus = new GatewayApiStatusWriter({
+        http: this.http, log: this.log, metrics: opts.metrics, isLeader: () => this.leader!.isLeader,
+        current: (kind, namespace, name) => this.informers.get(kind)?.get(namespace, name),
+      });
       this.leader.on('leader', (isLeader) => {
         if (isLeader) {
           this.status!.resync();
           this.ingressStatus?.sync();
+          this.gatewayApiStatus?.sync();
         }
       });
     } else {
       this.ingressStatus = undefined;
+      this.gatewayApiStatus = undefined;
     }
     for (const kind of opts.kinds ?? ALL_KINDS) {
       const inf = new ResilientInformer({
@@ -190,6 +199,7 @@ export class KubeSource {
     await this.leader?.stop();
     this.status?.stop();
     this.ingressStatus?.stop();
+    this.gatewayApiStatus?.stop();
     await Promise.all(this.allInformers().map((i) => i.stop()));
   }
 
@@ -242,6 +252,8 @@ export class KubeSource {
     }
     if (isIstio && this.status) this.status.observe(kind, key, o, admission);
     this.ingressInputChanged(kind, o);
+    // a Gateway API object's status as it is now (someone else's write included) is compared again
+    if (GATEWAY_API_KINDS.includes(kind)) this.gatewayApiStatus?.sync();
   }
 
   /** Ingress status reads Ingresses, IngressClasses and the ingress Service (status included). */

@@ -8,7 +8,7 @@
 // manifests/rbac/role.yaml are this, written out; test/sources/rbac.test.ts checks them against the
 // requests the Kubernetes source and the CA really make.
 
-import { ALL_KINDS, ISTIO_KINDS, KINDS } from '../../config/kinds.js';
+import { ALL_KINDS, CONFIG_KINDS, KINDS } from '../../config/kinds.js';
 import { LEASE_RESOURCE } from './resources.js';
 
 export interface PolicyRule {
@@ -74,7 +74,8 @@ function namespacePermissionTriples(): Set<string> {
 function clusterPermissionTriples(): Set<string> {
   const out = new Set<string>();
   for (const k of ALL_KINDS) for (const v of INFORMER_VERBS) out.add(`${KINDS[k].group}|${KINDS[k].plural}|${v}`);
-  for (const k of ISTIO_KINDS) for (const v of STATUS_VERBS) out.add(`${KINDS[k].group}|${KINDS[k].plural}/status|${v}`);
+  // Istio status (refusals) and the Gateway API statuses (gateway-api-status.ts); ReferenceGrant has no status
+  for (const k of CONFIG_KINDS.filter((c) => c !== 'ReferenceGrant')) for (const v of STATUS_VERBS) out.add(`${KINDS[k].group}|${KINDS[k].plural}/status|${v}`);
   // Ingress status.loadBalancer (ingress-status.ts), as istiod's ingress status syncer
   for (const v of STATUS_VERBS) out.add(`${KINDS.Ingress.group}|${KINDS.Ingress.plural}/status|${v}`);
   for (const v of LEASE_VERBS) out.add(`${LEASE_RESOURCE.group}|${LEASE_RESOURCE.plural}|${v}`);
