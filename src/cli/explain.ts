@@ -1,7 +1,7 @@
 import { isIP } from 'node:net';
 import { writeFormatted } from './output.js';
 import { simulate, type ClusterFacts, type SimResult } from '../simulate/envoy-sim.js';
-import { simulateHttpFilters } from '../simulate/http-filters.js';
+import { simulateHttpFilters, simulateNetworkRbac } from '../simulate/http-filters.js';
 import { ResourceSet, type Json, type SimRequestInput } from '../simulate/resources.js';
 import { parseQuery } from '../simulate/route-match.js';
 import type { ConfigObjectRef, MeshView } from './mesh-view.js';
@@ -202,9 +202,15 @@ async function authorize(view: MeshView, target: ExplainTarget, req: SimRequestI
     ...(endpoint.mtls ? { tls: { ...(sni ? { sni } : {}), alpn: [h2 ? 'istio-h2' : 'istio-http/1.1', 'istio'] } } : {}),
   });
   if (inbound.failure) return { evaluated: true, at: endpoint.pod, decision: 'DENY', detail: `its inbound listener refuses the connection: ${inbound.detail ?? inbound.failure}` };
-  if (target.protocol === 'tcp' || !inbound.http) return { evaluated: false, at: endpoint.pod, detail: 'TCP authorization (network RBAC) is not simulated' };
   const listener = resources.listeners.find((l) => l.name === inbound.listener);
   const chain = [...(listener?.filter_chains ?? []), ...(listener?.default_filter_chain ? [listener.default_filter_chain] : [])].find((ch: Json) => String(ch.name ?? '') === inbound.filterChain);
+  // the source address is not known to meshd (a pod may have several); rules on it say so instead of guessing
+  const connection = { destinationPort: port, destinationIp: ip, ...(sni ? { sni } : {}) };
+  const peerPrincipal = endpoint.mtls && principal ? principal : undefined;
+  if (target.protocol === 'tcp' || !inbound.http) {
+    const network = simulateNetworkRbac(chain?.filters ?? [], { ...connection, ...(peerPrincipal ? { peerPrincipal } : {}) });
+    return await authzVerdict(view, endpoint.pod, network.allowed ? 200 : 403, network.rbacMatches, chain?.filters ?? [], 'envoy.filters.network.rbac', network.allowed ? undefined : 'RBAC: connection denied (the network filter closes it)');
+  }
   const hcm = (chain?.filters ?? []).find((f: Json) => String(f.typed_config?.['@type'] ?? '').endsWith('HttpConnectionManager'))?.typed_config;
   const headers = new Map<string, string[]>(Object.entries(req.headers ?? {}).map(([k, v]) => [k, Array.isArray(v) ? v : [v]]));
   headers.set(':authority', [req.host ?? `${target.host}:${target.port}`]);
@@ -212,21 +218,27 @@ async function authorize(view: MeshView, target: ExplainTarget, req: SimRequestI
   headers.set(':method', [req.method ?? 'GET']);
   const decision = await simulateHttpFilters(hcm?.http_filters ?? [], {
     headers, query: parseQuery(target.path), path: target.path, method: req.method ?? 'GET',
-    ...(endpoint.mtls && principal ? { peerPrincipal: principal } : {}),
+    ...(peerPrincipal ? { peerPrincipal } : {}),
+    connection,
   });
-  const matched = [...decision.rbacMatches].reverse().find((m) => m !== undefined);
+  return await authzVerdict(view, endpoint.pod, decision.status, decision.rbacMatches, hcm?.http_filters ?? [], 'envoy.filters.http.rbac', decision.detail);
+}
+
+/** The verdict with the AuthorizationPolicy that decided, found from the RBAC policy name meshd gave it. */
+async function authzVerdict(view: MeshView, at: string, status: 200 | 401 | 403, rbacMatches: readonly (string | undefined)[], filters: readonly Json[], rbacFilter: string, refusal: string | undefined): Promise<AuthzVerdict> {
+  const matched = [...rbacMatches].reverse().find((m) => m !== undefined);
   const p = matched ? POLICY_NAME.exec(matched) : null;
   const policy = p ? await view.objectRef('AuthorizationPolicy', p[1]!, p[2]!) : undefined;
-  let detail = decision.detail ?? (decision.status === 200 && !policy ? 'no AuthorizationPolicy applies' : undefined);
-  if (decision.status === 403 && !policy) {
+  let detail = refusal ?? (status === 200 && !policy ? 'no AuthorizationPolicy applies' : undefined);
+  if (status === 403 && !policy) {
     // an ALLOW filter that matched nothing: the request fits no rule of its policies
-    const allow = (hcm?.http_filters ?? []).filter((f: Json) => f.name === 'envoy.filters.http.rbac' && (f.typed_config?.rules?.action ?? 'ALLOW') === 'ALLOW');
-    const names = [...new Set(allow.flatMap((f: Json) => Object.keys(f.typed_config?.rules?.policies ?? {})).map((n: string) => POLICY_NAME.exec(n)).filter(Boolean).map((m: RegExpExecArray) => `${m[1]}/${m[2]}`))];
+    const allow = filters.filter((f: Json) => f.name === rbacFilter && (f.typed_config?.rules?.action ?? 'ALLOW') === 'ALLOW');
+    const names = [...new Set(allow.flatMap((f: Json) => Object.keys(f.typed_config?.rules?.policies ?? {})).map((n: string) => POLICY_NAME.exec(n)).filter((m): m is RegExpExecArray => m !== null).map((m) => `${m[1]}/${m[2]}`))];
     if (names.length > 0) detail = `no rule of the ALLOW polic${names.length > 1 ? 'ies' : 'y'} ${names.join(', ')} matches`;
   }
   return {
-    evaluated: true, at: endpoint.pod,
-    decision: decision.status === 200 ? 'ALLOW' : decision.status === 401 ? 'JWT refused' : 'DENY',
+    evaluated: true, at,
+    decision: status === 200 ? 'ALLOW' : status === 401 ? 'JWT refused' : 'DENY',
     ...(policy ? { policy } : {}),
     ...(detail ? { detail } : {}),
   };

@@ -2,6 +2,7 @@ import { createLocalJWKSet, jwtVerify, type JWTPayload } from 'jose';
 import { metadataMatches, type DynamicMetadata } from './metadata-match.js';
 import { headerMatches, headerValue, stringMatches, UnsupportedConfigError, type HeaderMap } from './route-match.js';
 import type { Json } from './resources.js';
+import { cidrContains } from './ip.js';
 
 // What an Envoy sidecar's security HTTP filters decide for one request, before routing: jwt_authn
 // (envoy.extensions.filters.http.jwt_authn.v3: token extraction, signature/issuer/audience/expiry checks
@@ -21,6 +22,24 @@ export interface HttpFilterRequest {
   readonly peerPrincipal?: string;
   /** seconds since the epoch at which tokens are checked (default: now) */
   readonly now?: number;
+  /** the connection, for RBAC's destination_port / destination_ip / requested_server_name / source_ip */
+  readonly connection?: ConnectionFacts;
+}
+
+/** What RBAC can read of the downstream connection (HTTP and network RBAC alike). */
+export interface ConnectionFacts {
+  readonly destinationPort?: number;
+  readonly destinationIp?: string;
+  /** the client's address; undefined when not known (a rule that needs it cannot be decided) */
+  readonly sourceIp?: string;
+  readonly sni?: string;
+}
+
+function cidrRangeMatches(range: Json, ip: string | undefined, what: string): boolean {
+  if (ip === undefined) throw new UnsupportedConfigError(`RBAC ${what} ${JSON.stringify(range)}: the ${what === 'destination_ip' ? 'destination' : 'source'} address is not known`);
+  // prefix_len is a UInt32Value (JSON: a number, protobufjs objects: { value }); unset is 0, as in Envoy
+  const len = typeof range.prefix_len === 'object' && range.prefix_len !== null ? range.prefix_len.value : range.prefix_len;
+  return cidrContains(String(range.address_prefix), Number(len ?? 0), ip);
 }
 
 export interface HttpFilterDecision {
@@ -162,6 +181,8 @@ function principalMatches(id: Json, req: HttpFilterRequest, metadata: DynamicMet
     if (req.peerPrincipal === undefined) return false;
     return id.authenticated.principal_name === undefined || stringMatches(id.authenticated.principal_name, req.peerPrincipal);
   }
+  // without a proxy in front, the direct peer, the original client and the source are one address
+  for (const key of ['direct_remote_ip', 'remote_ip', 'source_ip']) if (id[key]) return cidrRangeMatches(id[key], req.connection?.sourceIp, key);
   throw new UnsupportedConfigError(`RBAC principal ${JSON.stringify(id)}: not supported by the simulator`);
 }
 
@@ -173,6 +194,13 @@ function permissionMatches(p: Json, req: HttpFilterRequest, metadata: DynamicMet
   if (p.header) return headerMatches(p.header, req.headers);
   if (p.url_path) return stringMatches(p.url_path.path, req.path.split('?')[0]!);
   if (p.metadata) return metadataMatches(p.metadata, metadata);
+  if (p.destination_port !== undefined) return p.destination_port === req.connection?.destinationPort;
+  if (p.destination_port_range) {
+    const port = req.connection?.destinationPort ?? -1;
+    return port >= Number(p.destination_port_range.start) && port < Number(p.destination_port_range.end);
+  }
+  if (p.destination_ip) return cidrRangeMatches(p.destination_ip, req.connection?.destinationIp, 'destination_ip');
+  if (p.requested_server_name) return stringMatches(p.requested_server_name, req.connection?.sni ?? '');
   throw new UnsupportedConfigError(`RBAC permission ${JSON.stringify(p)}: not supported by the simulator`);
 }
 
@@ -216,4 +244,23 @@ export async function simulateHttpFilters(httpFilters: readonly Json[], req: Htt
     }
   }
   return { status: 200, metadata, rbacMatches };
+}
+
+const NETWORK_RBAC_FILTER = 'envoy.filters.network.rbac';
+
+/** The network filters' RBAC decision for one TCP connection (envoy.extensions.filters.network.rbac.v3). */
+export function simulateNetworkRbac(networkFilters: readonly Json[], connection: ConnectionFacts & { readonly peerPrincipal?: string }): { allowed: boolean; rbacMatches: readonly (string | undefined)[] } {
+  const req: HttpFilterRequest = {
+    headers: new Map(), query: new Map(), path: '', method: '',
+    ...(connection.peerPrincipal ? { peerPrincipal: connection.peerPrincipal } : {}),
+    connection,
+  };
+  const rbacMatches: (string | undefined)[] = [];
+  for (const f of networkFilters) {
+    if (f.name !== NETWORK_RBAC_FILTER) continue;
+    const r = rbac(f.typed_config ?? {}, req, new Map());
+    rbacMatches.push(r.matched);
+    if (!r.allowed) return { allowed: false, rbacMatches };
+  }
+  return { allowed: true, rbacMatches };
 }
