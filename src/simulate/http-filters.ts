@@ -35,6 +35,13 @@ export interface ConnectionFacts {
   readonly sni?: string;
 }
 
+/** The destination port, or a refusal to guess when the caller did not say (never silently "no match"). */
+function connectionPort(req: HttpFilterRequest, p: Json): number {
+  const port = req.connection?.destinationPort;
+  if (port === undefined) throw new UnsupportedConfigError(`RBAC permission ${JSON.stringify(p)}: the destination port is not known to this caller`);
+  return port;
+}
+
 function cidrRangeMatches(range: Json, ip: string | undefined, what: string): boolean {
   if (ip === undefined) throw new UnsupportedConfigError(`RBAC ${what} ${JSON.stringify(range)}: the ${what === 'destination_ip' ? 'destination' : 'source'} address is not known`);
   // prefix_len is a UInt32Value (JSON: a number, protobufjs objects: { value }); unset is 0, as in Envoy
@@ -194,13 +201,16 @@ function permissionMatches(p: Json, req: HttpFilterRequest, metadata: DynamicMet
   if (p.header) return headerMatches(p.header, req.headers);
   if (p.url_path) return stringMatches(p.url_path.path, req.path.split('?')[0]!);
   if (p.metadata) return metadataMatches(p.metadata, metadata);
-  if (p.destination_port !== undefined) return p.destination_port === req.connection?.destinationPort;
+  if (p.destination_port !== undefined) return p.destination_port === connectionPort(req, p);
   if (p.destination_port_range) {
-    const port = req.connection?.destinationPort ?? -1;
+    const port = connectionPort(req, p);
     return port >= Number(p.destination_port_range.start) && port < Number(p.destination_port_range.end);
   }
   if (p.destination_ip) return cidrRangeMatches(p.destination_ip, req.connection?.destinationIp, 'destination_ip');
-  if (p.requested_server_name) return stringMatches(p.requested_server_name, req.connection?.sni ?? '');
+  if (p.requested_server_name) {
+    if (!req.connection) throw new UnsupportedConfigError(`RBAC permission ${JSON.stringify(p)}: the connection is not known to this caller`);
+    return stringMatches(p.requested_server_name, req.connection.sni ?? '');
+  }
   throw new UnsupportedConfigError(`RBAC permission ${JSON.stringify(p)}: not supported by the simulator`);
 }
 
